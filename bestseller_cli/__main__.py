@@ -1,0 +1,3 @@
+from bestseller_cli.cli import main
+
+main()

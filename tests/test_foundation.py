@@ -1,0 +1,133 @@
+"""The foundation: schema, migrations, settings errors and the asins round trip."""
+
+import os
+import subprocess
+import sys
+
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from bestseller_cli import db
+from bestseller_cli.cli import app
+
+runner = CliRunner()
+
+
+def bestseller(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run the CLI in a new process, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "bestseller_cli", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_migrations_apply_twice_without_change(conn: psycopg.Connection) -> None:
+    tables_before = conn.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+    ).fetchone()
+    assert db.migrate(conn) == []
+    assert db.pending_migrations(conn) == []
+    tables_after = conn.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+    ).fetchone()
+    assert tables_before == tables_after
+
+
+def test_schema_has_the_seed_tables(conn: psycopg.Connection) -> None:
+    tables = {
+        row[0]
+        for row in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+        )
+    }
+    assert {
+        "tracked_asins",
+        "asin_current_state",
+        "asin_history",
+        "bestseller_changes",
+        "notification_log",
+        "api_usage_log",
+        "error_log",
+        "clients",
+        "notification_rules",
+        "global_notification_settings",
+    } <= tables
+
+
+@pytest.mark.parametrize("asin", ["b0c1234567", "B0C12345", "B0C1234567X", "B0C-234567"])
+def test_database_rejects_a_malformed_asin(conn: psycopg.Connection, asin: str) -> None:
+    with pytest.raises(psycopg.errors.CheckViolation):
+        conn.execute("INSERT INTO tracked_asins (asin, marketplace) VALUES (%s, 'com')", (asin,))
+
+
+def test_database_rejects_an_unknown_marketplace(conn: psycopg.Connection) -> None:
+    with pytest.raises(psycopg.errors.CheckViolation):
+        conn.execute("INSERT INTO tracked_asins (asin, marketplace) VALUES ('B0C1234567', 'moon')")
+
+
+def test_two_processes_migrating_at_once_are_safe(postgres_server_url: str) -> None:
+    from psycopg.conninfo import make_conninfo
+
+    name = "bestseller_race_test"
+    with psycopg.connect(postgres_server_url, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name}")
+        admin.execute(f"CREATE DATABASE {name}")
+    url = make_conninfo(postgres_server_url, dbname=name)
+    code = (
+        "import psycopg, sys; from bestseller_cli import db;"
+        " db.migrate(psycopg.connect(sys.argv[1]))"
+    )
+    racers = [subprocess.Popen([sys.executable, "-c", code, url]) for _ in range(3)]
+    assert [racer.wait(timeout=60) for racer in racers] == [0, 0, 0]
+    with psycopg.connect(url) as conn:
+        assert db.pending_migrations(conn) == []
+    with psycopg.connect(postgres_server_url, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+def test_check_without_keepa_key_names_it_and_exits_2(env: dict[str, str]) -> None:
+    result = bestseller("check", env={**env, "KEEPA_API_KEY": ""})
+    assert result.returncode == 2
+    assert "KEEPA_API_KEY" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_malformed_setting_names_the_variable(env: dict[str, str]) -> None:
+    result = bestseller("asins", "list", env={**env, "BATCH_SIZE": "lots"})
+    assert result.returncode == 2
+    assert "BATCH_SIZE" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_added_asin_is_listed_by_a_new_process(env: dict[str, str]) -> None:
+    added = bestseller("asins", "add", "b0c1234567", env=env)
+    assert added.returncode == 0, added.stderr
+    assert "added B0C1234567" in added.stdout
+    listed = bestseller("asins", "list", env=env)
+    assert "B0C1234567" in listed.stdout
+
+
+def test_embedded_database_persists_between_processes(tmp_path, env: dict[str, str]) -> None:
+    embedded_env = {**env, "DATABASE_URL": "", "BESTSELLER_HOME": str(tmp_path / "embedded")}
+    assert bestseller("asins", "add", "B0EMBEDDED", env=embedded_env).returncode == 0
+    listed = bestseller("asins", "list", "--json", env=embedded_env)
+    assert listed.returncode == 0, listed.stderr
+    assert '"B0EMBEDDED"' in listed.stdout
+
+
+def test_help_lists_the_main_commands() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("check", "asins", "report"):
+        assert command in result.output
+
+
+def test_version_is_printed() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert "bestseller-cli" in result.output
