@@ -71,3 +71,29 @@ def parse_asin(text: str) -> str:
     if len(asin) != 10 or not asin.isascii() or not asin.isalnum():
         raise ValueError(f"{text.strip()!r} is not an ASIN (10 letters or digits, e.g. B0C1234567)")
     return asin
+
+
+class ApiCall(BaseModel):
+    """One HTTP call to Keepa, for api_usage_log."""
+
+    endpoint: str
+    marketplace: str | None = None
+    asin_count: int = 0
+    http_status: int | None = None
+    tokens_consumed: int | None = None
+    tokens_left: int | None = None
+    refill_in_ms: int | None = None
+    refill_rate: int | None = None
+    duration_ms: int
+    called_at: datetime
+
+
+class ErrorEvent(BaseModel):
+    """A failure worth keeping in error_log. `message` must already be free of secrets."""
+
+    source: str
+    kind: str
+    message: str
+    asin: str | None = None
+    marketplace: str | None = None
+    context: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
