@@ -86,6 +86,9 @@ CREATE TABLE asin_current_state (
     review_count        integer,
     keepa_updated_at    timestamptz,
     first_seen_at       timestamptz NOT NULL,
+    -- When ranks were first known (NULL while Keepa has had no data): before it, every
+    -- rank seen is a baseline, not a change.
+    baseline_at         timestamptz,
     last_checked_at     timestamptz NOT NULL,
     last_run_id         bigint REFERENCES check_runs (id) ON DELETE SET NULL,
     PRIMARY KEY (asin, marketplace)
