@@ -1,0 +1,108 @@
+"""The badge rules, without servers: what counts as a badge and what counts as a change."""
+
+from datetime import UTC, datetime, timedelta
+
+from bestseller_cli.badges import observe
+from bestseller_cli.models import CategoryRank, ProductSnapshot
+
+T0 = datetime(2026, 11, 1, 12, tzinfo=UTC)
+T1 = T0 + timedelta(hours=1)
+KITCHEN, GADGETS, TONGS = 1055398, 289913, 5555
+
+
+def snapshot(ranks: dict[int, int | None], *, available: bool = True) -> ProductSnapshot:
+    return ProductSnapshot(
+        asin="B0C1234567",
+        marketplace="com",
+        available=available,
+        title="Tongs",
+        main_category_id=KITCHEN,
+        main_rank=ranks.get(KITCHEN),
+        category_ranks={
+            category: CategoryRank(category_id=category, name=f"cat {category}", rank=rank)
+            for category, rank in ranks.items()
+        },
+    )
+
+
+def baseline(ranks: dict[int, int | None]):
+    return observe(None, snapshot(ranks), observed_at=T0).state
+
+
+def test_first_observation_is_a_baseline_without_changes() -> None:
+    result = observe(None, snapshot({KITCHEN: 40, GADGETS: 1}), observed_at=T0)
+    assert result.is_baseline
+    assert result.changes == []
+    assert result.state is not None
+    assert result.state.badges == {GADGETS: T0}
+
+
+def test_reaching_rank_one_gains_the_badge_with_the_rank_before() -> None:
+    result = observe(baseline({KITCHEN: 40, GADGETS: 3}), snapshot({GADGETS: 1}), observed_at=T1)
+    [change] = result.changes
+    assert (change.kind, change.category_id, change.rank_before, change.rank_after) == (
+        "gained",
+        GADGETS,
+        3,
+        1,
+    )
+    assert change.category_name == f"cat {GADGETS}"
+
+
+def test_losing_rank_one_in_a_subcategory_is_a_loss_with_the_rank_now() -> None:
+    result = observe(baseline({GADGETS: 1}), snapshot({GADGETS: 4}), observed_at=T1)
+    [change] = result.changes
+    assert (change.kind, change.rank_before, change.rank_after) == ("lost", 1, 4)
+    assert result.state is not None and result.state.badges == {}
+
+
+def test_no_longer_ranked_is_a_loss() -> None:
+    result = observe(baseline({GADGETS: 1}), snapshot({GADGETS: None}), observed_at=T1)
+    [change] = result.changes
+    assert (change.kind, change.rank_after) == ("lost", None)
+
+
+def test_a_category_missing_from_the_snapshot_is_unknown_not_lost() -> None:
+    previous = baseline({KITCHEN: 12, GADGETS: 1})
+    result = observe(previous, snapshot({KITCHEN: 11}), observed_at=T1)
+    assert result.changes == []
+    assert result.state is not None
+    assert result.state.badges == {GADGETS: T0}
+    assert result.state.category_ranks[GADGETS].rank == 1
+
+
+def test_an_unavailable_product_changes_nothing() -> None:
+    previous = baseline({GADGETS: 1})
+    result = observe(previous, snapshot({}, available=False), observed_at=T1)
+    assert result.changes == []
+    assert result.state == previous
+
+
+def test_an_unavailable_product_seen_first_takes_no_baseline() -> None:
+    result = observe(None, snapshot({}, available=False), observed_at=T0)
+    assert result.state is None
+    assert not result.is_baseline
+
+
+def test_each_category_gains_and_loses_independently() -> None:
+    previous = baseline({KITCHEN: 1, GADGETS: 2, TONGS: 1})
+    result = observe(previous, snapshot({KITCHEN: 2, GADGETS: 1, TONGS: 1}), observed_at=T1)
+    assert {(c.category_id, c.kind) for c in result.changes} == {
+        (KITCHEN, "lost"),
+        (GADGETS, "gained"),
+    }
+    assert result.state is not None
+    assert result.state.badges == {GADGETS: T1, TONGS: T0}
+
+
+def test_holding_the_badge_again_is_no_change_and_keeps_its_start() -> None:
+    previous = baseline({GADGETS: 1})
+    result = observe(previous, snapshot({GADGETS: 1}), observed_at=T1)
+    assert result.changes == []
+    assert result.state is not None and result.state.badges == {GADGETS: T0}
+
+
+def test_a_new_category_at_rank_one_is_a_gain_from_unranked() -> None:
+    result = observe(baseline({KITCHEN: 5}), snapshot({KITCHEN: 5, TONGS: 1}), observed_at=T1)
+    [change] = result.changes
+    assert (change.kind, change.category_id, change.rank_before) == ("gained", TONGS, None)
