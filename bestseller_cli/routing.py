@@ -1,0 +1,75 @@
+"""Who hears about a change, and where: pure rules over clients' notification rules."""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time
+
+from bestseller_cli.models import BadgeChange
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A client's notification rule (notification_rules) or the global defaults."""
+
+    client_id: int | None
+    channel: str | None
+    notify_gained: bool = True
+    notify_lost: bool = True
+    max_main_rank: int | None = None
+    ignored_category_ids: frozenset[int] = field(default_factory=frozenset)
+    delivery_mode: str = "instant"
+    daily_hour: int | None = None
+    quiet_start: time | None = None
+    quiet_end: time | None = None
+    timezone: str = "UTC"
+    renotify_window_minutes: int = 120
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One outbox row to write: a change announced to one channel (None = default)."""
+
+    change: BadgeChange
+    client_id: int | None
+    channel: str | None
+    deliver_after: datetime
+
+
+def applies(rule: Rule, change: BadgeChange) -> bool:
+    if change.kind == "gained" and not rule.notify_gained:
+        return False
+    if change.kind == "lost" and not rule.notify_lost:
+        return False
+    if change.category_id in rule.ignored_category_ids:
+        return False
+    return not (
+        rule.max_main_rank is not None
+        and change.main_rank is not None
+        and change.main_rank > rule.max_main_rank
+    )
+
+
+def deliveries_for(
+    change: BadgeChange,
+    *,
+    trackers: Iterable[int | None],
+    rules_by_client: dict[int, Sequence[Rule]],
+    defaults: Rule,
+) -> list[Delivery]:
+    """One delivery per distinct channel among the rules of every client tracking the ASIN.
+
+    An ASIN tracked without a client, or by a client with no rule, follows the defaults."""
+    rules: list[Rule] = []
+    for client in dict.fromkeys(trackers):
+        client_rules = rules_by_client.get(client, ()) if client is not None else ()
+        rules.extend(client_rules or [Rule(**{**defaults.__dict__, "client_id": client})])
+    by_channel: dict[str | None, Delivery] = {}
+    for rule in rules:
+        if applies(rule, change) and rule.channel not in by_channel:
+            by_channel[rule.channel] = Delivery(
+                change=change,
+                client_id=rule.client_id,
+                channel=rule.channel,
+                deliver_after=change.detected_at,
+            )
+    return list(by_channel.values())
