@@ -1,11 +1,22 @@
 """SQL of the monitoring pass: runs, observed state, history, changes, outbox, usage, errors."""
 
 import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import psycopg
+from psycopg.types.json import Jsonb
 
-from bestseller_cli.models import ApiCall, ErrorEvent
+from bestseller_cli.models import (
+    ApiCall,
+    BadgeChange,
+    CategoryRank,
+    ErrorEvent,
+    ProductSnapshot,
+    StoredState,
+)
 from bestseller_cli.redact import redact
+from bestseller_cli.routing import Delivery, Rule
 
 
 def record_api_calls(
@@ -65,3 +76,267 @@ def record_errors(
                 for error in errors
             ],
         )
+
+
+# --- runs -------------------------------------------------------------------------------
+
+
+def start_run(conn: psycopg.Connection, *, resume_within: timedelta) -> tuple[int, bool]:
+    """Resume the latest pass that left ASINs unchecked (crash, deadline, tokens) if it is
+    recent enough; otherwise start a new one. Returns (run id, resumed)."""
+    with conn.transaction():
+        row = conn.execute(
+            "SELECT id FROM check_runs WHERE status IN ('running', 'partial')"
+            " AND started_at > now() - %s ORDER BY started_at DESC LIMIT 1",
+            (resume_within,),
+        ).fetchone()
+        if row:
+            conn.execute(
+                "UPDATE check_runs SET status = 'running', finished_at = NULL WHERE id = %s",
+                (row[0],),
+            )
+            return row[0], True
+        row = conn.execute("INSERT INTO check_runs DEFAULT VALUES RETURNING id").fetchone()
+        assert row is not None
+        return row[0], False
+
+
+def finish_run(
+    conn: psycopg.Connection, *, run_id: int, status: str, summary: dict[str, object]
+) -> None:
+    with conn.transaction():
+        conn.execute(
+            "UPDATE check_runs SET status = %s, finished_at = now(), summary = %s WHERE id = %s",
+            (status, Jsonb(summary), run_id),
+        )
+
+
+def load_work(
+    conn: psycopg.Connection, *, run_id: int | None, asins: list[str] | None, client: str | None
+) -> dict[str, list[str]]:
+    """Active ASINs by marketplace that this run has not checked yet."""
+    rows = conn.execute(
+        "SELECT DISTINCT t.marketplace, t.asin FROM tracked_asins t"
+        " LEFT JOIN clients c ON c.id = t.client_id"
+        " LEFT JOIN asin_current_state s ON s.asin = t.asin AND s.marketplace = t.marketplace"
+        " WHERE t.active"
+        " AND (%(asins)s::text[] IS NULL OR t.asin = ANY(%(asins)s))"
+        " AND (%(client)s::text IS NULL OR c.name = %(client)s)"
+        " AND s.last_run_id IS DISTINCT FROM %(run)s"
+        " ORDER BY t.marketplace, t.asin",
+        {"asins": asins, "client": client, "run": run_id},
+    ).fetchall()
+    work: dict[str, list[str]] = {}
+    for marketplace, asin in rows:
+        work.setdefault(marketplace, []).append(asin)
+    return work
+
+
+# --- rules and per-batch state ----------------------------------------------------------
+
+
+def load_rules(conn: psycopg.Connection) -> tuple[dict[int, list[Rule]], Rule]:
+    """Every active client rule, and the global defaults."""
+    rules: dict[int, list[Rule]] = {}
+    for row in conn.execute(
+        "SELECT client_id, slack_channel_id, notify_gained, notify_lost, max_main_rank,"
+        " ignored_category_ids, delivery_mode, daily_hour, quiet_start, quiet_end, timezone,"
+        " renotify_window_minutes FROM notification_rules WHERE active ORDER BY id"
+    ):
+        rule = Rule(*row[:5], frozenset(row[5]), *row[6:])
+        rules.setdefault(row[0], []).append(rule)
+    row = conn.execute(
+        "SELECT slack_channel_id, notify_gained, notify_lost, renotify_window_minutes"
+        " FROM global_notification_settings"
+    ).fetchone()
+    channel, gained, lost, window = row or (None, True, True, 120)
+    defaults = Rule(
+        client_id=None,
+        channel=channel,
+        notify_gained=gained,
+        notify_lost=lost,
+        renotify_window_minutes=window,
+    )
+    return rules, defaults
+
+
+@dataclass(frozen=True)
+class KnownAsin:
+    previous: StoredState | None
+    trackers: list[int | None]
+
+
+def load_batch(
+    conn: psycopg.Connection, *, marketplace: str, asins: list[str]
+) -> dict[str, KnownAsin]:
+    """What we knew of each ASIN of a batch, and who tracks it: one round trip."""
+    known: dict[str, KnownAsin] = {}
+    for asin, trackers, ranks, badges, baseline_at in conn.execute(
+        "SELECT t.asin, array_agg(DISTINCT t.client_id), s.category_ranks, s.badges,"
+        " s.baseline_at FROM tracked_asins t"
+        " LEFT JOIN asin_current_state s ON s.asin = t.asin AND s.marketplace = t.marketplace"
+        " WHERE t.marketplace = %s AND t.asin = ANY(%s) AND t.active"
+        " GROUP BY t.asin, s.category_ranks, s.badges, s.baseline_at",
+        (marketplace, asins),
+    ):
+        previous = None
+        if baseline_at is not None:
+            previous = StoredState(
+                category_ranks={
+                    int(category): CategoryRank(category_id=int(category), **entry)
+                    for category, entry in ranks.items()
+                },
+                badges={int(category): since for category, since in badges.items()},
+                first_seen_at=baseline_at,
+            )
+        known[asin] = KnownAsin(previous=previous, trackers=list(trackers))
+    return known
+
+
+# --- the batch write: one statement ------------------------------------------------------
+
+WRITE_BATCH_SQL = """
+WITH obs AS (
+    SELECT * FROM jsonb_to_recordset(%(observations)s) AS o(
+        asin text, marketplace text, observed_at timestamptz, available boolean, title text,
+        brand text, image_url text, main_category_id bigint, main_rank integer,
+        category_ranks jsonb, badges jsonb, badge_category_ids bigint[], price_cents integer,
+        rating numeric, review_count integer, keepa_updated_at timestamptz,
+        baseline_at timestamptz)
+), history AS (
+    INSERT INTO asin_history (asin, marketplace, observed_at, run_id, available, title,
+        main_category_id, main_rank, category_ranks, badge_category_ids, price_cents, rating,
+        review_count)
+    SELECT asin, marketplace, observed_at, %(run_id)s, available, title, main_category_id,
+        main_rank, category_ranks, badge_category_ids, price_cents, rating, review_count
+    FROM obs
+    ON CONFLICT (asin, marketplace, run_id) DO NOTHING
+), state AS (
+    INSERT INTO asin_current_state AS s (asin, marketplace, available, title, brand, image_url,
+        main_category_id, main_rank, category_ranks, badges, price_cents, rating, review_count,
+        keepa_updated_at, first_seen_at, baseline_at, last_checked_at, last_run_id)
+    SELECT asin, marketplace, available, title, brand, image_url, main_category_id, main_rank,
+        category_ranks, badges, price_cents, rating, review_count, keepa_updated_at,
+        observed_at, baseline_at, observed_at, %(run_id)s
+    FROM obs
+    ON CONFLICT (asin, marketplace) DO UPDATE SET
+        available = EXCLUDED.available,
+        title = COALESCE(EXCLUDED.title, s.title),
+        brand = COALESCE(EXCLUDED.brand, s.brand),
+        image_url = COALESCE(EXCLUDED.image_url, s.image_url),
+        main_category_id = COALESCE(EXCLUDED.main_category_id, s.main_category_id),
+        main_rank = CASE WHEN EXCLUDED.available THEN EXCLUDED.main_rank ELSE s.main_rank END,
+        category_ranks = EXCLUDED.category_ranks,
+        badges = EXCLUDED.badges,
+        price_cents = COALESCE(EXCLUDED.price_cents, s.price_cents),
+        rating = COALESCE(EXCLUDED.rating, s.rating),
+        review_count = COALESCE(EXCLUDED.review_count, s.review_count),
+        keepa_updated_at = COALESCE(EXCLUDED.keepa_updated_at, s.keepa_updated_at),
+        baseline_at = COALESCE(s.baseline_at, EXCLUDED.baseline_at),
+        last_checked_at = EXCLUDED.last_checked_at,
+        last_run_id = EXCLUDED.last_run_id
+), usage AS (
+    INSERT INTO api_usage_log (called_at, run_id, endpoint, marketplace, asin_count,
+        http_status, tokens_consumed, tokens_left, refill_in_ms, refill_rate, duration_ms,
+        estimated_cost_usd)
+    SELECT called_at, %(run_id)s, endpoint, marketplace, asin_count, http_status,
+        tokens_consumed, tokens_left, refill_in_ms, refill_rate, duration_ms,
+        COALESCE(tokens_consumed, 0) * %(token_cost)s
+    FROM jsonb_to_recordset(%(calls)s) AS c(called_at timestamptz, endpoint text,
+        marketplace text, asin_count integer, http_status integer, tokens_consumed integer,
+        tokens_left integer, refill_in_ms integer, refill_rate integer, duration_ms integer)
+), changes AS (
+    INSERT INTO bestseller_changes (asin, marketplace, category_id, category_name, kind,
+        rank_before, rank_after, main_rank, title, detected_at, run_id)
+    SELECT asin, marketplace, category_id, category_name, kind, rank_before, rank_after,
+        main_rank, title, detected_at, %(run_id)s
+    FROM jsonb_to_recordset(%(changes)s) AS c(asin text, marketplace text, category_id bigint,
+        category_name text, kind text, rank_before integer, rank_after integer,
+        main_rank integer, title text, detected_at timestamptz)
+    ON CONFLICT (asin, marketplace, category_id, run_id) DO NOTHING
+    RETURNING id, asin, marketplace, category_id
+), outbox AS (
+    INSERT INTO notification_log (change_id, client_id, channel, deliver_after)
+    SELECT changes.id, d.client_id, d.channel, d.deliver_after
+    FROM changes JOIN jsonb_to_recordset(%(deliveries)s) AS d(asin text, marketplace text,
+        category_id bigint, client_id bigint, channel text, deliver_after timestamptz)
+      ON (d.asin, d.marketplace, d.category_id)
+       = (changes.asin, changes.marketplace, changes.category_id)
+    RETURNING id
+)
+SELECT (SELECT count(*) FROM changes), (SELECT count(*) FROM outbox)
+"""
+
+
+@dataclass(frozen=True)
+class ObservedProduct:
+    snapshot: ProductSnapshot
+    state: StoredState | None
+    observed_at: datetime
+
+
+def observation_record(item: ObservedProduct) -> dict[str, object]:
+    snapshot, state = item.snapshot, item.state
+    ranks = state.category_ranks if state else {}
+    badges = state.badges if state else {}
+    return {
+        "asin": snapshot.asin,
+        "marketplace": snapshot.marketplace,
+        "observed_at": item.observed_at.isoformat(),
+        "available": snapshot.available,
+        "title": snapshot.title,
+        "brand": snapshot.brand,
+        "image_url": snapshot.image_url,
+        "main_category_id": snapshot.main_category_id,
+        "main_rank": snapshot.main_rank,
+        "category_ranks": {
+            str(category): {"name": entry.name, "rank": entry.rank}
+            for category, entry in ranks.items()
+        },
+        "badges": {str(category): since.isoformat() for category, since in badges.items()},
+        "badge_category_ids": sorted(badges) if snapshot.available else [],
+        "price_cents": snapshot.price_cents,
+        "rating": snapshot.rating,
+        "review_count": snapshot.review_count,
+        "keepa_updated_at": snapshot.last_update.isoformat() if snapshot.last_update else None,
+        "baseline_at": state.first_seen_at.isoformat() if state else None,
+    }
+
+
+def write_batch(
+    conn: psycopg.Connection,
+    *,
+    run_id: int,
+    products: list[ObservedProduct],
+    changes: list[BadgeChange],
+    deliveries: list[Delivery],
+    calls: list[ApiCall],
+    token_cost_usd: float,
+) -> tuple[int, int]:
+    """Write a batch's history, state, changes, outbox rows and API usage atomically.
+
+    Returns (changes written, notifications queued)."""
+    params = {
+        "run_id": run_id,
+        "token_cost": token_cost_usd,
+        "observations": Jsonb([observation_record(item) for item in products]),
+        "changes": Jsonb([change.model_dump(mode="json") for change in changes]),
+        "deliveries": Jsonb(
+            [
+                {
+                    "asin": d.change.asin,
+                    "marketplace": d.change.marketplace,
+                    "category_id": d.change.category_id,
+                    "client_id": d.client_id,
+                    "channel": d.channel,
+                    "deliver_after": d.deliver_after.isoformat(),
+                }
+                for d in deliveries
+            ]
+        ),
+        "calls": Jsonb([call.model_dump(mode="json") for call in calls]),
+    }
+    with conn.transaction():
+        row = conn.execute(WRITE_BATCH_SQL, params).fetchone()
+    assert row is not None
+    return row[0], row[1]

@@ -1,0 +1,338 @@
+"""The monitoring pass: fetch ranks, detect badge changes, record them, deliver alerts."""
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+
+from bestseller_cli import check_store, db
+from bestseller_cli.badges import observe
+from bestseller_cli.config import Settings
+from bestseller_cli.delivery import DeliveryReport, deliver
+from bestseller_cli.errors import KeepaAuthError, KeepaError
+from bestseller_cli.keepa import KeepaClient, KeepaOutOfTokens
+from bestseller_cli.models import ApiCall, BadgeChange, ErrorEvent, ProductSnapshot
+from bestseller_cli.redact import redact
+from bestseller_cli.routing import deliveries_for
+from bestseller_cli.slack import SlackMessage, SlackSender
+
+log = logging.getLogger(__name__)
+
+# Stop fetching this long before the deadline, to leave time to write and deliver.
+DEADLINE_MARGIN_SECONDS = 60.0
+
+
+@dataclass
+class CheckSummary:
+    run_id: int | None = None
+    resumed: bool = False
+    lock_held_elsewhere: bool = False
+    dry_run: bool = False
+    asins_to_check: int = 0
+    checked: int = 0
+    unavailable: int = 0
+    baselines: int = 0
+    gained: int = 0
+    lost: int = 0
+    alerts_queued: int = 0
+    alerts_sent: int = 0
+    alerts_printed: int = 0
+    alerts_failed: int = 0
+    alerts_recovered: int = 0
+    alerts_undelivered: int = 0
+    tokens_needed: int = 0
+    tokens_available: int | None = None
+    tokens_used: int = 0
+    duration_seconds: float = 0.0
+    detection_latency_ms_max: float | None = None
+    stopped_because: str | None = None
+    unchecked: list[str] = field(default_factory=list)
+    changes: list[BadgeChange] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        failed = self.unchecked or self.alerts_failed or self.alerts_undelivered
+        return 1 if failed else 0
+
+
+@dataclass
+class PassContext:
+    """What one pass carries from batch to batch."""
+
+    conn: psycopg.Connection
+    settings: Settings
+    run_id: int | None
+    summary: CheckSummary
+    rules: tuple
+    calls: list[ApiCall] = field(default_factory=list)
+    errors: list[ErrorEvent] = field(default_factory=list)
+
+
+def run_check(
+    settings: Settings,
+    *,
+    asins: list[str] | None = None,
+    client: str | None = None,
+    dry_run: bool = False,
+    show: Callable[[SlackMessage], None] = lambda message: None,
+    on_progress: Callable[[int, int], None] = lambda done, total: None,
+) -> CheckSummary:
+    """Run one full pass. Never overlaps another: a held run lock ends it at once."""
+    started = time.monotonic()
+    summary = CheckSummary(dry_run=dry_run)
+    url = db.database_url(settings)
+    if db.uses_transaction_pooler(url):
+        summary.warnings.append(
+            "DATABASE_URL points at a transaction pooler (port 6543): the run lock needs a"
+            " session-mode connection (Supabase: port 5432)"
+        )
+    lock_conn = db.connect(url, autocommit=True)
+    try:
+        if not db.try_run_lock(lock_conn):
+            summary.lock_held_elsewhere = True
+            return summary
+        with db.connect(url) as conn:
+            db.migrate(conn)
+            run_pass(conn, settings, summary, asins, client, show, on_progress, started)
+    finally:
+        db.release_run_lock(lock_conn)
+        lock_conn.close()
+    return summary
+
+
+def run_pass(
+    conn: psycopg.Connection,
+    settings: Settings,
+    summary: CheckSummary,
+    asins: list[str] | None,
+    client: str | None,
+    show: Callable[[SlackMessage], None],
+    on_progress: Callable[[int, int], None],
+    started: float,
+) -> None:
+    deadline = started + settings.run_deadline_minutes * 60 - DEADLINE_MARGIN_SECONDS
+    run_id = None
+    if not summary.dry_run:
+        window = timedelta(minutes=settings.run_deadline_minutes)
+        run_id, summary.resumed = check_store.start_run(conn, resume_within=window)
+    summary.run_id = run_id
+    context = PassContext(
+        conn=conn,
+        settings=settings,
+        run_id=run_id,
+        summary=summary,
+        rules=check_store.load_rules(conn),
+    )
+    work = check_store.load_work(conn, run_id=run_id, asins=asins, client=client)
+    conn.commit()
+    summary.asins_to_check = summary.tokens_needed = sum(len(v) for v in work.values())
+    keepa = KeepaClient(
+        api_key=settings.require_keepa_key(),
+        base_url=settings.keepa_api_url,
+        timeout=settings.api_timeout_seconds,
+        max_retries=settings.max_retries,
+        retry_delay=settings.retry_delay_seconds,
+        max_token_wait_seconds=min(
+            settings.keepa_max_token_wait_seconds, max(0.0, deadline - time.monotonic())
+        ),
+        history_days=settings.keepa_history_days,
+        on_call=context.calls.append,
+        on_error=context.errors.append,
+    )
+    try:
+        with keepa:
+            if summary.asins_to_check:
+                summary.tokens_available = token_budget(keepa, context)
+            fetch_all(keepa, context, work, deadline, on_progress)
+        if not summary.dry_run:
+            flush_records(context)
+            sender = SlackSender.from_settings(settings) if settings.slack_bot_token else None
+            report = deliver(
+                conn,
+                sender=sender,
+                default_channel=settings.slack_channel_id,
+                show=show,
+                now=datetime.now(UTC),
+            )
+            absorb(summary, report, context)
+            flush_records(context)
+    except Exception as exc:
+        if not summary.dry_run:
+            kind = "keepa_rejected" if isinstance(exc, KeepaAuthError) else type(exc).__name__
+            context.errors.append(ErrorEvent(source="check", kind=kind, message=str(exc)))
+            record_safely(context)
+            check_store.finish_run(conn, run_id=run_id, status="failed", summary=as_record(summary))
+        raise
+    summary.duration_seconds = round(time.monotonic() - started, 3)
+    if run_id is not None:
+        status = "partial" if summary.unchecked else "completed"
+        check_store.finish_run(conn, run_id=run_id, status=status, summary=as_record(summary))
+
+
+def token_budget(keepa: KeepaClient, context: PassContext) -> int | None:
+    """Tokens Keepa has now (the /token call is free); a pass needs one per ASIN."""
+    try:
+        status = keepa.token_status()
+    except KeepaAuthError:
+        raise
+    except KeepaError as exc:
+        context.summary.warnings.append(f"could not read the Keepa token balance: {exc}")
+        return None
+    if status.tokens_left < context.summary.tokens_needed:
+        context.summary.warnings.append(
+            f"this pass needs {context.summary.tokens_needed} Keepa tokens and"
+            f" {status.tokens_left} are available now (refill {status.refill_rate}/min)"
+        )
+    return status.tokens_left
+
+
+def fetch_all(
+    keepa: KeepaClient,
+    context: PassContext,
+    work: dict[str, list[str]],
+    deadline: float,
+    on_progress: Callable[[int, int], None],
+) -> None:
+    summary = context.summary
+    for marketplace, asins in work.items():
+        remaining = list(asins)
+        if summary.stopped_because is None:
+            batches = keepa.batches(
+                asins, marketplace=marketplace, batch_size=context.settings.batch_size
+            )
+            while remaining:
+                if time.monotonic() > deadline:
+                    summary.stopped_because = "the run deadline (RUN_DEADLINE_MINUTES) is near"
+                    break
+                try:
+                    requested, products = next(batches)
+                except StopIteration:
+                    break
+                except KeepaOutOfTokens as exc:
+                    summary.stopped_because = f"Keepa is out of tokens ({exc})"
+                    break
+                except KeepaAuthError:
+                    raise
+                except KeepaError as exc:
+                    context.errors.append(
+                        ErrorEvent(source="keepa", kind="request_failed", message=str(exc))
+                    )
+                    summary.stopped_because = f"Keepa failed: {exc}"
+                    break
+                process_batch(context, marketplace, requested, products)
+                done = set(requested)
+                remaining = [asin for asin in remaining if asin not in done]
+                summary.checked += len(requested)
+                on_progress(summary.checked, summary.asins_to_check)
+        summary.unchecked += [f"{asin} ({marketplace})" for asin in remaining]
+
+
+def process_batch(
+    context: PassContext,
+    marketplace: str,
+    requested: list[str],
+    products: list[ProductSnapshot],
+) -> None:
+    """Diff a batch against what we knew and write it all in one transaction."""
+    received_at = time.monotonic()
+    observed_at = datetime.now(UTC)
+    summary = context.summary
+    known = check_store.load_batch(context.conn, marketplace=marketplace, asins=requested)
+    rules_by_client, defaults = context.rules
+    observed: list[check_store.ObservedProduct] = []
+    changes: list[BadgeChange] = []
+    deliveries = []
+    for snapshot in products:
+        entry = known.get(snapshot.asin)
+        if entry is None:  # removed from tracking while the pass ran
+            continue
+        result = observe(entry.previous, snapshot, observed_at=observed_at)
+        summary.unavailable += not snapshot.available
+        summary.baselines += result.is_baseline
+        observed.append(
+            check_store.ObservedProduct(
+                snapshot=snapshot, state=result.state, observed_at=observed_at
+            )
+        )
+        changes.extend(result.changes)
+        for change in result.changes:
+            deliveries += deliveries_for(
+                change,
+                trackers=entry.trackers,
+                rules_by_client=rules_by_client,
+                defaults=defaults,
+            )
+    summary.gained += sum(change.kind == "gained" for change in changes)
+    summary.lost += sum(change.kind == "lost" for change in changes)
+    summary.changes += changes
+    summary.tokens_used += sum(call.tokens_consumed or 0 for call in context.calls)
+    if summary.dry_run or context.run_id is None:
+        context.conn.rollback()
+        context.calls.clear()
+        return
+    _, queued = check_store.write_batch(
+        context.conn,
+        run_id=context.run_id,
+        products=observed,
+        changes=changes,
+        deliveries=deliveries,
+        calls=context.calls,
+        token_cost_usd=context.settings.keepa_token_cost_usd,
+    )
+    context.calls.clear()
+    summary.alerts_queued += queued
+    latency = (time.monotonic() - received_at) * 1000
+    summary.detection_latency_ms_max = max(summary.detection_latency_ms_max or 0.0, latency)
+
+
+def absorb(summary: CheckSummary, report: DeliveryReport, context: PassContext) -> None:
+    summary.alerts_sent = report.sent
+    summary.alerts_printed = report.printed
+    summary.alerts_failed = report.failed
+    summary.alerts_recovered = report.recovered
+    summary.alerts_undelivered = report.pending
+    context.errors += report.errors
+
+
+def flush_records(context: PassContext) -> None:
+    """API calls outside a written batch (failures, /token) and errors, in one transaction."""
+    summary_tokens = sum(call.tokens_consumed or 0 for call in context.calls)
+    context.summary.tokens_used += summary_tokens
+    with context.conn.transaction():
+        check_store.record_api_calls(
+            context.conn,
+            context.calls,
+            run_id=context.run_id,
+            token_cost_usd=context.settings.keepa_token_cost_usd,
+        )
+        check_store.record_errors(context.conn, context.errors, run_id=context.run_id)
+    context.calls.clear()
+    context.errors.clear()
+
+
+def record_safely(context: PassContext) -> None:
+    """Best effort on the way out of a failed pass: the connection may be the problem."""
+    try:
+        context.conn.rollback()
+        flush_records(context)
+    except psycopg.Error:
+        log.warning("could not record the errors of this pass", exc_info=True)
+
+
+def as_record(summary: CheckSummary) -> dict[str, object]:
+    return {
+        "checked": summary.checked,
+        "unavailable": summary.unavailable,
+        "gained": summary.gained,
+        "lost": summary.lost,
+        "alerts_sent": summary.alerts_sent,
+        "alerts_failed": summary.alerts_failed,
+        "tokens_used": summary.tokens_used,
+        "unchecked": len(summary.unchecked),
+        "stopped_because": summary.stopped_because and redact(summary.stopped_because),
+        "duration_seconds": summary.duration_seconds,
+    }

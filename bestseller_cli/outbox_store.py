@@ -1,0 +1,118 @@
+"""SQL of the notification outbox (notification_log)."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+
+from bestseller_cli.models import BadgeChange
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    channel: str | None
+    client_id: int | None
+    change: BadgeChange
+
+
+@dataclass(frozen=True)
+class UnknownFate:
+    """A row claimed for sending whose delivery was never confirmed (the process died)."""
+
+    id: int
+    channel: str | None
+    claimed_at: datetime
+
+
+DUE_SQL = """
+SELECT n.id, n.channel, n.client_id, c.asin, c.marketplace, c.category_id, c.category_name,
+       c.kind, c.rank_before, c.rank_after, c.main_rank, c.title, c.detected_at
+FROM notification_log n JOIN bestseller_changes c ON c.id = n.change_id
+WHERE n.status = 'pending' AND n.deliver_after <= %s
+ORDER BY n.deliver_after, n.id
+"""
+
+
+def due(conn: psycopg.Connection, *, now: datetime) -> list[OutboxItem]:
+    items = []
+    for row in conn.execute(DUE_SQL, (now,)):
+        change = BadgeChange(
+            asin=row[3],
+            marketplace=row[4],
+            category_id=row[5],
+            category_name=row[6],
+            kind=row[7],
+            rank_before=row[8],
+            rank_after=row[9],
+            main_rank=row[10],
+            title=row[11],
+            detected_at=row[12],
+        )
+        items.append(OutboxItem(id=row[0], channel=row[1], client_id=row[2], change=change))
+    conn.commit()
+    return items
+
+
+def unknown_fate(conn: psycopg.Connection) -> list[UnknownFate]:
+    rows = conn.execute(
+        "SELECT id, channel, claimed_at FROM notification_log WHERE status = 'sending' ORDER BY id"
+    ).fetchall()
+    conn.commit()
+    return [UnknownFate(*row) for row in rows]
+
+
+def claim(conn: psycopg.Connection, ids: list[int]) -> None:
+    """Mark rows as being sent, and commit, before Slack is called (DELIVERY.md step 1)."""
+    with conn.transaction():
+        conn.execute(
+            "UPDATE notification_log SET status = 'sending', claimed_at = clock_timestamp(),"
+            " attempts = attempts + 1 WHERE id = ANY(%s)",
+            (ids,),
+        )
+
+
+def mark_sent(conn: psycopg.Connection, ids: list[int], *, channel: str, ts: str) -> None:
+    with conn.transaction():
+        conn.execute(
+            "UPDATE notification_log SET status = 'sent', sent_at = now(), slack_channel = %s,"
+            " slack_ts = %s, error = NULL WHERE id = ANY(%s)",
+            (channel, ts, ids),
+        )
+
+
+def mark_printed(conn: psycopg.Connection, ids: list[int]) -> None:
+    with conn.transaction():
+        conn.execute(
+            "UPDATE notification_log SET status = 'printed', sent_at = now(),"
+            " reason = 'SLACK_BOT_TOKEN unset: printed to the terminal' WHERE id = ANY(%s)",
+            (ids,),
+        )
+
+
+def mark_failed(conn: psycopg.Connection, ids: list[int], *, error: str) -> None:
+    with conn.transaction():
+        conn.execute(
+            "UPDATE notification_log SET status = 'failed', error = %s WHERE id = ANY(%s)",
+            (error, ids),
+        )
+
+
+def release(conn: psycopg.Connection, ids: list[int], *, error: str | None) -> None:
+    """Back to pending: the next delivery attempt (this run or the next) sends it."""
+    with conn.transaction():
+        conn.execute(
+            "UPDATE notification_log SET status = 'pending', error = COALESCE(%s, error)"
+            " WHERE id = ANY(%s)",
+            (error, ids),
+        )
+
+
+def count_undelivered(conn: psycopg.Connection) -> int:
+    """Alerts due by now that are still not delivered (held ones are not counted)."""
+    row = conn.execute(
+        "SELECT count(*) FROM notification_log WHERE status IN ('pending', 'sending')"
+        " AND deliver_after <= now()"
+    ).fetchone()
+    conn.commit()
+    return row[0] if row else 0

@@ -1,0 +1,93 @@
+"""A fake Keepa over real HTTP on 127.0.0.1, for tests that run `bestseller` in a child
+process (pytest-httpx only reaches this process), fault drills and benchmarks.
+
+The "world" maps (marketplace, ASIN) to its current category ranks; a test changes the
+world between passes. Answers are in Keepa's JSON format (tests/keepa_payloads.py).
+"""
+
+import gzip
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from tests.keepa_payloads import envelope, product, unknown_product
+
+DOMAINS = {1: "com", 2: "co.uk", 3: "de", 4: "fr", 5: "co.jp", 6: "ca", 8: "it", 9: "es"}
+
+
+@dataclass
+class FakeKeepa:
+    url: str = ""
+    world: dict[tuple[str, str], dict[int, int]] = field(default_factory=dict)
+    titles: dict[str, str] = field(default_factory=dict)
+    latency_seconds: float = 0.0
+    tokens_left: int = 100_000
+    fail_next: list[int] = field(default_factory=list)
+    requests: list[dict[str, list[str]]] = field(default_factory=list)
+    products_served: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def set_ranks(self, asin: str, ranks: dict[int, int], marketplace: str = "com") -> None:
+        with self.lock:
+            self.world[(marketplace, asin)] = ranks
+
+    def answer(self, path: str, query: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
+        with self.lock:
+            self.requests.append(query)
+            if self.fail_next:
+                status = self.fail_next.pop(0)
+                return status, {"error": {"type": "FAIL", "message": "injected"}, "tokensLeft": 0}
+            if path.endswith("/token"):
+                return 200, envelope([], tokens_left=self.tokens_left, tokens_consumed=0)
+            marketplace = DOMAINS[int(query["domain"][0])]
+            products = []
+            for asin in query["asin"][0].split(","):
+                ranks = self.world.get((marketplace, asin))
+                if ranks is None:
+                    products.append(unknown_product(asin))
+                else:
+                    products.append(product(asin, dict(ranks), title=self.titles.get(asin)))
+            self.products_served += len(products)
+            self.tokens_left -= len(products)
+            return 200, envelope(products, tokens_left=self.tokens_left)
+
+
+def serve(fake: FakeKeepa) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            parsed = urlparse(self.path)
+            if fake.latency_seconds:
+                time.sleep(fake.latency_seconds)
+            status, body = fake.answer(parsed.path, parse_qs(parsed.query))
+            data = gzip.compress(json.dumps(body).encode())
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    return server
+
+
+@pytest.fixture
+def keepa_server() -> Iterator[FakeKeepa]:
+    fake = FakeKeepa()
+    server = serve(fake)
+    yield fake
+    server.shutdown()
+    server.server_close()

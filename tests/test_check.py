@@ -1,0 +1,205 @@
+"""`bestseller check`: every badge change detected once, recorded, and alerted once."""
+
+import re
+from urllib.parse import parse_qs
+
+import httpx
+import psycopg
+import pytest
+from pytest_httpx import HTTPXMock
+from typer.testing import CliRunner
+
+from bestseller_cli import db, store
+from bestseller_cli.cli import app
+from bestseller_cli.config import load_settings
+from bestseller_cli.monitor import run_check
+from tests.keepa_server import FakeKeepa
+
+GADGETS, HEADPHONES, KITCHEN = 289913, 3015427011, 1055398
+A, B, C = "B0AAAAAAAA", "B0BBBBBBBB", "B0CCCCCCCC"
+
+
+@pytest.fixture
+def keepa(httpx_mock: HTTPXMock, env: dict[str, str]) -> FakeKeepa:
+    """Keepa faked at the HTTP layer in this process: answers from a mutable world."""
+    fake = FakeKeepa()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        status, body = fake.answer(request.url.path, parse_qs(request.url.query.decode()))
+        return httpx.Response(status, json=body)
+
+    httpx_mock.add_callback(
+        answer, url=re.compile(r"https://keepa\.test/.*"), is_reusable=True, is_optional=True
+    )
+    return fake
+
+
+def track(conn: psycopg.Connection, *asins: str, client: str | None = None) -> None:
+    store.add_tracked(conn, asins=list(asins), marketplace="com", client=client)
+
+
+def changes(conn: psycopg.Connection) -> list[tuple]:
+    return conn.execute(
+        "SELECT asin, category_id, kind, rank_before, rank_after FROM bestseller_changes"
+        " ORDER BY asin, category_id"
+    ).fetchall()
+
+
+def outbox(conn: psycopg.Connection) -> list[tuple]:
+    return conn.execute(
+        "SELECT c.asin, c.category_name, c.kind, n.status FROM notification_log n"
+        " JOIN bestseller_changes c ON c.id = n.change_id ORDER BY c.asin"
+    ).fetchall()
+
+
+def test_the_first_pass_is_a_baseline_and_alerts_nothing(keepa: FakeKeepa, conn) -> None:
+    track(conn, A, B)
+    keepa.set_ranks(A, {KITCHEN: 40, GADGETS: 1})
+    keepa.set_ranks(B, {HEADPHONES: 3})
+    summary = run_check(load_settings())
+    assert (summary.checked, summary.baselines, summary.gained, summary.lost) == (2, 2, 0, 0)
+    assert changes(conn) == []
+    assert outbox(conn) == []
+    assert summary.exit_code == 0
+
+
+def test_a_loss_and_a_gain_are_detected_once_each(keepa: FakeKeepa, conn) -> None:
+    track(conn, A, B)
+    keepa.set_ranks(A, {KITCHEN: 40, GADGETS: 1})
+    keepa.set_ranks(B, {HEADPHONES: 3})
+    run_check(load_settings())
+
+    keepa.set_ranks(A, {KITCHEN: 41, GADGETS: 2})
+    keepa.set_ranks(B, {HEADPHONES: 1})
+    printed: list[str] = []
+    second = run_check(load_settings(), show=lambda message: printed.append(message.text))
+    assert changes(conn) == [(A, GADGETS, "lost", 1, 2), (B, HEADPHONES, "gained", 3, 1)]
+    assert outbox(conn) == [
+        (A, "Kitchen Utensils & Gadgets", "lost", "printed"),
+        (B, "Headphone Accessories", "gained", "printed"),
+    ]
+    assert (second.gained, second.lost, second.alerts_printed) == (1, 1, 2)
+    assert any(A in text for text in printed) and any(B in text for text in printed)
+
+    third = run_check(load_settings())
+    assert (third.gained, third.lost, third.alerts_printed) == (0, 0, 0)
+    assert len(changes(conn)) == 2
+
+
+def test_an_unavailable_product_is_not_a_loss(keepa: FakeKeepa, conn) -> None:
+    track(conn, A)
+    keepa.set_ranks(A, {GADGETS: 1})
+    run_check(load_settings())
+    del keepa.world[("com", A)]
+    summary = run_check(load_settings())
+    assert (summary.unavailable, summary.lost) == (1, 0)
+    assert changes(conn) == []
+    badges = conn.execute("SELECT badges FROM asin_current_state WHERE asin = %s", (A,)).fetchone()
+    assert list(badges[0]) == [str(GADGETS)]
+
+
+def test_every_pass_keeps_a_history_row_per_asin(keepa: FakeKeepa, conn) -> None:
+    track(conn, A)
+    keepa.set_ranks(A, {GADGETS: 2})
+    run_check(load_settings())
+    keepa.set_ranks(A, {GADGETS: 1})
+    run_check(load_settings())
+    rows = conn.execute(
+        "SELECT main_rank, badge_category_ids FROM asin_history WHERE asin = %s"
+        " ORDER BY observed_at",
+        (A,),
+    ).fetchall()
+    assert rows == [(2, []), (1, [GADGETS])]
+
+
+def test_an_asin_tracked_by_two_clients_is_fetched_once(keepa: FakeKeepa, conn) -> None:
+    track(conn, A, client="acme")
+    track(conn, A, client="globex")
+    keepa.set_ranks(A, {GADGETS: 1})
+    summary = run_check(load_settings())
+    assert summary.checked == 1
+    assert keepa.products_served == 1
+
+
+def test_250_asins_take_three_keepa_requests_and_one_token_each(keepa: FakeKeepa, conn) -> None:
+    asins = [f"B0{n:08d}" for n in range(250)]
+    track(conn, *asins)
+    for asin in asins:
+        keepa.set_ranks(asin, {GADGETS: 5})
+    summary = run_check(load_settings())
+    product_requests = [q for q in keepa.requests if "asin" in q]
+    assert [len(q["asin"][0].split(",")) for q in product_requests] == [100, 100, 50]
+    assert summary.tokens_used == 250
+    usage = conn.execute(
+        "SELECT sum(tokens_consumed), sum(asin_count) FROM api_usage_log WHERE endpoint = 'product'"
+    ).fetchone()
+    assert usage == (250, 250)
+
+
+def test_a_pass_limited_to_one_asin_checks_only_it(keepa: FakeKeepa, conn) -> None:
+    track(conn, A, B)
+    keepa.set_ranks(A, {GADGETS: 1})
+    keepa.set_ranks(B, {GADGETS: 2})
+    summary = run_check(load_settings(), asins=[B])
+    assert summary.checked == 1
+    assert conn.execute("SELECT asin FROM asin_current_state").fetchall() == [(B,)]
+
+
+def test_a_dry_run_writes_and_sends_nothing(keepa: FakeKeepa, conn) -> None:
+    track(conn, A)
+    keepa.set_ranks(A, {GADGETS: 2})
+    run_check(load_settings())
+    keepa.set_ranks(A, {GADGETS: 1})
+    summary = run_check(load_settings(), dry_run=True)
+    assert [(c.asin, c.kind) for c in summary.changes] == [(A, "gained")]
+    assert changes(conn) == []
+    assert conn.execute("SELECT count(*) FROM asin_history").fetchone() == (1,)
+
+
+def test_a_held_run_lock_ends_the_pass_at_once_with_exit_0(
+    keepa: FakeKeepa, conn, database_url: str
+) -> None:
+    track(conn, A)
+    with psycopg.connect(database_url, autocommit=True) as other_run:
+        other_run.execute("SELECT pg_advisory_lock(%s)", (db.RUN_LOCK_ID,))
+        result = CliRunner().invoke(app, ["check"])
+    assert result.exit_code == 0
+    assert "run lock is held" in result.output
+    assert keepa.requests == []
+
+
+def test_keepa_out_of_tokens_reports_unchecked_asins_and_exits_1(
+    keepa: FakeKeepa, conn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BATCH_SIZE", "1")
+    monkeypatch.setenv("KEEPA_MAX_TOKEN_WAIT_SECONDS", "0")
+    track(conn, A, B)
+    keepa.set_ranks(A, {GADGETS: 1})
+    keepa.set_ranks(B, {GADGETS: 1})
+    keepa.tokens_left = 1
+    original = keepa.answer
+
+    def out_of_tokens_after_first(path: str, query: dict) -> tuple[int, dict]:
+        if "asin" in query and keepa.products_served >= 1:
+            return 429, {"tokensLeft": -1, "refillIn": 60_000, "refillRate": 5}
+        return original(path, query)
+
+    keepa.answer = out_of_tokens_after_first  # type: ignore[method-assign]
+    result = CliRunner().invoke(app, ["check", "--json"])
+    assert result.exit_code == 1
+    assert '"unchecked": [\n    "B0BBBBBBBB (com)"' in result.output
+
+    keepa.answer = original  # type: ignore[method-assign]
+    resumed = run_check(load_settings())
+    assert resumed.resumed and resumed.checked == 1
+
+
+def test_check_json_summary_parses(keepa: FakeKeepa, conn) -> None:
+    import json
+
+    track(conn, A)
+    keepa.set_ranks(A, {GADGETS: 1})
+    result = CliRunner().invoke(app, ["check", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["checked"] == 1 and summary["baselines"] == 1 and summary["exit_code"] == 0
