@@ -340,3 +340,26 @@ def write_batch(
         row = conn.execute(WRITE_BATCH_SQL, params).fetchone()
     assert row is not None
     return row[0], row[1]
+
+
+# --- for `doctor` ---------------------------------------------------------------------------
+
+
+def count_watched(conn: psycopg.Connection) -> int:
+    """Distinct (asin, marketplace) pairs a pass fetches: one Keepa token each."""
+    row = conn.execute(
+        "SELECT count(*) FROM (SELECT DISTINCT asin, marketplace FROM tracked_asins"
+        " WHERE active) watched"
+    ).fetchone()
+    return row[0] if row else 0
+
+
+def configured_channels(conn: psycopg.Connection) -> list[str]:
+    """Every Slack channel a rule or the global settings name."""
+    rows = conn.execute(
+        "SELECT slack_channel_id FROM notification_rules WHERE active"
+        " AND slack_channel_id IS NOT NULL"
+        " UNION SELECT slack_channel_id FROM global_notification_settings"
+        " WHERE slack_channel_id IS NOT NULL ORDER BY 1"
+    ).fetchall()
+    return [row[0] for row in rows]

@@ -14,7 +14,7 @@ import psycopg
 from bestseller_cli import outbox_store
 from bestseller_cli.errors import SlackError
 from bestseller_cli.models import ErrorEvent
-from bestseller_cli.slack import SlackMessage, SlackSender, alert_message
+from bestseller_cli.slack import SlackDeliveryUnknown, SlackMessage, SlackSender, alert_message
 
 # Slack's ts is taken when it receives the message; clocks of two machines may differ a bit.
 HISTORY_MARGIN = timedelta(minutes=5)
@@ -70,8 +70,14 @@ def deliver(
                 outbox_store.mark_failed(conn, [item.id], error=str(exc))
                 report.failed += 1
                 continue
-            # Slack is struggling: leave the rest for the next run rather than hammer it.
-            outbox_store.release(conn, [i.id for i in sendable[position:]], error=str(exc))
+            # Slack is struggling: leave the rest for the next run rather than hammer it. A post
+            # whose fate is unknown stays claimed, for the next run to look up in history.
+            unsent = (
+                sendable[position + 1 :]
+                if isinstance(exc, SlackDeliveryUnknown)
+                else sendable[position:]
+            )
+            outbox_store.release(conn, [i.id for i in unsent], error=str(exc))
             break
         outbox_store.mark_sent(conn, [item.id], channel=channel, ts=ts)
         report.sent += 1

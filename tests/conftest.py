@@ -5,16 +5,22 @@ subprocesses (the CLI in a new process, concurrent passes, kill drills) see the 
 """
 
 import os
+import re
 import uuid
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs
 
+import httpx
 import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
+from pytest_httpx import HTTPXMock
 
 from bestseller_cli import db
+from tests.keepa_server import FakeKeepa, keepa_server  # noqa: F401 - fixture
+from tests.slack_server import slack_server_fixture  # noqa: F401 - fixture
 
 TEMPLATE = "bestseller_test_template"
 KEEPA_TEST_KEY = "k" * 12 + "SECRETKEEPAKEY" + "0" * 38
@@ -89,3 +95,18 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> d
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     return values
+
+
+@pytest.fixture
+def keepa(httpx_mock: HTTPXMock, env: dict[str, str]) -> FakeKeepa:
+    """Keepa faked at the HTTP layer in this process: answers from a mutable world."""
+    fake = FakeKeepa()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        status, body = fake.answer(request.url.path, parse_qs(request.url.query.decode()))
+        return httpx.Response(status, json=body)
+
+    httpx_mock.add_callback(
+        answer, url=re.compile(r"https://keepa\.test/.*"), is_reusable=True, is_optional=True
+    )
+    return fake

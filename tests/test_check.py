@@ -1,12 +1,7 @@
 """`bestseller check`: every badge change detected once, recorded, and alerted once."""
 
-import re
-from urllib.parse import parse_qs
-
-import httpx
 import psycopg
 import pytest
-from pytest_httpx import HTTPXMock
 from typer.testing import CliRunner
 
 from bestseller_cli import db, store
@@ -17,21 +12,6 @@ from tests.keepa_server import FakeKeepa
 
 GADGETS, HEADPHONES, KITCHEN = 289913, 3015427011, 1055398
 A, B, C = "B0AAAAAAAA", "B0BBBBBBBB", "B0CCCCCCCC"
-
-
-@pytest.fixture
-def keepa(httpx_mock: HTTPXMock, env: dict[str, str]) -> FakeKeepa:
-    """Keepa faked at the HTTP layer in this process: answers from a mutable world."""
-    fake = FakeKeepa()
-
-    def answer(request: httpx.Request) -> httpx.Response:
-        status, body = fake.answer(request.url.path, parse_qs(request.url.query.decode()))
-        return httpx.Response(status, json=body)
-
-    httpx_mock.add_callback(
-        answer, url=re.compile(r"https://keepa\.test/.*"), is_reusable=True, is_optional=True
-    )
-    return fake
 
 
 def track(conn: psycopg.Connection, *asins: str, client: str | None = None) -> None:

@@ -1,0 +1,127 @@
+"""`bestseller doctor`: find setup mistakes before the first cron tick."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from bestseller_cli import check_store, db
+from bestseller_cli.config import Settings
+from bestseller_cli.errors import BestsellerError, SlackError
+from bestseller_cli.keepa import KeepaClient
+from bestseller_cli.slack import SlackSender
+
+Status = Literal["ok", "warn", "fail"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    part: str
+    status: Status
+    detail: str
+
+
+def run_doctor(settings: Settings) -> list[Finding]:
+    """Check each part; a part that cannot even be tried is a failure with its reason."""
+    findings: list[Finding] = []
+    watched = guarded(findings, "database", lambda: check_database(settings, findings))
+    guarded(findings, "Keepa", lambda: check_keepa(settings, findings, watched or 0))
+    guarded(findings, "Slack", lambda: check_slack(settings, findings))
+    return findings
+
+
+def guarded(findings: list[Finding], part: str, check: Callable[[], int | None]) -> int | None:
+    try:
+        return check()
+    except BestsellerError as exc:
+        findings.append(Finding(part, "fail", str(exc)))
+        return None
+
+
+def check_database(settings: Settings, findings: list[Finding]) -> int:
+    url = db.database_url(settings)
+    where = "DATABASE_URL" if settings.database_url else "embedded PostgreSQL"
+    with db.connect(url, autocommit=True) as conn:
+        findings.append(Finding("database", "ok", f"reachable ({where})"))
+        pending = db.pending_migrations(conn)
+        findings.append(
+            Finding(
+                "migrations", "warn", f"pending: {', '.join(pending)} (run `bestseller db upgrade`)"
+            )
+            if pending
+            else Finding("migrations", "ok", "schema is current")
+        )
+        if db.uses_transaction_pooler(url):
+            findings.append(
+                Finding(
+                    "run lock",
+                    "fail",
+                    "DATABASE_URL uses a transaction pooler (port 6543): session advisory locks"
+                    " do not hold there; use the session-mode URL (Supabase: port 5432)",
+                )
+            )
+        elif db.try_run_lock(conn):
+            db.release_run_lock(conn)
+            findings.append(Finding("run lock", "ok", "session advisory lock usable"))
+        else:
+            findings.append(Finding("run lock", "warn", "held right now: a check is running"))
+        return 0 if pending else check_store.count_watched(conn)
+
+
+def check_keepa(settings: Settings, findings: list[Finding], watched: int) -> None:
+    with KeepaClient.from_settings(settings) as keepa:
+        status = keepa.token_status()
+    per_hour = status.refill_rate * 60
+    findings.append(
+        Finding(
+            "Keepa key",
+            "ok",
+            f"valid; {status.tokens_left} tokens now, refill {status.refill_rate}/min",
+        )
+    )
+    budget = f"plan checks ~{per_hour} ASINs per hour; {watched} tracked (1 token each per pass)"
+    findings.append(Finding("Keepa budget", "ok" if watched <= per_hour else "fail", budget))
+
+
+def check_slack(settings: Settings, findings: list[Finding]) -> None:
+    if not settings.slack_bot_token:
+        findings.append(
+            Finding("Slack", "warn", "SLACK_BOT_TOKEN unset: alerts are printed, not posted")
+        )
+        return
+    sender = SlackSender.from_settings(settings)
+    findings.append(Finding("Slack token", "ok", f"valid ({sender.check_auth()})"))
+    channels = set()
+    if settings.slack_channel_id:
+        channels.add(settings.slack_channel_id)
+    with db.connect(db.database_url(settings), autocommit=True) as conn:
+        channels.update(check_store.configured_channels(conn))
+    if not channels:
+        findings.append(
+            Finding("Slack channel", "fail", "no channel: set SLACK_CHANNEL_ID or a client rule")
+        )
+    for channel in sorted(channels):
+        member = sender.is_member(channel)
+        findings.append(
+            Finding(
+                f"channel {channel}",
+                "ok" if member else "fail",
+                "bot is a member" if member else "bot is not in the channel: /invite it",
+            )
+        )
+        if member:
+            findings.append(history_access(sender, channel))
+
+
+def history_access(sender: SlackSender, channel: str) -> Finding:
+    """Reading history is how a crash mid-send is settled without a duplicate alert."""
+    try:
+        sender.delivered(channel=channel, oldest=datetime.now(UTC))
+    except SlackError as exc:
+        return Finding(
+            f"history {channel}",
+            "warn",
+            f"cannot read history ({exc}): add channels:history (groups:history for private"
+            " channels), or an alert interrupted by a crash may be sent twice",
+        )
+    return Finding(f"history {channel}", "ok", "readable (crash-safe delivery)")
