@@ -1,0 +1,369 @@
+"""Slack: Block Kit messages for badge changes, and delivery that a lost answer cannot double.
+
+Messages are pure functions of `BadgeChange`. `SlackSender` posts them with metadata naming
+the outbox ids they carry, so a message whose answer was lost is found again in the
+channel's history instead of being posted twice (see DELIVERY.md).
+"""
+
+import http.client
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+from urllib.error import URLError
+
+import tenacity
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from slack_sdk.web import SlackResponse
+
+from bestseller_cli.config import Settings
+from bestseller_cli.errors import ConfigError, SlackError
+from bestseller_cli.models import BadgeChange
+from bestseller_cli.redact import redact, register_secret
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+EVENT_TYPE = "bestseller_alert"
+MAX_BLOCKS = 50
+MAX_TEXT = 3000  # a section's or context element's text
+_MAX_HEADER = 150
+_TITLE_CHARS = 150
+_DIGEST_TITLE_CHARS = 80
+_CATEGORY_CHARS = 100
+# How far before the first attempt to read history for a post whose answer was lost.
+_CLOCK_MARGIN = timedelta(minutes=10)
+# `ok: false` codes worth retrying; every other code is permanent.
+_RETRYABLE_CODES = frozenset({"internal_error", "service_unavailable", "request_timeout"})
+_HEADLINES = {"gained": "🏆 #1 Best Seller gained", "lost": "📉 #1 Best Seller lost"}
+
+
+@dataclass(frozen=True)
+class SlackMessage:
+    text: str  # notification and fallback text (mrkdwn)
+    blocks: list[dict[str, Any]]
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Escape Slack's three control characters so user text shows as typed."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def truncate(text: str, limit: int) -> str:
+    """Collapse whitespace and cut to `limit` characters, at a word boundary when one is near."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space >= limit * 2 // 3:
+        cut = cut[:space]
+    return cut.rstrip(" ,.;:-") + "…"
+
+
+def amazon_url(asin: str, marketplace: str) -> str:
+    return f"https://www.amazon.{marketplace}/dp/{asin}"
+
+
+def rank_transition(change: BadgeChange) -> str:
+    """`#4 → #1`, `#1 → no longer ranked`, `new in category → #1`."""
+    before = "new in category" if change.rank_before is None else f"#{change.rank_before:,}"
+    after = "no longer ranked" if change.rank_after is None else f"#{change.rank_after:,}"
+    return f"{before} → {after}"
+
+
+def alert_message(change: BadgeChange, *, extra_lines: Sequence[str] = ()) -> SlackMessage:
+    """One change as a phone-readable message; `extra_lines` (plain text) go in small print."""
+    url = amazon_url(change.asin, change.marketplace)
+    title = _product_title(change, _TITLE_CHARS)
+    category = _category_label(change)
+    fields = [
+        f"*Category*\n{category}",
+        f"*Rank in category*\n{rank_transition(change)}",
+        f"*ASIN*\n<{url}|{change.asin}>",
+        f"*Marketplace*\namazon.{change.marketplace}",
+    ]
+    if change.main_rank is not None:
+        fields.append(f"*Main Best Sellers Rank*\n#{change.main_rank:,}")
+    fields.append(f"*Detected*\n{_slack_date(change.detected_at)}")
+    blocks: list[dict[str, Any]] = [
+        _header(_HEADLINES[change.kind]),
+        _section(f"*<{url}|{title}>*"),
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": field} for field in fields]},
+    ]
+    if extra_lines:
+        blocks.append(
+            _context("\n".join(escape_mrkdwn(truncate(line, 500)) for line in extra_lines))
+        )
+    text = f"{_HEADLINES[change.kind]}: {title} — {category} {rank_transition(change)}"
+    return SlackMessage(text=text, blocks=blocks)
+
+
+def digest_message(changes: Sequence[BadgeChange], *, title: str) -> SlackMessage:
+    """Several changes in one message; past Slack's 50 blocks the rest become `…and N more`."""
+    gained = sum(change.kind == "gained" for change in changes)
+    summary = f"🏆 {gained} gained · 📉 {len(changes) - gained} lost"
+    blocks = [_header(title), _context(summary)]
+    room = MAX_BLOCKS - len(blocks)
+    shown = changes if len(changes) <= room else changes[: room - 1]
+    blocks += [_section(_digest_line(change)) for change in shown]
+    if len(shown) < len(changes):
+        blocks.append(_context(f"…and {len(changes) - len(shown)} more"))
+    text = f"{escape_mrkdwn(truncate(title, _MAX_HEADER))}: {summary}"
+    return SlackMessage(text=text, blocks=blocks)
+
+
+def _digest_line(change: BadgeChange) -> str:
+    url = amazon_url(change.asin, change.marketplace)
+    icon = _HEADLINES[change.kind].split()[0]
+    line = (
+        f"{icon} *<{url}|{_product_title(change, _DIGEST_TITLE_CHARS)}>*\n"
+        f"{_category_label(change)} {rank_transition(change)} · `{change.asin}`"
+        f" · amazon.{change.marketplace}"
+    )
+    if change.main_rank is not None:
+        line += f" · BSR #{change.main_rank:,}"
+    return line
+
+
+def _product_title(change: BadgeChange, limit: int) -> str:
+    return escape_mrkdwn(truncate(change.title or f"ASIN {change.asin}", limit))
+
+
+def _category_label(change: BadgeChange) -> str:
+    name = change.category_name or f"category {change.category_id}"
+    return escape_mrkdwn(truncate(name, _CATEGORY_CHARS))
+
+
+def _slack_date(moment: datetime) -> str:
+    """Shown in the reader's time zone by Slack; UTC where the token cannot be rendered."""
+    moment = _as_utc(moment)
+    utc = moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{utc}>"
+
+
+def _header(text: str) -> dict[str, Any]:
+    plain = {"type": "plain_text", "text": truncate(text, _MAX_HEADER), "emoji": True}
+    return {"type": "header", "text": plain}
+
+
+def _section(mrkdwn: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn[:MAX_TEXT]}}
+
+
+def _context(mrkdwn: str) -> dict[str, Any]:
+    if len(mrkdwn) > MAX_TEXT:  # whole lines only, so no entity or link is cut in half
+        mrkdwn = mrkdwn[: max(mrkdwn.rfind("\n", 0, MAX_TEXT - 2), 0)] + "\n…"
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": mrkdwn}]}
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+class SlackDeliveryUnknown(SlackError):
+    """Slack may have posted the message, but it did not answer and its history could not be
+    read: leave the outbox rows `sending` so that the next run reconciles them."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, permanent=False)
+
+
+class _Retryable(SlackError):
+    """Slack could not be reached or had a server error: worth another attempt."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, permanent=False)
+
+
+class _AnswerLost(_Retryable):
+    """The request reached Slack but no answer came back: it may have been carried out."""
+
+
+class SlackSender:
+    """Posts, finds and updates alert messages through slack-sdk's WebClient."""
+
+    def __init__(
+        self,
+        *,
+        token: str,
+        api_url: str = WebClient.BASE_URL,
+        timeout_seconds: float = 30.0,
+        max_retries: int = 3,
+        retry_delay_seconds: float = 1.0,
+    ) -> None:
+        register_secret(token)
+        # slack-sdk retries only 429 (honouring Retry-After); connection errors and 5xx are
+        # retried by `_retrying`, so no failure is retried by two mechanisms.
+        rate_limits = RateLimitErrorRetryHandler(max_retry_count=max_retries)
+        self._client = WebClient(
+            token=token, base_url=api_url, timeout=timeout_seconds, retry_handlers=[rate_limits]
+        )
+        self._max_retries = max_retries
+        self._retry_delay = retry_delay_seconds
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "SlackSender":
+        if not settings.slack_bot_token:
+            raise ConfigError(
+                "SLACK_BOT_TOKEN is not set: put the bot token (xoxb-…) in the environment or .env"
+            )
+        return cls(
+            token=settings.slack_bot_token,
+            api_url=settings.slack_api_url,
+            timeout_seconds=settings.api_timeout_seconds,
+            max_retries=settings.max_retries,
+            retry_delay_seconds=settings.retry_delay_seconds,
+        )
+
+    def post(self, *, channel: str, message: SlackMessage, outbox_ids: Sequence[int]) -> str:
+        """Post a message marked with the outbox ids it carries; return Slack's `ts`.
+
+        When the connection drops after the request reached Slack, the channel's history is
+        read before trying again, so a message Slack did take is never posted twice."""
+        since = datetime.now(UTC) - _CLOCK_MARGIN
+        metadata = {"event_type": EVENT_TYPE, "event_payload": {"ids": _encode_ids(outbox_ids)}}
+
+        def attempt() -> str:
+            try:
+                response = self._call(
+                    "chat.postMessage",
+                    channel=channel,
+                    text=message.text,
+                    blocks=message.blocks,
+                    metadata=metadata,
+                    unfurl_links=False,
+                    unfurl_media=False,
+                )
+            except _AnswerLost:
+                ts = self._find_lost_post(channel=channel, outbox_ids=outbox_ids, since=since)
+                if ts is None:
+                    raise
+                log.info("Slack took outbox ids %s as %s; its answer was lost", outbox_ids, ts)
+                return ts
+            return str(response["ts"])
+
+        return self._retrying(attempt)
+
+    def delivered(self, *, channel: str, oldest: datetime) -> dict[int, str]:
+        """Outbox id -> `ts` of every alert message in `channel` since `oldest`."""
+        found: dict[int, str] = {}
+        cursor: str | None = None
+        while True:
+            page = self._request(
+                "conversations.history",
+                channel=channel,
+                oldest=f"{_as_utc(oldest).timestamp():.6f}",
+                include_all_metadata=True,
+                limit=200,
+                cursor=cursor,
+            )
+            for message in page.get("messages") or []:
+                for outbox_id in _outbox_ids(message.get("metadata")):
+                    found[outbox_id] = str(message["ts"])  # newest first: the oldest wins
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not page.get("has_more") or not cursor:
+                return found
+
+    def update(self, *, channel: str, ts: str, message: SlackMessage) -> None:
+        """Replace a posted message's text and blocks (its metadata stays)."""
+        self._request(
+            "chat.update", channel=channel, ts=ts, text=message.text, blocks=message.blocks
+        )
+
+    def check_auth(self) -> str:
+        """`team / bot user` for the token, or a SlackError saying why it is refused."""
+        response = self._request("auth.test")
+        return f"{response.get('team', '?')} / {response.get('user', '?')}"
+
+    def is_member(self, channel: str) -> bool:
+        response = self._request("conversations.info", channel=channel)
+        return bool((response.get("channel") or {}).get("is_member", False))
+
+    def _find_lost_post(
+        self, *, channel: str, outbox_ids: Sequence[int], since: datetime
+    ) -> str | None:
+        if not outbox_ids:
+            return None
+        try:
+            found = self.delivered(channel=channel, oldest=since)
+        except SlackError as exc:
+            raise SlackDeliveryUnknown(
+                f"Slack did not answer chat.postMessage to {channel} and its history could not"
+                f" be read to see whether the message arrived: {exc}"
+            ) from None
+        return next((found[i] for i in outbox_ids if i in found), None)
+
+    def _request(self, method: str, **arguments: Any) -> SlackResponse:
+        return self._retrying(lambda: self._call(method, **arguments))
+
+    def _retrying(self, attempt: Callable[[], T]) -> T:
+        def log_retry(state: tenacity.RetryCallState) -> None:
+            wait = state.next_action.sleep if state.next_action else 0.0
+            error = state.outcome.exception() if state.outcome else None
+            log.warning("%s; retrying in %.1fs", error, wait)
+
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self._max_retries + 1),
+            wait=tenacity.wait_exponential(multiplier=self._retry_delay, max=60)
+            + tenacity.wait_random(0, self._retry_delay),
+            retry=tenacity.retry_if_exception_type(_Retryable),
+            before_sleep=log_retry,
+            reraise=True,
+        )
+        return retrying(attempt)
+
+    def _call(self, method: str, **arguments: Any) -> SlackResponse:
+        """One call (slack-sdk waits out 429s); failures become SlackError without the token."""
+        try:
+            return getattr(self._client, method.replace(".", "_"))(**arguments)
+        except SlackApiError as exc:
+            raise _api_error(method, exc.response) from None
+        except URLError as exc:  # raised before the request was fully sent
+            raise _Retryable(
+                f"could not reach Slack ({method}): {redact(str(exc.reason))}"
+            ) from None
+        except (OSError, http.client.HTTPException) as exc:  # sent, but no answer
+            reason = redact(str(exc)) or type(exc).__name__
+            raise _AnswerLost(f"Slack did not answer {method}: {reason}") from None
+        except SlackClientError as exc:
+            raise SlackError(f"Slack {method} failed: {redact(str(exc))}", permanent=True) from None
+
+
+def _api_error(method: str, response: SlackResponse) -> SlackError:
+    status = response.status_code
+    code = str(response.get("error") or "") if isinstance(response.data, dict) else ""
+    if status == 429 or code == "ratelimited":
+        return SlackError(f"Slack {method} is rate limited (HTTP 429)", permanent=False)
+    if status >= 500 or status == 408:
+        return _Retryable(f"Slack {method} failed: HTTP {status}")
+    if status != 200:
+        return SlackError(f"Slack {method} failed: HTTP {status}", permanent=True)
+    if code == "fatal_error":  # Slack: part of the operation may have succeeded
+        return _AnswerLost(f"Slack {method} failed: {code}")
+    if code in _RETRYABLE_CODES:
+        return _Retryable(f"Slack {method} failed: {code}")
+    needed = response.get("needed")
+    detail = f" (needs the {needed} scope)" if needed else ""
+    message = f"Slack {method} failed: {code or 'unknown_error'}{detail}"
+    return SlackError(redact(message), permanent=True)
+
+
+def _encode_ids(outbox_ids: Sequence[int]) -> str:
+    return ",".join(str(int(outbox_id)) for outbox_id in outbox_ids)
+
+
+def _outbox_ids(metadata: object) -> list[int]:
+    """The outbox ids an alert's metadata names; none for anyone else's metadata."""
+    if not isinstance(metadata, dict) or metadata.get("event_type") != EVENT_TYPE:
+        return []
+    payload = metadata.get("event_payload")
+    ids = payload.get("ids") if isinstance(payload, dict) else None
+    if isinstance(ids, int) and not isinstance(ids, bool):
+        return [ids]
+    if not isinstance(ids, str):
+        return []
+    return [int(part) for part in ids.split(",") if part.strip().isdigit()]
