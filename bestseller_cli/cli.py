@@ -15,6 +15,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from bestseller_cli import __version__, db, monitor, store
+from bestseller_cli.cli_clients import clients_app, settings_app
 from bestseller_cli.config import Settings, load_settings, normalize_marketplace
 from bestseller_cli.errors import BestsellerError, ConfigError
 from bestseller_cli.models import parse_asin
@@ -65,6 +66,8 @@ asins_app = typer.Typer(help="Add, remove and list the ASINs being watched.", no
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(asins_app, name="asins")
 app.add_typer(db_app, name="db")
+app.add_typer(clients_app, name="clients")
+app.add_typer(settings_app, name="settings")
 
 
 def settings() -> Settings:
@@ -93,10 +96,20 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
+def marketplace_option(value: str | None) -> str | None:
+    try:
+        return normalize_marketplace(value) if value else None
+    except ValueError as exc:
+        raise ConfigError(f"--marketplace: {exc}") from None
+
+
 def read_asin_arguments(asins: list[str], file: Path | None) -> list[str]:
     texts = list(asins)
     if file is not None:
-        content = sys.stdin.read() if str(file) == "-" else file.read_text()
+        try:
+            content = sys.stdin.read() if str(file) == "-" else file.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read --file {file}: {exc.strerror or exc}") from None
         for line in content.splitlines():
             line = line.split("#", 1)[0].strip()
             texts.extend(part for part in line.replace(",", " ").split() if part)
@@ -121,7 +134,7 @@ def asins_add(
 ) -> None:
     """Start watching ASINs. Nothing is added when any ASIN is invalid (unless --skip-invalid)."""
     config = settings()
-    market = normalize_marketplace(marketplace) if marketplace else config.keepa_domain
+    market = marketplace_option(marketplace) or config.keepa_domain
     valid: list[str] = []
     invalid: list[str] = []
     for text in read_asin_arguments(asins or [], file):
@@ -163,21 +176,28 @@ def asins_remove(
         parsed = [parse_asin(text) for text in asins]
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    market = normalize_marketplace(marketplace) if marketplace else None
+    market = marketplace_option(marketplace)
     if purge and not yes:
         if not sys.stdin.isatty():
             raise ConfigError("--purge deletes history: confirm with --yes when not interactive")
         typer.confirm(f"Delete all history of {', '.join(parsed)}?", abort=True)
     with db.open_database(config) as conn:
-        removed = store.remove_tracked(
+        result = store.remove_tracked(
             conn, asins=parsed, client=client, marketplace=market, purge=purge
         )
-    for asin in parsed:
-        if asin in removed:
+    for asin in dict.fromkeys(parsed):
+        if asin in result.removed:
             console.print(f"[yellow]removed[/yellow] {asin}", highlight=False)
         else:
             console.print(f"not tracked {asin}", highlight=False)
-    if len(removed) < len(set(parsed)):
+    if result.purged:
+        console.print(f"[red]deleted history[/red] of {', '.join(result.purged)}", highlight=False)
+    if result.kept_history:
+        console.print(
+            f"kept history of {', '.join(result.kept_history)} (still tracked by another client)",
+            highlight=False,
+        )
+    if len(result.removed) < len(set(parsed)):
         raise typer.Exit(1)
 
 
@@ -211,7 +231,7 @@ def asins_list(
         print_json(records)
         return
     if as_csv:
-        write_csv(records)
+        write_csv(records, fieldnames=TRACKED_CSV_FIELDS)
         return
     if not rows:
         console.print("No ASINs tracked yet. Add one with `bestseller asins add B0XXXXXXXX`.")
@@ -236,12 +256,27 @@ def asins_list(
     console.print(table)
 
 
-def write_csv(records: list[dict[str, Any]]) -> None:
+TRACKED_CSV_FIELDS = [
+    "asin",
+    "marketplace",
+    "client",
+    "active",
+    "title",
+    "badges",
+    "badge_since",
+    "main_rank",
+    "last_checked_at",
+    "added_at",
+]
+
+
+def write_csv(records: list[dict[str, Any]], *, fieldnames: list[str] | None = None) -> None:
+    """CSV with a header (even when there are no rows); lists are joined with `;`."""
     import csv
 
-    if not records:
+    if not records and not fieldnames:
         return
-    writer = csv.DictWriter(sys.stdout, fieldnames=list(records[0]))
+    writer = csv.DictWriter(sys.stdout, fieldnames=fieldnames or list(records[0]))
     writer.writeheader()
     for record in records:
         writer.writerow(

@@ -24,6 +24,7 @@ class TrackedRow:
 
 
 def client_id(conn: psycopg.Connection, name: str | None, *, create: bool = False) -> int | None:
+    """The id of the named client (None for no client); ConfigError when it does not exist."""
     if name is None:
         return None
     if create:
@@ -40,6 +41,7 @@ def add_tracked(
     conn: psycopg.Connection, *, asins: list[str], marketplace: str, client: str | None
 ) -> tuple[list[str], list[str]]:
     """Track ASINs (re-activating removed ones). Returns (added, already tracked)."""
+    asins = list(dict.fromkeys(asins))  # one command may not touch a row twice
     with conn.transaction():
         owner = client_id(conn, client, create=True)
         already = {
@@ -58,8 +60,18 @@ def add_tracked(
             " WHERE NOT tracked_asins.active",
             (asins, marketplace, owner),
         )
-    added = [asin for asin in dict.fromkeys(asins) if asin not in already]
+    added = [asin for asin in asins if asin not in already]
     return added, sorted(already)
+
+
+@dataclass(frozen=True)
+class Removal:
+    """What `remove_tracked` did: ASINs no longer tracked, and with --purge whose history went
+    and whose was kept because someone still tracks them."""
+
+    removed: list[str]
+    purged: list[str]
+    kept_history: list[str]
 
 
 def remove_tracked(
@@ -69,8 +81,10 @@ def remove_tracked(
     client: str | None,
     marketplace: str | None,
     purge: bool,
-) -> list[str]:
-    """Stop tracking; history is kept unless `purge`. Returns the ASINs that were tracked."""
+) -> Removal:
+    """Stop tracking (for one client, or for everyone); history is kept unless `purge`."""
+    purged: list[str] = []
+    kept: list[str] = []
     with conn.transaction():
         owner = client_id(conn, client)
         removed = [
@@ -85,12 +99,25 @@ def remove_tracked(
             )
         ]
         if purge:
-            purge_history(conn, asins=asins, marketplace=marketplace)
-    return sorted(set(removed))
+            purged, kept = purge_history(conn, asins=asins, marketplace=marketplace)
+    return Removal(removed=sorted(set(removed)), purged=purged, kept_history=kept)
 
 
-def purge_history(conn: psycopg.Connection, *, asins: list[str], marketplace: str | None) -> None:
-    """Delete everything observed about ASINs no one tracks any more."""
+def purge_history(
+    conn: psycopg.Connection, *, asins: list[str], marketplace: str | None
+) -> tuple[list[str], list[str]]:
+    """Delete everything observed about ASINs no one tracks any more (per marketplace).
+
+    Returns (ASINs purged, ASINs whose history was kept because someone still tracks them)."""
+    still_tracked = {
+        row[0]
+        for row in conn.execute(
+            "SELECT DISTINCT asin FROM tracked_asins WHERE active AND asin = ANY(%s)"
+            " AND (%s::text IS NULL OR marketplace = %s)",
+            (asins, marketplace, marketplace),
+        )
+    }
+    # Changes go first; their outbox rows (notification_log) follow by ON DELETE CASCADE.
     for table in ("bestseller_changes", "asin_history", "asin_current_state"):
         conn.execute(
             f"DELETE FROM {table} t WHERE t.asin = ANY(%s)"
@@ -99,6 +126,8 @@ def purge_history(conn: psycopg.Connection, *, asins: list[str], marketplace: st
             "  (SELECT asin, marketplace FROM tracked_asins WHERE active)",
             (asins, marketplace, marketplace),
         )
+    unique = sorted(set(asins))
+    return [a for a in unique if a not in still_tracked], [a for a in unique if a in still_tracked]
 
 
 LIST_TRACKED_SQL = """
@@ -121,6 +150,9 @@ ORDER BY t.asin, t.marketplace, c.name NULLS FIRST
 def list_tracked(
     conn: psycopg.Connection, *, client: str | None, include_removed: bool
 ) -> list[TrackedRow]:
-    with conn.cursor(row_factory=class_row(TrackedRow)) as cur:
+    """Tracked entries (and removed ones with `include_removed`) with their state now."""
+    with conn.transaction(), conn.cursor(row_factory=class_row(TrackedRow)) as cur:
+        if client is not None:
+            client_id(conn, client)
         cur.execute(LIST_TRACKED_SQL, {"all": include_removed, "client": client})
         return cur.fetchall()

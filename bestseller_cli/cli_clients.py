@@ -1,0 +1,335 @@
+"""`bestseller clients …` and `bestseller settings …`: who gets alerts, where and how.
+
+Only parsing and printing; the SQL is in `client_store.py`, the validation in `notify_config.py`.
+"""
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bestseller_cli import client_store, db
+from bestseller_cli.config import Settings, load_settings
+from bestseller_cli.errors import ConfigError
+from bestseller_cli.notify_config import (
+    GLOBAL_KEYS,
+    NotificationRule,
+    check_channel,
+    global_key,
+    parse_global_value,
+    parse_quiet,
+)
+from bestseller_cli.redact import configure_logging
+
+console = Console()
+clients_app = typer.Typer(
+    help="Clients and their notification rules (channel, alerts, delivery).",
+    no_args_is_help=True,
+)
+settings_app = typer.Typer(
+    help="Global notification defaults, for ASINs no client rule covers.", no_args_is_help=True
+)
+
+ChannelOpt = Annotated[
+    str | None,
+    typer.Option("--channel", help="Slack channel id or #name; omitted: the default channel."),
+]
+GainedOpt = Annotated[
+    bool | None, typer.Option("--gained/--no-gained", help="Alert when a badge is gained.")
+]
+LostOpt = Annotated[
+    bool | None, typer.Option("--lost/--no-lost", help="Alert when a badge is lost.")
+]
+MaxRankOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-main-rank", min=0, help="Only alert when the main rank is ≤ N (0: no limit)."
+    ),
+]
+IgnoreOpt = Annotated[
+    list[int] | None,
+    typer.Option("--ignore-category", help="Category id to ignore (repeatable).", min=1),
+]
+UnignoreOpt = Annotated[
+    list[int] | None,
+    typer.Option("--unignore-category", help="Stop ignoring a category id (repeatable).", min=1),
+]
+ModeOpt = Annotated[str | None, typer.Option("--mode", help="Delivery: instant, hourly or daily.")]
+DailyHourOpt = Annotated[
+    int | None,
+    typer.Option("--daily-hour", help="Hour (0-23, rule's timezone) for --mode daily."),
+]
+QuietOpt = Annotated[
+    str | None, typer.Option("--quiet", help="Quiet hours HH:MM-HH:MM, e.g. 22:00-07:00.")
+]
+NoQuietOpt = Annotated[bool, typer.Option("--no-quiet", help="Remove the quiet hours.")]
+TimezoneOpt = Annotated[
+    str | None, typer.Option("--timezone", help="IANA timezone, e.g. Europe/Berlin.")
+]
+RenotifyOpt = Annotated[
+    int | None,
+    typer.Option("--renotify-window", help="Minutes before the same alert may repeat."),
+]
+
+
+def settings() -> Settings:
+    loaded = load_settings()
+    configure_logging(loaded.log_level)
+    return loaded
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def confirm_or_yes(question: str, *, yes: bool, option_hint: str) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise ConfigError(f"{option_hint}: confirm with --yes when not interactive")
+    typer.confirm(question, abort=True)
+
+
+def channel_label(channel: str | None) -> str:
+    return channel if channel else "(default channel)"
+
+
+def rule_changes(
+    *,
+    gained: bool | None = None,
+    lost: bool | None = None,
+    max_main_rank: int | None = None,
+    ignore: list[int] | None = None,
+    unignore: list[int] | None = None,
+    mode: str | None = None,
+    daily_hour: int | None = None,
+    quiet: str | None = None,
+    no_quiet: bool = False,
+    timezone: str | None = None,
+    renotify_window: int | None = None,
+) -> dict[str, Any]:
+    """Rule options as changes for `client_store.update_rule` (None: keep)."""
+    if quiet is not None and no_quiet:
+        raise ConfigError("give --quiet HH:MM-HH:MM or --no-quiet, not both")
+    changes: dict[str, Any] = {
+        "notify_gained": gained,
+        "notify_lost": lost,
+        "max_main_rank": max_main_rank,
+        "delivery_mode": mode.strip().lower() if mode else None,
+        "daily_hour": daily_hour,
+        "quiet": () if no_quiet else (parse_quiet(quiet) if quiet is not None else None),
+        "timezone": timezone.strip() if timezone else None,
+        "renotify_window_minutes": renotify_window,
+        "ignore": tuple(ignore or ()),
+        "unignore": tuple(unignore or ()),
+    }
+    return changes
+
+
+def describe_rule(rule: NotificationRule) -> str:
+    alerts = "+".join(
+        k for k, on in (("gained", rule.notify_gained), ("lost", rule.notify_lost)) if on
+    )
+    parts = [f"alerts: {alerts or 'none'}", f"delivery: {rule.delivery_mode}"]
+    if rule.delivery_mode == "daily":
+        parts[-1] += f" at {rule.daily_hour:02d}:00"
+    if rule.max_main_rank:
+        parts.append(f"main rank ≤ {rule.max_main_rank:,}")
+    if rule.ignored_category_ids:
+        parts.append("ignoring " + ", ".join(map(str, rule.ignored_category_ids)))
+    if rule.quiet:
+        parts.append(f"quiet {rule.quiet}")
+    parts.append(f"{rule.timezone}, renotify after {rule.renotify_window_minutes} min")
+    return "; ".join(parts)
+
+
+def save_rule_from_options(conn: Any, *, name: str, channel: str | None, **options: Any) -> None:
+    channel = check_channel(channel) if channel is not None else None
+    changes = rule_changes(**options)
+    rule, created = client_store.update_rule(conn, client=name, channel=channel, changes=changes)
+    verb = "created" if created else "updated"
+    console.print(
+        f"[green]{verb}[/green] rule for {name} → {channel_label(channel)}: {describe_rule(rule)}",
+        highlight=False,
+    )
+
+
+@clients_app.command("add")
+def clients_add(
+    name: Annotated[str, typer.Argument(help="Client name.")],
+    channel: ChannelOpt = None,
+    gained: GainedOpt = None,
+    lost: LostOpt = None,
+    max_main_rank: MaxRankOpt = None,
+    ignore_category: IgnoreOpt = None,
+    mode: ModeOpt = None,
+    daily_hour: DailyHourOpt = None,
+    quiet: QuietOpt = None,
+    timezone: TimezoneOpt = None,
+    renotify_window: RenotifyOpt = None,
+) -> None:
+    """Add a client; with --channel or any rule option, also its rule for that channel."""
+    config = settings()
+    options = {
+        "gained": gained,
+        "lost": lost,
+        "max_main_rank": max_main_rank,
+        "ignore": ignore_category,
+        "mode": mode,
+        "daily_hour": daily_hour,
+        "quiet": quiet,
+        "timezone": timezone,
+        "renotify_window": renotify_window,
+    }
+    with db.open_database(config) as conn:
+        created = client_store.add_client(conn, name=name)
+        label = name.strip()
+        console.print(
+            f"[green]added client[/green] {label}" if created else f"client {label} already exists",
+            highlight=False,
+        )
+        if channel is not None or any(value is not None for value in options.values()):
+            save_rule_from_options(conn, name=label, channel=channel, **options)
+
+
+@clients_app.command("rule")
+def clients_rule(
+    name: Annotated[str, typer.Argument(help="Client name.")],
+    channel: ChannelOpt = None,
+    gained: GainedOpt = None,
+    lost: LostOpt = None,
+    max_main_rank: MaxRankOpt = None,
+    ignore_category: IgnoreOpt = None,
+    unignore_category: UnignoreOpt = None,
+    mode: ModeOpt = None,
+    daily_hour: DailyHourOpt = None,
+    quiet: QuietOpt = None,
+    no_quiet: NoQuietOpt = False,
+    timezone: TimezoneOpt = None,
+    renotify_window: RenotifyOpt = None,
+    remove: Annotated[bool, typer.Option("--remove", help="Delete this rule.")] = False,
+) -> None:
+    """Create or change a client's rule for a channel; options not given keep their value."""
+    config = settings()
+    with db.open_database(config) as conn:
+        if remove:
+            target = check_channel(channel) if channel is not None else None
+            if not client_store.delete_rule(conn, client=name, channel=target):
+                raise ConfigError(f"{name} has no rule for {channel_label(target)}")
+            console.print(f"[yellow]removed[/yellow] rule for {name} → {channel_label(target)}")
+            return
+        save_rule_from_options(
+            conn,
+            name=name,
+            channel=channel,
+            gained=gained,
+            lost=lost,
+            max_main_rank=max_main_rank,
+            ignore=ignore_category,
+            unignore=unignore_category,
+            mode=mode,
+            daily_hour=daily_hour,
+            quiet=quiet,
+            no_quiet=no_quiet,
+            timezone=timezone,
+            renotify_window=renotify_window,
+        )
+
+
+@clients_app.command("list")
+def clients_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List clients, how many ASINs each tracks, and their notification rules."""
+    config = settings()
+    with db.open_database(config) as conn:
+        clients = client_store.list_clients(conn)
+    if as_json:
+        print_json(
+            [
+                {
+                    "name": client.name,
+                    "created_at": client.created_at.isoformat(),
+                    "tracked_asins": client.tracked_asins,
+                    "rules": [rule.as_record() for rule in client.rules],
+                }
+                for client in clients
+            ]
+        )
+        return
+    if not clients:
+        console.print("No clients yet. Add one with `bestseller clients add NAME --channel C`.")
+        return
+    table = Table(title=f"Clients ({len(clients)})")
+    for column in ("Client", "ASINs", "Channel", "Rule"):
+        table.add_column(column)
+    for client in clients:
+        if not client.rules:
+            table.add_row(client.name, str(client.tracked_asins), "-", "global defaults")
+        for index, rule in enumerate(client.rules):
+            table.add_row(
+                client.name if index == 0 else "",
+                str(client.tracked_asins) if index == 0 else "",
+                channel_label(rule.channel),
+                describe_rule(rule) + ("" if rule.active else " (inactive)"),
+            )
+    console.print(table)
+
+
+@clients_app.command("remove")
+def clients_remove(
+    name: Annotated[str, typer.Argument(help="Client name.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Remove a client, its rules and its tracked ASINs; observed history is kept."""
+    config = settings()
+    with db.open_database(config) as conn:
+        [client] = client_store.list_clients(conn, name=name)
+        confirm_or_yes(
+            f"Remove client {name} ({client.tracked_asins} tracked ASINs,"
+            f" {len(client.rules)} rules)?",
+            yes=yes,
+            option_hint="removing a client stops its alerts",
+        )
+        client_store.remove_client(conn, name=name)
+    console.print(f"[yellow]removed client[/yellow] {name}", highlight=False)
+
+
+@settings_app.command("show")
+def settings_show(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the global notification defaults."""
+    config = settings()
+    with db.open_database(config) as conn:
+        current = client_store.get_global_settings(conn)
+    values = {key: getattr(current, key) for key in GLOBAL_KEYS}
+    if as_json:
+        print_json({**values, "updated_at": current.updated_at})
+        return
+    table = Table(title="Global notification defaults")
+    table.add_column("Key")
+    table.add_column("Value")
+    for key, value in values.items():
+        shown = str(value).lower() if isinstance(value, bool) else str(value)
+        if key == "slack_channel_id" and value is None:
+            shown = f"unset (SLACK_CHANNEL_ID: {config.slack_channel_id or 'unset'})"
+        table.add_row(key, shown)
+    console.print(table)
+
+
+@settings_app.command("set")
+def settings_set(
+    key: Annotated[str, typer.Argument(help=f"One of {', '.join(GLOBAL_KEYS)}.")],
+    value: Annotated[str, typer.Argument(help="New value (none clears slack_channel_id).")],
+) -> None:
+    """Change one global notification default."""
+    config = settings()
+    typed = parse_global_value(key, value)
+    with db.open_database(config) as conn:
+        client_store.set_global_setting(conn, key=global_key(key), value=typed)
+    shown = str(typed).lower() if isinstance(typed, bool) else typed
+    console.print(f"[green]set[/green] {global_key(key)} = {shown}", highlight=False)

@@ -1,0 +1,200 @@
+"""All SQL for clients, their notification rules and the global defaults. Parameterised always."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from bestseller_cli.errors import ConfigError
+from bestseller_cli.notify_config import (
+    GLOBAL_KEYS,
+    GlobalSettings,
+    NotificationRule,
+    updated_rule,
+)
+from bestseller_cli.store import client_id
+
+
+@dataclass(frozen=True)
+class ClientRow:
+    name: str
+    created_at: datetime
+    tracked_asins: int
+    rules: list[NotificationRule] = field(default_factory=list)
+
+
+RULE_COLUMNS = (
+    "slack_channel_id, notify_gained, notify_lost, max_main_rank, ignored_category_ids,"
+    " delivery_mode, daily_hour, quiet_start, quiet_end, timezone, renotify_window_minutes,"
+    " active"
+)
+
+
+def _rule(client: str, row: dict[str, Any]) -> NotificationRule:
+    return NotificationRule(
+        client=client,
+        channel=row["slack_channel_id"],
+        notify_gained=row["notify_gained"],
+        notify_lost=row["notify_lost"],
+        max_main_rank=row["max_main_rank"],
+        ignored_category_ids=tuple(sorted(row["ignored_category_ids"])),
+        delivery_mode=row["delivery_mode"],
+        daily_hour=row["daily_hour"],
+        quiet_start=row["quiet_start"],
+        quiet_end=row["quiet_end"],
+        timezone=row["timezone"],
+        renotify_window_minutes=row["renotify_window_minutes"],
+        active=row["active"],
+        created_at=row["created_at"],
+    )
+
+
+def add_client(conn: psycopg.Connection, *, name: str) -> bool:
+    """Create a client; False when it already exists."""
+    clean = name.strip()
+    if not clean:
+        raise ConfigError("a client needs a name")
+    with conn.transaction():
+        row = conn.execute(
+            "INSERT INTO clients (name) VALUES (%s) ON CONFLICT (name) DO NOTHING RETURNING id",
+            (clean,),
+        ).fetchone()
+    return row is not None
+
+
+def remove_client(conn: psycopg.Connection, *, name: str) -> None:
+    """Delete a client with its rules and tracked entries; observed history is kept."""
+    with conn.transaction():
+        owner = client_id(conn, name)
+        conn.execute("DELETE FROM clients WHERE id = %s", (owner,))
+
+
+def list_clients(conn: psycopg.Connection, *, name: str | None = None) -> list[ClientRow]:
+    """Clients (all, or the one named) with their tracked ASIN count and rules."""
+    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+        if name is not None:
+            client_id(conn, name)
+        cur.execute(
+            "SELECT c.id, c.name, c.created_at,"
+            " (SELECT count(*) FROM tracked_asins t WHERE t.client_id = c.id AND t.active)"
+            "   AS tracked"
+            " FROM clients c WHERE (%(name)s::text IS NULL OR c.name = %(name)s) ORDER BY c.name",
+            {"name": name},
+        )
+        clients = cur.fetchall()
+        cur.execute(
+            f"SELECT client_id, created_at, {RULE_COLUMNS} FROM notification_rules"
+            " WHERE client_id = ANY(%s) ORDER BY slack_channel_id NULLS FIRST",
+            ([client["id"] for client in clients],),
+        )
+        rules = cur.fetchall()
+    return [
+        ClientRow(
+            name=client["name"],
+            created_at=client["created_at"],
+            tracked_asins=client["tracked"],
+            rules=[_rule(client["name"], row) for row in rules if row["client_id"] == client["id"]],
+        )
+        for client in clients
+    ]
+
+
+def get_rule(conn: psycopg.Connection, *, client: str, channel: str | None) -> NotificationRule:
+    """The client's rule for that channel, or a fresh default rule when it has none."""
+    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+        owner = client_id(conn, client)
+        cur.execute(
+            f"SELECT created_at, {RULE_COLUMNS} FROM notification_rules"
+            " WHERE client_id = %s AND slack_channel_id IS NOT DISTINCT FROM %s FOR UPDATE",
+            (owner, channel),
+        )
+        row = cur.fetchone()
+    return _rule(client, row) if row else NotificationRule(client=client, channel=channel)
+
+
+def update_rule(
+    conn: psycopg.Connection, *, client: str, channel: str | None, changes: dict[str, Any]
+) -> tuple[NotificationRule, bool]:
+    """Create or change the client's rule for a channel in one transaction.
+
+    `changes` maps rule fields to new values (None keeps the current one); returns the saved
+    rule and whether it was created."""
+    with conn.transaction():
+        rule = updated_rule(get_rule(conn, client=client, channel=channel), **changes)
+        created = save_rule(conn, rule)
+    return rule, created
+
+
+def save_rule(conn: psycopg.Connection, rule: NotificationRule) -> bool:
+    """Create or update the client's rule for the rule's channel. True when created."""
+    with conn.transaction():
+        return _save_rule(conn, rule)
+
+
+def _save_rule(conn: psycopg.Connection, rule: NotificationRule) -> bool:
+    values = {
+        "client_id": client_id(conn, rule.client),
+        "slack_channel_id": rule.channel,
+        "notify_gained": rule.notify_gained,
+        "notify_lost": rule.notify_lost,
+        "max_main_rank": rule.max_main_rank,
+        "ignored_category_ids": list(rule.ignored_category_ids),
+        "delivery_mode": rule.delivery_mode,
+        "daily_hour": rule.daily_hour,
+        "quiet_start": rule.quiet_start,
+        "quiet_end": rule.quiet_end,
+        "timezone": rule.timezone,
+        "renotify_window_minutes": rule.renotify_window_minutes,
+        "active": rule.active,
+    }
+    columns = sql.SQL(", ").join(map(sql.Identifier, values))
+    placeholders = sql.SQL(", ").join(map(sql.Placeholder, values))
+    updates = sql.SQL(", ").join(
+        sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(name))
+        for name in values
+        if name not in {"client_id", "slack_channel_id"}
+    )
+    query = sql.SQL(
+        "INSERT INTO notification_rules ({columns}) VALUES ({placeholders})"
+        " ON CONFLICT (client_id, slack_channel_id) DO UPDATE SET {updates}"
+        " RETURNING (xmax = 0) AS created"
+    ).format(columns=columns, placeholders=placeholders, updates=updates)
+    row = conn.execute(query, values).fetchone()
+    return bool(row and row[0])
+
+
+def delete_rule(conn: psycopg.Connection, *, client: str, channel: str | None) -> bool:
+    with conn.transaction():
+        owner = client_id(conn, client)
+        row = conn.execute(
+            "DELETE FROM notification_rules"
+            " WHERE client_id = %s AND slack_channel_id IS NOT DISTINCT FROM %s RETURNING id",
+            (owner, channel),
+        ).fetchone()
+    return row is not None
+
+
+def get_global_settings(conn: psycopg.Connection) -> GlobalSettings:
+    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            "SELECT slack_channel_id, notify_gained, notify_lost, renotify_window_minutes,"
+            " updated_at FROM global_notification_settings"
+        )
+        row = cur.fetchone()
+    return GlobalSettings(**row) if row else GlobalSettings()
+
+
+def set_global_setting(conn: psycopg.Connection, *, key: str, value: object) -> GlobalSettings:
+    """Store one validated default (see notify_config.parse_global_value)."""
+    if key not in GLOBAL_KEYS:
+        raise ConfigError(f"unknown setting {key!r}: use one of {', '.join(GLOBAL_KEYS)}")
+    query = sql.SQL(
+        "INSERT INTO global_notification_settings (id, {key}) VALUES (true, %s)"
+        " ON CONFLICT (id) DO UPDATE SET {key} = EXCLUDED.{key}, updated_at = now()"
+    ).format(key=sql.Identifier(key))
+    with conn.transaction():
+        conn.execute(query, (value,))
+    return get_global_settings(conn)

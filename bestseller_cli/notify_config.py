@@ -1,0 +1,181 @@
+"""Clients' notification rules and the global defaults: typed values and their validation.
+
+Pure functions only; the SQL lives in `client_store.py`. Every problem is a ConfigError whose
+message names the option to fix.
+"""
+
+import re
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime, time
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bestseller_cli.errors import ConfigError
+
+DeliveryMode = Literal["instant", "hourly", "daily"]
+DELIVERY_MODES: tuple[str, ...] = ("instant", "hourly", "daily")
+_CHANNEL = re.compile(r"^#?[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+_CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+@dataclass(frozen=True)
+class NotificationRule:
+    """One client's rule for one Slack channel (None: the default channel at delivery)."""
+
+    client: str
+    channel: str | None = None
+    notify_gained: bool = True
+    notify_lost: bool = True
+    max_main_rank: int | None = None
+    ignored_category_ids: tuple[int, ...] = ()
+    delivery_mode: DeliveryMode = "instant"
+    daily_hour: int | None = None
+    quiet_start: time | None = None
+    quiet_end: time | None = None
+    timezone: str = "UTC"
+    renotify_window_minutes: int = 120
+    active: bool = True
+    created_at: datetime | None = field(default=None, compare=False)
+
+    @property
+    def quiet(self) -> str | None:
+        if self.quiet_start is None or self.quiet_end is None:
+            return None
+        return f"{self.quiet_start:%H:%M}-{self.quiet_end:%H:%M}"
+
+    def as_record(self) -> dict[str, Any]:
+        """The rule as plain JSON-able values (the `clients list --json` shape)."""
+        return {
+            "channel": self.channel,
+            "notify_gained": self.notify_gained,
+            "notify_lost": self.notify_lost,
+            "max_main_rank": self.max_main_rank,
+            "ignored_category_ids": list(self.ignored_category_ids),
+            "delivery_mode": self.delivery_mode,
+            "daily_hour": self.daily_hour,
+            "quiet": self.quiet,
+            "timezone": self.timezone,
+            "renotify_window_minutes": self.renotify_window_minutes,
+            "active": self.active,
+        }
+
+
+RULE_FIELDS = frozenset(f.name for f in fields(NotificationRule)) - {"client", "created_at"}
+
+
+def updated_rule(rule: NotificationRule, **changes: Any) -> NotificationRule:
+    """Apply changes (None means "keep") and validate the result as a whole.
+
+    Besides the rule's fields: `quiet` ((start, end), or () to remove), `ignore` and
+    `unignore` (category ids to add to / take from the ignored ones)."""
+    unknown = set(changes) - RULE_FIELDS - {"quiet", "ignore", "unignore"}
+    if unknown:
+        raise ValueError(f"not rule fields: {', '.join(sorted(unknown))}")
+    given = {key: value for key, value in changes.items() if value is not None}
+    ignore, unignore = given.pop("ignore", ()), given.pop("unignore", ())
+    if ignore or unignore:
+        ignored = set(given.get("ignored_category_ids", rule.ignored_category_ids))
+        given["ignored_category_ids"] = tuple(sorted((ignored | set(ignore)) - set(unignore)))
+    if "quiet" in given:
+        quiet = given.pop("quiet")
+        given["quiet_start"], given["quiet_end"] = quiet if quiet else (None, None)
+    if given.get("max_main_rank") == 0:
+        given["max_main_rank"] = None
+    result = replace(rule, **given)
+    validate_rule(result)
+    return result
+
+
+def validate_rule(rule: NotificationRule) -> None:
+    if rule.channel is not None:
+        check_channel(rule.channel)
+    if rule.max_main_rank is not None and rule.max_main_rank < 1:
+        raise ConfigError("--max-main-rank must be a positive rank (0 removes the limit)")
+    if rule.delivery_mode not in DELIVERY_MODES:
+        raise ConfigError(f"--mode must be one of {', '.join(DELIVERY_MODES)}")
+    if rule.daily_hour is not None and not 0 <= rule.daily_hour <= 23:
+        raise ConfigError("--daily-hour must be an hour from 0 to 23")
+    if rule.delivery_mode == "daily" and rule.daily_hour is None:
+        raise ConfigError("--mode daily needs --daily-hour H (0-23, in the rule's timezone)")
+    if (rule.quiet_start is None) != (rule.quiet_end is None):
+        raise ConfigError("quiet hours need a start and an end: --quiet HH:MM-HH:MM")
+    if rule.renotify_window_minutes < 0:
+        raise ConfigError("--renotify-window must be 0 or more minutes")
+    if any(category < 1 for category in rule.ignored_category_ids):
+        raise ConfigError("--ignore-category takes positive Amazon category ids")
+    check_timezone(rule.timezone)
+
+
+def check_channel(text: str) -> str:
+    """A Slack channel id (C0123ABCD) or name (#general); returns it trimmed."""
+    channel = text.strip()
+    if not _CHANNEL.match(channel):
+        raise ConfigError(f"{text!r} is not a Slack channel: use its id (e.g. C0123ABCD) or #name")
+    return channel
+
+
+def check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"unknown timezone {name!r}: use an IANA name such as Europe/Berlin or UTC"
+        ) from None
+    return name
+
+
+def parse_quiet(text: str) -> tuple[time, time]:
+    """`22:00-07:00` -> (22:00, 07:00). The window may wrap past midnight."""
+    start, sep, end = text.strip().partition("-")
+    clocks = [_CLOCK.match(part.strip()) for part in (start, end)]
+    if not sep or not all(clocks):
+        raise ConfigError(f"--quiet takes HH:MM-HH:MM (e.g. 22:00-07:00), not {text!r}")
+    first, second = (time(int(m[1]), int(m[2])) for m in clocks if m)
+    if first == second:
+        raise ConfigError("--quiet start and end must differ")
+    return first, second
+
+
+@dataclass(frozen=True)
+class GlobalSettings:
+    """The defaults (global_notification_settings) for ASINs no client rule covers."""
+
+    slack_channel_id: str | None = None
+    notify_gained: bool = True
+    notify_lost: bool = True
+    renotify_window_minutes: int = 120
+    updated_at: datetime | None = field(default=None, compare=False)
+
+
+GLOBAL_KEYS: tuple[str, ...] = (
+    "slack_channel_id",
+    "notify_gained",
+    "notify_lost",
+    "renotify_window_minutes",
+)
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+_UNSET = {"", "none", "null", "-"}
+
+
+def parse_global_value(key: str, text: str) -> str | bool | int | None:
+    """Validate `bestseller settings set KEY VALUE`; returns the typed value to store."""
+    name = key.strip().lower().replace("-", "_")
+    value = text.strip()
+    if name == "slack_channel_id":
+        return None if value.lower() in _UNSET else check_channel(value)
+    if name in {"notify_gained", "notify_lost"}:
+        if value.lower() in _TRUE:
+            return True
+        if value.lower() in _FALSE:
+            return False
+        raise ConfigError(f"{name} takes true or false, not {text!r}")
+    if name == "renotify_window_minutes":
+        if not value.isdigit():
+            raise ConfigError(f"{name} takes a whole number of minutes (0 or more), not {text!r}")
+        return int(value)
+    raise ConfigError(f"unknown setting {key!r}: use one of {', '.join(GLOBAL_KEYS)}")
+
+
+def global_key(key: str) -> str:
+    return key.strip().lower().replace("-", "_")
