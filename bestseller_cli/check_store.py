@@ -313,7 +313,8 @@ def write_batch(
     calls: list[ApiCall],
     token_cost_usd: float,
 ) -> tuple[int, int]:
-    """Write a batch's history, state, changes, outbox rows and API usage atomically.
+    """Write a batch's history, state, changes, outbox rows and API usage atomically, on an
+    autocommit connection (inside a transaction the caller commits).
 
     Returns (changes written, notifications queued)."""
     params = {
@@ -336,8 +337,8 @@ def write_batch(
         ),
         "calls": Jsonb([call.model_dump(mode="json") for call in calls]),
     }
-    with conn.transaction():
-        row = conn.execute(WRITE_BATCH_SQL, params).fetchone()
+    # One statement is one transaction: the whole batch is written, or none of it.
+    row = conn.execute(WRITE_BATCH_SQL, params).fetchone()
     assert row is not None
     return row[0], row[1]
 

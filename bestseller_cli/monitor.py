@@ -95,7 +95,9 @@ def run_check(
         if not db.try_run_lock(lock_conn):
             summary.lock_held_elsewhere = True
             return summary
-        with db.connect(url) as conn:
+        # Autocommit: each batch's write is one statement, atomic on its own, so a batch costs
+        # two round trips (read, write) and is durable the moment it returns.
+        with db.connect(url, autocommit=True) as conn:
             db.migrate(conn)
             run_pass(conn, settings, summary, asins, client, show, on_progress, started)
     finally:
@@ -164,8 +166,7 @@ def run_pass(
         if not summary.dry_run:
             kind = "keepa_rejected" if isinstance(exc, KeepaAuthError) else type(exc).__name__
             context.errors.append(ErrorEvent(source="check", kind=kind, message=str(exc)))
-            record_safely(context)
-            check_store.finish_run(conn, run_id=run_id, status="failed", summary=as_record(summary))
+            record_failure(context)
         raise
     summary.duration_seconds = round(time.monotonic() - started, 3)
     if run_id is not None:
@@ -314,13 +315,19 @@ def flush_records(context: PassContext) -> None:
     context.errors.clear()
 
 
-def record_safely(context: PassContext) -> None:
-    """Best effort on the way out of a failed pass: the connection may be the problem."""
+def record_failure(context: PassContext) -> None:
+    """Best effort on the way out of a failed pass: the connection may be the problem. The
+    run stays resumable either way."""
     try:
-        context.conn.rollback()
         flush_records(context)
+        if context.run_id is not None:
+            status = "partial" if context.summary.checked else "failed"
+            summary = as_record(context.summary)
+            check_store.finish_run(
+                context.conn, run_id=context.run_id, status=status, summary=summary
+            )
     except psycopg.Error:
-        log.warning("could not record the errors of this pass", exc_info=True)
+        log.warning("could not record the failure of this pass", exc_info=True)
 
 
 def as_record(summary: CheckSummary) -> dict[str, object]:

