@@ -1,5 +1,6 @@
 """The `bestseller` command line: parses arguments, calls the core, prints results."""
 
+import html
 import json
 import logging
 import sys
@@ -17,6 +18,7 @@ from typer.core import TyperGroup
 from bestseller_cli import __version__, db, monitor, store
 from bestseller_cli.cli_clients import clients_app, settings_app
 from bestseller_cli.config import Settings, load_settings, normalize_marketplace
+from bestseller_cli.doctor import run_doctor
 from bestseller_cli.errors import BestsellerError, ConfigError
 from bestseller_cli.models import parse_asin
 from bestseller_cli.redact import configure_logging, redact
@@ -327,6 +329,22 @@ def check(
     raise typer.Exit(summary.exit_code)
 
 
+@app.command()
+def doctor() -> None:
+    """Check settings, database, run lock, Keepa key and budget, Slack token and channels."""
+    findings = run_doctor(settings())
+    colours = {"ok": "green", "warn": "yellow", "fail": "red"}
+    table = Table(title="bestseller doctor")
+    for column in ("", "part", "detail"):
+        table.add_column(column)
+    for finding in findings:
+        colour = colours[finding.status]
+        table.add_row(f"[{colour}]{finding.status}[/{colour}]", finding.part, finding.detail)
+    console.print(table)
+    if any(finding.status == "fail" for finding in findings):
+        raise typer.Exit(1)
+
+
 @contextmanager
 def check_progress(*, enabled: bool) -> Iterator[Callable[[int, int], None]]:
     """A progress bar on a terminal; nothing when piped or in cron."""
@@ -340,7 +358,7 @@ def check_progress(*, enabled: bool) -> Iterator[Callable[[int, int], None]]:
 
 def show_alert(message: SlackMessage) -> None:
     """Alerts without a Slack token are printed here instead of being dropped."""
-    console.print(f"[bold]ALERT[/bold] {message.text}", highlight=False)
+    console.print(f"ALERT {html.unescape(message.text)}", highlight=False, markup=False)
 
 
 def summary_record(summary: monitor.CheckSummary) -> dict[str, Any]:
