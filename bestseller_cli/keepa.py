@@ -1,0 +1,426 @@
+"""Keepa client: product lookups in batches, token accounting, retries, parsing to snapshots.
+
+Keepa takes the API key in the query string, so no URL, httpx exception or raw response text
+leaves this module: every message is built here from redacted text.
+"""
+
+import html
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any, Self, TypeVar
+
+import httpx
+import tenacity
+from pydantic import BaseModel
+from tenacity import RetryCallState
+
+from bestseller_cli.config import MARKETPLACES, Settings, normalize_marketplace
+from bestseller_cli.errors import KeepaAuthError, KeepaError
+from bestseller_cli.models import ApiCall, CategoryRank, ErrorEvent, ProductSnapshot
+from bestseller_cli.redact import redact, register_secret
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Params = dict[str, str | int]
+
+BATCH_SIZE = 100
+KEEPA_EPOCH_OFFSET_MINUTES = 21564000
+IMAGE_URL = "https://m.media-amazon.com/images/I/"
+# Product.java ProductType: 4 INVALID, 5 VARIATION_PARENT -- Keepa has no product data.
+NO_DATA_TYPES = {4, 5}
+CSV_AMAZON, CSV_NEW, CSV_RATING, CSV_REVIEWS = 0, 1, 16, 17
+# What a 200 body must hold to be usable, per endpoint.
+EXPECTED = {"product": ("products", list), "token": ("tokensLeft", int)}
+FINAL_STATUSES = {
+    400: "Keepa rejected the request (HTTP 400 REQUEST_REJECTED): check KEEPA_API_KEY",
+    402: "Keepa refused the request (HTTP 402 PAYMENT_REQUIRED): check the Keepa subscription",
+}
+TOKEN_FIELDS = {
+    "tokens_consumed": "tokensConsumed",
+    "tokens_left": "tokensLeft",
+    "refill_in_ms": "refillIn",
+    "refill_rate": "refillRate",
+}
+_TAG = re.compile(r"<[^>]*>")
+
+
+class KeepaOutOfTokens(KeepaError):
+    """No tokens before the wait bound: stop fetching this pass and report what is unchecked."""
+
+    def __init__(self, message: str, *, refill_in_ms: int) -> None:
+        super().__init__(message, status=429, final=False)
+        self.refill_in_ms = refill_in_ms
+
+
+class TokenStatus(BaseModel):
+    """Keepa's token bucket now: what a pass can spend, and how fast it refills (per minute)."""
+
+    tokens_left: int
+    refill_in_ms: int
+    refill_rate: int
+
+
+class _Retryable(KeepaError):
+    """One failed attempt worth another try: transport, timeout, 5xx, 429, unreadable JSON."""
+
+    def __init__(
+        self, message: str, *, kind: str, status: int | None = None, refill_in_ms: int | None = None
+    ) -> None:
+        super().__init__(message, status=status, final=False)
+        self.kind, self.refill_in_ms = kind, refill_in_ms
+
+
+class _RedactRecord(logging.Filter):
+    """httpx logs each request URL, key included, at INFO: mask it where it is logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(record.getMessage()), None
+        return True
+
+
+logging.getLogger("httpx").addFilter(_RedactRecord())
+
+
+def keepa_time(minute: int) -> datetime:
+    """Keepa minutes (since 2011-01-01) as a UTC datetime."""
+    return datetime.fromtimestamp((minute + KEEPA_EPOCH_OFFSET_MINUTES) * 60, UTC)
+
+
+def parse_product(raw: dict[str, Any], *, marketplace: str) -> ProductSnapshot:
+    """One Keepa product as a snapshot. Pure; a field that is missing or unreadable stays None."""
+    return _parse(raw, marketplace=marketplace, problems=[])
+
+
+def _parse(raw: dict[str, Any], *, marketplace: str, problems: list[str]) -> ProductSnapshot:
+    """Parse, noting in `problems` each field that could not be read."""
+    asin = str(raw.get("asin") or "")
+    sales_ranks = raw.get("salesRanks")
+    if raw.get("productType") in NO_DATA_TYPES or (
+        not sales_ranks and (not raw.get("title") or not raw.get("lastUpdate"))
+    ):
+        return ProductSnapshot(asin=asin, marketplace=marketplace, available=False)
+    if not sales_ranks:
+        problems.append("no salesRanks (ranks unknown)")
+    tree = raw.get("categoryTree") or []
+    names = _read(problems, "categoryTree", lambda: {int(n["catId"]): n["name"] for n in tree})
+    ranks = _category_ranks(sales_ranks or {}, names or {}, problems)
+    main_id = _read(problems, "salesRankReference", lambda: _int_or_none(raw["salesRankReference"]))
+    csv = _read(problems, "csv", lambda: list(raw.get("csv") or []))
+
+    def series(index: int) -> Any:
+        return csv[index] if csv and len(csv) > index else None
+
+    prices = _read(
+        problems, "csv price", lambda: (_last(series(CSV_NEW)), _last(series(CSV_AMAZON)))
+    )
+    new, amazon = prices or (None, None)
+    rating = _read(problems, "csv rating", lambda: _last(series(CSV_RATING)))
+    return ProductSnapshot(
+        asin=asin,
+        marketplace=marketplace,
+        title=_read(problems, "title", lambda: _clean_title(raw["title"])),
+        brand=raw.get("brand") if isinstance(raw.get("brand"), str) else None,
+        image_url=_read(problems, "imagesCSV", lambda: _image_url(raw.get("imagesCSV"))),
+        last_update=_read(problems, "lastUpdate", lambda: keepa_time(int(raw["lastUpdate"]))),
+        main_category_id=main_id,
+        main_rank=ranks[main_id].rank if main_id in ranks else None,
+        category_ranks=ranks,
+        price_cents=new or amazon or None,
+        rating=rating / 10 if rating is not None else None,
+        review_count=_read(problems, "csv reviews", lambda: _last(series(CSV_REVIEWS))),
+    )
+
+
+def _read(problems: list[str], field: str, read: Callable[[], T]) -> T | None:
+    try:
+        return read()
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+        problems.append(f"{field} missing or unreadable")
+        return None
+
+
+def _last(series: Any) -> int | None:
+    """Current value of a flat [keepaMinute, value, ...] history; None if empty or -1."""
+    if not series:
+        return None
+    if not isinstance(series, list) or len(series) % 2:
+        raise ValueError("not a [time, value, ...] history")
+    value = int(series[-1])
+    return value if value >= 0 else None
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None or int(value) < 0 else int(value)
+
+
+def _number(body: dict[str, Any], name: str) -> int | None:
+    value = body.get(name)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _category_ranks(
+    sales_ranks: dict[str, Any], names: dict[int, str], problems: list[str]
+) -> dict[int, CategoryRank]:
+    """Current rank per category; -1 means not ranked, an empty series is left out (unknown)."""
+    ranks: dict[int, CategoryRank] = {}
+    for key, history in sales_ranks.items():
+        try:
+            if not history:
+                continue
+            category_id = int(key)
+            ranks[category_id] = CategoryRank(
+                category_id=category_id, name=names.get(category_id), rank=_last(history)
+            )
+        except (TypeError, ValueError):
+            problems.append(f"salesRanks[{key}] unreadable")
+    return ranks
+
+
+def _clean_title(title: Any) -> str | None:
+    if title is None:
+        raise KeyError("title")
+    text = " ".join(html.unescape(_TAG.sub(" ", str(title))).split())
+    return text or None
+
+
+def _image_url(images_csv: Any) -> str | None:
+    first = str(images_csv or "").split(",")[0].strip()
+    return IMAGE_URL + first if first else None
+
+
+class KeepaClient:
+    """Synchronous Keepa client. Every HTTP call goes to `on_call`; retried attempts,
+    incomplete products and ASINs Keepa left out go to `on_error`."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str,
+        timeout: float,
+        max_retries: int,
+        retry_delay: float,
+        max_token_wait_seconds: float,
+        history_days: int,
+        on_call: Callable[[ApiCall], None] | None = None,
+        on_error: Callable[[ErrorEvent], None] | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        register_secret(api_key)
+        self._key = api_key
+        self._base = base_url.rstrip("/")
+        self._max_retries = max_retries
+        exponential = tenacity.wait_exponential(multiplier=retry_delay, max=60)
+        self._backoff = exponential + tenacity.wait_random(0, retry_delay)
+        self._max_token_wait = max_token_wait_seconds
+        self._history_days = history_days
+        self._on_call = on_call or (lambda call: None)
+        self._on_error = on_error or (lambda error: None)
+        self._sleep = sleep
+        self._http = httpx.Client(timeout=timeout, transport=transport)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        on_call: Callable[[ApiCall], None] | None = None,
+        on_error: Callable[[ErrorEvent], None] | None = None,
+    ) -> "KeepaClient":
+        return cls(
+            api_key=settings.require_keepa_key(),
+            base_url=settings.keepa_api_url,
+            timeout=settings.api_timeout_seconds,
+            max_retries=settings.max_retries,
+            retry_delay=settings.retry_delay_seconds,
+            max_token_wait_seconds=settings.keepa_max_token_wait_seconds,
+            history_days=settings.keepa_history_days,
+            on_call=on_call,
+            on_error=on_error,
+        )
+
+    def fetch(self, asins: Sequence[str], *, marketplace: str) -> list[ProductSnapshot]:
+        """Look up at most BATCH_SIZE ASINs in one request; each gets a snapshot, in order."""
+        wanted = list(dict.fromkeys(asins))
+        if len(wanted) > BATCH_SIZE:
+            raise ValueError(f"Keepa takes at most {BATCH_SIZE} ASINs per request")
+        if not wanted:
+            return []
+        market = normalize_marketplace(marketplace)
+        # days trims histories; never history=0, which drops salesRanks.
+        params: Params = {"domain": MARKETPLACES[market], "asin": ",".join(wanted)}
+        params["days"] = self._history_days
+        body = self._get("product", params, market, len(wanted))
+        found: dict[str, ProductSnapshot] = {}
+        for raw in body["products"]:
+            problems: list[str] = []
+            raw_product = raw if isinstance(raw, dict) else {}
+            snapshot = _parse(raw_product, marketplace=market, problems=problems)
+            if snapshot.asin not in wanted:
+                self._error(
+                    "unexpected_product", "Keepa sent a product that was not asked for", market
+                )
+                continue
+            if problems:
+                self._error("incomplete_product", "; ".join(problems), market, snapshot.asin)
+            found[snapshot.asin] = snapshot
+        for asin in [asin for asin in wanted if asin not in found]:
+            self._error("missing_product", "Keepa returned no product for this ASIN", market, asin)
+        log.debug("Keepa returned %d of %d products (%s)", len(found), len(wanted), market)
+        return [
+            found.get(asin) or ProductSnapshot(asin=asin, marketplace=market, available=False)
+            for asin in wanted
+        ]
+
+    def batches(
+        self, asins: Sequence[str], *, marketplace: str, batch_size: int = BATCH_SIZE
+    ) -> Iterator[tuple[list[str], list[ProductSnapshot]]]:
+        """Fetch batch after batch, lazily, so the caller can stop between them."""
+        if not 1 <= batch_size <= BATCH_SIZE:
+            raise ValueError(f"batch_size must be between 1 and {BATCH_SIZE}")
+        wanted = list(dict.fromkeys(asins))
+        for start in range(0, len(wanted), batch_size):
+            batch = wanted[start : start + batch_size]
+            yield batch, self.fetch(batch, marketplace=marketplace)
+
+    def token_status(self) -> TokenStatus:
+        """Tokens left and refill, from the free /token endpoint."""
+        body = self._get("token", {})
+        refill_in_ms, refill_rate = _number(body, "refillIn") or 0, _number(body, "refillRate") or 0
+        return TokenStatus(
+            tokens_left=body["tokensLeft"], refill_in_ms=refill_in_ms, refill_rate=refill_rate
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _get(self, endpoint: str, params: Params, market: str | None = None, count: int = 0) -> Any:
+        """GET with retries: transport, 5xx, 429 and bad JSON are retried; 4xx are final."""
+
+        def report_retry(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            log.warning("%s; retrying (attempt %d)", exc, state.attempt_number)
+            kind = getattr(exc, "kind", "retry")
+            status = getattr(exc, "status", None)
+            self._error(
+                kind, f"{exc}; retrying", market, attempt=state.attempt_number, status=status
+            )
+
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self._max_retries + 1),
+            wait=self._wait,
+            retry=tenacity.retry_if_exception_type(_Retryable),
+            before_sleep=report_retry,
+            sleep=self._sleep,
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    return self._attempt(endpoint, params, market, count)
+        except _Retryable as exc:
+            tries = f"after {self._max_retries + 1} attempts"
+            if exc.refill_in_ms is not None:
+                raise KeepaOutOfTokens(f"{exc} {tries}", refill_in_ms=exc.refill_in_ms) from None
+            raise KeepaError(f"{exc} {tries}", status=exc.status, final=False) from None
+        raise AssertionError("unreachable: tenacity returns or raises")
+
+    def _wait(self, state: RetryCallState) -> float:
+        """refillIn + 100 ms after a 429 (as Keepa's Java client does), else backoff + jitter."""
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Retryable) and exc.refill_in_ms is not None:
+            return exc.refill_in_ms / 1000 + 0.1
+        return self._backoff(state)
+
+    def _attempt(self, endpoint: str, params: Params, market: str | None, count: int) -> Any:
+        """One HTTP call, reported to on_call; raises our own errors, never httpx's."""
+        called_at, started = datetime.now(UTC), time.monotonic()
+
+        def report(status: int | None, body: dict[str, Any]) -> None:
+            tokens = {ours: _number(body, theirs) for ours, theirs in TOKEN_FIELDS.items()}
+            duration_ms = int((time.monotonic() - started) * 1000)
+            call = ApiCall(
+                endpoint=endpoint,
+                marketplace=market,
+                asin_count=count,
+                **tokens,
+                http_status=status,
+                duration_ms=duration_ms,
+                called_at=called_at,
+            )
+            self._on_call(call)
+
+        url = f"{self._base}/{endpoint}"
+        failure: KeepaError | None = None
+        try:
+            response = self._http.get(url, params={"key": self._key, **params})
+        except httpx.InvalidURL:
+            failure = KeepaError("KEEPA_API_URL is not a valid URL")
+        except httpx.HTTPError as exc:
+            kind = "timeout" if isinstance(exc, httpx.TimeoutException) else "transport"
+            detail = redact(f"{type(exc).__name__}: {exc}")
+            failure = _Retryable(f"Keepa could not be reached ({detail})", kind=kind)
+        if failure:  # raised outside the except block: no httpx exception (URL, key) in its chain
+            report(None, {})
+            raise failure
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        body = body if isinstance(body, dict) else {}
+        report(response.status_code, body)
+        failure = _failure(response.status_code, body, endpoint, self._max_token_wait)
+        if failure:
+            raise failure
+        return body
+
+    def _error(
+        self, kind: str, message: str, market: str | None, asin: str | None = None, **context: Any
+    ) -> None:
+        message = redact(message)
+        self._on_error(
+            ErrorEvent(
+                source="keepa",
+                kind=kind,
+                message=message,
+                asin=asin,
+                marketplace=market,
+                context=context,
+            )
+        )
+
+
+def _failure(status: int, body: dict[str, Any], endpoint: str, max_wait: float) -> Exception | None:
+    """What a response means: None if usable, else the error to raise (retryable or final)."""
+    if status == 200:
+        field, kind = EXPECTED[endpoint]
+        if isinstance(body.get(field), kind):
+            return None
+        return _Retryable(
+            "Keepa sent malformed or truncated JSON", kind="malformed_json", status=200
+        )
+    if status == 429:
+        refill_in_ms = max(_number(body, "refillIn") or 0, 0)
+        if refill_in_ms / 1000 > max_wait:
+            message = (
+                f"Keepa is out of tokens: the next refill is in {refill_in_ms / 1000:.0f}s,"
+                f" over the {max_wait:.0f}s wait limit"
+            )
+            return KeepaOutOfTokens(message, refill_in_ms=refill_in_ms)
+        message = "Keepa is out of tokens (HTTP 429)"
+        return _Retryable(message, kind="no_tokens", status=429, refill_in_ms=refill_in_ms)
+    if status >= 500:
+        return _Retryable(f"Keepa answered HTTP {status}", kind="http_error", status=status)
+    if status in FINAL_STATUSES:
+        return KeepaAuthError(FINAL_STATUSES[status], status=status)
+    return KeepaError(f"Keepa answered HTTP {status}", status=status)
