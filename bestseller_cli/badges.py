@@ -34,6 +34,8 @@ def observe(
     if not snapshot.available:
         return Observation(state=previous, changes=[], is_baseline=False)
     if previous is None:
+        if not snapshot.category_ranks:  # nothing to compare against later: no baseline yet
+            return Observation(state=None, changes=[], is_baseline=False)
         badges = dict.fromkeys(badge_categories(snapshot.category_ranks), observed_at)
         state = StoredState(
             category_ranks=dict(snapshot.category_ranks),

@@ -256,10 +256,13 @@ WITH obs AS (
     ON CONFLICT (asin, marketplace, category_id, run_id) DO NOTHING
     RETURNING id, asin, marketplace, category_id
 ), outbox AS (
-    INSERT INTO notification_log (change_id, client_id, channel, deliver_after)
-    SELECT changes.id, d.client_id, d.channel, d.deliver_after
+    INSERT INTO notification_log (change_id, client_id, channel, deliver_after, delivery_mode,
+        renotify_window_minutes)
+    SELECT changes.id, d.client_id, d.channel, d.deliver_after, d.delivery_mode,
+        d.renotify_window_minutes
     FROM changes JOIN jsonb_to_recordset(%(deliveries)s) AS d(asin text, marketplace text,
-        category_id bigint, client_id bigint, channel text, deliver_after timestamptz)
+        category_id bigint, client_id bigint, channel text, deliver_after timestamptz,
+        delivery_mode text, renotify_window_minutes integer)
       ON (d.asin, d.marketplace, d.category_id)
        = (changes.asin, changes.marketplace, changes.category_id)
     RETURNING id
@@ -331,6 +334,8 @@ def write_batch(
                     "client_id": d.client_id,
                     "channel": d.channel,
                     "deliver_after": d.deliver_after.isoformat(),
+                    "delivery_mode": d.delivery_mode,
+                    "renotify_window_minutes": d.renotify_window_minutes,
                 }
                 for d in deliveries
             ]

@@ -14,7 +14,14 @@ import psycopg
 from bestseller_cli import outbox_store
 from bestseller_cli.errors import SlackError
 from bestseller_cli.models import ErrorEvent
-from bestseller_cli.slack import SlackDeliveryUnknown, SlackMessage, SlackSender, alert_message
+from bestseller_cli.slack import (
+    SlackDeliveryUnknown,
+    SlackMessage,
+    SlackSender,
+    alert_message,
+    digest_message,
+)
+from bestseller_cli.story import flap_line, story_lines
 
 # Slack's ts is taken when it receives the message; clocks of two machines may differ a bit.
 HISTORY_MARGIN = timedelta(minutes=5)
@@ -28,6 +35,7 @@ class DeliveryReport:
     failed: int = 0
     pending: int = 0
     recovered: int = 0
+    suppressed: int = 0
     errors: list[ErrorEvent] = field(default_factory=list)
 
 
@@ -46,7 +54,7 @@ def deliver(
     items = outbox_store.due(conn, now=now)
     if sender is None:
         for item in items:
-            show(alert_message(item.change))
+            show(message_for(conn, item))
         outbox_store.mark_printed(conn, [item.id for item in items])
         report.printed = len(items)
         return report
@@ -55,34 +63,96 @@ def deliver(
     if unroutable:
         outbox_store.release(conn, unroutable, error=NO_CHANNEL)
         report.errors.append(ErrorEvent(source="slack", kind="no_channel", message=NO_CHANNEL))
-    sendable = [item for item in items if item.channel or default_channel]
-    outbox_store.claim(conn, [item.id for item in sendable])
-    for position, item in enumerate(sendable):
+    outgoing: list[tuple[str, list[outbox_store.OutboxItem]]] = []
+    digests: dict[str, list[outbox_store.OutboxItem]] = {}
+    for item in items:
         channel = item.channel or default_channel
-        assert channel is not None
-        try:
-            ts = sender.post(
-                channel=channel, message=alert_message(item.change), outbox_ids=[item.id]
-            )
-        except SlackError as exc:
-            report.errors.append(ErrorEvent(source="slack", kind="send", message=str(exc)))
-            if exc.permanent:
-                outbox_store.mark_failed(conn, [item.id], error=str(exc))
-                report.failed += 1
-                continue
-            # Slack is struggling: leave the rest for the next run rather than hammer it. A post
-            # whose fate is unknown stays claimed, for the next run to look up in history.
-            unsent = (
-                sendable[position + 1 :]
-                if isinstance(exc, SlackDeliveryUnknown)
-                else sendable[position:]
-            )
-            outbox_store.release(conn, [i.id for i in unsent], error=str(exc))
+        if channel is None:
+            continue
+        if item.grouped:
+            digests.setdefault(channel, []).append(item)
+        elif not folded_into_recent_message(conn, sender, item, channel, report):
+            outgoing.append((channel, [item]))
+    outgoing += list(digests.items())
+    for position, (channel, group) in enumerate(outgoing):
+        if not post(conn, sender, channel, group, report):
+            # Slack is struggling: leave the rest for the next run rather than hammer it.
+            rest = [item.id for _, later in outgoing[position + 1 :] for item in later]
+            outbox_store.release(conn, rest, error="not tried: Slack was failing")
             break
-        outbox_store.mark_sent(conn, [item.id], channel=channel, ts=ts)
-        report.sent += 1
     report.pending = outbox_store.count_undelivered(conn)
     return report
+
+
+def message_for(conn: psycopg.Connection, item: outbox_store.OutboxItem) -> SlackMessage:
+    story = outbox_store.alert_story(conn, item)
+    return alert_message(item.change, extra_lines=story_lines(item.change, story))
+
+
+def post(
+    conn: psycopg.Connection,
+    sender: SlackSender,
+    channel: str,
+    group: list[outbox_store.OutboxItem],
+    report: DeliveryReport,
+) -> bool:
+    """Claim, post, mark sent (DELIVERY.md). False when Slack failed transiently."""
+    ids = [item.id for item in group]
+    if len(group) == 1:
+        message = message_for(conn, group[0])
+    else:
+        title = f"#1 Best Seller digest: {len(group)} changes"
+        message = digest_message([item.change for item in group], title=title)
+    outbox_store.claim(conn, ids)
+    try:
+        ts = sender.post(channel=channel, message=message, outbox_ids=ids)
+    except SlackError as exc:
+        report.errors.append(ErrorEvent(source="slack", kind="send", message=str(exc)))
+        if exc.permanent:
+            outbox_store.mark_failed(conn, ids, error=str(exc))
+            report.failed += len(ids)
+            return True
+        if not isinstance(exc, SlackDeliveryUnknown):
+            # A post whose fate is unknown stays claimed, for the next run to look up.
+            outbox_store.release(conn, ids, error=str(exc))
+        return False
+    outbox_store.mark_sent(conn, ids, channel=channel, ts=ts)
+    report.sent += len(ids)
+    return True
+
+
+def folded_into_recent_message(
+    conn: psycopg.Connection,
+    sender: SlackSender,
+    item: outbox_store.OutboxItem,
+    channel: str,
+    report: DeliveryReport,
+) -> bool:
+    """Flap control: a badge that flips again within the re-notify window updates the
+    message already in the channel instead of posting another one."""
+    if item.renotify_window_minutes <= 0:
+        return False
+    recent = outbox_store.recent_message(
+        conn, item.change, channel=channel, window_minutes=item.renotify_window_minutes
+    )
+    if recent is None:
+        return False
+    window = timedelta(minutes=item.renotify_window_minutes)
+    story = outbox_store.alert_story(conn, item)
+    lines = [flap_line(recent.kinds, window=window), *story_lines(item.change, story)]
+    reason = f"flapping within {item.renotify_window_minutes} min: updated message {recent.ts}"
+    outbox_store.mark_suppressed(conn, [item.id], channel=channel, ts=recent.ts, reason=reason)
+    try:
+        sender.update(
+            channel=channel, ts=recent.ts, message=alert_message(item.change, extra_lines=lines)
+        )
+    except SlackError as exc:
+        report.errors.append(ErrorEvent(source="slack", kind="update", message=str(exc)))
+        if not exc.permanent:
+            outbox_store.release(conn, [item.id], error=str(exc))
+        return True
+    report.suppressed += 1
+    return True
 
 
 def reconcile(

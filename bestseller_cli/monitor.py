@@ -42,6 +42,7 @@ class CheckSummary:
     alerts_printed: int = 0
     alerts_failed: int = 0
     alerts_recovered: int = 0
+    alerts_folded_into_flapping: int = 0
     alerts_undelivered: int = 0
     tokens_needed: int = 0
     tokens_available: int | None = None
@@ -295,6 +296,7 @@ def absorb(summary: CheckSummary, report: DeliveryReport, context: PassContext) 
     summary.alerts_printed = report.printed
     summary.alerts_failed = report.failed
     summary.alerts_recovered = report.recovered
+    summary.alerts_folded_into_flapping = report.suppressed
     summary.alerts_undelivered = report.pending
     context.errors += report.errors
 

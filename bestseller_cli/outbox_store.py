@@ -6,6 +6,7 @@ from datetime import datetime
 import psycopg
 
 from bestseller_cli.models import BadgeChange
+from bestseller_cli.story import AlertStory, OtherProduct
 
 
 @dataclass(frozen=True)
@@ -14,6 +15,22 @@ class OutboxItem:
     channel: str | None
     client_id: int | None
     change: BadgeChange
+    delivery_mode: str = "instant"
+    renotify_window_minutes: int = 0
+    held: bool = False  # waited for a digest or for quiet hours to end
+
+    @property
+    def grouped(self) -> bool:
+        """Goes out in one digest message per channel rather than on its own."""
+        return self.delivery_mode != "instant" or self.held
+
+
+@dataclass(frozen=True)
+class RecentMessage:
+    """The last alert message posted for a badge in a channel, and what changed since."""
+
+    ts: str
+    kinds: list[str]
 
 
 @dataclass(frozen=True)
@@ -27,7 +44,9 @@ class UnknownFate:
 
 DUE_SQL = """
 SELECT n.id, n.channel, n.client_id, c.asin, c.marketplace, c.category_id, c.category_name,
-       c.kind, c.rank_before, c.rank_after, c.main_rank, c.title, c.detected_at
+       c.kind, c.rank_before, c.rank_after, c.main_rank, c.title, c.detected_at,
+       n.delivery_mode, n.renotify_window_minutes,
+       n.deliver_after > n.created_at + interval '1 minute'
 FROM notification_log n JOIN bestseller_changes c ON c.id = n.change_id
 WHERE n.status = 'pending' AND n.deliver_after <= %s
 ORDER BY n.deliver_after, n.id
@@ -49,7 +68,17 @@ def due(conn: psycopg.Connection, *, now: datetime) -> list[OutboxItem]:
             title=row[11],
             detected_at=row[12],
         )
-        items.append(OutboxItem(id=row[0], channel=row[1], client_id=row[2], change=change))
+        items.append(
+            OutboxItem(
+                id=row[0],
+                channel=row[1],
+                client_id=row[2],
+                change=change,
+                delivery_mode=row[13],
+                renotify_window_minutes=row[14],
+                held=row[15],
+            )
+        )
     conn.commit()
     return items
 
@@ -116,3 +145,114 @@ def count_undelivered(conn: psycopg.Connection) -> int:
     ).fetchone()
     conn.commit()
     return row[0] if row else 0
+
+
+def mark_suppressed(
+    conn: psycopg.Connection, ids: list[int], *, channel: str, ts: str, reason: str
+) -> None:
+    """A delivery decision, kept with its reason: the change went into message `ts`."""
+    with conn.transaction():
+        conn.execute(
+            "UPDATE notification_log SET status = 'suppressed', sent_at = now(),"
+            " slack_channel = %s, slack_ts = %s, reason = %s WHERE id = ANY(%s)",
+            (channel, ts, reason, ids),
+        )
+
+
+RECENT_MESSAGE_SQL = """
+SELECT n.slack_ts, c.detected_at
+FROM notification_log n JOIN bestseller_changes c ON c.id = n.change_id
+WHERE n.status = 'sent' AND n.slack_channel = %(channel)s AND n.slack_ts IS NOT NULL
+  AND c.asin = %(asin)s AND c.marketplace = %(marketplace)s AND c.category_id = %(category)s
+  AND n.sent_at >= now() - make_interval(mins => %(window)s)
+ORDER BY n.sent_at DESC LIMIT 1
+"""
+
+
+def recent_message(
+    conn: psycopg.Connection, change: BadgeChange, *, channel: str, window_minutes: int
+) -> RecentMessage | None:
+    params = {
+        "channel": channel,
+        "asin": change.asin,
+        "marketplace": change.marketplace,
+        "category": change.category_id,
+        "window": window_minutes,
+    }
+    row = conn.execute(RECENT_MESSAGE_SQL, params).fetchone()
+    if row is None:
+        return None
+    kinds = conn.execute(
+        "SELECT kind FROM bestseller_changes WHERE asin = %s AND marketplace = %s"
+        " AND category_id = %s AND detected_at BETWEEN %s AND %s ORDER BY detected_at, id",
+        (change.asin, change.marketplace, change.category_id, row[1], change.detected_at),
+    ).fetchall()
+    return RecentMessage(ts=row[0], kinds=[kind for (kind,) in kinds])
+
+
+STORY_SQL = """
+SELECT
+  (SELECT jsonb_build_object('asin', s.asin, 'title', s.title, 'own', EXISTS (
+            SELECT 1 FROM tracked_asins own WHERE own.asin = s.asin
+            AND own.marketplace = s.marketplace AND own.active AND own.role = 'own'
+            AND own.client_id IS NOT DISTINCT FROM %(client)s))
+   FROM asin_current_state s
+   WHERE %(kind)s = 'lost' AND s.marketplace = %(marketplace)s AND s.asin <> %(asin)s
+     AND s.badges ? %(category_key)s
+     AND EXISTS (SELECT 1 FROM tracked_asins t WHERE t.asin = s.asin
+                 AND t.marketplace = s.marketplace AND t.active)
+   ORDER BY s.last_checked_at DESC LIMIT 1) AS new_holder,
+  (SELECT jsonb_build_object('asin', c.asin, 'title', c.title, 'own', EXISTS (
+            SELECT 1 FROM tracked_asins own WHERE own.asin = c.asin
+            AND own.marketplace = c.marketplace AND own.active AND own.role = 'own'
+            AND own.client_id IS NOT DISTINCT FROM %(client)s))
+   FROM bestseller_changes c
+   WHERE %(kind)s = 'gained' AND c.kind = 'lost' AND c.marketplace = %(marketplace)s
+     AND c.category_id = %(category)s AND c.asin <> %(asin)s
+     AND c.detected_at BETWEEN %(at)s - interval '2 hours' AND %(at)s + interval '5 minutes'
+   ORDER BY c.detected_at DESC LIMIT 1) AS displaced,
+  ARRAY(SELECT (h.category_ranks -> %(category_key)s ->> 'rank')::int
+        FROM asin_history h
+        WHERE h.asin = %(asin)s AND h.marketplace = %(marketplace)s AND h.available
+          AND h.category_ranks ? %(category_key)s
+          AND h.observed_at BETWEEN %(at)s - interval '24 hours' AND %(at)s
+        ORDER BY h.observed_at) AS ranks,
+  (SELECT max(c.detected_at) FROM bestseller_changes c
+   WHERE c.asin = %(asin)s AND c.marketplace = %(marketplace)s
+     AND c.category_id = %(category)s AND c.kind = 'gained' AND c.detected_at < %(at)s)
+     AS gained_at,
+  (SELECT min(h.observed_at) FROM asin_history h
+   WHERE h.asin = %(asin)s AND h.marketplace = %(marketplace)s
+     AND %(category)s = ANY(h.badge_category_ids)) AS first_seen_holding,
+  (SELECT max(c.detected_at) FROM bestseller_changes c
+   WHERE c.asin = %(asin)s AND c.marketplace = %(marketplace)s
+     AND c.category_id = %(category)s AND c.kind = 'lost' AND c.detected_at < %(at)s)
+     AS last_lost_at
+"""
+
+
+def alert_story(conn: psycopg.Connection, item: OutboxItem) -> AlertStory:
+    """Everything an alert says beyond the change, from our own records, in one query."""
+    change = item.change
+    row = conn.execute(
+        STORY_SQL,
+        {
+            "client": item.client_id,
+            "kind": change.kind,
+            "asin": change.asin,
+            "marketplace": change.marketplace,
+            "category": change.category_id,
+            "category_key": str(change.category_id),
+            "at": change.detected_at,
+        },
+    ).fetchone()
+    assert row is not None
+    new_holder, displaced, ranks, gained_at, first_seen_holding, last_lost_at = row
+    other = new_holder or displaced
+    return AlertStory(
+        other=OtherProduct(**other) if other else None,
+        ranks=ranks,
+        badge_since=gained_at or first_seen_holding,
+        since_is_lower_bound=gained_at is None,
+        last_held_until=last_lost_at,
+    )

@@ -2,7 +2,8 @@
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from bestseller_cli.models import BadgeChange
 
@@ -33,6 +34,34 @@ class Delivery:
     client_id: int | None
     channel: str | None
     deliver_after: datetime
+    delivery_mode: str = "instant"
+    renotify_window_minutes: int = 0
+
+
+def in_quiet_hours(moment: time, start: time, end: time) -> bool:
+    """Quiet hours may wrap midnight (22:00-07:00)."""
+    if start <= end:
+        return start <= moment < end
+    return moment >= start or moment < end
+
+
+def deliver_after(rule: Rule, detected_at: datetime) -> datetime:
+    """When an alert may go out under the rule: now, at the next digest, or when quiet
+    hours end, in the rule's time zone."""
+    zone = ZoneInfo(rule.timezone)
+    local = detected_at.astimezone(zone)
+    if rule.delivery_mode == "hourly":
+        local = local.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    elif rule.delivery_mode == "daily":
+        hour = rule.daily_hour or 0
+        target = local.replace(hour=hour, minute=0, second=0, microsecond=0)
+        local = target if target > local else target + timedelta(days=1)
+    start, end = rule.quiet_start, rule.quiet_end
+    if start is not None and end is not None and in_quiet_hours(local.time(), start, end):
+        quiet_over = local.replace(hour=end.hour, minute=end.minute, second=0, microsecond=0)
+        local = quiet_over if quiet_over > local else quiet_over + timedelta(days=1)
+    # Round trip through UTC so that a wall time skipped by DST still orders correctly.
+    return local.astimezone(UTC)
 
 
 def applies(rule: Rule, change: BadgeChange) -> bool:
@@ -70,6 +99,8 @@ def deliveries_for(
                 change=change,
                 client_id=rule.client_id,
                 channel=rule.channel,
-                deliver_after=change.detected_at,
+                deliver_after=deliver_after(rule, change.detected_at),
+                delivery_mode=rule.delivery_mode,
+                renotify_window_minutes=rule.renotify_window_minutes,
             )
     return list(by_channel.values())

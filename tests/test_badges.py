@@ -106,3 +106,10 @@ def test_a_new_category_at_rank_one_is_a_gain_from_unranked() -> None:
     result = observe(baseline({KITCHEN: 5}), snapshot({KITCHEN: 5, TONGS: 1}), observed_at=T1)
     [change] = result.changes
     assert (change.kind, change.category_id, change.rank_before) == ("gained", TONGS, None)
+
+
+def test_a_product_without_any_rank_takes_no_baseline() -> None:
+    result = observe(None, snapshot({}), observed_at=T0)
+    assert result.state is None and not result.is_baseline
+    later = observe(result.state, snapshot({GADGETS: 1}), observed_at=T1)
+    assert later.is_baseline and later.changes == []

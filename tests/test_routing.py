@@ -73,3 +73,44 @@ def test_a_client_without_rules_follows_the_global_defaults() -> None:
     )
     [delivery] = deliveries_for(change("lost"), trackers=[3], rules_by_client={}, defaults=defaults)
     assert (delivery.channel, delivery.client_id) == ("CDEFAULT", 3)
+
+
+def test_quiet_hours_hold_an_alert_until_they_end_in_the_rules_time_zone() -> None:
+    from datetime import time, timedelta
+
+    from bestseller_cli.routing import deliver_after
+
+    rule = Rule(
+        client_id=1,
+        channel="C",
+        quiet_start=time(22),
+        quiet_end=time(7),
+        timezone="America/New_York",
+    )
+    eleven_pm_new_york = datetime(2026, 11, 2, 4, tzinfo=UTC)  # 23:00 EST
+    assert deliver_after(rule, eleven_pm_new_york) == datetime(2026, 11, 2, 12, tzinfo=UTC)
+    noon_new_york = datetime(2026, 11, 2, 17, tzinfo=UTC)
+    assert deliver_after(rule, noon_new_york) == noon_new_york
+    just_after_midnight = eleven_pm_new_york + timedelta(hours=2)
+    assert deliver_after(rule, just_after_midnight) == datetime(2026, 11, 2, 12, tzinfo=UTC)
+
+
+def test_digests_wait_for_the_next_hour_or_the_daily_hour() -> None:
+    from bestseller_cli.routing import deliver_after
+
+    at = datetime(2026, 11, 2, 10, 25, tzinfo=UTC)
+    hourly = Rule(client_id=1, channel="C", delivery_mode="hourly")
+    assert deliver_after(hourly, at) == datetime(2026, 11, 2, 11, tzinfo=UTC)
+    daily = Rule(client_id=1, channel="C", delivery_mode="daily", daily_hour=9)
+    assert deliver_after(daily, at) == datetime(2026, 11, 3, 9, tzinfo=UTC)
+    daily_later = Rule(client_id=1, channel="C", delivery_mode="daily", daily_hour=18)
+    assert deliver_after(daily_later, at) == datetime(2026, 11, 2, 18, tzinfo=UTC)
+
+
+def test_a_delivery_carries_the_rules_mode_and_renotify_window() -> None:
+    rules = {
+        1: [Rule(client_id=1, channel="C", delivery_mode="hourly", renotify_window_minutes=30)]
+    }
+    [delivery] = deliveries_for(change(), trackers=[1], rules_by_client=rules, defaults=DEFAULTS)
+    assert (delivery.delivery_mode, delivery.renotify_window_minutes) == ("hourly", 30)
+    assert delivery.deliver_after == datetime(2026, 11, 1, 13, tzinfo=UTC)

@@ -1,0 +1,79 @@
+"""The story an alert tells beyond the change itself, as pure functions: who took #1 (or
+whom it displaced), the rank trajectory, how long the badge was held, and flapping."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bestseller_cli.models import BadgeChange
+
+
+@dataclass(frozen=True)
+class OtherProduct:
+    asin: str
+    title: str | None
+    own: bool  # one of the alerted client's own products, else a tracked competitor
+
+
+@dataclass(frozen=True)
+class AlertStory:
+    """What our own records say around one change; no Keepa tokens are spent on it."""
+
+    other: OtherProduct | None = None  # the new holder of a loss, the displaced of a gain
+    ranks: Sequence[int | None] = ()  # this category's rank over the recent past, oldest first
+    badge_since: datetime | None = None  # a loss: when the badge was gained
+    since_is_lower_bound: bool = False  # held since at least then (gained before we watched)
+    last_held_until: datetime | None = None  # a gain: when it last lost this badge
+
+
+def trajectory(ranks: Sequence[int | None]) -> str:
+    """`#7 → #4 → #2 → #1`, repeated ranks folded; "unranked" where there was no rank."""
+    steps: list[str] = []
+    for rank in ranks:
+        step = f"#{rank:,}" if rank is not None else "unranked"
+        if not steps or steps[-1] != step:
+            steps.append(step)
+    return " → ".join(steps)
+
+
+def duration(span: timedelta) -> str:
+    minutes = max(0, int(span.total_seconds() // 60))
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min"
+
+
+def describe(other: OtherProduct) -> str:
+    whose = "your product" if other.own else "tracked competitor"
+    title = f" {other.title}" if other.title else ""
+    return f"{other.asin}{title} ({whose})"
+
+
+def story_lines(change: BadgeChange, story: AlertStory) -> list[str]:
+    lines: list[str] = []
+    if change.kind == "lost":
+        lines.append(
+            f"Now #1: {describe(story.other)}" if story.other else "Now #1: not a tracked product"
+        )
+    elif story.other:
+        lines.append(f"Displaced: {describe(story.other)}")
+    if len(story.ranks) > 1:
+        lines.append(f"Rank, last 24 h: {trajectory(story.ranks)}")
+    if change.kind == "lost" and story.badge_since:
+        held = duration(change.detected_at - story.badge_since)
+        lines.append(f"Held #1 for {'at least ' if story.since_is_lower_bound else ''}{held}")
+    if change.kind == "gained":
+        if story.last_held_until:
+            lines.append(f"Last held #1 until {story.last_held_until:%Y-%m-%d %H:%M} UTC")
+        else:
+            lines.append("First time at #1 here since we started watching")
+    return lines
+
+
+def flap_line(kinds: Sequence[str], *, window: timedelta) -> str:
+    """`Flapping: gained → lost → gained within 2 h 0 min` for a message being updated."""
+    return f"⚠️ Flapping: {' → '.join(kinds)} within {duration(window)}; latest below"
