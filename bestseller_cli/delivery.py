@@ -80,7 +80,7 @@ def deliver(
             rest = [item.id for _, later in outgoing[position + 1 :] for item in later]
             outbox_store.release(conn, rest, error="not tried: Slack was failing")
             break
-    report.pending = outbox_store.count_undelivered(conn)
+    report.pending = outbox_store.count_undelivered(conn, now=now)
     return report
 
 

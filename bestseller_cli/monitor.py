@@ -69,6 +69,7 @@ class PassContext:
     run_id: int | None
     summary: CheckSummary
     rules: tuple
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     calls: list[ApiCall] = field(default_factory=list)
     errors: list[ErrorEvent] = field(default_factory=list)
 
@@ -81,8 +82,11 @@ def run_check(
     dry_run: bool = False,
     show: Callable[[SlackMessage], None] = lambda message: None,
     on_progress: Callable[[int, int], None] = lambda done, total: None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> CheckSummary:
-    """Run one full pass. Never overlaps another: a held run lock ends it at once."""
+    """Run one full pass. Never overlaps another: a held run lock ends it at once.
+
+    `clock` tells detection and delivery times (tests move it across quiet hours)."""
     started = time.monotonic()
     summary = CheckSummary(dry_run=dry_run)
     url = db.database_url(settings)
@@ -100,7 +104,7 @@ def run_check(
         # two round trips (read, write) and is durable the moment it returns.
         with db.connect(url, autocommit=True) as conn:
             db.migrate(conn)
-            run_pass(conn, settings, summary, asins, client, show, on_progress, started)
+            run_pass(conn, settings, summary, asins, client, show, on_progress, started, clock)
     finally:
         db.release_run_lock(lock_conn)
         lock_conn.close()
@@ -116,6 +120,7 @@ def run_pass(
     show: Callable[[SlackMessage], None],
     on_progress: Callable[[int, int], None],
     started: float,
+    clock: Callable[[], datetime],
 ) -> None:
     deadline = started + settings.run_deadline_minutes * 60 - DEADLINE_MARGIN_SECONDS
     run_id = None
@@ -129,6 +134,7 @@ def run_pass(
         run_id=run_id,
         summary=summary,
         rules=check_store.load_rules(conn),
+        clock=clock,
     )
     work = check_store.load_work(conn, run_id=run_id, asins=asins, client=client)
     conn.commit()
@@ -159,7 +165,7 @@ def run_pass(
                 sender=sender,
                 default_channel=settings.slack_channel_id,
                 show=show,
-                now=datetime.now(UTC),
+                now=clock(),
             )
             absorb(summary, report, context)
             flush_records(context)
@@ -241,7 +247,7 @@ def process_batch(
 ) -> None:
     """Diff a batch against what we knew and write it all in one transaction."""
     received_at = time.monotonic()
-    observed_at = datetime.now(UTC)
+    observed_at = context.clock()
     summary = context.summary
     known = check_store.load_batch(context.conn, marketplace=marketplace, asins=requested)
     rules_by_client, defaults = context.rules

@@ -137,11 +137,12 @@ def release(conn: psycopg.Connection, ids: list[int], *, error: str | None) -> N
         )
 
 
-def count_undelivered(conn: psycopg.Connection) -> int:
+def count_undelivered(conn: psycopg.Connection, *, now: datetime) -> int:
     """Alerts due by now that are still not delivered (held ones are not counted)."""
     row = conn.execute(
         "SELECT count(*) FROM notification_log WHERE status IN ('pending', 'sending')"
-        " AND deliver_after <= now()"
+        " AND deliver_after <= %s",
+        (now,),
     ).fetchone()
     conn.commit()
     return row[0] if row else 0
