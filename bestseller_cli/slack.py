@@ -98,7 +98,10 @@ def alert_message(change: BadgeChange, *, extra_lines: Sequence[str] = ()) -> Sl
         blocks.append(
             _context("\n".join(escape_mrkdwn(truncate(line, 500)) for line in extra_lines))
         )
-    text = f"{_HEADLINES[change.kind]}: {title} — {category} {rank_transition(change)}"
+    text = (
+        f"{_HEADLINES[change.kind]}: {title} ({change.asin}, amazon.{change.marketplace})"
+        f" — {category} {rank_transition(change)}"
+    )
     return SlackMessage(text=text, blocks=blocks)
 
 
