@@ -6,6 +6,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,14 +16,22 @@ from rich.progress import Progress
 from rich.table import Table
 from typer.core import TyperGroup
 
-from bestseller_cli import __version__, db, monitor, store
+from bestseller_cli import __version__, client_store, db, monitor, store
 from bestseller_cli.cli_clients import clients_app, settings_app
 from bestseller_cli.config import Settings, load_settings, normalize_marketplace
 from bestseller_cli.doctor import run_doctor
 from bestseller_cli.errors import BestsellerError, ConfigError
 from bestseller_cli.models import parse_asin
 from bestseller_cli.redact import configure_logging, redact
-from bestseller_cli.slack import SlackMessage
+from bestseller_cli.report import build_report, parse_since
+from bestseller_cli.report_format import (
+    CSV_FIELDS,
+    csv_records,
+    markdown_report,
+    rich_report,
+    slack_report,
+)
+from bestseller_cli.slack import SlackMessage, SlackSender
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
@@ -443,10 +452,55 @@ def print_summary(summary: monitor.CheckSummary) -> None:
 
 
 @app.command()
-def report() -> None:
-    """Report badge changes, holders, alerts, tokens and errors over a period."""
-    settings()
-    raise BestsellerError("report is not built yet")
+def report(
+    since: Annotated[
+        str, typer.Option(help="Period start: 24h, 7d, 2w, or a date 2026-05-01 (UTC).")
+    ] = "24h",
+    client: Annotated[str | None, typer.Option(help="Only this client's ASINs.")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON (shape: bestseller_cli/report_models.py).")
+    ] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print one CSV row per ASIN.")] = False,
+    as_markdown: Annotated[bool, typer.Option("--markdown", help="Print Markdown.")] = False,
+    to_slack: Annotated[bool, typer.Option("--to-slack", help="Also post it to Slack.")] = False,
+    channel: Annotated[
+        str | None,
+        typer.Option(help="Channel for --to-slack; default: the client's, the global one."),
+    ] = None,
+) -> None:
+    """Report badge changes, holders, badge share and streaks, Keepa cost, alerts and errors."""
+    config = settings()
+    if as_json + as_csv + as_markdown > 1:
+        raise ConfigError("choose one of --json, --csv and --markdown")
+    until = datetime.now(UTC)
+    start = parse_since(since, now=until)
+    sender = SlackSender.from_settings(config) if to_slack else None
+    with db.open_database(config) as conn:
+        result = build_report(
+            conn,
+            since=start,
+            until=until,
+            client=client,
+            token_cost_usd=config.keepa_token_cost_usd,
+        )
+        target = channel or client_store.report_channel(conn, client=client)
+    target = target or config.slack_channel_id
+    if sender is not None and not target:
+        raise ConfigError(
+            "--to-slack needs a channel: --channel C, `bestseller settings set"
+            " slack_channel_id C` or SLACK_CHANNEL_ID"
+        )
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+    elif as_csv:
+        write_csv(csv_records(result), fieldnames=CSV_FIELDS)
+    elif as_markdown:
+        sys.stdout.write(markdown_report(result) + "\n")
+    else:
+        console.print(rich_report(result))
+    if sender is not None and target:
+        sender.post(channel=target, message=slack_report(result), outbox_ids=[])
+        err_console.print(f"[green]posted[/green] the report to {target}", highlight=False)
 
 
 def main() -> None:

@@ -198,3 +198,14 @@ def set_global_setting(conn: psycopg.Connection, *, key: str, value: object) -> 
     with conn.transaction():
         conn.execute(query, (value,))
     return get_global_settings(conn)
+
+
+def report_channel(conn: psycopg.Connection, *, client: str | None) -> str | None:
+    """Where a report goes by default: the client's first active rule with a channel, then
+    the global default channel (None: fall back to SLACK_CHANNEL_ID)."""
+    if client is not None:
+        for client_row in list_clients(conn, name=client):
+            for rule in client_row.rules:
+                if rule.active and rule.channel:
+                    return rule.channel
+    return get_global_settings(conn).slack_channel_id

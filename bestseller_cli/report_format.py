@@ -1,0 +1,282 @@
+"""A `Report` as rich tables, Markdown, CSV rows or a Slack digest. Builds; never prints."""
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from bestseller_cli.report_models import AsinSummary, ChangeEvent, Holder, Report, Streak
+from bestseller_cli.slack import SlackMessage, amazon_url, escape_mrkdwn, truncate
+
+MAX_ROWS = 50  # per human or Markdown table; --json and --csv are complete
+SLACK_LINES = 15  # per digest section
+SLACK_SECTION_CHARS = 2900
+
+CSV_FIELDS = [
+    "asin",
+    "marketplace",
+    "title",
+    "checks",
+    "badge_checks",
+    "unavailable_checks",
+    "badge_share",
+    "longest_streak_checks",
+    "longest_streak_seconds",
+    "longest_streak_started_at",
+    "gained",
+    "lost",
+    "badges_now",
+]
+
+
+def duration(seconds: int) -> str:
+    """`2d 3h`, `5h 20m`, `45m`."""
+    minutes = seconds // 60
+    days, hours, mins = minutes // 1440, minutes % 1440 // 60, minutes % 60
+    if days:
+        return f"{days}d {hours}h"
+    return f"{hours}h {mins}m" if hours else f"{mins}m"
+
+
+def when(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M}" if moment else "-"
+
+
+def share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def streak_text(streak: Streak | None) -> str:
+    if streak is None:
+        return "-"
+    text = f"{streak.checks} checks, {duration(streak.duration_seconds)}"
+    return text + " (ongoing)" if streak.ongoing else text
+
+
+def change_label(event: ChangeEvent) -> str:
+    return event.category_name or f"category {event.category_id}"
+
+
+def rank(value: int | None) -> str:
+    return f"#{value:,}" if value is not None else "-"
+
+
+def rank_move(event: ChangeEvent) -> str:
+    before = "new" if event.rank_before is None else f"#{event.rank_before:,}"
+    after = "unranked" if event.rank_after is None else f"#{event.rank_after:,}"
+    return f"{before} → {after}"
+
+
+def badges_text(holder: Holder) -> str:
+    return ", ".join(
+        f"{b.category_name or b.category_id} (since {when(b.since)})" for b in holder.badges
+    )
+
+
+def heading(report: Report) -> str:
+    scope = f"client {report.client}" if report.client else "all ASINs"
+    period = report.period
+    return f"Best Seller report, {scope}: {when(period.since)} → {when(period.until)}"
+
+
+def summary_lines(report: Report) -> list[str]:
+    keepa, alerts = report.keepa, report.alerts
+    per_day = (
+        f", ${keepa.cost_per_asin_per_day_usd:.4f} per ASIN per day"
+        if keepa.cost_per_asin_per_day_usd is not None
+        else ""
+    )
+    errors = ", ".join(f"{e.source}/{e.kind}: {e.count}" for e in report.errors) or "none"
+    return [
+        f"Badges: {report.changes.gained} gained, {report.changes.lost} lost;"
+        f" {len(report.holders)} ASIN(s) hold #1 now",
+        f"Keepa: {keepa.tokens_used:,} tokens in {keepa.calls:,} calls,"
+        f" ≈ ${keepa.estimated_cost_usd:.2f}{per_day}",
+        f"Alerts: {alerts.sent} sent, {alerts.printed} printed, {alerts.failed} failed,"
+        f" {alerts.pending + alerts.sending} pending, {alerts.suppressed} suppressed",
+        f"Errors: {errors}",
+    ]
+
+
+def _table(title: str, columns: Sequence[str], rows: Iterable[Sequence[str | Text]]) -> Table:
+    """Cells are plain text (a product title is never markup) unless given as rich Text."""
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(cell if isinstance(cell, Text) else Text(cell) for cell in row))
+    return table
+
+
+def _limited(items: Sequence[Any]) -> tuple[Sequence[Any], str]:
+    more = len(items) - MAX_ROWS
+    return (items[-MAX_ROWS:], f" (latest {MAX_ROWS} of {len(items)})") if more > 0 else (items, "")
+
+
+def change_rows(events: Sequence[ChangeEvent], *, styled: bool) -> list[list[str | Text]]:
+    rows: list[list[str | Text]] = []
+    for e in events:
+        kind: str | Text = e.kind
+        if styled:
+            kind = Text(e.kind, style="green" if e.kind == "gained" else "red")
+        title = (e.title or "-")[:50]
+        rows.append([when(e.detected_at), e.asin, title, change_label(e), kind, rank_move(e)])
+    return rows
+
+
+def asin_rows(asins: Sequence[AsinSummary]) -> list[list[str]]:
+    return [
+        [
+            a.asin,
+            a.marketplace,
+            (a.title or "-")[:50],
+            str(a.checks),
+            share(a.badge_share),
+            streak_text(a.longest_streak),
+            str(a.gained),
+            str(a.lost),
+            ", ".join(a.badges_now) or "-",
+        ]
+        for a in asins
+    ]
+
+
+CHANGE_COLUMNS = ["When", "ASIN", "Title", "Category", "Change", "Rank"]
+HOLDER_COLUMNS = ["ASIN", "Market", "Title", "#1 Best Seller in", "Main rank"]
+ASIN_COLUMNS = ["ASIN", "Market", "Title", "Checks", "Badge share", "Longest streak"]
+ASIN_COLUMNS += ["Gained", "Lost", "#1 now"]
+
+
+def holder_rows(holders: Sequence[Holder]) -> list[list[str]]:
+    return [
+        [h.asin, h.marketplace, (h.title or "-")[:50], badges_text(h), rank(h.main_rank)]
+        for h in holders
+    ]
+
+
+def rich_report(report: Report) -> RenderableType:
+    """Everything for a terminal: a heading, the summary and one table per section."""
+    parts: list[RenderableType] = [Text(heading(report), style="bold")]
+    parts += [Text(line) for line in summary_lines(report)]
+    events, note = _limited(report.changes.events)
+    if events:
+        parts.append(
+            _table("Badge changes" + note, CHANGE_COLUMNS, change_rows(events, styled=True))
+        )
+    if report.holders:
+        parts.append(_table("#1 Best Sellers now", HOLDER_COLUMNS, holder_rows(report.holders)))
+    if report.asins:
+        parts.append(_table("Per ASIN", ASIN_COLUMNS, asin_rows(report.asins[:MAX_ROWS])))
+    if not (events or report.holders or report.asins):
+        parts.append(Text("No checks, changes or badge holders in this period."))
+    return Group(*parts)
+
+
+def _md_table(columns: Sequence[str], rows: Iterable[Sequence[str | Text]]) -> list[str]:
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(str(value)) for value in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def markdown_report(report: Report) -> str:
+    lines = [f"# {heading(report)}", ""]
+    lines += [f"- {line}" for line in summary_lines(report)] + [""]
+    events, note = _limited(report.changes.events)
+    lines += [f"## Badge changes{note}", ""]
+    lines += (
+        _md_table(CHANGE_COLUMNS, change_rows(events, styled=False)) if events else ["None.", ""]
+    )
+    lines += ["## #1 Best Sellers now", ""]
+    holders = report.holders
+    lines += _md_table(HOLDER_COLUMNS, holder_rows(holders)) if holders else ["None.", ""]
+    lines += ["## Per ASIN", ""]
+    asins = report.asins[:MAX_ROWS]
+    lines += _md_table(ASIN_COLUMNS, asin_rows(asins)) if asins else ["None.", ""]
+    return "\n".join(lines)
+
+
+def csv_records(report: Report) -> list[dict[str, Any]]:
+    """One row per ASIN (fields: CSV_FIELDS)."""
+    return [
+        {
+            "asin": a.asin,
+            "marketplace": a.marketplace,
+            "title": a.title,
+            "checks": a.checks,
+            "badge_checks": a.badge_checks,
+            "unavailable_checks": a.unavailable_checks,
+            "badge_share": a.badge_share,
+            "longest_streak_checks": a.longest_streak.checks if a.longest_streak else None,
+            "longest_streak_seconds": (
+                a.longest_streak.duration_seconds if a.longest_streak else None
+            ),
+            "longest_streak_started_at": (
+                a.longest_streak.started_at.isoformat() if a.longest_streak else None
+            ),
+            "gained": a.gained,
+            "lost": a.lost,
+            "badges_now": a.badges_now,
+        }
+        for a in report.asins
+    ]
+
+
+def _link(asin: str, marketplace: str, title: str | None) -> str:
+    label = escape_mrkdwn(truncate(title or f"ASIN {asin}", 60))
+    return f"<{amazon_url(asin, marketplace)}|{label}>"
+
+
+def _section(title: str, lines: Sequence[str]) -> dict[str, Any]:
+    """A bold title and whole lines, within Slack's section limit; the rest are counted."""
+    text = f"*{title}*"
+    for index, line in enumerate(lines):
+        more = f"\n…and {len(lines) - index} more"
+        if index == SLACK_LINES or len(text) + len(line) + 1 + len(more) > SLACK_SECTION_CHARS:
+            text += more
+            break
+        text += "\n" + line
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def slack_report(report: Report) -> SlackMessage:
+    """The report as one Slack digest: summary, changes, holders, badge share."""
+    title = truncate(heading(report), 150)
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": title, "emoji": True}},
+        {
+            "type": "context",
+            "elements": [
+                {"type": "mrkdwn", "text": escape_mrkdwn("\n".join(summary_lines(report)))}
+            ],
+        },
+    ]
+    events = list(reversed(report.changes.events))  # newest first
+    if events:
+        lines = [
+            f"{'🏆' if e.kind == 'gained' else '📉'} {_link(e.asin, e.marketplace, e.title)}"
+            f" {e.kind} #1 in {escape_mrkdwn(change_label(e))} · {when(e.detected_at)}"
+            for e in events
+        ]
+        blocks.append(_section("Badge changes", lines))
+    if report.holders:
+        lines = [
+            f"• {_link(h.asin, h.marketplace, h.title)}: {escape_mrkdwn(badges_text(h))}"
+            for h in report.holders
+        ]
+        blocks.append(_section("#1 Best Sellers now", lines))
+    ranked = sorted((a for a in report.asins if a.checks), key=lambda a: -(a.badge_share or 0))
+    if ranked:
+        lines = [
+            f"• {_link(a.asin, a.marketplace, a.title)}: {share(a.badge_share)} of"
+            f" {a.checks} checks, longest {streak_text(a.longest_streak)}"
+            for a in ranked
+        ]
+        blocks.append(_section("Badge share", lines))
+    text = f"{title}: {report.changes.gained} gained, {report.changes.lost} lost"
+    return SlackMessage(text=escape_mrkdwn(text), blocks=blocks)

@@ -1,0 +1,149 @@
+"""The report's typed shape: what `bestseller report --json` prints (schema_version 1).
+
+```
+{
+  "schema_version": 1,
+  "generated_at": "2026-05-02T09:00:00+00:00",
+  "client": "acme" | null,                  # --client, else every ASIN
+  "period": {"since": ISO, "until": ISO, "days": 7.0},
+  "changes": {
+    "gained": 3, "lost": 1,
+    "events": [{"asin", "marketplace", "title", "kind": "gained"|"lost", "category_id",
+                "category_name", "rank_before", "rank_after", "main_rank", "detected_at"}]
+  },
+  "holders": [{"asin", "marketplace", "title", "main_rank", "last_checked_at",
+               "badges": [{"category_id", "category_name", "since"}]}],
+  "asins": [{"asin", "marketplace", "title",
+             "checks",               # available checks in the period (asin_history rows)
+             "badge_checks",         # ... of which held #1 somewhere
+             "unavailable_checks",   # rows where Keepa had no data: counted in neither
+             "badge_share",          # badge_checks / checks, 0..1; null without checks
+             "longest_streak": null | {"checks", "started_at", "ended_at", "ongoing",
+                                       "duration_seconds"},
+             "gained", "lost",       # changes in the period
+             "badges_now": ["Garlic Presses"]}],
+  "keepa": {"calls",                        # Keepa API calls (the account's)
+            "tokens_used", "estimated_cost_usd", "asins_checked",
+            "cost_per_asin_per_day_usd",   # cost / asins_checked / period days; null if none
+            "share_of_account"},           # 1.0, or with --client its share of all checks
+  "alerts": {"sent", "printed", "failed", "pending", "sending", "suppressed", "total"},
+  "errors": [{"source", "kind", "count", "last_at", "last_message"}]
+}
+```
+
+A streak is a run of consecutive available checks holding at least one #1 badge; it ends at
+the first check without one (`ended_at`), or is `ongoing` at the period's last check, in which
+case `ended_at` is that check's time. The longest streak has the most checks, then the longest
+duration. With --client, Keepa tokens and cost are the account's totals times the client's
+share of checks (Keepa bills per batch call, not per ASIN). Times are ISO 8601 with offset.
+"""
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from bestseller_cli.models import ChangeKind
+
+SCHEMA_VERSION = 1
+
+
+class Period(BaseModel):
+    since: datetime
+    until: datetime
+    days: float
+
+
+class ChangeEvent(BaseModel):
+    asin: str
+    marketplace: str
+    title: str | None
+    kind: ChangeKind
+    category_id: int
+    category_name: str | None
+    rank_before: int | None
+    rank_after: int | None
+    main_rank: int | None
+    detected_at: datetime
+
+
+class Changes(BaseModel):
+    gained: int = 0
+    lost: int = 0
+    events: list[ChangeEvent] = Field(default_factory=list)
+
+
+class BadgeHeld(BaseModel):
+    category_id: int
+    category_name: str | None
+    since: datetime | None
+
+
+class Holder(BaseModel):
+    asin: str
+    marketplace: str
+    title: str | None
+    main_rank: int | None
+    last_checked_at: datetime | None
+    badges: list[BadgeHeld]
+
+
+class Streak(BaseModel):
+    checks: int
+    started_at: datetime
+    ended_at: datetime
+    ongoing: bool
+    duration_seconds: int
+
+
+class AsinSummary(BaseModel):
+    asin: str
+    marketplace: str
+    title: str | None = None
+    checks: int = 0
+    badge_checks: int = 0
+    unavailable_checks: int = 0
+    badge_share: float | None = None
+    longest_streak: Streak | None = None
+    gained: int = 0
+    lost: int = 0
+    badges_now: list[str] = Field(default_factory=list)
+
+
+class KeepaUsage(BaseModel):
+    calls: int = 0
+    tokens_used: int = 0
+    estimated_cost_usd: float = 0.0
+    asins_checked: int = 0
+    cost_per_asin_per_day_usd: float | None = None
+    share_of_account: float = 1.0
+
+
+class AlertCounts(BaseModel):
+    sent: int = 0
+    printed: int = 0
+    failed: int = 0
+    pending: int = 0
+    sending: int = 0
+    suppressed: int = 0
+    total: int = 0
+
+
+class ErrorKind(BaseModel):
+    source: str
+    kind: str
+    count: int
+    last_at: datetime
+    last_message: str
+
+
+class Report(BaseModel):
+    schema_version: int = SCHEMA_VERSION
+    generated_at: datetime
+    client: str | None
+    period: Period
+    changes: Changes
+    holders: list[Holder]
+    asins: list[AsinSummary]
+    keepa: KeepaUsage
+    alerts: AlertCounts
+    errors: list[ErrorKind]

@@ -1,0 +1,214 @@
+"""All SQL of `bestseller report`: one query per section, scoped to a client when given.
+
+Every query takes the same parameters: since (inclusive), until (exclusive) and client (the
+client's name, or None for every ASIN).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import class_row, dict_row
+
+from bestseller_cli.report_models import ChangeEvent, ErrorKind, Holder
+
+# (asin, marketplace) of `alias` belongs to the client; every row when no client is given.
+_SCOPE = (
+    "(%(client)s::text IS NULL OR ({alias}.asin, {alias}.marketplace) IN"
+    " (SELECT t.asin, t.marketplace FROM tracked_asins t JOIN clients c ON c.id = t.client_id"
+    "  WHERE c.name = %(client)s))"
+)
+
+
+def _scope(alias: str) -> str:
+    return _SCOPE.format(alias=alias)
+
+
+@dataclass(frozen=True)
+class HistoryStats:
+    """One (asin, marketplace)'s checks in the period and its longest badge streak."""
+
+    asin: str
+    marketplace: str
+    title: str | None
+    checks: int
+    badge_checks: int
+    unavailable_checks: int
+    streak_checks: int | None
+    streak_started_at: datetime | None
+    streak_ended_at: datetime | None  # the first check without a badge; None: still held
+    streak_last_at: datetime | None  # the streak's last check
+
+
+@dataclass(frozen=True)
+class UsageTotals:
+    calls: int
+    tokens: int
+    cost_usd: float
+    scope_checks: int
+    all_checks: int
+    scope_asins: int
+
+
+CHANGES_SQL = f"""
+SELECT asin, marketplace, title, kind, category_id, category_name, rank_before, rank_after,
+       main_rank, detected_at
+FROM bestseller_changes b
+WHERE b.detected_at >= %(since)s AND b.detected_at < %(until)s AND {_scope("b")}
+ORDER BY b.detected_at, b.asin, b.category_id
+"""
+
+HOLDERS_SQL = """
+SELECT s.asin, s.marketplace, s.title, s.main_rank, s.last_checked_at,
+       COALESCE((SELECT jsonb_agg(jsonb_build_object(
+                    'category_id', b.key::bigint,
+                    'category_name', s.category_ranks -> b.key ->> 'name',
+                    'since', b.value) ORDER BY b.key::bigint)
+                 FROM jsonb_each_text(s.badges) b), '[]') AS badges
+FROM asin_current_state s
+WHERE s.badges <> '{}'::jsonb
+  AND EXISTS (SELECT 1 FROM tracked_asins t LEFT JOIN clients c ON c.id = t.client_id
+              WHERE t.active AND t.asin = s.asin AND t.marketplace = s.marketplace
+                AND (%(client)s::text IS NULL OR c.name = %(client)s))
+ORDER BY s.asin, s.marketplace
+"""
+
+# Streaks are islands of consecutive holding checks (gaps and islands over available rows).
+HISTORY_SQL = f"""
+WITH h AS (
+    SELECT h.id, h.asin, h.marketplace, h.observed_at, h.available, h.title,
+           cardinality(h.badge_category_ids) > 0 AS holding
+    FROM asin_history h
+    WHERE h.observed_at >= %(since)s AND h.observed_at < %(until)s AND {_scope("h")}
+), counts AS (
+    SELECT asin, marketplace,
+           count(*) FILTER (WHERE available) AS checks,
+           count(*) FILTER (WHERE available AND holding) AS badge_checks,
+           count(*) FILTER (WHERE NOT available) AS unavailable_checks,
+           (array_agg(title ORDER BY observed_at DESC) FILTER (WHERE title IS NOT NULL))[1]
+               AS title
+    FROM h GROUP BY asin, marketplace
+), seq AS (
+    SELECT asin, marketplace, observed_at, holding,
+           row_number() OVER w - row_number() OVER (
+               PARTITION BY asin, marketplace, holding ORDER BY observed_at, id) AS island,
+           lead(observed_at) OVER w AS next_at
+    FROM h WHERE available
+    WINDOW w AS (PARTITION BY asin, marketplace ORDER BY observed_at, id)
+), streaks AS (
+    SELECT asin, marketplace, count(*) AS checks, min(observed_at) AS started_at,
+           max(observed_at) AS last_at,
+           (array_agg(next_at ORDER BY observed_at DESC))[1] AS ended_at
+    FROM seq WHERE holding GROUP BY asin, marketplace, island
+), longest AS (
+    SELECT DISTINCT ON (asin, marketplace) *
+    FROM streaks
+    ORDER BY asin, marketplace, checks DESC, COALESCE(ended_at, last_at) - started_at DESC,
+             started_at
+)
+SELECT c.asin, c.marketplace, COALESCE(c.title, s.title) AS title, c.checks, c.badge_checks,
+       c.unavailable_checks, l.checks AS streak_checks, l.started_at AS streak_started_at,
+       l.ended_at AS streak_ended_at, l.last_at AS streak_last_at
+FROM counts c
+LEFT JOIN longest l USING (asin, marketplace)
+LEFT JOIN asin_current_state s USING (asin, marketplace)
+ORDER BY c.asin, c.marketplace
+"""
+
+USAGE_SQL = f"""
+SELECT u.calls, u.tokens, u.cost_usd, h.scope_checks, h.all_checks, h.scope_asins
+FROM (SELECT count(*) AS calls, COALESCE(sum(tokens_consumed), 0) AS tokens,
+             COALESCE(sum(COALESCE(estimated_cost_usd, tokens_consumed * %(token_cost)s)), 0)
+                 ::float8 AS cost_usd
+      FROM api_usage_log
+      WHERE called_at >= %(since)s AND called_at < %(until)s) u,
+     (SELECT count(*) FILTER (WHERE {_scope("h")}) AS scope_checks,
+             count(*) AS all_checks,
+             count(DISTINCT (h.asin, h.marketplace)) FILTER (WHERE {_scope("h")}) AS scope_asins
+      FROM asin_history h
+      WHERE h.observed_at >= %(since)s AND h.observed_at < %(until)s) h
+"""
+
+# An alert is the client's when it went to one of its rules, or (no client on the row) when
+# it announced a change of one of its ASINs.
+ALERTS_SQL = f"""
+SELECT n.status, count(*) AS count
+FROM notification_log n
+LEFT JOIN bestseller_changes b ON b.id = n.change_id
+WHERE n.created_at >= %(since)s AND n.created_at < %(until)s
+  AND (%(client)s::text IS NULL
+       OR n.client_id = (SELECT id FROM clients WHERE name = %(client)s)
+       OR (n.client_id IS NULL AND {_scope("b")}))
+GROUP BY n.status
+"""
+
+# Errors about no ASIN in particular (a Keepa outage) concern every client.
+ERRORS_SQL = """
+SELECT e.source, e.kind, count(*) AS count, max(e.occurred_at) AS last_at,
+       (array_agg(e.message ORDER BY e.occurred_at DESC, e.id DESC))[1] AS last_message
+FROM error_log e
+WHERE e.occurred_at >= %(since)s AND e.occurred_at < %(until)s
+  AND (%(client)s::text IS NULL OR e.asin IS NULL
+       OR e.asin IN (SELECT t.asin FROM tracked_asins t JOIN clients c ON c.id = t.client_id
+                     WHERE c.name = %(client)s))
+GROUP BY e.source, e.kind
+ORDER BY count(*) DESC, e.source, e.kind
+"""
+
+
+def _params(since: datetime, until: datetime, client: str | None) -> dict[str, Any]:
+    return {"since": since, "until": until, "client": client}
+
+
+def changes(
+    conn: psycopg.Connection, *, since: datetime, until: datetime, client: str | None
+) -> list[ChangeEvent]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(CHANGES_SQL, _params(since, until, client))
+        return [ChangeEvent(**row) for row in cur]
+
+
+def holders(conn: psycopg.Connection, *, client: str | None) -> list[Holder]:
+    """ASINs tracked now (by the client) that hold #1 in at least one category now."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(HOLDERS_SQL, {"client": client})
+        return [Holder(**row) for row in cur]
+
+
+def history_stats(
+    conn: psycopg.Connection, *, since: datetime, until: datetime, client: str | None
+) -> list[HistoryStats]:
+    with conn.cursor(row_factory=class_row(HistoryStats)) as cur:
+        cur.execute(HISTORY_SQL, _params(since, until, client))
+        return cur.fetchall()
+
+
+def usage(
+    conn: psycopg.Connection,
+    *,
+    since: datetime,
+    until: datetime,
+    client: str | None,
+    token_cost_usd: float,
+) -> UsageTotals:
+    with conn.cursor(row_factory=class_row(UsageTotals)) as cur:
+        cur.execute(USAGE_SQL, {**_params(since, until, client), "token_cost": token_cost_usd})
+        row = cur.fetchone()
+    assert row is not None  # aggregates always return one row
+    return row
+
+
+def alert_counts(
+    conn: psycopg.Connection, *, since: datetime, until: datetime, client: str | None
+) -> dict[str, int]:
+    rows = conn.execute(ALERTS_SQL, _params(since, until, client)).fetchall()
+    return {status: count for status, count in rows}
+
+
+def errors(
+    conn: psycopg.Connection, *, since: datetime, until: datetime, client: str | None
+) -> list[ErrorKind]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(ERRORS_SQL, _params(since, until, client))
+        return [ErrorKind(**row) for row in cur]
