@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 from typer.core import TyperGroup
@@ -142,6 +143,13 @@ def asins_add(
     skip_invalid: Annotated[
         bool, typer.Option(help="Add the valid ASINs even when some are invalid.")
     ] = False,
+    competitor: Annotated[
+        bool | None,
+        typer.Option(
+            "--competitor/--own",
+            help="A competitor's products (named when they take #1), or the client's own.",
+        ),
+    ] = None,
 ) -> None:
     """Start watching ASINs. Nothing is added when any ASIN is invalid (unless --skip-invalid)."""
     config = settings()
@@ -162,11 +170,15 @@ def asins_add(
         )
     if valid:
         with db.open_database(config) as conn:
-            added, already = store.add_tracked(conn, asins=valid, marketplace=market, client=client)
+            role = None if competitor is None else ("competitor" if competitor else "own")
+            added, already = store.add_tracked(
+                conn, asins=valid, marketplace=market, client=client, role=role
+            )
+        as_role = f", {role}" if role else ""
         for asin in added:
-            console.print(f"[green]added[/green] {asin} ({market})", highlight=False)
+            console.print(f"[green]added[/green] {asin} ({market}{as_role})", highlight=False)
         for asin in already:
-            console.print(f"already tracked {asin} ({market})", highlight=False)
+            console.print(f"already tracked {asin} ({market}{as_role})", highlight=False)
     if invalid:
         raise typer.Exit(1)
 
@@ -228,6 +240,7 @@ def asins_list(
             "asin": row.asin,
             "marketplace": row.marketplace,
             "client": row.client,
+            "role": row.role,
             "active": row.active,
             "title": row.title,
             "badges": row.badge_names,
@@ -235,6 +248,7 @@ def asins_list(
             "main_rank": row.main_rank,
             "last_checked_at": row.last_checked_at.isoformat() if row.last_checked_at else None,
             "added_at": row.added_at.isoformat(),
+            "held_alerts": row.held_alerts,
         }
         for row in rows
     ]
@@ -251,18 +265,25 @@ def asins_list(
     for column in ("ASIN", "Market", "Client", "Title", "#1 Best Seller in", "Main rank"):
         table.add_column(column)
     table.add_column("Last checked")
+    table.columns[0].no_wrap = True
+    held = any(row.held_alerts for row in rows)
+    if held:
+        table.add_column("Held alerts")
     for row in rows:
         badges = ", ".join(row.badge_names) if row.badge_names else "-"
         if row.badge_since:
             badges += f" (since {row.badge_since:%Y-%m-%d %H:%M})"
         table.add_row(
-            row.asin + ("" if row.active else " (removed)"),
+            row.asin
+            + ("" if row.role == "own" else f" ({row.role})")
+            + ("" if row.active else " (removed)"),
             row.marketplace,
-            row.client or "-",
-            (row.title or "-")[:50],
-            f"[bold green]{badges}[/bold green]" if row.badge_names else badges,
+            escape(row.client or "-"),
+            escape((row.title or "-")[:50]),
+            f"[bold green]{escape(badges)}[/bold green]" if row.badge_names else badges,
             f"#{row.main_rank:,}" if row.main_rank else "-",
             f"{row.last_checked_at:%Y-%m-%d %H:%M}" if row.last_checked_at else "never",
+            *([str(row.held_alerts or "-")] if held else []),
         )
     console.print(table)
 
@@ -271,6 +292,7 @@ TRACKED_CSV_FIELDS = [
     "asin",
     "marketplace",
     "client",
+    "role",
     "active",
     "title",
     "badges",
@@ -278,6 +300,7 @@ TRACKED_CSV_FIELDS = [
     "main_rank",
     "last_checked_at",
     "added_at",
+    "held_alerts",
 ]
 
 

@@ -131,16 +131,19 @@ FROM (SELECT count(*) AS calls, COALESCE(sum(tokens_consumed), 0) AS tokens,
 """
 
 # An alert is the client's when it went to one of its rules, or (no client on the row) when
-# it announced a change of one of its ASINs.
+# it announced a change of one of its ASINs. `held`: pending, but not due before `until`
+# (waiting for a digest or the end of quiet hours).
 ALERTS_SQL = f"""
-SELECT n.status, count(*) AS count
+SELECT CASE WHEN n.status = 'pending' AND n.deliver_after > %(until)s THEN 'held'
+            ELSE n.status END AS status,
+       count(*) AS count
 FROM notification_log n
 LEFT JOIN bestseller_changes b ON b.id = n.change_id
 WHERE n.created_at >= %(since)s AND n.created_at < %(until)s
   AND (%(client)s::text IS NULL
        OR n.client_id = (SELECT id FROM clients WHERE name = %(client)s)
        OR (n.client_id IS NULL AND {_scope("b")}))
-GROUP BY n.status
+GROUP BY 1
 """
 
 # Errors about no ASIN in particular (a Keepa outage) concern every client.

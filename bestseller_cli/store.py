@@ -14,6 +14,7 @@ class TrackedRow:
     asin: str
     marketplace: str
     client: str | None
+    role: str  # own: the client's product; competitor: tracked to explain who took #1
     active: bool
     added_at: datetime
     title: str | None
@@ -21,6 +22,7 @@ class TrackedRow:
     badge_names: list[str]
     badge_since: datetime | None
     last_checked_at: datetime | None
+    held_alerts: int  # pending alerts waiting for a digest or the end of quiet hours
 
 
 def client_id(conn: psycopg.Connection, name: str | None, *, create: bool = False) -> int | None:
@@ -37,10 +39,22 @@ def client_id(conn: psycopg.Connection, name: str | None, *, create: bool = Fals
     return row[0]
 
 
+ROLES = ("own", "competitor")
+
+
 def add_tracked(
-    conn: psycopg.Connection, *, asins: list[str], marketplace: str, client: str | None
+    conn: psycopg.Connection,
+    *,
+    asins: list[str],
+    marketplace: str,
+    client: str | None,
+    role: str | None = None,
 ) -> tuple[list[str], list[str]]:
-    """Track ASINs (re-activating removed ones). Returns (added, already tracked)."""
+    """Track ASINs (re-activating removed ones). Returns (added, already tracked).
+
+    `role` (own or competitor) is set when given; None keeps an entry's role ('own' if new)."""
+    if role is not None and role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}")
     asins = list(dict.fromkeys(asins))  # one command may not touch a row twice
     with conn.transaction():
         owner = client_id(conn, client, create=True)
@@ -53,12 +67,15 @@ def add_tracked(
             )
         }
         conn.execute(
-            "INSERT INTO tracked_asins (asin, marketplace, client_id)"
-            " SELECT unnest(%s::text[]), %s, %s"
-            " ON CONFLICT (asin, marketplace, client_id)"
-            " DO UPDATE SET active = true, removed_at = NULL, added_at = now()"
-            " WHERE NOT tracked_asins.active",
-            (asins, marketplace, owner),
+            "INSERT INTO tracked_asins (asin, marketplace, client_id, role)"
+            " SELECT unnest(%(asins)s::text[]), %(market)s, %(owner)s, COALESCE(%(role)s, 'own')"
+            " ON CONFLICT (asin, marketplace, client_id) DO UPDATE SET active = true,"
+            "  removed_at = NULL, role = COALESCE(%(role)s, tracked_asins.role),"
+            "  added_at = CASE WHEN tracked_asins.active THEN tracked_asins.added_at"
+            "   ELSE now() END"
+            " WHERE NOT tracked_asins.active"
+            "  OR tracked_asins.role <> COALESCE(%(role)s, tracked_asins.role)",
+            {"asins": asins, "market": marketplace, "owner": owner, "role": role},
         )
     added = [asin for asin in asins if asin not in already]
     return added, sorted(already)
@@ -131,13 +148,17 @@ def purge_history(
 
 
 LIST_TRACKED_SQL = """
-SELECT t.asin, t.marketplace, c.name AS client, t.active, t.added_at,
+SELECT t.asin, t.marketplace, c.name AS client, t.role, t.active, t.added_at,
        s.title, s.main_rank,
        COALESCE((SELECT array_agg(COALESCE(s.category_ranks -> b.key ->> 'name', b.key)
                                   ORDER BY b.key)
                  FROM jsonb_each_text(s.badges) b), '{}') AS badge_names,
        (SELECT min(b.value::timestamptz) FROM jsonb_each_text(s.badges) b) AS badge_since,
-       s.last_checked_at
+       s.last_checked_at,
+       (SELECT count(*) FROM notification_log n JOIN bestseller_changes x ON x.id = n.change_id
+        WHERE x.asin = t.asin AND x.marketplace = t.marketplace AND n.status = 'pending'
+          AND n.deliver_after > now() AND n.client_id IS NOT DISTINCT FROM t.client_id)
+         AS held_alerts
 FROM tracked_asins t
 LEFT JOIN clients c ON c.id = t.client_id
 LEFT JOIN asin_current_state s ON s.asin = t.asin AND s.marketplace = t.marketplace

@@ -219,6 +219,37 @@ def test_list_shows_badges_main_rank_and_since_when(
     assert "#412" in human.stdout
 
 
+def test_competitors_are_marked_and_keep_their_role_when_added_again(
+    env: dict[str, str], conn: psycopg.Connection
+) -> None:
+    run("asins", "add", "B0C1234567", "--client", "acme")
+    marked = run("asins", "add", "B0RIVAL001", "--client", "acme", "--competitor")
+    assert "added B0RIVAL001 (com, competitor)" in marked.stdout
+    run("asins", "add", "B0RIVAL001", "B0C1234567", "--client", "acme")
+    roles = {r["asin"]: r["role"] for r in json.loads(run("asins", "list", "--json").stdout)}
+    assert roles == {"B0C1234567": "own", "B0RIVAL001": "competitor"}
+    run("asins", "add", "B0RIVAL001", "--client", "acme", "--own")
+    row = conn.execute("SELECT role FROM tracked_asins WHERE asin = 'B0RIVAL001'").fetchone()
+    assert row == ("own",)
+
+
+def test_list_counts_alerts_held_for_later(
+    env: dict[str, str], conn: psycopg.Connection, wide: None
+) -> None:
+    run("asins", "add", "B0C1234567", "--client", "acme")
+    seed_history(conn, "B0C1234567")
+    for channel, delay in [("C0HELD0001", "2 hours"), ("C0DUE00001", "-1 minute")]:
+        conn.execute(
+            "INSERT INTO notification_log (change_id, client_id, channel, deliver_after)"
+            " SELECT (SELECT id FROM bestseller_changes), (SELECT id FROM clients), %s,"
+            " now() + %s::interval",
+            (channel, delay),
+        )
+    [record] = json.loads(run("asins", "list", "--json").stdout)
+    assert record["held_alerts"] == 1
+    assert "Held alerts" in run("asins", "list").stdout
+
+
 def test_list_as_csv_is_only_csv(env: dict[str, str]) -> None:
     run("asins", "add", "B0C1234567")
     result = run("asins", "list", "--csv")

@@ -64,12 +64,18 @@ def add_change(conn: psycopg.Connection, asin: str, kind: str, at: datetime) -> 
 
 
 def add_alert(
-    conn: psycopg.Connection, change: int, status: str, client: str | None, at: datetime
+    conn: psycopg.Connection,
+    change: int,
+    status: str,
+    client: str | None,
+    at: datetime,
+    *,
+    due: datetime | None = None,
 ) -> None:
     conn.execute(
-        "INSERT INTO notification_log (change_id, client_id, channel, status, created_at)"
-        " VALUES (%s, (SELECT id FROM clients WHERE name = %s), %s, %s, %s)",
-        (change, client, f"C-{client}" if client else None, status, at),
+        "INSERT INTO notification_log (change_id, client_id, channel, status, created_at,"
+        " deliver_after) VALUES (%s, (SELECT id FROM clients WHERE name = %s), %s, %s, %s, %s)",
+        (change, client, f"C-{client}" if client else None, status, at, due or at),
     )
 
 
@@ -110,6 +116,7 @@ def seeded(env: dict[str, str], conn: psycopg.Connection) -> psycopg.Connection:
     add_alert(conn, a_gain_again, "pending", "acme", hours(4))
     add_alert(conn, b_gain, "sent", "globex", hours(0))
     add_alert(conn, a_gain, "suppressed", None, hours(1))
+    add_alert(conn, b_gain, "pending", "acme", hours(2), due=NOW + timedelta(hours=8))
     add_alert(conn, old_change, "sent", "acme", OLD)
     add_state(conn, A, {GARLIC: hours(4)})
     add_state(conn, B, {GARLIC: hours(0), TOOLS: hours(2)})
@@ -229,9 +236,10 @@ def test_alerts_are_counted_by_status(seeded: psycopg.Connection) -> None:
         "printed": 0,
         "failed": 1,
         "pending": 1,
+        "held": 1,
         "sending": 0,
         "suppressed": 1,
-        "total": 5,
+        "total": 6,
     }
 
 
@@ -250,7 +258,8 @@ def test_client_report_covers_only_that_clients_asins(seeded: psycopg.Connection
     assert (report["changes"]["gained"], report["changes"]["lost"]) == (2, 1)
     assert [h["asin"] for h in report["holders"]] == [A]
     assert list(by_asin(report)) == [A]
-    assert report["alerts"]["total"] == 4  # its three, and the unaddressed one about A
+    # its four (one held for a digest), and the unaddressed one about A
+    assert (report["alerts"]["total"], report["alerts"]["held"]) == (5, 1)
     assert [(e["source"], e["kind"]) for e in report["errors"]] == [("keepa", "timeout")]
 
 
@@ -323,7 +332,7 @@ def test_human_report_shows_the_summary_and_tables(
     assert result.exit_code == 0, result.stderr
     assert "Badges: 3 gained, 1 lost; 2 ASIN(s) hold #1 now" in result.stdout
     assert "Keepa: 60 tokens in 3 calls, ≈ $0.60, $0.3000 per ASIN per day" in result.stdout
-    assert "Alerts: 2 sent, 0 printed, 1 failed, 1 pending, 1 suppressed" in result.stdout
+    assert "Alerts: 2 sent, 0 printed, 1 failed, 1 pending, 1 held, 1 suppressed" in result.stdout
     assert "keepa/timeout: 2" in result.stdout
     assert "4 checks, 5h 0m" in result.stdout
     assert "\x1b[" not in result.stdout  # not a terminal: no colour codes
