@@ -18,7 +18,8 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from bestseller_cli import __version__, client_store, db, monitor, store
-from bestseller_cli.cli_clients import clients_app, settings_app
+from bestseller_cli.cli_clients import clients_app
+from bestseller_cli.cli_settings import settings_app
 from bestseller_cli.config import Settings, load_settings, normalize_marketplace
 from bestseller_cli.doctor import run_doctor
 from bestseller_cli.errors import BestsellerError, ConfigError

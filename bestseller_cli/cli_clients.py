@@ -1,4 +1,4 @@
-"""`bestseller clients …` and `bestseller settings …`: who gets alerts, where and how.
+"""`bestseller clients …`: who gets alerts, where and how.
 
 Only parsing and printing; the SQL is in `client_store.py`, the validation in `notify_config.py`.
 """
@@ -9,17 +9,15 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bestseller_cli import client_store, db
 from bestseller_cli.config import Settings, load_settings
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.notify_config import (
-    GLOBAL_KEYS,
     NotificationRule,
     check_channel,
-    global_key,
-    parse_global_value,
     parse_quiet,
 )
 from bestseller_cli.redact import configure_logging
@@ -28,9 +26,6 @@ console = Console()
 clients_app = typer.Typer(
     help="Clients and their notification rules (channel, alerts, delivery).",
     no_args_is_help=True,
-)
-settings_app = typer.Typer(
-    help="Global notification defaults, for ASINs no client rule covers.", no_args_is_help=True
 )
 
 ChannelOpt = Annotated[
@@ -152,7 +147,8 @@ def save_rule_from_options(conn: Any, *, name: str, channel: str | None, **optio
     rule, created = client_store.update_rule(conn, client=name, channel=channel, changes=changes)
     verb = "created" if created else "updated"
     console.print(
-        f"[green]{verb}[/green] rule for {name} → {channel_label(channel)}: {describe_rule(rule)}",
+        f"[green]{verb}[/green] rule for {escape(name)} → {channel_label(channel)}:"
+        f" {describe_rule(rule)}",
         highlight=False,
     )
 
@@ -187,8 +183,9 @@ def clients_add(
     with db.open_database(config) as conn:
         created = client_store.add_client(conn, name=name)
         label = name.strip()
+        shown = escape(label)
         console.print(
-            f"[green]added client[/green] {label}" if created else f"client {label} already exists",
+            f"[green]added client[/green] {shown}" if created else f"client {shown} already exists",
             highlight=False,
         )
         if channel is not None or any(value is not None for value in options.values()):
@@ -219,7 +216,9 @@ def clients_rule(
             target = check_channel(channel) if channel is not None else None
             if not client_store.delete_rule(conn, client=name, channel=target):
                 raise ConfigError(f"{name} has no rule for {channel_label(target)}")
-            console.print(f"[yellow]removed[/yellow] rule for {name} → {channel_label(target)}")
+            console.print(
+                f"[yellow]removed[/yellow] rule for {escape(name)} → {channel_label(target)}"
+            )
             return
         save_rule_from_options(
             conn,
@@ -268,10 +267,10 @@ def clients_list(
         table.add_column(column)
     for client in clients:
         if not client.rules:
-            table.add_row(client.name, str(client.tracked_asins), "-", "global defaults")
+            table.add_row(escape(client.name), str(client.tracked_asins), "-", "global defaults")
         for index, rule in enumerate(client.rules):
             table.add_row(
-                client.name if index == 0 else "",
+                escape(client.name) if index == 0 else "",
                 str(client.tracked_asins) if index == 0 else "",
                 channel_label(rule.channel),
                 describe_rule(rule) + ("" if rule.active else " (inactive)"),
@@ -295,41 +294,4 @@ def clients_remove(
             option_hint="removing a client stops its alerts",
         )
         client_store.remove_client(conn, name=name)
-    console.print(f"[yellow]removed client[/yellow] {name}", highlight=False)
-
-
-@settings_app.command("show")
-def settings_show(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
-    """Show the global notification defaults."""
-    config = settings()
-    with db.open_database(config) as conn:
-        current = client_store.get_global_settings(conn)
-    values = {key: getattr(current, key) for key in GLOBAL_KEYS}
-    if as_json:
-        print_json({**values, "updated_at": current.updated_at})
-        return
-    table = Table(title="Global notification defaults")
-    table.add_column("Key")
-    table.add_column("Value")
-    for key, value in values.items():
-        shown = str(value).lower() if isinstance(value, bool) else str(value)
-        if key == "slack_channel_id" and value is None:
-            shown = f"unset (SLACK_CHANNEL_ID: {config.slack_channel_id or 'unset'})"
-        table.add_row(key, shown)
-    console.print(table)
-
-
-@settings_app.command("set")
-def settings_set(
-    key: Annotated[str, typer.Argument(help=f"One of {', '.join(GLOBAL_KEYS)}.")],
-    value: Annotated[str, typer.Argument(help="New value (none clears slack_channel_id).")],
-) -> None:
-    """Change one global notification default."""
-    config = settings()
-    typed = parse_global_value(key, value)
-    with db.open_database(config) as conn:
-        client_store.set_global_setting(conn, key=global_key(key), value=typed)
-    shown = str(typed).lower() if isinstance(typed, bool) else typed
-    console.print(f"[green]set[/green] {global_key(key)} = {shown}", highlight=False)
+    console.print(f"[yellow]removed client[/yellow] {escape(name)}", highlight=False)

@@ -450,3 +450,10 @@ def test_an_invalid_setting_is_refused_clearly(
     assert result.exit_code == 2
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_client_name_that_looks_like_markup_is_shown_as_typed(env: dict[str, str]) -> None:
+    result = run("clients", "add", "[red]acme", "--channel", "C0ACME1234")
+    assert result.exit_code == 0, result.stderr
+    assert "added client [red]acme" in result.stdout
+    assert "rule for [red]acme" in result.stdout
