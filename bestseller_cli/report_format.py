@@ -1,7 +1,7 @@
 """A `Report` as rich tables, Markdown, CSV rows or a Slack digest. Builds; never prints."""
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -42,7 +42,8 @@ def duration(seconds: int) -> str:
 
 
 def when(moment: datetime | None) -> str:
-    return f"{moment:%Y-%m-%d %H:%M}" if moment else "-"
+    """Every time in the report in UTC, whatever the database session's time zone."""
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M}" if moment else "-"
 
 
 def share(value: float | None) -> str:
@@ -79,7 +80,7 @@ def badges_text(holder: Holder) -> str:
 def heading(report: Report) -> str:
     scope = f"client {report.client}" if report.client else "all ASINs"
     period = report.period
-    return f"Best Seller report, {scope}: {when(period.since)} → {when(period.until)}"
+    return f"Best Seller report, {scope}: {when(period.since)} → {when(period.until)} UTC"
 
 
 def summary_lines(report: Report) -> list[str]:

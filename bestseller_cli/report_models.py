@@ -38,21 +38,30 @@ A streak is a run of consecutive available checks holding at least one #1 badge;
 the first check without one (`ended_at`), or is `ongoing` at the period's last check, in which
 case `ended_at` is that check's time. The longest streak has the most checks, then the longest
 duration. With --client, Keepa tokens and cost are the account's totals times the client's
-share of checks (Keepa bills per batch call, not per ASIN). Times are ISO 8601 with offset.
+share of checks (Keepa bills per batch call, not per ASIN). Times are ISO 8601 in UTC (`Z`).
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from bestseller_cli.models import ChangeKind
 
 SCHEMA_VERSION = 1
 
 
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# Times are shown in UTC whatever the database session's time zone; naive ones are UTC.
+UtcTime = Annotated[datetime, AfterValidator(_utc)]
+
+
 class Period(BaseModel):
-    since: datetime
-    until: datetime
+    since: UtcTime
+    until: UtcTime
     days: float
 
 
@@ -66,7 +75,7 @@ class ChangeEvent(BaseModel):
     rank_before: int | None
     rank_after: int | None
     main_rank: int | None
-    detected_at: datetime
+    detected_at: UtcTime
 
 
 class Changes(BaseModel):
@@ -78,7 +87,7 @@ class Changes(BaseModel):
 class BadgeHeld(BaseModel):
     category_id: int
     category_name: str | None
-    since: datetime | None
+    since: UtcTime | None
 
 
 class Holder(BaseModel):
@@ -86,14 +95,14 @@ class Holder(BaseModel):
     marketplace: str
     title: str | None
     main_rank: int | None
-    last_checked_at: datetime | None
+    last_checked_at: UtcTime | None
     badges: list[BadgeHeld]
 
 
 class Streak(BaseModel):
     checks: int
-    started_at: datetime
-    ended_at: datetime
+    started_at: UtcTime
+    ended_at: UtcTime
     ongoing: bool
     duration_seconds: int
 
@@ -136,13 +145,13 @@ class ErrorKind(BaseModel):
     source: str
     kind: str
     count: int
-    last_at: datetime
+    last_at: UtcTime
     last_message: str
 
 
 class Report(BaseModel):
     schema_version: int = SCHEMA_VERSION
-    generated_at: datetime
+    generated_at: UtcTime
     client: str | None
     period: Period
     changes: Changes

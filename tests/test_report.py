@@ -405,3 +405,23 @@ def test_to_slack_without_any_channel_names_the_ways_to_set_one(
     assert result.exit_code == 2
     assert "SLACK_CHANNEL_ID" in result.stderr
     assert slack_server.messages() == []
+
+
+def test_human_times_are_utc_whatever_the_database_time_zone(
+    seeded: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PGTZ", "America/New_York")
+    result = run("report", "--markdown")
+    assert result.exit_code == 0, result.stderr
+    assert f"| {hours(1):%Y-%m-%d %H:%M} | {A} |" in result.stdout
+
+
+def test_json_times_are_utc_whatever_the_database_time_zone(
+    seeded: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PGTZ", "America/New_York")
+    report = report_json()
+    times = [report["generated_at"], report["changes"]["events"][0]["detected_at"]]
+    times += [report["holders"][0]["last_checked_at"], report["errors"][0]["last_at"]]
+    times += [report["holders"][0]["badges"][0]["since"]]
+    assert all(moment.endswith("Z") for moment in times), times
