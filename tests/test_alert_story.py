@@ -161,3 +161,28 @@ def test_an_hourly_digest_groups_a_runs_changes_into_one_message(
     assert len(digest.outbox_ids) == 3
     statuses = conn.execute("SELECT DISTINCT status, slack_ts FROM notification_log").fetchall()
     assert statuses == [("sent", digest.ts)]
+
+
+def test_the_report_counts_what_the_alerts_said(keepa: FakeKeepa, slack: FakeSlack, conn) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from bestseller_cli.cli import app
+
+    store.add_tracked(conn, asins=[OURS, THEIRS], marketplace="com", client=None)
+    conn.execute("UPDATE global_notification_settings SET renotify_window_minutes = 0")
+    for ours, theirs in ((1, 2), (2, 1), (1, 3), (1, 1)):
+        keepa.set_ranks(OURS, {GADGETS: ours})
+        keepa.set_ranks(THEIRS, {GADGETS: theirs})
+        run_check(load_settings())
+    result = CliRunner().invoke(app, ["report", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    messages = slack.messages(CHANNEL)
+    gained = [m for m in messages if "gained" in m.text]
+    lost = [m for m in messages if "lost" in m.text]
+    assert (report["changes"]["gained"], report["changes"]["lost"]) == (len(gained), len(lost))
+    assert report["alerts"]["sent"] == len(messages) == 5
+    holders = {holder["asin"] for holder in report["holders"]}
+    assert holders == {OURS, THEIRS}
