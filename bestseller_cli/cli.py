@@ -443,6 +443,7 @@ def print_summary(summary: monitor.CheckSummary) -> None:
             f" {change.asin} ({change.marketplace}) {change.title or ''}",
             highlight=False,
         )
+    available = "?" if summary.tokens_available is None else summary.tokens_available
     table = Table(title="Dry run (nothing written or sent)" if summary.dry_run else "Check")
     table.add_column("")
     table.add_column("", justify="right")
@@ -458,7 +459,7 @@ def print_summary(summary: monitor.CheckSummary) -> None:
         ("alerts failed", summary.alerts_failed),
         ("alerts pending", summary.alerts_undelivered),
         ("Keepa tokens used", summary.tokens_used),
-        ("Keepa tokens available at start", summary.tokens_available),
+        ("Keepa tokens needed / available at start", f"{summary.tokens_needed} / {available}"),
         ("detection to queue (ms, max)", summary.detection_latency_ms_max),
         ("duration (s)", summary.duration_seconds),
     ]
