@@ -392,6 +392,10 @@ def check_progress(*, enabled: bool) -> Iterator[Callable[[int, int], None]]:
 def show_alert(message: SlackMessage) -> None:
     """Alerts without a Slack token are printed here instead of being dropped."""
     console.print(f"ALERT {html.unescape(message.text)}", highlight=False, markup=False)
+    for block in message.blocks:
+        for element in block.get("elements", []) if block.get("type") == "context" else []:
+            for line in element.get("text", "").splitlines():
+                console.print(f"      {html.unescape(line)}", highlight=False, markup=False)
 
 
 def summary_record(summary: monitor.CheckSummary) -> dict[str, Any]:
@@ -444,6 +448,8 @@ def print_summary(summary: monitor.CheckSummary) -> None:
             highlight=False,
         )
     available = "?" if summary.tokens_available is None else summary.tokens_available
+    latency = summary.detection_latency_ms_max
+    latency = None if latency is None else round(latency, 1)
     table = Table(title="Dry run (nothing written or sent)" if summary.dry_run else "Check")
     table.add_column("")
     table.add_column("", justify="right")
@@ -460,7 +466,7 @@ def print_summary(summary: monitor.CheckSummary) -> None:
         ("alerts pending", summary.alerts_undelivered),
         ("Keepa tokens used", summary.tokens_used),
         ("Keepa tokens needed / available at start", f"{summary.tokens_needed} / {available}"),
-        ("detection to queue (ms, max)", summary.detection_latency_ms_max),
+        ("detection to queue (ms, max)", latency),
         ("duration (s)", summary.duration_seconds),
     ]
     for label, value in rows:
