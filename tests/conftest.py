@@ -20,7 +20,7 @@ from pytest_httpx import HTTPXMock
 
 from bestseller_cli import db
 from tests.keepa_server import FakeKeepa, keepa_server  # noqa: F401 - fixture
-from tests.slack_server import slack_server_fixture  # noqa: F401 - fixture
+from tests.slack_server import FakeSlack, slack_server_fixture  # noqa: F401 - fixture
 
 TEMPLATE = "bestseller_test_template"
 KEEPA_TEST_KEY = "k" * 12 + "SECRETKEEPAKEY" + "0" * 38
@@ -110,3 +110,17 @@ def keepa(httpx_mock: HTTPXMock, env: dict[str, str]) -> FakeKeepa:
         answer, url=re.compile(r"https://keepa\.test/.*"), is_reusable=True, is_optional=True
     )
     return fake
+
+
+SLACK_CHANNEL = "C0ALERTS"
+
+
+@pytest.fixture
+def slack(
+    slack_server: FakeSlack, monkeypatch: pytest.MonkeyPatch, env: dict[str, str]
+) -> FakeSlack:
+    """The CLI configured to post to the fake Slack, default channel SLACK_CHANNEL."""
+    monkeypatch.setenv("SLACK_BOT_TOKEN", SLACK_TEST_TOKEN)
+    monkeypatch.setenv("SLACK_API_URL", slack_server.base_url)
+    monkeypatch.setenv("SLACK_CHANNEL_ID", SLACK_CHANNEL)
+    return slack_server

@@ -4,26 +4,17 @@ flap control, digests and quiet hours."""
 from datetime import UTC, datetime, time, timedelta
 
 import psycopg
-import pytest
 
 from bestseller_cli import store
 from bestseller_cli.config import load_settings
 from bestseller_cli.monitor import run_check
-from tests.conftest import SLACK_TEST_TOKEN
+from tests.conftest import SLACK_CHANNEL
 from tests.keepa_server import FakeKeepa
 from tests.slack_server import FakeSlack
 
 GADGETS = 289913
 OURS, THEIRS, OTHER = "B0OURS0001", "B0THEIRS01", "B0OTHER001"
-CHANNEL = "C0STORY"
-
-
-@pytest.fixture
-def slack(slack_server: FakeSlack, monkeypatch: pytest.MonkeyPatch, env) -> FakeSlack:
-    monkeypatch.setenv("SLACK_BOT_TOKEN", SLACK_TEST_TOKEN)
-    monkeypatch.setenv("SLACK_API_URL", slack_server.base_url)
-    monkeypatch.setenv("SLACK_CHANNEL_ID", CHANNEL)
-    return slack_server
+CHANNEL = SLACK_CHANNEL
 
 
 def text_of(message) -> str:

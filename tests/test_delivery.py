@@ -3,27 +3,18 @@
 from datetime import UTC, datetime
 
 import psycopg
-import pytest
 
 from bestseller_cli import outbox_store, store
 from bestseller_cli.config import load_settings
 from bestseller_cli.monitor import run_check
 from bestseller_cli.slack import SlackSender, alert_message
-from tests.conftest import SLACK_TEST_TOKEN
+from tests.conftest import SLACK_CHANNEL
 from tests.keepa_server import FakeKeepa
 from tests.slack_server import FakeSlack
 
 GADGETS = 289913
 A, B = "B0AAAAAAAA", "B0BBBBBBBB"
-CHANNEL = "C0ALERTS"
-
-
-@pytest.fixture
-def slack(slack_server: FakeSlack, monkeypatch: pytest.MonkeyPatch, env) -> FakeSlack:
-    monkeypatch.setenv("SLACK_BOT_TOKEN", SLACK_TEST_TOKEN)
-    monkeypatch.setenv("SLACK_API_URL", slack_server.base_url)
-    monkeypatch.setenv("SLACK_CHANNEL_ID", CHANNEL)
-    return slack_server
+CHANNEL = SLACK_CHANNEL
 
 
 def gain_for_a(keepa: FakeKeepa, conn: psycopg.Connection) -> None:
@@ -32,6 +23,16 @@ def gain_for_a(keepa: FakeKeepa, conn: psycopg.Connection) -> None:
     keepa.set_ranks(A, {GADGETS: 2})
     run_check(load_settings())
     keepa.set_ranks(A, {GADGETS: 1})
+
+
+def record_while_slack_is_down(keepa: FakeKeepa, slack: FakeSlack, conn) -> int:
+    """A gain recorded by a pass whose every post failed; returns its outbox row id."""
+    gain_for_a(keepa, conn)
+    slack.fail_http("chat.postMessage", 503, times=None)
+    run_check(load_settings())
+    slack._scripts.clear()
+    [(row_id,)] = conn.execute("SELECT id FROM notification_log").fetchall()
+    return row_id
 
 
 def outbox_rows(conn: psycopg.Connection) -> list[tuple]:
@@ -81,11 +82,7 @@ def test_a_message_slack_took_before_the_process_died_is_not_sent_again(
 def test_a_claimed_message_slack_never_got_is_sent_on_the_next_run(
     keepa: FakeKeepa, slack: FakeSlack, conn
 ) -> None:
-    gain_for_a(keepa, conn)
-    slack.fail_http("chat.postMessage", 503, times=None)
-    run_check(load_settings())
-    slack._scripts.clear()
-    [(row_id,)] = conn.execute("SELECT id FROM notification_log").fetchall()
+    row_id = record_while_slack_is_down(keepa, slack, conn)
     outbox_store.claim(conn, [row_id])  # claimed, then the process died before posting
     summary = run_check(load_settings())
     assert [m.outbox_ids for m in slack.messages(CHANNEL)] == [[row_id]]
@@ -137,11 +134,7 @@ def test_an_unknown_channel_fails_that_alert_for_good_without_a_retry_storm(
 def test_without_history_scope_an_interrupted_alert_is_resent_and_the_risk_recorded(
     keepa: FakeKeepa, slack: FakeSlack, conn
 ) -> None:
-    gain_for_a(keepa, conn)
-    slack.fail_http("chat.postMessage", 503, times=None)
-    run_check(load_settings())
-    slack._scripts.clear()
-    [(row_id,)] = conn.execute("SELECT id FROM notification_log").fetchall()
+    row_id = record_while_slack_is_down(keepa, slack, conn)
     outbox_store.claim(conn, [row_id])
     slack.fail_with("conversations.history", "missing_scope", needed="channels:history")
     summary = run_check(load_settings())

@@ -1,23 +1,14 @@
 """`bestseller doctor`: a green table when all is well, a red row and exit 1 when not."""
 
-import pytest
 from typer.testing import CliRunner
 
 from bestseller_cli import store
 from bestseller_cli.cli import app
-from tests.conftest import KEEPA_TEST_KEY, SLACK_TEST_TOKEN
+from tests.conftest import KEEPA_TEST_KEY
 from tests.keepa_server import FakeKeepa
 from tests.slack_server import FakeSlack
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def slack(slack_server: FakeSlack, monkeypatch: pytest.MonkeyPatch, env) -> FakeSlack:
-    monkeypatch.setenv("SLACK_BOT_TOKEN", SLACK_TEST_TOKEN)
-    monkeypatch.setenv("SLACK_API_URL", slack_server.base_url)
-    monkeypatch.setenv("SLACK_CHANNEL_ID", "C0ALERTS")
-    return slack_server
 
 
 def test_all_green_when_every_part_works(keepa: FakeKeepa, slack: FakeSlack, conn) -> None:
