@@ -3,26 +3,22 @@
 Only parsing and printing; the SQL is in `client_store.py`, the validation in `notify_config.py`.
 """
 
-import json
 import sys
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from bestseller_cli import client_store, db
-from bestseller_cli.config import Settings, load_settings
+from bestseller_cli.cli_common import console, print_json, settings
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.notify_config import (
     NotificationRule,
     check_channel,
     parse_quiet,
 )
-from bestseller_cli.redact import configure_logging
 
-console = Console()
 clients_app = typer.Typer(
     help="Clients and their notification rules (channel, alerts, delivery).",
     no_args_is_help=True,
@@ -68,16 +64,6 @@ RenotifyOpt = Annotated[
     int | None,
     typer.Option("--renotify-window", help="Minutes before the same alert may repeat."),
 ]
-
-
-def settings() -> Settings:
-    loaded = load_settings()
-    configure_logging(loaded.log_level)
-    return loaded
-
-
-def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
 def confirm_or_yes(question: str, *, yes: bool, option_hint: str) -> None:

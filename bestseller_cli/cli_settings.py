@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 
 from bestseller_cli import client_store, db
-from bestseller_cli.cli_clients import console, print_json, settings
+from bestseller_cli.cli_common import console, print_json, settings
 from bestseller_cli.notify_config import GLOBAL_KEYS, global_key, parse_global_value
 
 settings_app = typer.Typer(

@@ -1,0 +1,213 @@
+"""`bestseller asins …`: add, remove and list the ASINs being watched."""
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from bestseller_cli import db, store
+from bestseller_cli.cli_common import console, err_console, print_json, settings, write_csv
+from bestseller_cli.config import normalize_marketplace
+from bestseller_cli.errors import ConfigError
+from bestseller_cli.models import parse_asin
+
+asins_app = typer.Typer(help="Add, remove and list the ASINs being watched.", no_args_is_help=True)
+
+
+def marketplace_option(value: str | None) -> str | None:
+    try:
+        return normalize_marketplace(value) if value else None
+    except ValueError as exc:
+        raise ConfigError(f"--marketplace: {exc}") from None
+
+
+def read_asin_arguments(asins: list[str], file: Path | None) -> list[str]:
+    texts = list(asins)
+    if file is not None:
+        try:
+            content = sys.stdin.read() if str(file) == "-" else file.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read --file {file}: {exc.strerror or exc}") from None
+        for line in content.splitlines():
+            line = line.split("#", 1)[0].strip()
+            texts.extend(part for part in line.replace(",", " ").split() if part)
+    if not texts:
+        raise ConfigError("give at least one ASIN, or --file PATH (- for standard input)")
+    return texts
+
+
+@asins_app.command("add")
+def asins_add(
+    asins: Annotated[list[str] | None, typer.Argument(help="ASINs to watch.")] = None,
+    client: Annotated[str | None, typer.Option(help="Client the ASINs belong to.")] = None,
+    marketplace: Annotated[
+        str | None, typer.Option(help="Amazon marketplace: com, co.uk, de, … (KEEPA_DOMAIN).")
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="Read ASINs from a file, - for stdin.")
+    ] = None,
+    skip_invalid: Annotated[
+        bool, typer.Option(help="Add the valid ASINs even when some are invalid.")
+    ] = False,
+    competitor: Annotated[
+        bool | None,
+        typer.Option(
+            "--competitor/--own",
+            help="A competitor's products (named when they take #1), or the client's own.",
+        ),
+    ] = None,
+) -> None:
+    """Start watching ASINs. Nothing is added when any ASIN is invalid (unless --skip-invalid)."""
+    config = settings()
+    market = marketplace_option(marketplace) or config.keepa_domain
+    valid: list[str] = []
+    invalid: list[str] = []
+    for text in read_asin_arguments(asins or [], file):
+        try:
+            valid.append(parse_asin(text))
+        except ValueError as exc:
+            invalid.append(str(exc))
+    for problem in invalid:
+        err_console.print(f"[red]invalid:[/red] {problem}", highlight=False)
+    if invalid and not skip_invalid:
+        raise ConfigError(
+            f"{len(invalid)} invalid ASIN(s); nothing was added"
+            " (--skip-invalid adds the valid ones)"
+        )
+    if valid:
+        with db.open_database(config) as conn:
+            role = None if competitor is None else ("competitor" if competitor else "own")
+            added, already = store.add_tracked(
+                conn, asins=valid, marketplace=market, client=client, role=role
+            )
+        as_role = f", {role}" if role else ""
+        for asin in added:
+            console.print(f"[green]added[/green] {asin} ({market}{as_role})", highlight=False)
+        for asin in already:
+            console.print(f"already tracked {asin} ({market}{as_role})", highlight=False)
+    if invalid:
+        raise typer.Exit(1)
+
+
+@asins_app.command("remove")
+def asins_remove(
+    asins: Annotated[list[str], typer.Argument(help="ASINs to stop watching.")],
+    client: Annotated[str | None, typer.Option(help="Only this client's entries.")] = None,
+    marketplace: Annotated[str | None, typer.Option(help="Only this marketplace.")] = None,
+    purge: Annotated[
+        bool, typer.Option(help="Also delete their history (asks first; --yes skips).")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Stop watching ASINs; their history is kept unless --purge."""
+    config = settings()
+    try:
+        parsed = [parse_asin(text) for text in asins]
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    market = marketplace_option(marketplace)
+    if purge and not yes:
+        if not sys.stdin.isatty():
+            raise ConfigError("--purge deletes history: confirm with --yes when not interactive")
+        typer.confirm(f"Delete all history of {', '.join(parsed)}?", abort=True)
+    with db.open_database(config) as conn:
+        result = store.remove_tracked(
+            conn, asins=parsed, client=client, marketplace=market, purge=purge
+        )
+    for asin in dict.fromkeys(parsed):
+        if asin in result.removed:
+            console.print(f"[yellow]removed[/yellow] {asin}", highlight=False)
+        else:
+            console.print(f"not tracked {asin}", highlight=False)
+    if result.purged:
+        console.print(f"[red]deleted history[/red] of {', '.join(result.purged)}", highlight=False)
+    if result.kept_history:
+        console.print(
+            f"kept history of {', '.join(result.kept_history)} (still tracked by another client)",
+            highlight=False,
+        )
+    if len(result.removed) < len(set(parsed)):
+        raise typer.Exit(1)
+
+
+@asins_app.command("list")
+def asins_list(
+    client: Annotated[str | None, typer.Option(help="Only this client's ASINs.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Include removed ASINs.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
+) -> None:
+    """List watched ASINs with their badge status now."""
+    config = settings()
+    with db.open_database(config) as conn:
+        rows = store.list_tracked(conn, client=client, include_removed=all_)
+    records = [
+        {
+            "asin": row.asin,
+            "marketplace": row.marketplace,
+            "client": row.client,
+            "role": row.role,
+            "active": row.active,
+            "title": row.title,
+            "badges": row.badge_names,
+            "badge_since": row.badge_since.isoformat() if row.badge_since else None,
+            "main_rank": row.main_rank,
+            "last_checked_at": row.last_checked_at.isoformat() if row.last_checked_at else None,
+            "added_at": row.added_at.isoformat(),
+            "held_alerts": row.held_alerts,
+        }
+        for row in rows
+    ]
+    if as_json:
+        print_json(records)
+        return
+    if as_csv:
+        write_csv(records, fieldnames=TRACKED_CSV_FIELDS)
+        return
+    if not rows:
+        console.print("No ASINs tracked yet. Add one with `bestseller asins add B0XXXXXXXX`.")
+        return
+    table = Table(title=f"Tracked ASINs ({len(rows)})")
+    for column in ("ASIN", "Market", "Client", "Title", "#1 Best Seller in", "Main rank"):
+        table.add_column(column)
+    table.add_column("Last checked")
+    table.columns[0].no_wrap = True
+    held = any(row.held_alerts for row in rows)
+    if held:
+        table.add_column("Held alerts")
+    for row in rows:
+        badges = ", ".join(row.badge_names) if row.badge_names else "-"
+        if row.badge_since:
+            badges += f" (since {row.badge_since:%Y-%m-%d %H:%M})"
+        table.add_row(
+            row.asin
+            + ("" if row.role == "own" else f" ({row.role})")
+            + ("" if row.active else " (removed)"),
+            row.marketplace,
+            escape(row.client or "-"),
+            escape((row.title or "-")[:50]),
+            f"[bold green]{escape(badges)}[/bold green]" if row.badge_names else badges,
+            f"#{row.main_rank:,}" if row.main_rank else "-",
+            f"{row.last_checked_at:%Y-%m-%d %H:%M}" if row.last_checked_at else "never",
+            *([str(row.held_alerts or "-")] if held else []),
+        )
+    console.print(table)
+
+
+TRACKED_CSV_FIELDS = [
+    "asin",
+    "marketplace",
+    "client",
+    "role",
+    "active",
+    "title",
+    "badges",
+    "badge_since",
+    "main_rank",
+    "last_checked_at",
+    "added_at",
+    "held_alerts",
+]

@@ -1,0 +1,71 @@
+"""`bestseller report`: badge changes, holders, share, cost, alerts and errors."""
+
+import sys
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from bestseller_cli import client_store, db
+from bestseller_cli.cli_common import console, err_console, print_json, settings, write_csv
+from bestseller_cli.errors import ConfigError
+from bestseller_cli.report import build_report, parse_since
+from bestseller_cli.report_format import (
+    CSV_FIELDS,
+    csv_records,
+    markdown_report,
+    rich_report,
+    slack_report,
+)
+from bestseller_cli.slack import SlackSender
+
+
+def report(
+    since: Annotated[
+        str, typer.Option(help="Period start: 24h, 7d, 2w, or a date 2026-05-01 (UTC).")
+    ] = "24h",
+    client: Annotated[str | None, typer.Option(help="Only this client's ASINs.")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON (shape: bestseller_cli/report_models.py).")
+    ] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print one CSV row per ASIN.")] = False,
+    as_markdown: Annotated[bool, typer.Option("--markdown", help="Print Markdown.")] = False,
+    to_slack: Annotated[bool, typer.Option("--to-slack", help="Also post it to Slack.")] = False,
+    channel: Annotated[
+        str | None,
+        typer.Option(help="Channel for --to-slack; default: the client's, the global one."),
+    ] = None,
+) -> None:
+    """Report badge changes, holders, badge share and streaks, Keepa cost, alerts and errors."""
+    config = settings()
+    if as_json + as_csv + as_markdown > 1:
+        raise ConfigError("choose one of --json, --csv and --markdown")
+    until = datetime.now(UTC)
+    start = parse_since(since, now=until)
+    sender = SlackSender.from_settings(config) if to_slack else None
+    with db.open_database(config) as conn:
+        result = build_report(
+            conn,
+            since=start,
+            until=until,
+            client=client,
+            token_cost_usd=config.keepa_token_cost_usd,
+        )
+        target = channel or client_store.report_channel(conn, client=client)
+    target = target or config.slack_channel_id
+    if sender is not None and not target:
+        raise ConfigError(
+            "--to-slack needs a channel: --channel C, `bestseller settings set"
+            " slack_channel_id C` or SLACK_CHANNEL_ID"
+        )
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+    elif as_csv:
+        write_csv(csv_records(result), fieldnames=CSV_FIELDS)
+    elif as_markdown:
+        sys.stdout.write(markdown_report(result) + "\n")
+    else:
+        console.print(rich_report(result))
+    if sender is not None and target:
+        sender.post(channel=target, message=slack_report(result), outbox_ids=[])
+        err_console.print(f"[green]posted[/green] the report to {target}", highlight=False)
