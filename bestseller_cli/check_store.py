@@ -1,6 +1,8 @@
 """SQL of the monitoring pass: runs, observed state, history, changes, outbox, usage, errors."""
 
+import itertools
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -10,6 +12,7 @@ from psycopg.types.json import Jsonb
 from bestseller_cli.models import (
     ApiCall,
     BadgeChange,
+    BestSellerList,
     CategoryRank,
     ErrorEvent,
     ProductSnapshot,
@@ -111,25 +114,60 @@ def finish_run(
         )
 
 
-def load_work(
-    conn: psycopg.Connection, *, run_id: int | None, asins: list[str] | None, client: str | None
-) -> dict[str, list[str]]:
-    """Active ASINs by marketplace that this run has not checked yet."""
-    rows = conn.execute(
-        "SELECT DISTINCT t.marketplace, t.asin FROM tracked_asins t"
-        " LEFT JOIN clients c ON c.id = t.client_id"
-        " LEFT JOIN asin_current_state s ON s.asin = t.asin AND s.marketplace = t.marketplace"
-        " WHERE t.active"
-        " AND (%(asins)s::text[] IS NULL OR t.asin = ANY(%(asins)s))"
-        " AND (%(client)s::text IS NULL OR c.name = %(client)s)"
-        " AND s.last_run_id IS DISTINCT FROM %(run)s"
-        " ORDER BY t.marketplace, t.asin",
-        {"asins": asins, "client": client, "run": run_id},
-    ).fetchall()
-    work: dict[str, list[str]] = {}
-    for marketplace, asin in rows:
-        work.setdefault(marketplace, []).append(asin)
-    return work
+# Tracked, active, selected, and not yet checked by this run (a resumed run skips what it did).
+WORK_SOURCE = """
+FROM tracked_asins t
+LEFT JOIN clients c ON c.id = t.client_id
+LEFT JOIN asin_current_state s ON s.asin = t.asin AND s.marketplace = t.marketplace
+WHERE t.active
+  AND (%(asins)s::text[] IS NULL OR t.asin = ANY(%(asins)s))
+  AND (%(client)s::text IS NULL OR c.name = %(client)s)
+  AND (%(run)s::bigint IS NULL OR s.last_run_id IS DISTINCT FROM %(run)s)
+"""
+
+
+@dataclass(frozen=True)
+class WorkSelection:
+    run_id: int | None
+    asins: list[str] | None = None
+    client: str | None = None
+
+    def params(self) -> dict[str, object]:
+        return {"run": self.run_id, "asins": self.asins, "client": self.client}
+
+
+def count_work(conn: psycopg.Connection, selection: WorkSelection) -> int:
+    """(ASIN, marketplace) pairs the pass will fetch: one Keepa token each."""
+    row = conn.execute(
+        f"SELECT count(*) FROM (SELECT DISTINCT t.marketplace, t.asin {WORK_SOURCE}) work",
+        selection.params(),
+    ).fetchone()
+    return row[0] if row else 0
+
+
+def work_chunks(
+    conn: psycopg.Connection, selection: WorkSelection, *, page_size: int
+) -> Iterator[tuple[str, list[str]]]:
+    """The pass's work as (marketplace, ASINs) chunks in key order, read a page at a time
+    (keyset), so memory does not grow with the watch list."""
+    after = ("", "")
+    while True:
+        rows = conn.execute(
+            f"SELECT DISTINCT t.marketplace, t.asin {WORK_SOURCE}"
+            " AND (t.marketplace, t.asin) > (%(after_marketplace)s, %(after_asin)s)"
+            " ORDER BY t.marketplace, t.asin LIMIT %(limit)s",
+            {
+                **selection.params(),
+                "after_marketplace": after[0],
+                "after_asin": after[1],
+                "limit": page_size,
+            },
+        ).fetchall()
+        for marketplace, group in itertools.groupby(rows, key=lambda row: row[0]):
+            yield marketplace, [asin for _, asin in group]
+        if len(rows) < page_size:
+            return
+        after = rows[-1]
 
 
 # --- rules and per-batch state ----------------------------------------------------------
@@ -346,6 +384,73 @@ def write_batch(
     row = conn.execute(WRITE_BATCH_SQL, params).fetchone()
     assert row is not None
     return row[0], row[1]
+
+
+# --- optional holder lookup (Keepa's daily best seller lists) ------------------------------
+
+# This run's losses that no other tracked product explains (the same test as the alert's
+# "Now #1" line) and whose category this run has not looked up yet.
+UNEXPLAINED_LOSSES_SQL = """
+SELECT DISTINCT c.marketplace, c.category_id
+FROM bestseller_changes c
+WHERE c.run_id = %(run)s AND c.kind = 'lost'
+  AND NOT EXISTS (
+    SELECT 1 FROM keepa_best_seller_lists l
+    WHERE l.run_id = c.run_id AND l.marketplace = c.marketplace
+      AND l.category_id = c.category_id)
+  AND NOT EXISTS (
+    SELECT 1 FROM asin_current_state s
+    JOIN tracked_asins t ON t.asin = s.asin AND t.marketplace = s.marketplace AND t.active
+    WHERE s.marketplace = c.marketplace AND s.asin <> c.asin
+      AND s.badges ? c.category_id::text)
+ORDER BY c.marketplace, c.category_id
+"""
+
+LOOKUP_SPENDING_SQL = """
+SELECT
+  (SELECT coalesce(sum(tokens_consumed), 0) FROM keepa_best_seller_lists
+   WHERE run_id = %(run)s) AS spent_this_run,
+  (SELECT tokens_consumed FROM api_usage_log
+   WHERE endpoint = 'bestsellers' AND http_status = 200 AND tokens_consumed IS NOT NULL
+   ORDER BY called_at DESC LIMIT 1) AS last_cost
+"""
+
+
+@dataclass(frozen=True)
+class LookupWork:
+    categories: list[tuple[str, int]]  # (marketplace, category_id)
+    spent_this_run: int  # by an interrupted earlier attempt of this run
+    last_cost: int | None  # tokens the latest successful lookup consumed
+
+
+def holder_lookup_work(conn: psycopg.Connection, *, run_id: int) -> LookupWork:
+    params = {"run": run_id}
+    categories = [(row[0], row[1]) for row in conn.execute(UNEXPLAINED_LOSSES_SQL, params)]
+    row = conn.execute(LOOKUP_SPENDING_SQL, params).fetchone()
+    assert row is not None
+    return LookupWork(categories=categories, spent_this_run=row[0], last_cost=row[1])
+
+
+def record_best_seller_lists(
+    conn: psycopg.Connection, lists: list[tuple[str, BestSellerList]], *, run_id: int
+) -> None:
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO keepa_best_seller_lists (run_id, marketplace, category_id,"
+            " holder_asin, list_updated_at, tokens_consumed) VALUES (%s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT DO NOTHING",
+            [
+                (
+                    run_id,
+                    marketplace,
+                    listing.category_id,
+                    listing.first_asin,
+                    listing.updated_at,
+                    listing.tokens_consumed,
+                )
+                for marketplace, listing in lists
+            ],
+        )
 
 
 # --- for `doctor` ---------------------------------------------------------------------------

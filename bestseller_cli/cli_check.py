@@ -156,6 +156,8 @@ def print_summary(summary: monitor.CheckSummary) -> None:
         ("detection to queue (ms, max)", latency),
         ("duration (s)", summary.duration_seconds),
     ]
+    if summary.holders_looked_up is not None:
+        rows.insert(-2, ("categories looked up on Keepa's daily lists", summary.holders_looked_up))
     for label, value in rows:
         table.add_row(label, "-" if value is None else str(value))
     table.show_header = False

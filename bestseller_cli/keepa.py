@@ -19,7 +19,13 @@ from tenacity import RetryCallState
 
 from bestseller_cli.config import MARKETPLACES, Settings, normalize_marketplace
 from bestseller_cli.errors import KeepaAuthError, KeepaError
-from bestseller_cli.models import ApiCall, CategoryRank, ErrorEvent, ProductSnapshot
+from bestseller_cli.models import (
+    ApiCall,
+    BestSellerList,
+    CategoryRank,
+    ErrorEvent,
+    ProductSnapshot,
+)
 from bestseller_cli.redact import redact, register_secret
 
 log = logging.getLogger(__name__)
@@ -33,7 +39,12 @@ IMAGE_URL = "https://m.media-amazon.com/images/I/"
 NO_DATA_TYPES = {4, 5}
 CSV_AMAZON, CSV_NEW, CSV_RATING, CSV_REVIEWS = 0, 1, 16, 17
 # What a 200 body must hold to be usable, per endpoint.
-EXPECTED = {"product": ("products", list), "token": ("tokensLeft", int)}
+# A category without a list comes back as an envelope without bestSellersList.
+EXPECTED = {
+    "product": ("products", list),
+    "token": ("tokensLeft", int),
+    "bestsellers": ("tokensLeft", int),
+}
 FINAL_STATUSES = {
     400: "Keepa rejected the request (HTTP 400 REQUEST_REJECTED): check KEEPA_API_KEY",
     402: "Keepa refused the request (HTTP 402 PAYMENT_REQUIRED): check the Keepa subscription",
@@ -293,6 +304,27 @@ class KeepaClient:
         refill_in_ms, refill_rate = _number(body, "refillIn") or 0, _number(body, "refillRate") or 0
         return TokenStatus(
             tokens_left=body["tokensLeft"], refill_in_ms=refill_in_ms, refill_rate=refill_rate
+        )
+
+    def best_seller_list(self, category_id: int, *, marketplace: str) -> BestSellerList:
+        """The category's list by sub-category rank (`sublist=1`), current ranks (`range=0`)."""
+        market = normalize_marketplace(marketplace)
+        params: Params = {
+            "domain": MARKETPLACES[market],
+            "category": category_id,
+            "range": 0,
+            "sublist": 1,
+        }
+        body = self._get("bestsellers", params, market)
+        listing = body.get("bestSellersList")
+        listing = listing if isinstance(listing, dict) else {}
+        asins = [asin for asin in listing.get("asinList") or [] if isinstance(asin, str)]
+        updated = _number(listing, "lastUpdate")
+        return BestSellerList(
+            category_id=category_id,
+            first_asin=asins[0] if asins else None,
+            updated_at=keepa_time(updated) if updated and updated > 0 else None,
+            tokens_consumed=_number(body, "tokensConsumed"),
         )
 
     def close(self) -> None:

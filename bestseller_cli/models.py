@@ -73,6 +73,16 @@ def parse_asin(text: str) -> str:
     return asin
 
 
+class BestSellerList(BaseModel):
+    """Head of Keepa's best seller list of one category. Keepa rebuilds these lists about
+    daily, so the head is who led at `updated_at`, not necessarily who is #1 this hour."""
+
+    category_id: int
+    first_asin: str | None
+    updated_at: datetime | None
+    tokens_consumed: int | None
+
+
 class ApiCall(BaseModel):
     """One HTTP call to Keepa, for api_usage_log."""
 

@@ -2,7 +2,7 @@
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -13,6 +13,7 @@ from bestseller_cli.badges import observe
 from bestseller_cli.config import Settings
 from bestseller_cli.delivery import DeliveryReport, deliver
 from bestseller_cli.errors import KeepaAuthError, KeepaError
+from bestseller_cli.holder_lookup import look_up_holders
 from bestseller_cli.keepa import KeepaClient, KeepaOutOfTokens
 from bestseller_cli.models import ApiCall, BadgeChange, ErrorEvent, ProductSnapshot
 from bestseller_cli.redact import redact
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 
 # Stop fetching this long before the deadline, to leave time to write and deliver.
 DEADLINE_MARGIN_SECONDS = 60.0
+# The work list is read in pages of this many batches: one extra round trip per 50 batches.
+BATCHES_PER_WORK_PAGE = 50
 
 
 @dataclass
@@ -44,6 +47,7 @@ class CheckSummary:
     alerts_recovered: int = 0
     alerts_folded_into_flapping: int = 0
     alerts_undelivered: int = 0
+    holders_looked_up: int | None = None  # None: KEEPA_BESTSELLERS_LOOKUP is off
     tokens_needed: int = 0
     tokens_available: int | None = None
     tokens_used: int = 0
@@ -136,9 +140,11 @@ def run_pass(
         rules=check_store.load_rules(conn),
         clock=clock,
     )
-    work = check_store.load_work(conn, run_id=run_id, asins=asins, client=client)
-    conn.commit()
-    summary.asins_to_check = summary.tokens_needed = sum(len(v) for v in work.values())
+    selection = check_store.WorkSelection(run_id=run_id, asins=asins, client=client)
+    summary.asins_to_check = summary.tokens_needed = check_store.count_work(conn, selection)
+    work = check_store.work_chunks(
+        conn, selection, page_size=settings.batch_size * BATCHES_PER_WORK_PAGE
+    )
     keepa = KeepaClient(
         api_key=settings.require_keepa_key(),
         base_url=settings.keepa_api_url,
@@ -157,6 +163,9 @@ def run_pass(
             if summary.asins_to_check:
                 summary.tokens_available = token_budget(keepa, context)
             fetch_all(keepa, context, work, deadline, on_progress)
+            lookup = settings.keepa_bestsellers_lookup and summary.stopped_because is None
+            if lookup and run_id is not None:
+                name_unexplained_holders(keepa, context, run_id)
         if not summary.dry_run:
             flush_records(context)
             sender = SlackSender.from_settings(settings) if settings.slack_bot_token else None
@@ -201,42 +210,67 @@ def token_budget(keepa: KeepaClient, context: PassContext) -> int | None:
 def fetch_all(
     keepa: KeepaClient,
     context: PassContext,
-    work: dict[str, list[str]],
+    work: Iterator[tuple[str, list[str]]],
     deadline: float,
     on_progress: Callable[[int, int], None],
 ) -> None:
+    """Fetch and process the work chunk by chunk; once stopped, the rest is listed unchecked."""
     summary = context.summary
-    for marketplace, asins in work.items():
-        remaining = list(asins)
+    for marketplace, asins in work:
+        done = 0
         if summary.stopped_because is None:
-            batches = keepa.batches(
-                asins, marketplace=marketplace, batch_size=context.settings.batch_size
+            done = fetch_chunk(keepa, context, marketplace, asins, deadline, on_progress)
+        summary.unchecked += [f"{asin} ({marketplace})" for asin in asins[done:]]
+
+
+def fetch_chunk(
+    keepa: KeepaClient,
+    context: PassContext,
+    marketplace: str,
+    asins: list[str],
+    deadline: float,
+    on_progress: Callable[[int, int], None],
+) -> int:
+    """Batch after batch, in order; returns how many of `asins` were processed."""
+    summary = context.summary
+    batches = keepa.batches(asins, marketplace=marketplace, batch_size=context.settings.batch_size)
+    done = 0
+    while done < len(asins):
+        if time.monotonic() > deadline:
+            summary.stopped_because = "the run deadline (RUN_DEADLINE_MINUTES) is near"
+            break
+        try:
+            requested, products = next(batches)
+        except StopIteration:
+            break
+        except KeepaOutOfTokens as exc:
+            summary.stopped_because = f"Keepa is out of tokens ({exc})"
+            break
+        except KeepaAuthError:
+            raise
+        except KeepaError as exc:
+            context.errors.append(
+                ErrorEvent(source="keepa", kind="request_failed", message=str(exc))
             )
-            while remaining:
-                if time.monotonic() > deadline:
-                    summary.stopped_because = "the run deadline (RUN_DEADLINE_MINUTES) is near"
-                    break
-                try:
-                    requested, products = next(batches)
-                except StopIteration:
-                    break
-                except KeepaOutOfTokens as exc:
-                    summary.stopped_because = f"Keepa is out of tokens ({exc})"
-                    break
-                except KeepaAuthError:
-                    raise
-                except KeepaError as exc:
-                    context.errors.append(
-                        ErrorEvent(source="keepa", kind="request_failed", message=str(exc))
-                    )
-                    summary.stopped_because = f"Keepa failed: {exc}"
-                    break
-                process_batch(context, marketplace, requested, products)
-                done = set(requested)
-                remaining = [asin for asin in remaining if asin not in done]
-                summary.checked += len(requested)
-                on_progress(summary.checked, summary.asins_to_check)
-        summary.unchecked += [f"{asin} ({marketplace})" for asin in remaining]
+            summary.stopped_because = f"Keepa failed: {exc}"
+            break
+        process_batch(context, marketplace, requested, products)
+        done += len(requested)
+        summary.checked += len(requested)
+        on_progress(summary.checked, summary.asins_to_check)
+    return done
+
+
+def name_unexplained_holders(keepa: KeepaClient, context: PassContext, run_id: int) -> None:
+    budget = context.settings.keepa_bestsellers_token_budget
+    outcome = look_up_holders(keepa, context.conn, run_id=run_id, budget=budget)
+    context.summary.holders_looked_up = outcome.looked_up
+    context.errors += outcome.errors
+    if outcome.over_budget:
+        context.summary.warnings.append(
+            f"{outcome.over_budget} categories lost #1 with the holder unknown: the"
+            f" KEEPA_BESTSELLERS_TOKEN_BUDGET of {budget} tokens is spent for this pass"
+        )
 
 
 def process_batch(

@@ -1,12 +1,12 @@
 """SQL of the notification outbox (notification_log)."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import psycopg
 
 from bestseller_cli.models import BadgeChange
-from bestseller_cli.story import AlertStory, OtherProduct
+from bestseller_cli.story import AlertStory, ListedHolder, OtherProduct
 
 
 @dataclass(frozen=True)
@@ -212,6 +212,15 @@ SELECT
      AND c.category_id = %(category)s AND c.asin <> %(asin)s
      AND c.detected_at BETWEEN %(at)s - interval '2 hours' AND %(at)s + interval '5 minutes'
    ORDER BY c.detected_at DESC LIMIT 1) AS displaced,
+  (SELECT jsonb_build_object('asin', l.holder_asin,
+                             'updated_epoch', extract(epoch FROM l.list_updated_at))
+   FROM bestseller_changes c
+   JOIN keepa_best_seller_lists l ON l.run_id = c.run_id AND l.marketplace = c.marketplace
+     AND l.category_id = c.category_id
+   WHERE %(kind)s = 'lost' AND c.kind = 'lost' AND c.asin = %(asin)s
+     AND c.marketplace = %(marketplace)s AND c.category_id = %(category)s
+     AND c.detected_at = %(at)s AND l.holder_asin IS NOT NULL
+   LIMIT 1) AS listed_holder,
   ARRAY(SELECT (h.category_ranks -> %(category_key)s ->> 'rank')::int
         FROM asin_history h
         WHERE h.asin = %(asin)s AND h.marketplace = %(marketplace)s AND h.available
@@ -232,6 +241,12 @@ SELECT
 """
 
 
+def listed_holder(listed: dict[str, object]) -> ListedHolder:
+    epoch = listed["updated_epoch"]
+    updated_at = datetime.fromtimestamp(float(epoch), UTC) if epoch is not None else None
+    return ListedHolder(asin=str(listed["asin"]), updated_at=updated_at)
+
+
 def alert_story(conn: psycopg.Connection, item: OutboxItem) -> AlertStory:
     """Everything an alert says beyond the change, from our own records, in one query."""
     change = item.change
@@ -248,10 +263,11 @@ def alert_story(conn: psycopg.Connection, item: OutboxItem) -> AlertStory:
         },
     ).fetchone()
     assert row is not None
-    new_holder, displaced, ranks, gained_at, first_seen_holding, last_lost_at = row
+    new_holder, displaced, listed, ranks, gained_at, first_seen_holding, last_lost_at = row
     other = new_holder or displaced
     return AlertStory(
         other=OtherProduct(**other) if other else None,
+        listed_holder=listed_holder(listed) if listed else None,
         ranks=ranks,
         badge_since=gained_at or first_seen_holding,
         since_is_lower_bound=gained_at is None,

@@ -16,10 +16,20 @@ class OtherProduct:
 
 
 @dataclass(frozen=True)
+class ListedHolder:
+    """The head of Keepa's daily best seller list, asked for a loss no tracked product
+    explains: who led when Keepa last built the list, not a fact of this hour."""
+
+    asin: str
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True)
 class AlertStory:
     """What our own records say around one change; no Keepa tokens are spent on it."""
 
     other: OtherProduct | None = None  # the new holder of a loss, the displaced of a gain
+    listed_holder: ListedHolder | None = None  # a loss no tracked product explains
     ranks: Sequence[int | None] = ()  # this category's rank over the recent past, oldest first
     badge_since: datetime | None = None  # a loss: when the badge was gained
     since_is_lower_bound: bool = False  # held since at least then (gained before we watched)
@@ -53,12 +63,22 @@ def describe(other: OtherProduct) -> str:
     return f"{other.asin}{title} ({whose})"
 
 
+def new_holder_line(change: BadgeChange, story: AlertStory) -> str:
+    if story.other:
+        return f"Now #1: {describe(story.other)}"
+    listed = story.listed_holder
+    if listed is None:
+        return "Now #1: holder unknown (no tracked product holds it)"
+    as_of = f", updated {listed.updated_at:%Y-%m-%d %H:%M} UTC" if listed.updated_at else ""
+    if listed.asin == change.asin:
+        return f"Now #1: holder unknown (Keepa's daily list{as_of} still shows this product)"
+    return f"Now #1 per Keepa's daily list{as_of}: {listed.asin}"
+
+
 def story_lines(change: BadgeChange, story: AlertStory) -> list[str]:
     lines: list[str] = []
     if change.kind == "lost":
-        lines.append(
-            f"Now #1: {describe(story.other)}" if story.other else "Now #1: not a tracked product"
-        )
+        lines.append(new_holder_line(change, story))
     elif story.other:
         lines.append(f"Displaced: {describe(story.other)}")
     if len(story.ranks) > 1:

@@ -114,6 +114,28 @@ def envelope(
     }
 
 
+def best_sellers(
+    category_id: int,
+    asins: list[str] | None,
+    *,
+    updated: datetime,
+    tokens_left: int = 1000,
+    tokens_consumed: int = 50,
+) -> dict[str, Any]:
+    """A /bestsellers answer: `bestSellersList` (BestSellers.java), best first; a category
+    Keepa has no list for comes back without it."""
+    body = envelope([], tokens_left=tokens_left, tokens_consumed=tokens_consumed)
+    del body["products"]
+    if asins is not None:
+        body["bestSellersList"] = {
+            "domainId": 1,
+            "lastUpdate": keepa_minute(updated),
+            "categoryId": category_id,
+            "asinList": asins,
+        }
+    return body
+
+
 def not_enough_tokens(*, refill_in: int = 1000, tokens_left: int = -5) -> dict[str, Any]:
     """The body of HTTP 429: still carries tokensLeft and refillIn."""
     return {

@@ -11,13 +11,14 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.keepa_payloads import envelope, product, unknown_product
+from tests.keepa_payloads import best_sellers, envelope, product, unknown_product
 
 DOMAINS = {1: "com", 2: "co.uk", 3: "de", 4: "fr", 5: "co.jp", 6: "ca", 8: "it", 9: "es"}
 
@@ -27,9 +28,14 @@ class FakeKeepa:
     url: str = ""
     world: dict[tuple[str, str], dict[int, int]] = field(default_factory=dict)
     titles: dict[str, str] = field(default_factory=dict)
+    # (marketplace, category) -> Keepa's daily best seller list, best first
+    best_seller_lists: dict[tuple[str, int], list[str]] = field(default_factory=dict)
+    best_sellers_cost: int = 50
+    lists_updated: datetime = field(default_factory=lambda: datetime.now(UTC) - timedelta(hours=9))
     latency_seconds: float = 0.0
     tokens_left: int = 100_000
     fail_next: list[int] = field(default_factory=list)
+    failing_endpoints: dict[str, int] = field(default_factory=dict)  # "bestsellers" -> 500
     requests: list[dict[str, list[str]]] = field(default_factory=list)
     products_served: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -41,12 +47,25 @@ class FakeKeepa:
     def answer(self, path: str, query: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
         with self.lock:
             self.requests.append(query)
-            if self.fail_next:
-                status = self.fail_next.pop(0)
-                return status, {"error": {"type": "FAIL", "message": "injected"}, "tokensLeft": 0}
-            if path.endswith("/token"):
+            endpoint = path.rstrip("/").rsplit("/", 1)[-1]
+            failure = (
+                self.fail_next.pop(0) if self.fail_next else self.failing_endpoints.get(endpoint)
+            )
+            if failure:
+                return failure, {"error": {"type": "FAIL", "message": "injected"}, "tokensLeft": 0}
+            if endpoint == "token":
                 return 200, envelope([], tokens_left=self.tokens_left, tokens_consumed=0)
             marketplace = DOMAINS[int(query["domain"][0])]
+            if endpoint == "bestsellers":
+                self.tokens_left -= self.best_sellers_cost
+                category = int(query["category"][0])
+                return 200, best_sellers(
+                    category,
+                    self.best_seller_lists.get((marketplace, category)),
+                    updated=self.lists_updated,
+                    tokens_left=self.tokens_left,
+                    tokens_consumed=self.best_sellers_cost,
+                )
             products = []
             for asin in query["asin"][0].split(","):
                 ranks = self.world.get((marketplace, asin))

@@ -136,6 +136,36 @@ def test_a_dry_run_writes_and_sends_nothing(keepa: FakeKeepa, conn) -> None:
     assert conn.execute("SELECT count(*) FROM asin_history").fetchone() == (1,)
 
 
+def test_a_dry_run_also_looks_at_asins_never_checked(keepa: FakeKeepa, conn) -> None:
+    track(conn, A)
+    keepa.set_ranks(A, {GADGETS: 1})
+    summary = run_check(load_settings(), dry_run=True)
+    assert (summary.checked, summary.baselines) == (1, 1)
+    assert conn.execute("SELECT count(*) FROM asin_current_state").fetchone() == (0,)
+
+
+def test_a_watch_list_longer_than_a_work_page_is_fetched_once_per_asin(
+    keepa: FakeKeepa, conn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BATCH_SIZE", "2")  # work pages of 2 x 50 = 100 ASINs
+    in_com = [f"B0{index:08d}" for index in range(230)]
+    in_de = [f"B1{index:08d}" for index in range(30)]
+    track(conn, *in_com)
+    store.add_tracked(conn, asins=in_de, marketplace="de", client=None)
+    for asin in in_com:
+        keepa.set_ranks(asin, {GADGETS: 5})
+    for asin in in_de:
+        keepa.set_ranks(asin, {GADGETS: 5}, marketplace="de")
+
+    summary = run_check(load_settings())
+    assert (summary.asins_to_check, summary.checked, summary.unchecked) == (260, 260, [])
+    assert keepa.products_served == 260
+    asked = [
+        asin for query in keepa.requests if "asin" in query for asin in query["asin"][0].split(",")
+    ]
+    assert sorted(asked) == sorted(in_com + in_de)
+
+
 def test_a_held_run_lock_ends_the_pass_at_once_with_exit_0(
     keepa: FakeKeepa, conn, database_url: str
 ) -> None:
