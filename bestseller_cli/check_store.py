@@ -251,11 +251,13 @@ WITH obs AS (
     ON CONFLICT (asin, marketplace, run_id) DO NOTHING
 ), state AS (
     INSERT INTO asin_current_state AS s (asin, marketplace, available, title, brand, image_url,
-        main_category_id, main_rank, category_ranks, badges, price_cents, rating, review_count,
-        keepa_updated_at, first_seen_at, baseline_at, last_checked_at, last_run_id)
+        main_category_id, main_rank, category_ranks, badges, badge_category_ids, price_cents,
+        rating, review_count, keepa_updated_at, first_seen_at, baseline_at, last_checked_at,
+        last_run_id)
     SELECT asin, marketplace, available, title, brand, image_url, main_category_id, main_rank,
-        category_ranks, badges, price_cents, rating, review_count, keepa_updated_at,
-        observed_at, baseline_at, observed_at, %(run_id)s
+        category_ranks, badges, ARRAY(SELECT key::bigint FROM jsonb_object_keys(badges) key),
+        price_cents, rating, review_count, keepa_updated_at, observed_at, baseline_at,
+        observed_at, %(run_id)s
     FROM obs
     ON CONFLICT (asin, marketplace) DO UPDATE SET
         available = EXCLUDED.available,
@@ -266,6 +268,7 @@ WITH obs AS (
         main_rank = CASE WHEN EXCLUDED.available THEN EXCLUDED.main_rank ELSE s.main_rank END,
         category_ranks = EXCLUDED.category_ranks,
         badges = EXCLUDED.badges,
+        badge_category_ids = EXCLUDED.badge_category_ids,
         price_cents = COALESCE(EXCLUDED.price_cents, s.price_cents),
         rating = COALESCE(EXCLUDED.rating, s.rating),
         review_count = COALESCE(EXCLUDED.review_count, s.review_count),
@@ -402,7 +405,7 @@ WHERE c.run_id = %(run)s AND c.kind = 'lost'
     SELECT 1 FROM asin_current_state s
     JOIN tracked_asins t ON t.asin = s.asin AND t.marketplace = s.marketplace AND t.active
     WHERE s.marketplace = c.marketplace AND s.asin <> c.asin
-      AND s.badges ? c.category_id::text)
+      AND s.badge_category_ids @> ARRAY[c.category_id])
 ORDER BY c.marketplace, c.category_id
 """
 

@@ -199,7 +199,7 @@ SELECT
             AND own.client_id IS NOT DISTINCT FROM %(client)s))
    FROM asin_current_state s
    WHERE %(kind)s = 'lost' AND s.marketplace = %(marketplace)s AND s.asin <> %(asin)s
-     AND s.badges ? %(category_key)s
+     AND s.badge_category_ids @> ARRAY[%(category)s]::bigint[]
      AND EXISTS (SELECT 1 FROM tracked_asins t WHERE t.asin = s.asin
                  AND t.marketplace = s.marketplace AND t.active)
    ORDER BY s.last_checked_at DESC LIMIT 1) AS new_holder,
@@ -250,6 +250,7 @@ def listed_holder(listed: dict[str, object]) -> ListedHolder:
 def alert_story(conn: psycopg.Connection, item: OutboxItem) -> AlertStory:
     """Everything an alert says beyond the change, from our own records, in one query."""
     change = item.change
+    # Never a generic plan: it cannot tell how selective `badge_category_ids @> $n` is.
     row = conn.execute(
         STORY_SQL,
         {
@@ -261,6 +262,7 @@ def alert_story(conn: psycopg.Connection, item: OutboxItem) -> AlertStory:
             "category_key": str(change.category_id),
             "at": change.detected_at,
         },
+        prepare=False,
     ).fetchone()
     assert row is not None
     new_holder, displaced, listed, ranks, gained_at, first_seen_holding, last_lost_at = row

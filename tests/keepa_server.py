@@ -38,11 +38,19 @@ class FakeKeepa:
     failing_endpoints: dict[str, int] = field(default_factory=dict)  # "bestsellers" -> 500
     requests: list[dict[str, list[str]]] = field(default_factory=list)
     products_served: int = 0
+    gzip_level: int = 9
+    # Time from reading a request to writing the answer's last byte, injected latency
+    # included: what benchmarks subtract as "Keepa's" share of a pass.
+    handler_seconds: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def set_ranks(self, asin: str, ranks: dict[int, int], marketplace: str = "com") -> None:
         with self.lock:
             self.world[(marketplace, asin)] = ranks
+
+    def add_handler_time(self, seconds: float) -> None:
+        with self.lock:
+            self.handler_seconds += seconds
 
     def answer(self, path: str, query: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
         with self.lock:
@@ -81,17 +89,21 @@ class FakeKeepa:
 def serve(fake: FakeKeepa) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            started = time.perf_counter()
             parsed = urlparse(self.path)
             if fake.latency_seconds:
                 time.sleep(fake.latency_seconds)
             status, body = fake.answer(parsed.path, parse_qs(parsed.query))
-            data = gzip.compress(json.dumps(body).encode())
+            # Compact, as Keepa sends it.
+            text = json.dumps(body, separators=(",", ":")).encode()
+            data = gzip.compress(text, compresslevel=fake.gzip_level)
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Encoding", "gzip")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+            fake.add_handler_time(time.perf_counter() - started)
 
         def log_message(self, *args: object) -> None:
             pass
