@@ -1,0 +1,294 @@
+"""The machine a run was made on, and the results as Markdown tables for README.md."""
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+# "flat": the largest size costs at most 20% more than the cheapest smaller size (fixed
+# costs such as connecting and migrating make the smallest size dearer per ASIN, not cheaper).
+FLAT = 1.2
+
+
+def machine(*, postgres: str) -> dict[str, Any]:
+    model = "?"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "ram_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "postgres": postgres,
+        "commit": _git("rev-parse", "--short", "HEAD"),
+        "uncommitted_code": _git("status", "--porcelain", "--", "bestseller_cli").splitlines(),
+    }
+
+
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def _flat(values: list[float]) -> str:
+    if len(values) < 2:
+        return ""
+    floor = min(values[:-1])
+    growth = values[-1] / floor if floor else float("inf")
+    return f"{_verdict(growth <= FLAT)} (x{growth:.2f})"
+
+
+def _marginal(passes: list[dict[str, Any]], sizes: list[int]) -> list[str]:
+    """Extra time per extra ASIN from the previous size: fixed costs cancel out."""
+    cells = ["—"]
+    for index in range(1, len(passes)):
+        extra = passes[index]["derived"]["seconds_excluding_keepa"]
+        extra -= passes[index - 1]["derived"]["seconds_excluding_keepa"]
+        cells.append(f"{extra / (sizes[index] - sizes[index - 1]) * 1000:.3f}")
+    return cells
+
+
+def tables(results: dict[str, Any]) -> str:
+    sizes = results["sizes"]
+    measured = [size["measured"] for size in sizes]
+    baseline = [size["baseline"] for size in sizes]
+
+    def row(label: str, target: str, cells: list[str], verdict: str = "") -> str:
+        return f"| {label} | {target} | " + " | ".join(cells) + f" | {verdict} |"
+
+    def each(passes: list[dict[str, Any]], path: str, fmt: str = "{}") -> list[str]:
+        cells = []
+        for result in passes:
+            value: Any = result
+            for key in path.split("."):
+                value = value[key]
+            cells.append(fmt.format(value))
+        return cells
+
+    def values(passes: list[dict[str, Any]], path: str) -> list[float]:
+        return [float(cell) for cell in each(passes, path)]
+
+    per_asin = values(measured, "derived.ms_per_asin_excluding_keepa")
+    per_asin_base = values(baseline, "derived.ms_per_asin_excluding_keepa")
+    cpu = values(measured, "derived.cpu_ms_per_asin")
+    rss = values(measured, "peak_rss_mib")
+    round_trips = values(measured, "derived.round_trips_per_batch")
+    round_trips_base = values(baseline, "derived.round_trips_per_batch")
+    tokens = values(measured, "derived.tokens_per_asin_fake") + values(
+        measured, "derived.tokens_per_asin_usage_log"
+    )
+    header = "| | target | " + " | ".join(f"{size['asins']:,} ASINs" for size in sizes)
+    lines = [
+        header + " | verdict |",
+        "|---|---|" + "---:|" * len(sizes) + "---|",
+        row("Wall time, measured pass (s)", "linear", each(measured, "wall_seconds", "{:.2f}")),
+        row(
+            "… of which inside the fake Keepa (s)",
+            "",
+            each(measured, "keepa.seconds_inside_fake", "{:.2f}"),
+        ),
+        row(
+            "Time per ASIN excluding Keepa, measured pass (ms)",
+            "flat",
+            [f"{value:.3f}" for value in per_asin],
+            _flat(per_asin),
+        ),
+        row(
+            "… marginal: extra time per extra ASIN from the previous size (ms)",
+            "flat",
+            _marginal(measured, [size["asins"] for size in sizes]),
+        ),
+        row(
+            "Time per ASIN excluding Keepa, baseline pass (ms)",
+            "flat",
+            [f"{value:.3f}" for value in per_asin_base],
+            _flat(per_asin_base),
+        ),
+        row(
+            "… Keepa client / batches / delivery / rest (ms per ASIN)",
+            "",
+            [
+                " / ".join(f"{v:.3f}" for v in result["derived"]["breakdown_ms_per_asin"].values())
+                for result in measured
+            ],
+        ),
+        row("CPU per ASIN, pass process (ms)", "flat", [f"{v:.3f}" for v in cpu], _flat(cpu)),
+        row(
+            "… CPU: Keepa client / batches / delivery / rest (ms per ASIN)",
+            "",
+            [
+                " / ".join(
+                    f"{v:.3f}" for v in result["derived"]["cpu_breakdown_ms_per_asin"].values()
+                )
+                for result in measured
+            ],
+        ),
+        row(
+            "DB round trips per 100-ASIN batch, measured / baseline",
+            "≤ 3",
+            [f"{a:.2f} / {b:.2f}" for a, b in zip(round_trips, round_trips_base, strict=True)],
+            _verdict(max(round_trips + round_trips_base) <= 3),
+        ),
+        row(
+            "DB round trips per pass outside batches (setup + delivery + records)",
+            "",
+            [
+                str(sum(result["round_trips"].values()) - result["round_trips"].get("batch", 0))
+                for result in measured
+            ],
+        ),
+        row(
+            "Peak RSS of the pass process (MiB)",
+            "flat",
+            [f"{value:.0f}" for value in rss],
+            _flat(rss),
+        ),
+        row(
+            "… RSS growth during the pass (MiB)",
+            "",
+            each(measured, "derived.rss_growth_during_pass_mib", "{:.1f}"),
+        ),
+        row(
+            "Keepa tokens per ASIN per pass (fake's products served / api_usage_log)",
+            "1.00",
+            [
+                f"{a:.2f} / {b:.2f}"
+                for a, b in zip(
+                    values(measured, "derived.tokens_per_asin_fake"),
+                    values(measured, "derived.tokens_per_asin_usage_log"),
+                    strict=True,
+                )
+            ],
+            _verdict(all(abs(value - 1) < 0.005 for value in tokens)),
+        ),
+        row(
+            "Rows written: asin_history / bestseller_changes / notification_log",
+            "",
+            [
+                "{asin_history:,} / {bestseller_changes:,} / {notification_log:,}".format(
+                    **result["rows_written"]
+                )
+                for result in measured
+            ],
+        ),
+        row(
+            "Badge changes (gained + lost) / alerts delivered",
+            "",
+            [
+                "{} + {} / {}".format(
+                    result["summary"]["gained"],
+                    result["summary"]["lost"],
+                    result["summary"]["alerts_sent"] + result["summary"]["alerts_printed"],
+                )
+                for result in measured
+            ],
+        ),
+        row(
+            "Detection latency, max (Keepa answer → batch written, ms)",
+            "",
+            each(measured, "summary.detection_latency_ms_max", "{:.1f}"),
+        ),
+        row(
+            "Load average (1 min) at the end of the measured pass",
+            "",
+            each(measured, "load_average_1min_at_end", "{:.2f}"),
+        ),
+        row(
+            "Detection → alert delivered, median / max (s)",
+            "",
+            [
+                f"{result['alerts']['detection_to_delivery_seconds_median']}"
+                f" / {result['alerts']['detection_to_delivery_seconds_max']}"
+                for result in measured
+            ],
+        ),
+    ]
+    return "\n".join([_machine_line(results), "", *lines, "", _parser_table(results)])
+
+
+def _machine_line(results: dict[str, Any]) -> str:
+    m, c = results["machine"], results["config"]
+    code = f"commit {m['commit']}"
+    if m["uncommitted_code"]:
+        code += f" + uncommitted changes in {len(m['uncommitted_code'])} bestseller_cli file(s)"
+    return (
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM, {m['os']};"
+        f" Python {m['python']}; PostgreSQL {m['postgres']} (embedded); {code}."
+        f" Fake Keepa latency {c['keepa_latency_ms']:g} ms per request, {c['history_points']}"
+        f"-point rank histories; churn {c['churn']:.0%} of ASINs; alerts: {c['slack']}."
+    )
+
+
+def _parser_table(results: dict[str, Any]) -> str:
+    p = results["parsers"]
+    per = p["products_per_response"]
+    ms = p["ms_per_response"]
+    rows = [
+        ("ours: `parse_product` → ProductSnapshot", ms["ours"], 1.0),
+        (
+            f"keepa {p['keepa_version']}: `parse_csv` (what `Keepa.query()` does per product)",
+            ms["keepa_parse_csv"],
+            p["ratio_keepa_parse_csv_to_ours"],
+        ),
+        (
+            "keepa: `parse_csv` + `Product.model_validate` (`query(typed=True)`)",
+            ms["keepa_typed"],
+            p["ratio_keepa_typed_to_ours"],
+        ),
+        ("shared by both: gunzip + `json.loads` of the response", p["decode_ms_per_response"], 0),
+    ]
+    lines = [
+        f"Parsing the same {p['responses']} responses of {per} products"
+        f" ({p['response_bytes_json'] // 1024} KiB JSON, {p['response_bytes_gzip'] // 1024} KiB"
+        f" gzip each), best of {p['repeats']} rounds:",
+        "",
+        "| parser | ms per 100-product response | µs per product | x ours |",
+        "|---|---:|---:|---:|",
+    ]
+    for label, value, ratio in rows:
+        times = f"{ratio:.2f}" if ratio else "—"
+        lines.append(f"| {label} | {value:.2f} | {value * 1000 / per:.0f} | {times} |")
+    lines.append("")
+    lines.append(
+        f"Including the shared decode, keepa's path costs x{p['ratio_with_decode']:.2f} ours."
+    )
+    return "\n".join(lines)
+
+
+def update_readme(readme: Path, table: str) -> None:
+    text = readme.read_text()
+    if START not in text or END not in text:
+        raise SystemExit(f"{readme} has no {START} … {END} markers for the results table")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    readme.write_text(f"{head}{START}\n{table}\n{END}{tail}")
+
+
+def main() -> None:
+    """`python -m benchmarks.report [results.json]`: redraw README.md's table from a run."""
+    source = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "benchmarks/results/latest.json"
+    table = tables(json.loads(source.read_text()))
+    update_readme(ROOT / "benchmarks" / "README.md", table)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

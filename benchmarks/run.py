@@ -1,0 +1,276 @@
+"""The benchmark: `python -m benchmarks.run --sizes 1000,10000,100000` (see README.md).
+
+Per size: a fresh database seeded with N tracked ASINs, a baseline pass, 1% rank churn,
+then the measured pass; each pass runs in its own process (benchmarks.worker) against the
+fake Keepa and fake Slack served from this one. Then our parser against keepa's.
+Results go to benchmarks/results/latest.json and the table in benchmarks/README.md.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks import database, parsers, report
+from benchmarks.fake_keepa import BenchKeepa, sample_response
+from tests.keepa_server import serve
+
+ROOT = Path(__file__).resolve().parent.parent
+KEEPA_KEY = "bench" + "0" * 59
+SLACK_TOKEN = "xoxb-000000000-BENCHMARKTOKEN"
+SLACK_CHANNEL = "C0BENCH"
+CLEARED = ("KEEPA_", "SLACK_", "BESTSELLER_", "DATABASE_URL", "BATCH_SIZE", "MAX_RETRIES")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    pg = database.Postgres.start()
+    fake = BenchKeepa(latency_seconds=args.keepa_latency_ms / 1000, history_points=args.history)
+    keepa_server = serve(fake)
+    slack = start_fake_slack()
+    try:
+        results: dict[str, Any] = {
+            "machine": report.machine(postgres=pg.version()),
+            "config": {
+                "keepa_latency_ms": args.keepa_latency_ms,
+                "history_points": args.history,
+                "churn": args.churn,
+                "badge_holders": args.holders,
+                "batch_size": args.batch_size,
+                "slack": "fake Slack Web API (tests/slack_server.py)" if slack else "printed",
+                "pg_stat_statements": pg.statements,
+                "seed": args.seed,
+            },
+            "sizes": [],
+        }
+        for size in args.sizes:
+            results["sizes"].append(run_size(size, args, pg=pg, fake=fake, slack=slack))
+        log("parsers: our parse_product against keepa's parse_csv")
+        sample = fake.populate(args.parse_responses * 100, holders=args.holders, seed=args.seed)
+        responses = [
+            sample_response(fake, sample[start : start + 100])
+            for start in range(0, len(sample), 100)
+        ]
+        results["parsers"] = parsers.compare(responses, repeats=args.parse_repeats)
+    finally:
+        keepa_server.shutdown()
+        if slack:
+            slack.stop()
+        pg.stop()
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    table = report.tables(results)
+    print(table)
+    if args.readme:
+        report.update_readme(args.readme, table)
+    log(f"wrote {args.output}" + (f" and the table in {args.readme}" if args.readme else ""))
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
+    parser.add_argument(
+        "--sizes",
+        type=lambda text: [int(part) for part in text.split(",")],
+        default=[1000, 10_000, 100_000],
+        help="tracked ASINs per run, comma separated (default 1000,10000,100000)",
+    )
+    parser.add_argument("--churn", type=float, default=0.01, help="share of ASINs flipping #1")
+    parser.add_argument("--holders", type=float, default=0.05, help="share holding #1 at first")
+    parser.add_argument("--keepa-latency-ms", type=float, default=50.0, help="per request")
+    parser.add_argument("--history", type=int, default=200, help="points per rank series (30 days)")
+    parser.add_argument("--batch-size", type=int, default=100, help="BATCH_SIZE for the pass")
+    parser.add_argument("--parse-responses", type=int, default=10)
+    parser.add_argument("--parse-repeats", type=int, default=15)
+    parser.add_argument("--seed", type=int, default=20240601)
+    parser.add_argument(
+        "--output", type=Path, default=ROOT / "benchmarks" / "results" / "latest.json"
+    )
+    parser.add_argument(
+        "--readme",
+        default=str(ROOT / "benchmarks" / "README.md"),
+        help="README whose results table is replaced (--readme '' to leave it)",
+    )
+    args = parser.parse_args(argv)
+    args.readme = Path(args.readme) if args.readme else None
+    return args
+
+
+def run_size(
+    size: int, args: argparse.Namespace, *, pg: database.Postgres, fake: BenchKeepa, slack: Any
+) -> dict[str, Any]:
+    name = f"bench_{size}"
+    log(f"{size:,} ASINs: fresh database {name}, seeding")
+    url = pg.fresh_database(name)
+    asins = fake.populate(size, holders=args.holders, seed=args.seed)
+    database.seed(url, asins)
+    del asins
+    log(f"{size:,} ASINs: baseline pass")
+    baseline = run_pass(url, args, fake=fake, slack=slack)
+    database.analyze(url)  # as autovacuum would have before the next hourly pass
+    churn = fake.churn(args.churn, seed=args.seed + size)
+    log(f"{size:,} ASINs: churn pass ({churn.gained} gain #1, {churn.lost} lose it)")
+    measured = run_pass(url, args, fake=fake, slack=slack)
+    pg.drop_database(name)
+    return {
+        "asins": size,
+        "churn": {"gained": churn.gained, "lost": churn.lost},
+        "baseline": baseline,
+        "measured": measured,
+    }
+
+
+def run_pass(url: str, args: argparse.Namespace, *, fake: BenchKeepa, slack: Any) -> dict[str, Any]:
+    fake.reset_counters()
+    commits_before = database.reset_statement_stats(url)
+    with tempfile.TemporaryDirectory(prefix="bestseller-bench-") as folder:
+        out = Path(folder) / "pass.json"
+        env = pass_environment(url, args, fake=fake, slack=slack, home=Path(folder))
+        started = time.perf_counter()
+        # cwd is the temporary folder: no .env of the working tree is read.
+        subprocess.run(
+            [sys.executable, "-m", "benchmarks.worker", str(out)], cwd=folder, env=env, check=True
+        )
+        process_seconds = time.perf_counter() - started
+        result = json.loads(out.read_text())
+    result["process_seconds"] = round(process_seconds, 3)
+    requests = len(fake.requests)
+    result["keepa"] = {
+        "requests": requests,
+        "product_requests": sum(1 for query in fake.requests if "asin" in query),
+        "products_served": fake.products_served,
+        "seconds_inside_fake": round(fake.handler_seconds, 3),
+        "injected_latency_seconds": round(requests * fake.latency_seconds, 3),
+    }
+    result["server"] = database.statement_stats(url, commits_before=commits_before)
+    run_id = result["summary"]["run_id"]
+    result["rows_written"] = database.rows_written(url, run_id)
+    result["alerts"] = alert_latency(database.alert_latencies(url, run_id))
+    result["derived"] = derive(result)
+    log(
+        "  {wall:.1f}s wall, {ms:.3f} ms/ASIN without Keepa, {rt} round trips/batch,"
+        " peak RSS {rss} MiB".format(
+            wall=result["wall_seconds"],
+            ms=result["derived"]["ms_per_asin_excluding_keepa"],
+            rt=result["derived"]["round_trips_per_batch"],
+            rss=result["peak_rss_mib"],
+        )
+    )
+    return result
+
+
+def pass_environment(
+    url: str, args: argparse.Namespace, *, fake: BenchKeepa, slack: Any, home: Path
+) -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items() if not name.startswith(CLEARED)}
+    env.update(
+        {
+            "PYTHONPATH": str(ROOT),
+            "DATABASE_URL": url,
+            "BESTSELLER_HOME": str(home),
+            "KEEPA_API_URL": fake.url,
+            "KEEPA_API_KEY": KEEPA_KEY,
+            "BATCH_SIZE": str(args.batch_size),
+            "RUN_DEADLINE_MINUTES": "600",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    if slack:
+        env.update(
+            {
+                "SLACK_API_URL": slack.base_url,
+                "SLACK_BOT_TOKEN": SLACK_TOKEN,
+                "SLACK_CHANNEL_ID": SLACK_CHANNEL,
+            }
+        )
+    return env
+
+
+def alert_latency(alerts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Detection (bestseller_changes.detected_at) to delivery: Slack's receive time, or the
+    time the alert was printed when there is no Slack."""
+    delays = []
+    for alert in alerts:
+        delivered = float(alert["slack_ts"]) if alert["slack_ts"] else alert["sent_at"]
+        if delivered is not None:
+            delays.append(delivered - alert["detected"])
+    statuses: dict[str, int] = {}
+    for alert in alerts:
+        statuses[alert["status"]] = statuses.get(alert["status"], 0) + 1
+    return {
+        "count": len(alerts),
+        "by_status": statuses,
+        "detection_to_delivery_seconds_max": round(max(delays), 3) if delays else None,
+        "detection_to_delivery_seconds_median": (
+            round(statistics.median(delays), 3) if delays else None
+        ),
+        "detection_to_delivery_seconds_min": round(min(delays), 3) if delays else None,
+    }
+
+
+def derive(result: dict[str, Any]) -> dict[str, Any]:
+    checked = max(result["summary"]["checked"], 1)
+    batches = max(result["batches"], 1)
+    keepa_seconds = result["keepa"]["seconds_inside_fake"]
+    ours = result["wall_seconds"] - keepa_seconds
+    phases = result["phase_seconds"]
+    keepa_client = phases.get("keepa_fetch", 0.0) - keepa_seconds
+    batch, delivery = phases.get("batch", 0.0), phases.get("delivery", 0.0)
+    other = ours - keepa_client - batch - delivery
+    cpu = result["phase_cpu_seconds"]
+    cpu_parts = [cpu.get(name, 0.0) for name in ("keepa_fetch", "batch", "delivery")]
+    cpu_parts.append(result["cpu_seconds"] - sum(cpu_parts))
+    return {
+        "seconds_excluding_keepa": round(ours, 3),
+        "cpu_breakdown_ms_per_asin": dict(
+            zip(
+                ("keepa_client", "batches", "delivery", "other"),
+                (round(value / checked * 1000, 4) for value in cpu_parts),
+                strict=True,
+            )
+        ),
+        # ms per ASIN: HTTP client + gunzip + JSON + parse / process_batch (diff + 2 queries) /
+        # alert delivery / the rest (setup, load_work, the loop itself, records, finish).
+        "breakdown_ms_per_asin": {
+            name: round(value / checked * 1000, 4)
+            for name, value in (
+                ("keepa_client", keepa_client),
+                ("batches", batch),
+                ("delivery", delivery),
+                ("other", other),
+            )
+        },
+        "ms_per_asin_excluding_keepa": round(ours / checked * 1000, 4),
+        "cpu_ms_per_asin": round(result["cpu_seconds"] / checked * 1000, 4),
+        "round_trips_per_batch": round(result["round_trips"].get("batch", 0) / batches, 2),
+        "tokens_per_asin_fake": round(result["keepa"]["products_served"] / checked, 4),
+        "tokens_per_asin_usage_log": round(
+            result["rows_written"]["api_usage_tokens_consumed"] / checked, 4
+        ),
+        "rss_growth_during_pass_mib": round(
+            result["peak_rss_mib"] - result["rss_before_pass_mib"], 1
+        ),
+    }
+
+
+def start_fake_slack() -> Any:
+    """tests/slack_server.py's FakeSlack if it can be imported; else alerts are printed."""
+    try:
+        from tests.slack_server import FakeSlack
+    except Exception as exc:  # being written by another engineer
+        log(f"fake Slack unavailable ({exc}): alerts will be printed, not posted")
+        return None
+    return FakeSlack().start()
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    main()
