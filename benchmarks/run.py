@@ -19,11 +19,11 @@ from typing import Any
 
 from benchmarks import database, parsers, report
 from benchmarks.fake_keepa import BenchKeepa, sample_response
+from tests.conftest import SLACK_TEST_TOKEN
 from tests.keepa_server import serve
 
 ROOT = Path(__file__).resolve().parent.parent
 KEEPA_KEY = "bench" + "0" * 59
-SLACK_TOKEN = "xoxb-000000000-BENCHMARKTOKEN"
 SLACK_CHANNEL = "C0BENCH"
 CLEARED = ("KEEPA_", "SLACK_", "BESTSELLER_", "DATABASE_URL", "BATCH_SIZE", "MAX_RETRIES")
 
@@ -184,7 +184,7 @@ def pass_environment(
         env.update(
             {
                 "SLACK_API_URL": slack.base_url,
-                "SLACK_BOT_TOKEN": SLACK_TOKEN,
+                "SLACK_BOT_TOKEN": SLACK_TEST_TOKEN,
                 "SLACK_CHANNEL_ID": SLACK_CHANNEL,
             }
         )
