@@ -20,7 +20,6 @@ ASSUMED_LOOKUP_COST = 50
 @dataclass
 class LookupOutcome:
     looked_up: int = 0
-    tokens_consumed: int = 0
     over_budget: int = 0  # categories left with the holder unknown
     errors: list[ErrorEvent] = field(default_factory=list)
 
@@ -51,7 +50,6 @@ def look_up_holders(
             break
         cost = listing.tokens_consumed if listing.tokens_consumed is not None else estimate
         spent, estimate = spent + cost, cost or estimate
-        outcome.tokens_consumed += cost
         found.append((marketplace, listing))
     outcome.looked_up = len(found)
     if found:
