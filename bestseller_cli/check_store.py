@@ -84,22 +84,31 @@ def record_errors(
 # --- runs -------------------------------------------------------------------------------
 
 
-def start_run(conn: psycopg.Connection, *, resume_within: timedelta) -> tuple[int, bool]:
-    """Resume the latest pass that left ASINs unchecked (crash, deadline, tokens) if it is
-    recent enough; otherwise start a new one. Returns (run id, resumed)."""
+def start_run(
+    conn: psycopg.Connection, *, resume_within: timedelta, filtered: bool = False
+) -> tuple[int, bool]:
+    """Resume the latest full pass that left ASINs unchecked (crash, deadline, tokens) if it
+    is recent enough; otherwise start a new one. Returns (run id, resumed).
+
+    A filtered pass (--asin, --client) always starts its own run, which no full pass
+    resumes: it neither takes over nor completes an interrupted full pass."""
     with conn.transaction():
-        row = conn.execute(
-            "SELECT id FROM check_runs WHERE status IN ('running', 'partial')"
-            " AND started_at > now() - %s ORDER BY started_at DESC LIMIT 1",
-            (resume_within,),
-        ).fetchone()
+        row = None
+        if not filtered:
+            row = conn.execute(
+                "SELECT id FROM check_runs WHERE status IN ('running', 'partial')"
+                " AND NOT filtered AND started_at > now() - %s ORDER BY started_at DESC LIMIT 1",
+                (resume_within,),
+            ).fetchone()
         if row:
             conn.execute(
                 "UPDATE check_runs SET status = 'running', finished_at = NULL WHERE id = %s",
                 (row[0],),
             )
             return row[0], True
-        row = conn.execute("INSERT INTO check_runs DEFAULT VALUES RETURNING id").fetchone()
+        row = conn.execute(
+            "INSERT INTO check_runs (filtered) VALUES (%s) RETURNING id", (filtered,)
+        ).fetchone()
         assert row is not None
         return row[0], False
 

@@ -10,6 +10,7 @@ import typer
 from typer.core import TyperGroup
 
 from bestseller_cli import __version__, db
+from bestseller_cli.cli_alerts import alerts_app
 from bestseller_cli.cli_asins import asins_app
 from bestseller_cli.cli_check import check, doctor
 from bestseller_cli.cli_clients import clients_app
@@ -62,6 +63,7 @@ app.command()(check)
 app.command()(doctor)
 app.command()(report)
 app.add_typer(asins_app, name="asins")
+app.add_typer(alerts_app, name="alerts")
 app.add_typer(db_app, name="db")
 app.add_typer(clients_app, name="clients")
 app.add_typer(settings_app, name="settings")

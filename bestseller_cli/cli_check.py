@@ -102,10 +102,12 @@ def summary_record(summary: monitor.CheckSummary) -> dict[str, Any]:
             "alerts_queued",
             "alerts_sent",
             "alerts_printed",
-            "alerts_failed",
+            "alerts_refused",
+            "alerts_expired",
             "alerts_recovered",
             "alerts_folded_into_flapping",
             "alerts_undelivered",
+            "alerts_refused_because",
             "tokens_needed",
             "tokens_available",
             "tokens_used",
@@ -149,8 +151,9 @@ def print_summary(summary: monitor.CheckSummary) -> None:
         ("alerts sent", summary.alerts_sent + summary.alerts_recovered),
         ("alerts printed (no Slack token)", summary.alerts_printed),
         ("alerts folded into a flapping message", summary.alerts_folded_into_flapping),
-        ("alerts failed", summary.alerts_failed),
-        ("alerts pending", summary.alerts_undelivered),
+        ("alerts refused by Slack (kept for a retry)", summary.alerts_refused),
+        ("alerts undelivered", summary.alerts_undelivered),
+        ("alerts expired undelivered", summary.alerts_expired),
         ("Keepa tokens used", summary.tokens_used),
         ("Keepa tokens needed / available at start", f"{summary.tokens_needed} / {available}"),
         ("detection to queue (ms, max)", latency),
@@ -164,6 +167,21 @@ def print_summary(summary: monitor.CheckSummary) -> None:
     console.print(table)
     if summary.stopped_because:
         err_console.print(f"[red]stopped early:[/red] {summary.stopped_because}", highlight=False)
+    for reason in summary.alerts_refused_because:
+        err_console.print(f"[red]Slack refused alerts:[/red] {reason}", highlight=False)
+    if summary.alerts_undelivered:
+        err_console.print(
+            f"[red]{summary.alerts_undelivered} alert(s) not delivered:[/red] kept and sent by"
+            " the next run or `bestseller alerts retry` (`bestseller alerts list --undelivered`"
+            " shows them)",
+            highlight=False,
+        )
+    if summary.alerts_expired:
+        err_console.print(
+            f"[red]{summary.alerts_expired} alert(s) expired undelivered[/red] (ALERT_EXPIRY_DAYS);"
+            " `bestseller alerts list` shows them with the last error",
+            highlight=False,
+        )
     if summary.unchecked:
         shown = ", ".join(summary.unchecked[:20])
         more = f" and {len(summary.unchecked) - 20} more" if len(summary.unchecked) > 20 else ""

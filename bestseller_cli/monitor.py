@@ -43,10 +43,13 @@ class CheckSummary:
     alerts_queued: int = 0
     alerts_sent: int = 0
     alerts_printed: int = 0
-    alerts_failed: int = 0
+    alerts_refused: int = 0
+    alerts_expired: int = 0
     alerts_recovered: int = 0
     alerts_folded_into_flapping: int = 0
     alerts_undelivered: int = 0
+    # Why Slack refused alerts this run (token, channel, ...), once per reason.
+    alerts_refused_because: list[str] = field(default_factory=list)
     holders_looked_up: int | None = None  # None: KEEPA_BESTSELLERS_LOOKUP is off
     tokens_needed: int = 0
     tokens_available: int | None = None
@@ -60,7 +63,7 @@ class CheckSummary:
 
     @property
     def exit_code(self) -> int:
-        failed = self.unchecked or self.alerts_failed or self.alerts_undelivered
+        failed = self.unchecked or self.alerts_undelivered or self.alerts_expired
         return 1 if failed else 0
 
 
@@ -94,14 +97,9 @@ def run_check(
     started = time.monotonic()
     summary = CheckSummary(dry_run=dry_run)
     url = db.database_url(settings)
-    if db.uses_transaction_pooler(url):
-        summary.warnings.append(
-            "DATABASE_URL points at a transaction pooler (port 6543): the run lock needs a"
-            " session-mode connection (Supabase: port 5432)"
-        )
-    lock_conn = db.connect(url, autocommit=True)
-    try:
-        if not db.try_run_lock(lock_conn):
+    db.require_session_mode(url)
+    with db.run_lock(url) as locked:
+        if not locked:
             summary.lock_held_elsewhere = True
             return summary
         # Autocommit: each batch's write is one statement, atomic on its own, so a batch costs
@@ -109,9 +107,6 @@ def run_check(
         with db.connect(url, autocommit=True) as conn:
             db.migrate(conn)
             run_pass(conn, settings, summary, asins, client, show, on_progress, started, clock)
-    finally:
-        db.release_run_lock(lock_conn)
-        lock_conn.close()
     return summary
 
 
@@ -130,7 +125,10 @@ def run_pass(
     run_id = None
     if not summary.dry_run:
         window = timedelta(minutes=settings.run_deadline_minutes)
-        run_id, summary.resumed = check_store.start_run(conn, resume_within=window)
+        filtered = asins is not None or client is not None
+        run_id, summary.resumed = check_store.start_run(
+            conn, resume_within=window, filtered=filtered
+        )
     summary.run_id = run_id
     context = PassContext(
         conn=conn,
@@ -175,6 +173,7 @@ def run_pass(
                 default_channel=settings.slack_channel_id,
                 show=show,
                 now=clock(),
+                expiry_days=settings.alert_expiry_days,
             )
             absorb(summary, report, context)
             flush_records(context)
@@ -334,7 +333,9 @@ def process_batch(
 def absorb(summary: CheckSummary, report: DeliveryReport, context: PassContext) -> None:
     summary.alerts_sent = report.sent
     summary.alerts_printed = report.printed
-    summary.alerts_failed = report.failed
+    summary.alerts_refused = report.refused
+    summary.alerts_expired = report.expired
+    summary.alerts_refused_because = report.refusals
     summary.alerts_recovered = report.recovered
     summary.alerts_folded_into_flapping = report.suppressed
     summary.alerts_undelivered = report.pending
@@ -379,7 +380,9 @@ def as_record(summary: CheckSummary) -> dict[str, object]:
         "gained": summary.gained,
         "lost": summary.lost,
         "alerts_sent": summary.alerts_sent,
-        "alerts_failed": summary.alerts_failed,
+        "alerts_refused": summary.alerts_refused,
+        "alerts_expired": summary.alerts_expired,
+        "alerts_undelivered": summary.alerts_undelivered,
         "tokens_used": summary.tokens_used,
         "unchecked": len(summary.unchecked),
         "stopped_because": summary.stopped_because and redact(summary.stopped_because),

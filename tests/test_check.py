@@ -125,6 +125,81 @@ def test_a_pass_limited_to_one_asin_checks_only_it(keepa: FakeKeepa, conn) -> No
     assert conn.execute("SELECT asin FROM asin_current_state").fetchall() == [(B,)]
 
 
+def test_a_filtered_pass_after_an_interrupted_full_pass_leaves_it_to_resume(
+    keepa: FakeKeepa, conn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BATCH_SIZE", "1")
+    track(conn, A, B, C)
+    for asin in (A, B, C):
+        keepa.set_ranks(asin, {GADGETS: 2})
+    interrupted = interrupt_after_first_batch(keepa)
+    assert (interrupted.checked, interrupted.unchecked) == (1, [f"{B} (com)", f"{C} (com)"])
+
+    filtered = run_check(load_settings(), asins=[C])
+    assert (filtered.checked, filtered.resumed) == (1, False)
+
+    served = keepa.products_served
+    resumed = run_check(load_settings())
+    assert resumed.resumed and resumed.run_id == interrupted.run_id
+    assert keepa.products_served - served == 2  # B and C: what the full pass had left
+    statuses = conn.execute("SELECT id, status, filtered FROM check_runs ORDER BY id").fetchall()
+    assert statuses == [
+        (interrupted.run_id, "completed", False),
+        (filtered.run_id, "completed", True),
+    ]
+    assert run_check(load_settings()).resumed is False  # a new full pass after completion
+
+
+def interrupt_after_first_batch(keepa: FakeKeepa):
+    """A full pass that Keepa fails after its first batch: partial, resumable."""
+    original = keepa.answer
+
+    def fail_after_first(path: str, query: dict) -> tuple[int, dict]:
+        if "asin" in query and keepa.products_served >= 1:
+            return 500, {"error": {"type": "FAIL"}, "tokensLeft": 0}
+        return original(path, query)
+
+    keepa.answer = fail_after_first  # type: ignore[method-assign]
+    try:
+        return run_check(load_settings())
+    finally:
+        keepa.answer = original  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://app:s3cret@db.example.test:6543/postgres",
+        "postgresql://app:s3cret@db.example.test/postgres?port=6543",
+        "host=db.example.test port=6543 dbname=postgres user=app password=s3cret",
+        "postgresql://app:s3cret@one.example.test:5432,two.example.test:6543/postgres",
+        "host=one.example.test,two.example.test port=5432,6543 dbname=postgres",
+        "postgresql://app:s3cret@db.example.test:5432/postgres?pgbouncer=true",
+    ],
+)
+def test_check_refuses_a_transaction_pooler_url_naming_the_session_pooler(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", url)
+    result = CliRunner().invoke(app, ["check"])
+    assert result.exit_code == 2
+    assert "session pooler" in result.output and "port 5432" in result.output
+    assert "s3cret" not in result.output
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://app:pw@db.example.test:5432/postgres",
+        "postgresql://app:pw@db.example.test/postgres",
+        "host=db.example.test port=5432 dbname=postgres",
+        "postgresql://app:pw@db.example.test:65430/postgres",
+    ],
+)
+def test_a_session_mode_url_is_not_taken_for_the_transaction_pooler(url: str) -> None:
+    assert not db.uses_transaction_pooler(url)
+
+
 def test_a_dry_run_writes_and_sends_nothing(keepa: FakeKeepa, conn) -> None:
     track(conn, A)
     keepa.set_ranks(A, {GADGETS: 2})
