@@ -2,7 +2,7 @@
 
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -211,6 +211,7 @@ def load_rules(conn: psycopg.Connection) -> tuple[dict[int, list[Rule]], Rule]:
 class KnownAsin:
     previous: StoredState | None
     trackers: list[int | None]
+    missing_passes: int = 0  # passes in a row whose Keepa answer left it out
 
 
 def load_batch(
@@ -218,12 +219,12 @@ def load_batch(
 ) -> dict[str, KnownAsin]:
     """What we knew of each ASIN of a batch, and who tracks it: one round trip."""
     known: dict[str, KnownAsin] = {}
-    for asin, trackers, ranks, badges, baseline_at in conn.execute(
+    for asin, trackers, ranks, badges, baseline_at, missing_passes in conn.execute(
         "SELECT t.asin, array_agg(DISTINCT t.client_id), s.category_ranks, s.badges,"
-        " s.baseline_at FROM tracked_asins t"
+        " s.baseline_at, s.missing_passes FROM tracked_asins t"
         " LEFT JOIN asin_current_state s ON s.asin = t.asin AND s.marketplace = t.marketplace"
         " WHERE t.marketplace = %s AND t.asin = ANY(%s) AND t.active"
-        " GROUP BY t.asin, s.category_ranks, s.badges, s.baseline_at",
+        " GROUP BY t.asin, s.category_ranks, s.badges, s.baseline_at, s.missing_passes",
         (marketplace, asins),
     ):
         previous = None
@@ -236,7 +237,9 @@ def load_batch(
                 badges={int(category): since for category, since in badges.items()},
                 first_seen_at=baseline_at,
             )
-        known[asin] = KnownAsin(previous=previous, trackers=list(trackers))
+        known[asin] = KnownAsin(
+            previous=previous, trackers=list(trackers), missing_passes=missing_passes or 0
+        )
     return known
 
 
@@ -284,7 +287,15 @@ WITH obs AS (
         keepa_updated_at = COALESCE(EXCLUDED.keepa_updated_at, s.keepa_updated_at),
         baseline_at = COALESCE(s.baseline_at, EXCLUDED.baseline_at),
         last_checked_at = EXCLUDED.last_checked_at,
-        last_run_id = EXCLUDED.last_run_id
+        last_run_id = EXCLUDED.last_run_id,
+        missing_passes = 0
+), missing AS (
+    -- Left out of Keepa's answer: the last known state stands, unknown after enough passes.
+    UPDATE asin_current_state s SET missing_passes = s.missing_passes + 1,
+        available = s.available AND s.missing_passes + 1 < %(missing_unknown_after)s,
+        last_run_id = %(run_id)s
+    FROM jsonb_to_recordset(%(missing)s) AS m(asin text, marketplace text)
+    WHERE (s.asin, s.marketplace) = (m.asin, m.marketplace)
 ), usage AS (
     INSERT INTO api_usage_log (called_at, run_id, endpoint, marketplace, asin_count,
         http_status, tokens_consumed, tokens_left, refill_in_ms, refill_rate, duration_ms,
@@ -365,9 +376,12 @@ def write_batch(
     deliveries: list[Delivery],
     calls: list[ApiCall],
     token_cost_usd: float,
+    missing: Sequence[ProductSnapshot] = (),
+    missing_unknown_after: int = 1,
 ) -> tuple[int, int]:
     """Write a batch's history, state, changes, outbox rows and API usage atomically, on an
-    autocommit connection (inside a transaction the caller commits).
+    autocommit connection (inside a transaction the caller commits). `missing`: products
+    Keepa's answer left out, unknown once left out `missing_unknown_after` passes in a row.
 
     Returns (changes written, notifications queued)."""
     params = {
@@ -391,6 +405,8 @@ def write_batch(
             ]
         ),
         "calls": Jsonb([call.model_dump(mode="json") for call in calls]),
+        "missing": Jsonb([{"asin": p.asin, "marketplace": p.marketplace} for p in missing]),
+        "missing_unknown_after": missing_unknown_after,
     }
     # One statement is one transaction: the whole batch is written, or none of it.
     row = conn.execute(WRITE_BATCH_SQL, params).fetchone()

@@ -96,6 +96,8 @@ def summary_record(summary: monitor.CheckSummary) -> dict[str, Any]:
             "asins_to_check",
             "checked",
             "unavailable",
+            "missing_from_keepa",
+            "now_unknown",
             "baselines",
             "gained",
             "lost",
@@ -145,6 +147,7 @@ def print_summary(summary: monitor.CheckSummary) -> None:
     rows = [
         ("ASINs checked", f"{summary.checked} of {summary.asins_to_check}"),
         ("unavailable on Keepa", summary.unavailable),
+        ("left out of Keepa's answer", len(summary.missing_from_keepa)),
         ("first seen (baseline)", summary.baselines),
         ("badges gained", summary.gained),
         ("badges lost", summary.lost),

@@ -283,7 +283,8 @@ class KeepaClient:
             self._error("missing_product", "Keepa returned no product for this ASIN", market, asin)
         log.debug("Keepa returned %d of %d products (%s)", len(found), len(wanted), market)
         return [
-            found.get(asin) or ProductSnapshot(asin=asin, marketplace=market, available=False)
+            found.get(asin)
+            or ProductSnapshot(asin=asin, marketplace=market, available=False, missing=True)
             for asin in wanted
         ]
 

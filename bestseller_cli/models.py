@@ -25,6 +25,8 @@ class ProductSnapshot(BaseModel):
     asin: str
     marketplace: str
     available: bool = True
+    # Keepa's answer left this ASIN out: nothing was learned, not even that it is unknown.
+    missing: bool = False
     title: str | None = None
     brand: str | None = None
     image_url: str | None = None

@@ -37,6 +37,10 @@ class CheckSummary:
     asins_to_check: int = 0
     checked: int = 0
     unavailable: int = 0
+    # Left out of Keepa's answers: their last known state stands; `now_unknown` were left
+    # out KEEPA_MISSING_PASSES_UNKNOWN passes in a row and became unknown.
+    missing_from_keepa: list[str] = field(default_factory=list)
+    now_unknown: list[str] = field(default_factory=list)
     baselines: int = 0
     gained: int = 0
     lost: int = 0
@@ -183,10 +187,26 @@ def run_pass(
             context.errors.append(ErrorEvent(source="check", kind=kind, message=str(exc)))
             record_failure(context)
         raise
+    warn_about_missing(summary, unknown_after=settings.keepa_missing_passes_unknown)
     summary.duration_seconds = round(time.monotonic() - started, 3)
     if run_id is not None:
         status = "partial" if summary.unchecked else "completed"
         check_store.finish_run(conn, run_id=run_id, status=status, summary=as_record(summary))
+
+
+def warn_about_missing(summary: CheckSummary, *, unknown_after: int) -> None:
+    if summary.missing_from_keepa:
+        summary.warnings.append(
+            f"Keepa's answer left out {len(summary.missing_from_keepa)} requested ASIN(s):"
+            f" {', '.join(summary.missing_from_keepa[:20])}; each keeps its last known state"
+            f" until left out {unknown_after} passes in a row (KEEPA_MISSING_PASSES_UNKNOWN),"
+            " then it is unknown"
+        )
+    if summary.now_unknown:
+        summary.warnings.append(
+            f"now unknown after {unknown_after} passes left out of Keepa's answers:"
+            f" {', '.join(summary.now_unknown[:20])}"
+        )
 
 
 def token_budget(keepa: KeepaClient, context: PassContext) -> int | None:
@@ -285,11 +305,20 @@ def process_batch(
     known = check_store.load_batch(context.conn, marketplace=marketplace, asins=requested)
     rules_by_client, defaults = context.rules
     observed: list[check_store.ObservedProduct] = []
+    missing: list[ProductSnapshot] = []
     changes: list[BadgeChange] = []
     deliveries = []
+    unknown_after = context.settings.keepa_missing_passes_unknown
     for snapshot in products:
         entry = known.get(snapshot.asin)
         if entry is None:  # removed from tracking while the pass ran
+            continue
+        if snapshot.missing:
+            missing.append(snapshot)
+            label = f"{snapshot.asin} ({snapshot.marketplace})"
+            summary.missing_from_keepa.append(label)
+            if entry.missing_passes + 1 == unknown_after:
+                summary.now_unknown.append(label)
             continue
         result = observe(entry.previous, snapshot, observed_at=observed_at)
         summary.unavailable += not snapshot.available
@@ -323,6 +352,8 @@ def process_batch(
         deliveries=deliveries,
         calls=context.calls,
         token_cost_usd=context.settings.keepa_token_cost_usd,
+        missing=missing,
+        missing_unknown_after=unknown_after,
     )
     context.calls.clear()
     summary.alerts_queued += queued

@@ -35,6 +35,7 @@ class FakeKeepa:
     latency_seconds: float = 0.0
     tokens_left: int = 100_000
     fail_next: list[int] = field(default_factory=list)
+    omitted: set[str] = field(default_factory=set)  # ASINs left out of /product answers
     failing_endpoints: dict[str, int] = field(default_factory=dict)  # "bestsellers" -> 500
     requests: list[dict[str, list[str]]] = field(default_factory=list)
     products_served: int = 0
@@ -76,6 +77,8 @@ class FakeKeepa:
                 )
             products = []
             for asin in query["asin"][0].split(","):
+                if asin in self.omitted:
+                    continue
                 ranks = self.world.get((marketplace, asin))
                 if ranks is None:
                     products.append(unknown_product(asin))

@@ -78,6 +78,37 @@ def test_an_unavailable_product_is_not_a_loss(keepa: FakeKeepa, conn) -> None:
     assert list(badges[0]) == [str(GADGETS)]
 
 
+def test_asins_left_out_of_keepas_answer_are_counted_warned_and_unknown_after_n_passes(
+    keepa: FakeKeepa, conn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KEEPA_MISSING_PASSES_UNKNOWN", "2")
+    track(conn, A, B)
+    keepa.set_ranks(A, {GADGETS: 2})
+    keepa.set_ranks(B, {GADGETS: 1})
+    run_check(load_settings())
+    state = "SELECT available, badge_category_ids, missing_passes FROM asin_current_state"
+    b_state = f"{state} WHERE asin = '{B}'"
+
+    keepa.omitted = {B}
+    first = CliRunner().invoke(app, ["check"])
+    assert first.exit_code == 0
+    assert "left out 1 requested ASIN(s): B0BBBBBBBB (com)" in first.output
+    assert conn.execute(b_state).fetchone() == (True, [GADGETS], 1)  # last known state stands
+    missing_errors = "SELECT count(*) FROM error_log WHERE kind = 'missing_product'"
+    assert conn.execute(missing_errors).fetchone() == (1,)
+
+    second = run_check(load_settings())
+    assert (second.missing_from_keepa, second.now_unknown) == ([f"{B} (com)"], [f"{B} (com)"])
+    assert any("now unknown after 2 passes" in warning for warning in second.warnings)
+    assert conn.execute(b_state).fetchone() == (False, [GADGETS], 2)
+    assert changes(conn) == []  # unknown, never lost
+
+    keepa.omitted = set()
+    back = run_check(load_settings())
+    assert (back.missing_from_keepa, back.warnings, changes(conn)) == ([], [], [])
+    assert conn.execute(b_state).fetchone() == (True, [GADGETS], 0)
+
+
 def test_every_pass_keeps_a_history_row_per_asin(keepa: FakeKeepa, conn) -> None:
     track(conn, A)
     keepa.set_ranks(A, {GADGETS: 2})
