@@ -14,6 +14,7 @@ from bestseller_cli.cli_common import console, err_console, print_json, settings
 from bestseller_cli.doctor import run_doctor
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.models import parse_asin
+from bestseller_cli.shutdown import stop_on_sigterm
 from bestseller_cli.slack import SlackMessage
 
 
@@ -34,7 +35,7 @@ def check(
         only = [parse_asin(text) for text in asin] if asin else None
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    with check_progress(enabled=not as_json) as on_progress:
+    with stop_on_sigterm() as stop, check_progress(enabled=not as_json) as on_progress:
         summary = monitor.run_check(
             config,
             asins=only,
@@ -42,6 +43,7 @@ def check(
             dry_run=dry_run,
             show=show_alert,
             on_progress=on_progress,
+            stop=stop,
         )
     if as_json:
         print_json(summary_record(summary))
@@ -116,6 +118,7 @@ def summary_record(summary: monitor.CheckSummary) -> dict[str, Any]:
             "duration_seconds",
             "detection_latency_ms_max",
             "stopped_because",
+            "interrupted",
             "unchecked",
             "warnings",
         )

@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     keepa_history_days: int = Field(default=30, ge=1, le=3650)
     keepa_max_token_wait_seconds: float = Field(default=300, ge=0)
     keepa_token_cost_usd: float = Field(default=0.000022, ge=0)
+    keepa_max_response_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     keepa_missing_passes_unknown: int = Field(default=3, ge=1, le=1000)
     keepa_bestsellers_lookup: bool = False
     keepa_bestsellers_token_budget: int = Field(default=200, ge=0)

@@ -73,6 +73,7 @@ def deliver(
     show: Callable[[SlackMessage], None],
     now: datetime,
     expiry_days: float,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> DeliveryReport:
     """Send every due outbox row; without a Slack token, print them instead. Rows Slack
     refused before are tried again; those undelivered past `expiry_days` expire."""
@@ -112,6 +113,8 @@ def deliver(
     outgoing += list(digests.items())
     refused = _Refusals()
     for position, (channel, group) in enumerate(outgoing):
+        if should_stop():  # SIGTERM: the next run sends the rest
+            break
         if refused.blocked(channel):
             continue  # Slack refused this token or channel already: no point asking again
         if not post(conn, sender, channel, group, report, refused):

@@ -5,8 +5,10 @@ leaves this module: every message is built here from redacted text.
 """
 
 import html
+import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -33,6 +35,9 @@ T = TypeVar("T")
 Params = dict[str, str | int]
 
 BATCH_SIZE = 100
+# Default cap on a decoded answer (KEEPA_MAX_RESPONSE_BYTES): a batch of 100 products with
+# 30 days of history is a few MB.
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 KEEPA_EPOCH_OFFSET_MINUTES = 21564000
 IMAGE_URL = "https://m.media-amazon.com/images/I/"
 # Product.java ProductType: 4 INVALID, 5 VARIATION_PARENT -- Keepa has no product data.
@@ -219,8 +224,14 @@ class KeepaClient:
         on_call: Callable[[ApiCall], None] | None = None,
         on_error: Callable[[ErrorEvent], None] | None = None,
         transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] | None = None,
+        deadline: float | None = None,
+        stop: threading.Event | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
+        """`timeout`: the most one request may take, in total (a server trickling bytes
+        included). `deadline` (time.monotonic()): no request, retry or wait runs past it.
+        `stop`: once set (SIGTERM), waits end and nothing is retried."""
         register_secret(api_key)
         self._key = api_key
         self._base = base_url.rstrip("/")
@@ -231,7 +242,11 @@ class KeepaClient:
         self._history_days = history_days
         self._on_call = on_call or (lambda call: None)
         self._on_error = on_error or (lambda error: None)
-        self._sleep = sleep
+        self._stop = stop or threading.Event()
+        self._sleep = sleep or self._stop.wait
+        self._timeout = timeout
+        self._deadline = deadline
+        self._max_response_bytes = max_response_bytes
         self._http = httpx.Client(timeout=timeout, transport=transport)
 
     @classmethod
@@ -252,6 +267,7 @@ class KeepaClient:
             history_days=settings.keepa_history_days,
             on_call=on_call,
             on_error=on_error,
+            max_response_bytes=settings.keepa_max_response_bytes,
         )
 
     def fetch(self, asins: Sequence[str], *, marketplace: str) -> list[ProductSnapshot]:
@@ -350,7 +366,9 @@ class KeepaClient:
             )
 
         retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self._max_retries + 1),
+            stop=tenacity.stop_after_attempt(self._max_retries + 1)
+            | tenacity.stop_when_event_set(self._stop)
+            | (lambda state: self._seconds_left() <= 0),
             wait=self._wait,
             retry=tenacity.retry_if_exception_type(_Retryable),
             before_sleep=report_retry,
@@ -363,6 +381,8 @@ class KeepaClient:
                     return self._attempt(endpoint, params, market, count)
         except _Retryable as exc:
             tries = f"after {self._max_retries + 1} attempts"
+            if self._stop.is_set() or self._seconds_left() <= 0:
+                tries = "(no retry: the pass is stopping)"
             if exc.refill_in_ms is not None:
                 raise KeepaOutOfTokens(f"{exc} {tries}", refill_in_ms=exc.refill_in_ms) from None
             raise KeepaError(f"{exc} {tries}", status=exc.status, final=False) from None
@@ -372,8 +392,14 @@ class KeepaClient:
         """refillIn + 100 ms after a 429 (as Keepa's Java client does), else backoff + jitter."""
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, _Retryable) and exc.refill_in_ms is not None:
-            return exc.refill_in_ms / 1000 + 0.1
-        return self._backoff(state)
+            wait = exc.refill_in_ms / 1000 + 0.1
+        else:
+            wait = self._backoff(state)
+        return max(0.0, min(wait, self._seconds_left()))
+
+    def _seconds_left(self) -> float:
+        """Until the run's deadline (infinite without one)."""
+        return float("inf") if self._deadline is None else self._deadline - time.monotonic()
 
     def _attempt(self, endpoint: str, params: Params, market: str | None, count: int) -> Any:
         """One HTTP call, reported to on_call; raises our own errors, never httpx's."""
@@ -394,28 +420,63 @@ class KeepaClient:
             self._on_call(call)
 
         url = f"{self._base}/{endpoint}"
+        budget = min(self._timeout, self._seconds_left())
+        if budget <= 0:
+            report(None, {})
+            raise KeepaError("the run deadline (RUN_DEADLINE_MINUTES) is reached")
         failure: KeepaError | None = None
         try:
-            response = self._http.get(url, params={"key": self._key, **params})
+            # Each read waits at most `budget`, and the body is read in chunks against the
+            # request's total: a server trickling bytes cannot keep it open.
+            with self._http.stream(
+                "GET", url, params={"key": self._key, **params}, timeout=budget
+            ) as response:
+                status, data = response.status_code, self._read_body(response, started + budget)
         except httpx.InvalidURL:
             failure = KeepaError("KEEPA_API_URL is not a valid URL")
         except httpx.HTTPError as exc:
             kind = "timeout" if isinstance(exc, httpx.TimeoutException) else "transport"
             detail = redact(f"{type(exc).__name__}: {exc}")
             failure = _Retryable(f"Keepa could not be reached ({detail})", kind=kind)
+        except KeepaError as exc:
+            failure = exc
         if failure:  # raised outside the except block: no httpx exception (URL, key) in its chain
             report(None, {})
             raise failure
         try:
-            body = response.json()
+            body = json.loads(data)
         except ValueError:
             body = None
         body = body if isinstance(body, dict) else {}
-        report(response.status_code, body)
-        failure = _failure(response.status_code, body, endpoint, self._max_token_wait)
+        report(status, body)
+        failure = _failure(status, body, endpoint, self._max_token_wait)
         if failure:
             raise failure
         return body
+
+    def _read_body(self, response: httpx.Response, finish_by: float) -> bytes:
+        """The decoded body, or our error once it passes the size cap or the time budget."""
+        too_big = KeepaError(
+            f"Keepa's answer is larger than {self._max_response_bytes:,} bytes"
+            " (KEEPA_MAX_RESPONSE_BYTES); try a smaller BATCH_SIZE or KEEPA_HISTORY_DAYS"
+        )
+        declared = response.headers.get("Content-Length", "")
+        encoded = response.headers.get("Content-Encoding", "identity") != "identity"
+        if declared.isdigit() and not encoded and int(declared) > self._max_response_bytes:
+            raise too_big
+        chunks, size = [], 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > self._max_response_bytes:
+                raise too_big
+            if time.monotonic() > finish_by:
+                raise _Retryable(
+                    f"Keepa's answer took longer than {self._timeout:g}s in total"
+                    " (API_TIMEOUT_SECONDS) or ran into the run deadline",
+                    kind="timeout",
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def _error(
         self, kind: str, message: str, market: str | None, asin: str | None = None, **context: Any

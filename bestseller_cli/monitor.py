@@ -1,6 +1,7 @@
 """The monitoring pass: fetch ranks, detect badge changes, record them, deliver alerts."""
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,6 +25,9 @@ log = logging.getLogger(__name__)
 
 # Stop fetching this long before the deadline, to leave time to write and deliver.
 DEADLINE_MARGIN_SECONDS = 60.0
+STOPPED_BY_SIGTERM = (
+    "stopped by SIGTERM: the batch in hand was finished; the next run resumes the rest"
+)
 # The work list is read in pages of this many batches: one extra round trip per 50 batches.
 BATCHES_PER_WORK_PAGE = 50
 
@@ -61,13 +65,16 @@ class CheckSummary:
     duration_seconds: float = 0.0
     detection_latency_ms_max: float | None = None
     stopped_because: str | None = None
+    interrupted: bool = False  # stopped by SIGTERM
     unchecked: list[str] = field(default_factory=list)
     changes: list[BadgeChange] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
-        failed = self.unchecked or self.alerts_undelivered or self.alerts_expired
+        failed = (
+            self.unchecked or self.alerts_undelivered or self.alerts_expired or self.interrupted
+        )
         return 1 if failed else 0
 
 
@@ -81,6 +88,7 @@ class PassContext:
     summary: CheckSummary
     rules: tuple
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    stop: threading.Event = field(default_factory=threading.Event)
     calls: list[ApiCall] = field(default_factory=list)
     errors: list[ErrorEvent] = field(default_factory=list)
 
@@ -94,10 +102,13 @@ def run_check(
     show: Callable[[SlackMessage], None] = lambda message: None,
     on_progress: Callable[[int, int], None] = lambda done, total: None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    stop: threading.Event | None = None,
 ) -> CheckSummary:
     """Run one full pass. Never overlaps another: a held run lock ends it at once.
 
-    `clock` tells detection and delivery times (tests move it across quiet hours)."""
+    `clock` tells detection and delivery times (tests move it across quiet hours). Once
+    `stop` is set (SIGTERM), the batch in hand is finished and written, nothing more is
+    fetched or posted, and the run stays resumable."""
     started = time.monotonic()
     summary = CheckSummary(dry_run=dry_run)
     url = db.database_url(settings)
@@ -110,7 +121,9 @@ def run_check(
         # two round trips (read, write) and is durable the moment it returns.
         with db.connect(url, autocommit=True) as conn:
             db.migrate(conn)
-            run_pass(conn, settings, summary, asins, client, show, on_progress, started, clock)
+            run_pass(
+                conn, settings, summary, asins, client, show, on_progress, started, clock, stop
+            )
     return summary
 
 
@@ -124,6 +137,7 @@ def run_pass(
     on_progress: Callable[[int, int], None],
     started: float,
     clock: Callable[[], datetime],
+    stop: threading.Event | None = None,
 ) -> None:
     deadline = started + settings.run_deadline_minutes * 60 - DEADLINE_MARGIN_SECONDS
     run_id = None
@@ -141,6 +155,7 @@ def run_pass(
         summary=summary,
         rules=check_store.load_rules(conn),
         clock=clock,
+        stop=stop or threading.Event(),
     )
     selection = check_store.WorkSelection(run_id=run_id, asins=asins, client=client)
     summary.asins_to_check = summary.tokens_needed = check_store.count_work(conn, selection)
@@ -159,6 +174,9 @@ def run_pass(
         history_days=settings.keepa_history_days,
         on_call=context.calls.append,
         on_error=context.errors.append,
+        deadline=deadline,
+        stop=context.stop,
+        max_response_bytes=settings.keepa_max_response_bytes,
     )
     try:
         with keepa:
@@ -178,6 +196,7 @@ def run_pass(
                 show=show,
                 now=clock(),
                 expiry_days=settings.alert_expiry_days,
+                should_stop=context.stop.is_set,
             )
             absorb(summary, report, context)
             flush_records(context)
@@ -188,6 +207,9 @@ def run_pass(
             record_failure(context)
         raise
     warn_about_missing(summary, unknown_after=settings.keepa_missing_passes_unknown)
+    if context.stop.is_set():
+        summary.interrupted = True
+        summary.stopped_because = summary.stopped_because or STOPPED_BY_SIGTERM
     summary.duration_seconds = round(time.monotonic() - started, 3)
     if run_id is not None:
         status = "partial" if summary.unchecked else "completed"
@@ -255,6 +277,9 @@ def fetch_chunk(
     batches = keepa.batches(asins, marketplace=marketplace, batch_size=context.settings.batch_size)
     done = 0
     while done < len(asins):
+        if context.stop.is_set():
+            summary.stopped_because = STOPPED_BY_SIGTERM
+            break
         if time.monotonic() > deadline:
             summary.stopped_because = "the run deadline (RUN_DEADLINE_MINUTES) is near"
             break
@@ -271,7 +296,9 @@ def fetch_chunk(
             context.errors.append(
                 ErrorEvent(source="keepa", kind="request_failed", message=str(exc))
             )
-            summary.stopped_because = f"Keepa failed: {exc}"
+            summary.stopped_because = (
+                STOPPED_BY_SIGTERM if context.stop.is_set() else f"Keepa failed: {exc}"
+            )
             break
         process_batch(context, marketplace, requested, products)
         done += len(requested)
