@@ -23,6 +23,7 @@ from pytest_httpx import HTTPXMock
 from bestseller_cli import db
 from tests.keepa_server import FakeKeepa, keepa_server  # noqa: F401 - fixture
 from tests.slack_server import FakeSlack, slack_server_fixture  # noqa: F401 - fixture
+from tests.trickle_server import trickling_keepa_fixture  # noqa: F401 - fixture
 
 TEMPLATE = "bestseller_test_template"
 KEEPA_TEST_KEY = "k" * 12 + "SECRETKEEPAKEY" + "0" * 38

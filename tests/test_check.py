@@ -9,6 +9,7 @@ from bestseller_cli.cli import app
 from bestseller_cli.config import load_settings
 from bestseller_cli.monitor import run_check
 from tests.keepa_server import FakeKeepa
+from tests.trickle_server import TricklingKeepa
 
 GADGETS, HEADPHONES, KITCHEN = 289913, 3015427011, 1055398
 A, B, C = "B0AAAAAAAA", "B0BBBBBBBB", "B0CCCCCCCC"
@@ -229,6 +230,23 @@ def test_check_refuses_a_transaction_pooler_url_naming_the_session_pooler(
 )
 def test_a_session_mode_url_is_not_taken_for_the_transaction_pooler(url: str) -> None:
     assert not db.uses_transaction_pooler(url)
+
+
+def test_a_keepa_answer_trickling_in_cannot_hold_the_pass_past_its_deadline(
+    env: dict[str, str],
+    conn,
+    trickling_keepa: TricklingKeepa,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """API_TIMEOUT_SECONDS far away, the run deadline (a minute before RUN_DEADLINE_MINUTES)
+    a couple of seconds away: the trickle is cut there, the ASIN left for the next run."""
+    monkeypatch.setenv("KEEPA_API_URL", trickling_keepa.url)
+    monkeypatch.setenv("API_TIMEOUT_SECONDS", "600")
+    monkeypatch.setenv("RUN_DEADLINE_MINUTES", str((60 + 2) / 60))
+    track(conn, A)
+    summary = run_check(load_settings())
+    assert summary.unchecked == [f"{A} (com)"] and summary.exit_code == 1
+    assert summary.stopped_because is not None and "deadline" in summary.stopped_because
 
 
 def test_a_dry_run_writes_and_sends_nothing(keepa: FakeKeepa, conn) -> None:
