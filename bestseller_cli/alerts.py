@@ -6,8 +6,8 @@ from datetime import datetime
 
 from bestseller_cli import check_store, db, outbox_store
 from bestseller_cli.config import Settings
-from bestseller_cli.delivery import DeliveryReport, deliver
-from bestseller_cli.slack import SlackMessage, SlackSender
+from bestseller_cli.delivery import DeliveryReport, deliver_with_settings
+from bestseller_cli.slack import SlackMessage
 
 
 def list_alerts(
@@ -31,15 +31,7 @@ def retry(
             return None
         with db.connect(url, autocommit=True) as conn:
             db.migrate(conn)
-            sender = SlackSender.from_settings(settings) if settings.slack_bot_token else None
-            report = deliver(
-                conn,
-                sender=sender,
-                default_channel=settings.slack_channel_id,
-                show=show,
-                now=now,
-                expiry_days=settings.alert_expiry_days,
-            )
+            report = deliver_with_settings(conn, settings, show=show, now=now)
             with conn.transaction():
                 check_store.record_errors(conn, report.errors, run_id=None)
     return report

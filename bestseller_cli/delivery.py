@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 import psycopg
 
 from bestseller_cli import outbox_store
+from bestseller_cli.config import Settings
 from bestseller_cli.errors import SlackError
 from bestseller_cli.models import ErrorEvent
 from bestseller_cli.slack import (
@@ -124,6 +125,27 @@ def deliver(
             break
     report.pending = outbox_store.count_undelivered(conn, now=now)
     return report
+
+
+def deliver_with_settings(
+    conn: psycopg.Connection,
+    settings: Settings,
+    *,
+    show: Callable[[SlackMessage], None],
+    now: datetime,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> DeliveryReport:
+    """`deliver` to the configured Slack (or printed, without a token)."""
+    sender = SlackSender.from_settings(settings) if settings.slack_bot_token else None
+    return deliver(
+        conn,
+        sender=sender,
+        default_channel=settings.slack_channel_id,
+        show=show,
+        now=now,
+        expiry_days=settings.alert_expiry_days,
+        should_stop=should_stop,
+    )
 
 
 def message_for(conn: psycopg.Connection, item: outbox_store.OutboxItem) -> SlackMessage:

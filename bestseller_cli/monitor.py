@@ -12,14 +12,14 @@ import psycopg
 from bestseller_cli import check_store, db
 from bestseller_cli.badges import observe
 from bestseller_cli.config import Settings
-from bestseller_cli.delivery import DeliveryReport, deliver
+from bestseller_cli.delivery import DeliveryReport, deliver_with_settings
 from bestseller_cli.errors import KeepaAuthError, KeepaError
 from bestseller_cli.holder_lookup import look_up_holders
 from bestseller_cli.keepa import KeepaClient, KeepaOutOfTokens
 from bestseller_cli.models import ApiCall, BadgeChange, ErrorEvent, ProductSnapshot
 from bestseller_cli.redact import redact
 from bestseller_cli.routing import deliveries_for
-from bestseller_cli.slack import SlackMessage, SlackSender
+from bestseller_cli.slack import SlackMessage
 
 log = logging.getLogger(__name__)
 
@@ -188,15 +188,8 @@ def run_pass(
                 name_unexplained_holders(keepa, context, run_id)
         if not summary.dry_run:
             flush_records(context)
-            sender = SlackSender.from_settings(settings) if settings.slack_bot_token else None
-            report = deliver(
-                conn,
-                sender=sender,
-                default_channel=settings.slack_channel_id,
-                show=show,
-                now=clock(),
-                expiry_days=settings.alert_expiry_days,
-                should_stop=context.stop.is_set,
+            report = deliver_with_settings(
+                conn, settings, show=show, now=clock(), should_stop=context.stop.is_set
             )
             absorb(summary, report, context)
             flush_records(context)
