@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     def _known_marketplace(cls, value: str) -> str:
         return normalize_marketplace(value)
 
+    @field_validator("keepa_update_hours", mode="before")
+    @classmethod
+    def _blank_is_not_sent(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
