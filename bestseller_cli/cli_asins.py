@@ -13,7 +13,7 @@ from bestseller_cli import db, product_kinds, store
 from bestseller_cli.cli_common import console, err_console, print_json, settings, write_csv
 from bestseller_cli.config import normalize_marketplace
 from bestseller_cli.errors import ConfigError
-from bestseller_cli.models import PRODUCT_TYPES, parse_asin
+from bestseller_cli.models import INVALID, PRODUCT_TYPES, VARIATION_PARENT, parse_asin
 
 asins_app = typer.Typer(help="Add, remove and list the ASINs being watched.", no_args_is_help=True)
 
@@ -208,13 +208,20 @@ def asins_list(
             + ("" if row.active else " (removed)"),
             row.marketplace,
             escape(row.client or "-"),
-            escape((row.title or "-")[:50]),
+            escape(kind_label(row) + (row.title or "-")[:50]),
             f"[bold green]{escape(badges)}[/bold green]" if row.badge_names else badges,
             f"#{row.main_rank:,}" if row.main_rank else "-",
             f"{row.last_checked_at:%Y-%m-%d %H:%M}" if row.last_checked_at else "never",
             *([str(row.held_alerts or "-")] if held else []),
         )
     console.print(table)
+
+
+def kind_label(row: store.TrackedRow) -> str:
+    """`(variation parent) ` or `(invalid) ` before the title of a product without ranks."""
+    if row.available is False and row.product_type in (INVALID, VARIATION_PARENT):
+        return f"({PRODUCT_TYPES[row.product_type]}) "
+    return ""
 
 
 def keepa_record(row: store.TrackedRow) -> dict[str, object]:
