@@ -64,6 +64,7 @@ TOKEN_FIELDS = {
     "refill_rate": "refillRate",
 }
 _TAG = re.compile(r"<[^>]*>")
+IMAGE_FILE = re.compile(r"\.(jpe?g|png|gif|webp)$", re.IGNORECASE)
 
 
 class KeepaOutOfTokens(KeepaError):
@@ -251,15 +252,23 @@ def _clean_title(title: Any) -> str | None:
 
 
 def _image_url(raw: dict[str, Any]) -> str | None:
-    """The first image: `images` (2026: a list of {l, m, ...} file names) or `imagesCSV`."""
-    images = raw.get("images")
-    if isinstance(images, list) and images:
-        first = images[0]
-        name = first.get("l") or first.get("m") if isinstance(first, dict) else first
-        if isinstance(name, str) and name.strip():
-            return IMAGE_URL + name.strip()
+    """The first image: `images` (2026: a list of {l, m, ...} file names, large first) or
+    the older `imagesCSV` ("a.jpg,b.jpg")."""
+    for image in raw.get("images") or []:
+        name = _image_name(image)
+        if name:
+            return IMAGE_URL + name
     first_csv = str(raw.get("imagesCSV") or "").split(",")[0].strip()
     return IMAGE_URL + first_csv if first_csv else None
+
+
+def _image_name(image: Any) -> str | None:
+    """A file name from one `images` entry: its large (`l`), else medium (`m`), else any
+    image file name it carries; a plain string is the name itself."""
+    if isinstance(image, dict):
+        named = [image.get("l"), image.get("m"), *image.values()]
+        image = next((n for n in named if isinstance(n, str) and IMAGE_FILE.search(n)), None)
+    return image.strip() if isinstance(image, str) and image.strip() else None
 
 
 class KeepaClient:
