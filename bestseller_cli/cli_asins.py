@@ -9,7 +9,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from bestseller_cli import db, store
-from bestseller_cli.cli_common import console, err_console, print_json, settings, write_csv
+from bestseller_cli.asin_file import asins_in_file
+from bestseller_cli.cli_common import (
+    client_name,
+    console,
+    err_console,
+    print_json,
+    settings,
+    write_csv,
+)
 from bestseller_cli.config import normalize_marketplace
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.models import parse_asin
@@ -28,12 +36,14 @@ def read_asin_arguments(asins: list[str], file: Path | None) -> list[str]:
     texts = list(asins)
     if file is not None:
         try:
-            content = sys.stdin.read() if str(file) == "-" else file.read_text()
-        except (OSError, UnicodeDecodeError) as exc:
+            content = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+            texts += asins_in_file(content)
+        except UnicodeDecodeError:
+            raise ConfigError(f"--file {file} is not a UTF-8 text file") from None
+        except ValueError as exc:
+            raise ConfigError(f"--file {file} {exc}") from None
+        except OSError as exc:
             raise ConfigError(f"cannot read --file {file}: {exc.strerror or exc}") from None
-        for line in content.splitlines():
-            line = line.split("#", 1)[0].strip()
-            texts.extend(part for part in line.replace(",", " ").split() if part)
     if not texts:
         raise ConfigError("give at least one ASIN, or --file PATH (- for standard input)")
     return texts
@@ -42,7 +52,9 @@ def read_asin_arguments(asins: list[str], file: Path | None) -> list[str]:
 @asins_app.command("add")
 def asins_add(
     asins: Annotated[list[str] | None, typer.Argument(help="ASINs to watch.")] = None,
-    client: Annotated[str | None, typer.Option(help="Client the ASINs belong to.")] = None,
+    client: Annotated[
+        str | None, typer.Option(callback=client_name, help="Client the ASINs belong to.")
+    ] = None,
     marketplace: Annotated[
         str | None, typer.Option(help="Amazon marketplace: com, co.uk, de, … (KEEPA_DOMAIN).")
     ] = None,
@@ -95,7 +107,9 @@ def asins_add(
 @asins_app.command("remove")
 def asins_remove(
     asins: Annotated[list[str], typer.Argument(help="ASINs to stop watching.")],
-    client: Annotated[str | None, typer.Option(help="Only this client's entries.")] = None,
+    client: Annotated[
+        str | None, typer.Option(callback=client_name, help="Only this client's entries.")
+    ] = None,
     marketplace: Annotated[str | None, typer.Option(help="Only this marketplace.")] = None,
     purge: Annotated[
         bool, typer.Option(help="Also delete their history (asks first; --yes skips).")
@@ -117,10 +131,12 @@ def asins_remove(
         result = store.remove_tracked(
             conn, asins=parsed, client=client, marketplace=market, purge=purge
         )
+    for asin, market_of, owner in result.removed:
+        where = f"client {escape(owner)}" if owner else "no client"
+        console.print(f"[yellow]removed[/yellow] {asin} ({market_of}, {where})", highlight=False)
+    removed = {entry[0] for entry in result.removed}
     for asin in dict.fromkeys(parsed):
-        if asin in result.removed:
-            console.print(f"[yellow]removed[/yellow] {asin}", highlight=False)
-        else:
+        if asin not in removed:
             console.print(f"not tracked {asin}", highlight=False)
     if result.purged:
         console.print(f"[red]deleted history[/red] of {', '.join(result.purged)}", highlight=False)
@@ -129,13 +145,15 @@ def asins_remove(
             f"kept history of {', '.join(result.kept_history)} (still tracked by another client)",
             highlight=False,
         )
-    if len(result.removed) < len(set(parsed)):
+    if len(removed) < len(set(parsed)):
         raise typer.Exit(1)
 
 
 @asins_app.command("list")
 def asins_list(
-    client: Annotated[str | None, typer.Option(help="Only this client's ASINs.")] = None,
+    client: Annotated[
+        str | None, typer.Option(callback=client_name, help="Only this client's ASINs.")
+    ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Include removed ASINs.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,

@@ -17,7 +17,7 @@ from bestseller_cli.holder_lookup import look_up_holders
 from bestseller_cli.keepa import KeepaClient, KeepaOutOfTokens
 from bestseller_cli.models import ApiCall, BadgeChange, ErrorEvent, ProductSnapshot
 from bestseller_cli.redact import redact
-from bestseller_cli.routing import deliveries_for
+from bestseller_cli.routing import deliveries_for, unknown_zones
 from bestseller_cli.slack import SlackMessage, SlackSender
 
 log = logging.getLogger(__name__)
@@ -108,6 +108,7 @@ def run_check(
         # two round trips (read, write) and is durable the moment it returns.
         with db.connect(url, autocommit=True) as conn:
             db.migrate(conn)
+            check_store.check_selection(conn, asins=asins, client=client)
             run_pass(conn, settings, summary, asins, client, show, on_progress, started, clock)
     finally:
         db.release_run_lock(lock_conn)
@@ -140,6 +141,7 @@ def run_pass(
         rules=check_store.load_rules(conn),
         clock=clock,
     )
+    note_unknown_zones(context)
     selection = check_store.WorkSelection(run_id=run_id, asins=asins, client=client)
     summary.asins_to_check = summary.tokens_needed = check_store.count_work(conn, selection)
     work = check_store.work_chunks(
@@ -188,6 +190,18 @@ def run_pass(
     if run_id is not None:
         status = "partial" if summary.unchecked else "completed"
         check_store.finish_run(conn, run_id=run_id, status=status, summary=as_record(summary))
+
+
+def note_unknown_zones(context: PassContext) -> None:
+    """A rule's zone missing on this machine must not stop delivery: it falls back to UTC,
+    and error_log says so."""
+    rules_by_client, _ = context.rules
+    for zone in unknown_zones(rule for rules in rules_by_client.values() for rule in rules):
+        message = f"time zone {zone!r} is unknown on this machine: its rules deliver in UTC"
+        context.errors.append(
+            ErrorEvent(source="routing", kind="unknown_timezone", message=message)
+        )
+        context.summary.warnings.append(message)
 
 
 def token_budget(keepa: KeepaClient, context: PassContext) -> int | None:
