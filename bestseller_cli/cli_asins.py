@@ -82,13 +82,11 @@ def asins_add(
             valid.append(parse_asin(text))
         except ValueError as exc:
             invalid.append(str(exc))
-    for problem in invalid:
-        err_console.print(f"[red]invalid:[/red] {problem}", highlight=False)
     if invalid and not skip_invalid:
-        raise ConfigError(
-            f"{len(invalid)} invalid ASIN(s); nothing was added"
-            " (--skip-invalid adds the valid ones)"
-        )
+        shown = "; ".join(invalid[:5]) + (f"; and {len(invalid) - 5} more" if invalid[5:] else "")
+        raise ConfigError(f"{shown}. Nothing was added (--skip-invalid adds the valid ones)")
+    for problem in invalid:
+        err_console.print(f"[red]invalid:[/red] {escape(problem)}", highlight=False)
     if valid:
         with db.open_database(config) as conn:
             role = None if competitor is None else ("competitor" if competitor else "own")

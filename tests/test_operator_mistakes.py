@@ -161,7 +161,14 @@ MISTAKES = {
         {},
         "not watched by client acme: B0C7654321",
     ),
+    "an invalid ASIN": (["asins", "add", "B0C0000002", "B0C-BROKEN"], {}, "'B0C-BROKEN' is not"),
+    "an unknown marketplace": (
+        ["asins", "add", "B0C0000002", "--marketplace", "moon"],
+        {},
+        "unknown marketplace 'moon'",
+    ),
     "an unknown option": (["asins", "add", "--bogus"], {}, "No such option: --bogus"),
+    "a missing argument": (["clients", "rule"], {}, "Missing argument 'name'"),
 }
 
 

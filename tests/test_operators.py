@@ -112,7 +112,8 @@ def test_bulk_add_with_one_invalid_line_adds_nothing_and_names_it(
     result = run("asins", "add", "--file", str(listing))
     assert result.exit_code == 2
     assert "B0C-BROKEN" in result.stderr
-    assert "nothing was added" in result.stderr
+    assert "Nothing was added" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
     assert tracked(conn) == []
 
 
