@@ -52,7 +52,7 @@ def check(
     if as_json:
         print_json(summary_record(summary))
     else:
-        print_summary(summary)
+        print_summary(summary, stale_hours=config.keepa_stale_hours)
     raise typer.Exit(summary.exit_code)
 
 
@@ -117,6 +117,10 @@ def summary_record(summary: monitor.CheckSummary) -> dict[str, Any]:
             "tokens_needed",
             "tokens_available",
             "tokens_used",
+            "categories_named",
+            "stale",
+            "variation_parents",
+            "invalid",
             "duration_seconds",
             "detection_latency_ms_max",
             "stopped_because",
@@ -129,8 +133,8 @@ def summary_record(summary: monitor.CheckSummary) -> dict[str, Any]:
     return record
 
 
-def print_summary(summary: monitor.CheckSummary) -> None:
-    for warning in summary.warnings:
+def print_summary(summary: monitor.CheckSummary, *, stale_hours: float) -> None:
+    for warning in summary.warnings + summary.variation_parents + summary.invalid:
         err_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     if summary.lock_held_elsewhere:
         console.print("Another check is running (the run lock is held); nothing to do.")
@@ -151,6 +155,7 @@ def print_summary(summary: monitor.CheckSummary) -> None:
     rows = [
         ("ASINs checked", f"{summary.checked} of {summary.asins_to_check}"),
         ("unavailable on Keepa", summary.unavailable),
+        (f"Keepa data older than {stale_hours:g} h", summary.stale),
         ("first seen (baseline)", summary.baselines),
         ("badges gained", summary.gained),
         ("badges lost", summary.lost),
@@ -160,12 +165,15 @@ def print_summary(summary: monitor.CheckSummary) -> None:
         ("alerts failed", summary.alerts_failed),
         ("alerts pending", summary.alerts_undelivered),
         ("Keepa tokens used", summary.tokens_used),
+        ("categories named by Keepa's /category", summary.categories_named),
         ("Keepa tokens needed / available at start", f"{summary.tokens_needed} / {available}"),
         ("detection to queue (ms, max)", latency),
         ("duration (s)", summary.duration_seconds),
     ]
     if summary.holders_looked_up is not None:
-        rows.insert(-2, ("categories looked up on Keepa's daily lists", summary.holders_looked_up))
+        rows.insert(
+            -2, ("categories looked up on Keepa's best seller lists", summary.holders_looked_up)
+        )
     for label, value in rows:
         table.add_row(label, "-" if value is None else str(value))
     table.show_header = False
