@@ -27,7 +27,7 @@ from bestseller_cli.models import (
 )
 from bestseller_cli.product_kinds import snapshot_note
 from bestseller_cli.redact import redact
-from bestseller_cli.routing import deliveries_for
+from bestseller_cli.routing import deliveries_for, unknown_zones
 from bestseller_cli.slack import SlackMessage
 
 log = logging.getLogger(__name__)
@@ -135,6 +135,7 @@ def run_check(
         # two round trips (read, write) and is durable the moment it returns.
         with db.connect(url, autocommit=True) as conn:
             db.migrate(conn)
+            check_store.check_selection(conn, asins=asins, client=client)
             run_pass(
                 conn, settings, summary, asins, client, show, on_progress, started, clock, stop
             )
@@ -172,6 +173,7 @@ def run_pass(
         clock=clock,
         stop=stop or threading.Event(),
     )
+    note_unknown_zones(context)
     selection = check_store.WorkSelection(run_id=run_id, asins=asins, client=client)
     summary.asins_to_check = summary.tokens_needed = check_store.count_work(conn, selection)
     work = check_store.work_chunks(
@@ -239,6 +241,18 @@ def warn_about_missing(summary: CheckSummary, *, unknown_after: int) -> None:
             f"now unknown after {unknown_after} passes left out of Keepa's answers:"
             f" {', '.join(summary.now_unknown[:20])}"
         )
+
+
+def note_unknown_zones(context: PassContext) -> None:
+    """A rule's zone missing on this machine must not stop delivery: it falls back to UTC,
+    and error_log says so."""
+    rules_by_client, _ = context.rules
+    for zone in unknown_zones(rule for rules in rules_by_client.values() for rule in rules):
+        message = f"time zone {zone!r} is unknown on this machine: its rules deliver in UTC"
+        context.errors.append(
+            ErrorEvent(source="routing", kind="unknown_timezone", message=message)
+        )
+        context.summary.warnings.append(message)
 
 
 def token_budget(keepa: KeepaClient, context: PassContext) -> int | None:
