@@ -39,6 +39,12 @@ def normalize_marketplace(value: str) -> str:
     return text
 
 
+def libpq_dsn(url: str) -> str:
+    """The DSN as libpq takes it: without the pgbouncer flag some providers add to URLs."""
+    clean = url.replace("pgbouncer=true&", "").replace("?pgbouncer=true", "?")
+    return clean.replace("&pgbouncer=true", "").rstrip("?&")
+
+
 class Settings(BaseSettings):
     # A blank value (`BESTSELLER_HOME=` as in .env.example) means unset, for every setting.
     model_config = SettingsConfigDict(
@@ -108,7 +114,7 @@ class Settings(BaseSettings):
         if value is None:
             return None
         try:
-            password = conninfo_to_dict(value).get("password")
+            password = conninfo_to_dict(libpq_dsn(value)).get("password")
         except psycopg.ProgrammingError:
             # The message names no part of the value: it may hold the password.
             raise ValueError(

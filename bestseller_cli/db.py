@@ -11,7 +11,7 @@ from importlib import resources
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from bestseller_cli.config import Settings
+from bestseller_cli.config import Settings, libpq_dsn
 from bestseller_cli.errors import ConfigError, DatabaseError
 from bestseller_cli.redact import redact
 
@@ -58,7 +58,7 @@ def uses_transaction_pooler(url: str) -> bool:
     if re.search(r"[?&]pgbouncer=true(&|$)", url):
         return True
     try:
-        params = conninfo_to_dict(_without_pgbouncer(url))
+        params = conninfo_to_dict(libpq_dsn(url))
     except psycopg.Error:  # unparseable: connecting says so
         return False
     ports = str(params.get("port") or os.environ.get("PGPORT") or "").split(",")
@@ -76,17 +76,11 @@ def require_session_mode(url: str) -> None:
         )
 
 
-def _without_pgbouncer(url: str) -> str:
-    """psycopg does not know the pgbouncer flag some providers add to their URLs."""
-    clean = url.replace("pgbouncer=true&", "").replace("?pgbouncer=true", "?")
-    return clean.replace("&pgbouncer=true", "").rstrip("?&")
-
-
 def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
     pooled = uses_transaction_pooler(url)
     try:
         return psycopg.connect(
-            _without_pgbouncer(url),
+            libpq_dsn(url),
             autocommit=autocommit,
             prepare_threshold=None if pooled else 5,
             connect_timeout=15,
