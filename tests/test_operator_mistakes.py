@@ -124,7 +124,18 @@ MISTAKES = {
         {"DATABASE_URL": f"postgresql+psycopg://bestseller:{PASSWORD}@127.0.0.1:1/app"},
         "postgresql+psycopg:// is not one",
     ),
+    "DATABASE_URL with a port out of range": (
+        ["asins", "list"],
+        {"DATABASE_URL": f"postgresql://u:{PASSWORD}@127.0.0.1:99999/app"},
+        "DATABASE_URL: port 99999 is not a port number",
+    ),
     "KEEPA_API_URL [::1": (["check"], {"KEEPA_API_URL": "[::1"}, "KEEPA_API_URL: not an http"),
+    "KEEPA_API_URL with a port out of range": (
+        ["check"],
+        {"KEEPA_API_URL": "https://api.keepa.com:99999"},
+        "KEEPA_API_URL: port 99999",
+    ),
+    "an infinite timeout": (["check"], {"API_TIMEOUT_SECONDS": "inf"}, "API_TIMEOUT_SECONDS"),
     "SLACK_API_URL https://[::1": (
         ["doctor"],
         {"SLACK_API_URL": "https://[::1"},
