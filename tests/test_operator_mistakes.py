@@ -314,8 +314,9 @@ def quiet_now() -> str:
     return f"{now - timedelta(hours=1):%H:%M}-{now + timedelta(hours=2):%H:%M}"
 
 
+@pytest.mark.parametrize("lift", [["--no-quiet"], ["--remove"]], ids=["no-quiet", "remove"])
 def test_lifting_quiet_hours_releases_held_alerts_at_the_next_run(
-    keepa: FakeKeepa, slack: FakeSlack, conn: psycopg.Connection
+    keepa: FakeKeepa, slack: FakeSlack, conn: psycopg.Connection, lift: list[str]
 ) -> None:
     assert run("clients", "add", "acme", "--channel", SLACK_CHANNEL).exit_code == 0
     assert run("clients", "rule", "acme", "--quiet", quiet_now()).exit_code == 0
@@ -325,7 +326,7 @@ def test_lifting_quiet_hours_releases_held_alerts_at_the_next_run(
     keepa.set_ranks(OURS, {GADGETS: 1})
     held = run_check(load_settings())
     assert (held.gained, slack.messages()) == (1, [])
-    lifted = run("clients", "rule", "acme", "--no-quiet")
+    lifted = run("clients", "rule", "acme", *lift)
     assert lifted.exit_code == 0, lifted.stderr
     run_check(load_settings())
     [message] = slack.messages(SLACK_CHANNEL)
