@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     slack_bot_token: str | None = None
     slack_channel_id: str | None = None
     slack_api_url: str = "https://slack.com/api/"
+    slack_ops_channel_id: str | None = None
+    healthcheck_url: str | None = None
+    schedule_minutes: float = Field(default=60.0, gt=0)
+    ops_undelivered_minutes: float = Field(default=60.0, ge=0)
+    ops_max_resumes: int = Field(default=3, ge=0)
+    database_size_limit_mb: float | None = Field(default=None, gt=0)
     batch_size: int = Field(default=100, ge=1, le=100)
     max_retries: int = Field(default=3, ge=0, le=20)
     retry_delay_seconds: float = Field(default=1.0, ge=0)
@@ -74,10 +80,22 @@ class Settings(BaseSettings):
             raise ValueError("use one of debug, info, warning, error")
         return level
 
-    @field_validator("database_url", "keepa_api_key", "slack_bot_token", "slack_channel_id")
+    @field_validator(
+        "database_url",
+        "keepa_api_key",
+        "slack_bot_token",
+        "slack_channel_id",
+        "slack_ops_channel_id",
+        "healthcheck_url",
+    )
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
+
+    @field_validator("database_size_limit_mb", mode="before")
+    @classmethod
+    def _blank_number_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     def require_keepa_key(self) -> str:
         if not self.keepa_api_key:
@@ -102,4 +120,5 @@ def load_settings(**overrides: object) -> Settings:
         raise ConfigError(f"invalid setting {problems}") from None
     register_secret(settings.keepa_api_key)
     register_secret(settings.slack_bot_token)
+    register_secret(settings.healthcheck_url)  # its path is the monitor's secret
     return settings

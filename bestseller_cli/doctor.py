@@ -5,10 +5,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from bestseller_cli import check_store, db
+import psycopg
+
+from bestseller_cli import check_store, db, ops_store
 from bestseller_cli.config import Settings
 from bestseller_cli.errors import BestsellerError, SlackError
 from bestseller_cli.keepa import KeepaClient
+from bestseller_cli.ops_rules import utc
 from bestseller_cli.slack import SlackSender
 
 Status = Literal["ok", "warn", "fail"]
@@ -27,6 +30,7 @@ def run_doctor(settings: Settings) -> list[Finding]:
     watched = guarded(findings, "database", lambda: check_database(settings, findings))
     guarded(findings, "Keepa", lambda: check_keepa(settings, findings, watched or 0))
     guarded(findings, "Slack", lambda: check_slack(settings, findings))
+    check_monitoring(settings, findings)
     return findings
 
 
@@ -65,7 +69,47 @@ def check_database(settings: Settings, findings: list[Finding]) -> int:
             findings.append(Finding("run lock", "ok", "session advisory lock usable"))
         else:
             findings.append(Finding("run lock", "warn", "held right now: a check is running"))
-        return 0 if pending else check_store.count_watched(conn)
+        if pending:
+            return 0
+        findings += open_conditions(conn)
+        return check_store.count_watched(conn)
+
+
+def open_conditions(conn: psycopg.Connection) -> list[Finding]:
+    """What the last passes found wrong and is not cleared yet (ops_conditions)."""
+    return [
+        Finding(
+            f"open: {condition.kind}",
+            "warn",
+            f"{condition.headline}: {condition.effect}. Fix: {condition.fix}."
+            f" (since {utc(condition.opened_at)}, {condition.passes} passes)",
+        )
+        for condition in ops_store.conditions(conn)
+    ]
+
+
+def check_monitoring(settings: Settings, findings: list[Finding]) -> None:
+    """Who hears about trouble: the operations channel and a cron monitor."""
+    if settings.slack_ops_channel_id is None:
+        findings.append(
+            Finding(
+                "ops channel",
+                "warn",
+                "SLACK_OPS_CHANNEL_ID unset: operations alerts (Keepa rejecting the key, no"
+                " pass for hours, ...) show only in `doctor` and `report`; set a channel for them",
+            )
+        )
+    if settings.healthcheck_url is None:
+        findings.append(
+            Finding(
+                "cron monitor",
+                "warn",
+                "HEALTHCHECK_URL unset: nobody hears when no pass runs at all; set a"
+                " Healthchecks.io, Cronitor or Better Stack ping URL",
+            )
+        )
+    else:
+        findings.append(Finding("cron monitor", "ok", "HEALTHCHECK_URL set (pinged by check)"))
 
 
 def check_keepa(settings: Settings, findings: list[Finding], watched: int) -> None:
@@ -92,8 +136,7 @@ def check_slack(settings: Settings, findings: list[Finding]) -> None:
     sender = SlackSender.from_settings(settings)
     findings.append(Finding("Slack token", "ok", f"valid ({sender.check_auth()})"))
     channels = set()
-    if settings.slack_channel_id:
-        channels.add(settings.slack_channel_id)
+    channels.update(c for c in (settings.slack_channel_id, settings.slack_ops_channel_id) if c)
     with db.connect(db.database_url(settings), autocommit=True) as conn:
         channels.update(check_store.configured_channels(conn))
     if not channels:
