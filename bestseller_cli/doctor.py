@@ -11,7 +11,7 @@ from bestseller_cli import check_store, db, ops_store
 from bestseller_cli.config import Settings
 from bestseller_cli.errors import BestsellerError, SlackError
 from bestseller_cli.keepa import KeepaClient
-from bestseller_cli.ops_rules import utc
+from bestseller_cli.ops_rules import KINDS, utc
 from bestseller_cli.slack import SlackSender
 
 Status = Literal["ok", "warn", "fail"]
@@ -79,7 +79,7 @@ def open_conditions(conn: psycopg.Connection) -> list[Finding]:
     """What the last passes found wrong and is not cleared yet (ops_conditions)."""
     return [
         Finding(
-            f"open: {condition.kind}",
+            f"open: {KINDS.get(condition.kind, condition.kind)}",
             "warn",
             f"{condition.headline}: {condition.effect}. Fix: {condition.fix}."
             f" (since {utc(condition.opened_at)}, {condition.passes} passes)",
