@@ -12,6 +12,8 @@ from bestseller_cli.config import Settings
 from bestseller_cli.errors import BestsellerError, SlackError
 from bestseller_cli.keepa import KeepaClient
 from bestseller_cli.ops_rules import KINDS, utc
+from bestseller_cli.product_kinds import kind_note
+from bestseller_cli.redact import redact
 from bestseller_cli.slack import SlackSender
 
 Status = Literal["ok", "warn", "fail"]
@@ -38,8 +40,10 @@ def guarded(findings: list[Finding], part: str, check: Callable[[], int | None])
     try:
         return check()
     except BestsellerError as exc:
-        findings.append(Finding(part, "fail", str(exc)))
-        return None
+        findings.append(Finding(part, "fail", redact(str(exc))))
+    except psycopg.Error as exc:
+        findings.append(Finding(part, "fail", redact(f"{type(exc).__name__}: {exc}".strip())))
+    return None
 
 
 def check_database(settings: Settings, findings: list[Finding]) -> int:
@@ -71,8 +75,18 @@ def check_database(settings: Settings, findings: list[Finding]) -> int:
             findings.append(Finding("run lock", "warn", "held right now: a check is running"))
         if pending:
             return 0
-        findings += open_conditions(conn)
+        findings.extend(product_kinds_findings(conn))
+        findings.extend(open_conditions(conn))
         return check_store.count_watched(conn)
+
+
+def product_kinds_findings(conn: psycopg.Connection) -> list[Finding]:
+    """Tracked ASINs the last pass found without ranks: a parent's children, or invalid."""
+    notes = [
+        kind_note(kind.asin, kind.marketplace, kind.product_type, kind.variation_asins)
+        for kind in check_store.without_ranks(conn)
+    ]
+    return [Finding("tracked ASIN", "warn", note) for note in notes if note]
 
 
 def open_conditions(conn: psycopg.Connection) -> list[Finding]:
@@ -138,7 +152,16 @@ def check_slack(settings: Settings, findings: list[Finding]) -> None:
     channels = set()
     channels.update(c for c in (settings.slack_channel_id, settings.slack_ops_channel_id) if c)
     with db.connect(db.database_url(settings), autocommit=True) as conn:
-        channels.update(check_store.configured_channels(conn))
+        if db.pending_migrations(conn):
+            findings.append(
+                Finding(
+                    "Slack rules",
+                    "warn",
+                    "clients' rule channels not checked: the database has pending migrations",
+                )
+            )
+        else:
+            channels.update(check_store.configured_channels(conn))
     if not channels:
         findings.append(
             Finding("Slack channel", "fail", "no channel: set SLACK_CHANNEL_ID or a client rule")
