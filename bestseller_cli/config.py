@@ -74,6 +74,12 @@ class Settings(BaseSettings):
     slack_bot_token: str | None = None
     slack_channel_id: str | None = None
     slack_api_url: str = "https://slack.com/api/"
+    slack_ops_channel_id: str | None = None
+    healthcheck_url: str | None = None
+    schedule_minutes: float = Field(default=60.0, gt=0)
+    ops_undelivered_minutes: float = Field(default=60.0, ge=0)
+    ops_max_resumes: int = Field(default=3, ge=0)
+    database_size_limit_mb: float | None = Field(default=None, gt=0)
     batch_size: int = Field(default=100, ge=1, le=100)
     max_retries: int = Field(default=3, ge=0, le=20)
     retry_delay_seconds: float = Field(default=1.0, ge=0, le=3600)
@@ -86,7 +92,7 @@ class Settings(BaseSettings):
     def _known_marketplace(cls, value: str) -> str:
         return normalize_marketplace(value)
 
-    @field_validator("keepa_update_hours", mode="before")
+    @field_validator("keepa_update_hours", "database_size_limit_mb", mode="before")
     @classmethod
     def _blank_is_not_sent(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -99,7 +105,14 @@ class Settings(BaseSettings):
             raise ValueError("use one of debug, info, warning, error")
         return level
 
-    @field_validator("database_url", "keepa_api_key", "slack_bot_token", "slack_channel_id")
+    @field_validator(
+        "database_url",
+        "keepa_api_key",
+        "slack_bot_token",
+        "slack_channel_id",
+        "slack_ops_channel_id",
+        "healthcheck_url",
+    )
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
@@ -163,4 +176,5 @@ def load_settings(**overrides: object) -> Settings:
         raise ConfigError(redact(f"invalid setting {problems}")) from None
     register_secret(settings.keepa_api_key)
     register_secret(settings.slack_bot_token)
+    register_secret(settings.healthcheck_url)  # its path is the monitor's secret
     return settings
