@@ -25,10 +25,12 @@ from bestseller_cli.models import (
     ErrorEvent,
     ProductSnapshot,
 )
+from bestseller_cli.ops import watch_operations
+from bestseller_cli.ops_rules import PassFacts
 from bestseller_cli.product_kinds import snapshot_note
 from bestseller_cli.redact import redact
 from bestseller_cli.routing import deliveries_for, unknown_zones
-from bestseller_cli.slack import SlackMessage
+from bestseller_cli.slack import SlackMessage, SlackSender
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +81,12 @@ class CheckSummary:
     detection_latency_ms_max: float | None = None
     stopped_because: str | None = None
     interrupted: bool = False  # stopped by SIGTERM
+    stopped_for: str | None = None  # "deadline", "tokens" or "keepa"
+    refill_per_minute: int | None = None
     unchecked: list[str] = field(default_factory=list)
     changes: list[BadgeChange] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    conditions: list[str] = field(default_factory=list)  # operations conditions open now
 
     @property
     def exit_code(self) -> int:
@@ -136,9 +141,14 @@ def run_check(
         with db.connect(url, autocommit=True) as conn:
             db.migrate(conn)
             check_store.check_selection(conn, asins=asins, client=client)
-            run_pass(
-                conn, settings, summary, asins, client, show, on_progress, started, clock, stop
-            )
+            try:
+                run_pass(
+                    conn, settings, summary, asins, client, show, on_progress, started, clock, stop
+                )
+            except Exception as exc:
+                note_operations(conn, settings, summary, failure=exc, show=show, clock=clock)
+                raise
+            note_operations(conn, settings, summary, failure=None, show=show, clock=clock)
     return summary
 
 
@@ -264,6 +274,7 @@ def token_budget(keepa: KeepaClient, context: PassContext) -> int | None:
     except KeepaError as exc:
         context.summary.warnings.append(f"could not read the Keepa token balance: {exc}")
         return None
+    context.summary.refill_per_minute = status.refill_rate
     if status.tokens_left < context.summary.tokens_needed:
         context.summary.warnings.append(
             f"this pass needs {context.summary.tokens_needed} Keepa tokens and"
@@ -306,6 +317,7 @@ def fetch_chunk(
             break
         if time.monotonic() > deadline:
             summary.stopped_because = "the run deadline (RUN_DEADLINE_MINUTES) is near"
+            summary.stopped_for = "deadline"
             break
         try:
             requested, products = next(batches)
@@ -313,6 +325,7 @@ def fetch_chunk(
             break
         except KeepaOutOfTokens as exc:
             summary.stopped_because = f"Keepa is out of tokens ({exc})"
+            summary.stopped_for = "tokens"
             break
         except KeepaAuthError:
             raise
@@ -320,9 +333,11 @@ def fetch_chunk(
             context.errors.append(
                 ErrorEvent(source="keepa", kind="request_failed", message=str(exc))
             )
-            summary.stopped_because = (
-                STOPPED_BY_SIGTERM if context.stop.is_set() else f"Keepa failed: {exc}"
-            )
+            if context.stop.is_set():
+                summary.stopped_because = STOPPED_BY_SIGTERM
+            else:
+                summary.stopped_because = f"Keepa failed: {exc}"
+                summary.stopped_for = "keepa"
             break
         process_batch(context, marketplace, requested, products, keepa=keepa)
         done += len(requested)
@@ -460,6 +475,37 @@ def process_batch(
     summary.alerts_queued += queued
     latency = (time.monotonic() - received_at) * 1000
     summary.detection_latency_ms_max = max(summary.detection_latency_ms_max or 0.0, latency)
+
+
+def note_operations(
+    conn: psycopg.Connection,
+    settings: Settings,
+    summary: CheckSummary,
+    *,
+    failure: Exception | None,
+    show: Callable[[SlackMessage], None],
+    clock: Callable[[], datetime],
+) -> None:
+    """Judge the operations conditions after a pass, finished or failed (ops.py)."""
+    if summary.dry_run or summary.run_id is None or summary.interrupted:
+        return  # SIGTERM: nothing more is posted; the next pass judges
+    rejected = failure.status if isinstance(failure, KeepaAuthError) else None
+    answered = rejected is not None or summary.tokens_available is not None or summary.checked
+    facts = PassFacts(
+        now=clock(),
+        finished=failure is None,
+        keepa_answered=bool(answered),
+        keepa_rejected_status=rejected,
+        unchecked_for_tokens=len(summary.unchecked) if summary.stopped_for == "tokens" else 0,
+        refill_per_minute=summary.refill_per_minute,
+        deadline_hit=summary.stopped_for == "deadline",
+        unchecked=len(summary.unchecked),
+        run_deadline_minutes=settings.run_deadline_minutes,
+    )
+    sender = SlackSender.from_settings(settings) if settings.slack_bot_token else None
+    summary.conditions = watch_operations(
+        conn, settings, facts=facts, run_id=summary.run_id, sender=sender, show=show
+    )
 
 
 def absorb(summary: CheckSummary, report: DeliveryReport, context: PassContext) -> None:

@@ -43,9 +43,13 @@ class UnknownFate:
     claimed_at: datetime
 
 
-# Due and not delivered: waiting for its first try, being sent, or refused by Slack and
-# waiting for another. The one definition of "undelivered" (held alerts are not due yet).
-UNDELIVERED = "n.status IN ('pending', 'sending', 'refused') AND n.deliver_after <= %(now)s"
+# The one definition of "undelivered": an alert (not an operations post) due and not
+# delivered: waiting for its first try, being sent, or refused by Slack and waiting for
+# another. Held alerts (quiet hours, digests) are not due yet.
+UNDELIVERED_STATUSES = "('pending', 'sending', 'refused')"
+UNDELIVERED = (
+    f"n.change_id IS NOT NULL AND n.status IN {UNDELIVERED_STATUSES} AND n.deliver_after <= %(now)s"
+)
 # What a delivery may take: never tried, or refused before (retried until sent or expired).
 DELIVERABLE = ("pending", "refused")
 
@@ -154,7 +158,7 @@ def expire(conn: psycopg.Connection, *, now: datetime, days: float) -> int:
     with conn.transaction():
         row = conn.execute(
             "WITH gone AS (UPDATE notification_log SET status = 'expired', reason = %(reason)s"
-            " WHERE status = ANY(%(deliverable)s)"
+            " WHERE change_id IS NOT NULL AND status = ANY(%(deliverable)s)"
             " AND deliver_after < %(now)s - make_interval(secs => %(seconds)s) RETURNING 1)"
             " SELECT count(*) FROM gone",
             {
@@ -178,7 +182,8 @@ def release(conn: psycopg.Connection, ids: list[int], *, error: str | None) -> N
 
 
 def count_undelivered(conn: psycopg.Connection, *, now: datetime) -> int:
-    """Alerts due by now that are still not delivered (held ones are not counted)."""
+    """Alerts due by now that are still not delivered (held ones and operations posts are
+    not counted)."""
     row = conn.execute(
         f"SELECT count(*) FROM notification_log n WHERE {UNDELIVERED}", {"now": now}
     ).fetchone()
