@@ -31,7 +31,7 @@ MARKETPLACES: dict[str, int] = {
 def normalize_marketplace(value: str) -> str:
     """Accept `com`, `amazon.com`, `.co.uk` or a Keepa domain id; return the canonical suffix."""
     text = value.strip().lower().removeprefix("www.").removeprefix("amazon").lstrip(".")
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         by_id = {domain_id: name for name, domain_id in MARKETPLACES.items()}
         text = by_id.get(int(text), text)
     if text not in MARKETPLACES:

@@ -178,6 +178,11 @@ MISTAKES = {
         {},
         "unknown marketplace 'moon'",
     ),
+    "a superscript marketplace id": (
+        ["asins", "add", "B0C0000002", "--marketplace", "²"],
+        {},
+        "unknown marketplace '²'",
+    ),
     "an unknown option": (["asins", "add", "--bogus"], {}, "No such option: --bogus"),
     "a missing argument": (["clients", "rule"], {}, "Missing argument 'name'"),
 }
