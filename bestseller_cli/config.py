@@ -135,9 +135,11 @@ class Settings(BaseSettings):
             raise ValueError(f"port {parts['port']} is not a port number (1-65535)")
         return value
 
-    @field_validator("keepa_api_url", "slack_api_url")
+    @field_validator("keepa_api_url", "slack_api_url", "healthcheck_url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         try:
             url = httpx.URL(value.strip())
         except (httpx.InvalidURL, ValueError):

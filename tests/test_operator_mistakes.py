@@ -135,6 +135,7 @@ MISTAKES = {
         {"KEEPA_API_URL": "https://api.keepa.com:99999"},
         "KEEPA_API_URL: port 99999",
     ),
+    "HEALTHCHECK_URL [::1": (["check"], {"HEALTHCHECK_URL": "https://[::1"}, "HEALTHCHECK_URL"),
     "an infinite timeout": (["check"], {"API_TIMEOUT_SECONDS": "inf"}, "API_TIMEOUT_SECONDS"),
     "SLACK_API_URL https://[::1": (
         ["doctor"],
