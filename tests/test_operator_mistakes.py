@@ -2,6 +2,7 @@
 clear line, changes nothing, and leaks no secret."""
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -370,7 +371,7 @@ def test_tzdata_ships_with_the_package() -> None:
 @pytest.fixture
 def empty_database(postgres_server_url: str, env: dict[str, str], monkeypatch) -> str:
     """A fresh database with no migrations applied, like a new Supabase project."""
-    name = f"bestseller_empty_{datetime.now(UTC):%H%M%S%f}"
+    name = f"bestseller_empty_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(postgres_server_url, autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
     url = make_conninfo(postgres_server_url, dbname=name)
