@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from bestseller_cli import check_store, db
-from bestseller_cli.badges import observe
+from bestseller_cli.badges import moved_ranks, observe
 from bestseller_cli.config import Settings
 from bestseller_cli.delivery import DeliveryReport, deliver
 from bestseller_cli.errors import KeepaAuthError, KeepaError
@@ -297,7 +297,12 @@ def process_batch(
         summary.baselines += result.is_baseline
         observed.append(
             check_store.ObservedProduct(
-                snapshot=snapshot, state=result.state, observed_at=observed_at
+                snapshot=snapshot,
+                state=result.state,
+                observed_at=observed_at,
+                moved_ranks=moved_ranks(
+                    entry.previous, result.state, main_category_id=snapshot.main_category_id
+                ),
             )
         )
         changes.extend(result.changes)
