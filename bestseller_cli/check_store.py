@@ -107,9 +107,12 @@ def start_run(conn: psycopg.Connection, *, resume_within: timedelta) -> tuple[in
 def finish_run(
     conn: psycopg.Connection, *, run_id: int, status: str, summary: dict[str, object]
 ) -> None:
+    """Close the run; its summary keeps the database's size then (`doctor`'s growth)."""
     with conn.transaction():
         conn.execute(
-            "UPDATE check_runs SET status = %s, finished_at = now(), summary = %s WHERE id = %s",
+            "UPDATE check_runs SET status = %s, finished_at = now(),"
+            " summary = %s || jsonb_build_object('database_bytes',"
+            "  pg_database_size(current_database())) WHERE id = %s",
             (status, Jsonb(summary), run_id),
         )
 

@@ -78,9 +78,7 @@ def test_an_unavailable_product_is_not_a_loss(keepa: FakeKeepa, conn) -> None:
     assert list(badges[0]) == [str(GADGETS)]
 
 
-def test_every_pass_keeps_a_check_and_a_rank_point_only_per_change(
-    keepa: FakeKeepa, conn
-) -> None:
+def test_every_pass_keeps_a_check_and_a_rank_point_only_per_change(keepa: FakeKeepa, conn) -> None:
     track(conn, A)
     for main_rank, gadgets in ((40, 2), (41, 2), (42, 1)):
         keepa.set_ranks(A, {KITCHEN: main_rank, GADGETS: gadgets})  # the first is the main
