@@ -94,6 +94,8 @@ def test_every_pass_keeps_a_check_and_a_rank_point_only_per_change(keepa: FakeKe
     assert points == [(GADGETS, 2), (GADGETS, 1)]  # the main category's rank is per check
     details = conn.execute("SELECT count(*) FROM asin_details WHERE asin = %s", (A,)).fetchone()
     assert details == (1,)  # title, price, rating and reviews never changed
+    sizes = conn.execute("SELECT summary ? 'database_bytes' FROM check_runs").fetchall()
+    assert sizes == [(True,)] * 3  # each pass leaves the database's size for `doctor`
 
 
 def test_an_asin_tracked_by_two_clients_is_fetched_once(keepa: FakeKeepa, conn) -> None:
