@@ -6,9 +6,9 @@ sub-categories, names in categoryTree); the main rank moves every pass, each sub
 rank moves with probability 1 in 10, and about 1 % of the ASINs hold #1 in a sub-category
 (and keep it). Hourly passes (`run_check` with its clock moved an hour each time) against the
 fake Keepa over real HTTP; a plain VACUUM after each pass stands for autovacuum in the hour
-between passes (dead row versions are space reused, not growth). After a baseline and
-`--warmup` passes, growth is measured over `--passes` passes: the sum of
-pg_total_relation_size (table + indexes + TOAST; WAL is not counted) of every table.
+between passes (dead row versions are space reused, not growth; `--no-vacuum` counts them).
+After a baseline and `--warmup` passes, growth is measured over `--passes` passes: the sum
+of pg_total_relation_size (table + indexes + TOAST; WAL is not counted) of every table.
 
 Self-contained: it only needs `bestseller_cli.monitor.run_check`, so the same file measures
 an older checkout too (the "before" figures).
@@ -123,10 +123,12 @@ def measure(size: int, args: argparse.Namespace, *, pg: database.Postgres) -> di
             when = clock + timedelta(hours=index)
             summary = run_check(settings, clock=lambda when=when: when)
             assert summary.checked == size, summary
-            vacuum(url)
+            if args.vacuum:
+                vacuum(url)
             world.move()
             print(f"  {size:,} ASINs: pass {index + 1} done", file=sys.stderr, flush=True)
         after = table_sizes(url)
+        pruned = pruned_day(url, size, now=clock + timedelta(days=1, hours=1))
     finally:
         server.shutdown()
         server.server_close()
@@ -140,8 +142,21 @@ def measure(size: int, args: argparse.Namespace, *, pg: database.Postgres) -> di
         "by_table": {
             table: round(grown * per_day) for table, grown in sorted(growth.items()) if grown
         },
+        "pruned_day_bytes_per_asin": pruned,
         "seconds": round(time.monotonic() - started, 1),
     }
+
+
+def pruned_day(url: str, size: int, *, now: datetime) -> int | None:
+    """What one day of checks costs once `bestseller prune` made it spans (None in a version
+    without prune): check_spans' size per ASIN after pruning that day."""
+    try:
+        from bestseller_cli.retention import prune
+    except ImportError:
+        return None
+    with psycopg.connect(url, autocommit=True) as conn:
+        prune(conn, retention_days=0, now=now)
+    return round(table_sizes(url)["check_spans"] / size)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -150,6 +165,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=2, help="passes after the baseline")
     parser.add_argument("--passes", type=int, default=8, help="passes measured")
     parser.add_argument("--seed", type=int, default=15)
+    parser.add_argument(
+        "--no-vacuum",
+        dest="vacuum",
+        action="store_false",
+        help="no VACUUM between passes: dead row versions count as growth",
+    )
     parser.add_argument("--label", default="", help="e.g. before/after, kept in the output")
     parser.add_argument("--output", default="", help="write the results as JSON here")
     parser.add_argument("--home", default="/tmp/bestseller-bench-home")
@@ -165,6 +186,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         results = {
             "label": args.label,
+            "vacuum_between_passes": args.vacuum,
             "postgres": pg.version(),
             "sizes": [measure(size, args, pg=pg) for size in args.sizes],
         }
