@@ -1,6 +1,7 @@
 """Compact history: the old rows convert with nothing lost, retention keeps what reports need,
 and neither `prune` nor a pass waits for the other."""
 
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
@@ -9,8 +10,10 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 from psycopg.types.json import Jsonb
+from typer.testing import CliRunner
 
 from bestseller_cli import check_store, db, history_store, outbox_store, store
+from bestseller_cli.cli import app
 from bestseller_cli.config import load_settings
 from bestseller_cli.models import BadgeChange, CategoryRank, ProductSnapshot, StoredState
 from bestseller_cli.monitor import run_check
@@ -262,3 +265,25 @@ def test_prune_and_a_pass_run_side_by_side_without_waiting(
             done = prune(pruner, retention_days=1, now=now)
         checking.commit()
     assert done.days_summarized >= 1
+
+
+def test_purging_an_asin_takes_it_out_of_every_batch_and_keeps_the_others(
+    keepa: FakeKeepa, conn
+) -> None:
+    passes(keepa, conn, days=1, every_hours=8)
+    store.remove_tracked(conn, asins=[A], client=None, marketplace=None, purge=True)
+    left = conn.execute(
+        "SELECT asin, count(*) FROM history_checks GROUP BY asin ORDER BY asin"
+    ).fetchall()
+    assert left == [(B, 3)]
+    assert conn.execute("SELECT count(*) FROM rank_points WHERE asin = %s", (A,)).fetchone() == (0,)
+
+
+def test_prune_from_the_command_line_reports_what_it_did(keepa: FakeKeepa, conn) -> None:
+    passes(keepa, conn, days=3, every_hours=8)
+    conn.execute("INSERT INTO asin_history (asin, marketplace, observed_at, available)"
+                 " VALUES (%s, 'com', now() - interval '2 days', true)", (C,))  # fmt: skip
+    result = CliRunner().invoke(app, ["prune", "--days", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    done = json.loads(result.stdout)
+    assert done["converted_rows"] == 1 and done["days_summarized"] >= 2
