@@ -5,10 +5,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+import psycopg
+
 from bestseller_cli import check_store, db, history_store
 from bestseller_cli.config import Settings
 from bestseller_cli.errors import BestsellerError, SlackError
 from bestseller_cli.keepa import KeepaClient
+from bestseller_cli.product_kinds import kind_note
+from bestseller_cli.redact import redact
 from bestseller_cli.slack import SlackSender
 
 Status = Literal["ok", "warn", "fail"]
@@ -34,8 +38,10 @@ def guarded(findings: list[Finding], part: str, check: Callable[[], int | None])
     try:
         return check()
     except BestsellerError as exc:
-        findings.append(Finding(part, "fail", str(exc)))
-        return None
+        findings.append(Finding(part, "fail", redact(str(exc))))
+    except psycopg.Error as exc:
+        findings.append(Finding(part, "fail", redact(f"{type(exc).__name__}: {exc}".strip())))
+    return None
 
 
 def check_database(settings: Settings, findings: list[Finding]) -> int:
@@ -75,6 +81,7 @@ def check_database(settings: Settings, findings: list[Finding]) -> int:
                 limit_mb=settings.database_size_limit_mb,
             )
         )
+        findings.extend(product_kinds_findings(conn))
         return check_store.count_watched(conn)
 
 
@@ -113,6 +120,15 @@ def storage_finding(
     )
 
 
+def product_kinds_findings(conn: psycopg.Connection) -> list[Finding]:
+    """Tracked ASINs the last pass found without ranks: a parent's children, or invalid."""
+    notes = [
+        kind_note(kind.asin, kind.marketplace, kind.product_type, kind.variation_asins)
+        for kind in check_store.without_ranks(conn)
+    ]
+    return [Finding("tracked ASIN", "warn", note) for note in notes if note]
+
+
 def check_keepa(settings: Settings, findings: list[Finding], watched: int) -> None:
     with KeepaClient.from_settings(settings) as keepa:
         status = keepa.token_status()
@@ -140,7 +156,16 @@ def check_slack(settings: Settings, findings: list[Finding]) -> None:
     if settings.slack_channel_id:
         channels.add(settings.slack_channel_id)
     with db.connect(db.database_url(settings), autocommit=True) as conn:
-        channels.update(check_store.configured_channels(conn))
+        if db.pending_migrations(conn):
+            findings.append(
+                Finding(
+                    "Slack rules",
+                    "warn",
+                    "clients' rule channels not checked: the database has pending migrations",
+                )
+            )
+        else:
+            channels.update(check_store.configured_channels(conn))
     if not channels:
         findings.append(
             Finding("Slack channel", "fail", "no channel: set SLACK_CHANNEL_ID or a client rule")
