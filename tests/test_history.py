@@ -259,8 +259,9 @@ def test_prune_and_a_pass_run_side_by_side_without_waiting(
         observed = check_store.ObservedProduct(
             snapshot=snapshot, state=state, observed_at=now, moved_ranks={GADGETS: 4}
         )
-        check_store.write_batch(checking, run_id=run_id, products=[observed], changes=[],
-                                deliveries=[], calls=[], token_cost_usd=0.0)  # fmt: skip
+        check_store.write_batch(checking, run_id=run_id, marketplace="com", products=[observed],
+                                names=[], changes=[], deliveries=[], calls=[],
+                                token_cost_usd=0.0)  # fmt: skip
         with psycopg.connect(impatient, autocommit=True) as pruner:
             done = prune(pruner, retention_days=1, now=now)
         checking.commit()
