@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
-from bestseller_cli import monitor
+from bestseller_cli import healthcheck, monitor
 from bestseller_cli.cli_common import client_name, console, err_console, print_json, settings
 from bestseller_cli.doctor import run_doctor
 from bestseller_cli.errors import ConfigError
@@ -34,26 +34,27 @@ def check(
 ) -> None:
     """Run one monitoring pass: fetch ranks, detect badge changes, send alerts."""
     config = settings()
-    config.require_keepa_key()
-    try:
-        only = [parse_asin(text) for text in asin] if asin else None
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    with check_progress(enabled=not as_json) as on_progress:
-        summary = monitor.run_check(
-            config,
-            asins=only,
-            client=client,
-            dry_run=dry_run,
-            # Machine output stays pure: with --json, printed alerts go to stderr.
-            show=partial(show_alert, to=err_console if as_json else console),
-            on_progress=on_progress,
-        )
-    if as_json:
-        print_json(summary_record(summary))
-    else:
-        print_summary(summary, stale_hours=config.keepa_stale_hours)
-    raise typer.Exit(summary.exit_code)
+    with healthcheck.monitored(None if dry_run else config.healthcheck_url):
+        config.require_keepa_key()
+        try:
+            only = [parse_asin(text) for text in asin] if asin else None
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        with check_progress(enabled=not as_json) as on_progress:
+            summary = monitor.run_check(
+                config,
+                asins=only,
+                client=client,
+                dry_run=dry_run,
+                # Machine output stays pure: with --json, printed alerts go to stderr.
+                show=partial(show_alert, to=err_console if as_json else console),
+                on_progress=on_progress,
+            )
+        if as_json:
+            print_json(summary_record(summary))
+        else:
+            print_summary(summary, stale_hours=config.keepa_stale_hours)
+        raise typer.Exit(summary.exit_code)
 
 
 def doctor() -> None:
@@ -126,6 +127,7 @@ def summary_record(summary: monitor.CheckSummary) -> dict[str, Any]:
             "stopped_because",
             "unchecked",
             "warnings",
+            "conditions",
         )
     }
     record["changes"] = [change.model_dump(mode="json") for change in summary.changes]
@@ -178,6 +180,8 @@ def print_summary(summary: monitor.CheckSummary, *, stale_hours: float) -> None:
         table.add_row(label, "-" if value is None else str(value))
     table.show_header = False
     console.print(table)
+    for condition in summary.conditions:
+        err_console.print(f"[red]condition open:[/red] {condition}", highlight=False)
     if summary.stopped_because:
         err_console.print(f"[red]stopped early:[/red] {summary.stopped_because}", highlight=False)
     if summary.unchecked:
