@@ -85,6 +85,7 @@ class Settings(BaseSettings):
     retry_delay_seconds: float = Field(default=1.0, ge=0, le=3600)
     api_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     run_deadline_minutes: float = Field(default=50.0, gt=0)
+    history_retention_days: int = Field(default=90, ge=1)
     log_level: str = "WARNING"
 
     @field_validator("keepa_domain")
