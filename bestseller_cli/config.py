@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     retry_delay_seconds: float = Field(default=1.0, ge=0, le=3600)
     api_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     run_deadline_minutes: float = Field(default=50.0, gt=0)
+    history_retention_days: int = Field(default=90, ge=1)
+    database_size_limit_mb: float | None = Field(default=None, gt=0)
     log_level: str = "WARNING"
 
     @field_validator("keepa_domain")
@@ -117,6 +119,11 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
+
+    @field_validator("database_size_limit_mb", mode="before")
+    @classmethod
+    def _blank_is_no_limit(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("database_url")
     @classmethod
