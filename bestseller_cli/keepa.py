@@ -44,6 +44,8 @@ NO_DATA_TYPES = {INVALID, VARIATION_PARENT}
 GZIP_MAGIC = b"\x1f\x8b"
 # /category takes up to 10 ids per request for the same token cost (Keepa's Request.java).
 CATEGORY_IDS_PER_REQUEST = 10
+# A name is never worth delaying an alert for: a lookup gets one short attempt.
+CATEGORY_TIMEOUT_SECONDS = 5.0
 CSV_AMAZON, CSV_NEW, CSV_RATING, CSV_REVIEWS = 0, 1, 16, 17
 # What a 200 body must hold to be usable, per endpoint.
 # A category without a list comes back as an envelope without bestSellersList.
@@ -303,6 +305,7 @@ class KeepaClient:
         self._on_call = on_call or (lambda call: None)
         self._on_error = on_error or (lambda error: None)
         self._sleep = sleep
+        self._timeout = timeout
         self._http = httpx.Client(timeout=timeout, transport=transport)
 
     @classmethod
@@ -412,7 +415,9 @@ class KeepaClient:
             "category": ",".join(map(str, ids)),
             "parents": 0,
         }
-        body = self._attempt("category", params, market, 0)
+        body = self._attempt(
+            "category", params, market, 0, timeout=min(self._timeout, CATEGORY_TIMEOUT_SECONDS)
+        )
         found = body.get("categories")
         names: dict[int, str] = {}
         for key, entry in (found if isinstance(found, dict) else {}).items():
@@ -468,8 +473,17 @@ class KeepaClient:
             return exc.refill_in_ms / 1000 + 0.1
         return self._backoff(state)
 
-    def _attempt(self, endpoint: str, params: Params, market: str | None, count: int) -> Any:
-        """One HTTP call, reported to on_call; raises our own errors, never httpx's."""
+    def _attempt(
+        self,
+        endpoint: str,
+        params: Params,
+        market: str | None,
+        count: int,
+        *,
+        timeout: float | None = None,
+    ) -> Any:
+        """One HTTP call, reported to on_call; raises our own errors, never httpx's.
+        `timeout` shortens the client's own for this call."""
         called_at, started = datetime.now(UTC), time.monotonic()
 
         def report(status: int | None, body: dict[str, Any]) -> None:
@@ -489,7 +503,11 @@ class KeepaClient:
         url = f"{self._base}/{endpoint}"
         failure: KeepaError | None = None
         try:
-            response = self._http.get(url, params={"key": self._key, **params})
+            response = self._http.get(
+                url,
+                params={"key": self._key, **params},
+                timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
+            )
         except httpx.InvalidURL:
             failure = KeepaError("KEEPA_API_URL is not a valid URL")
         except httpx.HTTPError as exc:

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from pytest_httpx import HTTPXMock
@@ -15,6 +16,7 @@ from typer.testing import CliRunner
 from bestseller_cli import store
 from bestseller_cli.cli import app
 from bestseller_cli.config import load_settings
+from bestseller_cli.errors import KeepaError
 from bestseller_cli.keepa import KeepaClient, parse_product
 from bestseller_cli.monitor import CheckSummary, run_check
 from bestseller_cli.slack import SlackMessage
@@ -51,6 +53,25 @@ def check(printed: list[str] | None = None) -> CheckSummary:
             printed.append(text_of(message))
 
     return run_check(load_settings(), show=show)
+
+
+def keepa_client() -> KeepaClient:
+    return KeepaClient(
+        api_key=KEEPA_TEST_KEY,
+        base_url="https://keepa.test",
+        timeout=30,
+        max_retries=3,
+        retry_delay=0,
+        max_token_wait_seconds=300,
+        history_days=1,
+    )
+
+
+def first_pass(keepa: FakeKeepa, conn: psycopg.Connection, ranks: dict[int, int]) -> None:
+    """OURS tracked and checked once (the baseline) with these ranks."""
+    track(conn, OURS)
+    keepa.set_ranks(OURS, ranks)
+    check()
 
 
 def listed(asin: str) -> dict[str, Any]:
@@ -119,9 +140,7 @@ def test_a_badge_in_a_category_missing_from_the_tree_is_named_after_one_lookup(
 def test_a_failed_lookup_never_fails_or_delays_the_alert_it_shows_the_id(
     keepa: FakeKeepa, conn: psycopg.Connection
 ) -> None:
-    track(conn, OURS)
-    keepa.set_ranks(OURS, {ELECTRONICS: 900})
-    check()
+    first_pass(keepa, conn, {ELECTRONICS: 900})
     keepa.failing_endpoints["category"] = 500
     keepa.set_ranks(OURS, {ELECTRONICS: 880, HEADPHONES: 1})
     printed: list[str] = []
@@ -174,10 +193,16 @@ def test_keepa_not_knowing_a_category_leaves_its_id(
     keepa: FakeKeepa, conn: psycopg.Connection
 ) -> None:
     keepa.unknown_categories.add(HEADPHONES)
-    track(conn, OURS)
-    keepa.set_ranks(OURS, {ELECTRONICS: 900, HEADPHONES: 1})
-    check()
+    first_pass(keepa, conn, {ELECTRONICS: 900, HEADPHONES: 1})
     assert listed(OURS)["badges"] == [str(HEADPHONES)]
+
+
+def test_a_category_lookup_is_one_short_attempt(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_exception(httpx.ReadTimeout("Keepa is slow"))
+    with keepa_client() as client, pytest.raises(KeepaError):
+        client.category_names([HEADPHONES], marketplace="com")
+    [request] = httpx_mock.get_requests()  # no retry, although max_retries is 3
+    assert request.extensions["timeout"]["read"] == 5.0  # not the client's 30 s
 
 
 # 2. Images, 3. main rank, 4. freshness: as `asins list --json` shows them
@@ -248,9 +273,7 @@ def test_an_alert_says_when_keepa_saw_the_product_if_over_an_hour_before_the_pas
 def test_keepas_update_parameter_is_off_by_default_and_its_tokens_are_counted(
     keepa: FakeKeepa, conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    track(conn, OURS)
-    keepa.set_ranks(OURS, {ELECTRONICS: 900})
-    check()
+    first_pass(keepa, conn, {ELECTRONICS: 900})
     assert "update" not in keepa.sent_to("product")[-1]
 
     monkeypatch.setenv("KEEPA_UPDATE_HOURS", "0")
@@ -329,16 +352,7 @@ def test_a_gzip_body_without_content_encoding_is_decoded(httpx_mock: HTTPXMock) 
         content=gzip.compress(json.dumps(body).encode()),
         headers={"Content-Type": "application/json"},
     )
-    client = KeepaClient(
-        api_key=KEEPA_TEST_KEY,
-        base_url="https://keepa.test",
-        timeout=5,
-        max_retries=0,
-        retry_delay=0,
-        max_token_wait_seconds=0,
-        history_days=1,
-    )
-    with client:
+    with keepa_client() as client:
         [snapshot] = client.fetch([OURS], marketplace="com")
     assert snapshot.category_ranks[HEADPHONES].rank == 1
 
@@ -362,9 +376,7 @@ def test_a_category_without_a_best_seller_list_costs_no_tokens(
     keepa: FakeKeepa, conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("KEEPA_BESTSELLERS_LOOKUP", "true")
-    track(conn, OURS)
-    keepa.set_ranks(OURS, {ELECTRONICS: 900, HEADPHONES: 1})
-    check()
+    first_pass(keepa, conn, {ELECTRONICS: 900, HEADPHONES: 1})
     keepa.set_ranks(OURS, {ELECTRONICS: 900, HEADPHONES: 3})
     printed: list[str] = []
     check(printed)
@@ -407,9 +419,7 @@ def test_a_one_day_window_keeps_every_current_value_of_a_multi_year_history() ->
 def test_a_pass_asks_keepa_for_one_day_of_history_by_default(
     keepa: FakeKeepa, conn: psycopg.Connection
 ) -> None:
-    track(conn, OURS)
-    keepa.set_ranks(OURS, {ELECTRONICS: 900, HEADPHONES: 1})
-    check()
+    first_pass(keepa, conn, {ELECTRONICS: 900, HEADPHONES: 1})
     [request] = keepa.sent_to("product")
     assert request["days"] == ["1"] and "history" not in request
     assert listed(OURS)["badges"] == ["Headphone Accessories"]
@@ -418,9 +428,7 @@ def test_a_pass_asks_keepa_for_one_day_of_history_by_default(
 def test_only_ranked_categories_of_the_tree_are_cached(
     keepa: FakeKeepa, conn: psycopg.Connection
 ) -> None:
-    track(conn, OURS)
-    keepa.set_ranks(OURS, {ELECTRONICS: 900})
-    check()
+    first_pass(keepa, conn, {ELECTRONICS: 900})
     names = dict(conn.execute("SELECT category_id, source FROM category_names").fetchall())
     assert names == {ELECTRONICS: "tree"}
     assert BROWSE_LEAF not in names  # on the browse path, but never ranked
