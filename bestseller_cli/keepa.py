@@ -46,7 +46,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 CATEGORY_IDS_PER_REQUEST = 10
 # A name is never worth delaying an alert for: a lookup gets one short attempt.
 CATEGORY_TIMEOUT_SECONDS = 5.0
-CSV_AMAZON, CSV_NEW, CSV_RATING, CSV_REVIEWS = 0, 1, 16, 17
+CSV_AMAZON, CSV_NEW, CSV_SALES, CSV_RATING, CSV_REVIEWS = 0, 1, 3, 16, 17
 # What a 200 body must hold to be usable, per endpoint.
 # A category without a list comes back as an envelope without bestSellersList.
 EXPECTED = {
@@ -165,7 +165,7 @@ def _parse(raw: dict[str, Any], *, marketplace: str, problems: list[str]) -> Pro
         last_update=_read(problems, "lastUpdate", lambda: keepa_time(int(raw["lastUpdate"]))),
         ranks_changed_at=changed_at,
         main_category_id=main_id,
-        main_rank=ranks[main_id].rank if main_id in ranks else None,
+        main_rank=_main_rank(main_id, ranks, series(CSV_SALES), problems),
         category_ranks=ranks,
         price_cents=new or amazon or None,
         rating=rating / 10 if rating is not None else None,
@@ -181,6 +181,18 @@ def _main_category(raw: dict[str, Any], ranks: dict[int, CategoryRank]) -> int |
         return reference
     root = _int_or_none(raw.get("rootCategory"))
     return root if root in ranks else None
+
+
+def _main_rank(
+    main_id: int | None, ranks: dict[int, CategoryRank], sales: Any, problems: list[str]
+) -> int | None:
+    """The main category's current rank: its salesRanks series, else csv SALES (index 3,
+    the main category's rank history) when salesRanks leaves that category out."""
+    if main_id is None:
+        return None
+    if main_id in ranks:
+        return ranks[main_id].rank
+    return _read(problems, "csv sales rank", lambda: _last(sales))
 
 
 def _keepa_time_or_none(minute: Any) -> datetime | None:

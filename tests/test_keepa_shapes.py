@@ -247,6 +247,13 @@ def test_a_main_rank_of_minus_one_reference_is_the_root_categorys_rank() -> None
     assert (snapshot.main_category_id, snapshot.main_rank) == (ELECTRONICS, 4321)
 
 
+def test_a_main_category_without_a_sales_ranks_series_takes_its_rank_from_csv_sales() -> None:
+    raw = product(OURS, {ELECTRONICS: 4321, HEADPHONES: 1}, main_category=ELECTRONICS)
+    del raw["salesRanks"][str(ELECTRONICS)]  # csv[3] is the main category's rank history
+    snapshot = parse_product(raw, marketplace="com")
+    assert (snapshot.main_category_id, snapshot.main_rank) == (ELECTRONICS, 4321)
+
+
 def test_an_alert_says_when_keepa_saw_the_product_if_over_an_hour_before_the_pass(
     keepa: FakeKeepa, conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
