@@ -10,7 +10,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from bestseller_cli import db, product_kinds, store
-from bestseller_cli.cli_common import console, err_console, print_json, settings, write_csv
+from bestseller_cli.asin_file import asins_in_file
+from bestseller_cli.cli_common import (
+    client_name,
+    console,
+    err_console,
+    print_json,
+    settings,
+    write_csv,
+)
 from bestseller_cli.config import normalize_marketplace
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.models import INVALID, PRODUCT_TYPES, VARIATION_PARENT, parse_asin
@@ -29,12 +37,14 @@ def read_asin_arguments(asins: list[str], file: Path | None) -> list[str]:
     texts = list(asins)
     if file is not None:
         try:
-            content = sys.stdin.read() if str(file) == "-" else file.read_text()
-        except (OSError, UnicodeDecodeError) as exc:
+            content = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+            texts += asins_in_file(content)
+        except UnicodeDecodeError:
+            raise ConfigError(f"--file {file} is not a UTF-8 text file") from None
+        except ValueError as exc:
+            raise ConfigError(f"--file {file} {exc}") from None
+        except OSError as exc:
             raise ConfigError(f"cannot read --file {file}: {exc.strerror or exc}") from None
-        for line in content.splitlines():
-            line = line.split("#", 1)[0].strip()
-            texts.extend(part for part in line.replace(",", " ").split() if part)
     if not texts:
         raise ConfigError("give at least one ASIN, or --file PATH (- for standard input)")
     return texts
@@ -43,7 +53,9 @@ def read_asin_arguments(asins: list[str], file: Path | None) -> list[str]:
 @asins_app.command("add")
 def asins_add(
     asins: Annotated[list[str] | None, typer.Argument(help="ASINs to watch.")] = None,
-    client: Annotated[str | None, typer.Option(help="Client the ASINs belong to.")] = None,
+    client: Annotated[
+        str | None, typer.Option(callback=client_name, help="Client the ASINs belong to.")
+    ] = None,
     marketplace: Annotated[
         str | None, typer.Option(help="Amazon marketplace: com, co.uk, de, … (KEEPA_DOMAIN).")
     ] = None,
@@ -81,13 +93,11 @@ def asins_add(
             valid.append(parse_asin(text))
         except ValueError as exc:
             invalid.append(str(exc))
-    for problem in invalid:
-        err_console.print(f"[red]invalid:[/red] {problem}", highlight=False)
     if invalid and not skip_invalid:
-        raise ConfigError(
-            f"{len(invalid)} invalid ASIN(s); nothing was added"
-            " (--skip-invalid adds the valid ones)"
-        )
+        shown = "; ".join(invalid[:5]) + (f"; and {len(invalid) - 5} more" if invalid[5:] else "")
+        raise ConfigError(f"{shown}. Nothing was added (--skip-invalid adds the valid ones)")
+    for problem in invalid:
+        err_console.print(f"[red]invalid:[/red] {escape(problem)}", highlight=False)
     if valid:
         with db.open_database(config) as conn:
             role = None if competitor is None else ("competitor" if competitor else "own")
@@ -111,7 +121,9 @@ def asins_add(
 @asins_app.command("remove")
 def asins_remove(
     asins: Annotated[list[str], typer.Argument(help="ASINs to stop watching.")],
-    client: Annotated[str | None, typer.Option(help="Only this client's entries.")] = None,
+    client: Annotated[
+        str | None, typer.Option(callback=client_name, help="Only this client's entries.")
+    ] = None,
     marketplace: Annotated[str | None, typer.Option(help="Only this marketplace.")] = None,
     purge: Annotated[
         bool, typer.Option(help="Also delete their history (asks first; --yes skips).")
@@ -133,10 +145,12 @@ def asins_remove(
         result = store.remove_tracked(
             conn, asins=parsed, client=client, marketplace=market, purge=purge
         )
+    for asin, market_of, owner in result.removed:
+        where = f"client {escape(owner)}" if owner else "no client"
+        console.print(f"[yellow]removed[/yellow] {asin} ({market_of}, {where})", highlight=False)
+    removed = {entry[0] for entry in result.removed}
     for asin in dict.fromkeys(parsed):
-        if asin in result.removed:
-            console.print(f"[yellow]removed[/yellow] {asin}", highlight=False)
-        else:
+        if asin not in removed:
             console.print(f"not tracked {asin}", highlight=False)
     if result.purged:
         console.print(f"[red]deleted history[/red] of {', '.join(result.purged)}", highlight=False)
@@ -145,13 +159,15 @@ def asins_remove(
             f"kept history of {', '.join(result.kept_history)} (still tracked by another client)",
             highlight=False,
         )
-    if len(result.removed) < len(set(parsed)):
+    if len(removed) < len(set(parsed)):
         raise typer.Exit(1)
 
 
 @asins_app.command("list")
 def asins_list(
-    client: Annotated[str | None, typer.Option(help="Only this client's ASINs.")] = None,
+    client: Annotated[
+        str | None, typer.Option(callback=client_name, help="Only this client's ASINs.")
+    ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Include removed ASINs.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,

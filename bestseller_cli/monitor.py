@@ -24,9 +24,11 @@ from bestseller_cli.models import (
     ErrorEvent,
     ProductSnapshot,
 )
+from bestseller_cli.ops import watch_operations
+from bestseller_cli.ops_rules import PassFacts
 from bestseller_cli.product_kinds import snapshot_note
 from bestseller_cli.redact import redact
-from bestseller_cli.routing import deliveries_for
+from bestseller_cli.routing import deliveries_for, unknown_zones
 from bestseller_cli.slack import SlackMessage, SlackSender
 
 log = logging.getLogger(__name__)
@@ -67,9 +69,12 @@ class CheckSummary:
     duration_seconds: float = 0.0
     detection_latency_ms_max: float | None = None
     stopped_because: str | None = None
+    stopped_for: str | None = None  # "deadline", "tokens" or "keepa"
+    refill_per_minute: int | None = None
     unchecked: list[str] = field(default_factory=list)
     changes: list[BadgeChange] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    conditions: list[str] = field(default_factory=list)  # operations conditions open now
 
     @property
     def exit_code(self) -> int:
@@ -122,7 +127,13 @@ def run_check(
         # two round trips (read, write) and is durable the moment it returns.
         with db.connect(url, autocommit=True) as conn:
             db.migrate(conn)
-            run_pass(conn, settings, summary, asins, client, show, on_progress, started, clock)
+            check_store.check_selection(conn, asins=asins, client=client)
+            try:
+                run_pass(conn, settings, summary, asins, client, show, on_progress, started, clock)
+            except Exception as exc:
+                note_operations(conn, settings, summary, failure=exc, show=show, clock=clock)
+                raise
+            note_operations(conn, settings, summary, failure=None, show=show, clock=clock)
     finally:
         db.release_run_lock(lock_conn)
         lock_conn.close()
@@ -155,6 +166,7 @@ def run_pass(
         names=NameBudget(limit=settings.keepa_category_token_budget),
         clock=clock,
     )
+    note_unknown_zones(context)
     selection = check_store.WorkSelection(run_id=run_id, asins=asins, client=client)
     summary.asins_to_check = summary.tokens_needed = check_store.count_work(conn, selection)
     work = check_store.work_chunks(
@@ -207,6 +219,18 @@ def run_pass(
         check_store.finish_run(conn, run_id=run_id, status=status, summary=as_record(summary))
 
 
+def note_unknown_zones(context: PassContext) -> None:
+    """A rule's zone missing on this machine must not stop delivery: it falls back to UTC,
+    and error_log says so."""
+    rules_by_client, _ = context.rules
+    for zone in unknown_zones(rule for rules in rules_by_client.values() for rule in rules):
+        message = f"time zone {zone!r} is unknown on this machine: its rules deliver in UTC"
+        context.errors.append(
+            ErrorEvent(source="routing", kind="unknown_timezone", message=message)
+        )
+        context.summary.warnings.append(message)
+
+
 def token_budget(keepa: KeepaClient, context: PassContext) -> int | None:
     """Tokens Keepa has now (the /token call is free); a pass needs one per ASIN."""
     try:
@@ -216,6 +240,7 @@ def token_budget(keepa: KeepaClient, context: PassContext) -> int | None:
     except KeepaError as exc:
         context.summary.warnings.append(f"could not read the Keepa token balance: {exc}")
         return None
+    context.summary.refill_per_minute = status.refill_rate
     if status.tokens_left < context.summary.tokens_needed:
         context.summary.warnings.append(
             f"this pass needs {context.summary.tokens_needed} Keepa tokens and"
@@ -255,6 +280,7 @@ def fetch_chunk(
     while done < len(asins):
         if time.monotonic() > deadline:
             summary.stopped_because = "the run deadline (RUN_DEADLINE_MINUTES) is near"
+            summary.stopped_for = "deadline"
             break
         try:
             requested, products = next(batches)
@@ -262,6 +288,7 @@ def fetch_chunk(
             break
         except KeepaOutOfTokens as exc:
             summary.stopped_because = f"Keepa is out of tokens ({exc})"
+            summary.stopped_for = "tokens"
             break
         except KeepaAuthError:
             raise
@@ -270,6 +297,7 @@ def fetch_chunk(
                 ErrorEvent(source="keepa", kind="request_failed", message=str(exc))
             )
             summary.stopped_because = f"Keepa failed: {exc}"
+            summary.stopped_for = "keepa"
             break
         process_batch(context, marketplace, requested, products, keepa=keepa)
         done += len(requested)
@@ -396,6 +424,37 @@ def process_batch(
     summary.alerts_queued += queued
     latency = (time.monotonic() - received_at) * 1000
     summary.detection_latency_ms_max = max(summary.detection_latency_ms_max or 0.0, latency)
+
+
+def note_operations(
+    conn: psycopg.Connection,
+    settings: Settings,
+    summary: CheckSummary,
+    *,
+    failure: Exception | None,
+    show: Callable[[SlackMessage], None],
+    clock: Callable[[], datetime],
+) -> None:
+    """Judge the operations conditions after a pass, finished or failed (ops.py)."""
+    if summary.dry_run or summary.run_id is None:
+        return
+    rejected = failure.status if isinstance(failure, KeepaAuthError) else None
+    answered = rejected is not None or summary.tokens_available is not None or summary.checked
+    facts = PassFacts(
+        now=clock(),
+        finished=failure is None,
+        keepa_answered=bool(answered),
+        keepa_rejected_status=rejected,
+        unchecked_for_tokens=len(summary.unchecked) if summary.stopped_for == "tokens" else 0,
+        refill_per_minute=summary.refill_per_minute,
+        deadline_hit=summary.stopped_for == "deadline",
+        unchecked=len(summary.unchecked),
+        run_deadline_minutes=settings.run_deadline_minutes,
+    )
+    sender = SlackSender.from_settings(settings) if settings.slack_bot_token else None
+    summary.conditions = watch_operations(
+        conn, settings, facts=facts, run_id=summary.run_id, sender=sender, show=show
+    )
 
 
 def absorb(summary: CheckSummary, report: DeliveryReport, context: PassContext) -> None:
