@@ -137,6 +137,8 @@ def _parse(raw: dict[str, Any], *, marketplace: str, problems: list[str]) -> Pro
             available=False,
             product_type=product_type,
             variation_asins=_variation_asins(raw) if product_type == VARIATION_PARENT else [],
+            title=_read([], "title", lambda: _clean_title(raw["title"])),
+            image_url=_image_url(raw),
             last_update=_keepa_time_or_none(raw.get("lastUpdate")),
         )
     if not sales_ranks:

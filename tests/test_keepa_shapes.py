@@ -317,6 +317,7 @@ def test_a_variation_parent_is_named_with_the_children_to_track_instead(
         "variation parent",
     )
     assert row["variation_asins"] == [CHILD_1, CHILD_2]
+    assert row["title"] == f"Parent {PARENT}"
     again = runner.invoke(app, ["asins", "add", PARENT])  # known from the pass: no token
     assert "track them instead" in again.output
     assert len(keepa.sent_to("product")) == 2  # --verify and the pass
