@@ -189,12 +189,14 @@ def test_ten_ids_go_in_one_lookup_and_stale_names_are_asked_again_after_a_month(
     assert keepa.sent_to("category")[-1]["category"] == [str(subcategories[0])]
 
 
-def test_keepa_not_knowing_a_category_leaves_its_id(
+def test_keepa_not_knowing_a_category_leaves_its_id_and_it_is_not_asked_again(
     keepa: FakeKeepa, conn: psycopg.Connection
 ) -> None:
     keepa.unknown_categories.add(HEADPHONES)
     first_pass(keepa, conn, {ELECTRONICS: 900, HEADPHONES: 1})
     assert listed(OURS)["badges"] == [str(HEADPHONES)]
+    check()
+    assert len(keepa.sent_to("category")) == 1  # Keepa had no name: not asked again
 
 
 def test_a_category_lookup_is_one_short_attempt(httpx_mock: HTTPXMock) -> None:
