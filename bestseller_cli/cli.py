@@ -15,6 +15,7 @@ from bestseller_cli.cli_asins import asins_app
 from bestseller_cli.cli_check import check, doctor
 from bestseller_cli.cli_clients import clients_app
 from bestseller_cli.cli_common import console, err_console, settings
+from bestseller_cli.cli_prune import prune
 from bestseller_cli.cli_report import report
 from bestseller_cli.cli_settings import settings_app
 from bestseller_cli.errors import BestsellerError
@@ -70,6 +71,7 @@ db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.command()(check)
 app.command()(doctor)
 app.command()(report)
+app.command()(prune)
 app.add_typer(asins_app, name="asins")
 app.add_typer(db_app, name="db")
 app.add_typer(clients_app, name="clients")

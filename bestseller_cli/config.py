@@ -31,7 +31,7 @@ MARKETPLACES: dict[str, int] = {
 def normalize_marketplace(value: str) -> str:
     """Accept `com`, `amazon.com`, `.co.uk` or a Keepa domain id; return the canonical suffix."""
     text = value.strip().lower().removeprefix("www.").removeprefix("amazon").lstrip(".")
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         by_id = {domain_id: name for name, domain_id in MARKETPLACES.items()}
         text = by_id.get(int(text), text)
     if text not in MARKETPLACES:
@@ -85,6 +85,7 @@ class Settings(BaseSettings):
     retry_delay_seconds: float = Field(default=1.0, ge=0, le=3600)
     api_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     run_deadline_minutes: float = Field(default=50.0, gt=0)
+    history_retention_days: int = Field(default=90, ge=1)
     log_level: str = "WARNING"
 
     @field_validator("keepa_domain")
@@ -135,9 +136,11 @@ class Settings(BaseSettings):
             raise ValueError(f"port {parts['port']} is not a port number (1-65535)")
         return value
 
-    @field_validator("keepa_api_url", "slack_api_url")
+    @field_validator("keepa_api_url", "slack_api_url", "healthcheck_url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         try:
             url = httpx.URL(value.strip())
         except (httpx.InvalidURL, ValueError):
