@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     schedule_minutes: float = Field(default=60.0, gt=0, le=525_600)
     ops_undelivered_minutes: float = Field(default=60.0, ge=0, le=525_600)
     ops_max_resumes: int = Field(default=3, ge=0)
+    database_size_limit_mb: float | None = Field(default=None, gt=0)
     batch_size: int = Field(default=100, ge=1, le=100)
     max_retries: int = Field(default=3, ge=0, le=20)
     retry_delay_seconds: float = Field(default=1.0, ge=0, le=3600)
@@ -93,7 +94,7 @@ class Settings(BaseSettings):
     def _known_marketplace(cls, value: str) -> str:
         return normalize_marketplace(value)
 
-    @field_validator("keepa_update_hours", mode="before")
+    @field_validator("keepa_update_hours", "database_size_limit_mb", mode="before")
     @classmethod
     def _blank_is_not_sent(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
