@@ -48,7 +48,9 @@ NO_DATA_TYPES = {INVALID, VARIATION_PARENT}
 GZIP_MAGIC = b"\x1f\x8b"
 # /category takes up to 10 ids per request for the same token cost (Keepa's Request.java).
 CATEGORY_IDS_PER_REQUEST = 10
-CSV_AMAZON, CSV_NEW, CSV_RATING, CSV_REVIEWS = 0, 1, 16, 17
+# A name is never worth delaying an alert for: a lookup gets one short attempt.
+CATEGORY_TIMEOUT_SECONDS = 5.0
+CSV_AMAZON, CSV_NEW, CSV_SALES, CSV_RATING, CSV_REVIEWS = 0, 1, 3, 16, 17
 # What a 200 body must hold to be usable, per endpoint.
 # A category without a list comes back as an envelope without bestSellersList.
 EXPECTED = {
@@ -139,6 +141,8 @@ def _parse(raw: dict[str, Any], *, marketplace: str, problems: list[str]) -> Pro
             available=False,
             product_type=product_type,
             variation_asins=_variation_asins(raw) if product_type == VARIATION_PARENT else [],
+            title=_read([], "title", lambda: _clean_title(raw["title"])),
+            image_url=_image_url(raw),
             last_update=_keepa_time_or_none(raw.get("lastUpdate")),
         )
     if not sales_ranks:
@@ -167,7 +171,7 @@ def _parse(raw: dict[str, Any], *, marketplace: str, problems: list[str]) -> Pro
         last_update=_read(problems, "lastUpdate", lambda: keepa_time(int(raw["lastUpdate"]))),
         ranks_changed_at=changed_at,
         main_category_id=main_id,
-        main_rank=ranks[main_id].rank if main_id in ranks else None,
+        main_rank=_main_rank(main_id, ranks, series(CSV_SALES), problems),
         category_ranks=ranks,
         price_cents=new or amazon or None,
         rating=rating / 10 if rating is not None else None,
@@ -183,6 +187,18 @@ def _main_category(raw: dict[str, Any], ranks: dict[int, CategoryRank]) -> int |
         return reference
     root = _int_or_none(raw.get("rootCategory"))
     return root if root in ranks else None
+
+
+def _main_rank(
+    main_id: int | None, ranks: dict[int, CategoryRank], sales: Any, problems: list[str]
+) -> int | None:
+    """The main category's current rank: its salesRanks series, else csv SALES (index 3,
+    the main category's rank history) when salesRanks leaves that category out."""
+    if main_id is None:
+        return None
+    if main_id in ranks:
+        return ranks[main_id].rank
+    return _read(problems, "csv sales rank", lambda: _last(sales))
 
 
 def _keepa_time_or_none(minute: Any) -> datetime | None:
@@ -428,7 +444,9 @@ class KeepaClient:
             "category": ",".join(map(str, ids)),
             "parents": 0,
         }
-        body = self._attempt("category", params, market, 0)
+        body = self._attempt(
+            "category", params, market, 0, timeout=min(self._timeout, CATEGORY_TIMEOUT_SECONDS)
+        )
         found = body.get("categories")
         names: dict[int, str] = {}
         for key, entry in (found if isinstance(found, dict) else {}).items():
@@ -494,8 +512,17 @@ class KeepaClient:
         """Until the run's deadline (infinite without one)."""
         return float("inf") if self._deadline is None else self._deadline - time.monotonic()
 
-    def _attempt(self, endpoint: str, params: Params, market: str | None, count: int) -> Any:
-        """One HTTP call, reported to on_call; raises our own errors, never httpx's."""
+    def _attempt(
+        self,
+        endpoint: str,
+        params: Params,
+        market: str | None,
+        count: int,
+        *,
+        timeout: float | None = None,
+    ) -> Any:
+        """One HTTP call, reported to on_call; raises our own errors, never httpx's.
+        `timeout` shortens the client's own for this call. Either is the call's total."""
         called_at, started = datetime.now(UTC), time.monotonic()
 
         def report(status: int | None, body: dict[str, Any]) -> None:
@@ -513,7 +540,7 @@ class KeepaClient:
             self._on_call(call)
 
         url = f"{self._base}/{endpoint}"
-        budget = min(self._timeout, self._seconds_left())
+        budget = min(self._timeout if timeout is None else timeout, self._seconds_left())
         if budget <= 0:
             report(None, {})
             raise KeepaError("the run deadline (RUN_DEADLINE_MINUTES) is reached")
@@ -525,7 +552,7 @@ class KeepaClient:
             with self._http.stream(
                 "GET", url, params={"key": self._key, **params}, timeout=budget
             ) as response:
-                data = self._read_body(response, started + budget)
+                data = self._read_body(response, started=started, budget=budget)
                 status, body = response.status_code, _json_body(data, max_bytes=data_cap)
         except httpx.InvalidURL:
             failure = KeepaError("KEEPA_API_URL is not a valid URL")
@@ -544,7 +571,7 @@ class KeepaClient:
             raise failure
         return body
 
-    def _read_body(self, response: httpx.Response, finish_by: float) -> bytes:
+    def _read_body(self, response: httpx.Response, *, started: float, budget: float) -> bytes:
         """The decoded body, or our error once it passes the size cap or the time budget."""
         too_big = KeepaError(too_large(self._max_response_bytes))
         declared = response.headers.get("Content-Length", "")
@@ -556,10 +583,10 @@ class KeepaClient:
             size += len(chunk)
             if size > self._max_response_bytes:
                 raise too_big
-            if time.monotonic() > finish_by:
+            if time.monotonic() > started + budget:
                 raise _Retryable(
-                    f"Keepa's answer took longer than {self._timeout:g}s in total"
-                    " (API_TIMEOUT_SECONDS) or ran into the run deadline",
+                    f"Keepa's answer took longer than {budget:.3g}s in total (the request's"
+                    " limit: API_TIMEOUT_SECONDS, or what was left before the run deadline)",
                     kind="timeout",
                 )
             chunks.append(chunk)

@@ -603,7 +603,9 @@ def test_an_answer_trickling_in_is_cut_off_at_the_total_request_timeout(
     make_client: Callable[..., KeepaClient], trickling_keepa: TricklingKeepa
 ) -> None:
     client = make_client(base_url=trickling_keepa.url, timeout=0.5, max_retries=0)
-    with pytest.raises(KeepaError, match=r"longer than 0.5s in total \(API_TIMEOUT_SECONDS\)"):
+    with pytest.raises(
+        KeepaError, match=r"longer than 0.5s in total \(the request's limit: API_TIMEOUT"
+    ):
         client.fetch([A], marketplace="com")
     assert trickling_keepa.trickled == ["/product"]
 
