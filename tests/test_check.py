@@ -8,7 +8,7 @@ from bestseller_cli import client_store, db, store
 from bestseller_cli.cli import app
 from bestseller_cli.config import load_settings
 from bestseller_cli.monitor import run_check
-from tests.keepa_server import FakeKeepa
+from fakes.keepa_server import FakeKeepa
 
 GADGETS, HEADPHONES, KITCHEN = 289913, 3015427011, 1055398
 A, B, C = "B0AAAAAAAA", "B0BBBBBBBB", "B0CCCCCCCC"

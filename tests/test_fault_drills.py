@@ -23,9 +23,9 @@ from bestseller_cli import check_store, store
 from bestseller_cli.cli import app
 from bestseller_cli.config import load_settings
 from bestseller_cli.monitor import run_check
-from tests.conftest import SLACK_TEST_TOKEN
-from tests.keepa_server import FakeKeepa
-from tests.slack_server import FakeSlack, RecordedRequest
+from fakes import SLACK_TEST_TOKEN
+from fakes.keepa_server import FakeKeepa
+from fakes.slack_server import FakeSlack, RecordedRequest
 
 pytestmark = pytest.mark.drill
 
