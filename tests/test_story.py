@@ -2,7 +2,6 @@
 
 from datetime import UTC, datetime, timedelta
 
-from bestseller_cli.models import BadgeChange
 from bestseller_cli.story import (
     AlertStory,
     ListedHolder,
@@ -13,25 +12,9 @@ from bestseller_cli.story import (
     story_lines,
     trajectory,
 )
+from tests.test_slack import DETECTED, change
 
-DETECTED = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 RIVAL = OtherProduct("B0RIVAL001", "Rival Tongs Pro", own=False)
-
-
-def change(kind: str, **extra: object) -> BadgeChange:
-    values: dict[str, object] = {
-        "asin": "B0C7XK2M4Q",
-        "marketplace": "com",
-        "category_id": 289913,
-        "category_name": "Kitchen Utensils & Gadgets",
-        "kind": kind,
-        "rank_before": 1 if kind == "lost" else 2,
-        "rank_after": 3 if kind == "lost" else 1,
-        "main_rank": 412,
-        "title": "Acme Tongs",
-        "detected_at": DETECTED,
-    }
-    return BadgeChange.model_validate({**values, **extra})
 
 
 def test_a_trajectory_folds_repeated_ranks_and_names_gaps_unranked() -> None:
@@ -70,7 +53,7 @@ def test_a_loss_names_the_head_of_keepas_list_with_the_lists_own_update_time() -
 
 
 def test_a_list_still_showing_the_product_that_lost_names_nobody() -> None:
-    listed = ListedHolder("B0C7XK2M4Q", None)
+    listed = ListedHolder(change("lost").asin, None)
     (line,) = story_lines(change("lost"), AlertStory(listed_holder=listed))
     assert line == "Now #1: holder unknown (Keepa's best seller list still shows this product)"
 
@@ -107,7 +90,7 @@ def test_older_keepa_data_is_dated_in_the_alert() -> None:
     seen = DETECTED - timedelta(hours=4, minutes=52)
     lines = story_lines(change("gained", keepa_seen_at=seen), AlertStory())
     assert lines[-1] == (
-        "Keepa last saw this product 2026-11-23 04:08 UTC (4 h 52 min before this check)"
+        "Keepa last saw this product 2026-11-01 07:38 UTC (4 h 52 min before this check)"
     )
 
 
