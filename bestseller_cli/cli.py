@@ -13,11 +13,11 @@ from bestseller_cli import __version__, db
 from bestseller_cli.cli_asins import asins_app
 from bestseller_cli.cli_check import check, doctor
 from bestseller_cli.cli_clients import clients_app
-from bestseller_cli.cli_common import console, err_console, settings
+from bestseller_cli.cli_common import console, settings
 from bestseller_cli.cli_report import report
 from bestseller_cli.cli_settings import settings_app
 from bestseller_cli.errors import BestsellerError
-from bestseller_cli.redact import redact
+from bestseller_cli.output import configure_from_environment
 
 log = logging.getLogger("bestseller_cli")
 
@@ -29,16 +29,17 @@ class FriendlyErrors(TyperGroup):
         try:
             return super().invoke(ctx)
         except BestsellerError as exc:
-            err_console.print(f"[red]error:[/red] {redact(str(exc))}", highlight=False)
+            fields = {"exit_code": exc.exit_code, "kind": type(exc).__name__}
+            log.error(str(exc), extra={"event": "error", "fields": fields})
             raise typer.Exit(exc.exit_code) from None
         except Exception as exc:
             if is_cli_framework_signal(exc):
                 raise
             log.debug("unexpected error", exc_info=True)
-            err_console.print(
-                f"[red]unexpected error:[/red] {type(exc).__name__}: {redact(str(exc))}"
+            log.error(
+                f"unexpected error: {type(exc).__name__}: {exc}"
                 " (set LOG_LEVEL=debug for the trace)",
-                highlight=False,
+                extra={"event": "unexpected_error", "fields": {"exit_code": 1}},
             )
             raise typer.Exit(1) from None
 
@@ -55,6 +56,7 @@ app = typer.Typer(
     help="Watch Amazon ASINs for the #1 Best Seller badge and alert Slack when it moves.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
     rich_markup_mode="rich",
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -81,6 +83,7 @@ def root(
     ] = False,
 ) -> None:
     """Watch Amazon ASINs for the #1 Best Seller badge and alert Slack when it moves."""
+    configure_from_environment()
 
 
 @db_app.command("upgrade")

@@ -7,6 +7,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bestseller_cli.errors import ConfigError
+from bestseller_cli.output import LogFormat
 from bestseller_cli.redact import register_secret
 
 # Keepa's domain ids (KEEPA.md); 7 (cn) is retired.
@@ -60,6 +61,7 @@ class Settings(BaseSettings):
     api_timeout_seconds: float = Field(default=30.0, gt=0)
     run_deadline_minutes: float = Field(default=50.0, gt=0)
     log_level: str = "WARNING"
+    log_format: LogFormat = LogFormat.auto
 
     @field_validator("keepa_domain")
     @classmethod
@@ -73,6 +75,11 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("use one of debug, info, warning, error")
         return level
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_any_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("database_url", "keepa_api_key", "slack_bot_token", "slack_channel_id")
     @classmethod
