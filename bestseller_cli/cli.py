@@ -13,7 +13,7 @@ from bestseller_cli import __version__, db
 from bestseller_cli.cli_asins import asins_app
 from bestseller_cli.cli_check import check, doctor
 from bestseller_cli.cli_clients import clients_app
-from bestseller_cli.cli_common import console, settings
+from bestseller_cli.cli_common import console, examples, settings
 from bestseller_cli.cli_report import report
 from bestseller_cli.cli_settings import settings_app
 from bestseller_cli.errors import BestsellerError
@@ -60,9 +60,16 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
-app.command()(check)
-app.command()(doctor)
-app.command()(report)
+app.command(epilog=examples("bestseller check --dry-run", "bestseller check --client acme --json"))(
+    check
+)
+app.command(epilog=examples("bestseller doctor"))(doctor)
+app.command(
+    epilog=examples(
+        "bestseller report --since 7d --client acme --markdown",
+        "bestseller report --since 2026-11-01 --csv",
+    )
+)(report)
 app.add_typer(asins_app, name="asins")
 app.add_typer(db_app, name="db")
 app.add_typer(clients_app, name="clients")
@@ -86,7 +93,7 @@ def root(
     configure_from_environment()
 
 
-@db_app.command("upgrade")
+@db_app.command("upgrade", epilog=examples("bestseller db upgrade"))
 def db_upgrade() -> None:
     """Apply pending database migrations (commands also do this on their own)."""
     config = settings()

@@ -1,5 +1,6 @@
 """`bestseller asins …`: add, remove and list the ASINs being watched."""
 
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -9,11 +10,19 @@ from rich.markup import escape
 from rich.table import Table
 
 from bestseller_cli import db, store
-from bestseller_cli.cli_common import console, err_console, print_json, settings, write_csv
+from bestseller_cli.cli_common import (
+    console,
+    examples,
+    print_json,
+    settings,
+    single_format,
+    write_csv,
+)
 from bestseller_cli.config import normalize_marketplace
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.models import parse_asin
 
+log = logging.getLogger(__name__)
 asins_app = typer.Typer(help="Add, remove and list the ASINs being watched.", no_args_is_help=True)
 
 
@@ -39,7 +48,13 @@ def read_asin_arguments(asins: list[str], file: Path | None) -> list[str]:
     return texts
 
 
-@asins_app.command("add")
+@asins_app.command(
+    "add",
+    epilog=examples(
+        "bestseller asins add B0C1234567 B0C7654321 --client acme",
+        "bestseller asins add --file competitors.txt --client acme --competitor",
+    ),
+)
 def asins_add(
     asins: Annotated[list[str] | None, typer.Argument(help="ASINs to watch.")] = None,
     client: Annotated[str | None, typer.Option(help="Client the ASINs belong to.")] = None,
@@ -71,7 +86,7 @@ def asins_add(
         except ValueError as exc:
             invalid.append(str(exc))
     for problem in invalid:
-        err_console.print(f"[red]invalid:[/red] {problem}", highlight=False)
+        log.warning(problem, extra={"event": "invalid_asin"})
     if invalid and not skip_invalid:
         raise ConfigError(
             f"{len(invalid)} invalid ASIN(s); nothing was added"
@@ -92,7 +107,12 @@ def asins_add(
         raise typer.Exit(1)
 
 
-@asins_app.command("remove")
+@asins_app.command(
+    "remove",
+    epilog=examples(
+        "bestseller asins remove B0C1234567", "bestseller asins remove B0C1234567 --purge --yes"
+    ),
+)
 def asins_remove(
     asins: Annotated[list[str], typer.Argument(help="ASINs to stop watching.")],
     client: Annotated[str | None, typer.Option(help="Only this client's entries.")] = None,
@@ -133,7 +153,9 @@ def asins_remove(
         raise typer.Exit(1)
 
 
-@asins_app.command("list")
+@asins_app.command(
+    "list", epilog=examples("bestseller asins list --client acme", "bestseller asins list --csv")
+)
 def asins_list(
     client: Annotated[str | None, typer.Option(help="Only this client's ASINs.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Include removed ASINs.")] = False,
@@ -141,6 +163,7 @@ def asins_list(
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
 ) -> None:
     """List watched ASINs with their badge status now."""
+    single_format(json=as_json, csv=as_csv)
     config = settings()
     with db.open_database(config) as conn:
         rows = store.list_tracked(conn, client=client, include_removed=all_)
@@ -153,10 +176,10 @@ def asins_list(
             "active": row.active,
             "title": row.title,
             "badges": row.badge_names,
-            "badge_since": row.badge_since.isoformat() if row.badge_since else None,
+            "badge_since": row.badge_since,
             "main_rank": row.main_rank,
-            "last_checked_at": row.last_checked_at.isoformat() if row.last_checked_at else None,
-            "added_at": row.added_at.isoformat(),
+            "last_checked_at": row.last_checked_at,
+            "added_at": row.added_at,
             "held_alerts": row.held_alerts,
         }
         for row in rows

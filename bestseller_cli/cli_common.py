@@ -6,18 +6,33 @@ import sys
 from datetime import datetime
 from typing import Any
 
+from rich.markup import escape
+
 from bestseller_cli import output
 from bestseller_cli.config import Settings, load_settings
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.output import console, err_console
 
-__all__ = ["console", "err_console", "print_json", "settings", "single_format", "write_csv"]
+__all__ = [
+    "console",
+    "err_console",
+    "examples",
+    "print_json",
+    "settings",
+    "single_format",
+    "write_csv",
+]
 
 
 def settings() -> Settings:
     loaded = load_settings()
     output.configure(level=loaded.log_level, log_format=loaded.log_format)
     return loaded
+
+
+def examples(*commands: str) -> str:
+    """A command's help epilog: one or two invocations to copy (tests parse each one)."""
+    return "Examples:\n" + "\n".join(f"  {escape(command)}" for command in commands)
 
 
 def single_format(**chosen: bool) -> None:

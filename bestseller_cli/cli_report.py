@@ -7,7 +7,14 @@ from typing import Annotated
 import typer
 
 from bestseller_cli import client_store, db
-from bestseller_cli.cli_common import console, err_console, print_json, settings, write_csv
+from bestseller_cli.cli_common import (
+    console,
+    err_console,
+    print_json,
+    settings,
+    single_format,
+    write_csv,
+)
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.report import build_report, parse_since
 from bestseller_cli.report_format import (
@@ -37,9 +44,8 @@ def report(
     ] = None,
 ) -> None:
     """Report badge changes, holders, badge share and streaks, Keepa cost, alerts and errors."""
+    single_format(json=as_json, csv=as_csv, markdown=as_markdown)
     config = settings()
-    if as_json + as_csv + as_markdown > 1:
-        raise ConfigError("choose one of --json, --csv and --markdown")
     until = datetime.now(UTC)
     start = parse_since(since, now=until)
     sender = SlackSender.from_settings(config) if to_slack else None
@@ -59,7 +65,7 @@ def report(
             " slack_channel_id C` or SLACK_CHANNEL_ID"
         )
     if as_json:
-        print_json(result.model_dump(mode="json"))
+        print_json(result.model_dump())
     elif as_csv:
         write_csv(csv_records(result), fieldnames=CSV_FIELDS)
     elif as_markdown:

@@ -41,7 +41,7 @@ class WideWhenPiped(Console):
 
     @property
     def size(self) -> ConsoleDimensions:
-        if self.is_terminal or "COLUMNS" in os.environ:
+        if self.is_terminal or self._width is not None or "COLUMNS" in os.environ:
             return super().size
         return ConsoleDimensions(PIPED_WIDTH, super().size.height)
 
