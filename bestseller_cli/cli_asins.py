@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from bestseller_cli import db, store
+from bestseller_cli import db, product_kinds, store
 from bestseller_cli.cli_common import (
     console,
     examples,
@@ -20,7 +20,7 @@ from bestseller_cli.cli_common import (
 )
 from bestseller_cli.config import normalize_marketplace
 from bestseller_cli.errors import ConfigError
-from bestseller_cli.models import parse_asin
+from bestseller_cli.models import INVALID, PRODUCT_TYPES, VARIATION_PARENT, parse_asin
 
 log = logging.getLogger(__name__)
 asins_app = typer.Typer(help="Add, remove and list the ASINs being watched.", no_args_is_help=True)
@@ -74,9 +74,19 @@ def asins_add(
             help="A competitor's products (named when they take #1), or the client's own.",
         ),
     ] = None,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="Ask Keepa what each ASIN is (1 token each): variation parents and invalid"
+            " ASINs are named, with the children to track instead.",
+        ),
+    ] = False,
 ) -> None:
     """Start watching ASINs. Nothing is added when any ASIN is invalid (unless --skip-invalid)."""
     config = settings()
+    if verify:
+        config.require_keepa_key()
     market = marketplace_option(marketplace) or config.keepa_domain
     valid: list[str] = []
     invalid: list[str] = []
@@ -98,11 +108,16 @@ def asins_add(
             added, already = store.add_tracked(
                 conn, asins=valid, marketplace=market, client=client, role=role
             )
+            notes = product_kinds.notes_for(
+                config, conn, asins=valid, marketplace=market, verify=verify
+            )
         as_role = f", {role}" if role else ""
         for asin in added:
             console.print(f"[green]added[/green] {asin} ({market}{as_role})", highlight=False)
         for asin in already:
             console.print(f"already tracked {asin} ({market}{as_role})", highlight=False)
+        for note in notes:
+            log.warning(note, extra={"event": "asin_note"})
     if invalid:
         raise typer.Exit(1)
 
@@ -181,6 +196,7 @@ def asins_list(
             "last_checked_at": row.last_checked_at,
             "added_at": row.added_at,
             "held_alerts": row.held_alerts,
+            **keepa_record(row),
         }
         for row in rows
     ]
@@ -188,7 +204,10 @@ def asins_list(
         print_json(records)
         return
     if as_csv:
-        write_csv(records, fieldnames=TRACKED_CSV_FIELDS)
+        write_csv(
+            [{name: record[name] for name in TRACKED_CSV_FIELDS} for record in records],
+            fieldnames=TRACKED_CSV_FIELDS,
+        )
         return
     if not rows:
         console.print("No ASINs tracked yet. Add one with `bestseller asins add B0XXXXXXXX`.")
@@ -211,13 +230,41 @@ def asins_list(
             + ("" if row.active else " (removed)"),
             row.marketplace,
             escape(row.client or "-"),
-            escape((row.title or "-")[:50]),
+            escape(kind_label(row) + (row.title or "-")[:50]),
             f"[bold green]{escape(badges)}[/bold green]" if row.badge_names else badges,
             f"#{row.main_rank:,}" if row.main_rank else "-",
             f"{row.last_checked_at:%Y-%m-%d %H:%M}" if row.last_checked_at else "never",
             *([str(row.held_alerts or "-")] if held else []),
         )
     console.print(table)
+
+
+def kind_label(row: store.TrackedRow) -> str:
+    """`(variation parent) ` or `(invalid) ` before the title of a product without ranks."""
+    if row.available is False and row.product_type in (INVALID, VARIATION_PARENT):
+        return f"({PRODUCT_TYPES[row.product_type]}) "
+    return ""
+
+
+def keepa_record(row: store.TrackedRow) -> dict[str, object]:
+    """What Keepa last said of the product: its kind, ranks, image and how fresh that is."""
+    age = None
+    if row.keepa_updated_at and row.last_checked_at:
+        age = round((row.last_checked_at - row.keepa_updated_at).total_seconds() / 3600, 2)
+    return {
+        "available": row.available,
+        "product_type": row.product_type,
+        "product_kind": PRODUCT_TYPES.get(row.product_type)
+        if row.product_type is not None
+        else None,
+        "variation_asins": row.variation_asins,
+        "image_url": row.image_url,
+        "main_category_id": row.main_category_id,
+        "category_ranks": row.category_ranks,
+        "keepa_updated_at": row.keepa_updated_at,
+        "ranks_changed_at": row.ranks_changed_at,
+        "data_age_hours": age,
+    }
 
 
 TRACKED_CSV_FIELDS = [
@@ -233,4 +280,10 @@ TRACKED_CSV_FIELDS = [
     "last_checked_at",
     "added_at",
     "held_alerts",
+    "available",
+    "product_kind",
+    "image_url",
+    "keepa_updated_at",
+    "ranks_changed_at",
+    "data_age_hours",
 ]

@@ -60,7 +60,7 @@ def check(
     elif stdout_is_json():
         log_summary(summary)
     else:
-        print_summary(summary)
+        print_summary(summary, stale_hours=config.keepa_stale_hours)
     raise typer.Exit(summary.exit_code)
 
 
@@ -150,6 +150,10 @@ def summary_record(summary: monitor.CheckSummary) -> dict[str, Any]:
             "tokens_needed",
             "tokens_available",
             "tokens_used",
+            "categories_named",
+            "stale",
+            "variation_parents",
+            "invalid",
             "duration_seconds",
             "detection_latency_ms_max",
             "stopped_because",
@@ -168,7 +172,7 @@ UNCHECKED_SHOWN = 20
 
 
 def report_warnings(summary: monitor.CheckSummary) -> None:
-    for warning in summary.warnings:
+    for warning in summary.warnings + summary.variation_parents + summary.invalid:
         log.warning(warning, extra={"event": "check_warning"})
 
 
@@ -211,7 +215,8 @@ def log_summary(summary: monitor.CheckSummary) -> None:
         emit("badge_change", f"{change.kind} {change_line(change)}", **change.model_dump())
     record = summary_record(summary)
     del record["changes"], record["warnings"]
-    record["unchecked"] = len(summary.unchecked)
+    for listed in ("unchecked", "variation_parents", "invalid"):
+        record[listed] = len(record[listed])
     message = (
         f"{'dry run: ' if summary.dry_run else ''}checked {summary.checked} of"
         f" {summary.asins_to_check} ASINs: {summary.gained} gained, {summary.lost} lost,"
@@ -223,7 +228,7 @@ def log_summary(summary: monitor.CheckSummary) -> None:
     emit("check_summary", message, level=level, **record)
 
 
-def print_summary(summary: monitor.CheckSummary) -> None:
+def print_summary(summary: monitor.CheckSummary, *, stale_hours: float) -> None:
     report_warnings(summary)
     if summary.lock_held_elsewhere:
         console.print("Another check is running (the run lock is held); nothing to do.")
@@ -241,6 +246,7 @@ def print_summary(summary: monitor.CheckSummary) -> None:
     rows = [
         ("ASINs checked", f"{summary.checked} of {summary.asins_to_check}"),
         ("unavailable on Keepa", summary.unavailable),
+        (f"Keepa data older than {stale_hours:g} h", summary.stale),
         ("first seen (baseline)", summary.baselines),
         ("badges gained", summary.gained),
         ("badges lost", summary.lost),
@@ -250,12 +256,15 @@ def print_summary(summary: monitor.CheckSummary) -> None:
         ("alerts failed", summary.alerts_failed),
         ("alerts pending", summary.alerts_undelivered),
         ("Keepa tokens used", summary.tokens_used),
+        ("categories named by Keepa's /category", summary.categories_named),
         ("Keepa tokens needed / available at start", f"{summary.tokens_needed} / {available}"),
         ("detection to queue (ms, max)", latency),
         ("duration (s)", summary.duration_seconds),
     ]
     if summary.holders_looked_up is not None:
-        rows.insert(-2, ("categories looked up on Keepa's daily lists", summary.holders_looked_up))
+        rows.insert(
+            -2, ("categories looked up on Keepa's best seller lists", summary.holders_looked_up)
+        )
     for label, value in rows:
         table.add_row(label, "-" if value is None else str(value))
     table.show_header = False

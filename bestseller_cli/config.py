@@ -47,7 +47,16 @@ class Settings(BaseSettings):
     keepa_api_key: str | None = None
     keepa_api_url: str = "https://api.keepa.com"
     keepa_domain: str = "com"
-    keepa_history_days: int = Field(default=30, ge=1, le=3650)
+    # 1 day keeps every current rank (Keepa keeps each series' last point) at the smallest
+    # response: measured in benchmarks/README.md.
+    keepa_history_days: int = Field(default=1, ge=1, le=3650)
+    # Keepa's `update`: refresh products whose data is older than N hours before answering;
+    # unset, Keepa decides. A refresh may cost one extra token per product (0 = always live).
+    keepa_update_hours: int | None = Field(default=None, ge=0)
+    # /category lookups for ranked categories categoryTree does not name, per pass.
+    keepa_category_token_budget: int = Field(default=20, ge=0)
+    # `check` counts products whose Keepa data (lastUpdate) is older than this.
+    keepa_stale_hours: float = Field(default=24.0, gt=0)
     keepa_max_token_wait_seconds: float = Field(default=300, ge=0)
     keepa_token_cost_usd: float = Field(default=0.000022, ge=0)
     keepa_bestsellers_lookup: bool = False
@@ -67,6 +76,11 @@ class Settings(BaseSettings):
     @classmethod
     def _known_marketplace(cls, value: str) -> str:
         return normalize_marketplace(value)
+
+    @field_validator("keepa_update_hours", mode="before")
+    @classmethod
+    def _blank_is_not_sent(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("log_level")
     @classmethod

@@ -5,10 +5,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
+import psycopg
+
 from bestseller_cli import check_store, db
 from bestseller_cli.config import Settings
 from bestseller_cli.errors import BestsellerError, SlackError
 from bestseller_cli.keepa import KeepaClient
+from bestseller_cli.product_kinds import kind_note
 from bestseller_cli.slack import SlackSender
 
 Status = Literal["ok", "warn", "fail"]
@@ -65,7 +68,19 @@ def check_database(settings: Settings, findings: list[Finding]) -> int:
             findings.append(Finding("run lock", "ok", "session advisory lock usable"))
         else:
             findings.append(Finding("run lock", "warn", "held right now: a check is running"))
-        return 0 if pending else check_store.count_watched(conn)
+        if pending:
+            return 0
+        findings.extend(product_kinds_findings(conn))
+        return check_store.count_watched(conn)
+
+
+def product_kinds_findings(conn: psycopg.Connection) -> list[Finding]:
+    """Tracked ASINs the last pass found without ranks: a parent's children, or invalid."""
+    notes = [
+        kind_note(kind.asin, kind.marketplace, kind.product_type, kind.variation_asins)
+        for kind in check_store.without_ranks(conn)
+    ]
+    return [Finding("tracked ASIN", "warn", note) for note in notes if note]
 
 
 def check_keepa(settings: Settings, findings: list[Finding], watched: int) -> None:

@@ -10,12 +10,21 @@ import psycopg
 
 from bestseller_cli import check_store, db, output
 from bestseller_cli.badges import observe
+from bestseller_cli.category_names import NameBudget, name_batch, with_names
 from bestseller_cli.config import Settings
 from bestseller_cli.delivery import DeliveryReport, deliver
 from bestseller_cli.errors import KeepaAuthError, KeepaError
 from bestseller_cli.holder_lookup import look_up_holders
 from bestseller_cli.keepa import KeepaClient, KeepaOutOfTokens
-from bestseller_cli.models import ApiCall, BadgeChange, ErrorEvent, ProductSnapshot
+from bestseller_cli.models import (
+    INVALID,
+    VARIATION_PARENT,
+    ApiCall,
+    BadgeChange,
+    ErrorEvent,
+    ProductSnapshot,
+)
+from bestseller_cli.product_kinds import snapshot_note
 from bestseller_cli.redact import redact
 from bestseller_cli.routing import deliveries_for
 from bestseller_cli.slack import SlackMessage, SlackSender
@@ -48,6 +57,10 @@ class CheckSummary:
     alerts_folded_into_flapping: int = 0
     alerts_undelivered: int = 0
     holders_looked_up: int | None = None  # None: KEEPA_BESTSELLERS_LOOKUP is off
+    categories_named: int = 0  # by Keepa's /category lookup, this pass
+    stale: int = 0  # products whose Keepa data is older than KEEPA_STALE_HOURS
+    variation_parents: list[str] = field(default_factory=list)  # what to track instead
+    invalid: list[str] = field(default_factory=list)  # ASINs Keepa calls invalid
     tokens_needed: int = 0
     tokens_available: int | None = None
     tokens_used: int = 0
@@ -73,6 +86,7 @@ class PassContext:
     run_id: int | None
     summary: CheckSummary
     rules: tuple
+    names: NameBudget = field(default_factory=lambda: NameBudget(limit=0))
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     calls: list[ApiCall] = field(default_factory=list)
     errors: list[ErrorEvent] = field(default_factory=list)
@@ -139,6 +153,7 @@ def run_pass(
         run_id=run_id,
         summary=summary,
         rules=check_store.load_rules(conn),
+        names=NameBudget(limit=settings.keepa_category_token_budget),
         clock=clock,
     )
     selection = check_store.WorkSelection(run_id=run_id, asins=asins, client=client)
@@ -156,6 +171,7 @@ def run_pass(
             settings.keepa_max_token_wait_seconds, max(0.0, deadline - time.monotonic())
         ),
         history_days=settings.keepa_history_days,
+        update_hours=settings.keepa_update_hours,
         on_call=context.calls.append,
         on_error=context.errors.append,
     )
@@ -164,6 +180,7 @@ def run_pass(
             if summary.asins_to_check:
                 summary.tokens_available = token_budget(keepa, context)
             fetch_all(keepa, context, work, deadline, on_progress)
+            note_unnamed(context)
             lookup = settings.keepa_bestsellers_lookup and summary.stopped_because is None
             if lookup and run_id is not None:
                 name_unexplained_holders(keepa, context, run_id)
@@ -255,7 +272,7 @@ def fetch_chunk(
             )
             summary.stopped_because = f"Keepa failed: {exc}"
             break
-        process_batch(context, marketplace, requested, products)
+        process_batch(context, marketplace, requested, products, keepa=keepa)
         done += len(requested)
         summary.checked += len(requested)
         on_progress(summary.checked, summary.asins_to_check)
@@ -274,28 +291,76 @@ def name_unexplained_holders(keepa: KeepaClient, context: PassContext, run_id: i
         )
 
 
+def note_unnamed(context: PassContext) -> None:
+    names = context.names
+    context.summary.categories_named = names.looked_up
+    if names.left_unnamed:
+        context.summary.warnings.append(
+            f"{names.left_unnamed} ranked categories are shown by id: {names.stopped_because}"
+        )
+
+
+def note_product_kind(summary: CheckSummary, snapshot: ProductSnapshot) -> None:
+    """Products Keepa has no ranks for, by kind: a parent's children are what to track."""
+    note = snapshot_note(snapshot)
+    if note and snapshot.product_type == VARIATION_PARENT:
+        summary.variation_parents.append(note)
+    elif note and snapshot.product_type == INVALID:
+        summary.invalid.append(note)
+
+
 def process_batch(
     context: PassContext,
     marketplace: str,
     requested: list[str],
     products: list[ProductSnapshot],
+    *,
+    keepa: KeepaClient,
 ) -> None:
-    """Diff a batch against what we knew and write it all in one transaction."""
+    """Name, diff and write a batch: one read, /category lookups if needed, one write."""
     received_at = time.monotonic()
     observed_at = context.clock()
     summary = context.summary
-    known = check_store.load_batch(context.conn, marketplace=marketplace, asins=requested)
+    categories = sorted({c for snapshot in products for c in snapshot.category_ranks})
+    known = check_store.load_batch(
+        context.conn, marketplace=marketplace, asins=requested, category_ids=categories
+    )
+    badge_categories = {
+        category
+        for snapshot in products
+        for category, entry in snapshot.category_ranks.items()
+        if entry.rank == 1
+    } | {
+        category
+        for entry in known.asins.values()
+        if entry.previous
+        for category in entry.previous.badges
+    }
+    named = name_batch(
+        keepa,
+        marketplace=marketplace,
+        snapshots=products,
+        cached=known.names,
+        first=badge_categories,
+        budget=context.names,
+        now=observed_at,
+        on_error=context.errors.append,
+    )
     rules_by_client, defaults = context.rules
+    stale_before = observed_at - timedelta(hours=context.settings.keepa_stale_hours)
     observed: list[check_store.ObservedProduct] = []
     changes: list[BadgeChange] = []
     deliveries = []
     for snapshot in products:
-        entry = known.get(snapshot.asin)
+        entry = known.asins.get(snapshot.asin)
         if entry is None:  # removed from tracking while the pass ran
             continue
+        snapshot = with_names(snapshot, named.names)
         result = observe(entry.previous, snapshot, observed_at=observed_at)
         summary.unavailable += not snapshot.available
         summary.baselines += result.is_baseline
+        summary.stale += bool(snapshot.last_update and snapshot.last_update < stale_before)
+        note_product_kind(summary, snapshot)
         observed.append(
             check_store.ObservedProduct(
                 snapshot=snapshot, state=result.state, observed_at=observed_at
@@ -320,7 +385,9 @@ def process_batch(
     _, queued = check_store.write_batch(
         context.conn,
         run_id=context.run_id,
+        marketplace=marketplace,
         products=observed,
+        names=named.rows,
         changes=changes,
         deliveries=deliveries,
         calls=context.calls,

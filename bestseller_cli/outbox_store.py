@@ -43,11 +43,14 @@ class UnknownFate:
 
 
 DUE_SQL = """
-SELECT n.id, n.channel, n.client_id, c.asin, c.marketplace, c.category_id, c.category_name,
+SELECT n.id, n.channel, n.client_id, c.asin, c.marketplace, c.category_id,
+       COALESCE(c.category_name, names.name),
        c.kind, c.rank_before, c.rank_after, c.main_rank, c.title, c.detected_at,
        n.delivery_mode, n.renotify_window_minutes,
-       n.deliver_after > n.created_at + interval '1 minute'
+       n.deliver_after > n.created_at + interval '1 minute', c.keepa_seen_at
 FROM notification_log n JOIN bestseller_changes c ON c.id = n.change_id
+LEFT JOIN category_names names
+  ON names.marketplace = c.marketplace AND names.category_id = c.category_id
 WHERE n.status = 'pending' AND n.deliver_after <= %s
 ORDER BY n.deliver_after, n.id
 """
@@ -67,6 +70,7 @@ def due(conn: psycopg.Connection, *, now: datetime) -> list[OutboxItem]:
             main_rank=row[10],
             title=row[11],
             detected_at=row[12],
+            keepa_seen_at=row[16],
         )
         items.append(
             OutboxItem(

@@ -74,7 +74,7 @@ def utc_timestamp(moment: datetime) -> str:
     """The one time format of machine output: ISO 8601 in UTC with `Z`."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    text = moment.astimezone(UTC).isoformat(timespec="milliseconds")
+    text = moment.astimezone(UTC).isoformat(timespec="microseconds")
     return text.removesuffix("+00:00") + "Z"
 
 

@@ -23,6 +23,15 @@ class TrackedRow:
     badge_since: datetime | None
     last_checked_at: datetime | None
     held_alerts: int  # pending alerts waiting for a digest or the end of quiet hours
+    available: bool | None  # None: never checked
+    product_type: int | None  # Keepa's productType (models.PRODUCT_TYPES)
+    variation_asins: list[str]  # a variation parent's children: track these instead
+    image_url: str | None
+    main_category_id: int | None
+    # [{"category_id", "name", "rank"}] by category id; name from category_names first
+    category_ranks: list[dict[str, object]]
+    keepa_updated_at: datetime | None  # when Keepa last looked at the product
+    ranks_changed_at: datetime | None  # the newest rank point: ranks unchanged since
 
 
 def client_id(conn: psycopg.Connection, name: str | None, *, create: bool = False) -> int | None:
@@ -150,15 +159,29 @@ def purge_history(
 LIST_TRACKED_SQL = """
 SELECT t.asin, t.marketplace, c.name AS client, t.role, t.active, t.added_at,
        s.title, s.main_rank,
-       COALESCE((SELECT array_agg(COALESCE(s.category_ranks -> b.key ->> 'name', b.key)
+       COALESCE((SELECT array_agg(COALESCE(n.name, s.category_ranks -> b.key ->> 'name', b.key)
                                   ORDER BY b.key)
-                 FROM jsonb_each_text(s.badges) b), '{}') AS badge_names,
+                 FROM jsonb_each_text(s.badges) b
+                 LEFT JOIN category_names n
+                   ON n.marketplace = s.marketplace AND n.category_id = b.key::bigint),
+                '{}') AS badge_names,
        (SELECT min(b.value::timestamptz) FROM jsonb_each_text(s.badges) b) AS badge_since,
        s.last_checked_at,
        (SELECT count(*) FROM notification_log n JOIN bestseller_changes x ON x.id = n.change_id
         WHERE x.asin = t.asin AND x.marketplace = t.marketplace AND n.status = 'pending'
           AND n.deliver_after > now() AND n.client_id IS NOT DISTINCT FROM t.client_id)
-         AS held_alerts
+         AS held_alerts,
+       s.available, s.product_type, COALESCE(s.variation_asins, '{}') AS variation_asins,
+       s.image_url, s.main_category_id,
+       COALESCE((SELECT jsonb_agg(jsonb_build_object(
+                          'category_id', r.key::bigint,
+                          'name', COALESCE(n.name, r.value ->> 'name'),
+                          'rank', (r.value ->> 'rank')::int) ORDER BY r.key::bigint)
+                 FROM jsonb_each(s.category_ranks) r
+                 LEFT JOIN category_names n
+                   ON n.marketplace = s.marketplace AND n.category_id = r.key::bigint),
+                '[]') AS category_ranks,
+       s.keepa_updated_at, s.ranks_changed_at
 FROM tracked_asins t
 LEFT JOIN clients c ON c.id = t.client_id
 LEFT JOIN asin_current_state s ON s.asin = t.asin AND s.marketplace = t.marketplace

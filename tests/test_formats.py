@@ -51,9 +51,9 @@ def test_utc_timestamps_end_in_z_with_a_t_separator() -> None:
 
     berlin = timezone(timedelta(hours=1))
     assert utc_timestamp(datetime(2026, 11, 23, 10, 0, 5, 120000, berlin)) == (
-        "2026-11-23T09:00:05.120Z"
+        "2026-11-23T09:00:05.120000Z"
     )
-    assert utc_timestamp(datetime(2026, 11, 23, 9, 0)) == "2026-11-23T09:00:00.000Z"
+    assert utc_timestamp(datetime(2026, 11, 23, 9, 0)) == "2026-11-23T09:00:00.000000Z"
 
 
 def test_every_json_time_is_utc_with_z(
