@@ -4,6 +4,7 @@ Each `cli_*` module parses one group's arguments and prints its results; none ho
 HTTP or business rules."""
 
 import logging
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -17,13 +18,34 @@ from bestseller_cli.cli_common import console, examples, settings
 from bestseller_cli.cli_report import report
 from bestseller_cli.cli_settings import settings_app
 from bestseller_cli.errors import BestsellerError
-from bestseller_cli.output import configure_from_environment
+from bestseller_cli.output import configure_from_environment, writes_json
 
 log = logging.getLogger("bestseller_cli")
 
 
 class FriendlyErrors(TyperGroup):
     """Turns expected failures into one line and an exit code; traces only at debug level."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """When logs are JSON, a usage error is one JSON line too (Typer draws a box)."""
+        configure_from_environment()
+        if not (standalone_mode and writes_json(sys.stderr)):
+            return super().main(*args, standalone_mode=standalone_mode, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except typer.Abort:
+            log.error("aborted", extra={"event": "aborted", "fields": {"exit_code": 1}})
+            sys.exit(1)
+        except Exception as exc:
+            if not (is_cli_framework_signal(exc) and hasattr(exc, "format_message")):
+                raise
+            exit_code = getattr(exc, "exit_code", 2)
+            log.error(
+                exc.format_message(),
+                extra={"event": "usage_error", "fields": {"exit_code": exit_code}},
+            )
+            sys.exit(exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: Any) -> Any:
         try:

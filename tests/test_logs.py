@@ -184,3 +184,37 @@ def test_warnings_have_one_style_in_the_human_form(
     assert result.exit_code == 0, result.output
     warnings = [line for line in result.stderr.splitlines() if "warning" in line.lower()]
     assert warnings and all(line.startswith("warning: ") for line in warnings)
+
+
+def test_doctor_in_json_form_writes_one_line_per_finding(
+    keepa: FakeKeepa, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOG_FORMAT", "json")
+    keepa.fail_next = [400]
+
+    result = CliRunner().invoke(app, ["doctor"])
+
+    assert result.exit_code == 1
+    findings = json_lines(result.stdout)
+    for record in findings:
+        assert_log_shape(record)
+        assert record["event"] == "doctor_finding"
+    failed = [record for record in findings if record["status"] == "fail"]
+    assert failed and all(record["level"] == "error" for record in failed)
+    assert any(record["part"] == "database" for record in findings)
+    assert KEEPA_TEST_KEY not in result.output
+
+
+def test_a_usage_error_when_piped_is_one_json_line(env: dict[str, str]) -> None:
+    environment = {**os.environ, **env}
+    environment.pop("LOG_FORMAT")
+
+    result = subprocess.run(
+        [*CHECK, "--no-such-option"], env=environment, capture_output=True, text=True, timeout=60
+    )
+
+    assert result.returncode == 2 and result.stdout == ""
+    [record] = json_lines(result.stderr)
+    assert_log_shape(record)
+    assert (record["event"], record["exit_code"]) == ("usage_error", 2)
+    assert "--no-such-option" in record["message"]
