@@ -1,6 +1,5 @@
 """`bestseller settings …`: the global notification defaults, for ASINs no client rule covers."""
 
-from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -8,10 +7,8 @@ from rich.table import Table
 
 from bestseller_cli import client_store, db
 from bestseller_cli.cli_common import console, examples, print_json, settings
-from bestseller_cli.notify_config import GLOBAL_KEYS, parse_global_value
+from bestseller_cli.notify_config import GLOBAL_KEYS, global_key, parse_global_value
 
-# The keys come from the settings model, so help and shell completion list them.
-SettingKey = StrEnum("SettingKey", {key: key for key in GLOBAL_KEYS})
 settings_app = typer.Typer(
     help="Global notification defaults, for ASINs no client rule covers.", no_args_is_help=True
 )
@@ -48,13 +45,18 @@ def settings_show(
     ),
 )
 def settings_set(
-    key: Annotated[SettingKey, typer.Argument(case_sensitive=False, help="The default to change.")],
+    key: Annotated[
+        str,
+        typer.Argument(
+            help=f"One of {', '.join(GLOBAL_KEYS)}.", autocompletion=lambda: list(GLOBAL_KEYS)
+        ),
+    ],
     value: Annotated[str, typer.Argument(help="New value (none clears slack_channel_id).")],
 ) -> None:
     """Change one global notification default."""
     config = settings()
-    typed = parse_global_value(key.value, value)
+    typed = parse_global_value(key, value)
     with db.open_database(config) as conn:
-        client_store.set_global_setting(conn, key=key.value, value=typed)
+        client_store.set_global_setting(conn, key=global_key(key), value=typed)
     shown = str(typed).lower() if isinstance(typed, bool) else typed
-    console.print(f"[green]set[/green] {key.value} = {shown}", highlight=False)
+    console.print(f"[green]set[/green] {global_key(key)} = {shown}", highlight=False)

@@ -175,3 +175,7 @@ def parse_global_value(key: str, text: str) -> str | bool | int | None:
             raise ConfigError(f"{name} takes a whole number of minutes (0 or more), not {text!r}")
         return int(value)
     raise ConfigError(f"unknown setting {key!r}: use one of {', '.join(GLOBAL_KEYS)}")
+
+
+def global_key(key: str) -> str:
+    return key.strip().lower().replace("-", "_")

@@ -150,7 +150,7 @@ def test_an_unknown_delivery_mode_is_a_usage_error(env: dict[str, str]) -> None:
     assert "weekly" in result.output
 
 
-def test_setting_keys_are_choices(env: dict[str, str]) -> None:
+def test_setting_keys_are_offered_by_completion(env: dict[str, str]) -> None:
     assert completions("bestseller settings set ") == list(GLOBAL_KEYS)
     assert runner.invoke(app, ["settings", "set", "colour", "red"]).exit_code == 2
 

@@ -367,7 +367,7 @@ def test_a_client_may_have_one_rule_per_channel(env: dict[str, str]) -> None:
     [
         (["--timezone", "Mars/Olympus"], "unknown timezone 'Mars/Olympus'"),
         (["--mode", "daily"], "--mode daily needs --daily-hour"),
-        (["--mode", "weekly"], "--mode must be one of instant, hourly, daily"),
+        (["--mode", "weekly"], "'weekly' is not one of 'instant',"),
         (["--daily-hour", "24"], "--daily-hour must be an hour from 0 to 23"),
         (["--quiet", "22:00"], "--quiet takes HH:MM-HH:MM"),
         (["--quiet", "25:00-07:00"], "--quiet takes HH:MM-HH:MM"),
