@@ -10,6 +10,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from bestseller_cli.category_names import CachedName, NameRow
+from bestseller_cli.errors import ConfigError
 from bestseller_cli.models import (
     ApiCall,
     BadgeChange,
@@ -21,6 +22,7 @@ from bestseller_cli.models import (
 )
 from bestseller_cli.redact import redact
 from bestseller_cli.routing import Delivery, Rule
+from bestseller_cli.store import client_id
 
 
 def record_api_calls(
@@ -135,6 +137,30 @@ class WorkSelection:
 
     def params(self) -> dict[str, object]:
         return {"run": self.run_id, "asins": self.asins, "client": self.client}
+
+
+def check_selection(
+    conn: psycopg.Connection, *, asins: list[str] | None, client: str | None
+) -> None:
+    """A filtered check that would check nothing is a typo: refuse an unknown client, or an
+    ASIN not watched (by that client)."""
+    client_id(conn, client)
+    if not asins:
+        return
+    watched = {
+        row[0]
+        for row in conn.execute(
+            "SELECT DISTINCT t.asin FROM tracked_asins t LEFT JOIN clients c ON c.id = t.client_id"
+            " WHERE t.active AND t.asin = ANY(%s) AND (%s::text IS NULL OR c.name = %s)",
+            (asins, client, client),
+        )
+    }
+    missing = [asin for asin in dict.fromkeys(asins) if asin not in watched]
+    if missing:
+        by = f" by client {client}" if client else ""
+        raise ConfigError(
+            f"not watched{by}: {', '.join(missing)} (add with `bestseller asins add`)"
+        )
 
 
 def count_work(conn: psycopg.Connection, selection: WorkSelection) -> int:

@@ -21,6 +21,8 @@ from bestseller_cli.errors import BestsellerError
 from bestseller_cli.output import configure_from_environment, writes_json
 
 log = logging.getLogger("bestseller_cli")
+# Click's UsageError, whether Typer vendors Click or depends on it.
+UsageError: type[Exception] = typer.BadParameter.__base__
 
 
 class FriendlyErrors(TyperGroup):
@@ -53,6 +55,14 @@ class FriendlyErrors(TyperGroup):
         except BestsellerError as exc:
             fields = {"exit_code": exc.exit_code, "kind": type(exc).__name__}
             log.error(str(exc), extra={"event": "error", "fields": fields})
+            raise typer.Exit(exc.exit_code) from None
+        except UsageError as exc:
+            # Typer would draw a boxed panel; a usage error is one line like every other.
+            where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
+            fields = {"exit_code": exc.exit_code}
+            log.error(
+                exc.format_message() + where, extra={"event": "usage_error", "fields": fields}
+            )
             raise typer.Exit(exc.exit_code) from None
         except Exception as exc:
             if is_cli_framework_signal(exc):

@@ -10,7 +10,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from bestseller_cli import db, product_kinds, store
+from bestseller_cli.asin_file import asins_in_file
 from bestseller_cli.cli_common import (
+    client_name,
     console,
     examples,
     print_json,
@@ -37,12 +39,14 @@ def read_asin_arguments(asins: list[str], file: Path | None) -> list[str]:
     texts = list(asins)
     if file is not None:
         try:
-            content = sys.stdin.read() if str(file) == "-" else file.read_text()
-        except (OSError, UnicodeDecodeError) as exc:
+            content = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+            texts += asins_in_file(content)
+        except UnicodeDecodeError:
+            raise ConfigError(f"--file {file} is not a UTF-8 text file") from None
+        except ValueError as exc:
+            raise ConfigError(f"--file {file} {exc}") from None
+        except OSError as exc:
             raise ConfigError(f"cannot read --file {file}: {exc.strerror or exc}") from None
-        for line in content.splitlines():
-            line = line.split("#", 1)[0].strip()
-            texts.extend(part for part in line.replace(",", " ").split() if part)
     if not texts:
         raise ConfigError("give at least one ASIN, or --file PATH (- for standard input)")
     return texts
@@ -57,7 +61,9 @@ def read_asin_arguments(asins: list[str], file: Path | None) -> list[str]:
 )
 def asins_add(
     asins: Annotated[list[str] | None, typer.Argument(help="ASINs to watch.")] = None,
-    client: Annotated[str | None, typer.Option(help="Client the ASINs belong to.")] = None,
+    client: Annotated[
+        str | None, typer.Option(callback=client_name, help="Client the ASINs belong to.")
+    ] = None,
     marketplace: Annotated[
         str | None, typer.Option(help="Amazon marketplace: com, co.uk, de, … (KEEPA_DOMAIN).")
     ] = None,
@@ -95,13 +101,11 @@ def asins_add(
             valid.append(parse_asin(text))
         except ValueError as exc:
             invalid.append(str(exc))
+    if invalid and not skip_invalid:
+        shown = "; ".join(invalid[:5]) + (f"; and {len(invalid) - 5} more" if invalid[5:] else "")
+        raise ConfigError(f"{shown}. Nothing was added (--skip-invalid adds the valid ones)")
     for problem in invalid:
         log.warning(problem, extra={"event": "invalid_asin"})
-    if invalid and not skip_invalid:
-        raise ConfigError(
-            f"{len(invalid)} invalid ASIN(s); nothing was added"
-            " (--skip-invalid adds the valid ones)"
-        )
     if valid:
         with db.open_database(config) as conn:
             role = None if competitor is None else ("competitor" if competitor else "own")
@@ -130,7 +134,9 @@ def asins_add(
 )
 def asins_remove(
     asins: Annotated[list[str], typer.Argument(help="ASINs to stop watching.")],
-    client: Annotated[str | None, typer.Option(help="Only this client's entries.")] = None,
+    client: Annotated[
+        str | None, typer.Option(callback=client_name, help="Only this client's entries.")
+    ] = None,
     marketplace: Annotated[str | None, typer.Option(help="Only this marketplace.")] = None,
     purge: Annotated[
         bool, typer.Option(help="Also delete their history (asks first; --yes skips).")
@@ -152,10 +158,12 @@ def asins_remove(
         result = store.remove_tracked(
             conn, asins=parsed, client=client, marketplace=market, purge=purge
         )
+    for asin, market_of, owner in result.removed:
+        where = f"client {escape(owner)}" if owner else "no client"
+        console.print(f"[yellow]removed[/yellow] {asin} ({market_of}, {where})", highlight=False)
+    removed = {entry[0] for entry in result.removed}
     for asin in dict.fromkeys(parsed):
-        if asin in result.removed:
-            console.print(f"[yellow]removed[/yellow] {asin}", highlight=False)
-        else:
+        if asin not in removed:
             console.print(f"not tracked {asin}", highlight=False)
     if result.purged:
         console.print(f"[red]deleted history[/red] of {', '.join(result.purged)}", highlight=False)
@@ -164,7 +172,7 @@ def asins_remove(
             f"kept history of {', '.join(result.kept_history)} (still tracked by another client)",
             highlight=False,
         )
-    if len(result.removed) < len(set(parsed)):
+    if len(removed) < len(set(parsed)):
         raise typer.Exit(1)
 
 
@@ -172,7 +180,9 @@ def asins_remove(
     "list", epilog=examples("bestseller asins list --client acme", "bestseller asins list --csv")
 )
 def asins_list(
-    client: Annotated[str | None, typer.Option(help="Only this client's ASINs.")] = None,
+    client: Annotated[
+        str | None, typer.Option(callback=client_name, help="Only this client's ASINs.")
+    ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Include removed ASINs.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,

@@ -13,7 +13,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from bestseller_cli import monitor
-from bestseller_cli.cli_common import console, err_console, print_json, settings
+from bestseller_cli.cli_common import client_name, console, err_console, print_json, settings
 from bestseller_cli.doctor import run_doctor
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.models import BadgeChange, parse_asin
@@ -27,7 +27,9 @@ def check(
     asin: Annotated[
         list[str] | None, typer.Option("--asin", help="Only these ASINs (repeatable).")
     ] = None,
-    client: Annotated[str | None, typer.Option(help="Only this client's ASINs.")] = None,
+    client: Annotated[
+        str | None, typer.Option(callback=client_name, help="Only this client's ASINs.")
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option(help="Fetch and diff, print what would alert; write and send nothing.")
     ] = False,
@@ -85,7 +87,9 @@ def doctor() -> None:
         table.add_column(column)
     for finding in findings:
         colour = colours[finding.status]
-        table.add_row(f"[{colour}]{finding.status}[/{colour}]", finding.part, finding.detail)
+        table.add_row(
+            f"[{colour}]{finding.status}[/{colour}]", escape(finding.part), escape(finding.detail)
+        )
     console.print(table)
     if failed:
         raise typer.Exit(1)

@@ -11,6 +11,7 @@ from rich.markup import escape
 from bestseller_cli import output
 from bestseller_cli.config import Settings, load_settings
 from bestseller_cli.errors import ConfigError
+from bestseller_cli.models import parse_client_name
 from bestseller_cli.output import console, err_console
 
 __all__ = [
@@ -41,6 +42,16 @@ def single_format(**chosen: bool) -> None:
     if len(flags) > 1:
         names = [f"--{name.replace('_', '-')}" for name in chosen]
         raise ConfigError(f"choose one of {', '.join(names[:-1])} and {names[-1]}")
+
+
+def client_name(value: str | None) -> str | None:
+    """Typer callback for every client name: trimmed, or a usage error before anything runs."""
+    if value is None:
+        return None
+    try:
+        return parse_client_name(value)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def print_json(data: Any) -> None:

@@ -2,13 +2,16 @@
 
 from pathlib import Path
 
+import httpx
 import platformdirs
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.output import LogFormat
-from bestseller_cli.redact import register_secret
+from bestseller_cli.redact import redact, register_secret
 
 # Keepa's domain ids (KEEPA.md); 7 (cn) is retired.
 MARKETPLACES: dict[str, int] = {
@@ -38,7 +41,10 @@ def normalize_marketplace(value: str) -> str:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+    # A blank value (`BESTSELLER_HOME=` as in .env.example) means unset, for every setting.
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", case_sensitive=False, env_ignore_empty=True
+    )
 
     database_url: str | None = None
     bestseller_home: Path = Field(
@@ -100,6 +106,33 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
 
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_conninfo(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            password = conninfo_to_dict(value).get("password")
+        except psycopg.ProgrammingError:
+            # The message names no part of the value: it may hold the password.
+            raise ValueError(
+                "not a PostgreSQL connection string: use a postgresql:// URL or key=value"
+                " pairs (SQLAlchemy's postgresql+psycopg:// is not one)"
+            ) from None
+        register_secret(password)
+        return value
+
+    @field_validator("keepa_api_url", "slack_api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        try:
+            url = httpx.URL(value.strip())
+        except (httpx.InvalidURL, ValueError):
+            url = None
+        if url is None or url.scheme not in {"http", "https"} or not url.host:
+            raise ValueError("not an http(s) URL, e.g. https://api.keepa.com")
+        return value.strip()
+
     def require_keepa_key(self) -> str:
         if not self.keepa_api_key:
             raise ConfigError(
@@ -118,9 +151,10 @@ def load_settings(**overrides: object) -> Settings:
         settings = Settings(**overrides)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{str(error['loc'][0]).upper()}: {error['msg']}" for error in exc.errors()
+            f"{str(error['loc'][0]).upper()}: {error['msg'].removeprefix('Value error, ')}"
+            for error in exc.errors()
         )
-        raise ConfigError(f"invalid setting {problems}") from None
+        raise ConfigError(redact(f"invalid setting {problems}")) from None
     register_secret(settings.keepa_api_key)
     register_secret(settings.slack_bot_token)
     return settings

@@ -12,6 +12,7 @@ from bestseller_cli.config import Settings
 from bestseller_cli.errors import BestsellerError, SlackError
 from bestseller_cli.keepa import KeepaClient
 from bestseller_cli.product_kinds import kind_note
+from bestseller_cli.redact import redact
 from bestseller_cli.slack import SlackSender
 
 Status = Literal["ok", "warn", "fail"]
@@ -37,8 +38,10 @@ def guarded(findings: list[Finding], part: str, check: Callable[[], int | None])
     try:
         return check()
     except BestsellerError as exc:
-        findings.append(Finding(part, "fail", str(exc)))
-        return None
+        findings.append(Finding(part, "fail", redact(str(exc))))
+    except psycopg.Error as exc:
+        findings.append(Finding(part, "fail", redact(f"{type(exc).__name__}: {exc}".strip())))
+    return None
 
 
 def check_database(settings: Settings, findings: list[Finding]) -> int:
@@ -110,7 +113,16 @@ def check_slack(settings: Settings, findings: list[Finding]) -> None:
     if settings.slack_channel_id:
         channels.add(settings.slack_channel_id)
     with db.connect(db.database_url(settings), autocommit=True) as conn:
-        channels.update(check_store.configured_channels(conn))
+        if db.pending_migrations(conn):
+            findings.append(
+                Finding(
+                    "Slack rules",
+                    "warn",
+                    "clients' rule channels not checked: the database has pending migrations",
+                )
+            )
+        else:
+            channels.update(check_store.configured_channels(conn))
     if not channels:
         findings.append(
             Finding("Slack channel", "fail", "no channel: set SLACK_CHANNEL_ID or a client rule")

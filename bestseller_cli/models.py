@@ -1,5 +1,6 @@
 """Typed data that crosses module boundaries."""
 
+import unicodedata
 from datetime import datetime
 from typing import Literal
 
@@ -88,6 +89,21 @@ def parse_asin(text: str) -> str:
     if len(asin) != 10 or not asin.isascii() or not asin.isalnum():
         raise ValueError(f"{text.strip()!r} is not an ASIN (10 letters or digits, e.g. B0C1234567)")
     return asin
+
+
+MAX_CLIENT_NAME = 100
+
+
+def parse_client_name(text: str) -> str:
+    """Trim and validate a client name: 1 to 100 characters, no newline or control character."""
+    name = text.strip()
+    if not name:
+        raise ValueError("a client name cannot be empty")
+    if len(name) > MAX_CLIENT_NAME:
+        raise ValueError(f"a client name has at most {MAX_CLIENT_NAME} characters")
+    if any(unicodedata.category(char) in {"Cc", "Cf", "Zl", "Zp"} for char in name):
+        raise ValueError(f"{name!r} is not a client name: no newlines or control characters")
+    return name
 
 
 class BestSellerList(BaseModel):

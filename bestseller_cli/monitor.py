@@ -26,7 +26,7 @@ from bestseller_cli.models import (
 )
 from bestseller_cli.product_kinds import snapshot_note
 from bestseller_cli.redact import redact
-from bestseller_cli.routing import deliveries_for
+from bestseller_cli.routing import deliveries_for, unknown_zones
 from bestseller_cli.slack import SlackMessage, SlackSender
 
 log = logging.getLogger(__name__)
@@ -122,6 +122,7 @@ def run_check(
         # two round trips (read, write) and is durable the moment it returns.
         with db.connect(url, autocommit=True) as conn:
             db.migrate(conn)
+            check_store.check_selection(conn, asins=asins, client=client)
             run_pass(conn, settings, summary, asins, client, show, on_progress, started, clock)
     finally:
         db.release_run_lock(lock_conn)
@@ -156,6 +157,7 @@ def run_pass(
         names=NameBudget(limit=settings.keepa_category_token_budget),
         clock=clock,
     )
+    note_unknown_zones(context)
     selection = check_store.WorkSelection(run_id=run_id, asins=asins, client=client)
     summary.asins_to_check = summary.tokens_needed = check_store.count_work(conn, selection)
     work = check_store.work_chunks(
@@ -206,6 +208,18 @@ def run_pass(
     if run_id is not None:
         status = "partial" if summary.unchecked else "completed"
         check_store.finish_run(conn, run_id=run_id, status=status, summary=as_record(summary))
+
+
+def note_unknown_zones(context: PassContext) -> None:
+    """A rule's zone missing on this machine must not stop delivery: it falls back to UTC,
+    and error_log says so."""
+    rules_by_client, _ = context.rules
+    for zone in unknown_zones(rule for rules in rules_by_client.values() for rule in rules):
+        message = f"time zone {zone!r} is unknown on this machine: its rules deliver in UTC"
+        context.errors.append(
+            ErrorEvent(source="routing", kind="unknown_timezone", message=message)
+        )
+        context.summary.warnings.append(message)
 
 
 def token_budget(keepa: KeepaClient, context: PassContext) -> int | None:

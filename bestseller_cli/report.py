@@ -29,7 +29,10 @@ def parse_since(text: str, *, now: datetime) -> datetime:
     """`24h`, `7d`, `2w`, `90m`, a date `2026-05-01` (midnight UTC) or an ISO date-time."""
     value = text.strip().lower()
     if match := _RELATIVE.match(value):
-        since = now - timedelta(**{_UNITS[match[2]]: int(match[1])})
+        try:
+            since = now - timedelta(**{_UNITS[match[2]]: int(match[1])})
+        except OverflowError:
+            raise ConfigError(f"--since {text} reaches back before the year 1") from None
     else:
         try:
             if len(value) == 10:

@@ -1,5 +1,6 @@
 """All SQL for tracked ASINs and clients. Parameterised always."""
 
+import difflib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,17 +35,18 @@ class TrackedRow:
     ranks_changed_at: datetime | None  # the newest rank point: ranks unchanged since
 
 
-def client_id(conn: psycopg.Connection, name: str | None, *, create: bool = False) -> int | None:
+def client_id(conn: psycopg.Connection, name: str | None) -> int | None:
     """The id of the named client (None for no client); ConfigError when it does not exist."""
     if name is None:
         return None
-    if create:
-        conn.execute(
-            "INSERT INTO clients (name) VALUES (%s) ON CONFLICT (name) DO NOTHING", (name,)
-        )
     row = conn.execute("SELECT id FROM clients WHERE name = %s", (name,)).fetchone()
     if row is None:
-        raise ConfigError(f"no client named {name!r}: add it with `bestseller clients add {name}`")
+        names = [row[0] for row in conn.execute("SELECT name FROM clients")]
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(
+            f"no client named {name!r}{hint}: add it with `bestseller clients add {name}`"
+        )
     return row[0]
 
 
@@ -66,7 +68,7 @@ def add_tracked(
         raise ValueError(f"role must be one of {ROLES}")
     asins = list(dict.fromkeys(asins))  # one command may not touch a row twice
     with conn.transaction():
-        owner = client_id(conn, client, create=True)
+        owner = client_id(conn, client)
         already = {
             row[0]
             for row in conn.execute(
@@ -92,10 +94,10 @@ def add_tracked(
 
 @dataclass(frozen=True)
 class Removal:
-    """What `remove_tracked` did: ASINs no longer tracked, and with --purge whose history went
-    and whose was kept because someone still tracks them."""
+    """What `remove_tracked` did: the entries no longer tracked (ASIN, marketplace, client), and
+    with --purge whose history went and whose was kept because someone still tracks them."""
 
-    removed: list[str]
+    removed: list[tuple[str, str, str | None]]
     purged: list[str]
     kept_history: list[str]
 
@@ -113,20 +115,22 @@ def remove_tracked(
     kept: list[str] = []
     with conn.transaction():
         owner = client_id(conn, client)
-        removed = [
-            row[0]
-            for row in conn.execute(
-                "UPDATE tracked_asins SET active = false, removed_at = now()"
-                " WHERE asin = ANY(%s) AND active"
-                " AND (%s::bigint IS NULL OR client_id = %s)"
-                " AND (%s::text IS NULL OR marketplace = %s)"
-                " RETURNING asin",
-                (asins, owner, owner, marketplace, marketplace),
-            )
-        ]
+        removed = conn.execute(
+            "UPDATE tracked_asins t SET active = false, removed_at = now()"
+            " FROM tracked_asins o LEFT JOIN clients c ON c.id = o.client_id"
+            " WHERE t.id = o.id AND t.asin = ANY(%s) AND t.active"
+            " AND (%s::bigint IS NULL OR t.client_id = %s)"
+            " AND (%s::text IS NULL OR t.marketplace = %s)"
+            " RETURNING t.asin, t.marketplace, c.name",
+            (asins, owner, owner, marketplace, marketplace),
+        ).fetchall()
         if purge:
             purged, kept = purge_history(conn, asins=asins, marketplace=marketplace)
-    return Removal(removed=sorted(set(removed)), purged=purged, kept_history=kept)
+    return Removal(
+        removed=sorted(removed, key=lambda entry: (entry[0], entry[1], entry[2] or "")),
+        purged=purged,
+        kept_history=kept,
+    )
 
 
 def purge_history(
