@@ -98,7 +98,8 @@ def start_run(conn: psycopg.Connection, *, resume_within: timedelta) -> tuple[in
         ).fetchone()
         if row:
             conn.execute(
-                "UPDATE check_runs SET status = 'running', finished_at = NULL WHERE id = %s",
+                "UPDATE check_runs SET status = 'running', finished_at = NULL,"
+                " attempts = attempts + 1 WHERE id = %s",
                 (row[0],),
             )
             return row[0], True

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
-from bestseller_cli import monitor
+from bestseller_cli import healthcheck, monitor
 from bestseller_cli.cli_common import client_name, console, err_console, print_json, settings
 from bestseller_cli.doctor import run_doctor
 from bestseller_cli.errors import ConfigError
@@ -40,30 +40,31 @@ def check(
     On a terminal it prints a table; piped (or LOG_FORMAT=json) every line is a JSON event.
     """
     config = settings()
-    config.require_keepa_key()
-    try:
-        only = [parse_asin(text) for text in asin] if asin else None
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    show = AlertPrinter(err=as_json)
-    with check_progress(enabled=not as_json) as on_progress:
-        summary = monitor.run_check(
-            config,
-            asins=only,
-            client=client,
-            dry_run=dry_run,
-            show=show,
-            on_progress=on_progress,
-        )
-    if as_json:
-        report_warnings(summary)
-        report_failures(summary)
-        print_json(summary_record(summary))
-    elif stdout_is_json():
-        log_summary(summary)
-    else:
-        print_summary(summary, stale_hours=config.keepa_stale_hours)
-    raise typer.Exit(summary.exit_code)
+    with healthcheck.monitored(None if dry_run else config.healthcheck_url):
+        config.require_keepa_key()
+        try:
+            only = [parse_asin(text) for text in asin] if asin else None
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        show = AlertPrinter(err=as_json)
+        with check_progress(enabled=not as_json) as on_progress:
+            summary = monitor.run_check(
+                config,
+                asins=only,
+                client=client,
+                dry_run=dry_run,
+                show=show,
+                on_progress=on_progress,
+            )
+        if as_json:
+            report_warnings(summary)
+            report_failures(summary)
+            print_json(summary_record(summary))
+        elif stdout_is_json():
+            log_summary(summary)
+        else:
+            print_summary(summary, stale_hours=config.keepa_stale_hours)
+        raise typer.Exit(summary.exit_code)
 
 
 def doctor() -> None:
@@ -163,6 +164,7 @@ def summary_record(summary: monitor.CheckSummary) -> dict[str, Any]:
             "stopped_because",
             "unchecked",
             "warnings",
+            "conditions",
         )
     }
     latency = summary.detection_latency_ms_max
@@ -181,7 +183,9 @@ def report_warnings(summary: monitor.CheckSummary) -> None:
 
 
 def report_failures(summary: monitor.CheckSummary) -> None:
-    """An early stop and unchecked ASINs: error lines on stderr, in either form."""
+    """Open conditions, an early stop and unchecked ASINs: error lines on stderr, either form."""
+    for condition in summary.conditions:
+        log.error(f"condition open: {condition}", extra={"event": "condition_open"})
     if summary.stopped_because:
         log.error(
             f"stopped early: {summary.stopped_because}",

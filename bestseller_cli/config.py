@@ -41,9 +41,14 @@ def normalize_marketplace(value: str) -> str:
 
 
 class Settings(BaseSettings):
-    # A blank value (`BESTSELLER_HOME=` as in .env.example) means unset, for every setting.
+    # A blank value (`BESTSELLER_HOME=` as in .env.example) means unset, for every setting;
+    # `inf` and `nan` are no number of seconds.
     model_config = SettingsConfigDict(
-        env_file=".env", extra="ignore", case_sensitive=False, env_ignore_empty=True
+        env_file=".env",
+        extra="ignore",
+        case_sensitive=False,
+        env_ignore_empty=True,
+        allow_inf_nan=False,
     )
 
     database_url: str | None = None
@@ -63,17 +68,23 @@ class Settings(BaseSettings):
     keepa_category_token_budget: int = Field(default=20, ge=0)
     # `check` counts products whose Keepa data (lastUpdate) is older than this.
     keepa_stale_hours: float = Field(default=24.0, gt=0)
-    keepa_max_token_wait_seconds: float = Field(default=300, ge=0)
+    keepa_max_token_wait_seconds: float = Field(default=300, ge=0, le=86_400)
     keepa_token_cost_usd: float = Field(default=0.000022, ge=0)
     keepa_bestsellers_lookup: bool = False
     keepa_bestsellers_token_budget: int = Field(default=200, ge=0)
     slack_bot_token: str | None = None
     slack_channel_id: str | None = None
     slack_api_url: str = "https://slack.com/api/"
+    slack_ops_channel_id: str | None = None
+    healthcheck_url: str | None = None
+    schedule_minutes: float = Field(default=60.0, gt=0)
+    ops_undelivered_minutes: float = Field(default=60.0, ge=0)
+    ops_max_resumes: int = Field(default=3, ge=0)
+    database_size_limit_mb: float | None = Field(default=None, gt=0)
     batch_size: int = Field(default=100, ge=1, le=100)
     max_retries: int = Field(default=3, ge=0, le=20)
-    retry_delay_seconds: float = Field(default=1.0, ge=0)
-    api_timeout_seconds: float = Field(default=30.0, gt=0)
+    retry_delay_seconds: float = Field(default=1.0, ge=0, le=3600)
+    api_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     run_deadline_minutes: float = Field(default=50.0, gt=0)
     log_level: str = "WARNING"
     log_format: LogFormat = LogFormat.auto
@@ -83,7 +94,7 @@ class Settings(BaseSettings):
     def _known_marketplace(cls, value: str) -> str:
         return normalize_marketplace(value)
 
-    @field_validator("keepa_update_hours", mode="before")
+    @field_validator("keepa_update_hours", "database_size_limit_mb", mode="before")
     @classmethod
     def _blank_is_not_sent(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -101,7 +112,14 @@ class Settings(BaseSettings):
     def _format_any_case(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
 
-    @field_validator("database_url", "keepa_api_key", "slack_bot_token", "slack_channel_id")
+    @field_validator(
+        "database_url",
+        "keepa_api_key",
+        "slack_bot_token",
+        "slack_channel_id",
+        "slack_ops_channel_id",
+        "healthcheck_url",
+    )
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
@@ -112,14 +130,16 @@ class Settings(BaseSettings):
         if value is None:
             return None
         try:
-            password = conninfo_to_dict(value).get("password")
+            parts = conninfo_to_dict(value)
         except psycopg.ProgrammingError:
             # The message names no part of the value: it may hold the password.
             raise ValueError(
                 "not a PostgreSQL connection string: use a postgresql:// URL or key=value"
                 " pairs (SQLAlchemy's postgresql+psycopg:// is not one)"
             ) from None
-        register_secret(password)
+        register_secret(parts.get("password"))
+        if not all(valid_port(port) for port in str(parts.get("port") or "").split(",") if port):
+            raise ValueError(f"port {parts['port']} is not a port number (1-65535)")
         return value
 
     @field_validator("keepa_api_url", "slack_api_url")
@@ -131,6 +151,8 @@ class Settings(BaseSettings):
             url = None
         if url is None or url.scheme not in {"http", "https"} or not url.host:
             raise ValueError("not an http(s) URL, e.g. https://api.keepa.com")
+        if url.port is not None and not valid_port(str(url.port)):
+            raise ValueError(f"port {url.port} is not a port number (1-65535)")
         return value.strip()
 
     def require_keepa_key(self) -> str:
@@ -145,6 +167,10 @@ class Settings(BaseSettings):
         return MARKETPLACES[self.keepa_domain]
 
 
+def valid_port(text: str) -> bool:
+    return text.strip().isascii() and text.strip().isdigit() and 1 <= int(text) <= 65_535
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read settings; a malformed value becomes one ConfigError naming its variable."""
     try:
@@ -157,4 +183,5 @@ def load_settings(**overrides: object) -> Settings:
         raise ConfigError(redact(f"invalid setting {problems}")) from None
     register_secret(settings.keepa_api_key)
     register_secret(settings.slack_bot_token)
+    register_secret(settings.healthcheck_url)  # its path is the monitor's secret
     return settings

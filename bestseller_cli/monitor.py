@@ -24,6 +24,8 @@ from bestseller_cli.models import (
     ErrorEvent,
     ProductSnapshot,
 )
+from bestseller_cli.ops import watch_operations
+from bestseller_cli.ops_rules import PassFacts
 from bestseller_cli.product_kinds import snapshot_note
 from bestseller_cli.redact import redact
 from bestseller_cli.routing import deliveries_for, unknown_zones
@@ -67,9 +69,12 @@ class CheckSummary:
     duration_seconds: float = 0.0
     detection_latency_ms_max: float | None = None
     stopped_because: str | None = None
+    stopped_for: str | None = None  # "deadline", "tokens" or "keepa"
+    refill_per_minute: int | None = None
     unchecked: list[str] = field(default_factory=list)
     changes: list[BadgeChange] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    conditions: list[str] = field(default_factory=list)  # operations conditions open now
 
     @property
     def exit_code(self) -> int:
@@ -123,7 +128,12 @@ def run_check(
         with db.connect(url, autocommit=True) as conn:
             db.migrate(conn)
             check_store.check_selection(conn, asins=asins, client=client)
-            run_pass(conn, settings, summary, asins, client, show, on_progress, started, clock)
+            try:
+                run_pass(conn, settings, summary, asins, client, show, on_progress, started, clock)
+            except Exception as exc:
+                note_operations(conn, settings, summary, failure=exc, show=show, clock=clock)
+                raise
+            note_operations(conn, settings, summary, failure=None, show=show, clock=clock)
     finally:
         db.release_run_lock(lock_conn)
         lock_conn.close()
@@ -231,6 +241,7 @@ def token_budget(keepa: KeepaClient, context: PassContext) -> int | None:
     except KeepaError as exc:
         context.summary.warnings.append(f"could not read the Keepa token balance: {exc}")
         return None
+    context.summary.refill_per_minute = status.refill_rate
     if status.tokens_left < context.summary.tokens_needed:
         context.summary.warnings.append(
             f"this pass needs {context.summary.tokens_needed} Keepa tokens and"
@@ -270,6 +281,7 @@ def fetch_chunk(
     while done < len(asins):
         if time.monotonic() > deadline:
             summary.stopped_because = "the run deadline (RUN_DEADLINE_MINUTES) is near"
+            summary.stopped_for = "deadline"
             break
         try:
             requested, products = next(batches)
@@ -277,6 +289,7 @@ def fetch_chunk(
             break
         except KeepaOutOfTokens as exc:
             summary.stopped_because = f"Keepa is out of tokens ({exc})"
+            summary.stopped_for = "tokens"
             break
         except KeepaAuthError:
             raise
@@ -285,6 +298,7 @@ def fetch_chunk(
                 ErrorEvent(source="keepa", kind="request_failed", message=str(exc))
             )
             summary.stopped_because = f"Keepa failed: {exc}"
+            summary.stopped_for = "keepa"
             break
         process_batch(context, marketplace, requested, products, keepa=keepa)
         done += len(requested)
@@ -411,6 +425,37 @@ def process_batch(
     summary.alerts_queued += queued
     latency = (time.monotonic() - received_at) * 1000
     summary.detection_latency_ms_max = max(summary.detection_latency_ms_max or 0.0, latency)
+
+
+def note_operations(
+    conn: psycopg.Connection,
+    settings: Settings,
+    summary: CheckSummary,
+    *,
+    failure: Exception | None,
+    show: Callable[[SlackMessage], None],
+    clock: Callable[[], datetime],
+) -> None:
+    """Judge the operations conditions after a pass, finished or failed (ops.py)."""
+    if summary.dry_run or summary.run_id is None:
+        return
+    rejected = failure.status if isinstance(failure, KeepaAuthError) else None
+    answered = rejected is not None or summary.tokens_available is not None or summary.checked
+    facts = PassFacts(
+        now=clock(),
+        finished=failure is None,
+        keepa_answered=bool(answered),
+        keepa_rejected_status=rejected,
+        unchecked_for_tokens=len(summary.unchecked) if summary.stopped_for == "tokens" else 0,
+        refill_per_minute=summary.refill_per_minute,
+        deadline_hit=summary.stopped_for == "deadline",
+        unchecked=len(summary.unchecked),
+        run_deadline_minutes=settings.run_deadline_minutes,
+    )
+    sender = SlackSender.from_settings(settings) if settings.slack_bot_token else None
+    summary.conditions = watch_operations(
+        conn, settings, facts=facts, run_id=summary.run_id, sender=sender, show=show
+    )
 
 
 def absorb(summary: CheckSummary, report: DeliveryReport, context: PassContext) -> None:

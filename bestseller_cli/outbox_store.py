@@ -142,10 +142,11 @@ def release(conn: psycopg.Connection, ids: list[int], *, error: str | None) -> N
 
 
 def count_undelivered(conn: psycopg.Connection, *, now: datetime) -> int:
-    """Alerts due by now that are still not delivered (held ones are not counted)."""
+    """Alerts due by now that are still not delivered (held ones and operations posts are
+    not counted)."""
     row = conn.execute(
         "SELECT count(*) FROM notification_log WHERE status IN ('pending', 'sending')"
-        " AND deliver_after <= %s",
+        " AND deliver_after <= %s AND change_id IS NOT NULL",
         (now,),
     ).fetchone()
     conn.commit()

@@ -56,6 +56,12 @@ def child_env(env: dict[str, str], keepa: FakeKeepa, slack: FakeSlack) -> dict[s
         "SLACK_API_URL": slack.base_url,
         "SLACK_BOT_TOKEN": SLACK_TEST_TOKEN,
         "SLACK_CHANNEL_ID": CHANNEL,
+        # Operations posts share the channel, so the exactly-once count covers them too;
+        # killed passes are resumed, and Slack failing leaves alerts undelivered: both open
+        # conditions.
+        "SLACK_OPS_CHANNEL_ID": CHANNEL,
+        "OPS_MAX_RESUMES": "0",
+        "OPS_UNDELIVERED_MINUTES": "0",
         "BATCH_SIZE": "4",
         "MAX_RETRIES": "1",
     }
@@ -67,8 +73,8 @@ def churn(rng: random.Random, keepa: FakeKeepa, asins: list[str]) -> None:
 
 
 def assert_every_change_alerted_exactly_once(conn: psycopg.Connection, slack: FakeSlack) -> None:
-    """Each alert was posted exactly once, or folded into a message already posted for the
-    same badge (flap control) — never both, never neither."""
+    """Each alert (and operations post) was posted exactly once, or folded into a message
+    already posted for the same badge (flap control) — never both, never neither."""
     outbox = conn.execute(
         "SELECT id, status, slack_ts FROM notification_log ORDER BY id"
     ).fetchall()
@@ -163,6 +169,12 @@ def test_random_kills_lose_no_change_and_double_no_alert(
             clean = subprocess.run(command, env=environment, capture_output=True, text=True)
             assert clean.returncode == 0, clean.stdout + clean.stderr
         assert_every_change_alerted_exactly_once(conn, slack)
+    events = conn.execute(
+        "SELECT count(*) FILTER (WHERE ops_event = 'raised'),"
+        " count(*) FILTER (WHERE ops_event = 'resolved') FROM notification_log"
+    ).fetchone()
+    assert events is not None and events[0] >= 1, "no operations condition: it proves nothing"
+    assert events[0] == events[1], "every condition raised was resolved once"
     assert_changes_alternate(conn)
     assert_state_matches_the_world(conn, keepa_server)
     duplicates = conn.execute(

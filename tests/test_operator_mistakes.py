@@ -124,7 +124,18 @@ MISTAKES = {
         {"DATABASE_URL": f"postgresql+psycopg://bestseller:{PASSWORD}@127.0.0.1:1/app"},
         "postgresql+psycopg:// is not one",
     ),
+    "DATABASE_URL with a port out of range": (
+        ["asins", "list"],
+        {"DATABASE_URL": f"postgresql://u:{PASSWORD}@127.0.0.1:99999/app"},
+        "DATABASE_URL: port 99999 is not a port number",
+    ),
     "KEEPA_API_URL [::1": (["check"], {"KEEPA_API_URL": "[::1"}, "KEEPA_API_URL: not an http"),
+    "KEEPA_API_URL with a port out of range": (
+        ["check"],
+        {"KEEPA_API_URL": "https://api.keepa.com:99999"},
+        "KEEPA_API_URL: port 99999",
+    ),
+    "an infinite timeout": (["check"], {"API_TIMEOUT_SECONDS": "inf"}, "API_TIMEOUT_SECONDS"),
     "SLACK_API_URL https://[::1": (
         ["doctor"],
         {"SLACK_API_URL": "https://[::1"},
@@ -303,8 +314,9 @@ def quiet_now() -> str:
     return f"{now - timedelta(hours=1):%H:%M}-{now + timedelta(hours=2):%H:%M}"
 
 
+@pytest.mark.parametrize("lift", [["--no-quiet"], ["--remove"]], ids=["no-quiet", "remove"])
 def test_lifting_quiet_hours_releases_held_alerts_at_the_next_run(
-    keepa: FakeKeepa, slack: FakeSlack, conn: psycopg.Connection
+    keepa: FakeKeepa, slack: FakeSlack, conn: psycopg.Connection, lift: list[str]
 ) -> None:
     assert run("clients", "add", "acme", "--channel", SLACK_CHANNEL).exit_code == 0
     assert run("clients", "rule", "acme", "--quiet", quiet_now()).exit_code == 0
@@ -314,7 +326,7 @@ def test_lifting_quiet_hours_releases_held_alerts_at_the_next_run(
     keepa.set_ranks(OURS, {GADGETS: 1})
     held = run_check(load_settings())
     assert (held.gained, slack.messages()) == (1, [])
-    lifted = run("clients", "rule", "acme", "--no-quiet")
+    lifted = run("clients", "rule", "acme", *lift)
     assert lifted.exit_code == 0, lifted.stderr
     run_check(load_settings())
     [message] = slack.messages(SLACK_CHANNEL)

@@ -295,6 +295,7 @@ def test_json_report_has_the_documented_shape(seeded: psycopg.Connection) -> Non
         "keepa",
         "alerts",
         "errors",
+        "conditions",
     }
     sections = [report, report["period"], report["keepa"], report["alerts"]]
     sections += [report["changes"]["events"][0], report["holders"][0], report["asins"][0]]
