@@ -15,6 +15,7 @@ from bestseller_cli.cli_asins import asins_app
 from bestseller_cli.cli_check import check, doctor
 from bestseller_cli.cli_clients import clients_app
 from bestseller_cli.cli_common import console, examples, settings
+from bestseller_cli.cli_prune import prune
 from bestseller_cli.cli_report import report
 from bestseller_cli.cli_settings import settings_app
 from bestseller_cli.errors import BestsellerError
@@ -102,6 +103,7 @@ app.command(
         "bestseller report --since 2026-11-01 --csv",
     )
 )(report)
+app.command(epilog=examples("bestseller prune --days 90", "bestseller prune --json"))(prune)
 app.add_typer(asins_app, name="asins")
 app.add_typer(db_app, name="db")
 app.add_typer(clients_app, name="clients")

@@ -32,7 +32,7 @@ MARKETPLACES: dict[str, int] = {
 def normalize_marketplace(value: str) -> str:
     """Accept `com`, `amazon.com`, `.co.uk` or a Keepa domain id; return the canonical suffix."""
     text = value.strip().lower().removeprefix("www.").removeprefix("amazon").lstrip(".")
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         by_id = {domain_id: name for name, domain_id in MARKETPLACES.items()}
         text = by_id.get(int(text), text)
     if text not in MARKETPLACES:
@@ -63,11 +63,11 @@ class Settings(BaseSettings):
     keepa_history_days: int = Field(default=1, ge=1, le=3650)
     # Keepa's `update`: refresh products whose data is older than N hours before answering;
     # unset, Keepa decides. A refresh may cost one extra token per product (0 = always live).
-    keepa_update_hours: int | None = Field(default=None, ge=0)
+    keepa_update_hours: int | None = Field(default=None, ge=0, le=24 * 365)
     # /category lookups for ranked categories categoryTree does not name, per pass.
     keepa_category_token_budget: int = Field(default=20, ge=0)
     # `check` counts products whose Keepa data (lastUpdate) is older than this.
-    keepa_stale_hours: float = Field(default=24.0, gt=0)
+    keepa_stale_hours: float = Field(default=24.0, gt=0, le=24 * 3650)
     keepa_max_token_wait_seconds: float = Field(default=300, ge=0, le=86_400)
     keepa_token_cost_usd: float = Field(default=0.000022, ge=0)
     keepa_bestsellers_lookup: bool = False
@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     retry_delay_seconds: float = Field(default=1.0, ge=0, le=3600)
     api_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     run_deadline_minutes: float = Field(default=50.0, gt=0)
+    history_retention_days: int = Field(default=90, ge=1)
     log_level: str = "WARNING"
     log_format: LogFormat = LogFormat.auto
 
@@ -142,9 +143,11 @@ class Settings(BaseSettings):
             raise ValueError(f"port {parts['port']} is not a port number (1-65535)")
         return value
 
-    @field_validator("keepa_api_url", "slack_api_url")
+    @field_validator("keepa_api_url", "slack_api_url", "healthcheck_url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         try:
             url = httpx.URL(value.strip())
         except (httpx.InvalidURL, ValueError):

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 # Arbitrary constants naming our advisory locks; stable across versions.
 MIGRATION_LOCK_ID = 0x6265_7374_0001
 RUN_LOCK_ID = 0x6265_7374_0002
+PRUNE_LOCK_ID = 0x6265_7374_0003
 TRANSACTION_POOLER_PORT = 6543
 
 
@@ -149,14 +150,23 @@ def open_database(settings: Settings, *, upgrade: bool = True) -> Iterator[psyco
         conn.close()
 
 
-def try_run_lock(conn: psycopg.Connection) -> bool:
-    """Take the session-level lock that keeps two passes from overlapping."""
+def try_advisory_lock(conn: psycopg.Connection, lock_id: int) -> bool:
+    """Take a session-level advisory lock if no other session holds it."""
     with conn.transaction():
-        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (RUN_LOCK_ID,)).fetchone()
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (lock_id,)).fetchone()
     return bool(row and row[0])
 
 
-def release_run_lock(conn: psycopg.Connection) -> None:
+def release_advisory_lock(conn: psycopg.Connection, lock_id: int) -> None:
     if not conn.closed:
-        conn.execute("SELECT pg_advisory_unlock(%s)", (RUN_LOCK_ID,))
+        conn.execute("SELECT pg_advisory_unlock(%s)", (lock_id,))
         conn.commit()
+
+
+def try_run_lock(conn: psycopg.Connection) -> bool:
+    """Take the session-level lock that keeps two passes from overlapping."""
+    return try_advisory_lock(conn, RUN_LOCK_ID)
+
+
+def release_run_lock(conn: psycopg.Connection) -> None:
+    release_advisory_lock(conn, RUN_LOCK_ID)

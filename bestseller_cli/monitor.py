@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from bestseller_cli import check_store, db, output
-from bestseller_cli.badges import observe
+from bestseller_cli.badges import moved_ranks, observe
 from bestseller_cli.category_names import NameBudget, name_batch, with_names
 from bestseller_cli.config import Settings
 from bestseller_cli.delivery import DeliveryReport, deliver
@@ -391,7 +391,12 @@ def process_batch(
         note_product_kind(summary, snapshot)
         observed.append(
             check_store.ObservedProduct(
-                snapshot=snapshot, state=result.state, observed_at=observed_at
+                snapshot=snapshot,
+                state=result.state,
+                observed_at=observed_at,
+                moved_ranks=moved_ranks(
+                    entry.previous, result.state, main_category_id=snapshot.main_category_id
+                ),
             )
         )
         changes.extend(result.changes)

@@ -226,19 +226,54 @@ SELECT
      AND c.marketplace = %(marketplace)s AND c.category_id = %(category)s
      AND c.detected_at = %(at)s AND l.holder_asin IS NOT NULL
    LIMIT 1) AS listed_holder,
-  ARRAY(SELECT (h.category_ranks -> %(category_key)s ->> 'rank')::int
-        FROM asin_history h
-        WHERE h.asin = %(asin)s AND h.marketplace = %(marketplace)s AND h.available
-          AND h.category_ranks ? %(category_key)s
-          AND h.observed_at BETWEEN %(at)s - interval '24 hours' AND %(at)s
-        ORDER BY h.observed_at) AS ranks,
+  ARRAY(SELECT r.rank FROM (
+          -- The rank in effect when the 24 hours began, then each change (a point per change).
+          (SELECT p.observed_at, p.rank FROM rank_points p
+           WHERE p.asin = %(asin)s AND p.marketplace = %(marketplace)s
+             AND p.category_id = %(category)s AND p.observed_at <= %(at)s - interval '24 hours'
+           ORDER BY p.observed_at DESC LIMIT 1)
+          UNION ALL
+          SELECT p.observed_at, p.rank FROM rank_points p
+          WHERE p.asin = %(asin)s AND p.marketplace = %(marketplace)s
+            AND p.category_id = %(category)s
+            AND p.observed_at > %(at)s - interval '24 hours' AND p.observed_at <= %(at)s
+          UNION ALL
+          -- The main category's rank is kept per check.
+          SELECT c.observed_at, u.main_rank
+          FROM asin_checks c
+          CROSS JOIN LATERAL unnest(c.asins, c.main_ranks, c.badge_counts)
+              AS u(asin, main_rank, badges)
+          WHERE %(category)s = (SELECT s.main_category_id FROM asin_current_state s
+                                WHERE s.asin = %(asin)s AND s.marketplace = %(marketplace)s)
+            AND c.marketplace = %(marketplace)s
+            AND c.observed_at BETWEEN %(at)s - interval '24 hours' AND %(at)s
+            AND u.asin = %(asin)s AND u.badges IS NOT NULL
+          UNION ALL
+          -- Rows of the old asin_history that `bestseller prune` has not converted yet.
+          SELECT h.observed_at, (h.category_ranks -> %(category_key)s ->> 'rank')::int
+          FROM asin_history h
+          WHERE h.asin = %(asin)s AND h.marketplace = %(marketplace)s AND h.available
+            AND h.category_ranks ? %(category_key)s
+            AND h.observed_at BETWEEN %(at)s - interval '24 hours' AND %(at)s
+        ) r ORDER BY r.observed_at) AS ranks,
   (SELECT max(c.detected_at) FROM bestseller_changes c
    WHERE c.asin = %(asin)s AND c.marketplace = %(marketplace)s
      AND c.category_id = %(category)s AND c.kind = 'gained' AND c.detected_at < %(at)s)
      AS gained_at,
-  (SELECT min(h.observed_at) FROM asin_history h
-   WHERE h.asin = %(asin)s AND h.marketplace = %(marketplace)s
-     AND %(category)s = ANY(h.badge_category_ids)) AS first_seen_holding,
+  -- Held since we started watching: the first point at #1, or (the main category, kept
+  -- per check) the baseline.
+  (SELECT min(first.at) FROM (
+     SELECT min(p.observed_at) AS at FROM rank_points p
+     WHERE p.asin = %(asin)s AND p.marketplace = %(marketplace)s
+       AND p.category_id = %(category)s AND p.rank = 1
+     UNION ALL
+     SELECT s.baseline_at FROM asin_current_state s
+     WHERE s.asin = %(asin)s AND s.marketplace = %(marketplace)s
+       AND s.main_category_id = %(category)s
+     UNION ALL
+     SELECT min(h.observed_at) FROM asin_history h
+     WHERE h.asin = %(asin)s AND h.marketplace = %(marketplace)s
+       AND %(category)s = ANY(h.badge_category_ids)) first) AS first_seen_holding,
   (SELECT max(c.detected_at) FROM bestseller_changes c
    WHERE c.asin = %(asin)s AND c.marketplace = %(marketplace)s
      AND c.category_id = %(category)s AND c.kind = 'lost' AND c.detected_at < %(at)s)

@@ -14,7 +14,7 @@
   "holders": [{"asin", "marketplace", "title", "main_rank", "last_checked_at",
                "badges": [{"category_id", "category_name", "since"}]}],
   "asins": [{"asin", "marketplace", "title",
-             "checks",               # available checks in the period (asin_history rows)
+             "checks",               # available checks in the period
              "badge_checks",         # ... of which held #1 somewhere
              "unavailable_checks",   # rows where Keepa had no data: counted in neither
              "badge_share",          # badge_checks / checks, 0..1; null without checks

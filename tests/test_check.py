@@ -82,18 +82,24 @@ def test_an_unavailable_product_is_not_a_loss(keepa: FakeKeepa, conn) -> None:
     assert list(badges[0]) == [str(GADGETS)]
 
 
-def test_every_pass_keeps_a_history_row_per_asin(keepa: FakeKeepa, conn) -> None:
+def test_every_pass_keeps_a_check_and_a_rank_point_only_per_change(keepa: FakeKeepa, conn) -> None:
     track(conn, A)
-    keepa.set_ranks(A, {GADGETS: 2})
-    run_check(load_settings())
-    keepa.set_ranks(A, {GADGETS: 1})
-    run_check(load_settings())
-    rows = conn.execute(
-        "SELECT main_rank, badge_category_ids FROM asin_history WHERE asin = %s"
-        " ORDER BY observed_at",
+    for main_rank, gadgets in ((40, 2), (41, 2), (42, 1)):
+        keepa.set_ranks(A, {KITCHEN: main_rank, GADGETS: gadgets})  # the first is the main
+        run_check(load_settings())
+    checks = conn.execute(
+        "SELECT main_rank, badges FROM history_checks WHERE asin = %s ORDER BY observed_at",
         (A,),
     ).fetchall()
-    assert rows == [(2, []), (1, [GADGETS])]
+    assert checks == [(40, 0), (41, 0), (42, 1)]
+    points = conn.execute(
+        "SELECT category_id, rank FROM rank_points WHERE asin = %s ORDER BY observed_at", (A,)
+    ).fetchall()
+    assert points == [(GADGETS, 2), (GADGETS, 1)]  # the main category's rank is per check
+    details = conn.execute("SELECT count(*) FROM asin_details WHERE asin = %s", (A,)).fetchone()
+    assert details == (1,)  # title, price, rating and reviews never changed
+    sizes = conn.execute("SELECT summary ? 'database_bytes' FROM check_runs").fetchall()
+    assert sizes == [(True,)] * 3  # each pass leaves the database's size for `doctor`
 
 
 def test_an_asin_tracked_by_two_clients_is_fetched_once(keepa: FakeKeepa, conn) -> None:
@@ -137,7 +143,7 @@ def test_a_dry_run_writes_and_sends_nothing(keepa: FakeKeepa, conn) -> None:
     summary = run_check(load_settings(), dry_run=True)
     assert [(c.asin, c.kind) for c in summary.changes] == [(A, "gained")]
     assert changes(conn) == []
-    assert conn.execute("SELECT count(*) FROM asin_history").fetchone() == (1,)
+    assert conn.execute("SELECT count(*) FROM history_checks").fetchone() == (1,)
 
 
 def test_a_dry_run_also_looks_at_asins_never_checked(keepa: FakeKeepa, conn) -> None:
