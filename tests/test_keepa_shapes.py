@@ -1,4 +1,4 @@
-"""Keepa as it really answers (tests/KEEPA_SHAPES.md): every badge named, the main rank
+"""Keepa as it really answers (fakes/KEEPA_SHAPES.md): every badge named, the main rank
 found, images read, freshness told, variation parents and invalid ASINs explained, gzip
 without a header decoded, and the smallest `days` that loses no current rank."""
 
