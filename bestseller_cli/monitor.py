@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from bestseller_cli import check_store, db
+from bestseller_cli import check_store, db, output
 from bestseller_cli.badges import moved_ranks, observe
 from bestseller_cli.category_names import NameBudget, name_batch, with_names
 from bestseller_cli.config import Settings
@@ -173,6 +173,7 @@ def run_pass(
             conn, resume_within=window, filtered=filtered
         )
     summary.run_id = run_id
+    output.bind_run_id(run_id)
     context = PassContext(
         conn=conn,
         settings=settings,

@@ -21,13 +21,12 @@ from psycopg.conninfo import make_conninfo
 from pytest_httpx import HTTPXMock
 
 from bestseller_cli import db
-from tests.keepa_server import FakeKeepa, keepa_server  # noqa: F401 - fixture
-from tests.slack_server import FakeSlack, slack_server_fixture  # noqa: F401 - fixture
-from tests.trickle_server import trickling_keepa_fixture  # noqa: F401 - fixture
+from fakes import KEEPA_TEST_KEY, SLACK_TEST_TOKEN
+from fakes.keepa_server import FakeKeepa, serve
+from fakes.slack_server import FakeSlack
+from fakes.trickle_server import TricklingKeepa
 
 TEMPLATE = "bestseller_test_template"
-KEEPA_TEST_KEY = "k" * 12 + "SECRETKEEPAKEY" + "0" * 38
-SLACK_TEST_TOKEN = "xoxb-000000000-SECRETSLACKTOKEN"
 
 
 @pytest.fixture(scope="session")
@@ -87,6 +86,7 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> d
             "RETRY_DELAY_SECONDS",
             "API_TIMEOUT_SECONDS",
             "LOG_LEVEL",
+            "LOG_FORMAT",
         }:
             monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
@@ -96,6 +96,8 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> d
         "KEEPA_API_KEY": KEEPA_TEST_KEY,
         "KEEPA_API_URL": "https://keepa.test",
         "RETRY_DELAY_SECONDS": "0",
+        # The human form, as on a terminal; tests of the JSON form choose it themselves.
+        "LOG_FORMAT": "text",
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -115,6 +117,30 @@ def keepa(httpx_mock: HTTPXMock, env: dict[str, str]) -> FakeKeepa:
         answer, url=re.compile(r"https://keepa\.test/.*"), is_reusable=True, is_optional=True
     )
     return fake
+
+
+@pytest.fixture
+def keepa_server() -> Iterator[FakeKeepa]:
+    """Keepa faked over real HTTP on 127.0.0.1, for `bestseller` in a child process."""
+    fake = FakeKeepa()
+    server = serve(fake)
+    yield fake
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def trickling_keepa() -> Iterator[TricklingKeepa]:
+    """A Keepa on 127.0.0.1 whose /product answers never finish (bounded: it stops itself)."""
+    with TricklingKeepa() as server:
+        yield server
+
+
+@pytest.fixture
+def slack_server() -> Iterator[FakeSlack]:
+    """A fresh fake Slack per test; `slack_server.base_url` is the WebClient base_url."""
+    with FakeSlack() as server:
+        yield server
 
 
 SLACK_CHANNEL = "C0ALERTS"

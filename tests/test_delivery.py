@@ -11,9 +11,10 @@ from bestseller_cli.cli import app
 from bestseller_cli.config import load_settings
 from bestseller_cli.monitor import run_check
 from bestseller_cli.slack import SlackSender, alert_message
-from tests.conftest import SLACK_CHANNEL, SLACK_TEST_TOKEN
-from tests.keepa_server import FakeKeepa
-from tests.slack_server import FakeSlack
+from fakes import SLACK_TEST_TOKEN
+from fakes.keepa_server import FakeKeepa
+from fakes.slack_server import FakeSlack
+from tests.conftest import SLACK_CHANNEL
 
 GADGETS = 289913
 A, B = "B0AAAAAAAA", "B0BBBBBBBB"

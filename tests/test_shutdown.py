@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.keepa_server import FakeKeepa
+from fakes.keepa_server import FakeKeepa
 
 GADGETS = 289913
 ASINS = [f"B0SIGTERM{n}" for n in range(6)]

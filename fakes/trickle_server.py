@@ -5,12 +5,9 @@ its body a byte at a time, forever as far as a client can tell. Bounded: it stop
 import json
 import threading
 import time
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
-
-from tests.keepa_payloads import envelope
+from fakes.keepa_payloads import envelope
 
 
 class TricklingKeepa:
@@ -56,9 +53,3 @@ class TricklingKeepa:
     def __exit__(self, *exc_info: object) -> None:
         self._http.shutdown()
         self._http.server_close()
-
-
-@pytest.fixture(name="trickling_keepa")
-def trickling_keepa_fixture() -> Iterator[TricklingKeepa]:
-    with TricklingKeepa() as server:
-        yield server
