@@ -8,15 +8,18 @@ import typer
 from rich.table import Table
 
 from bestseller_cli import alerts
-from bestseller_cli.cli_check import show_alert
-from bestseller_cli.cli_common import console, err_console, print_json, settings
+from bestseller_cli.cli_check import AlertPrinter
+from bestseller_cli.cli_common import console, err_console, examples, print_json, settings
 
 alerts_app = typer.Typer(
     help="Alerts in the outbox: list them, retry the undelivered.", no_args_is_help=True
 )
 
 
-@alerts_app.command("list")
+@alerts_app.command(
+    "list",
+    epilog=examples("bestseller alerts list --undelivered", "bestseller alerts list --json"),
+)
 def alerts_list(
     undelivered: Annotated[
         bool,
@@ -54,11 +57,11 @@ def alerts_list(
     console.print(table, highlight=False, markup=False)
 
 
-@alerts_app.command("retry")
+@alerts_app.command("retry", epilog=examples("bestseller alerts retry"))
 def alerts_retry() -> None:
     """Deliver undelivered alerts now (those Slack refused included), e.g. after fixing the
     token or inviting the bot; a pass does the same at its end."""
-    report = alerts.retry(settings(), show=show_alert, now=datetime.now(UTC))
+    report = alerts.retry(settings(), show=AlertPrinter(err=False), now=datetime.now(UTC))
     if report is None:
         console.print("A check is running (the run lock is held); it delivers them.")
         return
