@@ -76,8 +76,9 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
     slack_ops_channel_id: str | None = None
     healthcheck_url: str | None = None
-    schedule_minutes: float = Field(default=60.0, gt=0)
-    ops_undelivered_minutes: float = Field(default=60.0, ge=0)
+    # Minutes, at most a year: they become time spans.
+    schedule_minutes: float = Field(default=60.0, gt=0, le=525_600)
+    ops_undelivered_minutes: float = Field(default=60.0, ge=0, le=525_600)
     ops_max_resumes: int = Field(default=3, ge=0)
     database_size_limit_mb: float | None = Field(default=None, gt=0)
     batch_size: int = Field(default=100, ge=1, le=100)
