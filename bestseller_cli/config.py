@@ -10,6 +10,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bestseller_cli.errors import ConfigError
+from bestseller_cli.output import LogFormat
 from bestseller_cli.redact import redact, register_secret
 
 # Keepa's domain ids (KEEPA.md); 7 (cn) is retired.
@@ -88,6 +89,7 @@ class Settings(BaseSettings):
     run_deadline_minutes: float = Field(default=50.0, gt=0)
     history_retention_days: int = Field(default=90, ge=1)
     log_level: str = "WARNING"
+    log_format: LogFormat = LogFormat.auto
 
     @field_validator("keepa_domain")
     @classmethod
@@ -106,6 +108,11 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("use one of debug, info, warning, error")
         return level
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_any_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator(
         "database_url",

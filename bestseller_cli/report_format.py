@@ -252,7 +252,7 @@ def csv_records(report: Report) -> list[dict[str, Any]]:
                 a.longest_streak.duration_seconds if a.longest_streak else None
             ),
             "longest_streak_started_at": (
-                a.longest_streak.started_at.isoformat() if a.longest_streak else None
+                a.longest_streak.started_at if a.longest_streak else None
             ),
             "gained": a.gained,
             "lost": a.lost,
