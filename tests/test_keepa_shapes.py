@@ -1,4 +1,4 @@
-"""Keepa as it really answers (tests/KEEPA_SHAPES.md): every badge named, the main rank
+"""Keepa as it really answers (fakes/KEEPA_SHAPES.md): every badge named, the main rank
 found, images read, freshness told, variation parents and invalid ASINs explained, gzip
 without a header decoded, and the smallest `days` that loses no current rank."""
 
@@ -20,8 +20,8 @@ from bestseller_cli.errors import KeepaError
 from bestseller_cli.keepa import KeepaClient, parse_product
 from bestseller_cli.monitor import CheckSummary, run_check
 from bestseller_cli.slack import SlackMessage
-from tests.conftest import KEEPA_TEST_KEY
-from tests.keepa_payloads import (
+from fakes import KEEPA_TEST_KEY
+from fakes.keepa_payloads import (
     BROWSE_LEAF,
     CSV_LENGTH,
     envelope,
@@ -30,7 +30,7 @@ from tests.keepa_payloads import (
     unknown_product,
     variation_parent,
 )
-from tests.keepa_server import FakeKeepa
+from fakes.keepa_server import FakeKeepa
 from tests.test_alert_story import text_of
 
 ELECTRONICS, ACCESSORIES, HEADPHONES = 172282, 281407, 3015427011
