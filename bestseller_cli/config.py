@@ -31,7 +31,7 @@ MARKETPLACES: dict[str, int] = {
 def normalize_marketplace(value: str) -> str:
     """Accept `com`, `amazon.com`, `.co.uk` or a Keepa domain id; return the canonical suffix."""
     text = value.strip().lower().removeprefix("www.").removeprefix("amazon").lstrip(".")
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         by_id = {domain_id: name for name, domain_id in MARKETPLACES.items()}
         text = by_id.get(int(text), text)
     if text not in MARKETPLACES:
@@ -62,11 +62,11 @@ class Settings(BaseSettings):
     keepa_history_days: int = Field(default=1, ge=1, le=3650)
     # Keepa's `update`: refresh products whose data is older than N hours before answering;
     # unset, Keepa decides. A refresh may cost one extra token per product (0 = always live).
-    keepa_update_hours: int | None = Field(default=None, ge=0)
+    keepa_update_hours: int | None = Field(default=None, ge=0, le=24 * 365)
     # /category lookups for ranked categories categoryTree does not name, per pass.
     keepa_category_token_budget: int = Field(default=20, ge=0)
     # `check` counts products whose Keepa data (lastUpdate) is older than this.
-    keepa_stale_hours: float = Field(default=24.0, gt=0)
+    keepa_stale_hours: float = Field(default=24.0, gt=0, le=24 * 3650)
     keepa_max_token_wait_seconds: float = Field(default=300, ge=0, le=86_400)
     keepa_token_cost_usd: float = Field(default=0.000022, ge=0)
     keepa_bestsellers_lookup: bool = False
@@ -86,7 +86,6 @@ class Settings(BaseSettings):
     api_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     run_deadline_minutes: float = Field(default=50.0, gt=0)
     history_retention_days: int = Field(default=90, ge=1)
-    database_size_limit_mb: float | None = Field(default=None, gt=0)
     log_level: str = "WARNING"
 
     @field_validator("keepa_domain")
@@ -119,11 +118,6 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
 
-    @field_validator("database_size_limit_mb", mode="before")
-    @classmethod
-    def _blank_is_no_limit(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
-
     @field_validator("database_url")
     @classmethod
     def _postgres_conninfo(cls, value: str | None) -> str | None:
@@ -142,9 +136,11 @@ class Settings(BaseSettings):
             raise ValueError(f"port {parts['port']} is not a port number (1-65535)")
         return value
 
-    @field_validator("keepa_api_url", "slack_api_url")
+    @field_validator("keepa_api_url", "slack_api_url", "healthcheck_url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         try:
             url = httpx.URL(value.strip())
         except (httpx.InvalidURL, ValueError):

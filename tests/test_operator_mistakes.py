@@ -2,6 +2,7 @@
 clear line, changes nothing, and leaks no secret."""
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -135,6 +136,7 @@ MISTAKES = {
         {"KEEPA_API_URL": "https://api.keepa.com:99999"},
         "KEEPA_API_URL: port 99999",
     ),
+    "HEALTHCHECK_URL [::1": (["check"], {"HEALTHCHECK_URL": "https://[::1"}, "HEALTHCHECK_URL"),
     "an infinite timeout": (["check"], {"API_TIMEOUT_SECONDS": "inf"}, "API_TIMEOUT_SECONDS"),
     "SLACK_API_URL https://[::1": (
         ["doctor"],
@@ -177,6 +179,11 @@ MISTAKES = {
         ["asins", "add", "B0C0000002", "--marketplace", "moon"],
         {},
         "unknown marketplace 'moon'",
+    ),
+    "a superscript marketplace id": (
+        ["asins", "add", "B0C0000002", "--marketplace", "²"],
+        {},
+        "unknown marketplace '²'",
     ),
     "an unknown option": (["asins", "add", "--bogus"], {}, "No such option: --bogus"),
     "a missing argument": (["clients", "rule"], {}, "Missing argument 'name'"),
@@ -364,7 +371,7 @@ def test_tzdata_ships_with_the_package() -> None:
 @pytest.fixture
 def empty_database(postgres_server_url: str, env: dict[str, str], monkeypatch) -> str:
     """A fresh database with no migrations applied, like a new Supabase project."""
-    name = f"bestseller_empty_{datetime.now(UTC):%H%M%S%f}"
+    name = f"bestseller_empty_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(postgres_server_url, autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
     url = make_conninfo(postgres_server_url, dbname=name)
