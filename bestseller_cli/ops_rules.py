@@ -206,7 +206,7 @@ def database_size(used_mb: float, limit_mb: float) -> Condition:
             f" ({used_mb / limit_mb:.0%})"
         ),
         effect="at the limit writes fail and no pass can record changes",
-        fix="raise the database plan (and DATABASE_SIZE_LIMIT_MB), or prune old history",
+        fix="raise the database plan (and DATABASE_SIZE_LIMIT_MB), or run `bestseller prune`",
     )
 
 
