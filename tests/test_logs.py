@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from bestseller_cli import store
 from bestseller_cli.cli import app
-from tests.conftest import KEEPA_TEST_KEY
-from tests.keepa_server import FakeKeepa
+from fakes import KEEPA_TEST_KEY
+from fakes.keepa_server import FakeKeepa
 
 GADGETS, KITCHEN = 289913, 1055398
 A, B = "B0AAAAAAAA", "B0BBBBBBBB"
