@@ -177,7 +177,10 @@ def alerts_undelivered(facts: PassFacts, limits: Limits) -> Condition:
             f" {limits.undelivered_minutes:g} min{since}"
         ),
         effect="sellers are not hearing about badge changes; each run retries them",
-        fix="see `bestseller doctor` and the errors in `bestseller report`",
+        fix=(
+            "`bestseller alerts list --undelivered` says why; fix that (`bestseller doctor`),"
+            " then `bestseller alerts retry`"
+        ),
     )
 
 

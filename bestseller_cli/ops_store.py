@@ -70,7 +70,8 @@ COLUMNS = (
 FACTS_SQL = f"""
 SELECT
   (SELECT max(finished_at) FROM check_runs
-   WHERE status = 'completed' AND id IS DISTINCT FROM %(run)s) AS previous_completed_at,
+   WHERE status = 'completed' AND NOT filtered
+     AND id IS DISTINCT FROM %(run)s) AS previous_completed_at,
   COALESCE((SELECT attempts FROM check_runs WHERE id = %(run)s), 1) AS attempts,
   (SELECT count(*) FROM notification_log WHERE change_id IS NOT NULL
      AND status IN {UNDELIVERED_STATUSES} AND deliver_after < %(cutoff)s) AS undelivered,
