@@ -62,11 +62,11 @@ class Settings(BaseSettings):
     keepa_history_days: int = Field(default=1, ge=1, le=3650)
     # Keepa's `update`: refresh products whose data is older than N hours before answering;
     # unset, Keepa decides. A refresh may cost one extra token per product (0 = always live).
-    keepa_update_hours: int | None = Field(default=None, ge=0)
+    keepa_update_hours: int | None = Field(default=None, ge=0, le=24 * 365)
     # /category lookups for ranked categories categoryTree does not name, per pass.
     keepa_category_token_budget: int = Field(default=20, ge=0)
     # `check` counts products whose Keepa data (lastUpdate) is older than this.
-    keepa_stale_hours: float = Field(default=24.0, gt=0)
+    keepa_stale_hours: float = Field(default=24.0, gt=0, le=24 * 3650)
     keepa_max_token_wait_seconds: float = Field(default=300, ge=0, le=86_400)
     keepa_token_cost_usd: float = Field(default=0.000022, ge=0)
     keepa_bestsellers_lookup: bool = False

@@ -180,8 +180,14 @@ def check_keepa(settings: Settings, findings: list[Finding], watched: int) -> No
             f"valid; {status.tokens_left} tokens now, refill {status.refill_rate}/min",
         )
     )
-    budget = f"plan checks ~{per_hour} ASINs per hour; {watched} tracked (1 token each per pass)"
-    findings.append(Finding("Keepa budget", "ok" if watched <= per_hour else "fail", budget))
+    # KEEPA_UPDATE_HOURS: a refreshed product can cost one more token (Keepa's docs).
+    per_asin = 1 if settings.keepa_update_hours is None else 2
+    budget = (
+        f"plan checks ~{per_hour // per_asin} ASINs per hour; {watched} tracked"
+        f" ({'1 token' if per_asin == 1 else 'up to 2 tokens, KEEPA_UPDATE_HOURS'} each per pass)"
+    )
+    fits = watched * per_asin <= per_hour
+    findings.append(Finding("Keepa budget", "ok" if fits else "fail", budget))
 
 
 def check_slack(settings: Settings, findings: list[Finding]) -> None:

@@ -52,9 +52,11 @@ class UsageTotals:
 
 
 CHANGES_SQL = f"""
-SELECT asin, marketplace, title, kind, category_id, category_name, rank_before, rank_after,
-       main_rank, detected_at
+SELECT b.asin, b.marketplace, b.title, b.kind, b.category_id,
+       COALESCE(b.category_name, n.name) AS category_name, b.rank_before, b.rank_after,
+       b.main_rank, b.detected_at
 FROM bestseller_changes b
+LEFT JOIN category_names n ON n.marketplace = b.marketplace AND n.category_id = b.category_id
 WHERE b.detected_at >= %(since)s AND b.detected_at < %(until)s AND {_scope("b")}
 ORDER BY b.detected_at, b.asin, b.category_id
 """
@@ -63,9 +65,12 @@ HOLDERS_SQL = """
 SELECT s.asin, s.marketplace, s.title, s.main_rank, s.last_checked_at,
        COALESCE((SELECT jsonb_agg(jsonb_build_object(
                     'category_id', b.key::bigint,
-                    'category_name', s.category_ranks -> b.key ->> 'name',
+                    'category_name', COALESCE(n.name, s.category_ranks -> b.key ->> 'name'),
                     'since', b.value) ORDER BY b.key::bigint)
-                 FROM jsonb_each_text(s.badges) b), '[]') AS badges
+                 FROM jsonb_each_text(s.badges) b
+                 LEFT JOIN category_names n
+                   ON n.marketplace = s.marketplace AND n.category_id = b.key::bigint),
+                '[]') AS badges
 FROM asin_current_state s
 WHERE s.badges <> '{}'::jsonb
   AND EXISTS (SELECT 1 FROM tracked_asins t LEFT JOIN clients c ON c.id = t.client_id
