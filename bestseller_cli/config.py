@@ -10,6 +10,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bestseller_cli.errors import ConfigError
+from bestseller_cli.output import LogFormat
 from bestseller_cli.redact import redact, register_secret
 
 # Keepa's domain ids (KEEPA.md); 7 (cn) is retired.
@@ -76,8 +77,9 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
     slack_ops_channel_id: str | None = None
     healthcheck_url: str | None = None
-    schedule_minutes: float = Field(default=60.0, gt=0)
-    ops_undelivered_minutes: float = Field(default=60.0, ge=0)
+    # Minutes, at most a year: they become time spans.
+    schedule_minutes: float = Field(default=60.0, gt=0, le=525_600)
+    ops_undelivered_minutes: float = Field(default=60.0, ge=0, le=525_600)
     ops_max_resumes: int = Field(default=3, ge=0)
     database_size_limit_mb: float | None = Field(default=None, gt=0)
     batch_size: int = Field(default=100, ge=1, le=100)
@@ -87,6 +89,7 @@ class Settings(BaseSettings):
     run_deadline_minutes: float = Field(default=50.0, gt=0)
     history_retention_days: int = Field(default=90, ge=1)
     log_level: str = "WARNING"
+    log_format: LogFormat = LogFormat.auto
 
     @field_validator("keepa_domain")
     @classmethod
@@ -105,6 +108,11 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("use one of debug, info, warning, error")
         return level
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_any_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator(
         "database_url",

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from bestseller_cli import check_store, db
+from bestseller_cli import check_store, db, output
 from bestseller_cli.badges import moved_ranks, observe
 from bestseller_cli.category_names import NameBudget, name_batch, with_names
 from bestseller_cli.config import Settings
@@ -157,6 +157,7 @@ def run_pass(
         window = timedelta(minutes=settings.run_deadline_minutes)
         run_id, summary.resumed = check_store.start_run(conn, resume_within=window)
     summary.run_id = run_id
+    output.bind_run_id(run_id)
     context = PassContext(
         conn=conn,
         settings=settings,

@@ -3,7 +3,7 @@
 ```
 {
   "schema_version": 1,
-  "generated_at": "2026-05-02T09:00:00+00:00",
+  "generated_at": "2026-05-02T09:00:00.000000Z",
   "client": "acme" | null,                  # --client, else every ASIN
   "period": {"since": ISO, "until": ISO, "days": 7.0},
   "changes": {
