@@ -152,6 +152,7 @@ def summary_record(summary: monitor.CheckSummary) -> dict[str, Any]:
             "alerts_recovered",
             "alerts_folded_into_flapping",
             "alerts_undelivered",
+            "holders_looked_up",
             "tokens_needed",
             "tokens_available",
             "tokens_used",
