@@ -199,6 +199,14 @@ def test_keepa_not_knowing_a_category_leaves_its_id_and_it_is_not_asked_again(
     assert len(keepa.sent_to("category")) == 1  # Keepa had no name: not asked again
 
 
+def test_a_tree_node_without_a_name_leaves_the_other_names_read() -> None:
+    raw = product(OURS, {ELECTRONICS: 900, HEADPHONES: 1}, tree=[ELECTRONICS, HEADPHONES])
+    raw["categoryTree"][0]["name"] = None
+    snapshot = parse_product(raw, marketplace="com")
+    assert snapshot.category_ranks[ELECTRONICS].name is None
+    assert snapshot.category_ranks[HEADPHONES].name == "Headphone Accessories"
+
+
 def test_a_category_lookup_is_one_short_attempt(httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_exception(httpx.ReadTimeout("Keepa is slow"))
     with keepa_client() as client, pytest.raises(KeepaError):
