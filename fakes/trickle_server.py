@@ -7,6 +7,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from fakes import SHUTDOWN_POLL_SECONDS
 from fakes.keepa_payloads import envelope
 
 
@@ -47,7 +48,11 @@ class TricklingKeepa:
         self.url = f"http://127.0.0.1:{self._http.server_address[1]}"
 
     def __enter__(self) -> "TricklingKeepa":
-        threading.Thread(target=self._http.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=self._http.serve_forever,
+            kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS},
+            daemon=True,
+        ).start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
