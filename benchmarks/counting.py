@@ -23,7 +23,7 @@ import psycopg._cursor_base
 import psycopg._pipeline_base
 import psycopg.generators
 
-from bestseller_cli import check_store, db, delivery, keepa, monitor, outbox_store
+from bestseller_cli import check_store, db, delivery, keepa, monitor, outbox_store, story_store
 
 
 @dataclass
@@ -138,10 +138,12 @@ def install(meter: PassMeter) -> None:
 
     psycopg.Connection.wait = wait
 
-    for module in (check_store, outbox_store, db):
+    for module in (check_store, outbox_store, story_store, db):
         _label_callers(module, meter)
     _phase(monitor, "process_batch", "batch", meter, count_batches=True)
-    _phase(monitor, "deliver", "delivery", meter)
+    # Instant alerts go out after each batch (Delivery.batch), the rest after the last one.
+    _phase(delivery.Delivery, "batch", "delivery", meter)
+    _phase(delivery.Delivery, "sweep", "delivery", meter)
     _phase(monitor, "flush_records", "records", meter)
     _time_keepa(meter)
 
@@ -164,11 +166,16 @@ def _label_callers(module: ModuleType, meter: PassMeter) -> None:
         setattr(module, name, wrapper)
     # delivery.py imports outbox_store as a module, monitor imports check_store and db the
     # same way: their calls go through the attributes patched above.
-    assert delivery.outbox_store is outbox_store
+    assert delivery.outbox_store is outbox_store and delivery.story_store is story_store
 
 
 def _phase(
-    module: ModuleType, name: str, phase: str, meter: PassMeter, *, count_batches: bool = False
+    module: ModuleType | type,
+    name: str,
+    phase: str,
+    meter: PassMeter,
+    *,
+    count_batches: bool = False,
 ) -> None:
     function = getattr(module, name, None)
     if function is None:  # the pass was restructured: that phase is filed under "pass"

@@ -308,7 +308,7 @@ WITH obs AS (
        = (changes.asin, changes.marketplace, changes.category_id)
     RETURNING id
 )
-SELECT (SELECT count(*) FROM changes), (SELECT count(*) FROM outbox)
+SELECT (SELECT count(*) FROM changes), ARRAY(SELECT id FROM outbox ORDER BY id)
 """
 
 
@@ -356,11 +356,11 @@ def write_batch(
     deliveries: list[Delivery],
     calls: list[ApiCall],
     token_cost_usd: float,
-) -> tuple[int, int]:
+) -> tuple[int, list[int]]:
     """Write a batch's history, state, changes, outbox rows and API usage atomically, on an
     autocommit connection (inside a transaction the caller commits).
 
-    Returns (changes written, notifications queued)."""
+    Returns (changes written, ids of the notifications queued)."""
     params = {
         "run_id": run_id,
         "token_cost": token_cost_usd,

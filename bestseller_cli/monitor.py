@@ -11,7 +11,7 @@ import psycopg
 from bestseller_cli import check_store, db
 from bestseller_cli.badges import observe
 from bestseller_cli.config import Settings
-from bestseller_cli.delivery import DeliveryReport, deliver
+from bestseller_cli.delivery import Delivery, DeliveryReport
 from bestseller_cli.errors import KeepaAuthError, KeepaError
 from bestseller_cli.holder_lookup import look_up_holders
 from bestseller_cli.keepa import KeepaClient, KeepaOutOfTokens
@@ -47,6 +47,7 @@ class CheckSummary:
     alerts_recovered: int = 0
     alerts_folded_into_flapping: int = 0
     alerts_undelivered: int = 0
+    alerts_updated: int = 0  # messages completed in place once their story was known
     holders_looked_up: int | None = None  # None: KEEPA_BESTSELLERS_LOOKUP is off
     tokens_needed: int = 0
     tokens_available: int | None = None
@@ -76,6 +77,7 @@ class PassContext:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     calls: list[ApiCall] = field(default_factory=list)
     errors: list[ErrorEvent] = field(default_factory=list)
+    delivery: Delivery | None = None  # None on a dry run
 
 
 def run_check(
@@ -140,6 +142,11 @@ def run_pass(
         rules=check_store.load_rules(conn),
         clock=clock,
     )
+    if not summary.dry_run:
+        sender = SlackSender.from_settings(settings) if settings.slack_bot_token else None
+        context.delivery = Delivery(
+            conn=conn, sender=sender, default_channel=settings.slack_channel_id, show=show
+        )
     selection = check_store.WorkSelection(run_id=run_id, asins=asins, client=client)
     summary.asins_to_check = summary.tokens_needed = check_store.count_work(conn, selection)
     work = check_store.work_chunks(
@@ -166,17 +173,9 @@ def run_pass(
             lookup = settings.keepa_bestsellers_lookup and summary.stopped_because is None
             if lookup and run_id is not None:
                 name_unexplained_holders(keepa, context, run_id)
-        if not summary.dry_run:
+        if context.delivery is not None:
             flush_records(context)
-            sender = SlackSender.from_settings(settings) if settings.slack_bot_token else None
-            report = deliver(
-                conn,
-                sender=sender,
-                default_channel=settings.slack_channel_id,
-                show=show,
-                now=clock(),
-            )
-            absorb(summary, report, context)
+            absorb(summary, context.delivery.sweep(now=clock()), context)
             flush_records(context)
     except Exception as exc:
         if not summary.dry_run:
@@ -254,7 +253,9 @@ def fetch_chunk(
             )
             summary.stopped_because = f"Keepa failed: {exc}"
             break
-        process_batch(context, marketplace, requested, products)
+        queued, categories = process_batch(context, marketplace, requested, products)
+        if context.delivery is not None:
+            context.delivery.batch(ids=queued, categories=categories, now=context.clock())
         done += len(requested)
         summary.checked += len(requested)
         on_progress(summary.checked, summary.asins_to_check)
@@ -278,8 +279,9 @@ def process_batch(
     marketplace: str,
     requested: list[str],
     products: list[ProductSnapshot],
-) -> None:
-    """Diff a batch against what we knew and write it all in one transaction."""
+) -> tuple[list[int], list[tuple[str, int]]]:
+    """Diff a batch against what we knew and write it all in one transaction. Returns the
+    outbox ids it queued and the (marketplace, category) pairs whose badge moved."""
     received_at = time.monotonic()
     observed_at = context.clock()
     summary = context.summary
@@ -315,7 +317,7 @@ def process_batch(
     if summary.dry_run or context.run_id is None:
         context.conn.rollback()
         context.calls.clear()
-        return
+        return [], []
     _, queued = check_store.write_batch(
         context.conn,
         run_id=context.run_id,
@@ -326,9 +328,11 @@ def process_batch(
         token_cost_usd=context.settings.keepa_token_cost_usd,
     )
     context.calls.clear()
-    summary.alerts_queued += queued
+    summary.alerts_queued += len(queued)
     latency = (time.monotonic() - received_at) * 1000
     summary.detection_latency_ms_max = max(summary.detection_latency_ms_max or 0.0, latency)
+    categories = {(change.marketplace, change.category_id) for change in changes}
+    return queued, sorted(categories)
 
 
 def absorb(summary: CheckSummary, report: DeliveryReport, context: PassContext) -> None:
@@ -337,6 +341,7 @@ def absorb(summary: CheckSummary, report: DeliveryReport, context: PassContext) 
     summary.alerts_failed = report.failed
     summary.alerts_recovered = report.recovered
     summary.alerts_folded_into_flapping = report.suppressed
+    summary.alerts_updated = report.updated
     summary.alerts_undelivered = report.pending
     context.errors += report.errors
 

@@ -1,12 +1,11 @@
 """SQL of the notification outbox (notification_log)."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import psycopg
 
 from bestseller_cli.models import BadgeChange
-from bestseller_cli.story import AlertStory, ListedHolder, OtherProduct
 
 
 @dataclass(frozen=True)
@@ -149,129 +148,21 @@ def count_undelivered(conn: psycopg.Connection, *, now: datetime) -> int:
 
 
 def mark_suppressed(
-    conn: psycopg.Connection, ids: list[int], *, channel: str, ts: str, reason: str
+    conn: psycopg.Connection,
+    ids: list[int],
+    *,
+    channel: str,
+    ts: str,
+    reason: str,
+    folded_into: int,
 ) -> None:
-    """A delivery decision, kept with its reason: the change went into message `ts`."""
+    """A delivery decision, kept with its reason: the change went into message `ts` (of
+    outbox row `folded_into`), whose old story is no longer to be completed."""
     with conn.transaction():
         conn.execute(
-            "UPDATE notification_log SET status = 'suppressed', sent_at = now(),"
-            " slack_channel = %s, slack_ts = %s, reason = %s WHERE id = ANY(%s)",
-            (channel, ts, reason, ids),
+            "WITH folded AS (UPDATE notification_log SET status = 'suppressed', sent_at = now(),"
+            " slack_channel = %s, slack_ts = %s, reason = %s WHERE id = ANY(%s))"
+            " UPDATE notification_log SET story_update = NULL WHERE id = %s"
+            " AND story_update IN ('awaiting', 'updating')",
+            (channel, ts, reason, ids, folded_into),
         )
-
-
-RECENT_MESSAGE_SQL = """
-SELECT n.slack_ts, c.detected_at
-FROM notification_log n JOIN bestseller_changes c ON c.id = n.change_id
-WHERE n.status = 'sent' AND n.slack_channel = %(channel)s AND n.slack_ts IS NOT NULL
-  AND c.asin = %(asin)s AND c.marketplace = %(marketplace)s AND c.category_id = %(category)s
-  AND n.sent_at >= now() - make_interval(mins => %(window)s)
-ORDER BY n.sent_at DESC LIMIT 1
-"""
-
-
-def recent_message(
-    conn: psycopg.Connection, change: BadgeChange, *, channel: str, window_minutes: int
-) -> RecentMessage | None:
-    params = {
-        "channel": channel,
-        "asin": change.asin,
-        "marketplace": change.marketplace,
-        "category": change.category_id,
-        "window": window_minutes,
-    }
-    row = conn.execute(RECENT_MESSAGE_SQL, params).fetchone()
-    if row is None:
-        return None
-    kinds = conn.execute(
-        "SELECT kind FROM bestseller_changes WHERE asin = %s AND marketplace = %s"
-        " AND category_id = %s AND detected_at BETWEEN %s AND %s ORDER BY detected_at, id",
-        (change.asin, change.marketplace, change.category_id, row[1], change.detected_at),
-    ).fetchall()
-    return RecentMessage(ts=row[0], kinds=[kind for (kind,) in kinds])
-
-
-STORY_SQL = """
-SELECT
-  (SELECT jsonb_build_object('asin', s.asin, 'title', s.title, 'own', EXISTS (
-            SELECT 1 FROM tracked_asins own WHERE own.asin = s.asin
-            AND own.marketplace = s.marketplace AND own.active AND own.role = 'own'
-            AND own.client_id IS NOT DISTINCT FROM %(client)s))
-   FROM asin_current_state s
-   WHERE %(kind)s = 'lost' AND s.marketplace = %(marketplace)s AND s.asin <> %(asin)s
-     AND s.badge_category_ids @> ARRAY[%(category)s]::bigint[]
-     AND EXISTS (SELECT 1 FROM tracked_asins t WHERE t.asin = s.asin
-                 AND t.marketplace = s.marketplace AND t.active)
-   ORDER BY s.last_checked_at DESC LIMIT 1) AS new_holder,
-  (SELECT jsonb_build_object('asin', c.asin, 'title', c.title, 'own', EXISTS (
-            SELECT 1 FROM tracked_asins own WHERE own.asin = c.asin
-            AND own.marketplace = c.marketplace AND own.active AND own.role = 'own'
-            AND own.client_id IS NOT DISTINCT FROM %(client)s))
-   FROM bestseller_changes c
-   WHERE %(kind)s = 'gained' AND c.kind = 'lost' AND c.marketplace = %(marketplace)s
-     AND c.category_id = %(category)s AND c.asin <> %(asin)s
-     AND c.detected_at BETWEEN %(at)s - interval '2 hours' AND %(at)s + interval '5 minutes'
-   ORDER BY c.detected_at DESC LIMIT 1) AS displaced,
-  (SELECT jsonb_build_object('asin', l.holder_asin,
-                             'updated_epoch', extract(epoch FROM l.list_updated_at))
-   FROM bestseller_changes c
-   JOIN keepa_best_seller_lists l ON l.run_id = c.run_id AND l.marketplace = c.marketplace
-     AND l.category_id = c.category_id
-   WHERE %(kind)s = 'lost' AND c.kind = 'lost' AND c.asin = %(asin)s
-     AND c.marketplace = %(marketplace)s AND c.category_id = %(category)s
-     AND c.detected_at = %(at)s AND l.holder_asin IS NOT NULL
-   LIMIT 1) AS listed_holder,
-  ARRAY(SELECT (h.category_ranks -> %(category_key)s ->> 'rank')::int
-        FROM asin_history h
-        WHERE h.asin = %(asin)s AND h.marketplace = %(marketplace)s AND h.available
-          AND h.category_ranks ? %(category_key)s
-          AND h.observed_at BETWEEN %(at)s - interval '24 hours' AND %(at)s
-        ORDER BY h.observed_at) AS ranks,
-  (SELECT max(c.detected_at) FROM bestseller_changes c
-   WHERE c.asin = %(asin)s AND c.marketplace = %(marketplace)s
-     AND c.category_id = %(category)s AND c.kind = 'gained' AND c.detected_at < %(at)s)
-     AS gained_at,
-  (SELECT min(h.observed_at) FROM asin_history h
-   WHERE h.asin = %(asin)s AND h.marketplace = %(marketplace)s
-     AND %(category)s = ANY(h.badge_category_ids)) AS first_seen_holding,
-  (SELECT max(c.detected_at) FROM bestseller_changes c
-   WHERE c.asin = %(asin)s AND c.marketplace = %(marketplace)s
-     AND c.category_id = %(category)s AND c.kind = 'lost' AND c.detected_at < %(at)s)
-     AS last_lost_at
-"""
-
-
-def listed_holder(listed: dict[str, object]) -> ListedHolder:
-    epoch = listed["updated_epoch"]
-    updated_at = datetime.fromtimestamp(float(epoch), UTC) if epoch is not None else None
-    return ListedHolder(asin=str(listed["asin"]), updated_at=updated_at)
-
-
-def alert_story(conn: psycopg.Connection, item: OutboxItem) -> AlertStory:
-    """Everything an alert says beyond the change, from our own records, in one query."""
-    change = item.change
-    # Never a generic plan: it cannot tell how selective `badge_category_ids @> $n` is.
-    row = conn.execute(
-        STORY_SQL,
-        {
-            "client": item.client_id,
-            "kind": change.kind,
-            "asin": change.asin,
-            "marketplace": change.marketplace,
-            "category": change.category_id,
-            "category_key": str(change.category_id),
-            "at": change.detected_at,
-        },
-        prepare=False,
-    ).fetchone()
-    assert row is not None
-    new_holder, displaced, listed, ranks, gained_at, first_seen_holding, last_lost_at = row
-    other = new_holder or displaced
-    return AlertStory(
-        other=OtherProduct(**other) if other else None,
-        listed_holder=listed_holder(listed) if listed else None,
-        ranks=ranks,
-        badge_since=gained_at or first_seen_holding,
-        since_is_lower_bound=gained_at is None,
-        last_held_until=last_lost_at,
-    )

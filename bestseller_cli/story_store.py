@@ -1,0 +1,322 @@
+"""SQL that tells alerts: each outbox row with its change and its story, read in one query
+per batch of alerts (claiming them on the way), and the marks that settle them afterwards.
+
+Every part of a story is found through an index and bounded in time, so the cost of an
+alert does not grow with notification_log, bestseller_changes or asin_history.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import psycopg
+
+from bestseller_cli.models import BadgeChange
+from bestseller_cli.outbox_store import OutboxItem, RecentMessage
+from bestseller_cli.story import AlertStory, ListedHolder, OtherProduct
+
+# How far apart a loss and a gain in one category may be to be one story (a gain's
+# "displaced", a message awaiting its other side). Passes are hourly: the next pass is in.
+STORY_WINDOW = "2 hours"
+
+
+@dataclass(frozen=True)
+class ToldItem:
+    """An outbox row to post (`posted_ts` None) or a posted message to update in place."""
+
+    item: OutboxItem
+    story: AlertStory
+    recent: RecentMessage | None = None  # flap control: the badge's message in the window
+    recent_id: int | None = None  # that message's outbox row
+    posted_ts: str | None = None  # an update: the message's ts (channel in item.channel)
+
+
+@dataclass(frozen=True)
+class Posted:
+    id: int
+    channel: str
+    ts: str
+    awaiting: bool  # posted without the other side of its story: update it when found
+
+
+# The story of change `c` for outbox row `i` (client_id); see story.AlertStory.
+STORY_COLUMNS = f"""
+  (SELECT jsonb_build_object('asin', s.asin, 'title', s.title, 'own', EXISTS (
+            SELECT 1 FROM tracked_asins own WHERE own.asin = s.asin
+            AND own.marketplace = s.marketplace AND own.active AND own.role = 'own'
+            AND own.client_id IS NOT DISTINCT FROM i.client_id))
+   FROM asin_current_state s
+   WHERE c.kind = 'lost' AND s.marketplace = c.marketplace AND s.asin <> c.asin
+     AND s.badge_category_ids @> ARRAY[c.category_id]
+     AND EXISTS (SELECT 1 FROM tracked_asins t WHERE t.asin = s.asin
+                 AND t.marketplace = s.marketplace AND t.active)
+   ORDER BY s.last_checked_at DESC LIMIT 1) AS new_holder,
+  (SELECT jsonb_build_object('asin', d.asin, 'title', d.title, 'own', EXISTS (
+            SELECT 1 FROM tracked_asins own WHERE own.asin = d.asin
+            AND own.marketplace = d.marketplace AND own.active AND own.role = 'own'
+            AND own.client_id IS NOT DISTINCT FROM i.client_id))
+   FROM bestseller_changes d
+   WHERE c.kind = 'gained' AND d.kind = 'lost' AND d.marketplace = c.marketplace
+     AND d.category_id = c.category_id AND d.asin <> c.asin
+     AND d.detected_at BETWEEN c.detected_at - interval '{STORY_WINDOW}'
+                           AND c.detected_at + interval '{STORY_WINDOW}'
+   ORDER BY abs(extract(epoch FROM d.detected_at - c.detected_at)) LIMIT 1) AS displaced,
+  (SELECT jsonb_build_object('asin', l.holder_asin,
+                             'updated_epoch', extract(epoch FROM l.list_updated_at))
+   FROM keepa_best_seller_lists l
+   WHERE c.kind = 'lost' AND l.run_id = c.run_id AND l.marketplace = c.marketplace
+     AND l.category_id = c.category_id AND l.holder_asin IS NOT NULL) AS listed_holder,
+  ARRAY(SELECT (h.category_ranks -> c.category_id::text ->> 'rank')::int
+        FROM asin_history h
+        WHERE h.asin = c.asin AND h.marketplace = c.marketplace AND h.available
+          AND h.category_ranks ? c.category_id::text
+          AND h.observed_at BETWEEN c.detected_at - interval '24 hours' AND c.detected_at
+        ORDER BY h.observed_at) AS ranks,
+  g.gained_at,
+  -- Only without a recorded gain (held since we started watching): the first rows match.
+  (SELECT min(h.observed_at) FROM asin_history h
+   WHERE g.gained_at IS NULL AND h.asin = c.asin AND h.marketplace = c.marketplace
+     AND c.category_id = ANY(h.badge_category_ids)) AS first_seen_holding,
+  (SELECT max(k.detected_at) FROM bestseller_changes k
+   WHERE k.asin = c.asin AND k.marketplace = c.marketplace
+     AND k.category_id = c.category_id AND k.kind = 'lost' AND k.detected_at < c.detected_at)
+     AS last_lost_at
+"""
+
+GAINED_AT = """
+CROSS JOIN LATERAL (
+  SELECT max(k.detected_at) AS gained_at FROM bestseller_changes k
+  WHERE k.asin = c.asin AND k.marketplace = c.marketplace AND k.category_id = c.category_id
+    AND k.kind = 'gained' AND k.detected_at < c.detected_at) g
+"""
+
+# Flap control: the last message posted for the same badge in the same channel within the
+# row's re-notify window, and the kinds of change since. Starts from the badge's own recent
+# changes (bestseller_changes_asin_idx), never from the whole log.
+RECENT = """
+LEFT JOIN LATERAL (
+  SELECT p.id, p.slack_ts, ARRAY(
+           SELECT k.kind FROM bestseller_changes k
+           WHERE k.asin = c.asin AND k.marketplace = c.marketplace
+             AND k.category_id = c.category_id
+             AND k.detected_at BETWEEN pc.detected_at AND c.detected_at
+           ORDER BY k.detected_at, k.id) AS kinds
+  FROM bestseller_changes pc JOIN notification_log p ON p.change_id = pc.id
+  WHERE i.action = 'post' AND i.renotify_window_minutes > 0
+    AND pc.asin = c.asin AND pc.marketplace = c.marketplace AND pc.category_id = c.category_id
+    AND pc.id <> c.id
+    -- a message sent within the window announced a change at most a day older (held ones)
+    AND pc.detected_at >= c.detected_at - make_interval(mins => i.renotify_window_minutes)
+                          - interval '1 day'
+    AND p.status = 'sent' AND p.slack_ts IS NOT NULL
+    AND p.slack_channel = COALESCE(i.channel, %(default_channel)s)
+    AND p.sent_at >= now() - make_interval(mins => i.renotify_window_minutes)
+  ORDER BY p.sent_at DESC LIMIT 1) recent ON true
+"""
+
+ITEM_COLUMNS = """
+  i.id, i.action, i.channel, i.slack_ts, i.client_id, i.delivery_mode,
+  i.renotify_window_minutes, i.deliver_after > i.created_at + interval '1 minute' AS held,
+  c.asin, c.marketplace, c.category_id, c.category_name, c.kind, c.rank_before,
+  c.rank_after, c.main_rank, c.title, c.detected_at
+"""
+
+ROW_COLUMNS = (
+    "id, change_id, client_id, delivery_mode, renotify_window_minutes, deliver_after, created_at"
+)
+
+# Messages waiting for the other side of their story, in the given categories (or all):
+# their story is read again, and those it now completes are claimed for chat.update.
+AWAITING = """
+awaiting AS (
+  SELECT n.id, n.change_id, n.client_id, n.delivery_mode, n.renotify_window_minutes,
+         n.deliver_after, n.created_at, n.slack_channel AS channel, n.slack_ts,
+         'update'::text AS action
+  FROM notification_log n JOIN bestseller_changes c ON c.id = n.change_id
+  WHERE n.story_update IN ('awaiting', 'updating')
+    AND (%(everywhere)s OR (c.marketplace, c.category_id) IN (
+         SELECT * FROM unnest(%(marketplaces)s::text[], %(categories)s::bigint[])))
+)"""
+
+TOLD = f"""
+told AS (
+  SELECT {ITEM_COLUMNS}, {STORY_COLUMNS}, recent.id AS recent_id,
+         recent.slack_ts AS recent_ts, recent.kinds AS recent_kinds
+  FROM items i JOIN bestseller_changes c ON c.id = i.change_id
+  {GAINED_AT}
+  {RECENT}
+)"""
+
+# Same test as story.other_side_known, in SQL: the update is claimed in this statement.
+UPDATING = """
+updating AS (
+  UPDATE notification_log n SET story_update = 'updating'
+  FROM told t
+  WHERE t.action = 'update' AND n.id = t.id
+    AND (t.new_holder IS NOT NULL OR t.displaced IS NOT NULL OR t.listed_holder IS NOT NULL)
+  RETURNING n.id
+)"""
+
+CLAIM_AND_TELL_SQL = f"""
+WITH claimed AS (
+  UPDATE notification_log n SET status = 'sending', claimed_at = clock_timestamp(),
+         attempts = n.attempts + 1
+  WHERE n.id = ANY(%(ids)s) AND n.status = 'pending' AND n.delivery_mode = 'instant'
+    AND n.deliver_after <= %(now)s AND n.deliver_after <= n.created_at + interval '1 minute'
+    AND (n.channel IS NOT NULL OR %(default_channel)s::text IS NOT NULL OR %(printing)s)
+  RETURNING {ROW_COLUMNS}, channel, NULL::text AS slack_ts, 'post'::text AS action
+), {AWAITING},
+items AS (SELECT * FROM claimed UNION ALL SELECT * FROM awaiting),
+{TOLD},
+{UPDATING}
+SELECT * FROM told WHERE action = 'post' OR id IN (SELECT id FROM updating)
+ORDER BY action, id
+"""
+
+TELL_SQL = f"""
+WITH items AS (
+  SELECT {ROW_COLUMNS}, channel, NULL::text AS slack_ts, 'post'::text AS action
+  FROM notification_log WHERE id = ANY(%(ids)s)
+), {TOLD}
+SELECT * FROM told ORDER BY id
+"""
+
+SETTLE_SQL = """
+WITH posted AS (
+  UPDATE notification_log n SET status = 'sent', sent_at = now(), slack_channel = p.channel,
+         slack_ts = p.ts, error = NULL,
+         story_update = CASE WHEN p.awaiting THEN 'awaiting' END
+  FROM unnest(%(posted)s::bigint[], %(channels)s::text[], %(ts)s::text[],
+              %(awaiting)s::boolean[]) AS p(id, channel, ts, awaiting)
+  WHERE n.id = p.id
+  RETURNING n.id
+), updated AS (
+  UPDATE notification_log SET story_update = 'updated', story_updated_at = now()
+  WHERE id = ANY(%(updated)s)
+  RETURNING id
+), retry AS (
+  UPDATE notification_log SET story_update = 'awaiting'
+  WHERE id = ANY(%(retry)s)
+  RETURNING id
+)
+SELECT (SELECT count(*) FROM posted), (SELECT count(*) FROM updated)
+"""
+
+EXPIRE_SQL = f"""
+UPDATE notification_log n SET story_update = NULL
+FROM bestseller_changes c
+WHERE n.story_update IN ('awaiting', 'updating') AND c.id = n.change_id
+  AND c.detected_at < %(now)s - interval '{STORY_WINDOW}'
+"""
+
+
+def claim_and_tell(
+    conn: psycopg.Connection,
+    *,
+    ids: list[int],
+    categories: list[tuple[str, int]] | None,
+    default_channel: str | None,
+    now: datetime,
+    printing: bool = False,
+) -> list[ToldItem]:
+    """One round trip: claim the instant rows among `ids` (DELIVERY.md step 1), and the
+    awaiting messages of `categories` (None: of every category) that their story now
+    completes; return both with their stories. Committed before Slack is called.
+    `printing`: no Slack, so rows without a channel are claimed too."""
+    params = {
+        "printing": printing,
+        "ids": ids,
+        "now": now,
+        "default_channel": default_channel,
+        "everywhere": categories is None,
+        "marketplaces": [marketplace for marketplace, _ in categories or []],
+        "categories": [category for _, category in categories or []],
+    }
+    # Never a generic plan: it cannot tell how selective `badge_category_ids @> ...` is.
+    rows = conn.execute(CLAIM_AND_TELL_SQL, params, prepare=False).fetchall()
+    conn.commit()  # one statement: on the pass's autocommit connection, no extra round trip
+    return [told_item(row) for row in rows]
+
+
+def tell(
+    conn: psycopg.Connection, ids: list[int], *, default_channel: str | None
+) -> dict[int, ToldItem]:
+    """The rows `ids` with their stories, claiming nothing."""
+    params = {"ids": ids, "default_channel": default_channel}
+    rows = conn.execute(TELL_SQL, params, prepare=False).fetchall()
+    conn.commit()
+    return {row[0]: told_item(row) for row in rows}
+
+
+def settle(
+    conn: psycopg.Connection, *, posted: list[Posted], updated: list[int], retry: list[int]
+) -> None:
+    """One round trip: posts marked sent with their ts (and whether their story awaits its
+    other side), updates done, updates to try again."""
+    if not (posted or updated or retry):
+        return
+    params = {
+        "posted": [p.id for p in posted],
+        "channels": [p.channel for p in posted],
+        "ts": [p.ts for p in posted],
+        "awaiting": [p.awaiting for p in posted],
+        "updated": updated,
+        "retry": retry,
+    }
+    conn.execute(SETTLE_SQL, params)
+    conn.commit()
+
+
+def expire_awaiting(conn: psycopg.Connection, *, now: datetime) -> None:
+    """Messages whose other side did not turn up within the story window stay as they are."""
+    conn.execute(EXPIRE_SQL, {"now": now})
+    conn.commit()
+
+
+def told_item(row: tuple) -> ToldItem:
+    (id_, action, channel, slack_ts, client_id, mode, window, held) = row[:8]
+    change = BadgeChange(
+        asin=row[8],
+        marketplace=row[9],
+        category_id=row[10],
+        category_name=row[11],
+        kind=row[12],
+        rank_before=row[13],
+        rank_after=row[14],
+        main_rank=row[15],
+        title=row[16],
+        detected_at=row[17],
+    )
+    new_holder, displaced, listed, ranks, gained_at, first_seen, last_lost_at = row[18:25]
+    recent_id, recent_ts, recent_kinds = row[25:28]
+    other = new_holder or displaced
+    story = AlertStory(
+        other=OtherProduct(**other) if other else None,
+        listed_holder=listed_holder(listed) if listed else None,
+        ranks=ranks,
+        badge_since=gained_at or first_seen,
+        since_is_lower_bound=gained_at is None,
+        last_held_until=last_lost_at,
+    )
+    item = OutboxItem(
+        id=id_,
+        channel=channel,
+        client_id=client_id,
+        change=change,
+        delivery_mode=mode,
+        renotify_window_minutes=window,
+        held=held,
+    )
+    recent = RecentMessage(ts=recent_ts, kinds=list(recent_kinds)) if recent_ts else None
+    return ToldItem(
+        item=item,
+        story=story,
+        recent=recent,
+        recent_id=recent_id,
+        posted_ts=slack_ts if action == "update" else None,
+    )
+
+
+def listed_holder(listed: dict[str, object]) -> ListedHolder:
+    epoch = listed["updated_epoch"]
+    updated_at = datetime.fromtimestamp(float(epoch), UTC) if epoch is not None else None
+    return ListedHolder(asin=str(listed["asin"]), updated_at=updated_at)
