@@ -146,6 +146,28 @@ def install(meter: PassMeter) -> None:
     _phase(delivery.Delivery, "sweep", "delivery", meter)
     _phase(monitor, "flush_records", "records", meter)
     _time_keepa(meter)
+    _time_keepa_wait(meter)
+
+
+def _time_keepa_wait(meter: PassMeter) -> None:
+    """Time the pass waits for Keepa's answers (requests ahead overlap the rest): what
+    `wall - keepa_wait` leaves is the pass's own work."""
+    original = monitor.fetch_ahead
+
+    @functools.wraps(original)
+    def fetch_ahead(*args: Any, **kwargs: Any) -> Any:
+        batches = original(*args, **kwargs)
+        while True:
+            started = time.perf_counter()
+            try:
+                fetched = next(batches)
+            except StopIteration:
+                return
+            finally:
+                meter.seconds["keepa_wait"] += time.perf_counter() - started
+            yield fetched
+
+    monitor.fetch_ahead = fetch_ahead
 
 
 def _label_callers(module: ModuleType, meter: PassMeter) -> None:

@@ -8,7 +8,7 @@ import html
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Self, TypeVar
 
@@ -286,17 +286,6 @@ class KeepaClient:
             found.get(asin) or ProductSnapshot(asin=asin, marketplace=market, available=False)
             for asin in wanted
         ]
-
-    def batches(
-        self, asins: Sequence[str], *, marketplace: str, batch_size: int = BATCH_SIZE
-    ) -> Iterator[tuple[list[str], list[ProductSnapshot]]]:
-        """Fetch batch after batch, lazily, so the caller can stop between them."""
-        if not 1 <= batch_size <= BATCH_SIZE:
-            raise ValueError(f"batch_size must be between 1 and {BATCH_SIZE}")
-        wanted = list(dict.fromkeys(asins))
-        for start in range(0, len(wanted), batch_size):
-            batch = wanted[start : start + batch_size]
-            yield batch, self.fetch(batch, marketplace=marketplace)
 
     def token_status(self) -> TokenStatus:
         """Tokens left and refill, from the free /token endpoint."""

@@ -1,6 +1,7 @@
 """The monitoring pass: fetch ranks, detect badge changes, record them, deliver alerts."""
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from bestseller_cli.delivery import Delivery, DeliveryReport
 from bestseller_cli.errors import KeepaAuthError, KeepaError
 from bestseller_cli.holder_lookup import look_up_holders
 from bestseller_cli.keepa import KeepaClient, KeepaOutOfTokens
+from bestseller_cli.keepa_ahead import fetch_ahead
 from bestseller_cli.models import ApiCall, BadgeChange, ErrorEvent, ProductSnapshot
 from bestseller_cli.redact import redact
 from bestseller_cli.routing import deliveries_for
@@ -78,6 +80,21 @@ class PassContext:
     calls: list[ApiCall] = field(default_factory=list)
     errors: list[ErrorEvent] = field(default_factory=list)
     delivery: Delivery | None = None  # None on a dry run
+    tokens_left: int | None = None  # as Keepa's latest answer said
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record_call(self, call: ApiCall) -> None:
+        """Keepa's client reports each call here, from the threads fetching ahead too."""
+        with self.lock:
+            self.calls.append(call)
+            if call.tokens_left is not None:
+                self.tokens_left = call.tokens_left
+
+    def take_calls(self) -> list[ApiCall]:
+        """The calls reported so far, to be written; later ones go to the next write."""
+        with self.lock:
+            calls, self.calls = self.calls, []
+        return calls
 
 
 def run_check(
@@ -162,7 +179,7 @@ def run_pass(
             settings.keepa_max_token_wait_seconds, max(0.0, deadline - time.monotonic())
         ),
         history_days=settings.keepa_history_days,
-        on_call=context.calls.append,
+        on_call=context.record_call,
         on_error=context.errors.append,
     )
     try:
@@ -216,10 +233,10 @@ def fetch_all(
     """Fetch and process the work chunk by chunk; once stopped, the rest is listed unchecked."""
     summary = context.summary
     for marketplace, asins in work:
-        done = 0
+        left = asins
         if summary.stopped_because is None:
-            done = fetch_chunk(keepa, context, marketplace, asins, deadline, on_progress)
-        summary.unchecked += [f"{asin} ({marketplace})" for asin in asins[done:]]
+            left = fetch_chunk(keepa, context, marketplace, asins, deadline, on_progress)
+        summary.unchecked += [f"{asin} ({marketplace})" for asin in left]
 
 
 def fetch_chunk(
@@ -229,37 +246,50 @@ def fetch_chunk(
     asins: list[str],
     deadline: float,
     on_progress: Callable[[int, int], None],
-) -> int:
-    """Batch after batch, in order; returns how many of `asins` were processed."""
+) -> list[str]:
+    """Batch after batch, each written and alerted while the next ones are fetched; returns
+    the ASINs of `asins` left unprocessed."""
     summary = context.summary
-    batches = keepa.batches(asins, marketplace=marketplace, batch_size=context.settings.batch_size)
-    done = 0
-    while done < len(asins):
-        if time.monotonic() > deadline:
-            summary.stopped_because = "the run deadline (RUN_DEADLINE_MINUTES) is near"
-            break
-        try:
-            requested, products = next(batches)
-        except StopIteration:
-            break
-        except KeepaOutOfTokens as exc:
-            summary.stopped_because = f"Keepa is out of tokens ({exc})"
-            break
-        except KeepaAuthError:
-            raise
-        except KeepaError as exc:
-            context.errors.append(
-                ErrorEvent(source="keepa", kind="request_failed", message=str(exc))
-            )
-            summary.stopped_because = f"Keepa failed: {exc}"
-            break
-        queued, categories = process_batch(context, marketplace, requested, products)
+
+    def may_request() -> bool:
+        if time.monotonic() <= deadline:
+            return True
+        summary.stopped_because = "the run deadline (RUN_DEADLINE_MINUTES) is near"
+        return False
+
+    processed: set[str] = set()
+    for fetched in fetch_ahead(
+        keepa,
+        marketplace=marketplace,
+        asins=asins,
+        batch_size=context.settings.batch_size,
+        ahead=context.settings.keepa_requests_ahead,
+        may_request=may_request,
+        tokens_left=lambda: context.tokens_left,
+    ):
+        if fetched.products is None:
+            stop_fetching(context, fetched.error)
+            continue
+        queued, categories = process_batch(context, marketplace, fetched.asins, fetched.products)
         if context.delivery is not None:
             context.delivery.batch(ids=queued, categories=categories, now=context.clock())
-        done += len(requested)
-        summary.checked += len(requested)
+        processed.update(fetched.asins)
+        summary.checked += len(fetched.asins)
         on_progress(summary.checked, summary.asins_to_check)
-    return done
+    return [asin for asin in asins if asin not in processed]
+
+
+def stop_fetching(context: PassContext, error: Exception | None) -> None:
+    """A failed request ends the fetching; the answers already paid for are still processed."""
+    if isinstance(error, KeepaAuthError) or not isinstance(error, KeepaError):
+        raise error or AssertionError("a batch without products or error")
+    if context.summary.stopped_because is not None:
+        return
+    if isinstance(error, KeepaOutOfTokens):
+        context.summary.stopped_because = f"Keepa is out of tokens ({error})"
+        return
+    context.errors.append(ErrorEvent(source="keepa", kind="request_failed", message=str(error)))
+    context.summary.stopped_because = f"Keepa failed: {error}"
 
 
 def name_unexplained_holders(keepa: KeepaClient, context: PassContext, run_id: int) -> None:
@@ -313,10 +343,10 @@ def process_batch(
     summary.gained += sum(change.kind == "gained" for change in changes)
     summary.lost += sum(change.kind == "lost" for change in changes)
     summary.changes += changes
-    summary.tokens_used += sum(call.tokens_consumed or 0 for call in context.calls)
+    calls = context.take_calls()
+    summary.tokens_used += sum(call.tokens_consumed or 0 for call in calls)
     if summary.dry_run or context.run_id is None:
         context.conn.rollback()
-        context.calls.clear()
         return [], []
     _, queued = check_store.write_batch(
         context.conn,
@@ -324,10 +354,9 @@ def process_batch(
         products=observed,
         changes=changes,
         deliveries=deliveries,
-        calls=context.calls,
+        calls=calls,
         token_cost_usd=context.settings.keepa_token_cost_usd,
     )
-    context.calls.clear()
     summary.alerts_queued += len(queued)
     latency = (time.monotonic() - received_at) * 1000
     summary.detection_latency_ms_max = max(summary.detection_latency_ms_max or 0.0, latency)
@@ -348,17 +377,16 @@ def absorb(summary: CheckSummary, report: DeliveryReport, context: PassContext) 
 
 def flush_records(context: PassContext) -> None:
     """API calls outside a written batch (failures, /token) and errors, in one transaction."""
-    summary_tokens = sum(call.tokens_consumed or 0 for call in context.calls)
-    context.summary.tokens_used += summary_tokens
+    calls = context.take_calls()
+    context.summary.tokens_used += sum(call.tokens_consumed or 0 for call in calls)
     with context.conn.transaction():
         check_store.record_api_calls(
             context.conn,
-            context.calls,
+            calls,
             run_id=context.run_id,
             token_cost_usd=context.settings.keepa_token_cost_usd,
         )
         check_store.record_errors(context.conn, context.errors, run_id=context.run_id)
-    context.calls.clear()
     context.errors.clear()
 
 

@@ -241,6 +241,8 @@ def tell(
     conn: psycopg.Connection, ids: list[int], *, default_channel: str | None
 ) -> dict[int, ToldItem]:
     """The rows `ids` with their stories, claiming nothing."""
+    if not ids:
+        return {}
     params = {"ids": ids, "default_channel": default_channel}
     rows = conn.execute(TELL_SQL, params, prepare=False).fetchall()
     conn.commit()
