@@ -293,6 +293,15 @@ def _aged_table(results: dict[str, Any]) -> str:
         ratio = float(b) / float(a) if float(a) else float("inf")
         verdict = f"≤ {AGED} ({_verdict(ratio <= AGED)})" if "Detection" not in label else ""
         lines.append(f"| {label} | {fmt.format(a)} | {fmt.format(b)} | x{ratio:.2f} | {verdict} |")
+    for name, plan in aged["measured"].get("plans", {}).items():
+        before = fresh["measured"].get("plans", {}).get(name)
+        if before:
+            ratio = plan["buffers"] / before["buffers"] if before["buffers"] else float("inf")
+            lines.append(
+                f"| EXPLAIN (ANALYZE, BUFFERS): {name}, pages ({plan['alerts']} alerts) |"
+                f" {before['buffers']} ({before['ms']:.1f} ms) |"
+                f" {plan['buffers']} ({plan['ms']:.1f} ms) | x{ratio:.2f} | |"
+            )
     return "\n".join(lines)
 
 

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import database, history, parsers, report
+from benchmarks import database, history, parsers, plans, report
 from benchmarks.fake_keepa import BenchKeepa, sample_response
 from tests.conftest import SLACK_TEST_TOKEN
 from tests.keepa_server import serve
@@ -161,6 +161,7 @@ def run_size(
     log(f"{size:,} ASINs: churn pass ({churn.gained} gain #1, {churn.lost} lose it), ahead {ahead}")
     fake.latency_seconds = args.keepa_latency_ms / 1000
     measured = run_pass(url, args, fake=fake, slack=slack, ahead=ahead)
+    measured["plans"] = plans.delivery_plans(url, measured["summary"]["run_id"])
     pg.drop_database(name)
     return {
         "asins": size,

@@ -50,15 +50,25 @@ STORY_COLUMNS = f"""
      AND EXISTS (SELECT 1 FROM tracked_asins t WHERE t.asin = s.asin
                  AND t.marketplace = s.marketplace AND t.active)
    ORDER BY s.last_checked_at DESC LIMIT 1) AS new_holder,
+  -- The nearest loss before and after, each the end of a bestseller_changes_category_kind_idx
+  -- range.
   (SELECT jsonb_build_object('asin', d.asin, 'title', d.title, 'own', EXISTS (
             SELECT 1 FROM tracked_asins own WHERE own.asin = d.asin
             AND own.marketplace = d.marketplace AND own.active AND own.role = 'own'
             AND own.client_id IS NOT DISTINCT FROM i.client_id))
-   FROM bestseller_changes d
-   WHERE c.kind = 'gained' AND d.kind = 'lost' AND d.marketplace = c.marketplace
-     AND d.category_id = c.category_id AND d.asin <> c.asin
-     AND d.detected_at BETWEEN c.detected_at - interval '{STORY_WINDOW}'
-                           AND c.detected_at + interval '{STORY_WINDOW}'
+   FROM ((SELECT * FROM bestseller_changes b
+          WHERE c.kind = 'gained' AND b.marketplace = c.marketplace
+            AND b.category_id = c.category_id AND b.kind = 'lost' AND b.asin <> c.asin
+            AND b.detected_at BETWEEN c.detected_at - interval '{STORY_WINDOW}'
+                                  AND c.detected_at
+          ORDER BY b.detected_at DESC LIMIT 1)
+         UNION ALL
+         (SELECT * FROM bestseller_changes a
+          WHERE c.kind = 'gained' AND a.marketplace = c.marketplace
+            AND a.category_id = c.category_id AND a.kind = 'lost' AND a.asin <> c.asin
+            AND a.detected_at > c.detected_at
+            AND a.detected_at <= c.detected_at + interval '{STORY_WINDOW}'
+          ORDER BY a.detected_at LIMIT 1)) d
    ORDER BY abs(extract(epoch FROM d.detected_at - c.detected_at)) LIMIT 1) AS displaced,
   (SELECT jsonb_build_object('asin', l.holder_asin,
                              'updated_epoch', extract(epoch FROM l.list_updated_at))
@@ -82,6 +92,8 @@ STORY_COLUMNS = f"""
      AS last_lost_at
 """
 
+# max() of one range of bestseller_changes_badge_kind_idx: its last entry, however many
+# changes the badge has had.
 GAINED_AT = """
 CROSS JOIN LATERAL (
   SELECT max(k.detected_at) AS gained_at FROM bestseller_changes k
