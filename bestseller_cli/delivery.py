@@ -109,9 +109,10 @@ class Delivery:
             if item.grouped:
                 digests.setdefault(channel, []).append(item)
             else:
-                outbox_store.claim(conn, [item.id])
                 singles.append(told[item.id])
-        self.send(singles)
+        if singles:
+            outbox_store.claim(conn, [entry.item.id for entry in singles])
+            self.send(singles)
         for channel, group in digests.items():
             if self.slack_failing:
                 outbox_store.release(conn, [item.id for item in group], error=SLACK_FAILING)
@@ -139,7 +140,8 @@ class Delivery:
         assert self.sender is not None
         posted: list[Posted] = []
         updated: list[int] = []
-        retry: list[int] = []
+        retry: list[int] = []  # updates to try again later
+        given_up: list[int] = []  # updates Slack refused for good (message deleted, …)
         for position, entry in enumerate(told):
             item = entry.item
             channel = item.channel or self.default_channel
@@ -151,7 +153,8 @@ class Delivery:
                 break
             if entry.posted_ts is not None:
                 done = self.update(channel, entry.posted_ts, message_for(entry), kind="update")
-                (updated if done else retry).append(item.id)
+                outcome = updated if done else retry if self.slack_failing else given_up
+                outcome.append(item.id)
             elif entry.recent is not None:
                 self.fold(entry, channel)
             else:
@@ -159,7 +162,9 @@ class Delivery:
                 if ts is not None:
                     awaiting = not other_side_known(item.change, entry.story)
                     posted.append(Posted(id=item.id, channel=channel, ts=ts, awaiting=awaiting))
-        story_store.settle(self.conn, posted=posted, updated=updated, retry=retry)
+        story_store.settle(
+            self.conn, posted=posted, updated=updated, retry=retry, given_up=given_up
+        )
         self.report.sent += len(posted)
         self.report.updated += len(updated)
 

@@ -1,5 +1,6 @@
 """SQL of the notification outbox (notification_log)."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -41,9 +42,28 @@ class UnknownFate:
     claimed_at: datetime
 
 
-DUE_SQL = """
-SELECT n.id, n.channel, n.client_id, c.asin, c.marketplace, c.category_id, c.category_name,
-       c.kind, c.rank_before, c.rank_after, c.main_rank, c.title, c.detected_at,
+# A change's columns in the order every outbox query selects them (`c.` = bestseller_changes).
+CHANGE_COLUMNS = (
+    "asin",
+    "marketplace",
+    "category_id",
+    "category_name",
+    "kind",
+    "rank_before",
+    "rank_after",
+    "main_rank",
+    "title",
+    "detected_at",
+)
+SELECT_CHANGE = ", ".join(f"c.{column}" for column in CHANGE_COLUMNS)
+
+
+def change_from(values: Sequence[object]) -> BadgeChange:
+    return BadgeChange(**dict(zip(CHANGE_COLUMNS, values, strict=True)))
+
+
+DUE_SQL = f"""
+SELECT n.id, n.channel, n.client_id, {SELECT_CHANGE},
        n.delivery_mode, n.renotify_window_minutes,
        n.deliver_after > n.created_at + interval '1 minute'
 FROM notification_log n JOIN bestseller_changes c ON c.id = n.change_id
@@ -55,24 +75,12 @@ ORDER BY n.deliver_after, n.id
 def due(conn: psycopg.Connection, *, now: datetime) -> list[OutboxItem]:
     items = []
     for row in conn.execute(DUE_SQL, (now,)):
-        change = BadgeChange(
-            asin=row[3],
-            marketplace=row[4],
-            category_id=row[5],
-            category_name=row[6],
-            kind=row[7],
-            rank_before=row[8],
-            rank_after=row[9],
-            main_rank=row[10],
-            title=row[11],
-            detected_at=row[12],
-        )
         items.append(
             OutboxItem(
                 id=row[0],
                 channel=row[1],
                 client_id=row[2],
-                change=change,
+                change=change_from(row[3:13]),
                 delivery_mode=row[13],
                 renotify_window_minutes=row[14],
                 held=row[15],

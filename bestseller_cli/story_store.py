@@ -10,8 +10,7 @@ from datetime import UTC, datetime
 
 import psycopg
 
-from bestseller_cli.models import BadgeChange
-from bestseller_cli.outbox_store import OutboxItem, RecentMessage
+from bestseller_cli.outbox_store import SELECT_CHANGE, OutboxItem, RecentMessage, change_from
 from bestseller_cli.story import AlertStory, ListedHolder, OtherProduct
 
 # How far apart a loss and a gain in one category may be to be one story (a gain's
@@ -125,11 +124,10 @@ LEFT JOIN LATERAL (
   ORDER BY p.sent_at DESC LIMIT 1) recent ON true
 """
 
-ITEM_COLUMNS = """
+ITEM_COLUMNS = f"""
   i.id, i.action, i.channel, i.slack_ts, i.client_id, i.delivery_mode,
   i.renotify_window_minutes, i.deliver_after > i.created_at + interval '1 minute' AS held,
-  c.asin, c.marketplace, c.category_id, c.category_name, c.kind, c.rank_before,
-  c.rank_after, c.main_rank, c.title, c.detected_at
+  {SELECT_CHANGE}
 """
 
 ROW_COLUMNS = (
@@ -209,6 +207,10 @@ WITH posted AS (
   UPDATE notification_log SET story_update = 'awaiting'
   WHERE id = ANY(%(retry)s)
   RETURNING id
+), given_up AS (
+  UPDATE notification_log SET story_update = NULL
+  WHERE id = ANY(%(given_up)s)
+  RETURNING id
 )
 SELECT (SELECT count(*) FROM posted), (SELECT count(*) FROM updated)
 """
@@ -262,11 +264,16 @@ def tell(
 
 
 def settle(
-    conn: psycopg.Connection, *, posted: list[Posted], updated: list[int], retry: list[int]
+    conn: psycopg.Connection,
+    *,
+    posted: list[Posted],
+    updated: list[int],
+    retry: list[int],
+    given_up: list[int],
 ) -> None:
     """One round trip: posts marked sent with their ts (and whether their story awaits its
-    other side), updates done, updates to try again."""
-    if not (posted or updated or retry):
+    other side), updates done, updates to try again, updates Slack refused for good."""
+    if not (posted or updated or retry or given_up):
         return
     params = {
         "posted": [p.id for p in posted],
@@ -275,6 +282,7 @@ def settle(
         "awaiting": [p.awaiting for p in posted],
         "updated": updated,
         "retry": retry,
+        "given_up": given_up,
     }
     conn.execute(SETTLE_SQL, params)
     conn.commit()
@@ -288,18 +296,7 @@ def expire_awaiting(conn: psycopg.Connection, *, now: datetime) -> None:
 
 def told_item(row: tuple) -> ToldItem:
     (id_, action, channel, slack_ts, client_id, mode, window, held) = row[:8]
-    change = BadgeChange(
-        asin=row[8],
-        marketplace=row[9],
-        category_id=row[10],
-        category_name=row[11],
-        kind=row[12],
-        rank_before=row[13],
-        rank_after=row[14],
-        main_rank=row[15],
-        title=row[16],
-        detected_at=row[17],
-    )
+    change = change_from(row[8:18])
     new_holder, displaced, listed, ranks, gained_at, first_seen, last_lost_at = row[18:25]
     recent_id, recent_ts, recent_kinds = row[25:28]
     other = new_holder or displaced
