@@ -1,6 +1,6 @@
 """The benchmark's Keepa: tests' FakeKeepa (served by tests.keepa_server.serve, which clocks
 the time Keepa itself spends answering, so it can be subtracted) with a large world, 30-day
-histories and rank churn.
+histories (trimmed to the `days` asked for, as Keepa does) and rank churn.
 
 Products are built by tests/keepa_payloads.py (Keepa's JSON format); this module only
 deepens their histories to what a `days=30` request returns and pads `csv` to Keepa's
@@ -11,8 +11,10 @@ import gzip
 import json
 import random
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+from tests.keepa_payloads import trim_to_days
 from tests.keepa_server import FakeKeepa
 
 CSV_LENGTH = 36  # keepa.constants.csv_indices: 0 AMAZON ... 35 COUNT_NEW_FBM
@@ -91,9 +93,13 @@ class BenchKeepa(FakeKeepa):
 
     def answer(self, path: str, query: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
         status, body = super().answer(path, query)
-        for raw in body.get("products") or []:
+        now = datetime.now(UTC)
+        products = body.get("products") or []
+        for index, raw in enumerate(products):
             if raw.get("salesRanks"):
                 self._deepen(raw)
+                if "days" in query:  # as Keepa trims: the last point before the window stays
+                    products[index] = trim_to_days(raw, int(query["days"][0]), now=now)
         return status, body
 
     def _deepen(self, raw: dict[str, Any]) -> None:

@@ -82,4 +82,5 @@ def change_for(
         main_rank=snapshot.main_rank,
         title=snapshot.title,
         detected_at=observed_at,
+        keepa_seen_at=snapshot.last_update,
     )

@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 import psycopg
 from psycopg.types.json import Jsonb
 
+from bestseller_cli.category_names import CachedName, NameRow
+from bestseller_cli.errors import ConfigError
 from bestseller_cli.models import (
     ApiCall,
     BadgeChange,
@@ -20,6 +22,7 @@ from bestseller_cli.models import (
 )
 from bestseller_cli.redact import redact
 from bestseller_cli.routing import Delivery, Rule
+from bestseller_cli.store import client_id
 
 
 def record_api_calls(
@@ -95,7 +98,8 @@ def start_run(conn: psycopg.Connection, *, resume_within: timedelta) -> tuple[in
         ).fetchone()
         if row:
             conn.execute(
-                "UPDATE check_runs SET status = 'running', finished_at = NULL WHERE id = %s",
+                "UPDATE check_runs SET status = 'running', finished_at = NULL,"
+                " attempts = attempts + 1 WHERE id = %s",
                 (row[0],),
             )
             return row[0], True
@@ -134,6 +138,30 @@ class WorkSelection:
 
     def params(self) -> dict[str, object]:
         return {"run": self.run_id, "asins": self.asins, "client": self.client}
+
+
+def check_selection(
+    conn: psycopg.Connection, *, asins: list[str] | None, client: str | None
+) -> None:
+    """A filtered check that would check nothing is a typo: refuse an unknown client, or an
+    ASIN not watched (by that client)."""
+    client_id(conn, client)
+    if not asins:
+        return
+    watched = {
+        row[0]
+        for row in conn.execute(
+            "SELECT DISTINCT t.asin FROM tracked_asins t LEFT JOIN clients c ON c.id = t.client_id"
+            " WHERE t.active AND t.asin = ANY(%s) AND (%s::text IS NULL OR c.name = %s)",
+            (asins, client, client),
+        )
+    }
+    missing = [asin for asin in dict.fromkeys(asins) if asin not in watched]
+    if missing:
+        by = f" by client {client}" if client else ""
+        raise ConfigError(
+            f"not watched{by}: {', '.join(missing)} (add with `bestseller asins add`)"
+        )
 
 
 def count_work(conn: psycopg.Connection, selection: WorkSelection) -> int:
@@ -204,19 +232,41 @@ class KnownAsin:
     trackers: list[int | None]
 
 
+@dataclass(frozen=True)
+class KnownBatch:
+    asins: dict[str, KnownAsin]
+    names: dict[int, CachedName]  # cached names of the batch's categories
+
+
+# Two row shapes in one round trip: tracked ASINs with their state, then cached category names.
+LOAD_BATCH_SQL = """
+SELECT t.asin, array_agg(DISTINCT t.client_id), s.category_ranks, s.badges, s.baseline_at,
+       NULL::bigint, NULL::text, NULL::timestamptz
+FROM tracked_asins t
+LEFT JOIN asin_current_state s ON s.asin = t.asin AND s.marketplace = t.marketplace
+WHERE t.marketplace = %(market)s AND t.asin = ANY(%(asins)s) AND t.active
+GROUP BY t.asin, s.category_ranks, s.badges, s.baseline_at
+UNION ALL
+SELECT NULL, NULL, NULL, NULL, NULL, n.category_id, n.name, n.fetched_at
+FROM category_names n
+WHERE n.marketplace = %(market)s AND n.category_id = ANY(%(categories)s)
+"""
+
+
 def load_batch(
-    conn: psycopg.Connection, *, marketplace: str, asins: list[str]
-) -> dict[str, KnownAsin]:
-    """What we knew of each ASIN of a batch, and who tracks it: one round trip."""
+    conn: psycopg.Connection, *, marketplace: str, asins: list[str], category_ids: list[int]
+) -> KnownBatch:
+    """What we knew of each ASIN of a batch, who tracks it, and the cached names of the
+    batch's categories: one round trip."""
     known: dict[str, KnownAsin] = {}
-    for asin, trackers, ranks, badges, baseline_at in conn.execute(
-        "SELECT t.asin, array_agg(DISTINCT t.client_id), s.category_ranks, s.badges,"
-        " s.baseline_at FROM tracked_asins t"
-        " LEFT JOIN asin_current_state s ON s.asin = t.asin AND s.marketplace = t.marketplace"
-        " WHERE t.marketplace = %s AND t.asin = ANY(%s) AND t.active"
-        " GROUP BY t.asin, s.category_ranks, s.badges, s.baseline_at",
-        (marketplace, asins),
+    names: dict[int, CachedName] = {}
+    params = {"market": marketplace, "asins": asins, "categories": category_ids}
+    for asin, trackers, ranks, badges, baseline_at, category, name, fetched_at in conn.execute(
+        LOAD_BATCH_SQL, params
     ):
+        if asin is None:
+            names[category] = CachedName(name=name, fetched_at=fetched_at)
+            continue
         previous = None
         if baseline_at is not None:
             previous = StoredState(
@@ -228,7 +278,7 @@ def load_batch(
                 first_seen_at=baseline_at,
             )
         known[asin] = KnownAsin(previous=previous, trackers=list(trackers))
-    return known
+    return KnownBatch(asins=known, names=names)
 
 
 # --- the batch write: one statement ------------------------------------------------------
@@ -240,7 +290,8 @@ WITH obs AS (
         brand text, image_url text, main_category_id bigint, main_rank integer,
         category_ranks jsonb, badges jsonb, badge_category_ids bigint[], price_cents integer,
         rating numeric, review_count integer, keepa_updated_at timestamptz,
-        baseline_at timestamptz)
+        baseline_at timestamptz, product_type smallint, variation_asins text[],
+        ranks_changed_at timestamptz)
 ), history AS (
     INSERT INTO asin_history (asin, marketplace, observed_at, run_id, available, title,
         main_category_id, main_rank, category_ranks, badge_category_ids, price_cents, rating,
@@ -253,11 +304,11 @@ WITH obs AS (
     INSERT INTO asin_current_state AS s (asin, marketplace, available, title, brand, image_url,
         main_category_id, main_rank, category_ranks, badges, badge_category_ids, price_cents,
         rating, review_count, keepa_updated_at, first_seen_at, baseline_at, last_checked_at,
-        last_run_id)
+        last_run_id, product_type, variation_asins, ranks_changed_at)
     SELECT asin, marketplace, available, title, brand, image_url, main_category_id, main_rank,
         category_ranks, badges, ARRAY(SELECT key::bigint FROM jsonb_object_keys(badges) key),
         price_cents, rating, review_count, keepa_updated_at, observed_at, baseline_at,
-        observed_at, %(run_id)s
+        observed_at, %(run_id)s, product_type, COALESCE(variation_asins, '{}'), ranks_changed_at
     FROM obs
     ON CONFLICT (asin, marketplace) DO UPDATE SET
         available = EXCLUDED.available,
@@ -275,7 +326,16 @@ WITH obs AS (
         keepa_updated_at = COALESCE(EXCLUDED.keepa_updated_at, s.keepa_updated_at),
         baseline_at = COALESCE(s.baseline_at, EXCLUDED.baseline_at),
         last_checked_at = EXCLUDED.last_checked_at,
-        last_run_id = EXCLUDED.last_run_id
+        last_run_id = EXCLUDED.last_run_id,
+        product_type = COALESCE(EXCLUDED.product_type, s.product_type),
+        variation_asins = EXCLUDED.variation_asins,
+        ranks_changed_at = COALESCE(EXCLUDED.ranks_changed_at, s.ranks_changed_at)
+), names AS (
+    INSERT INTO category_names AS n (marketplace, category_id, name, source, fetched_at)
+    SELECT %(marketplace)s, category_id, name, source, now()
+    FROM jsonb_to_recordset(%(names)s) AS c(category_id bigint, name text, source text)
+    ON CONFLICT (marketplace, category_id) DO UPDATE SET
+        name = EXCLUDED.name, source = EXCLUDED.source, fetched_at = EXCLUDED.fetched_at
 ), usage AS (
     INSERT INTO api_usage_log (called_at, run_id, endpoint, marketplace, asin_count,
         http_status, tokens_consumed, tokens_left, refill_in_ms, refill_rate, duration_ms,
@@ -288,12 +348,12 @@ WITH obs AS (
         tokens_left integer, refill_in_ms integer, refill_rate integer, duration_ms integer)
 ), changes AS (
     INSERT INTO bestseller_changes (asin, marketplace, category_id, category_name, kind,
-        rank_before, rank_after, main_rank, title, detected_at, run_id)
+        rank_before, rank_after, main_rank, title, detected_at, run_id, keepa_seen_at)
     SELECT asin, marketplace, category_id, category_name, kind, rank_before, rank_after,
-        main_rank, title, detected_at, %(run_id)s
+        main_rank, title, detected_at, %(run_id)s, keepa_seen_at
     FROM jsonb_to_recordset(%(changes)s) AS c(asin text, marketplace text, category_id bigint,
         category_name text, kind text, rank_before integer, rank_after integer,
-        main_rank integer, title text, detected_at timestamptz)
+        main_rank integer, title text, detected_at timestamptz, keepa_seen_at timestamptz)
     ON CONFLICT (asin, marketplace, category_id, run_id) DO NOTHING
     RETURNING id, asin, marketplace, category_id
 ), outbox AS (
@@ -344,26 +404,39 @@ def observation_record(item: ObservedProduct) -> dict[str, object]:
         "review_count": snapshot.review_count,
         "keepa_updated_at": snapshot.last_update.isoformat() if snapshot.last_update else None,
         "baseline_at": state.first_seen_at.isoformat() if state else None,
+        "product_type": snapshot.product_type,
+        "variation_asins": snapshot.variation_asins,
+        "ranks_changed_at": _iso(snapshot.ranks_changed_at),
     }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def write_batch(
     conn: psycopg.Connection,
     *,
     run_id: int,
+    marketplace: str,
     products: list[ObservedProduct],
+    names: list[NameRow],
     changes: list[BadgeChange],
     deliveries: list[Delivery],
     calls: list[ApiCall],
     token_cost_usd: float,
 ) -> tuple[int, list[int]]:
-    """Write a batch's history, state, changes, outbox rows and API usage atomically, on an
-    autocommit connection (inside a transaction the caller commits).
+    """Write a batch's history, state, category names, changes, outbox rows and API usage
+    atomically, on an autocommit connection (inside a transaction the caller commits).
 
     Returns (changes written, ids of the notifications queued)."""
     params = {
         "run_id": run_id,
+        "marketplace": marketplace,
         "token_cost": token_cost_usd,
+        "names": Jsonb(
+            [{"category_id": n.category_id, "name": n.name, "source": n.source} for n in names]
+        ),
         "observations": Jsonb([observation_record(item) for item in products]),
         "changes": Jsonb([change.model_dump(mode="json") for change in changes]),
         "deliveries": Jsonb(
@@ -389,7 +462,7 @@ def write_batch(
     return row[0], row[1]
 
 
-# --- optional holder lookup (Keepa's daily best seller lists) ------------------------------
+# --- optional holder lookup (Keepa's best seller lists) ------------------------------------
 
 # This run's losses that no other tracked product explains (the same test as the alert's
 # "Now #1" line) and whose category this run has not looked up yet.
@@ -456,7 +529,32 @@ def record_best_seller_lists(
         )
 
 
-# --- for `doctor` ---------------------------------------------------------------------------
+# --- for `doctor` and `asins add` ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KnownKind:
+    asin: str
+    marketplace: str
+    product_type: int
+    variation_asins: list[str]
+
+
+def without_ranks(
+    conn: psycopg.Connection, *, asins: list[str] | None = None, marketplace: str | None = None
+) -> list[KnownKind]:
+    """Tracked ASINs Keepa last said have no ranks: variation parents (5) and invalid (4)."""
+    rows = conn.execute(
+        "SELECT DISTINCT s.asin, s.marketplace, s.product_type, s.variation_asins"
+        " FROM asin_current_state s JOIN tracked_asins t"
+        "  ON t.asin = s.asin AND t.marketplace = s.marketplace AND t.active"
+        " WHERE s.product_type IN (4, 5) AND NOT s.available"
+        " AND (%(asins)s::text[] IS NULL OR s.asin = ANY(%(asins)s))"
+        " AND (%(market)s::text IS NULL OR s.marketplace = %(market)s)"
+        " ORDER BY s.marketplace, s.asin",
+        {"asins": asins, "market": marketplace},
+    ).fetchall()
+    return [KnownKind(*row) for row in rows]
 
 
 def count_watched(conn: psycopg.Connection) -> int:

@@ -7,6 +7,7 @@ import logging
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from bestseller_cli import __version__, db
@@ -20,6 +21,8 @@ from bestseller_cli.errors import BestsellerError
 from bestseller_cli.redact import redact
 
 log = logging.getLogger("bestseller_cli")
+# Click's UsageError, whether Typer vendors Click or depends on it.
+UsageError: type[Exception] = typer.BadParameter.__base__
 
 
 class FriendlyErrors(TyperGroup):
@@ -29,7 +32,13 @@ class FriendlyErrors(TyperGroup):
         try:
             return super().invoke(ctx)
         except BestsellerError as exc:
-            err_console.print(f"[red]error:[/red] {redact(str(exc))}", highlight=False)
+            err_console.print(f"[red]error:[/red] {escape(redact(str(exc)))}", highlight=False)
+            raise typer.Exit(exc.exit_code) from None
+        except UsageError as exc:
+            # Typer would draw a boxed panel; a usage error is one line like every other.
+            where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
+            message = escape(redact(exc.format_message()) + where)
+            err_console.print(f"[red]error:[/red] {message}", highlight=False)
             raise typer.Exit(exc.exit_code) from None
         except Exception as exc:
             if is_cli_framework_signal(exc):

@@ -1,6 +1,7 @@
 """`bestseller asins …`: add, remove and list the ASINs being watched."""
 
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -8,11 +9,19 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from bestseller_cli import db, store
-from bestseller_cli.cli_common import console, err_console, print_json, settings, write_csv
+from bestseller_cli import db, product_kinds, store
+from bestseller_cli.asin_file import asins_in_file
+from bestseller_cli.cli_common import (
+    client_name,
+    console,
+    err_console,
+    print_json,
+    settings,
+    write_csv,
+)
 from bestseller_cli.config import normalize_marketplace
 from bestseller_cli.errors import ConfigError
-from bestseller_cli.models import parse_asin
+from bestseller_cli.models import INVALID, PRODUCT_TYPES, VARIATION_PARENT, parse_asin
 
 asins_app = typer.Typer(help="Add, remove and list the ASINs being watched.", no_args_is_help=True)
 
@@ -28,12 +37,14 @@ def read_asin_arguments(asins: list[str], file: Path | None) -> list[str]:
     texts = list(asins)
     if file is not None:
         try:
-            content = sys.stdin.read() if str(file) == "-" else file.read_text()
-        except (OSError, UnicodeDecodeError) as exc:
+            content = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+            texts += asins_in_file(content)
+        except UnicodeDecodeError:
+            raise ConfigError(f"--file {file} is not a UTF-8 text file") from None
+        except ValueError as exc:
+            raise ConfigError(f"--file {file} {exc}") from None
+        except OSError as exc:
             raise ConfigError(f"cannot read --file {file}: {exc.strerror or exc}") from None
-        for line in content.splitlines():
-            line = line.split("#", 1)[0].strip()
-            texts.extend(part for part in line.replace(",", " ").split() if part)
     if not texts:
         raise ConfigError("give at least one ASIN, or --file PATH (- for standard input)")
     return texts
@@ -42,7 +53,9 @@ def read_asin_arguments(asins: list[str], file: Path | None) -> list[str]:
 @asins_app.command("add")
 def asins_add(
     asins: Annotated[list[str] | None, typer.Argument(help="ASINs to watch.")] = None,
-    client: Annotated[str | None, typer.Option(help="Client the ASINs belong to.")] = None,
+    client: Annotated[
+        str | None, typer.Option(callback=client_name, help="Client the ASINs belong to.")
+    ] = None,
     marketplace: Annotated[
         str | None, typer.Option(help="Amazon marketplace: com, co.uk, de, … (KEEPA_DOMAIN).")
     ] = None,
@@ -59,9 +72,19 @@ def asins_add(
             help="A competitor's products (named when they take #1), or the client's own.",
         ),
     ] = None,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="Ask Keepa what each ASIN is (1 token each): variation parents and invalid"
+            " ASINs are named, with the children to track instead.",
+        ),
+    ] = False,
 ) -> None:
     """Start watching ASINs. Nothing is added when any ASIN is invalid (unless --skip-invalid)."""
     config = settings()
+    if verify:
+        config.require_keepa_key()
     market = marketplace_option(marketplace) or config.keepa_domain
     valid: list[str] = []
     invalid: list[str] = []
@@ -70,24 +93,27 @@ def asins_add(
             valid.append(parse_asin(text))
         except ValueError as exc:
             invalid.append(str(exc))
-    for problem in invalid:
-        err_console.print(f"[red]invalid:[/red] {problem}", highlight=False)
     if invalid and not skip_invalid:
-        raise ConfigError(
-            f"{len(invalid)} invalid ASIN(s); nothing was added"
-            " (--skip-invalid adds the valid ones)"
-        )
+        shown = "; ".join(invalid[:5]) + (f"; and {len(invalid) - 5} more" if invalid[5:] else "")
+        raise ConfigError(f"{shown}. Nothing was added (--skip-invalid adds the valid ones)")
+    for problem in invalid:
+        err_console.print(f"[red]invalid:[/red] {escape(problem)}", highlight=False)
     if valid:
         with db.open_database(config) as conn:
             role = None if competitor is None else ("competitor" if competitor else "own")
             added, already = store.add_tracked(
                 conn, asins=valid, marketplace=market, client=client, role=role
             )
+            notes = product_kinds.notes_for(
+                config, conn, asins=valid, marketplace=market, verify=verify
+            )
         as_role = f", {role}" if role else ""
         for asin in added:
             console.print(f"[green]added[/green] {asin} ({market}{as_role})", highlight=False)
         for asin in already:
             console.print(f"already tracked {asin} ({market}{as_role})", highlight=False)
+        for note in notes:
+            err_console.print(f"[yellow]warning:[/yellow] {escape(note)}", highlight=False)
     if invalid:
         raise typer.Exit(1)
 
@@ -95,7 +121,9 @@ def asins_add(
 @asins_app.command("remove")
 def asins_remove(
     asins: Annotated[list[str], typer.Argument(help="ASINs to stop watching.")],
-    client: Annotated[str | None, typer.Option(help="Only this client's entries.")] = None,
+    client: Annotated[
+        str | None, typer.Option(callback=client_name, help="Only this client's entries.")
+    ] = None,
     marketplace: Annotated[str | None, typer.Option(help="Only this marketplace.")] = None,
     purge: Annotated[
         bool, typer.Option(help="Also delete their history (asks first; --yes skips).")
@@ -117,10 +145,12 @@ def asins_remove(
         result = store.remove_tracked(
             conn, asins=parsed, client=client, marketplace=market, purge=purge
         )
+    for asin, market_of, owner in result.removed:
+        where = f"client {escape(owner)}" if owner else "no client"
+        console.print(f"[yellow]removed[/yellow] {asin} ({market_of}, {where})", highlight=False)
+    removed = {entry[0] for entry in result.removed}
     for asin in dict.fromkeys(parsed):
-        if asin in result.removed:
-            console.print(f"[yellow]removed[/yellow] {asin}", highlight=False)
-        else:
+        if asin not in removed:
             console.print(f"not tracked {asin}", highlight=False)
     if result.purged:
         console.print(f"[red]deleted history[/red] of {', '.join(result.purged)}", highlight=False)
@@ -129,13 +159,15 @@ def asins_remove(
             f"kept history of {', '.join(result.kept_history)} (still tracked by another client)",
             highlight=False,
         )
-    if len(result.removed) < len(set(parsed)):
+    if len(removed) < len(set(parsed)):
         raise typer.Exit(1)
 
 
 @asins_app.command("list")
 def asins_list(
-    client: Annotated[str | None, typer.Option(help="Only this client's ASINs.")] = None,
+    client: Annotated[
+        str | None, typer.Option(callback=client_name, help="Only this client's ASINs.")
+    ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Include removed ASINs.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
@@ -158,6 +190,7 @@ def asins_list(
             "last_checked_at": row.last_checked_at.isoformat() if row.last_checked_at else None,
             "added_at": row.added_at.isoformat(),
             "held_alerts": row.held_alerts,
+            **keepa_record(row),
         }
         for row in rows
     ]
@@ -165,7 +198,10 @@ def asins_list(
         print_json(records)
         return
     if as_csv:
-        write_csv(records, fieldnames=TRACKED_CSV_FIELDS)
+        write_csv(
+            [{name: record[name] for name in TRACKED_CSV_FIELDS} for record in records],
+            fieldnames=TRACKED_CSV_FIELDS,
+        )
         return
     if not rows:
         console.print("No ASINs tracked yet. Add one with `bestseller asins add B0XXXXXXXX`.")
@@ -188,13 +224,45 @@ def asins_list(
             + ("" if row.active else " (removed)"),
             row.marketplace,
             escape(row.client or "-"),
-            escape((row.title or "-")[:50]),
+            escape(kind_label(row) + (row.title or "-")[:50]),
             f"[bold green]{escape(badges)}[/bold green]" if row.badge_names else badges,
             f"#{row.main_rank:,}" if row.main_rank else "-",
             f"{row.last_checked_at:%Y-%m-%d %H:%M}" if row.last_checked_at else "never",
             *([str(row.held_alerts or "-")] if held else []),
         )
     console.print(table)
+
+
+def kind_label(row: store.TrackedRow) -> str:
+    """`(variation parent) ` or `(invalid) ` before the title of a product without ranks."""
+    if row.available is False and row.product_type in (INVALID, VARIATION_PARENT):
+        return f"({PRODUCT_TYPES[row.product_type]}) "
+    return ""
+
+
+def keepa_record(row: store.TrackedRow) -> dict[str, object]:
+    """What Keepa last said of the product: its kind, ranks, image and how fresh that is."""
+    age = None
+    if row.keepa_updated_at and row.last_checked_at:
+        age = round((row.last_checked_at - row.keepa_updated_at).total_seconds() / 3600, 2)
+    return {
+        "available": row.available,
+        "product_type": row.product_type,
+        "product_kind": PRODUCT_TYPES.get(row.product_type)
+        if row.product_type is not None
+        else None,
+        "variation_asins": row.variation_asins,
+        "image_url": row.image_url,
+        "main_category_id": row.main_category_id,
+        "category_ranks": row.category_ranks,
+        "keepa_updated_at": iso(row.keepa_updated_at),
+        "ranks_changed_at": iso(row.ranks_changed_at),
+        "data_age_hours": age,
+    }
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 TRACKED_CSV_FIELDS = [
@@ -210,4 +278,10 @@ TRACKED_CSV_FIELDS = [
     "last_checked_at",
     "added_at",
     "held_alerts",
+    "available",
+    "product_kind",
+    "image_url",
+    "keepa_updated_at",
+    "ranks_changed_at",
+    "data_age_hours",
 ]

@@ -3,14 +3,17 @@
 import html
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
-from bestseller_cli import monitor
-from bestseller_cli.cli_common import console, err_console, print_json, settings
+from bestseller_cli import healthcheck, monitor
+from bestseller_cli.cli_common import client_name, console, err_console, print_json, settings
 from bestseller_cli.doctor import run_doctor
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.models import parse_asin
@@ -21,7 +24,9 @@ def check(
     asin: Annotated[
         list[str] | None, typer.Option("--asin", help="Only these ASINs (repeatable).")
     ] = None,
-    client: Annotated[str | None, typer.Option(help="Only this client's ASINs.")] = None,
+    client: Annotated[
+        str | None, typer.Option(callback=client_name, help="Only this client's ASINs.")
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option(help="Fetch and diff, print what would alert; write and send nothing.")
     ] = False,
@@ -29,25 +34,27 @@ def check(
 ) -> None:
     """Run one monitoring pass: fetch ranks, detect badge changes, send alerts."""
     config = settings()
-    config.require_keepa_key()
-    try:
-        only = [parse_asin(text) for text in asin] if asin else None
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    with check_progress(enabled=not as_json) as on_progress:
-        summary = monitor.run_check(
-            config,
-            asins=only,
-            client=client,
-            dry_run=dry_run,
-            show=show_alert,
-            on_progress=on_progress,
-        )
-    if as_json:
-        print_json(summary_record(summary))
-    else:
-        print_summary(summary)
-    raise typer.Exit(summary.exit_code)
+    with healthcheck.monitored(None if dry_run else config.healthcheck_url):
+        config.require_keepa_key()
+        try:
+            only = [parse_asin(text) for text in asin] if asin else None
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        with check_progress(enabled=not as_json) as on_progress:
+            summary = monitor.run_check(
+                config,
+                asins=only,
+                client=client,
+                dry_run=dry_run,
+                # Machine output stays pure: with --json, printed alerts go to stderr.
+                show=partial(show_alert, to=err_console if as_json else console),
+                on_progress=on_progress,
+            )
+        if as_json:
+            print_json(summary_record(summary))
+        else:
+            print_summary(summary, stale_hours=config.keepa_stale_hours)
+        raise typer.Exit(summary.exit_code)
 
 
 def doctor() -> None:
@@ -59,7 +66,9 @@ def doctor() -> None:
         table.add_column(column)
     for finding in findings:
         colour = colours[finding.status]
-        table.add_row(f"[{colour}]{finding.status}[/{colour}]", finding.part, finding.detail)
+        table.add_row(
+            f"[{colour}]{finding.status}[/{colour}]", escape(finding.part), escape(finding.detail)
+        )
     console.print(table)
     if any(finding.status == "fail" for finding in findings):
         raise typer.Exit(1)
@@ -76,13 +85,13 @@ def check_progress(*, enabled: bool) -> Iterator[Callable[[int, int], None]]:
         yield lambda done, total: progress.update(task, completed=done, total=total)
 
 
-def show_alert(message: SlackMessage) -> None:
+def show_alert(message: SlackMessage, *, to: Console) -> None:
     """Alerts without a Slack token are printed here instead of being dropped."""
-    console.print(f"ALERT {html.unescape(message.text)}", highlight=False, markup=False)
+    to.print(f"ALERT {html.unescape(message.text)}", highlight=False, markup=False)
     for block in message.blocks:
         for element in block.get("elements", []) if block.get("type") == "context" else []:
             for line in element.get("text", "").splitlines():
-                console.print(f"      {html.unescape(line)}", highlight=False, markup=False)
+                to.print(f"      {html.unescape(line)}", highlight=False, markup=False)
 
 
 def summary_record(summary: monitor.CheckSummary) -> dict[str, Any]:
@@ -110,11 +119,16 @@ def summary_record(summary: monitor.CheckSummary) -> dict[str, Any]:
             "tokens_needed",
             "tokens_available",
             "tokens_used",
+            "categories_named",
+            "stale",
+            "variation_parents",
+            "invalid",
             "duration_seconds",
             "detection_latency_ms_max",
             "stopped_because",
             "unchecked",
             "warnings",
+            "conditions",
         )
     }
     record["changes"] = [change.model_dump(mode="json") for change in summary.changes]
@@ -122,8 +136,8 @@ def summary_record(summary: monitor.CheckSummary) -> dict[str, Any]:
     return record
 
 
-def print_summary(summary: monitor.CheckSummary) -> None:
-    for warning in summary.warnings:
+def print_summary(summary: monitor.CheckSummary, *, stale_hours: float) -> None:
+    for warning in summary.warnings + summary.variation_parents + summary.invalid:
         err_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     if summary.lock_held_elsewhere:
         console.print("Another check is running (the run lock is held); nothing to do.")
@@ -144,6 +158,7 @@ def print_summary(summary: monitor.CheckSummary) -> None:
     rows = [
         ("ASINs checked", f"{summary.checked} of {summary.asins_to_check}"),
         ("unavailable on Keepa", summary.unavailable),
+        (f"Keepa data older than {stale_hours:g} h", summary.stale),
         ("first seen (baseline)", summary.baselines),
         ("badges gained", summary.gained),
         ("badges lost", summary.lost),
@@ -154,16 +169,21 @@ def print_summary(summary: monitor.CheckSummary) -> None:
         ("alerts failed", summary.alerts_failed),
         ("alerts pending", summary.alerts_undelivered),
         ("Keepa tokens used", summary.tokens_used),
+        ("categories named by Keepa's /category", summary.categories_named),
         ("Keepa tokens needed / available at start", f"{summary.tokens_needed} / {available}"),
         ("detection to queue (ms, max)", latency),
         ("duration (s)", summary.duration_seconds),
     ]
     if summary.holders_looked_up is not None:
-        rows.insert(-2, ("categories looked up on Keepa's daily lists", summary.holders_looked_up))
+        rows.insert(
+            -2, ("categories looked up on Keepa's best seller lists", summary.holders_looked_up)
+        )
     for label, value in rows:
         table.add_row(label, "-" if value is None else str(value))
     table.show_header = False
     console.print(table)
+    for condition in summary.conditions:
+        err_console.print(f"[red]condition open:[/red] {condition}", highlight=False)
     if summary.stopped_because:
         err_console.print(f"[red]stopped early:[/red] {summary.stopped_because}", highlight=False)
     if summary.unchecked:

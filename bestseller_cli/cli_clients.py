@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from bestseller_cli import client_store, db
-from bestseller_cli.cli_common import console, print_json, settings
+from bestseller_cli.cli_common import client_name, console, print_json, settings
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.notify_config import (
     NotificationRule,
@@ -127,13 +127,10 @@ def describe_rule(rule: NotificationRule) -> str:
     return "; ".join(parts)
 
 
-def save_rule_from_options(conn: Any, *, name: str, channel: str | None, **options: Any) -> None:
-    channel = check_channel(channel) if channel is not None else None
-    changes = rule_changes(**options)
-    rule, created = client_store.update_rule(conn, client=name, channel=channel, changes=changes)
+def print_rule(name: str, rule: NotificationRule, *, created: bool) -> None:
     verb = "created" if created else "updated"
     console.print(
-        f"[green]{verb}[/green] rule for {escape(name)} → {channel_label(channel)}:"
+        f"[green]{verb}[/green] rule for {escape(name)} → {channel_label(rule.channel)}:"
         f" {describe_rule(rule)}",
         highlight=False,
     )
@@ -141,7 +138,7 @@ def save_rule_from_options(conn: Any, *, name: str, channel: str | None, **optio
 
 @clients_app.command("add")
 def clients_add(
-    name: Annotated[str, typer.Argument(help="Client name.")],
+    name: Annotated[str, typer.Argument(callback=client_name, help="Client name.")],
     channel: ChannelOpt = None,
     gained: GainedOpt = None,
     lost: LostOpt = None,
@@ -166,21 +163,25 @@ def clients_add(
         "timezone": timezone,
         "renotify_window": renotify_window,
     }
+    wants_rule = channel is not None or any(value is not None for value in options.values())
+    target = check_channel(channel) if channel is not None else None
+    changes = rule_changes(**options) if wants_rule else None
     with db.open_database(config) as conn:
-        created = client_store.add_client(conn, name=name)
-        label = name.strip()
-        shown = escape(label)
-        console.print(
-            f"[green]added client[/green] {shown}" if created else f"client {shown} already exists",
-            highlight=False,
+        created, rule = client_store.add_client(
+            conn, name=name, channel=target, rule_changes=changes
         )
-        if channel is not None or any(value is not None for value in options.values()):
-            save_rule_from_options(conn, name=label, channel=channel, **options)
+    shown = escape(name)
+    console.print(
+        f"[green]added client[/green] {shown}" if created else f"client {shown} already exists",
+        highlight=False,
+    )
+    if rule is not None:
+        print_rule(name, rule[0], created=rule[1])
 
 
 @clients_app.command("rule")
 def clients_rule(
-    name: Annotated[str, typer.Argument(help="Client name.")],
+    name: Annotated[str, typer.Argument(callback=client_name, help="Client name.")],
     channel: ChannelOpt = None,
     gained: GainedOpt = None,
     lost: LostOpt = None,
@@ -197,31 +198,31 @@ def clients_rule(
 ) -> None:
     """Create or change a client's rule for a channel; options not given keep their value."""
     config = settings()
+    named = check_channel(channel) if channel is not None else None
+    changes = rule_changes(
+        gained=gained,
+        lost=lost,
+        max_main_rank=max_main_rank,
+        ignore=ignore_category,
+        unignore=unignore_category,
+        mode=mode,
+        daily_hour=daily_hour,
+        quiet=quiet,
+        no_quiet=no_quiet,
+        timezone=timezone,
+        renotify_window=renotify_window,
+    )
     with db.open_database(config) as conn:
+        target = client_store.rule_channel(conn, client=name, channel=named)
         if remove:
-            target = check_channel(channel) if channel is not None else None
             if not client_store.delete_rule(conn, client=name, channel=target):
                 raise ConfigError(f"{name} has no rule for {channel_label(target)}")
             console.print(
                 f"[yellow]removed[/yellow] rule for {escape(name)} → {channel_label(target)}"
             )
             return
-        save_rule_from_options(
-            conn,
-            name=name,
-            channel=channel,
-            gained=gained,
-            lost=lost,
-            max_main_rank=max_main_rank,
-            ignore=ignore_category,
-            unignore=unignore_category,
-            mode=mode,
-            daily_hour=daily_hour,
-            quiet=quiet,
-            no_quiet=no_quiet,
-            timezone=timezone,
-            renotify_window=renotify_window,
-        )
+        rule, created = client_store.update_rule(conn, client=name, channel=target, changes=changes)
+    print_rule(name, rule, created=created)
 
 
 @clients_app.command("list")
@@ -266,7 +267,7 @@ def clients_list(
 
 @clients_app.command("remove")
 def clients_remove(
-    name: Annotated[str, typer.Argument(help="Client name.")],
+    name: Annotated[str, typer.Argument(callback=client_name, help="Client name.")],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Remove a client, its rules and its tracked ASINs; observed history is kept."""

@@ -8,6 +8,8 @@ from typing import Any
 from rich.console import Console
 
 from bestseller_cli.config import Settings, load_settings
+from bestseller_cli.errors import ConfigError
+from bestseller_cli.models import parse_client_name
 from bestseller_cli.redact import configure_logging
 
 console = Console()
@@ -18,6 +20,16 @@ def settings() -> Settings:
     loaded = load_settings()
     configure_logging(loaded.log_level)
     return loaded
+
+
+def client_name(value: str | None) -> str | None:
+    """Typer callback for every client name: trimmed, or a usage error before anything runs."""
+    if value is None:
+        return None
+    try:
+        return parse_client_name(value)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def print_json(data: Any) -> None:

@@ -7,7 +7,14 @@ from typing import Annotated
 import typer
 
 from bestseller_cli import client_store, db
-from bestseller_cli.cli_common import console, err_console, print_json, settings, write_csv
+from bestseller_cli.cli_common import (
+    client_name,
+    console,
+    err_console,
+    print_json,
+    settings,
+    write_csv,
+)
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.report import build_report, parse_since
 from bestseller_cli.report_format import (
@@ -24,7 +31,9 @@ def report(
     since: Annotated[
         str, typer.Option(help="Period start: 24h, 7d, 2w, or a date 2026-05-01 (UTC).")
     ] = "24h",
-    client: Annotated[str | None, typer.Option(help="Only this client's ASINs.")] = None,
+    client: Annotated[
+        str | None, typer.Option(callback=client_name, help="Only this client's ASINs.")
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print JSON (shape: bestseller_cli/report_models.py).")
     ] = False,

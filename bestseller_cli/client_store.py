@@ -1,7 +1,7 @@
 """All SQL for clients, their notification rules and the global defaults. Parameterised always."""
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -9,10 +9,12 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from bestseller_cli.errors import ConfigError
+from bestseller_cli.models import parse_client_name
 from bestseller_cli.notify_config import (
     GLOBAL_KEYS,
     GlobalSettings,
     NotificationRule,
+    release_time,
     updated_rule,
 )
 from bestseller_cli.store import client_id
@@ -52,17 +54,30 @@ def _rule(client: str, row: dict[str, Any]) -> NotificationRule:
     )
 
 
-def add_client(conn: psycopg.Connection, *, name: str) -> bool:
-    """Create a client; False when it already exists."""
-    clean = name.strip()
-    if not clean:
-        raise ConfigError("a client needs a name")
+def add_client(
+    conn: psycopg.Connection,
+    *,
+    name: str,
+    channel: str | None = None,
+    rule_changes: dict[str, Any] | None = None,
+) -> tuple[bool, tuple[NotificationRule, bool] | None]:
+    """Create a client (False: it already exists) and, with `rule_changes`, its rule for the
+    channel (as `update_rule` returns it); one transaction, so a rule that fails validation
+    leaves no client behind."""
+    try:
+        clean = parse_client_name(name)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     with conn.transaction():
         row = conn.execute(
             "INSERT INTO clients (name) VALUES (%s) ON CONFLICT (name) DO NOTHING RETURNING id",
             (clean,),
         ).fetchone()
-    return row is not None
+        rule = None
+        if rule_changes is not None:
+            target = rule_channel(conn, client=clean, channel=channel)
+            rule = update_rule(conn, client=clean, channel=target, changes=rule_changes)
+    return row is not None, rule
 
 
 def remove_client(conn: psycopg.Connection, *, name: str) -> None:
@@ -115,16 +130,41 @@ def get_rule(conn: psycopg.Connection, *, client: str, channel: str | None) -> N
     return _rule(client, row) if row else NotificationRule(client=client, channel=channel)
 
 
+def rule_channel(conn: psycopg.Connection, *, client: str, channel: str | None) -> str | None:
+    """The channel of the rule a command means: the one named; else the client's only rule's
+    (the default channel when it has none). With several rules, `--channel` must say which."""
+    if channel is not None:
+        return channel
+    rules = get_rules(conn, client=client)
+    if len(rules) > 1:
+        named = ", ".join(rule.channel or "(default channel)" for rule in rules)
+        raise ConfigError(f"{client} has {len(rules)} rules ({named}): say which with --channel")
+    return rules[0].channel if rules else None
+
+
+def get_rules(conn: psycopg.Connection, *, client: str) -> list[NotificationRule]:
+    [row] = list_clients(conn, name=client)
+    return row.rules
+
+
 def update_rule(
     conn: psycopg.Connection, *, client: str, channel: str | None, changes: dict[str, Any]
 ) -> tuple[NotificationRule, bool]:
     """Create or change the client's rule for a channel in one transaction.
 
     `changes` maps rule fields to new values (None keeps the current one); returns the saved
-    rule and whether it was created."""
+    rule and whether it was created. Alerts the rule held (quiet hours, a digest) go out when
+    the changed rule lets them: lifting quiet hours releases them at the next run."""
     with conn.transaction():
         rule = updated_rule(get_rule(conn, client=client, channel=channel), **changes)
         created = save_rule(conn, rule)
+        release = release_time(rule, now=datetime.now(UTC))
+        conn.execute(
+            "UPDATE notification_log SET deliver_after = %s"
+            " WHERE status = 'pending' AND deliver_after > %s AND client_id = %s"
+            " AND channel IS NOT DISTINCT FROM %s",
+            (release, release, client_id(conn, client), rule.channel),
+        )
     return rule, created
 
 

@@ -2,12 +2,15 @@
 
 from pathlib import Path
 
+import httpx
 import platformdirs
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bestseller_cli.errors import ConfigError
-from bestseller_cli.redact import register_secret
+from bestseller_cli.redact import redact, register_secret
 
 # Keepa's domain ids (KEEPA.md); 7 (cn) is retired.
 MARKETPLACES: dict[str, int] = {
@@ -37,7 +40,10 @@ def normalize_marketplace(value: str) -> str:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+    # A blank value (`BESTSELLER_HOME=` as in .env.example) means unset, for every setting.
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", case_sensitive=False, env_ignore_empty=True
+    )
 
     database_url: str | None = None
     bestseller_home: Path = Field(
@@ -46,7 +52,16 @@ class Settings(BaseSettings):
     keepa_api_key: str | None = None
     keepa_api_url: str = "https://api.keepa.com"
     keepa_domain: str = "com"
-    keepa_history_days: int = Field(default=30, ge=1, le=3650)
+    # 1 day keeps every current rank (Keepa keeps each series' last point) at the smallest
+    # response: measured in benchmarks/README.md.
+    keepa_history_days: int = Field(default=1, ge=1, le=3650)
+    # Keepa's `update`: refresh products whose data is older than N hours before answering;
+    # unset, Keepa decides. A refresh may cost one extra token per product (0 = always live).
+    keepa_update_hours: int | None = Field(default=None, ge=0)
+    # /category lookups for ranked categories categoryTree does not name, per pass.
+    keepa_category_token_budget: int = Field(default=20, ge=0)
+    # `check` counts products whose Keepa data (lastUpdate) is older than this.
+    keepa_stale_hours: float = Field(default=24.0, gt=0)
     keepa_max_token_wait_seconds: float = Field(default=300, ge=0)
     keepa_token_cost_usd: float = Field(default=0.000022, ge=0)
     keepa_bestsellers_lookup: bool = False
@@ -55,6 +70,12 @@ class Settings(BaseSettings):
     slack_bot_token: str | None = None
     slack_channel_id: str | None = None
     slack_api_url: str = "https://slack.com/api/"
+    slack_ops_channel_id: str | None = None
+    healthcheck_url: str | None = None
+    schedule_minutes: float = Field(default=60.0, gt=0)
+    ops_undelivered_minutes: float = Field(default=60.0, ge=0)
+    ops_max_resumes: int = Field(default=3, ge=0)
+    database_size_limit_mb: float | None = Field(default=None, gt=0)
     batch_size: int = Field(default=100, ge=1, le=100)
     max_retries: int = Field(default=3, ge=0, le=20)
     retry_delay_seconds: float = Field(default=1.0, ge=0)
@@ -67,6 +88,11 @@ class Settings(BaseSettings):
     def _known_marketplace(cls, value: str) -> str:
         return normalize_marketplace(value)
 
+    @field_validator("keepa_update_hours", "database_size_limit_mb", mode="before")
+    @classmethod
+    def _blank_is_not_sent(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -75,10 +101,44 @@ class Settings(BaseSettings):
             raise ValueError("use one of debug, info, warning, error")
         return level
 
-    @field_validator("database_url", "keepa_api_key", "slack_bot_token", "slack_channel_id")
+    @field_validator(
+        "database_url",
+        "keepa_api_key",
+        "slack_bot_token",
+        "slack_channel_id",
+        "slack_ops_channel_id",
+        "healthcheck_url",
+    )
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_conninfo(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            password = conninfo_to_dict(value).get("password")
+        except psycopg.ProgrammingError:
+            # The message names no part of the value: it may hold the password.
+            raise ValueError(
+                "not a PostgreSQL connection string: use a postgresql:// URL or key=value"
+                " pairs (SQLAlchemy's postgresql+psycopg:// is not one)"
+            ) from None
+        register_secret(password)
+        return value
+
+    @field_validator("keepa_api_url", "slack_api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        try:
+            url = httpx.URL(value.strip())
+        except (httpx.InvalidURL, ValueError):
+            url = None
+        if url is None or url.scheme not in {"http", "https"} or not url.host:
+            raise ValueError("not an http(s) URL, e.g. https://api.keepa.com")
+        return value.strip()
 
     def require_keepa_key(self) -> str:
         if not self.keepa_api_key:
@@ -98,9 +158,11 @@ def load_settings(**overrides: object) -> Settings:
         settings = Settings(**overrides)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{str(error['loc'][0]).upper()}: {error['msg']}" for error in exc.errors()
+            f"{str(error['loc'][0]).upper()}: {error['msg'].removeprefix('Value error, ')}"
+            for error in exc.errors()
         )
-        raise ConfigError(f"invalid setting {problems}") from None
+        raise ConfigError(redact(f"invalid setting {problems}")) from None
     register_secret(settings.keepa_api_key)
     register_secret(settings.slack_bot_token)
+    register_secret(settings.healthcheck_url)  # its path is the monitor's secret
     return settings

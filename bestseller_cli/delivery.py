@@ -60,16 +60,9 @@ class Delivery:
     def batch(self, *, ids: list[int], categories: list[tuple[str, int]], now: datetime) -> None:
         """A written batch's instant alerts, and the messages its changes complete: one
         round trip to claim and read them, Slack, one round trip to mark them."""
-        if self.slack_failing or not (ids or categories):
-            return
-        if self.sender is None:  # printed: no channel needed, no message to update later
-            told = story_store.claim_and_tell(
-                self.conn, ids=ids, categories=[], default_channel=None, now=now, printing=True
-            )
-            for entry in told:
-                self.show(message_for(entry))
-            outbox_store.mark_printed(self.conn, [entry.item.id for entry in told])
-            self.report.printed += len(told)
+        # Printed alerts go out after the last batch, with the whole story: a terminal
+        # line cannot be updated.
+        if self.sender is None or self.slack_failing or not (ids or categories):
             return
         told = story_store.claim_and_tell(
             self.conn, ids=ids, categories=categories, default_channel=self.default_channel, now=now

@@ -5,10 +5,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from bestseller_cli import check_store, db
+import psycopg
+
+from bestseller_cli import check_store, db, ops_store
 from bestseller_cli.config import Settings
 from bestseller_cli.errors import BestsellerError, SlackError
 from bestseller_cli.keepa import KeepaClient
+from bestseller_cli.ops_rules import KINDS, utc
+from bestseller_cli.product_kinds import kind_note
+from bestseller_cli.redact import redact
 from bestseller_cli.slack import SlackSender
 
 Status = Literal["ok", "warn", "fail"]
@@ -27,6 +32,7 @@ def run_doctor(settings: Settings) -> list[Finding]:
     watched = guarded(findings, "database", lambda: check_database(settings, findings))
     guarded(findings, "Keepa", lambda: check_keepa(settings, findings, watched or 0))
     guarded(findings, "Slack", lambda: check_slack(settings, findings))
+    check_monitoring(settings, findings)
     return findings
 
 
@@ -34,8 +40,10 @@ def guarded(findings: list[Finding], part: str, check: Callable[[], int | None])
     try:
         return check()
     except BestsellerError as exc:
-        findings.append(Finding(part, "fail", str(exc)))
-        return None
+        findings.append(Finding(part, "fail", redact(str(exc))))
+    except psycopg.Error as exc:
+        findings.append(Finding(part, "fail", redact(f"{type(exc).__name__}: {exc}".strip())))
+    return None
 
 
 def check_database(settings: Settings, findings: list[Finding]) -> int:
@@ -65,7 +73,57 @@ def check_database(settings: Settings, findings: list[Finding]) -> int:
             findings.append(Finding("run lock", "ok", "session advisory lock usable"))
         else:
             findings.append(Finding("run lock", "warn", "held right now: a check is running"))
-        return 0 if pending else check_store.count_watched(conn)
+        if pending:
+            return 0
+        findings.extend(product_kinds_findings(conn))
+        findings.extend(open_conditions(conn))
+        return check_store.count_watched(conn)
+
+
+def product_kinds_findings(conn: psycopg.Connection) -> list[Finding]:
+    """Tracked ASINs the last pass found without ranks: a parent's children, or invalid."""
+    notes = [
+        kind_note(kind.asin, kind.marketplace, kind.product_type, kind.variation_asins)
+        for kind in check_store.without_ranks(conn)
+    ]
+    return [Finding("tracked ASIN", "warn", note) for note in notes if note]
+
+
+def open_conditions(conn: psycopg.Connection) -> list[Finding]:
+    """What the last passes found wrong and is not cleared yet (ops_conditions)."""
+    return [
+        Finding(
+            f"open: {KINDS.get(condition.kind, condition.kind)}",
+            "warn",
+            f"{condition.headline}: {condition.effect}. Fix: {condition.fix}."
+            f" (since {utc(condition.opened_at)}, {condition.passes} passes)",
+        )
+        for condition in ops_store.conditions(conn)
+    ]
+
+
+def check_monitoring(settings: Settings, findings: list[Finding]) -> None:
+    """Who hears about trouble: the operations channel and a cron monitor."""
+    if settings.slack_ops_channel_id is None:
+        findings.append(
+            Finding(
+                "ops channel",
+                "warn",
+                "SLACK_OPS_CHANNEL_ID unset: operations alerts (Keepa rejecting the key, no"
+                " pass for hours, ...) show only in `doctor` and `report`; set a channel for them",
+            )
+        )
+    if settings.healthcheck_url is None:
+        findings.append(
+            Finding(
+                "cron monitor",
+                "warn",
+                "HEALTHCHECK_URL unset: nobody hears when no pass runs at all; set a"
+                " Healthchecks.io, Cronitor or Better Stack ping URL",
+            )
+        )
+    else:
+        findings.append(Finding("cron monitor", "ok", "HEALTHCHECK_URL set (pinged by check)"))
 
 
 def check_keepa(settings: Settings, findings: list[Finding], watched: int) -> None:
@@ -92,10 +150,18 @@ def check_slack(settings: Settings, findings: list[Finding]) -> None:
     sender = SlackSender.from_settings(settings)
     findings.append(Finding("Slack token", "ok", f"valid ({sender.check_auth()})"))
     channels = set()
-    if settings.slack_channel_id:
-        channels.add(settings.slack_channel_id)
+    channels.update(c for c in (settings.slack_channel_id, settings.slack_ops_channel_id) if c)
     with db.connect(db.database_url(settings), autocommit=True) as conn:
-        channels.update(check_store.configured_channels(conn))
+        if db.pending_migrations(conn):
+            findings.append(
+                Finding(
+                    "Slack rules",
+                    "warn",
+                    "clients' rule channels not checked: the database has pending migrations",
+                )
+            )
+        else:
+            channels.update(check_store.configured_channels(conn))
     if not channels:
         findings.append(
             Finding("Slack channel", "fail", "no channel: set SLACK_CHANNEL_ID or a client rule")

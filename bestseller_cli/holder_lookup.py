@@ -1,6 +1,7 @@
-"""Who took #1 when no tracked product did: the head of Keepa's daily best seller list of the
-category, asked once per category per pass, within a token budget. Optional
-(KEEPA_BESTSELLERS_LOOKUP); without it, or past the budget, such a loss says "holder unknown".
+"""Who took #1 when no tracked product did: the head of Keepa's best seller list of the
+category (as of the list's own update time), asked once per category per pass, within a
+token budget; a category without a list answers empty and costs nothing. Optional
+(KEEPA_BESTSELLERS_LOOKUP); without it, or past the budget, such a loss says "not known yet".
 """
 
 from dataclasses import dataclass, field
@@ -12,8 +13,8 @@ from bestseller_cli.errors import KeepaAuthError, KeepaError
 from bestseller_cli.keepa import KeepaClient
 from bestseller_cli.models import BestSellerList, ErrorEvent
 
-# What a /bestsellers request is assumed to cost until one has been measured: Keepa's price
-# list says 50 tokens. Afterwards the last call's `tokensConsumed` is the estimate.
+# What a /bestsellers request is assumed to cost until one has been measured: Keepa's docs
+# say 50 tokens. Afterwards the last call's `tokensConsumed` is the estimate.
 ASSUMED_LOOKUP_COST = 50
 
 

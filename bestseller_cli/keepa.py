@@ -4,11 +4,13 @@ Keepa takes the API key in the query string, so no URL, httpx exception or raw r
 leaves this module: every message is built here from redacted text.
 """
 
+import gzip
 import html
+import json
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Self, TypeVar
 
@@ -20,6 +22,8 @@ from tenacity import RetryCallState
 from bestseller_cli.config import MARKETPLACES, Settings, normalize_marketplace
 from bestseller_cli.errors import KeepaAuthError, KeepaError
 from bestseller_cli.models import (
+    INVALID,
+    VARIATION_PARENT,
     ApiCall,
     BestSellerList,
     CategoryRank,
@@ -35,8 +39,11 @@ Params = dict[str, str | int]
 BATCH_SIZE = 100
 KEEPA_EPOCH_OFFSET_MINUTES = 21564000
 IMAGE_URL = "https://m.media-amazon.com/images/I/"
-# Product.java ProductType: 4 INVALID, 5 VARIATION_PARENT -- Keepa has no product data.
-NO_DATA_TYPES = {4, 5}
+# Product.java ProductType: 4 INVALID, 5 VARIATION_PARENT -- Keepa has no rank data.
+NO_DATA_TYPES = {INVALID, VARIATION_PARENT}
+GZIP_MAGIC = b"\x1f\x8b"
+# /category takes up to 10 ids per request for the same token cost (Keepa's Request.java).
+CATEGORY_IDS_PER_REQUEST = 10
 CSV_AMAZON, CSV_NEW, CSV_RATING, CSV_REVIEWS = 0, 1, 16, 17
 # What a 200 body must hold to be usable, per endpoint.
 # A category without a list comes back as an envelope without bestSellersList.
@@ -44,6 +51,7 @@ EXPECTED = {
     "product": ("products", list),
     "token": ("tokensLeft", int),
     "bestsellers": ("tokensLeft", int),
+    "category": ("tokensLeft", int),
 }
 FINAL_STATUSES = {
     400: "Keepa rejected the request (HTTP 400 REQUEST_REJECTED): check KEEPA_API_KEY",
@@ -56,6 +64,7 @@ TOKEN_FIELDS = {
     "refill_rate": "refillRate",
 }
 _TAG = re.compile(r"<[^>]*>")
+IMAGE_FILE = re.compile(r"\.(jpe?g|png|gif|webp)$", re.IGNORECASE)
 
 
 class KeepaOutOfTokens(KeepaError):
@@ -72,6 +81,13 @@ class TokenStatus(BaseModel):
     tokens_left: int
     refill_in_ms: int
     refill_rate: int
+
+
+class CategoryNames(BaseModel):
+    """What one /category request named, and what it cost."""
+
+    names: dict[int, str]
+    tokens_consumed: int | None
 
 
 class _Retryable(KeepaError):
@@ -108,17 +124,25 @@ def parse_product(raw: dict[str, Any], *, marketplace: str) -> ProductSnapshot:
 def _parse(raw: dict[str, Any], *, marketplace: str, problems: list[str]) -> ProductSnapshot:
     """Parse, noting in `problems` each field that could not be read."""
     asin = str(raw.get("asin") or "")
+    product_type = raw.get("productType") if isinstance(raw.get("productType"), int) else None
     sales_ranks = raw.get("salesRanks")
-    if raw.get("productType") in NO_DATA_TYPES or (
+    if product_type in NO_DATA_TYPES or (
         not sales_ranks and (not raw.get("title") or not raw.get("lastUpdate"))
     ):
-        return ProductSnapshot(asin=asin, marketplace=marketplace, available=False)
+        return ProductSnapshot(
+            asin=asin,
+            marketplace=marketplace,
+            available=False,
+            product_type=product_type,
+            variation_asins=_variation_asins(raw) if product_type == VARIATION_PARENT else [],
+            last_update=_keepa_time_or_none(raw.get("lastUpdate")),
+        )
     if not sales_ranks:
         problems.append("no salesRanks (ranks unknown)")
     tree = raw.get("categoryTree") or []
     names = _read(problems, "categoryTree", lambda: {int(n["catId"]): n["name"] for n in tree})
-    ranks = _category_ranks(sales_ranks or {}, names or {}, problems)
-    main_id = _read(problems, "salesRankReference", lambda: _int_or_none(raw["salesRankReference"]))
+    ranks, changed_at = _category_ranks(sales_ranks or {}, names or {}, problems)
+    main_id = _read(problems, "salesRankReference", lambda: _main_category(raw, ranks))
     csv = _read(problems, "csv", lambda: list(raw.get("csv") or []))
 
     def series(index: int) -> Any:
@@ -132,10 +156,12 @@ def _parse(raw: dict[str, Any], *, marketplace: str, problems: list[str]) -> Pro
     return ProductSnapshot(
         asin=asin,
         marketplace=marketplace,
+        product_type=product_type,
         title=_read(problems, "title", lambda: _clean_title(raw["title"])),
         brand=raw.get("brand") if isinstance(raw.get("brand"), str) else None,
-        image_url=_read(problems, "imagesCSV", lambda: _image_url(raw.get("imagesCSV"))),
+        image_url=_read(problems, "images", lambda: _image_url(raw)),
         last_update=_read(problems, "lastUpdate", lambda: keepa_time(int(raw["lastUpdate"]))),
+        ranks_changed_at=changed_at,
         main_category_id=main_id,
         main_rank=ranks[main_id].rank if main_id in ranks else None,
         category_ranks=ranks,
@@ -143,6 +169,31 @@ def _parse(raw: dict[str, Any], *, marketplace: str, problems: list[str]) -> Pro
         rating=rating / 10 if rating is not None else None,
         review_count=_read(problems, "csv reviews", lambda: _last(series(CSV_REVIEWS))),
     )
+
+
+def _main_category(raw: dict[str, Any], ranks: dict[int, CategoryRank]) -> int | None:
+    """The main rank's category: salesRankReference, or, when Keepa sends -1 while ranks
+    exist, the root category if it is ranked."""
+    reference = _int_or_none(raw.get("salesRankReference"))
+    if reference is not None:
+        return reference
+    root = _int_or_none(raw.get("rootCategory"))
+    return root if root in ranks else None
+
+
+def _keepa_time_or_none(minute: Any) -> datetime | None:
+    return keepa_time(minute) if isinstance(minute, int) and minute > 0 else None
+
+
+def _variation_asins(raw: dict[str, Any]) -> list[str]:
+    """A parent's children: `variationCSV` ("A,B,C"), else the `variations` objects."""
+    text = raw.get("variationCSV")
+    if isinstance(text, str) and text.strip():
+        return [part.strip() for part in text.split(",") if part.strip()]
+    variations = raw.get("variations")
+    if isinstance(variations, list):
+        return [v["asin"] for v in variations if isinstance(v, dict) and v.get("asin")]
+    return []
 
 
 def _read(problems: list[str], field: str, read: Callable[[], T]) -> T | None:
@@ -174,9 +225,11 @@ def _number(body: dict[str, Any], name: str) -> int | None:
 
 def _category_ranks(
     sales_ranks: dict[str, Any], names: dict[int, str], problems: list[str]
-) -> dict[int, CategoryRank]:
-    """Current rank per category; -1 means not ranked, an empty series is left out (unknown)."""
+) -> tuple[dict[int, CategoryRank], datetime | None]:
+    """Current rank per category; -1 means not ranked, an empty series is left out (unknown).
+    Also the newest rank point's time: the ranks are unchanged since then."""
     ranks: dict[int, CategoryRank] = {}
+    newest: int | None = None
     for key, history in sales_ranks.items():
         try:
             if not history:
@@ -185,9 +238,10 @@ def _category_ranks(
             ranks[category_id] = CategoryRank(
                 category_id=category_id, name=names.get(category_id), rank=_last(history)
             )
+            newest = max(newest or 0, int(history[-2]))
         except (TypeError, ValueError):
             problems.append(f"salesRanks[{key}] unreadable")
-    return ranks
+    return ranks, _keepa_time_or_none(newest)
 
 
 def _clean_title(title: Any) -> str | None:
@@ -197,9 +251,24 @@ def _clean_title(title: Any) -> str | None:
     return text or None
 
 
-def _image_url(images_csv: Any) -> str | None:
-    first = str(images_csv or "").split(",")[0].strip()
-    return IMAGE_URL + first if first else None
+def _image_url(raw: dict[str, Any]) -> str | None:
+    """The first image: `images` (2026: a list of {l, m, ...} file names, large first) or
+    the older `imagesCSV` ("a.jpg,b.jpg")."""
+    for image in raw.get("images") or []:
+        name = _image_name(image)
+        if name:
+            return IMAGE_URL + name
+    first_csv = str(raw.get("imagesCSV") or "").split(",")[0].strip()
+    return IMAGE_URL + first_csv if first_csv else None
+
+
+def _image_name(image: Any) -> str | None:
+    """A file name from one `images` entry: its large (`l`), else medium (`m`), else any
+    image file name it carries; a plain string is the name itself."""
+    if isinstance(image, dict):
+        named = [image.get("l"), image.get("m"), *image.values()]
+        image = next((n for n in named if isinstance(n, str) and IMAGE_FILE.search(n)), None)
+    return image.strip() if isinstance(image, str) and image.strip() else None
 
 
 class KeepaClient:
@@ -216,6 +285,7 @@ class KeepaClient:
         retry_delay: float,
         max_token_wait_seconds: float,
         history_days: int,
+        update_hours: int | None = None,
         on_call: Callable[[ApiCall], None] | None = None,
         on_error: Callable[[ErrorEvent], None] | None = None,
         transport: httpx.BaseTransport | None = None,
@@ -229,6 +299,7 @@ class KeepaClient:
         self._backoff = exponential + tenacity.wait_random(0, retry_delay)
         self._max_token_wait = max_token_wait_seconds
         self._history_days = history_days
+        self._update_hours = update_hours
         self._on_call = on_call or (lambda call: None)
         self._on_error = on_error or (lambda error: None)
         self._sleep = sleep
@@ -250,6 +321,7 @@ class KeepaClient:
             retry_delay=settings.retry_delay_seconds,
             max_token_wait_seconds=settings.keepa_max_token_wait_seconds,
             history_days=settings.keepa_history_days,
+            update_hours=settings.keepa_update_hours,
             on_call=on_call,
             on_error=on_error,
         )
@@ -262,9 +334,12 @@ class KeepaClient:
         if not wanted:
             return []
         market = normalize_marketplace(marketplace)
-        # days trims histories; never history=0, which drops salesRanks.
+        # days trims histories but keeps each series' last point (the current rank), see
+        # benchmarks/README.md; never history=0, whose salesRanks evidence conflicts.
         params: Params = {"domain": MARKETPLACES[market], "asin": ",".join(wanted)}
         params["days"] = self._history_days
+        if self._update_hours is not None:  # may cost an extra token per refreshed product
+            params["update"] = self._update_hours
         body = self._get("product", params, market, len(wanted))
         found: dict[str, ProductSnapshot] = {}
         for raw in body["products"]:
@@ -287,6 +362,17 @@ class KeepaClient:
             for asin in wanted
         ]
 
+    def batches(
+        self, asins: Sequence[str], *, marketplace: str, batch_size: int = BATCH_SIZE
+    ) -> Iterator[tuple[list[str], list[ProductSnapshot]]]:
+        """Fetch batch after batch, lazily, so the caller can stop between them."""
+        if not 1 <= batch_size <= BATCH_SIZE:
+            raise ValueError(f"batch_size must be between 1 and {BATCH_SIZE}")
+        wanted = list(dict.fromkeys(asins))
+        for start in range(0, len(wanted), batch_size):
+            batch = wanted[start : start + batch_size]
+            yield batch, self.fetch(batch, marketplace=marketplace)
+
     def token_status(self) -> TokenStatus:
         """Tokens left and refill, from the free /token endpoint."""
         body = self._get("token", {})
@@ -296,14 +382,10 @@ class KeepaClient:
         )
 
     def best_seller_list(self, category_id: int, *, marketplace: str) -> BestSellerList:
-        """The category's list by sub-category rank (`sublist=1`), current ranks (`range=0`)."""
+        """The category's list by sub-category rank (`sublist=1`), by current rank. Keepa's
+        docs forbid `range` (as `month` and `year`) with `sublist`; current rank is the default."""
         market = normalize_marketplace(marketplace)
-        params: Params = {
-            "domain": MARKETPLACES[market],
-            "category": category_id,
-            "range": 0,
-            "sublist": 1,
-        }
+        params: Params = {"domain": MARKETPLACES[market], "category": category_id, "sublist": 1}
         body = self._get("bestsellers", params, market)
         listing = body.get("bestSellersList")
         listing = listing if isinstance(listing, dict) else {}
@@ -315,6 +397,29 @@ class KeepaClient:
             updated_at=keepa_time(updated) if updated and updated > 0 else None,
             tokens_consumed=_number(body, "tokensConsumed"),
         )
+
+    def category_names(self, category_ids: Sequence[int], *, marketplace: str) -> CategoryNames:
+        """Names of up to CATEGORY_IDS_PER_REQUEST categories from one /category request.
+
+        Asked once, never retried or waited for: a name must not delay an alert. A category
+        Keepa does not know is absent from the answer."""
+        ids = list(dict.fromkeys(category_ids))
+        if not 1 <= len(ids) <= CATEGORY_IDS_PER_REQUEST:
+            raise ValueError(f"ask for 1 to {CATEGORY_IDS_PER_REQUEST} categories per request")
+        market = normalize_marketplace(marketplace)
+        params: Params = {
+            "domain": MARKETPLACES[market],
+            "category": ",".join(map(str, ids)),
+            "parents": 0,
+        }
+        body = self._attempt("category", params, market, 0)
+        found = body.get("categories")
+        names: dict[int, str] = {}
+        for key, entry in (found if isinstance(found, dict) else {}).items():
+            name = entry.get("name") if isinstance(entry, dict) else None
+            if isinstance(name, str) and name.strip() and str(key).isdigit():
+                names[int(key)] = name.strip()
+        return CategoryNames(names=names, tokens_consumed=_number(body, "tokensConsumed"))
 
     def close(self) -> None:
         self._http.close()
@@ -394,11 +499,7 @@ class KeepaClient:
         if failure:  # raised outside the except block: no httpx exception (URL, key) in its chain
             report(None, {})
             raise failure
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        body = body if isinstance(body, dict) else {}
+        body = _json_body(response)
         report(response.status_code, body)
         failure = _failure(response.status_code, body, endpoint, self._max_token_wait)
         if failure:
@@ -419,6 +520,19 @@ class KeepaClient:
                 context=context,
             )
         )
+
+
+def _json_body(response: httpx.Response) -> dict[str, Any]:
+    """The JSON object of a response; {} if unreadable. A gzip body that came without a
+    Content-Encoding header (magic bytes 1f 8b) is decoded here, as httpx cannot know."""
+    content = response.content
+    try:
+        if content[:2] == GZIP_MAGIC:
+            content = gzip.decompress(content)
+        body = json.loads(content)
+    except (OSError, EOFError, ValueError):
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def _failure(status: int, body: dict[str, Any], endpoint: str, max_wait: float) -> Exception | None:

@@ -1,5 +1,6 @@
 """Typed data that crosses module boundaries."""
 
+import unicodedata
 from datetime import datetime
 from typing import Literal
 
@@ -18,6 +19,18 @@ class CategoryRank(BaseModel):
     rank: int | None = None
 
 
+# Keepa's productType (Product.java), evaluated before any other field.
+PRODUCT_TYPES = {
+    0: "standard",
+    1: "downloadable",
+    2: "ebook",
+    3: "unaccessible",
+    4: "invalid",
+    5: "variation parent",
+}
+INVALID, VARIATION_PARENT = 4, 5
+
+
 class ProductSnapshot(BaseModel):
     """What Keepa says about one ASIN now. `available` False means Keepa had no usable data:
     the badge state is unknown, never "lost"."""
@@ -25,10 +38,14 @@ class ProductSnapshot(BaseModel):
     asin: str
     marketplace: str
     available: bool = True
+    product_type: int | None = None
+    # A variation parent's children (variationCSV): the ASINs that carry ranks.
+    variation_asins: list[str] = Field(default_factory=list)
     title: str | None = None
     brand: str | None = None
     image_url: str | None = None
-    last_update: datetime | None = None
+    last_update: datetime | None = None  # when Keepa last looked at the product
+    ranks_changed_at: datetime | None = None  # the newest rank point: "unchanged since"
     main_category_id: int | None = None
     main_rank: int | None = None
     # Only the categories Keepa reported a rank series for; a missing one is unknown.
@@ -57,6 +74,7 @@ class BadgeChange(BaseModel):
     main_rank: int | None
     title: str | None
     detected_at: datetime
+    keepa_seen_at: datetime | None = None  # Keepa's lastUpdate of the product
 
 
 class TrackedAsin(BaseModel):
@@ -73,9 +91,24 @@ def parse_asin(text: str) -> str:
     return asin
 
 
+MAX_CLIENT_NAME = 100
+
+
+def parse_client_name(text: str) -> str:
+    """Trim and validate a client name: 1 to 100 characters, no newline or control character."""
+    name = text.strip()
+    if not name:
+        raise ValueError("a client name cannot be empty")
+    if len(name) > MAX_CLIENT_NAME:
+        raise ValueError(f"a client name has at most {MAX_CLIENT_NAME} characters")
+    if any(unicodedata.category(char) in {"Cc", "Cf", "Zl", "Zp"} for char in name):
+        raise ValueError(f"{name!r} is not a client name: no newlines or control characters")
+    return name
+
+
 class BestSellerList(BaseModel):
-    """Head of Keepa's best seller list of one category. Keepa rebuilds these lists about
-    daily, so the head is who led at `updated_at`, not necessarily who is #1 this hour."""
+    """Head of Keepa's best seller list of one category: who led when Keepa last rebuilt the
+    list (`updated_at`; hourly at best per Keepa's docs), not necessarily who is #1 now."""
 
     category_id: int
     first_asin: str | None

@@ -11,15 +11,26 @@ import psycopg
 
 from bestseller_cli import check_store, db
 from bestseller_cli.badges import observe
+from bestseller_cli.category_names import NameBudget, name_batch, with_names
 from bestseller_cli.config import Settings
 from bestseller_cli.delivery import Delivery, DeliveryReport
 from bestseller_cli.errors import KeepaAuthError, KeepaError
 from bestseller_cli.holder_lookup import look_up_holders
 from bestseller_cli.keepa import KeepaClient, KeepaOutOfTokens
 from bestseller_cli.keepa_ahead import fetch_ahead
-from bestseller_cli.models import ApiCall, BadgeChange, ErrorEvent, ProductSnapshot
+from bestseller_cli.models import (
+    INVALID,
+    VARIATION_PARENT,
+    ApiCall,
+    BadgeChange,
+    ErrorEvent,
+    ProductSnapshot,
+)
+from bestseller_cli.ops import watch_operations
+from bestseller_cli.ops_rules import PassFacts
+from bestseller_cli.product_kinds import snapshot_note
 from bestseller_cli.redact import redact
-from bestseller_cli.routing import deliveries_for
+from bestseller_cli.routing import deliveries_for, unknown_zones
 from bestseller_cli.slack import SlackMessage, SlackSender
 
 log = logging.getLogger(__name__)
@@ -51,15 +62,22 @@ class CheckSummary:
     alerts_undelivered: int = 0
     alerts_updated: int = 0  # messages completed in place once their story was known
     holders_looked_up: int | None = None  # None: KEEPA_BESTSELLERS_LOOKUP is off
+    categories_named: int = 0  # by Keepa's /category lookup, this pass
+    stale: int = 0  # products whose Keepa data is older than KEEPA_STALE_HOURS
+    variation_parents: list[str] = field(default_factory=list)  # what to track instead
+    invalid: list[str] = field(default_factory=list)  # ASINs Keepa calls invalid
     tokens_needed: int = 0
     tokens_available: int | None = None
     tokens_used: int = 0
     duration_seconds: float = 0.0
     detection_latency_ms_max: float | None = None
     stopped_because: str | None = None
+    stopped_for: str | None = None  # "deadline", "tokens" or "keepa"
+    refill_per_minute: int | None = None
     unchecked: list[str] = field(default_factory=list)
     changes: list[BadgeChange] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    conditions: list[str] = field(default_factory=list)  # operations conditions open now
 
     @property
     def exit_code(self) -> int:
@@ -76,6 +94,7 @@ class PassContext:
     run_id: int | None
     summary: CheckSummary
     rules: tuple
+    names: NameBudget = field(default_factory=lambda: NameBudget(limit=0))
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     calls: list[ApiCall] = field(default_factory=list)
     errors: list[ErrorEvent] = field(default_factory=list)
@@ -127,7 +146,13 @@ def run_check(
         # two round trips (read, write) and is durable the moment it returns.
         with db.connect(url, autocommit=True) as conn:
             db.migrate(conn)
-            run_pass(conn, settings, summary, asins, client, show, on_progress, started, clock)
+            check_store.check_selection(conn, asins=asins, client=client)
+            try:
+                run_pass(conn, settings, summary, asins, client, show, on_progress, started, clock)
+            except Exception as exc:
+                note_operations(conn, settings, summary, failure=exc, show=show, clock=clock)
+                raise
+            note_operations(conn, settings, summary, failure=None, show=show, clock=clock)
     finally:
         db.release_run_lock(lock_conn)
         lock_conn.close()
@@ -157,8 +182,10 @@ def run_pass(
         run_id=run_id,
         summary=summary,
         rules=check_store.load_rules(conn),
+        names=NameBudget(limit=settings.keepa_category_token_budget),
         clock=clock,
     )
+    note_unknown_zones(context)
     if not summary.dry_run:
         sender = SlackSender.from_settings(settings) if settings.slack_bot_token else None
         context.delivery = Delivery(
@@ -179,6 +206,7 @@ def run_pass(
             settings.keepa_max_token_wait_seconds, max(0.0, deadline - time.monotonic())
         ),
         history_days=settings.keepa_history_days,
+        update_hours=settings.keepa_update_hours,
         on_call=context.record_call,
         on_error=context.errors.append,
     )
@@ -187,6 +215,7 @@ def run_pass(
             if summary.asins_to_check:
                 summary.tokens_available = token_budget(keepa, context)
             fetch_all(keepa, context, work, deadline, on_progress)
+            note_unnamed(context)
             lookup = settings.keepa_bestsellers_lookup and summary.stopped_because is None
             if lookup and run_id is not None:
                 name_unexplained_holders(keepa, context, run_id)
@@ -206,6 +235,18 @@ def run_pass(
         check_store.finish_run(conn, run_id=run_id, status=status, summary=as_record(summary))
 
 
+def note_unknown_zones(context: PassContext) -> None:
+    """A rule's zone missing on this machine must not stop delivery: it falls back to UTC,
+    and error_log says so."""
+    rules_by_client, _ = context.rules
+    for zone in unknown_zones(rule for rules in rules_by_client.values() for rule in rules):
+        message = f"time zone {zone!r} is unknown on this machine: its rules deliver in UTC"
+        context.errors.append(
+            ErrorEvent(source="routing", kind="unknown_timezone", message=message)
+        )
+        context.summary.warnings.append(message)
+
+
 def token_budget(keepa: KeepaClient, context: PassContext) -> int | None:
     """Tokens Keepa has now (the /token call is free); a pass needs one per ASIN."""
     try:
@@ -215,6 +256,7 @@ def token_budget(keepa: KeepaClient, context: PassContext) -> int | None:
     except KeepaError as exc:
         context.summary.warnings.append(f"could not read the Keepa token balance: {exc}")
         return None
+    context.summary.refill_per_minute = status.refill_rate
     if status.tokens_left < context.summary.tokens_needed:
         context.summary.warnings.append(
             f"this pass needs {context.summary.tokens_needed} Keepa tokens and"
@@ -255,6 +297,7 @@ def fetch_chunk(
         if time.monotonic() <= deadline:
             return True
         summary.stopped_because = "the run deadline (RUN_DEADLINE_MINUTES) is near"
+        summary.stopped_for = "deadline"
         return False
 
     processed: set[str] = set()
@@ -270,7 +313,9 @@ def fetch_chunk(
         if fetched.products is None:
             stop_fetching(context, fetched.error)
             continue
-        queued, categories = process_batch(context, marketplace, fetched.asins, fetched.products)
+        queued, categories = process_batch(
+            context, marketplace, fetched.asins, fetched.products, keepa=keepa
+        )
         if context.delivery is not None:
             context.delivery.batch(ids=queued, categories=categories, now=context.clock())
         processed.update(fetched.asins)
@@ -287,9 +332,11 @@ def stop_fetching(context: PassContext, error: Exception | None) -> None:
         return
     if isinstance(error, KeepaOutOfTokens):
         context.summary.stopped_because = f"Keepa is out of tokens ({error})"
+        context.summary.stopped_for = "tokens"
         return
     context.errors.append(ErrorEvent(source="keepa", kind="request_failed", message=str(error)))
     context.summary.stopped_because = f"Keepa failed: {error}"
+    context.summary.stopped_for = "keepa"
 
 
 def name_unexplained_holders(keepa: KeepaClient, context: PassContext, run_id: int) -> None:
@@ -304,29 +351,78 @@ def name_unexplained_holders(keepa: KeepaClient, context: PassContext, run_id: i
         )
 
 
+def note_unnamed(context: PassContext) -> None:
+    names = context.names
+    context.summary.categories_named = names.looked_up
+    if names.left_unnamed:
+        context.summary.warnings.append(
+            f"{names.left_unnamed} ranked categories are shown by id: {names.stopped_because}"
+        )
+
+
+def note_product_kind(summary: CheckSummary, snapshot: ProductSnapshot) -> None:
+    """Products Keepa has no ranks for, by kind: a parent's children are what to track."""
+    note = snapshot_note(snapshot)
+    if note and snapshot.product_type == VARIATION_PARENT:
+        summary.variation_parents.append(note)
+    elif note and snapshot.product_type == INVALID:
+        summary.invalid.append(note)
+
+
 def process_batch(
     context: PassContext,
     marketplace: str,
     requested: list[str],
     products: list[ProductSnapshot],
+    *,
+    keepa: KeepaClient,
 ) -> tuple[list[int], list[tuple[str, int]]]:
-    """Diff a batch against what we knew and write it all in one transaction. Returns the
-    outbox ids it queued and the (marketplace, category) pairs whose badge moved."""
+    """Name, diff and write a batch: one read, /category lookups if needed, one write.
+    Returns the outbox ids it queued and the (marketplace, category) pairs whose badge
+    moved."""
     received_at = time.monotonic()
     observed_at = context.clock()
     summary = context.summary
-    known = check_store.load_batch(context.conn, marketplace=marketplace, asins=requested)
+    categories = sorted({c for snapshot in products for c in snapshot.category_ranks})
+    known = check_store.load_batch(
+        context.conn, marketplace=marketplace, asins=requested, category_ids=categories
+    )
+    badge_categories = {
+        category
+        for snapshot in products
+        for category, entry in snapshot.category_ranks.items()
+        if entry.rank == 1
+    } | {
+        category
+        for entry in known.asins.values()
+        if entry.previous
+        for category in entry.previous.badges
+    }
+    named = name_batch(
+        keepa,
+        marketplace=marketplace,
+        snapshots=products,
+        cached=known.names,
+        first=badge_categories,
+        budget=context.names,
+        now=observed_at,
+        on_error=context.errors.append,
+    )
     rules_by_client, defaults = context.rules
+    stale_before = observed_at - timedelta(hours=context.settings.keepa_stale_hours)
     observed: list[check_store.ObservedProduct] = []
     changes: list[BadgeChange] = []
     deliveries = []
     for snapshot in products:
-        entry = known.get(snapshot.asin)
+        entry = known.asins.get(snapshot.asin)
         if entry is None:  # removed from tracking while the pass ran
             continue
+        snapshot = with_names(snapshot, named.names)
         result = observe(entry.previous, snapshot, observed_at=observed_at)
         summary.unavailable += not snapshot.available
         summary.baselines += result.is_baseline
+        summary.stale += bool(snapshot.last_update and snapshot.last_update < stale_before)
+        note_product_kind(summary, snapshot)
         observed.append(
             check_store.ObservedProduct(
                 snapshot=snapshot, state=result.state, observed_at=observed_at
@@ -351,7 +447,9 @@ def process_batch(
     _, queued = check_store.write_batch(
         context.conn,
         run_id=context.run_id,
+        marketplace=marketplace,
         products=observed,
+        names=named.rows,
         changes=changes,
         deliveries=deliveries,
         calls=calls,
@@ -362,6 +460,37 @@ def process_batch(
     summary.detection_latency_ms_max = max(summary.detection_latency_ms_max or 0.0, latency)
     categories = {(change.marketplace, change.category_id) for change in changes}
     return queued, sorted(categories)
+
+
+def note_operations(
+    conn: psycopg.Connection,
+    settings: Settings,
+    summary: CheckSummary,
+    *,
+    failure: Exception | None,
+    show: Callable[[SlackMessage], None],
+    clock: Callable[[], datetime],
+) -> None:
+    """Judge the operations conditions after a pass, finished or failed (ops.py)."""
+    if summary.dry_run or summary.run_id is None:
+        return
+    rejected = failure.status if isinstance(failure, KeepaAuthError) else None
+    answered = rejected is not None or summary.tokens_available is not None or summary.checked
+    facts = PassFacts(
+        now=clock(),
+        finished=failure is None,
+        keepa_answered=bool(answered),
+        keepa_rejected_status=rejected,
+        unchecked_for_tokens=len(summary.unchecked) if summary.stopped_for == "tokens" else 0,
+        refill_per_minute=summary.refill_per_minute,
+        deadline_hit=summary.stopped_for == "deadline",
+        unchecked=len(summary.unchecked),
+        run_deadline_minutes=settings.run_deadline_minutes,
+    )
+    sender = SlackSender.from_settings(settings) if settings.slack_bot_token else None
+    summary.conditions = watch_operations(
+        conn, settings, facts=facts, run_id=summary.run_id, sender=sender, show=show
+    )
 
 
 def absorb(summary: CheckSummary, report: DeliveryReport, context: PassContext) -> None:

@@ -11,11 +11,17 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bestseller_cli.errors import ConfigError
+from bestseller_cli.routing import Rule, deliver_after
 
 DeliveryMode = Literal["instant", "hourly", "daily"]
 DELIVERY_MODES: tuple[str, ...] = ("instant", "hourly", "daily")
 _CHANNEL = re.compile(r"^#?[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+_WHOLE_NUMBER = re.compile(r"^[0-9]+$")  # ASCII digits only: "²" is a digit to str.isdigit
+# Bounds of the stored values (notification_rules columns: integer ranks, bigint categories).
+MAX_RENOTIFY_MINUTES = 525_600  # a year
+MAX_MAIN_RANK = 2**31 - 1
+MAX_CATEGORY_ID = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -86,11 +92,27 @@ def updated_rule(rule: NotificationRule, **changes: Any) -> NotificationRule:
     return result
 
 
+def release_time(rule: NotificationRule, *, now: datetime) -> datetime:
+    """When an alert held for this rule (quiet hours, a digest) may go out under it now."""
+    routing_rule = Rule(
+        client_id=None,
+        channel=rule.channel,
+        delivery_mode=rule.delivery_mode,
+        daily_hour=rule.daily_hour,
+        quiet_start=rule.quiet_start,
+        quiet_end=rule.quiet_end,
+        timezone=rule.timezone,
+    )
+    return deliver_after(routing_rule, now)
+
+
 def validate_rule(rule: NotificationRule) -> None:
     if rule.channel is not None:
         check_channel(rule.channel)
-    if rule.max_main_rank is not None and rule.max_main_rank < 1:
-        raise ConfigError("--max-main-rank must be a positive rank (0 removes the limit)")
+    if rule.max_main_rank is not None and not 1 <= rule.max_main_rank <= MAX_MAIN_RANK:
+        raise ConfigError(
+            f"--max-main-rank must be a rank from 1 to {MAX_MAIN_RANK} (0 removes the limit)"
+        )
     if rule.delivery_mode not in DELIVERY_MODES:
         raise ConfigError(f"--mode must be one of {', '.join(DELIVERY_MODES)}")
     if rule.daily_hour is not None and not 0 <= rule.daily_hour <= 23:
@@ -99,9 +121,11 @@ def validate_rule(rule: NotificationRule) -> None:
         raise ConfigError("--mode daily needs --daily-hour H (0-23, in the rule's timezone)")
     if (rule.quiet_start is None) != (rule.quiet_end is None):
         raise ConfigError("quiet hours need a start and an end: --quiet HH:MM-HH:MM")
-    if rule.renotify_window_minutes < 0:
-        raise ConfigError("--renotify-window must be 0 or more minutes")
-    if any(category < 1 for category in rule.ignored_category_ids):
+    if not 0 <= rule.renotify_window_minutes <= MAX_RENOTIFY_MINUTES:
+        raise ConfigError(
+            f"--renotify-window must be 0 or more minutes, at most {MAX_RENOTIFY_MINUTES}"
+        )
+    if any(not 1 <= category <= MAX_CATEGORY_ID for category in rule.ignored_category_ids):
         raise ConfigError("--ignore-category takes positive Amazon category ids")
     check_timezone(rule.timezone)
 
@@ -171,8 +195,11 @@ def parse_global_value(key: str, text: str) -> str | bool | int | None:
             return False
         raise ConfigError(f"{name} takes true or false, not {text!r}")
     if name == "renotify_window_minutes":
-        if not value.isdigit():
-            raise ConfigError(f"{name} takes a whole number of minutes (0 or more), not {text!r}")
+        if not _WHOLE_NUMBER.match(value) or int(value) > MAX_RENOTIFY_MINUTES:
+            raise ConfigError(
+                f"{name} takes a whole number of minutes from 0 to {MAX_RENOTIFY_MINUTES},"
+                f" not {text!r}"
+            )
         return int(value)
     raise ConfigError(f"unknown setting {key!r}: use one of {', '.join(GLOBAL_KEYS)}")
 

@@ -42,24 +42,30 @@ class UnknownFate:
     claimed_at: datetime
 
 
-# A change's columns in the order every outbox query selects them (`c.` = bestseller_changes).
+# A change's columns in the order every outbox query selects them (`c.` = bestseller_changes,
+# `names.` = category_names, joined by NAMES_JOIN), as (field, SQL) pairs.
 CHANGE_COLUMNS = (
-    "asin",
-    "marketplace",
-    "category_id",
-    "category_name",
-    "kind",
-    "rank_before",
-    "rank_after",
-    "main_rank",
-    "title",
-    "detected_at",
+    ("asin", "c.asin"),
+    ("marketplace", "c.marketplace"),
+    ("category_id", "c.category_id"),
+    ("category_name", "COALESCE(c.category_name, names.name)"),
+    ("kind", "c.kind"),
+    ("rank_before", "c.rank_before"),
+    ("rank_after", "c.rank_after"),
+    ("main_rank", "c.main_rank"),
+    ("title", "c.title"),
+    ("detected_at", "c.detected_at"),
+    ("keepa_seen_at", "c.keepa_seen_at"),
 )
-SELECT_CHANGE = ", ".join(f"c.{column}" for column in CHANGE_COLUMNS)
+SELECT_CHANGE = ", ".join(sql for _, sql in CHANGE_COLUMNS)
+NAMES_JOIN = """LEFT JOIN category_names names
+  ON names.marketplace = c.marketplace AND names.category_id = c.category_id"""
 
 
 def change_from(values: Sequence[object]) -> BadgeChange:
-    return BadgeChange(**dict(zip(CHANGE_COLUMNS, values, strict=True)))
+    """A change from the values of SELECT_CHANGE, in order."""
+    fields = [name for name, _ in CHANGE_COLUMNS]
+    return BadgeChange(**dict(zip(fields, values, strict=True)))
 
 
 DUE_SQL = f"""
@@ -67,6 +73,7 @@ SELECT n.id, n.channel, n.client_id, {SELECT_CHANGE},
        n.delivery_mode, n.renotify_window_minutes,
        n.deliver_after > n.created_at + interval '1 minute'
 FROM notification_log n JOIN bestseller_changes c ON c.id = n.change_id
+{NAMES_JOIN}
 WHERE n.status = 'pending' AND n.deliver_after <= %s
 ORDER BY n.deliver_after, n.id
 """
@@ -80,10 +87,10 @@ def due(conn: psycopg.Connection, *, now: datetime) -> list[OutboxItem]:
                 id=row[0],
                 channel=row[1],
                 client_id=row[2],
-                change=change_from(row[3:13]),
-                delivery_mode=row[13],
-                renotify_window_minutes=row[14],
-                held=row[15],
+                change=change_from(row[3:14]),
+                delivery_mode=row[14],
+                renotify_window_minutes=row[15],
+                held=row[16],
             )
         )
     conn.commit()
@@ -145,10 +152,11 @@ def release(conn: psycopg.Connection, ids: list[int], *, error: str | None) -> N
 
 
 def count_undelivered(conn: psycopg.Connection, *, now: datetime) -> int:
-    """Alerts due by now that are still not delivered (held ones are not counted)."""
+    """Alerts due by now that are still not delivered (held ones and operations posts are
+    not counted)."""
     row = conn.execute(
         "SELECT count(*) FROM notification_log WHERE status IN ('pending', 'sending')"
-        " AND deliver_after <= %s",
+        " AND deliver_after <= %s AND change_id IS NOT NULL",
         (now,),
     ).fetchone()
     conn.commit()

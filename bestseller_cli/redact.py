@@ -10,6 +10,11 @@ import re
 _SECRETS: set[str] = set()
 _KEY_IN_QUERY = re.compile(r"(?i)([?&](?:key|token)=)[^&\s'\"]+")
 _SLACK_TOKEN = re.compile(r"xox[abpre]-[0-9A-Za-z-]+")
+# A password in a connection string, in any of its spellings: `scheme://user:pw@host`
+# (whatever the scheme, or none: `user:pw@host`), `password=pw` (quoted or not, in a
+# key=value DSN or a `?password=` query parameter).
+_DSN_USERINFO = re.compile(r"((?:[A-Za-z][A-Za-z0-9+.-]*://)?[^\s:/?#@'\"]+:)[^\s'\"]+@")
+_DSN_PASSWORD = re.compile(r"(?i)(\bpassword\s*=\s*)('(?:\\.|[^'\\])*'?|[^\s&'\"]+)")
 MASK = "***"
 
 
@@ -23,6 +28,8 @@ def redact(text: str) -> str:
     for secret in _SECRETS:
         text = text.replace(secret, MASK)
     text = _KEY_IN_QUERY.sub(rf"\g<1>{MASK}", text)
+    text = _DSN_USERINFO.sub(rf"\g<1>{MASK}@", text)
+    text = _DSN_PASSWORD.sub(rf"\g<1>{MASK}", text)
     return _SLACK_TOKEN.sub(MASK, text)
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import psycopg
 
-from bestseller_cli import report_queries, store
+from bestseller_cli import ops_store, report_queries, store
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.report_models import (
     AlertCounts,
@@ -15,6 +15,7 @@ from bestseller_cli.report_models import (
     Changes,
     Holder,
     KeepaUsage,
+    OpsConditionEntry,
     Period,
     Report,
     Streak,
@@ -29,7 +30,10 @@ def parse_since(text: str, *, now: datetime) -> datetime:
     """`24h`, `7d`, `2w`, `90m`, a date `2026-05-01` (midnight UTC) or an ISO date-time."""
     value = text.strip().lower()
     if match := _RELATIVE.match(value):
-        since = now - timedelta(**{_UNITS[match[2]]: int(match[1])})
+        try:
+            since = now - timedelta(**{_UNITS[match[2]]: int(match[1])})
+        except OverflowError:
+            raise ConfigError(f"--since {text} reaches back before the year 1") from None
     else:
         try:
             if len(value) == 10:
@@ -66,6 +70,7 @@ def build_report(
         totals = report_queries.usage(conn, **window, token_cost_usd=token_cost_usd)
         alerts = report_queries.alert_counts(conn, **window)
         errors = report_queries.errors(conn, **window)
+        conditions = [] if client else ops_store.conditions(conn, since=since, until=until)
     days = (until - since).total_seconds() / 86400
     return Report(
         generated_at=until,
@@ -81,6 +86,10 @@ def build_report(
         keepa=keepa_usage(totals, client=client, days=days),
         alerts=AlertCounts(**alerts, total=sum(alerts.values())),
         errors=errors,
+        conditions=[
+            OpsConditionEntry.model_validate(condition, from_attributes=True)
+            for condition in conditions
+        ],
     )
 
 

@@ -8,7 +8,14 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from bestseller_cli.report_models import AsinSummary, ChangeEvent, Holder, Report, Streak
+from bestseller_cli.report_models import (
+    AsinSummary,
+    ChangeEvent,
+    Holder,
+    OpsConditionEntry,
+    Report,
+    Streak,
+)
 from bestseller_cli.slack import SlackMessage, amazon_url, escape_mrkdwn, truncate
 
 MAX_ROWS = 50  # per human or Markdown table; --json and --csv are complete
@@ -91,6 +98,7 @@ def summary_lines(report: Report) -> list[str]:
         else ""
     )
     errors = ", ".join(f"{e.source}/{e.kind}: {e.count}" for e in report.errors) or "none"
+    still_open = sum(condition.closed_at is None for condition in report.conditions)
     return [
         f"Badges: {report.changes.gained} gained, {report.changes.lost} lost;"
         f" {len(report.holders)} ASIN(s) hold #1 now",
@@ -100,6 +108,7 @@ def summary_lines(report: Report) -> list[str]:
         f" {alerts.pending + alerts.sending} pending, {alerts.held} held,"
         f" {alerts.suppressed} suppressed",
         f"Errors: {errors}",
+        f"Operations conditions: {len(report.conditions)} ({still_open} open now)",
     ]
 
 
@@ -149,6 +158,7 @@ def asin_rows(asins: Sequence[AsinSummary]) -> list[list[str]]:
 CHANGE_COLUMNS = ["When", "ASIN", "Title", "Category", "Change", "Rank"]
 HOLDER_COLUMNS = ["ASIN", "Market", "Title", "#1 Best Seller in", "Main rank"]
 ASIN_COLUMNS = ["ASIN", "Market", "Title", "Checks", "Badge share", "Longest streak"]
+CONDITION_COLUMNS = ["Condition", "Opened", "Closed", "Passes"]
 ASIN_COLUMNS += ["Gained", "Lost", "#1 now"]
 
 
@@ -156,6 +166,18 @@ def holder_rows(holders: Sequence[Holder]) -> list[list[str]]:
     return [
         [h.asin, h.marketplace, (h.title or "-")[:50], badges_text(h), rank(h.main_rank)]
         for h in holders
+    ]
+
+
+def condition_rows(conditions: Sequence[OpsConditionEntry]) -> list[list[str]]:
+    return [
+        [
+            f"{c.headline}: {c.effect}. Fix: {c.fix}.",
+            when(c.opened_at),
+            when(c.closed_at) if c.closed_at else "open",
+            str(c.passes),
+        ]
+        for c in conditions
     ]
 
 
@@ -172,6 +194,9 @@ def rich_report(report: Report) -> RenderableType:
         parts.append(_table("#1 Best Sellers now", HOLDER_COLUMNS, holder_rows(report.holders)))
     if report.asins:
         parts.append(_table("Per ASIN", ASIN_COLUMNS, asin_rows(report.asins[:MAX_ROWS])))
+    if report.conditions:
+        rows = condition_rows(report.conditions)
+        parts.append(_table("Operations conditions", CONDITION_COLUMNS, rows))
     if not (events or report.holders or report.asins):
         parts.append(Text("No checks, changes or badge holders in this period."))
     return Group(*parts)
@@ -200,6 +225,9 @@ def markdown_report(report: Report) -> str:
     lines += ["## Per ASIN", ""]
     asins = report.asins[:MAX_ROWS]
     lines += _md_table(ASIN_COLUMNS, asin_rows(asins)) if asins else ["None.", ""]
+    if report.conditions:
+        lines += ["## Operations conditions", ""]
+        lines += _md_table(CONDITION_COLUMNS, condition_rows(report.conditions))
     return "\n".join(lines)
 
 

@@ -30,7 +30,11 @@
              "pending",              # due, not delivered yet (the next run retries)
              "held",                 # waiting for a digest or the end of quiet hours
              "total"},               # alerts queued in the period, by status then
-  "errors": [{"source", "kind", "count", "last_at", "last_message"}]
+  "errors": [{"source", "kind", "count", "last_at", "last_message"}],
+  "conditions": [{"kind", "headline", "effect", "fix", "opened_at",
+                  "closed_at",            # null while open
+                  "passes"}]              # operations conditions of the period (not with
+                                          # --client: they concern the whole account)
 }
 ```
 
@@ -149,6 +153,16 @@ class ErrorKind(BaseModel):
     last_message: str
 
 
+class OpsConditionEntry(BaseModel):
+    kind: str
+    headline: str
+    effect: str
+    fix: str
+    opened_at: UtcTime
+    closed_at: UtcTime | None
+    passes: int
+
+
 class Report(BaseModel):
     schema_version: int = SCHEMA_VERSION
     generated_at: UtcTime
@@ -160,3 +174,4 @@ class Report(BaseModel):
     keepa: KeepaUsage
     alerts: AlertCounts
     errors: list[ErrorKind]
+    conditions: list[OpsConditionEntry] = Field(default_factory=list)

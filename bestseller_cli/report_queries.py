@@ -139,7 +139,7 @@ SELECT CASE WHEN n.status = 'pending' AND n.deliver_after > %(until)s THEN 'held
        count(*) AS count
 FROM notification_log n
 LEFT JOIN bestseller_changes b ON b.id = n.change_id
-WHERE n.created_at >= %(since)s AND n.created_at < %(until)s
+WHERE n.created_at >= %(since)s AND n.created_at < %(until)s AND n.change_id IS NOT NULL
   AND (%(client)s::text IS NULL
        OR n.client_id = (SELECT id FROM clients WHERE name = %(client)s)
        OR (n.client_id IS NULL AND {_scope("b")}))

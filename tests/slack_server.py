@@ -81,6 +81,8 @@ class FakeSlack:
         self.history_page_size = history_page_size
         self.expected_token: str | None = None  # when set, other tokens get invalid_auth
         self.not_member_of: set[str] = set()  # channels where conversations.info says no
+        # channel -> the `ok: false` error chat.postMessage gives there (e.g. not_in_channel)
+        self.channel_errors: dict[str, str] = {}
         self.team = "Fake Team"
         self.bot_user = "bestseller"
         self.requests: list[RecordedRequest] = []
@@ -194,6 +196,8 @@ class FakeSlack:
         )
         if not channel:
             return {"ok": False, "error": "channel_not_found"}
+        if channel in self.channel_errors:
+            return {"ok": False, "error": self.channel_errors[channel]}
         if not text and not blocks:
             return {"ok": False, "error": "no_text"}
         if problem := _message_problem(text, blocks or []):

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import psycopg
 
-from bestseller_cli import store
+from bestseller_cli import client_store, store
 from bestseller_cli.config import load_settings
 from bestseller_cli.monitor import run_check
 from tests.conftest import SLACK_CHANNEL
@@ -43,6 +43,7 @@ def set_rule(conn: psycopg.Connection, **columns: object) -> None:
 def test_a_loss_names_who_took_it_and_the_gain_whom_it_displaced(
     keepa: FakeKeepa, slack: FakeSlack, conn
 ) -> None:
+    client_store.add_client(conn, name="acme")
     store.add_tracked(conn, asins=[OURS], marketplace="com", client="acme")
     store.add_tracked(conn, asins=[THEIRS], marketplace="com", client="acme")
     conn.execute("UPDATE tracked_asins SET role = 'competitor' WHERE asin = %s", (THEIRS,))

@@ -4,7 +4,7 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from bestseller_cli import db, store
+from bestseller_cli import client_store, db, store
 from bestseller_cli.cli import app
 from bestseller_cli.config import load_settings
 from bestseller_cli.monitor import run_check
@@ -15,6 +15,8 @@ A, B, C = "B0AAAAAAAA", "B0BBBBBBBB", "B0CCCCCCCC"
 
 
 def track(conn: psycopg.Connection, *asins: str, client: str | None = None) -> None:
+    if client is not None:
+        client_store.add_client(conn, name=client)
     store.add_tracked(conn, asins=list(asins), marketplace="com", client=client)
 
 

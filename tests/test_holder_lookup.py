@@ -36,7 +36,7 @@ def lose_the_badge(keepa: FakeKeepa, conn: psycopg.Connection, holders: dict[int
 
 
 def list_requests(keepa: FakeKeepa) -> list[dict[str, list[str]]]:
-    return [query for query in keepa.requests if "category" in query]
+    return keepa.sent_to("bestsellers")
 
 
 def loss_messages(slack: FakeSlack) -> list[str]:
@@ -53,7 +53,7 @@ def test_off_by_default_no_list_is_asked_and_the_holder_is_unknown(
     assert "Now #1: not known yet (no tracked product holds it" in loss
 
 
-def test_an_unexplained_loss_names_the_head_of_keepas_daily_list(
+def test_an_unexplained_loss_names_the_head_of_keepas_best_seller_list(
     keepa: FakeKeepa, slack: FakeSlack, conn, lookup_on
 ) -> None:
     keepa.best_seller_lists[("com", GADGETS)] = [OUTSIDER, RIVAL]
@@ -61,10 +61,11 @@ def test_an_unexplained_loss_names_the_head_of_keepas_daily_list(
 
     [request] = list_requests(keepa)
     assert request["category"] == [str(GADGETS)] and request["sublist"] == ["1"]
-    assert request["domain"] == ["1"] and request["range"] == ["0"]
+    assert request["domain"] == ["1"]
+    assert "range" not in request  # Keepa's docs: range must not be combined with sublist
     [loss] = loss_messages(slack)
     updated = f"{keepa.lists_updated:%Y-%m-%d %H:%M}"
-    assert f"Now #1 per Keepa's daily list, updated {updated} UTC: {OUTSIDER}" in loss
+    assert f"Now #1 per Keepa's best seller list, updated {updated} UTC: {OUTSIDER}" in loss
     usage = conn.execute(
         "SELECT tokens_consumed, run_id IS NOT NULL FROM api_usage_log"
         " WHERE endpoint = 'bestsellers'"
@@ -100,7 +101,7 @@ def test_the_token_budget_caps_lookups_and_the_rest_stay_unknown(
 
     assert len(list_requests(keepa)) == 2  # 2 x 50 tokens fit in 120, a third would not
     losses = loss_messages(slack)
-    assert sum("Keepa's daily list, updated" in loss for loss in losses) == 2
+    assert sum("Keepa's best seller list, updated" in loss for loss in losses) == 2
     assert sum("not known yet" in loss for loss in losses) == 1
     spent = conn.execute(
         "SELECT sum(tokens_consumed) FROM api_usage_log WHERE endpoint = 'bestsellers'"
@@ -126,7 +127,7 @@ def test_a_list_still_showing_the_loser_does_not_name_it(
     keepa.best_seller_lists[("com", GADGETS)] = [OURS, OUTSIDER]
     lose_the_badge(keepa, conn, {GADGETS: OURS})
     [loss] = loss_messages(slack)
-    assert "holder unknown (Keepa's daily list" in loss and "still shows this product" in loss
+    assert "holder unknown (Keepa's best seller list" in loss and "still shows this product" in loss
     assert OUTSIDER not in loss
 
 

@@ -463,7 +463,12 @@ def test_a_product_with_missing_fields_is_parsed_as_far_as_possible_and_reported
 
 
 def test_a_subcategory_rank_of_one_is_parsed_with_the_category_name() -> None:
-    raw = product(A, {ELECTRONICS: 2345, ACCESSORIES: 80, HEADPHONES: 1}, main_category=ELECTRONICS)
+    raw = product(
+        A,
+        {ELECTRONICS: 2345, ACCESSORIES: 80, HEADPHONES: 1},
+        main_category=ELECTRONICS,
+        tree=[ELECTRONICS, ACCESSORIES, HEADPHONES],
+    )
 
     snapshot = parse_product(raw, marketplace="com")
 
@@ -532,9 +537,9 @@ def test_the_price_falls_back_to_amazon_when_there_is_no_new_offer() -> None:
     assert parse_product(raw, marketplace="com").price_cents is None
 
 
-def test_a_product_without_a_main_category_has_no_main_rank() -> None:
-    raw = product(A, {HEADPHONES: 1})
-    raw["salesRankReference"] = -1
+def test_without_a_main_category_or_a_ranked_root_there_is_no_main_rank() -> None:
+    raw = product(A, {HEADPHONES: 1}, main_category=-1)
+    raw["rootCategory"] = ELECTRONICS  # not ranked
 
     snapshot = parse_product(raw, marketplace="com")
 

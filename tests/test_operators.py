@@ -112,7 +112,8 @@ def test_bulk_add_with_one_invalid_line_adds_nothing_and_names_it(
     result = run("asins", "add", "--file", str(listing))
     assert result.exit_code == 2
     assert "B0C-BROKEN" in result.stderr
-    assert "nothing was added" in result.stderr
+    assert "Nothing was added" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
     assert tracked(conn) == []
 
 
@@ -141,7 +142,9 @@ def test_an_unknown_marketplace_is_a_clear_error(env: dict[str, str]) -> None:
 def test_one_asin_tracked_by_two_clients_is_two_entries(
     env: dict[str, str], conn: psycopg.Connection
 ) -> None:
+    run("clients", "add", "acme")
     run("asins", "add", "B0C1234567", "--client", "acme")
+    run("clients", "add", "globex")
     run("asins", "add", "B0C1234567", "--client", "globex")
     assert tracked(conn) == [
         ("B0C1234567", "com", "acme", True),
@@ -170,7 +173,9 @@ def test_removing_keeps_history_unless_purged(
 def test_purge_keeps_history_another_client_still_needs(
     env: dict[str, str], conn: psycopg.Connection
 ) -> None:
+    run("clients", "add", "acme")
     run("asins", "add", "B0C1234567", "--client", "acme")
+    run("clients", "add", "globex")
     run("asins", "add", "B0C1234567", "--client", "globex")
     seed_history(conn, "B0C1234567")
     result = run("asins", "remove", "B0C1234567", "--client", "acme", "--purge", "--yes")
@@ -200,6 +205,7 @@ def test_removing_an_untracked_asin_says_so_and_fails(env: dict[str, str]) -> No
 def test_list_shows_badges_main_rank_and_since_when(
     env: dict[str, str], conn: psycopg.Connection, wide: None
 ) -> None:
+    run("clients", "add", "acme")
     run("asins", "add", "B0C1234567", "--client", "acme")
     ranks = {"3744": {"name": "Garlic Presses", "rank": 1}, "1": {"name": "Kitchen", "rank": 412}}
     conn.execute(
@@ -222,6 +228,7 @@ def test_list_shows_badges_main_rank_and_since_when(
 def test_competitors_are_marked_and_keep_their_role_when_added_again(
     env: dict[str, str], conn: psycopg.Connection
 ) -> None:
+    run("clients", "add", "acme")
     run("asins", "add", "B0C1234567", "--client", "acme")
     marked = run("asins", "add", "B0RIVAL001", "--client", "acme", "--competitor")
     assert "added B0RIVAL001 (com, competitor)" in marked.stdout
@@ -236,6 +243,7 @@ def test_competitors_are_marked_and_keep_their_role_when_added_again(
 def test_list_counts_alerts_held_for_later(
     env: dict[str, str], conn: psycopg.Connection, wide: None
 ) -> None:
+    run("clients", "add", "acme")
     run("asins", "add", "B0C1234567", "--client", "acme")
     seed_history(conn, "B0C1234567")
     for channel, delay in [("C0HELD0001", "2 hours"), ("C0DUE00001", "-1 minute")]:
@@ -350,16 +358,38 @@ def test_rule_options_change_only_what_is_given(env: dict[str, str]) -> None:
 def test_a_client_may_have_one_rule_per_channel(env: dict[str, str]) -> None:
     run("clients", "add", "acme", "--channel", "C0ACME1234")
     run("clients", "rule", "acme", "--channel", "#acme-lost", "--no-gained")
-    run("clients", "rule", "acme", "--no-lost")
     rules = client_records("acme")["rules"]
     assert [(r["channel"], r["notify_gained"], r["notify_lost"]) for r in rules] == [
-        (None, True, False),
         ("#acme-lost", False, True),
         ("C0ACME1234", True, True),
     ]
     removed = run("clients", "rule", "acme", "--channel", "#acme-lost", "--remove")
     assert removed.exit_code == 0, removed.stderr
-    assert [r["channel"] for r in client_records("acme")["rules"]] == [None, "C0ACME1234"]
+    assert [r["channel"] for r in client_records("acme")["rules"]] == ["C0ACME1234"]
+
+
+def test_a_rule_change_without_a_channel_changes_the_clients_only_rule(
+    env: dict[str, str],
+) -> None:
+    run("clients", "add", "acme", "--channel", "C0ACME1234")
+    result = run("clients", "rule", "acme", "--quiet", "22:00-07:00")
+    assert result.exit_code == 0, result.stderr
+    assert "updated rule for acme → C0ACME1234" in result.stdout
+    [rule] = client_records("acme")["rules"]
+    assert (rule["channel"], rule["quiet"]) == ("C0ACME1234", "22:00-07:00")
+
+
+def test_with_several_rules_a_change_must_name_its_channel(env: dict[str, str]) -> None:
+    run("clients", "add", "acme", "--channel", "C0ACME1234")
+    run("clients", "rule", "acme", "--channel", "#acme-lost", "--no-gained")
+    before = client_records("acme")["rules"]
+    for options in (["--quiet", "22:00-07:00"], ["--remove"]):
+        result = run("clients", "rule", "acme", *options)
+        assert result.exit_code == 2
+        assert "acme has 2 rules (#acme-lost, C0ACME1234): say which with --channel" in (
+            result.stderr
+        )
+    assert client_records("acme")["rules"] == before
 
 
 @pytest.mark.parametrize(

@@ -98,7 +98,9 @@ def add_state(conn: psycopg.Connection, asin: str, badges: dict[int, datetime]) 
 @pytest.fixture
 def seeded(env: dict[str, str], conn: psycopg.Connection) -> psycopg.Connection:
     """Two clients' ASINs with ten hours of history, changes, alerts, Keepa calls, errors."""
+    run("clients", "add", "acme")
     assert run("asins", "add", A, "--client", "acme").exit_code == 0
+    run("clients", "add", "globex")
     assert run("asins", "add", B, C, "--client", "globex").exit_code == 0
     assert run("asins", "remove", C).exit_code == 0
     for index, holding in enumerate(A_CHECKS):
@@ -293,6 +295,7 @@ def test_json_report_has_the_documented_shape(seeded: psycopg.Connection) -> Non
         "keepa",
         "alerts",
         "errors",
+        "conditions",
     }
     sections = [report, report["period"], report["keepa"], report["alerts"]]
     sections += [report["changes"]["events"][0], report["holders"][0], report["asins"][0]]

@@ -1,0 +1,170 @@
+"""Operations alerts: after each pass, judge the conditions (ops_rules), record them
+(ops_store) and tell the operations channel (SLACK_OPS_CHANNEL_ID) through the outbox.
+
+A condition is posted once when it opens, its message is updated in place while it lasts
+(how many passes, since when), and one "resolved" message follows when it clears.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import psycopg
+
+from bestseller_cli import ops_store, outbox_store
+from bestseller_cli.config import Settings
+from bestseller_cli.delivery import DeliveryReport, reconcile
+from bestseller_cli.errors import BestsellerError, SlackError
+from bestseller_cli.ops_rules import Limits, PassFacts, RefusedChannel, judge, utc
+from bestseller_cli.slack import SlackDeliveryUnknown, SlackMessage, SlackSender, escape_mrkdwn
+
+log = logging.getLogger(__name__)
+
+# Slack's codes for a channel that will not take the bot's messages.
+REFUSALS = ("not_in_channel", "channel_not_found")
+
+
+def limits(settings: Settings) -> Limits:
+    return Limits(
+        schedule_minutes=settings.schedule_minutes,
+        undelivered_minutes=settings.ops_undelivered_minutes,
+        max_resumes=settings.ops_max_resumes,
+        database_size_limit_mb=settings.database_size_limit_mb,
+    )
+
+
+def refused_channels(attempts: list[ops_store.LastAttempt]) -> list[RefusedChannel]:
+    """Channels whose latest delivery attempt Slack refused for want of the bot."""
+    refused = []
+    for attempt in attempts:
+        code = next((c for c in REFUSALS if c in (attempt.error or "")), None)
+        if not attempt.delivered and code:
+            refused.append(RefusedChannel(attempt.channel, code, attempt.client))
+    return refused
+
+
+def watch_operations(
+    conn: psycopg.Connection,
+    settings: Settings,
+    *,
+    facts: PassFacts,
+    run_id: int | None,
+    sender: SlackSender | None,
+    show: Callable[[SlackMessage], None],
+) -> list[str]:
+    """Record what holds after a pass and deliver the operations posts; return the open
+    conditions' headlines. Never fails the pass: a problem here is logged."""
+    try:
+        stored = ops_store.stored_facts(
+            conn,
+            run_id=run_id,
+            undelivered_cutoff=facts.now - timedelta(minutes=settings.ops_undelivered_minutes),
+        )
+        attempts = ops_store.last_attempts(
+            conn, default_channel=settings.slack_channel_id, now=facts.now
+        )
+        facts = replace(
+            facts,
+            resumes=stored.attempts - 1,
+            previous_completed_at=stored.previous_completed_at,
+            undelivered=stored.undelivered,
+            oldest_undelivered_at=stored.oldest_undelivered_at,
+            watched=stored.watched,
+            database_bytes=stored.database_bytes,
+            refused_channels=refused_channels(attempts),
+        )
+        verdict = judge(facts, limits(settings))
+        ops_store.record_verdict(
+            conn,
+            holding=verdict.holding,
+            judged=verdict.judged,
+            now=facts.now,
+            run_id=run_id,
+            ops_channel=settings.slack_ops_channel_id,
+        )
+        deliver_operations(conn, settings, sender=sender, show=show, now=facts.now)
+        return [condition.headline for condition in ops_store.conditions(conn)]
+    except (BestsellerError, psycopg.Error) as exc:
+        log.warning("could not record or post operations conditions: %s", exc)
+        return []
+
+
+def deliver_operations(
+    conn: psycopg.Connection,
+    settings: Settings,
+    *,
+    sender: SlackSender | None,
+    show: Callable[[SlackMessage], None],
+    now: datetime,
+) -> None:
+    """Post due operations messages (claim, post with metadata, mark sent), then bring the
+    messages of open conditions up to date with chat.update."""
+    if sender is not None:
+        # A pass that failed early never reached alert delivery: settle interrupted posts.
+        reconcile(
+            conn, sender=sender, default_channel=settings.slack_channel_id, report=DeliveryReport()
+        )
+    for post in ops_store.due_posts(conn):
+        message = (
+            condition_message(post.condition)
+            if post.event == "raised"
+            else resolved_message(post.condition)
+        )
+        if sender is None:
+            show(message)
+            outbox_store.mark_printed(conn, [post.id])
+            continue
+        outbox_store.claim(conn, [post.id])
+        try:
+            ts = sender.post(channel=post.channel, message=message, outbox_ids=[post.id])
+        except SlackError as exc:
+            log.warning("operations message not delivered: %s", exc)
+            if not isinstance(exc, SlackDeliveryUnknown):
+                outbox_store.release(conn, [post.id], error=str(exc))
+            return
+        outbox_store.mark_sent(conn, [post.id], channel=post.channel, ts=ts)
+        if post.event == "raised":
+            ops_store.mark_shown(conn, condition_id=post.condition.id, text=message.text)
+    if sender is not None:
+        refresh_messages(conn, sender=sender, now=now)
+
+
+def refresh_messages(conn: psycopg.Connection, *, sender: SlackSender, now: datetime) -> None:
+    for posted in ops_store.posted_conditions(conn, now=now):
+        message = condition_message(posted.condition)
+        if message.text == posted.shown_text:
+            continue
+        try:
+            sender.update(channel=posted.channel, ts=posted.ts, message=message)
+        except SlackError as exc:
+            log.warning("operations message not updated: %s", exc)
+            return
+        ops_store.mark_shown(conn, condition_id=posted.condition.id, text=message.text)
+
+
+def condition_message(condition: ops_store.OpsCondition) -> SlackMessage:
+    """The condition as it stands: what, effect, fix; since when and for how many passes."""
+    passes = f"{condition.passes} pass" + ("" if condition.passes == 1 else "es")
+    if condition.closed_at is None:
+        icon, status = "🚨", f"Open since {utc(condition.opened_at)} · {passes}"
+    else:
+        icon = "✅"
+        status = f"Resolved {utc(condition.closed_at)} · open since {utc(condition.opened_at)}"
+        status += f" · {passes}"
+    text = f"{icon} {condition.headline}: {condition.effect}. Fix: {condition.fix}."
+    return ops_message(text, status)
+
+
+def resolved_message(condition: ops_store.OpsCondition) -> SlackMessage:
+    closed = utc(condition.closed_at) if condition.closed_at else "now"
+    text = f"✅ Resolved: {condition.headline}."
+    return ops_message(text, f"Open from {utc(condition.opened_at)} to {closed}")
+
+
+def ops_message(text: str, status: str) -> SlackMessage:
+    blocks = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": escape_mrkdwn(text)}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": escape_mrkdwn(status)}]},
+    ]
+    return SlackMessage(text=f"{escape_mrkdwn(text)} ({status})", blocks=blocks)

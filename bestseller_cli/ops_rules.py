@@ -1,0 +1,214 @@
+"""Operations conditions as pure rules: given what one pass saw, which conditions hold.
+
+Each condition names its effect and its fix in a line or two, and never a secret. A kind a
+pass could not judge (Keepa never answered, the pass died before its end) is left as it was:
+neither confirmed nor cleared.
+"""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+# The database is "near" its limit from this share of it.
+DATABASE_NEAR_SHARE = 0.8
+
+KINDS: dict[str, str] = {
+    "keepa_plan": "watch list outgrows the Keepa plan",
+    "keepa_rejected": "Keepa rejects the key or account",
+    "channel_refused": "a channel refuses the bot",
+    "alerts_undelivered": "alerts undelivered",
+    "run_deadline": "run deadline exceeded",
+    "pass_resumed": "pass resumed again and again",
+    "pass_gap": "no pass completed",
+    "database_size": "database near its size limit",
+}
+
+
+@dataclass(frozen=True)
+class RefusedChannel:
+    channel: str
+    error: str  # Slack's code: not_in_channel, channel_not_found
+    client: str | None  # None: the default channel (or the operations channel)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The settings the rules compare against."""
+
+    schedule_minutes: float
+    undelivered_minutes: float
+    max_resumes: int
+    database_size_limit_mb: float | None
+
+
+@dataclass(frozen=True)
+class PassFacts:
+    """What one pass saw. `finished`: the pass reached its end (no crash or rejection)."""
+
+    now: datetime
+    finished: bool
+    keepa_answered: bool
+    keepa_rejected_status: int | None = None
+    unchecked_for_tokens: int = 0
+    watched: int = 0
+    refill_per_minute: int | None = None
+    deadline_hit: bool = False
+    unchecked: int = 0
+    run_deadline_minutes: float = 0.0
+    resumes: int = 0
+    previous_completed_at: datetime | None = None
+    undelivered: int = 0
+    oldest_undelivered_at: datetime | None = None
+    refused_channels: list[RefusedChannel] = field(default_factory=list)
+    database_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class Condition:
+    kind: str
+    headline: str
+    effect: str
+    fix: str
+    subject: str = ""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.kind, self.subject
+
+
+@dataclass(frozen=True)
+class Verdict:
+    holding: list[Condition]
+    judged: set[str]  # kinds this pass could judge; open ones of these not holding clear
+
+
+def judge(facts: PassFacts, limits: Limits) -> Verdict:
+    """Every condition that holds after this pass, and which kinds the pass could judge."""
+    holding: list[Condition] = []
+    judged = {"channel_refused", "alerts_undelivered", "pass_resumed", "pass_gap"}
+    if facts.keepa_answered:
+        judged.add("keepa_rejected")
+        if facts.keepa_rejected_status is not None:
+            holding.append(keepa_rejected(facts.keepa_rejected_status))
+    if facts.finished:
+        judged |= {"keepa_plan", "run_deadline"}
+        if facts.unchecked_for_tokens:
+            holding.append(keepa_plan(facts))
+        if facts.deadline_hit:
+            holding.append(run_deadline(facts))
+    holding += [channel_refused(refused) for refused in facts.refused_channels]
+    if facts.undelivered:
+        holding.append(alerts_undelivered(facts, limits))
+    if facts.resumes > limits.max_resumes:
+        holding.append(pass_resumed(facts, limits))
+    gap = limits.schedule_minutes * 2
+    last = facts.previous_completed_at
+    if last is not None and facts.now - last > timedelta(minutes=gap):
+        holding.append(pass_gap(last, facts.now, limits))
+    if limits.database_size_limit_mb and facts.database_bytes is not None:
+        judged.add("database_size")
+        used_mb = facts.database_bytes / 1024 / 1024
+        if used_mb >= limits.database_size_limit_mb * DATABASE_NEAR_SHARE:
+            holding.append(database_size(used_mb, limits.database_size_limit_mb))
+    return Verdict(holding=holding, judged=judged)
+
+
+def keepa_rejected(status: int) -> Condition:
+    what, fix = (
+        ("the account (HTTP 402 PAYMENT_REQUIRED)", "renew or upgrade the Keepa subscription")
+        if status == 402
+        else ("the API key (HTTP 400 REQUEST_REJECTED)", "set a valid KEEPA_API_KEY")
+    )
+    return Condition(
+        kind="keepa_rejected",
+        headline=f"Keepa rejects {what}",
+        effect="no ASIN is checked, so no badge change is detected",
+        fix=f"{fix}, then run `bestseller doctor`",
+    )
+
+
+def keepa_plan(facts: PassFacts) -> Condition:
+    per_hour = (
+        f"about {facts.refill_per_minute * 60:,} ASINs per hour"
+        if facts.refill_per_minute is not None
+        else "an unknown number of ASINs per hour"
+    )
+    return Condition(
+        kind="keepa_plan",
+        headline="The watch list outgrows the Keepa plan",
+        effect=(
+            f"{facts.unchecked_for_tokens:,} ASINs left unchecked (Keepa out of tokens);"
+            f" the plan covers {per_hour}, {facts.watched:,} are watched"
+        ),
+        fix="upgrade the Keepa plan, or remove ASINs (`bestseller asins remove`)",
+    )
+
+
+def channel_refused(refused: RefusedChannel) -> Condition:
+    whose = f"client {refused.client}'s channel" if refused.client else "the channel"
+    return Condition(
+        kind="channel_refused",
+        subject=refused.channel,
+        headline=f"Slack refuses the bot in {whose} {refused.channel} ({refused.error})",
+        effect="alerts for that channel are not delivered",
+        fix=(
+            f"invite the bot: `/invite @bot` in {refused.channel}"
+            if refused.error == "not_in_channel"
+            else f"check the channel id {refused.channel} (`bestseller clients rule`)"
+        ),
+    )
+
+
+def alerts_undelivered(facts: PassFacts, limits: Limits) -> Condition:
+    since = f" since {utc(facts.oldest_undelivered_at)}" if facts.oldest_undelivered_at else ""
+    return Condition(
+        kind="alerts_undelivered",
+        headline=(
+            f"{facts.undelivered:,} alerts undelivered for over"
+            f" {limits.undelivered_minutes:g} min{since}"
+        ),
+        effect="sellers are not hearing about badge changes; each run retries them",
+        fix="see `bestseller doctor` and the errors in `bestseller report`",
+    )
+
+
+def run_deadline(facts: PassFacts) -> Condition:
+    return Condition(
+        kind="run_deadline",
+        headline=f"The pass hit its deadline ({facts.run_deadline_minutes:g} min)",
+        effect=f"{facts.unchecked:,} ASINs were not checked in time; the next run resumes them",
+        fix="raise RUN_DEADLINE_MINUTES or BATCH_SIZE, or watch fewer ASINs",
+    )
+
+
+def pass_resumed(facts: PassFacts, limits: Limits) -> Condition:
+    return Condition(
+        kind="pass_resumed",
+        headline=f"One pass was resumed {facts.resumes} times (more than {limits.max_resumes})",
+        effect="runs keep dying or stopping before the end: badges are checked late",
+        fix="read the errors in `bestseller report` and the job's log",
+    )
+
+
+def pass_gap(last: datetime, now: datetime, limits: Limits) -> Condition:
+    return Condition(
+        kind="pass_gap",
+        headline=f"No pass completed between {utc(last)} and {utc(now)}",
+        effect=f"badges went unwatched (passes are due every {limits.schedule_minutes:g} min)",
+        fix="check the cron schedule (SCHEDULE_MINUTES) and the job's log",
+    )
+
+
+def database_size(used_mb: float, limit_mb: float) -> Condition:
+    return Condition(
+        kind="database_size",
+        headline=(
+            f"The database is at {used_mb:,.0f} MB of its {limit_mb:,.0f} MB limit"
+            f" ({used_mb / limit_mb:.0%})"
+        ),
+        effect="at the limit writes fail and no pass can record changes",
+        fix="raise the database plan (and DATABASE_SIZE_LIMIT_MB), or prune old history",
+    )
+
+
+def utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
