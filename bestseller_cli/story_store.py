@@ -43,24 +43,27 @@ class Posted:
     awaiting: bool  # posted without the other side of its story: update it when found
 
 
-# The story of change `c` for outbox row `i` (client_id); see story.AlertStory.
+# The story of change `c` for outbox row `i` (client_id); see story.AlertStory. "Is it
+# tracked" is count(*) > 0, not EXISTS: the planner may turn an EXISTS into a hash of every
+# tracked ASIN, built again for each alert (100k rows at 100k ASINs); a count is always an
+# index lookup of the one ASIN.
 STORY_COLUMNS = f"""
-  (SELECT jsonb_build_object('asin', s.asin, 'title', s.title, 'own', EXISTS (
-            SELECT 1 FROM tracked_asins own WHERE own.asin = s.asin
+  (SELECT jsonb_build_object('asin', s.asin, 'title', s.title, 'own', (
+            SELECT count(*) FROM tracked_asins own WHERE own.asin = s.asin
             AND own.marketplace = s.marketplace AND own.active AND own.role = 'own'
-            AND own.client_id IS NOT DISTINCT FROM i.client_id))
+            AND own.client_id IS NOT DISTINCT FROM i.client_id) > 0)
    FROM asin_current_state s
    WHERE c.kind = 'lost' AND s.marketplace = c.marketplace AND s.asin <> c.asin
      AND s.badge_category_ids @> ARRAY[c.category_id]
-     AND EXISTS (SELECT 1 FROM tracked_asins t WHERE t.asin = s.asin
-                 AND t.marketplace = s.marketplace AND t.active)
+     AND (SELECT count(*) FROM tracked_asins t WHERE t.asin = s.asin
+          AND t.marketplace = s.marketplace AND t.active) > 0
    ORDER BY s.last_checked_at DESC LIMIT 1) AS new_holder,
   -- The nearest loss before and after, each the end of a bestseller_changes_category_kind_idx
   -- range.
-  (SELECT jsonb_build_object('asin', d.asin, 'title', d.title, 'own', EXISTS (
-            SELECT 1 FROM tracked_asins own WHERE own.asin = d.asin
+  (SELECT jsonb_build_object('asin', d.asin, 'title', d.title, 'own', (
+            SELECT count(*) FROM tracked_asins own WHERE own.asin = d.asin
             AND own.marketplace = d.marketplace AND own.active AND own.role = 'own'
-            AND own.client_id IS NOT DISTINCT FROM i.client_id))
+            AND own.client_id IS NOT DISTINCT FROM i.client_id) > 0)
    FROM ((SELECT * FROM bestseller_changes b
           WHERE c.kind = 'gained' AND b.marketplace = c.marketplace
             AND b.category_id = c.category_id AND b.kind = 'lost' AND b.asin <> c.asin
