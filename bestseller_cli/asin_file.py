@@ -11,8 +11,8 @@ def asins_in_file(text: str) -> list[str]:
     """The ASIN texts a file lists, unvalidated.
 
     A plain list has one or more ASINs per line (separated by spaces or commas) and `#`
-    starts a comment. A CSV with a header row gives its `asin` column, or else its first
-    column. A UTF-8 byte order mark is ignored."""
+    starts a comment. A CSV with a header row (columns, none of them an ASIN) gives its
+    `asin` column, or else its first column. A UTF-8 byte order mark is ignored."""
     if "\x00" in text:
         raise ValueError("is not a text file")
     lines = [line for line in text.removeprefix("\ufeff").splitlines() if not line.startswith("#")]
@@ -21,7 +21,7 @@ def asins_in_file(text: str) -> list[str]:
     cells = [cell.strip().lower() for cell in next(csv.reader([header], delimiter=delimiter))]
     if "asin" in cells:
         return csv_column(lines, delimiter=delimiter, index=cells.index("asin"))
-    if len(cells) > 1 and not is_asin(cells[0]):
+    if len(cells) > 1 and not any(is_asin(cell) for cell in cells):
         return csv_column(lines, delimiter=delimiter, index=0)
     texts: list[str] = []
     for line in lines:

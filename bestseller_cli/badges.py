@@ -84,3 +84,20 @@ def change_for(
         detected_at=observed_at,
         keepa_seen_at=snapshot.last_update,
     )
+
+
+def moved_ranks(
+    previous: StoredState | None, state: StoredState | None, *, main_category_id: int | None
+) -> dict[int, int | None]:
+    """Category ranks that differ from what we knew: the history keeps a point per change
+    (Keepa's own convention). The main category's rank moves almost every pass, so it is kept
+    per check instead and left out here."""
+    if state is None:
+        return {}
+    known = previous.category_ranks if previous else {}
+    return {
+        category: entry.rank
+        for category, entry in sorted(state.category_ranks.items())
+        if category != main_category_id
+        and (category not in known or known[category].rank != entry.rank)
+    }

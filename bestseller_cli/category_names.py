@@ -20,16 +20,17 @@ ASSUMED_LOOKUP_COST = 1
 
 @dataclass(frozen=True)
 class CachedName:
-    name: str
+    name: str | None  # None: Keepa's /category had no name for it when asked
     fetched_at: datetime
 
 
 @dataclass(frozen=True)
 class NameRow:
-    """A name to store in category_names; source 'tree' (categoryTree) or 'lookup'."""
+    """A name to store in category_names; source 'tree' (categoryTree) or 'lookup' (None:
+    Keepa has no name for it)."""
 
     category_id: int
-    name: str
+    name: str | None
     source: str
 
 
@@ -105,7 +106,8 @@ def name_batch(
     on_error: Callable[[ErrorEvent], None],
 ) -> BatchNames:
     """Every name known for a batch's categories, looking up the missing ones within budget.
-    Returns the names and the rows to store (new or changed tree names, lookup answers)."""
+    Returns the names and the rows to store (new or changed tree names, lookup answers,
+    including the ids a lookup could not name, so they are not asked again this month)."""
     named = tree_names(snapshots)
     rows = [
         NameRow(category, name, "tree")
@@ -114,7 +116,7 @@ def name_batch(
         or cached[category].name != name
         or now - cached[category].fetched_at > NAMES_STAY_FRESH
     ]
-    names = {category: entry.name for category, entry in cached.items()} | named
+    names = {category: entry.name for category, entry in cached.items() if entry.name} | named
     wanted = ids_to_look_up(snapshots, named=named, cached=cached, first=first, now=now)
     for start in range(0, len(wanted), CATEGORY_IDS_PER_REQUEST):
         chunk = wanted[start : start + CATEGORY_IDS_PER_REQUEST]
@@ -144,5 +146,5 @@ def name_batch(
         budget.spent, budget.estimate = budget.spent + cost, cost or budget.estimate
         budget.looked_up += len(answer.names)
         names.update(answer.names)
-        rows += [NameRow(category, name, "lookup") for category, name in answer.names.items()]
+        rows += [NameRow(category, answer.names.get(category), "lookup") for category in chunk]
     return BatchNames(names=names, rows=rows)

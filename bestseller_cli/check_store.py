@@ -3,7 +3,7 @@
 import itertools
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import psycopg
@@ -111,9 +111,12 @@ def start_run(conn: psycopg.Connection, *, resume_within: timedelta) -> tuple[in
 def finish_run(
     conn: psycopg.Connection, *, run_id: int, status: str, summary: dict[str, object]
 ) -> None:
+    """Close the run; its summary keeps the database's size then (`doctor`'s growth)."""
     with conn.transaction():
         conn.execute(
-            "UPDATE check_runs SET status = %s, finished_at = now(), summary = %s WHERE id = %s",
+            "UPDATE check_runs SET status = %s, finished_at = now(),"
+            " summary = %s || jsonb_build_object('database_bytes',"
+            "  pg_database_size(current_database())) WHERE id = %s",
             (status, Jsonb(summary), run_id),
         )
 
@@ -288,18 +291,37 @@ WITH obs AS (
     SELECT * FROM jsonb_to_recordset(%(observations)s) AS o(
         asin text, marketplace text, observed_at timestamptz, available boolean, title text,
         brand text, image_url text, main_category_id bigint, main_rank integer,
-        category_ranks jsonb, badges jsonb, badge_category_ids bigint[], price_cents integer,
+        category_ranks jsonb, badges jsonb, badge_count smallint, price_cents integer,
         rating numeric, review_count integer, keepa_updated_at timestamptz,
         baseline_at timestamptz, product_type smallint, variation_asins text[],
         ranks_changed_at timestamptz)
-), history AS (
-    INSERT INTO asin_history (asin, marketplace, observed_at, run_id, available, title,
-        main_category_id, main_rank, category_ranks, badge_category_ids, price_cents, rating,
-        review_count)
-    SELECT asin, marketplace, observed_at, %(run_id)s, available, title, main_category_id,
-        main_rank, category_ranks, badge_category_ids, price_cents, rating, review_count
-    FROM obs
-    ON CONFLICT (asin, marketplace, run_id) DO NOTHING
+), checks AS (
+    INSERT INTO asin_checks (run_id, marketplace, observed_at, asins, main_ranks, badge_counts)
+    SELECT %(run_id)s, marketplace, observed_at, array_agg(asin ORDER BY asin),
+        array_agg(main_rank ORDER BY asin), array_agg(badge_count ORDER BY asin)
+    FROM obs GROUP BY marketplace, observed_at
+), points AS (
+    INSERT INTO rank_points (asin, marketplace, category_id, observed_at, rank)
+    SELECT asin, marketplace, category_id, observed_at, rank
+    FROM jsonb_to_recordset(%(points)s) AS p(asin text, marketplace text, category_id bigint,
+        observed_at timestamptz, rank integer)
+    ON CONFLICT DO NOTHING
+), details AS (
+    -- A value Keepa did not send is no change: the state keeps the last one known.
+    INSERT INTO asin_details (asin, marketplace, observed_at, available, title,
+        main_category_id, price_cents, rating, review_count)
+    SELECT o.asin, o.marketplace, o.observed_at, o.available, o.title, o.main_category_id,
+        o.price_cents, o.rating, o.review_count
+    FROM obs o
+    LEFT JOIN asin_current_state s ON s.asin = o.asin AND s.marketplace = o.marketplace
+    WHERE s.asin IS NULL OR o.available <> s.available
+       OR (o.title IS NOT NULL AND o.title IS DISTINCT FROM s.title)
+       OR (o.main_category_id IS NOT NULL
+           AND o.main_category_id IS DISTINCT FROM s.main_category_id)
+       OR (o.price_cents IS NOT NULL AND o.price_cents IS DISTINCT FROM s.price_cents)
+       OR (o.rating IS NOT NULL AND o.rating IS DISTINCT FROM s.rating)
+       OR (o.review_count IS NOT NULL AND o.review_count IS DISTINCT FROM s.review_count)
+    ON CONFLICT DO NOTHING
 ), state AS (
     INSERT INTO asin_current_state AS s (asin, marketplace, available, title, brand, image_url,
         main_category_id, main_rank, category_ranks, badges, badge_category_ids, price_cents,
@@ -377,6 +399,7 @@ class ObservedProduct:
     snapshot: ProductSnapshot
     state: StoredState | None
     observed_at: datetime
+    moved_ranks: dict[int, int | None] = field(default_factory=dict)  # category -> new rank
 
 
 def observation_record(item: ObservedProduct) -> dict[str, object]:
@@ -398,7 +421,8 @@ def observation_record(item: ObservedProduct) -> dict[str, object]:
             for category, entry in ranks.items()
         },
         "badges": {str(category): since.isoformat() for category, since in badges.items()},
-        "badge_category_ids": sorted(badges) if snapshot.available else [],
+        # #1 badges held at this check; None: Keepa had no data, so no badge status is known.
+        "badge_count": len(badges) if snapshot.available else None,
         "price_cents": snapshot.price_cents,
         "rating": snapshot.rating,
         "review_count": snapshot.review_count,
@@ -426,8 +450,9 @@ def write_batch(
     calls: list[ApiCall],
     token_cost_usd: float,
 ) -> tuple[int, list[int]]:
-    """Write a batch's history, state, category names, changes, outbox rows and API usage
-    atomically, on an autocommit connection (inside a transaction the caller commits).
+    """Write a batch's checks, rank and detail points, state, category names, changes, outbox
+    rows and API usage atomically, on an autocommit connection (inside a transaction the caller
+    commits).
 
     Returns (changes written, ids of the notifications queued)."""
     params = {
@@ -438,6 +463,19 @@ def write_batch(
             [{"category_id": n.category_id, "name": n.name, "source": n.source} for n in names]
         ),
         "observations": Jsonb([observation_record(item) for item in products]),
+        "points": Jsonb(
+            [
+                {
+                    "asin": item.snapshot.asin,
+                    "marketplace": item.snapshot.marketplace,
+                    "category_id": category,
+                    "observed_at": item.observed_at.isoformat(),
+                    "rank": rank,
+                }
+                for item in products
+                for category, rank in item.moved_ranks.items()
+            ]
+        ),
         "changes": Jsonb([change.model_dump(mode="json") for change in changes]),
         "deliveries": Jsonb(
             [

@@ -4,21 +4,22 @@ Each `cli_*` module parses one group's arguments and prints its results; none ho
 HTTP or business rules."""
 
 import logging
+import sys
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from typer.core import TyperGroup
 
 from bestseller_cli import __version__, db
 from bestseller_cli.cli_asins import asins_app
 from bestseller_cli.cli_check import check, doctor
 from bestseller_cli.cli_clients import clients_app
-from bestseller_cli.cli_common import console, err_console, settings
+from bestseller_cli.cli_common import console, examples, settings
+from bestseller_cli.cli_prune import prune
 from bestseller_cli.cli_report import report
 from bestseller_cli.cli_settings import settings_app
 from bestseller_cli.errors import BestsellerError
-from bestseller_cli.redact import redact
+from bestseller_cli.output import configure_from_environment, writes_json
 
 log = logging.getLogger("bestseller_cli")
 # Click's UsageError, whether Typer vendors Click or depends on it.
@@ -28,26 +29,50 @@ UsageError: type[Exception] = typer.BadParameter.__base__
 class FriendlyErrors(TyperGroup):
     """Turns expected failures into one line and an exit code; traces only at debug level."""
 
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """When logs are JSON, a usage error is one JSON line too (Typer draws a box)."""
+        configure_from_environment()
+        if not (standalone_mode and writes_json(sys.stderr)):
+            return super().main(*args, standalone_mode=standalone_mode, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except typer.Abort:
+            log.error("aborted", extra={"event": "aborted", "fields": {"exit_code": 1}})
+            sys.exit(1)
+        except Exception as exc:
+            if not (is_cli_framework_signal(exc) and hasattr(exc, "format_message")):
+                raise
+            exit_code = getattr(exc, "exit_code", 2)
+            log.error(
+                exc.format_message(),
+                extra={"event": "usage_error", "fields": {"exit_code": exit_code}},
+            )
+            sys.exit(exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
+
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except BestsellerError as exc:
-            err_console.print(f"[red]error:[/red] {escape(redact(str(exc)))}", highlight=False)
+            fields = {"exit_code": exc.exit_code, "kind": type(exc).__name__}
+            log.error(str(exc), extra={"event": "error", "fields": fields})
             raise typer.Exit(exc.exit_code) from None
         except UsageError as exc:
             # Typer would draw a boxed panel; a usage error is one line like every other.
             where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
-            message = escape(redact(exc.format_message()) + where)
-            err_console.print(f"[red]error:[/red] {message}", highlight=False)
+            fields = {"exit_code": exc.exit_code}
+            log.error(
+                exc.format_message() + where, extra={"event": "usage_error", "fields": fields}
+            )
             raise typer.Exit(exc.exit_code) from None
         except Exception as exc:
             if is_cli_framework_signal(exc):
                 raise
             log.debug("unexpected error", exc_info=True)
-            err_console.print(
-                f"[red]unexpected error:[/red] {type(exc).__name__}: {redact(str(exc))}"
+            log.error(
+                f"unexpected error: {type(exc).__name__}: {exc}"
                 " (set LOG_LEVEL=debug for the trace)",
-                highlight=False,
+                extra={"event": "unexpected_error", "fields": {"exit_code": 1}},
             )
             raise typer.Exit(1) from None
 
@@ -64,12 +89,21 @@ app = typer.Typer(
     help="Watch Amazon ASINs for the #1 Best Seller badge and alert Slack when it moves.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
     rich_markup_mode="rich",
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
-app.command()(check)
-app.command()(doctor)
-app.command()(report)
+app.command(epilog=examples("bestseller check --dry-run", "bestseller check --client acme --json"))(
+    check
+)
+app.command(epilog=examples("bestseller doctor"))(doctor)
+app.command(
+    epilog=examples(
+        "bestseller report --since 7d --client acme --markdown",
+        "bestseller report --since 2026-11-01 --csv",
+    )
+)(report)
+app.command(epilog=examples("bestseller prune --days 90", "bestseller prune --json"))(prune)
 app.add_typer(asins_app, name="asins")
 app.add_typer(db_app, name="db")
 app.add_typer(clients_app, name="clients")
@@ -90,9 +124,10 @@ def root(
     ] = False,
 ) -> None:
     """Watch Amazon ASINs for the #1 Best Seller badge and alert Slack when it moves."""
+    configure_from_environment()
 
 
-@db_app.command("upgrade")
+@db_app.command("upgrade", epilog=examples("bestseller db upgrade"))
 def db_upgrade() -> None:
     """Apply pending database migrations (commands also do this on their own)."""
     config = settings()

@@ -1,7 +1,7 @@
 """`bestseller asins …`: add, remove and list the ASINs being watched."""
 
+import logging
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -14,15 +14,17 @@ from bestseller_cli.asin_file import asins_in_file
 from bestseller_cli.cli_common import (
     client_name,
     console,
-    err_console,
+    examples,
     print_json,
     settings,
+    single_format,
     write_csv,
 )
 from bestseller_cli.config import normalize_marketplace
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.models import INVALID, PRODUCT_TYPES, VARIATION_PARENT, parse_asin
 
+log = logging.getLogger(__name__)
 asins_app = typer.Typer(help="Add, remove and list the ASINs being watched.", no_args_is_help=True)
 
 
@@ -50,7 +52,13 @@ def read_asin_arguments(asins: list[str], file: Path | None) -> list[str]:
     return texts
 
 
-@asins_app.command("add")
+@asins_app.command(
+    "add",
+    epilog=examples(
+        "bestseller asins add B0C1234567 B0C7654321 --client acme",
+        "bestseller asins add --file competitors.txt --client acme --competitor",
+    ),
+)
 def asins_add(
     asins: Annotated[list[str] | None, typer.Argument(help="ASINs to watch.")] = None,
     client: Annotated[
@@ -97,7 +105,7 @@ def asins_add(
         shown = "; ".join(invalid[:5]) + (f"; and {len(invalid) - 5} more" if invalid[5:] else "")
         raise ConfigError(f"{shown}. Nothing was added (--skip-invalid adds the valid ones)")
     for problem in invalid:
-        err_console.print(f"[red]invalid:[/red] {escape(problem)}", highlight=False)
+        log.warning(problem, extra={"event": "invalid_asin"})
     if valid:
         with db.open_database(config) as conn:
             role = None if competitor is None else ("competitor" if competitor else "own")
@@ -113,12 +121,17 @@ def asins_add(
         for asin in already:
             console.print(f"already tracked {asin} ({market}{as_role})", highlight=False)
         for note in notes:
-            err_console.print(f"[yellow]warning:[/yellow] {escape(note)}", highlight=False)
+            log.warning(note, extra={"event": "asin_note"})
     if invalid:
         raise typer.Exit(1)
 
 
-@asins_app.command("remove")
+@asins_app.command(
+    "remove",
+    epilog=examples(
+        "bestseller asins remove B0C1234567", "bestseller asins remove B0C1234567 --purge --yes"
+    ),
+)
 def asins_remove(
     asins: Annotated[list[str], typer.Argument(help="ASINs to stop watching.")],
     client: Annotated[
@@ -163,7 +176,9 @@ def asins_remove(
         raise typer.Exit(1)
 
 
-@asins_app.command("list")
+@asins_app.command(
+    "list", epilog=examples("bestseller asins list --client acme", "bestseller asins list --csv")
+)
 def asins_list(
     client: Annotated[
         str | None, typer.Option(callback=client_name, help="Only this client's ASINs.")
@@ -173,6 +188,7 @@ def asins_list(
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
 ) -> None:
     """List watched ASINs with their badge status now."""
+    single_format(json=as_json, csv=as_csv)
     config = settings()
     with db.open_database(config) as conn:
         rows = store.list_tracked(conn, client=client, include_removed=all_)
@@ -185,10 +201,10 @@ def asins_list(
             "active": row.active,
             "title": row.title,
             "badges": row.badge_names,
-            "badge_since": row.badge_since.isoformat() if row.badge_since else None,
+            "badge_since": row.badge_since,
             "main_rank": row.main_rank,
-            "last_checked_at": row.last_checked_at.isoformat() if row.last_checked_at else None,
-            "added_at": row.added_at.isoformat(),
+            "last_checked_at": row.last_checked_at,
+            "added_at": row.added_at,
             "held_alerts": row.held_alerts,
             **keepa_record(row),
         }
@@ -255,14 +271,10 @@ def keepa_record(row: store.TrackedRow) -> dict[str, object]:
         "image_url": row.image_url,
         "main_category_id": row.main_category_id,
         "category_ranks": row.category_ranks,
-        "keepa_updated_at": iso(row.keepa_updated_at),
-        "ranks_changed_at": iso(row.ranks_changed_at),
+        "keepa_updated_at": row.keepa_updated_at,
+        "ranks_changed_at": row.ranks_changed_at,
         "data_age_hours": age,
     }
-
-
-def iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
 
 
 TRACKED_CSV_FIELDS = [

@@ -1,13 +1,13 @@
 """`bestseller check` and `bestseller doctor`: the pass and the setup check, as printed."""
 
 import html
+import logging
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import partial
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
@@ -16,8 +16,11 @@ from bestseller_cli import healthcheck, monitor
 from bestseller_cli.cli_common import client_name, console, err_console, print_json, settings
 from bestseller_cli.doctor import run_doctor
 from bestseller_cli.errors import ConfigError
-from bestseller_cli.models import parse_asin
+from bestseller_cli.models import BadgeChange, parse_asin
+from bestseller_cli.output import emit, stdout_is_json, writes_json
 from bestseller_cli.slack import SlackMessage
+
+log = logging.getLogger(__name__)
 
 
 def check(
@@ -32,7 +35,10 @@ def check(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
-    """Run one monitoring pass: fetch ranks, detect badge changes, send alerts."""
+    """Run one monitoring pass: fetch ranks, detect badge changes, send alerts.
+
+    On a terminal it prints a table; piped (or LOG_FORMAT=json) every line is a JSON event.
+    """
     config = settings()
     with healthcheck.monitored(None if dry_run else config.healthcheck_url):
         config.require_keepa_key()
@@ -40,18 +46,22 @@ def check(
             only = [parse_asin(text) for text in asin] if asin else None
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
+        show = AlertPrinter(err=as_json)
         with check_progress(enabled=not as_json) as on_progress:
             summary = monitor.run_check(
                 config,
                 asins=only,
                 client=client,
                 dry_run=dry_run,
-                # Machine output stays pure: with --json, printed alerts go to stderr.
-                show=partial(show_alert, to=err_console if as_json else console),
+                show=show,
                 on_progress=on_progress,
             )
         if as_json:
+            report_warnings(summary)
+            report_failures(summary)
             print_json(summary_record(summary))
+        elif stdout_is_json():
+            log_summary(summary)
         else:
             print_summary(summary, stale_hours=config.keepa_stale_hours)
         raise typer.Exit(summary.exit_code)
@@ -60,6 +70,18 @@ def check(
 def doctor() -> None:
     """Check settings, database, run lock, Keepa key and budget, Slack token and channels."""
     findings = run_doctor(settings())
+    failed = any(finding.status == "fail" for finding in findings)
+    if stdout_is_json():
+        levels = {"ok": "info", "warn": "warning", "fail": "error"}
+        for finding in findings:
+            emit(
+                "doctor_finding",
+                finding.detail,
+                level=levels[finding.status],
+                part=finding.part,
+                status=finding.status,
+            )
+        raise typer.Exit(1 if failed else 0)
     colours = {"ok": "green", "warn": "yellow", "fail": "red"}
     table = Table(title="bestseller doctor")
     for column in ("", "part", "detail"):
@@ -70,7 +92,7 @@ def doctor() -> None:
             f"[{colour}]{finding.status}[/{colour}]", escape(finding.part), escape(finding.detail)
         )
     console.print(table)
-    if any(finding.status == "fail" for finding in findings):
+    if failed:
         raise typer.Exit(1)
 
 
@@ -85,13 +107,28 @@ def check_progress(*, enabled: bool) -> Iterator[Callable[[int, int], None]]:
         yield lambda done, total: progress.update(task, completed=done, total=total)
 
 
-def show_alert(message: SlackMessage, *, to: Console) -> None:
+class AlertPrinter:
     """Alerts without a Slack token are printed here instead of being dropped."""
-    to.print(f"ALERT {html.unescape(message.text)}", highlight=False, markup=False)
-    for block in message.blocks:
-        for element in block.get("elements", []) if block.get("type") == "context" else []:
-            for line in element.get("text", "").splitlines():
-                to.print(f"      {html.unescape(line)}", highlight=False, markup=False)
+
+    def __init__(self, *, err: bool) -> None:
+        self.err = err
+
+    def __call__(self, message: SlackMessage) -> None:
+        text = html.unescape(message.text)
+        details = [
+            html.unescape(line)
+            for block in message.blocks
+            if block.get("type") == "context"
+            for element in block.get("elements", [])
+            for line in element.get("text", "").splitlines()
+        ]
+        if writes_json(sys.stderr if self.err else sys.stdout):
+            emit("alert_printed", text, err=self.err, details=details)
+            return
+        target = err_console if self.err else console
+        target.print(f"ALERT {text}", highlight=False, markup=False)
+        for line in details:
+            target.print(f"      {line}", highlight=False, markup=False)
 
 
 def summary_record(summary: monitor.CheckSummary) -> dict[str, Any]:
@@ -131,27 +168,87 @@ def summary_record(summary: monitor.CheckSummary) -> dict[str, Any]:
             "conditions",
         )
     }
-    record["changes"] = [change.model_dump(mode="json") for change in summary.changes]
+    latency = summary.detection_latency_ms_max
+    record["detection_latency_ms_max"] = None if latency is None else round(latency, 1)
+    record["changes"] = [change.model_dump() for change in summary.changes]
     record["exit_code"] = summary.exit_code
     return record
 
 
-def print_summary(summary: monitor.CheckSummary, *, stale_hours: float) -> None:
+UNCHECKED_SHOWN = 20
+
+
+def report_warnings(summary: monitor.CheckSummary) -> None:
     for warning in summary.warnings + summary.variation_parents + summary.invalid:
-        err_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+        log.warning(warning, extra={"event": "check_warning"})
+
+
+def report_failures(summary: monitor.CheckSummary) -> None:
+    """Open conditions, an early stop and unchecked ASINs: error lines on stderr, either form."""
+    for condition in summary.conditions:
+        log.error(f"condition open: {condition}", extra={"event": "condition_open"})
+    if summary.stopped_because:
+        log.error(
+            f"stopped early: {summary.stopped_because}",
+            extra={"event": "check_stopped", "fields": {"reason": summary.stopped_because}},
+        )
+    if summary.unchecked:
+        shown = summary.unchecked[:UNCHECKED_SHOWN]
+        more = len(summary.unchecked) - len(shown)
+        log.error(
+            f"not checked this run: {', '.join(shown)}{f' and {more} more' if more else ''}"
+            " (the next run picks them up)",
+            extra={
+                "event": "asins_unchecked",
+                "fields": {"count": len(summary.unchecked), "asins": shown},
+            },
+        )
+
+
+def change_line(change: BadgeChange) -> str:
+    return (
+        f"#1 in {change.category_name or change.category_id}:"
+        f" {change.asin} ({change.marketplace}) {change.title or ''}"
+    ).rstrip()
+
+
+def log_summary(summary: monitor.CheckSummary) -> None:
+    """The pass as JSON lines: one per badge change, then the summary (the same record as
+    --json, with counts in place of the long lists)."""
+    report_warnings(summary)
+    report_failures(summary)
+    if summary.lock_held_elsewhere:
+        emit("check_skipped", "another check is running (the run lock is held); nothing to do")
+        return
+    for change in summary.changes:
+        emit("badge_change", f"{change.kind} {change_line(change)}", **change.model_dump())
+    record = summary_record(summary)
+    del record["changes"], record["warnings"]
+    for listed in ("unchecked", "variation_parents", "invalid"):
+        record[listed] = len(record[listed])
+    message = (
+        f"{'dry run: ' if summary.dry_run else ''}checked {summary.checked} of"
+        f" {summary.asins_to_check} ASINs: {summary.gained} gained, {summary.lost} lost,"
+        f" {summary.alerts_sent + summary.alerts_recovered} alerts sent,"
+        f" {summary.alerts_undelivered} pending, {summary.tokens_used} tokens used,"
+        f" {summary.duration_seconds} s"
+    )
+    level = "info" if summary.exit_code == 0 else "error"
+    emit("check_summary", message, level=level, **record)
+
+
+def print_summary(summary: monitor.CheckSummary, *, stale_hours: float) -> None:
+    report_warnings(summary)
     if summary.lock_held_elsewhere:
         console.print("Another check is running (the run lock is held); nothing to do.")
         return
     for change in summary.changes:
-        arrow = "[green]gained[/green]" if change.kind == "gained" else "[red]lost[/red]"
+        colour = "green" if change.kind == "gained" else "red"
         console.print(
-            f"{arrow} #1 in {change.category_name or change.category_id}:"
-            f" {change.asin} ({change.marketplace}) {change.title or ''}",
-            highlight=False,
+            f"[{colour}]{change.kind}[/{colour}] {escape(change_line(change))}", highlight=False
         )
     available = "?" if summary.tokens_available is None else summary.tokens_available
-    latency = summary.detection_latency_ms_max
-    latency = None if latency is None else round(latency, 1)
+    latency = summary_record(summary)["detection_latency_ms_max"]
     table = Table(title="Dry run (nothing written or sent)" if summary.dry_run else "Check")
     table.add_column("")
     table.add_column("", justify="right")
@@ -182,14 +279,4 @@ def print_summary(summary: monitor.CheckSummary, *, stale_hours: float) -> None:
         table.add_row(label, "-" if value is None else str(value))
     table.show_header = False
     console.print(table)
-    for condition in summary.conditions:
-        err_console.print(f"[red]condition open:[/red] {condition}", highlight=False)
-    if summary.stopped_because:
-        err_console.print(f"[red]stopped early:[/red] {summary.stopped_because}", highlight=False)
-    if summary.unchecked:
-        shown = ", ".join(summary.unchecked[:20])
-        more = f" and {len(summary.unchecked) - 20} more" if len(summary.unchecked) > 20 else ""
-        err_console.print(
-            f"[red]not checked this run:[/red] {shown}{more} (the next run picks them up)",
-            highlight=False,
-        )
+    report_failures(summary)

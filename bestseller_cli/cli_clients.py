@@ -4,6 +4,7 @@ Only parsing and printing; the SQL is in `client_store.py`, the validation in `n
 """
 
 import sys
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -11,9 +12,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from bestseller_cli import client_store, db
-from bestseller_cli.cli_common import client_name, console, print_json, settings
+from bestseller_cli.cli_common import client_name, console, examples, print_json, settings
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.notify_config import (
+    DELIVERY_MODES,
     NotificationRule,
     check_channel,
     parse_quiet,
@@ -48,7 +50,12 @@ UnignoreOpt = Annotated[
     list[int] | None,
     typer.Option("--unignore-category", help="Stop ignoring a category id (repeatable).", min=1),
 ]
-ModeOpt = Annotated[str | None, typer.Option("--mode", help="Delivery: instant, hourly or daily.")]
+# The choices come from the rule model, so help and shell completion list them.
+DeliveryChoice = StrEnum("DeliveryChoice", {mode: mode for mode in DELIVERY_MODES})
+ModeOpt = Annotated[
+    DeliveryChoice | None,
+    typer.Option("--mode", case_sensitive=False, help="Delivery: each alert at once, or digests."),
+]
 DailyHourOpt = Annotated[
     int | None,
     typer.Option("--daily-hour", help="Hour (0-23, rule's timezone) for --mode daily."),
@@ -85,7 +92,7 @@ def rule_changes(
     max_main_rank: int | None = None,
     ignore: list[int] | None = None,
     unignore: list[int] | None = None,
-    mode: str | None = None,
+    mode: DeliveryChoice | None = None,
     daily_hour: int | None = None,
     quiet: str | None = None,
     no_quiet: bool = False,
@@ -99,7 +106,7 @@ def rule_changes(
         "notify_gained": gained,
         "notify_lost": lost,
         "max_main_rank": max_main_rank,
-        "delivery_mode": mode.strip().lower() if mode else None,
+        "delivery_mode": mode.value if mode else None,
         "daily_hour": daily_hour,
         "quiet": () if no_quiet else (parse_quiet(quiet) if quiet is not None else None),
         "timezone": timezone.strip() if timezone else None,
@@ -136,7 +143,7 @@ def print_rule(name: str, rule: NotificationRule, *, created: bool) -> None:
     )
 
 
-@clients_app.command("add")
+@clients_app.command("add", epilog=examples("bestseller clients add acme --channel C0123ABCD"))
 def clients_add(
     name: Annotated[str, typer.Argument(callback=client_name, help="Client name.")],
     channel: ChannelOpt = None,
@@ -179,7 +186,13 @@ def clients_add(
         print_rule(name, rule[0], created=rule[1])
 
 
-@clients_app.command("rule")
+@clients_app.command(
+    "rule",
+    epilog=examples(
+        "bestseller clients rule acme --channel C0123ABCD --mode daily --daily-hour 9",
+        "bestseller clients rule acme --quiet 22:00-07:00 --timezone America/New_York",
+    ),
+)
 def clients_rule(
     name: Annotated[str, typer.Argument(callback=client_name, help="Client name.")],
     channel: ChannelOpt = None,
@@ -225,7 +238,7 @@ def clients_rule(
     print_rule(name, rule, created=created)
 
 
-@clients_app.command("list")
+@clients_app.command("list", epilog=examples("bestseller clients list --json"))
 def clients_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -238,7 +251,7 @@ def clients_list(
             [
                 {
                     "name": client.name,
-                    "created_at": client.created_at.isoformat(),
+                    "created_at": client.created_at,
                     "tracked_asins": client.tracked_asins,
                     "rules": [rule.as_record() for rule in client.rules],
                 }
@@ -265,7 +278,7 @@ def clients_list(
     console.print(table)
 
 
-@clients_app.command("remove")
+@clients_app.command("remove", epilog=examples("bestseller clients remove acme --yes"))
 def clients_remove(
     name: Annotated[str, typer.Argument(callback=client_name, help="Client name.")],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,

@@ -3,23 +3,45 @@
 import csv
 import json
 import sys
+from datetime import datetime
 from typing import Any
 
-from rich.console import Console
+from rich.markup import escape
 
+from bestseller_cli import output
 from bestseller_cli.config import Settings, load_settings
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.models import parse_client_name
-from bestseller_cli.redact import configure_logging
+from bestseller_cli.output import console, err_console
 
-console = Console()
-err_console = Console(stderr=True, soft_wrap=True)
+__all__ = [
+    "console",
+    "err_console",
+    "examples",
+    "print_json",
+    "settings",
+    "single_format",
+    "write_csv",
+]
 
 
 def settings() -> Settings:
     loaded = load_settings()
-    configure_logging(loaded.log_level)
+    output.configure(level=loaded.log_level, log_format=loaded.log_format)
     return loaded
+
+
+def examples(*commands: str) -> str:
+    """A command's help epilog: one or two invocations to copy (tests parse each one)."""
+    return "Examples:\n" + "\n".join(f"  {escape(command)}" for command in commands)
+
+
+def single_format(**chosen: bool) -> None:
+    """Machine formats exclude each other: two at once is a usage error (exit 2)."""
+    flags = [f"--{name.replace('_', '-')}" for name, on in chosen.items() if on]
+    if len(flags) > 1:
+        names = [f"--{name.replace('_', '-')}" for name in chosen]
+        raise ConfigError(f"choose one of {', '.join(names[:-1])} and {names[-1]}")
 
 
 def client_name(value: str | None) -> str | None:
@@ -33,17 +55,29 @@ def client_name(value: str | None) -> str | None:
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    """Indented on a terminal; one line when piped, so a log collector reads one object."""
+    indent = 2 if sys.stdout.isatty() else None
+    text = json.dumps(output.redacted(data), indent=indent, default=output.machine_value)
+    sys.stdout.write(text + "\n")
+
+
+def csv_cell(value: Any) -> Any:
+    """Booleans as `true`/`false`, times as UTC with `Z`, lists joined with `;`."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return output.utc_timestamp(value)
+    if isinstance(value, list):
+        return ";".join(str(csv_cell(item)) for item in value)
+    return value
 
 
 def write_csv(records: list[dict[str, Any]], *, fieldnames: list[str] | None = None) -> None:
-    """CSV with a header (even when there are no rows); lists are joined with `;`."""
+    """CSV with a header (even when there are no rows)."""
 
     if not records and not fieldnames:
         return
     writer = csv.DictWriter(sys.stdout, fieldnames=fieldnames or list(records[0]))
     writer.writeheader()
     for record in records:
-        writer.writerow(
-            {k: ";".join(map(str, v)) if isinstance(v, list) else v for k, v in record.items()}
-        )
+        writer.writerow({key: csv_cell(value) for key, value in record.items()})

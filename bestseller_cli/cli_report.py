@@ -13,6 +13,7 @@ from bestseller_cli.cli_common import (
     err_console,
     print_json,
     settings,
+    single_format,
     write_csv,
 )
 from bestseller_cli.errors import ConfigError
@@ -46,9 +47,8 @@ def report(
     ] = None,
 ) -> None:
     """Report badge changes, holders, badge share and streaks, Keepa cost, alerts and errors."""
+    single_format(json=as_json, csv=as_csv, markdown=as_markdown)
     config = settings()
-    if as_json + as_csv + as_markdown > 1:
-        raise ConfigError("choose one of --json, --csv and --markdown")
     until = datetime.now(UTC)
     start = parse_since(since, now=until)
     sender = SlackSender.from_settings(config) if to_slack else None
@@ -68,7 +68,7 @@ def report(
             " slack_channel_id C` or SLACK_CHANNEL_ID"
         )
     if as_json:
-        print_json(result.model_dump(mode="json"))
+        print_json(result.model_dump())
     elif as_csv:
         write_csv(csv_records(result), fieldnames=CSV_FIELDS)
     elif as_markdown:

@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 
 from bestseller_cli import client_store, db
-from bestseller_cli.cli_common import console, print_json, settings
+from bestseller_cli.cli_common import console, examples, print_json, settings
 from bestseller_cli.notify_config import GLOBAL_KEYS, global_key, parse_global_value
 
 settings_app = typer.Typer(
@@ -14,7 +14,7 @@ settings_app = typer.Typer(
 )
 
 
-@settings_app.command("show")
+@settings_app.command("show", epilog=examples("bestseller settings show --json"))
 def settings_show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -37,9 +37,20 @@ def settings_show(
     console.print(table)
 
 
-@settings_app.command("set")
+@settings_app.command(
+    "set",
+    epilog=examples(
+        "bestseller settings set slack_channel_id C0123ABCD",
+        "bestseller settings set notify_lost false",
+    ),
+)
 def settings_set(
-    key: Annotated[str, typer.Argument(help=f"One of {', '.join(GLOBAL_KEYS)}.")],
+    key: Annotated[
+        str,
+        typer.Argument(
+            help=f"One of {', '.join(GLOBAL_KEYS)}.", autocompletion=lambda: list(GLOBAL_KEYS)
+        ),
+    ],
     value: Annotated[str, typer.Argument(help="New value (none clears slack_channel_id).")],
 ) -> None:
     """Change one global notification default."""

@@ -159,13 +159,20 @@ def update_rule(
         rule = updated_rule(get_rule(conn, client=client, channel=channel), **changes)
         created = save_rule(conn, rule)
         release = release_time(rule, now=datetime.now(UTC))
-        conn.execute(
-            "UPDATE notification_log SET deliver_after = %s"
-            " WHERE status = 'pending' AND deliver_after > %s AND client_id = %s"
-            " AND channel IS NOT DISTINCT FROM %s",
-            (release, release, client_id(conn, client), rule.channel),
-        )
+        release_held(conn, client=client, channel=rule.channel, at=release)
     return rule, created
+
+
+def release_held(
+    conn: psycopg.Connection, *, client: str, channel: str | None, at: datetime
+) -> None:
+    """Alerts the client's rule held for the channel go out by `at` (no later than planned)."""
+    conn.execute(
+        "UPDATE notification_log SET deliver_after = %s"
+        " WHERE status = 'pending' AND deliver_after > %s AND client_id = %s"
+        " AND channel IS NOT DISTINCT FROM %s",
+        (at, at, client_id(conn, client), channel),
+    )
 
 
 def save_rule(conn: psycopg.Connection, rule: NotificationRule) -> bool:
@@ -207,6 +214,7 @@ def _save_rule(conn: psycopg.Connection, rule: NotificationRule) -> bool:
 
 
 def delete_rule(conn: psycopg.Connection, *, client: str, channel: str | None) -> bool:
+    """Delete the rule; the alerts it held go out at the next run."""
     with conn.transaction():
         owner = client_id(conn, client)
         row = conn.execute(
@@ -214,6 +222,7 @@ def delete_rule(conn: psycopg.Connection, *, client: str, channel: str | None) -
             " WHERE client_id = %s AND slack_channel_id IS NOT DISTINCT FROM %s RETURNING id",
             (owner, channel),
         ).fetchone()
+        release_held(conn, client=client, channel=channel, at=datetime.now(UTC))
     return row is not None
 
 

@@ -10,6 +10,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bestseller_cli.errors import ConfigError
+from bestseller_cli.output import LogFormat
 from bestseller_cli.redact import redact, register_secret
 
 # Keepa's domain ids (KEEPA.md); 7 (cn) is retired.
@@ -31,7 +32,7 @@ MARKETPLACES: dict[str, int] = {
 def normalize_marketplace(value: str) -> str:
     """Accept `com`, `amazon.com`, `.co.uk` or a Keepa domain id; return the canonical suffix."""
     text = value.strip().lower().removeprefix("www.").removeprefix("amazon").lstrip(".")
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         by_id = {domain_id: name for name, domain_id in MARKETPLACES.items()}
         text = by_id.get(int(text), text)
     if text not in MARKETPLACES:
@@ -40,9 +41,14 @@ def normalize_marketplace(value: str) -> str:
 
 
 class Settings(BaseSettings):
-    # A blank value (`BESTSELLER_HOME=` as in .env.example) means unset, for every setting.
+    # A blank value (`BESTSELLER_HOME=` as in .env.example) means unset, for every setting;
+    # `inf` and `nan` are no number of seconds.
     model_config = SettingsConfigDict(
-        env_file=".env", extra="ignore", case_sensitive=False, env_ignore_empty=True
+        env_file=".env",
+        extra="ignore",
+        case_sensitive=False,
+        env_ignore_empty=True,
+        allow_inf_nan=False,
     )
 
     database_url: str | None = None
@@ -57,12 +63,12 @@ class Settings(BaseSettings):
     keepa_history_days: int = Field(default=1, ge=1, le=3650)
     # Keepa's `update`: refresh products whose data is older than N hours before answering;
     # unset, Keepa decides. A refresh may cost one extra token per product (0 = always live).
-    keepa_update_hours: int | None = Field(default=None, ge=0)
+    keepa_update_hours: int | None = Field(default=None, ge=0, le=24 * 365)
     # /category lookups for ranked categories categoryTree does not name, per pass.
     keepa_category_token_budget: int = Field(default=20, ge=0)
     # `check` counts products whose Keepa data (lastUpdate) is older than this.
-    keepa_stale_hours: float = Field(default=24.0, gt=0)
-    keepa_max_token_wait_seconds: float = Field(default=300, ge=0)
+    keepa_stale_hours: float = Field(default=24.0, gt=0, le=24 * 3650)
+    keepa_max_token_wait_seconds: float = Field(default=300, ge=0, le=86_400)
     keepa_token_cost_usd: float = Field(default=0.000022, ge=0)
     keepa_bestsellers_lookup: bool = False
     keepa_bestsellers_token_budget: int = Field(default=200, ge=0)
@@ -72,16 +78,19 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
     slack_ops_channel_id: str | None = None
     healthcheck_url: str | None = None
-    schedule_minutes: float = Field(default=60.0, gt=0)
-    ops_undelivered_minutes: float = Field(default=60.0, ge=0)
+    # Minutes, at most a year: they become time spans.
+    schedule_minutes: float = Field(default=60.0, gt=0, le=525_600)
+    ops_undelivered_minutes: float = Field(default=60.0, ge=0, le=525_600)
     ops_max_resumes: int = Field(default=3, ge=0)
     database_size_limit_mb: float | None = Field(default=None, gt=0)
     batch_size: int = Field(default=100, ge=1, le=100)
     max_retries: int = Field(default=3, ge=0, le=20)
-    retry_delay_seconds: float = Field(default=1.0, ge=0)
-    api_timeout_seconds: float = Field(default=30.0, gt=0)
+    retry_delay_seconds: float = Field(default=1.0, ge=0, le=3600)
+    api_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     run_deadline_minutes: float = Field(default=50.0, gt=0)
+    history_retention_days: int = Field(default=90, ge=1)
     log_level: str = "WARNING"
+    log_format: LogFormat = LogFormat.auto
 
     @field_validator("keepa_domain")
     @classmethod
@@ -101,6 +110,11 @@ class Settings(BaseSettings):
             raise ValueError("use one of debug, info, warning, error")
         return level
 
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_any_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
     @field_validator(
         "database_url",
         "keepa_api_key",
@@ -119,25 +133,31 @@ class Settings(BaseSettings):
         if value is None:
             return None
         try:
-            password = conninfo_to_dict(value).get("password")
+            parts = conninfo_to_dict(value)
         except psycopg.ProgrammingError:
             # The message names no part of the value: it may hold the password.
             raise ValueError(
                 "not a PostgreSQL connection string: use a postgresql:// URL or key=value"
                 " pairs (SQLAlchemy's postgresql+psycopg:// is not one)"
             ) from None
-        register_secret(password)
+        register_secret(parts.get("password"))
+        if not all(valid_port(port) for port in str(parts.get("port") or "").split(",") if port):
+            raise ValueError(f"port {parts['port']} is not a port number (1-65535)")
         return value
 
-    @field_validator("keepa_api_url", "slack_api_url")
+    @field_validator("keepa_api_url", "slack_api_url", "healthcheck_url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         try:
             url = httpx.URL(value.strip())
         except (httpx.InvalidURL, ValueError):
             url = None
         if url is None or url.scheme not in {"http", "https"} or not url.host:
             raise ValueError("not an http(s) URL, e.g. https://api.keepa.com")
+        if url.port is not None and not valid_port(str(url.port)):
+            raise ValueError(f"port {url.port} is not a port number (1-65535)")
         return value.strip()
 
     def require_keepa_key(self) -> str:
@@ -150,6 +170,10 @@ class Settings(BaseSettings):
     @property
     def keepa_domain_id(self) -> int:
         return MARKETPLACES[self.keepa_domain]
+
+
+def valid_port(text: str) -> bool:
+    return text.strip().isascii() and text.strip().isdigit() and 1 <= int(text) <= 65_535
 
 
 def load_settings(**overrides: object) -> Settings:

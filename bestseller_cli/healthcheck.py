@@ -43,16 +43,15 @@ def ping_url(url: str, event: str, *, exit_code: int = 0) -> str:
 
 def ping(url: str, event: str, *, exit_code: int = 0) -> bool:
     """One ping, retried once; False (and a warning) when the monitor could not be told."""
-    target = ping_url(url, event, exit_code=exit_code)
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            response = httpx.get(target, timeout=TIMEOUT_SECONDS)
+            response = httpx.get(ping_url(url, event, exit_code=exit_code), timeout=TIMEOUT_SECONDS)
             if response.status_code < 500:
                 if response.is_error:
                     log.warning("HEALTHCHECK_URL answered HTTP %s", response.status_code)
                 return response.is_success
             problem = f"HTTP {response.status_code}"
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:  # a malformed URL too
             problem = redact(str(exc)) or type(exc).__name__
         log.warning("HEALTHCHECK_URL %s ping failed (attempt %d): %s", event, attempt, problem)
     return False

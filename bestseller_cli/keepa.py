@@ -44,7 +44,9 @@ NO_DATA_TYPES = {INVALID, VARIATION_PARENT}
 GZIP_MAGIC = b"\x1f\x8b"
 # /category takes up to 10 ids per request for the same token cost (Keepa's Request.java).
 CATEGORY_IDS_PER_REQUEST = 10
-CSV_AMAZON, CSV_NEW, CSV_RATING, CSV_REVIEWS = 0, 1, 16, 17
+# A name is never worth delaying an alert for: a lookup gets one short attempt.
+CATEGORY_TIMEOUT_SECONDS = 5.0
+CSV_AMAZON, CSV_NEW, CSV_SALES, CSV_RATING, CSV_REVIEWS = 0, 1, 3, 16, 17
 # What a 200 body must hold to be usable, per endpoint.
 # A category without a list comes back as an envelope without bestSellersList.
 EXPECTED = {
@@ -135,6 +137,8 @@ def _parse(raw: dict[str, Any], *, marketplace: str, problems: list[str]) -> Pro
             available=False,
             product_type=product_type,
             variation_asins=_variation_asins(raw) if product_type == VARIATION_PARENT else [],
+            title=_read([], "title", lambda: _clean_title(raw["title"])),
+            image_url=_image_url(raw),
             last_update=_keepa_time_or_none(raw.get("lastUpdate")),
         )
     if not sales_ranks:
@@ -163,7 +167,7 @@ def _parse(raw: dict[str, Any], *, marketplace: str, problems: list[str]) -> Pro
         last_update=_read(problems, "lastUpdate", lambda: keepa_time(int(raw["lastUpdate"]))),
         ranks_changed_at=changed_at,
         main_category_id=main_id,
-        main_rank=ranks[main_id].rank if main_id in ranks else None,
+        main_rank=_main_rank(main_id, ranks, series(CSV_SALES), problems),
         category_ranks=ranks,
         price_cents=new or amazon or None,
         rating=rating / 10 if rating is not None else None,
@@ -179,6 +183,18 @@ def _main_category(raw: dict[str, Any], ranks: dict[int, CategoryRank]) -> int |
         return reference
     root = _int_or_none(raw.get("rootCategory"))
     return root if root in ranks else None
+
+
+def _main_rank(
+    main_id: int | None, ranks: dict[int, CategoryRank], sales: Any, problems: list[str]
+) -> int | None:
+    """The main category's current rank: its salesRanks series, else csv SALES (index 3,
+    the main category's rank history) when salesRanks leaves that category out."""
+    if main_id is None:
+        return None
+    if main_id in ranks:
+        return ranks[main_id].rank
+    return _read(problems, "csv sales rank", lambda: _last(sales))
 
 
 def _keepa_time_or_none(minute: Any) -> datetime | None:
@@ -303,6 +319,7 @@ class KeepaClient:
         self._on_call = on_call or (lambda call: None)
         self._on_error = on_error or (lambda error: None)
         self._sleep = sleep
+        self._timeout = timeout
         self._http = httpx.Client(timeout=timeout, transport=transport)
 
     @classmethod
@@ -412,7 +429,9 @@ class KeepaClient:
             "category": ",".join(map(str, ids)),
             "parents": 0,
         }
-        body = self._attempt("category", params, market, 0)
+        body = self._attempt(
+            "category", params, market, 0, timeout=min(self._timeout, CATEGORY_TIMEOUT_SECONDS)
+        )
         found = body.get("categories")
         names: dict[int, str] = {}
         for key, entry in (found if isinstance(found, dict) else {}).items():
@@ -468,8 +487,17 @@ class KeepaClient:
             return exc.refill_in_ms / 1000 + 0.1
         return self._backoff(state)
 
-    def _attempt(self, endpoint: str, params: Params, market: str | None, count: int) -> Any:
-        """One HTTP call, reported to on_call; raises our own errors, never httpx's."""
+    def _attempt(
+        self,
+        endpoint: str,
+        params: Params,
+        market: str | None,
+        count: int,
+        *,
+        timeout: float | None = None,
+    ) -> Any:
+        """One HTTP call, reported to on_call; raises our own errors, never httpx's.
+        `timeout` shortens the client's own for this call."""
         called_at, started = datetime.now(UTC), time.monotonic()
 
         def report(status: int | None, body: dict[str, Any]) -> None:
@@ -489,7 +517,11 @@ class KeepaClient:
         url = f"{self._base}/{endpoint}"
         failure: KeepaError | None = None
         try:
-            response = self._http.get(url, params={"key": self._key, **params})
+            response = self._http.get(
+                url,
+                params={"key": self._key, **params},
+                timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
+            )
         except httpx.InvalidURL:
             failure = KeepaError("KEEPA_API_URL is not a valid URL")
         except httpx.HTTPError as exc:

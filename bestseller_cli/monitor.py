@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from bestseller_cli import check_store, db
-from bestseller_cli.badges import observe
+from bestseller_cli import check_store, db, output
+from bestseller_cli.badges import moved_ranks, observe
 from bestseller_cli.category_names import NameBudget, name_batch, with_names
 from bestseller_cli.config import Settings
 from bestseller_cli.delivery import Delivery, DeliveryReport
@@ -176,6 +176,7 @@ def run_pass(
         window = timedelta(minutes=settings.run_deadline_minutes)
         run_id, summary.resumed = check_store.start_run(conn, resume_within=window)
     summary.run_id = run_id
+    output.bind_run_id(run_id)
     context = PassContext(
         conn=conn,
         settings=settings,
@@ -425,7 +426,12 @@ def process_batch(
         note_product_kind(summary, snapshot)
         observed.append(
             check_store.ObservedProduct(
-                snapshot=snapshot, state=result.state, observed_at=observed_at
+                snapshot=snapshot,
+                state=result.state,
+                observed_at=observed_at,
+                moved_ranks=moved_ranks(
+                    entry.previous, result.state, main_category_id=snapshot.main_category_id
+                ),
             )
         )
         changes.extend(result.changes)

@@ -16,13 +16,10 @@ from bestseller_cli import ops_store, outbox_store
 from bestseller_cli.config import Settings
 from bestseller_cli.delivery import DeliveryReport, reconcile
 from bestseller_cli.errors import BestsellerError, SlackError
-from bestseller_cli.ops_rules import Limits, PassFacts, RefusedChannel, judge, utc
+from bestseller_cli.ops_rules import Limits, PassFacts, judge, utc
 from bestseller_cli.slack import SlackDeliveryUnknown, SlackMessage, SlackSender, escape_mrkdwn
 
 log = logging.getLogger(__name__)
-
-# Slack's codes for a channel that will not take the bot's messages.
-REFUSALS = ("not_in_channel", "channel_not_found")
 
 
 def limits(settings: Settings) -> Limits:
@@ -32,16 +29,6 @@ def limits(settings: Settings) -> Limits:
         max_resumes=settings.ops_max_resumes,
         database_size_limit_mb=settings.database_size_limit_mb,
     )
-
-
-def refused_channels(attempts: list[ops_store.LastAttempt]) -> list[RefusedChannel]:
-    """Channels whose latest delivery attempt Slack refused for want of the bot."""
-    refused = []
-    for attempt in attempts:
-        code = next((c for c in REFUSALS if c in (attempt.error or "")), None)
-        if not attempt.delivered and code:
-            refused.append(RefusedChannel(attempt.channel, code, attempt.client))
-    return refused
 
 
 def watch_operations(
@@ -61,9 +48,6 @@ def watch_operations(
             run_id=run_id,
             undelivered_cutoff=facts.now - timedelta(minutes=settings.ops_undelivered_minutes),
         )
-        attempts = ops_store.last_attempts(
-            conn, default_channel=settings.slack_channel_id, now=facts.now
-        )
         facts = replace(
             facts,
             resumes=stored.attempts - 1,
@@ -72,7 +56,9 @@ def watch_operations(
             oldest_undelivered_at=stored.oldest_undelivered_at,
             watched=stored.watched,
             database_bytes=stored.database_bytes,
-            refused_channels=refused_channels(attempts),
+            last_attempts=ops_store.last_attempts(
+                conn, default_channel=settings.slack_channel_id, now=facts.now
+            ),
         )
         verdict = judge(facts, limits(settings))
         ops_store.record_verdict(

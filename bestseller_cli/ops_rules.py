@@ -23,10 +23,17 @@ KINDS: dict[str, str] = {
 }
 
 
+# Slack's codes for a channel that will not take the bot's messages.
+REFUSALS = ("not_in_channel", "channel_not_found")
+
+
 @dataclass(frozen=True)
-class RefusedChannel:
+class LastAttempt:
+    """The latest delivery attempt to a channel: delivered, or the error Slack gave."""
+
     channel: str
-    error: str  # Slack's code: not_in_channel, channel_not_found
+    delivered: bool
+    error: str | None
     client: str | None  # None: the default channel (or the operations channel)
 
 
@@ -58,7 +65,7 @@ class PassFacts:
     previous_completed_at: datetime | None = None
     undelivered: int = 0
     oldest_undelivered_at: datetime | None = None
-    refused_channels: list[RefusedChannel] = field(default_factory=list)
+    last_attempts: list[LastAttempt] = field(default_factory=list)  # one per channel
     database_bytes: int | None = None
 
 
@@ -95,7 +102,10 @@ def judge(facts: PassFacts, limits: Limits) -> Verdict:
             holding.append(keepa_plan(facts))
         if facts.deadline_hit:
             holding.append(run_deadline(facts))
-    holding += [channel_refused(refused) for refused in facts.refused_channels]
+    for attempt in facts.last_attempts:
+        code = next((code for code in REFUSALS if code in (attempt.error or "")), None)
+        if code and not attempt.delivered:
+            holding.append(channel_refused(attempt, code))
     if facts.undelivered:
         holding.append(alerts_undelivered(facts, limits))
     if facts.resumes > limits.max_resumes:
@@ -143,17 +153,17 @@ def keepa_plan(facts: PassFacts) -> Condition:
     )
 
 
-def channel_refused(refused: RefusedChannel) -> Condition:
-    whose = f"client {refused.client}'s channel" if refused.client else "the channel"
+def channel_refused(attempt: LastAttempt, code: str) -> Condition:
+    whose = f"client {attempt.client}'s channel" if attempt.client else "the channel"
     return Condition(
         kind="channel_refused",
-        subject=refused.channel,
-        headline=f"Slack refuses the bot in {whose} {refused.channel} ({refused.error})",
+        subject=attempt.channel,
+        headline=f"Slack refuses the bot in {whose} {attempt.channel} ({code})",
         effect="alerts for that channel are not delivered",
         fix=(
-            f"invite the bot: `/invite @bot` in {refused.channel}"
-            if refused.error == "not_in_channel"
-            else f"check the channel id {refused.channel} (`bestseller clients rule`)"
+            f"invite the bot: `/invite @bot` in {attempt.channel}"
+            if code == "not_in_channel"
+            else f"check the channel id {attempt.channel} (`bestseller clients rule`)"
         ),
     )
 
@@ -206,7 +216,10 @@ def database_size(used_mb: float, limit_mb: float) -> Condition:
             f" ({used_mb / limit_mb:.0%})"
         ),
         effect="at the limit writes fail and no pass can record changes",
-        fix="raise the database plan (and DATABASE_SIZE_LIMIT_MB), or prune old history",
+        fix=(
+            "run `bestseller prune` (or lower HISTORY_RETENTION_DAYS), or raise the database"
+            " plan and DATABASE_SIZE_LIMIT_MB"
+        ),
     )
 
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 import psycopg
 from psycopg.rows import class_row
 
-from bestseller_cli.ops_rules import Condition
+from bestseller_cli.ops_rules import Condition, LastAttempt
 from bestseller_cli.redact import redact
 
 # How far back a channel's last delivery attempt is looked for.
@@ -25,16 +25,6 @@ class StoredFacts:
     oldest_undelivered_at: datetime | None
     watched: int
     database_bytes: int
-
-
-@dataclass(frozen=True)
-class LastAttempt:
-    """The latest delivery attempt to a channel: delivered, or the error Slack gave."""
-
-    channel: str
-    delivered: bool
-    error: str | None
-    client: str | None
 
 
 @dataclass(frozen=True)

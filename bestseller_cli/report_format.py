@@ -99,6 +99,11 @@ def summary_lines(report: Report) -> list[str]:
     )
     errors = ", ".join(f"{e.source}/{e.kind}: {e.count}" for e in report.errors) or "none"
     still_open = sum(condition.closed_at is None for condition in report.conditions)
+    operations = (
+        []
+        if report.client
+        else [f"Operations conditions: {len(report.conditions)} ({still_open} open now)"]
+    )
     return [
         f"Badges: {report.changes.gained} gained, {report.changes.lost} lost;"
         f" {len(report.holders)} ASIN(s) hold #1 now",
@@ -108,7 +113,7 @@ def summary_lines(report: Report) -> list[str]:
         f" {alerts.pending + alerts.sending} pending, {alerts.held} held,"
         f" {alerts.suppressed} suppressed",
         f"Errors: {errors}",
-        f"Operations conditions: {len(report.conditions)} ({still_open} open now)",
+        *operations,
     ]
 
 
@@ -247,7 +252,7 @@ def csv_records(report: Report) -> list[dict[str, Any]]:
                 a.longest_streak.duration_seconds if a.longest_streak else None
             ),
             "longest_streak_started_at": (
-                a.longest_streak.started_at.isoformat() if a.longest_streak else None
+                a.longest_streak.started_at if a.longest_streak else None
             ),
             "gained": a.gained,
             "lost": a.lost,

@@ -3,7 +3,7 @@
 ```
 {
   "schema_version": 1,
-  "generated_at": "2026-05-02T09:00:00+00:00",
+  "generated_at": "2026-05-02T09:00:00.000000Z",
   "client": "acme" | null,                  # --client, else every ASIN
   "period": {"since": ISO, "until": ISO, "days": 7.0},
   "changes": {
@@ -14,7 +14,7 @@
   "holders": [{"asin", "marketplace", "title", "main_rank", "last_checked_at",
                "badges": [{"category_id", "category_name", "since"}]}],
   "asins": [{"asin", "marketplace", "title",
-             "checks",               # available checks in the period (asin_history rows)
+             "checks",               # available checks in the period
              "badge_checks",         # ... of which held #1 somewhere
              "unavailable_checks",   # rows where Keepa had no data: counted in neither
              "badge_share",          # badge_checks / checks, 0..1; null without checks

@@ -52,9 +52,11 @@ class UsageTotals:
 
 
 CHANGES_SQL = f"""
-SELECT asin, marketplace, title, kind, category_id, category_name, rank_before, rank_after,
-       main_rank, detected_at
+SELECT b.asin, b.marketplace, b.title, b.kind, b.category_id,
+       COALESCE(b.category_name, n.name) AS category_name, b.rank_before, b.rank_after,
+       b.main_rank, b.detected_at
 FROM bestseller_changes b
+LEFT JOIN category_names n ON n.marketplace = b.marketplace AND n.category_id = b.category_id
 WHERE b.detected_at >= %(since)s AND b.detected_at < %(until)s AND {_scope("b")}
 ORDER BY b.detected_at, b.asin, b.category_id
 """
@@ -63,9 +65,12 @@ HOLDERS_SQL = """
 SELECT s.asin, s.marketplace, s.title, s.main_rank, s.last_checked_at,
        COALESCE((SELECT jsonb_agg(jsonb_build_object(
                     'category_id', b.key::bigint,
-                    'category_name', s.category_ranks -> b.key ->> 'name',
+                    'category_name', COALESCE(n.name, s.category_ranks -> b.key ->> 'name'),
                     'since', b.value) ORDER BY b.key::bigint)
-                 FROM jsonb_each_text(s.badges) b), '[]') AS badges
+                 FROM jsonb_each_text(s.badges) b
+                 LEFT JOIN category_names n
+                   ON n.marketplace = s.marketplace AND n.category_id = b.key::bigint),
+                '[]') AS badges
 FROM asin_current_state s
 WHERE s.badges <> '{}'::jsonb
   AND EXISTS (SELECT 1 FROM tracked_asins t LEFT JOIN clients c ON c.id = t.client_id
@@ -74,32 +79,46 @@ WHERE s.badges <> '{}'::jsonb
 ORDER BY s.asin, s.marketplace
 """
 
-# Streaks are islands of consecutive holding checks (gaps and islands over available rows).
+
+def _spans(*, scoped: bool) -> str:
+    """Every check in the period as a span of one check, and the spans `bestseller prune`
+    keeps of checks past the retention window (runs of checks with the same badge status,
+    cut at UTC midnight); of the client's ASINs when `scoped`."""
+    return f"""
+    SELECT h.asin, h.marketplace, h.observed_at AS started_at, h.observed_at AS ended_at,
+           1 AS checks, h.badges IS NOT NULL AS available, COALESCE(h.badges > 0, false) AS holding
+    FROM history_checks h
+    WHERE h.observed_at >= %(since)s AND h.observed_at < %(until)s
+      AND {_scope("h") if scoped else "true"}
+    UNION ALL
+    SELECT p.asin, p.marketplace, p.started_at, p.ended_at, p.checks,
+           p.holding IS NOT NULL AS available, COALESCE(p.holding, false) AS holding
+    FROM check_spans p
+    WHERE p.started_at >= %(since)s AND p.started_at < %(until)s
+      AND {_scope("p") if scoped else "true"}
+"""
+
+
+# Streaks are islands of consecutive holding checks (gaps and islands over available spans).
 HISTORY_SQL = f"""
-WITH h AS (
-    SELECT h.id, h.asin, h.marketplace, h.observed_at, h.available, h.title,
-           cardinality(h.badge_category_ids) > 0 AS holding
-    FROM asin_history h
-    WHERE h.observed_at >= %(since)s AND h.observed_at < %(until)s AND {_scope("h")}
+WITH h AS ({_spans(scoped=True)}
 ), counts AS (
     SELECT asin, marketplace,
-           count(*) FILTER (WHERE available) AS checks,
-           count(*) FILTER (WHERE available AND holding) AS badge_checks,
-           count(*) FILTER (WHERE NOT available) AS unavailable_checks,
-           (array_agg(title ORDER BY observed_at DESC) FILTER (WHERE title IS NOT NULL))[1]
-               AS title
+           COALESCE(sum(checks) FILTER (WHERE available), 0)::int AS checks,
+           COALESCE(sum(checks) FILTER (WHERE available AND holding), 0)::int AS badge_checks,
+           COALESCE(sum(checks) FILTER (WHERE NOT available), 0)::int AS unavailable_checks
     FROM h GROUP BY asin, marketplace
 ), seq AS (
-    SELECT asin, marketplace, observed_at, holding,
+    SELECT asin, marketplace, started_at, ended_at, checks, holding,
            row_number() OVER w - row_number() OVER (
-               PARTITION BY asin, marketplace, holding ORDER BY observed_at, id) AS island,
-           lead(observed_at) OVER w AS next_at
+               PARTITION BY asin, marketplace, holding ORDER BY started_at) AS island,
+           lead(started_at) OVER w AS next_at
     FROM h WHERE available
-    WINDOW w AS (PARTITION BY asin, marketplace ORDER BY observed_at, id)
+    WINDOW w AS (PARTITION BY asin, marketplace ORDER BY started_at)
 ), streaks AS (
-    SELECT asin, marketplace, count(*) AS checks, min(observed_at) AS started_at,
-           max(observed_at) AS last_at,
-           (array_agg(next_at ORDER BY observed_at DESC))[1] AS ended_at
+    SELECT asin, marketplace, sum(checks)::int AS checks, min(started_at) AS started_at,
+           max(ended_at) AS last_at,
+           (array_agg(next_at ORDER BY started_at DESC))[1] AS ended_at
     FROM seq WHERE holding GROUP BY asin, marketplace, island
 ), longest AS (
     SELECT DISTINCT ON (asin, marketplace) *
@@ -107,9 +126,20 @@ WITH h AS (
     ORDER BY asin, marketplace, checks DESC, COALESCE(ended_at, last_at) - started_at DESC,
              started_at
 )
-SELECT c.asin, c.marketplace, COALESCE(c.title, s.title) AS title, c.checks, c.badge_checks,
-       c.unavailable_checks, l.checks AS streak_checks, l.started_at AS streak_started_at,
-       l.ended_at AS streak_ended_at, l.last_at AS streak_last_at
+SELECT c.asin, c.marketplace,
+       COALESCE(
+           (SELECT d.title FROM asin_details d
+            WHERE d.asin = c.asin AND d.marketplace = c.marketplace
+              AND d.observed_at < %(until)s AND d.title IS NOT NULL
+            ORDER BY d.observed_at DESC LIMIT 1),
+           (SELECT o.title FROM asin_history o
+            WHERE o.asin = c.asin AND o.marketplace = c.marketplace AND o.title IS NOT NULL
+              AND o.observed_at >= %(since)s AND o.observed_at < %(until)s
+            ORDER BY o.observed_at DESC LIMIT 1),
+           s.title) AS title,
+       c.checks, c.badge_checks, c.unavailable_checks, l.checks AS streak_checks,
+       l.started_at AS streak_started_at, l.ended_at AS streak_ended_at,
+       l.last_at AS streak_last_at
 FROM counts c
 LEFT JOIN longest l USING (asin, marketplace)
 LEFT JOIN asin_current_state s USING (asin, marketplace)
@@ -123,11 +153,10 @@ FROM (SELECT count(*) AS calls, COALESCE(sum(tokens_consumed), 0) AS tokens,
                  ::float8 AS cost_usd
       FROM api_usage_log
       WHERE called_at >= %(since)s AND called_at < %(until)s) u,
-     (SELECT count(*) FILTER (WHERE {_scope("h")}) AS scope_checks,
-             count(*) AS all_checks,
+     (SELECT COALESCE(sum(h.checks) FILTER (WHERE {_scope("h")}), 0)::int AS scope_checks,
+             COALESCE(sum(h.checks), 0)::int AS all_checks,
              count(DISTINCT (h.asin, h.marketplace)) FILTER (WHERE {_scope("h")}) AS scope_asins
-      FROM asin_history h
-      WHERE h.observed_at >= %(since)s AND h.observed_at < %(until)s) h
+      FROM ({_spans(scoped=False)}) h) h
 """
 
 # An alert is the client's when it went to one of its rules, or (no client on the row) when

@@ -5,8 +5,10 @@ Every part of a story is found through an index and bounded in time, so the cost
 alert does not grow with notification_log, bestseller_changes or asin_history.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 
@@ -83,17 +85,53 @@ STORY_COLUMNS = f"""
    FROM keepa_best_seller_lists l
    WHERE c.kind = 'lost' AND l.run_id = c.run_id AND l.marketplace = c.marketplace
      AND l.category_id = c.category_id AND l.holder_asin IS NOT NULL) AS listed_holder,
-  ARRAY(SELECT (h.category_ranks -> c.category_id::text ->> 'rank')::int
-        FROM asin_history h
-        WHERE h.asin = c.asin AND h.marketplace = c.marketplace AND h.available
-          AND h.category_ranks ? c.category_id::text
-          AND h.observed_at BETWEEN c.detected_at - interval '24 hours' AND c.detected_at
-        ORDER BY h.observed_at) AS ranks,
+  ARRAY(SELECT r.rank FROM (
+          -- The rank in effect when the 24 hours began, then each change (a point per change).
+          (SELECT p.observed_at, p.rank FROM rank_points p
+           WHERE p.asin = c.asin AND p.marketplace = c.marketplace
+             AND p.category_id = c.category_id
+             AND p.observed_at <= c.detected_at - interval '24 hours'
+           ORDER BY p.observed_at DESC LIMIT 1)
+          UNION ALL
+          SELECT p.observed_at, p.rank FROM rank_points p
+          WHERE p.asin = c.asin AND p.marketplace = c.marketplace
+            AND p.category_id = c.category_id
+            AND p.observed_at > c.detected_at - interval '24 hours'
+            AND p.observed_at <= c.detected_at
+          UNION ALL
+          -- The main category's rank is kept per check.
+          SELECT k.observed_at, u.main_rank
+          FROM asin_checks k
+          CROSS JOIN LATERAL unnest(k.asins, k.main_ranks, k.badge_counts)
+              AS u(asin, main_rank, badges)
+          WHERE c.category_id = (SELECT s.main_category_id FROM asin_current_state s
+                                 WHERE s.asin = c.asin AND s.marketplace = c.marketplace)
+            AND k.marketplace = c.marketplace
+            AND k.observed_at BETWEEN c.detected_at - interval '24 hours' AND c.detected_at
+            AND u.asin = c.asin AND u.badges IS NOT NULL
+          UNION ALL
+          -- Rows of the old asin_history that `bestseller prune` has not converted yet.
+          SELECT h.observed_at, (h.category_ranks -> c.category_id::text ->> 'rank')::int
+          FROM asin_history h
+          WHERE h.asin = c.asin AND h.marketplace = c.marketplace AND h.available
+            AND h.category_ranks ? c.category_id::text
+            AND h.observed_at BETWEEN c.detected_at - interval '24 hours' AND c.detected_at
+        ) r ORDER BY r.observed_at) AS ranks,
   g.gained_at,
-  -- Only without a recorded gain (held since we started watching): the first rows match.
-  (SELECT min(h.observed_at) FROM asin_history h
-   WHERE g.gained_at IS NULL AND h.asin = c.asin AND h.marketplace = c.marketplace
-     AND c.category_id = ANY(h.badge_category_ids)) AS first_seen_holding,
+  -- Only without a recorded gain, held since we started watching: the first point at #1,
+  -- or (the main category, kept per check) the baseline. The first rows match.
+  (SELECT min(first.at) FROM (
+     SELECT min(p.observed_at) AS at FROM rank_points p
+     WHERE g.gained_at IS NULL AND p.asin = c.asin AND p.marketplace = c.marketplace
+       AND p.category_id = c.category_id AND p.rank = 1
+     UNION ALL
+     SELECT s.baseline_at FROM asin_current_state s
+     WHERE g.gained_at IS NULL AND s.asin = c.asin AND s.marketplace = c.marketplace
+       AND s.main_category_id = c.category_id
+     UNION ALL
+     SELECT min(h.observed_at) FROM asin_history h
+     WHERE g.gained_at IS NULL AND h.asin = c.asin AND h.marketplace = c.marketplace
+       AND c.category_id = ANY(h.badge_category_ids)) first) AS first_seen_holding,
   (SELECT max(k.detected_at) FROM bestseller_changes k
    WHERE k.asin = c.asin AND k.marketplace = c.marketplace
      AND k.category_id = c.category_id AND k.kind = 'lost' AND k.detected_at < c.detected_at)
@@ -233,6 +271,39 @@ WHERE n.story_update IN ('awaiting', 'updating') AND c.id = n.change_id
 """
 
 
+# One change's story without an outbox row (`c` built from the change; its run, for the
+# listed holder, from the recorded change if there is one).
+STORY_OF_SQL = f"""
+SELECT {STORY_COLUMNS}
+FROM (SELECT %(asin)s::text AS asin, %(marketplace)s::text AS marketplace,
+             %(category)s::bigint AS category_id, %(kind)s::text AS kind,
+             %(at)s::timestamptz AS detected_at,
+             (SELECT r.run_id FROM bestseller_changes r
+              WHERE r.asin = %(asin)s AND r.marketplace = %(marketplace)s
+                AND r.category_id = %(category)s AND r.detected_at = %(at)s
+              LIMIT 1) AS run_id) c
+CROSS JOIN (SELECT %(client)s::bigint AS client_id) i
+{GAINED_AT}
+"""
+
+
+def alert_story(conn: psycopg.Connection, item: OutboxItem) -> AlertStory:
+    """The story of one change, for one client's alert (its outbox row not needed)."""
+    change = item.change
+    params = {
+        "asin": change.asin,
+        "marketplace": change.marketplace,
+        "category": change.category_id,
+        "kind": change.kind,
+        "at": change.detected_at,
+        "client": item.client_id,
+    }
+    row = conn.execute(STORY_OF_SQL, params, prepare=False).fetchone()
+    conn.commit()
+    assert row is not None
+    return story_from(row)
+
+
 def claim_and_tell(
     conn: psycopg.Connection,
     *,
@@ -304,17 +375,8 @@ def expire_awaiting(conn: psycopg.Connection, *, now: datetime) -> None:
 def told_item(row: tuple) -> ToldItem:
     (id_, action, channel, slack_ts, client_id, mode, window, held) = row[:8]
     change = change_from(row[8:19])
-    new_holder, displaced, listed, ranks, gained_at, first_seen, last_lost_at = row[19:26]
+    story = story_from(row[19:26])
     recent_id, recent_ts, recent_kinds = row[26:29]
-    other = new_holder or displaced
-    story = AlertStory(
-        other=OtherProduct(**other) if other else None,
-        listed_holder=listed_holder(listed) if listed else None,
-        ranks=ranks,
-        badge_since=gained_at or first_seen,
-        since_is_lower_bound=gained_at is None,
-        last_held_until=last_lost_at,
-    )
     item = OutboxItem(
         id=id_,
         channel=channel,
@@ -331,6 +393,20 @@ def told_item(row: tuple) -> ToldItem:
         recent=recent,
         recent_id=recent_id,
         posted_ts=slack_ts if action == "update" else None,
+    )
+
+
+def story_from(values: Sequence[Any]) -> AlertStory:
+    """An AlertStory from the values of STORY_COLUMNS, in order."""
+    new_holder, displaced, listed, ranks, gained_at, first_seen, last_lost_at = values
+    other = new_holder or displaced
+    return AlertStory(
+        other=OtherProduct(**other) if other else None,
+        listed_holder=listed_holder(listed) if listed else None,
+        ranks=ranks,
+        badge_since=gained_at or first_seen,
+        since_is_lower_bound=gained_at is None,
+        last_held_until=last_lost_at,
     )
 
 

@@ -86,6 +86,7 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> d
             "RETRY_DELAY_SECONDS",
             "API_TIMEOUT_SECONDS",
             "LOG_LEVEL",
+            "LOG_FORMAT",
         }:
             monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
@@ -95,6 +96,8 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> d
         "KEEPA_API_KEY": KEEPA_TEST_KEY,
         "KEEPA_API_URL": "https://keepa.test",
         "RETRY_DELAY_SECONDS": "0",
+        # The human form, as on a terminal; tests of the JSON form choose it themselves.
+        "LOG_FORMAT": "text",
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)

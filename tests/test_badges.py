@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from bestseller_cli.badges import observe
+from bestseller_cli.badges import moved_ranks, observe
 from bestseller_cli.models import CategoryRank, ProductSnapshot
 
 T0 = datetime(2026, 11, 1, 12, tzinfo=UTC)
@@ -113,3 +113,12 @@ def test_a_product_without_any_rank_takes_no_baseline() -> None:
     assert result.state is None and not result.is_baseline
     later = observe(result.state, snapshot({GADGETS: 1}), observed_at=T1)
     assert later.is_baseline and later.changes == []
+
+
+def test_history_keeps_a_point_only_for_ranks_that_moved_and_never_the_main_one() -> None:
+    first = observe(None, snapshot({KITCHEN: 40, GADGETS: 3, TONGS: 9}), observed_at=T0)
+    assert moved_ranks(None, first.state, main_category_id=KITCHEN) == {GADGETS: 3, TONGS: 9}
+    later = observe(first.state, snapshot({KITCHEN: 41, GADGETS: 2, TONGS: 9}), observed_at=T1)
+    assert moved_ranks(first.state, later.state, main_category_id=KITCHEN) == {GADGETS: 2}
+    gone = observe(first.state, snapshot({}, available=False), observed_at=T1)
+    assert moved_ranks(first.state, gone.state, main_category_id=None) == {}

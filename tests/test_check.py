@@ -1,5 +1,7 @@
 """`bestseller check`: every badge change detected once, recorded, and alerted once."""
 
+import json
+
 import psycopg
 import pytest
 from typer.testing import CliRunner
@@ -80,18 +82,24 @@ def test_an_unavailable_product_is_not_a_loss(keepa: FakeKeepa, conn) -> None:
     assert list(badges[0]) == [str(GADGETS)]
 
 
-def test_every_pass_keeps_a_history_row_per_asin(keepa: FakeKeepa, conn) -> None:
+def test_every_pass_keeps_a_check_and_a_rank_point_only_per_change(keepa: FakeKeepa, conn) -> None:
     track(conn, A)
-    keepa.set_ranks(A, {GADGETS: 2})
-    run_check(load_settings())
-    keepa.set_ranks(A, {GADGETS: 1})
-    run_check(load_settings())
-    rows = conn.execute(
-        "SELECT main_rank, badge_category_ids FROM asin_history WHERE asin = %s"
-        " ORDER BY observed_at",
+    for main_rank, gadgets in ((40, 2), (41, 2), (42, 1)):
+        keepa.set_ranks(A, {KITCHEN: main_rank, GADGETS: gadgets})  # the first is the main
+        run_check(load_settings())
+    checks = conn.execute(
+        "SELECT main_rank, badges FROM history_checks WHERE asin = %s ORDER BY observed_at",
         (A,),
     ).fetchall()
-    assert rows == [(2, []), (1, [GADGETS])]
+    assert checks == [(40, 0), (41, 0), (42, 1)]
+    points = conn.execute(
+        "SELECT category_id, rank FROM rank_points WHERE asin = %s ORDER BY observed_at", (A,)
+    ).fetchall()
+    assert points == [(GADGETS, 2), (GADGETS, 1)]  # the main category's rank is per check
+    details = conn.execute("SELECT count(*) FROM asin_details WHERE asin = %s", (A,)).fetchone()
+    assert details == (1,)  # title, price, rating and reviews never changed
+    sizes = conn.execute("SELECT summary ? 'database_bytes' FROM check_runs").fetchall()
+    assert sizes == [(True,)] * 3  # each pass leaves the database's size for `doctor`
 
 
 def test_an_asin_tracked_by_two_clients_is_fetched_once(keepa: FakeKeepa, conn) -> None:
@@ -135,7 +143,7 @@ def test_a_dry_run_writes_and_sends_nothing(keepa: FakeKeepa, conn) -> None:
     summary = run_check(load_settings(), dry_run=True)
     assert [(c.asin, c.kind) for c in summary.changes] == [(A, "gained")]
     assert changes(conn) == []
-    assert conn.execute("SELECT count(*) FROM asin_history").fetchone() == (1,)
+    assert conn.execute("SELECT count(*) FROM history_checks").fetchone() == (1,)
 
 
 def test_a_dry_run_also_looks_at_asins_never_checked(keepa: FakeKeepa, conn) -> None:
@@ -199,7 +207,7 @@ def test_keepa_out_of_tokens_reports_unchecked_asins_and_exits_1(
     keepa.answer = out_of_tokens_after_first  # type: ignore[method-assign]
     result = CliRunner().invoke(app, ["check", "--json"])
     assert result.exit_code == 1
-    assert '"unchecked": [\n    "B0BBBBBBBB (com)"' in result.output
+    assert json.loads(result.stdout)["unchecked"] == ["B0BBBBBBBB (com)"]
 
     keepa.answer = original  # type: ignore[method-assign]
     resumed = run_check(load_settings())
@@ -207,8 +215,6 @@ def test_keepa_out_of_tokens_reports_unchecked_asins_and_exits_1(
 
 
 def test_check_json_summary_parses(keepa: FakeKeepa, conn) -> None:
-    import json
-
     track(conn, A)
     keepa.set_ranks(A, {GADGETS: 1})
     result = CliRunner().invoke(app, ["check", "--json"])

@@ -1,5 +1,7 @@
 """`bestseller doctor`: a green table when all is well, a red row and exit 1 when not."""
 
+import re
+
 from typer.testing import CliRunner
 
 from bestseller_cli import store
@@ -9,6 +11,11 @@ from tests.keepa_server import FakeKeepa
 from tests.slack_server import FakeSlack
 
 runner = CliRunner()
+
+
+def table_text(output: str) -> str:
+    """The table's words in reading order (a wrapped cell continues on the next lines)."""
+    return " ".join(re.sub(r"[│┃┏┓┗┛━┡┩└┘─┳┻╇┼┬┴]", " ", output).split())
 
 
 def test_all_green_when_every_part_works(keepa: FakeKeepa, slack: FakeSlack, conn) -> None:
@@ -58,3 +65,33 @@ def test_missing_keepa_key_is_red_and_named(slack: FakeSlack, monkeypatch) -> No
     result = runner.invoke(app, ["doctor"])
     assert result.exit_code == 1
     assert "KEEPA_API_KEY" in result.output
+
+
+def test_doctor_shows_size_growth_and_days_left_until_the_limit(
+    keepa: FakeKeepa, slack: FakeSlack, conn, monkeypatch
+) -> None:
+    size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+    mb = 1024 * 1024
+    # Two passes a week apart, the database grew 70 MB between them: 10 MB a day.
+    conn.execute(
+        "INSERT INTO check_runs (started_at, finished_at, status, summary) VALUES"
+        " (now() - interval '6 days', now() - interval '6 days', 'completed',"
+        "  jsonb_build_object('database_bytes', %(then)s::bigint)),"
+        " (now() - interval '1 day', now() - interval '1 day', 'completed',"
+        "  jsonb_build_object('database_bytes', %(now)s::bigint))",
+        {"then": size - 50 * mb, "now": size},
+    )
+    monkeypatch.setenv("DATABASE_SIZE_LIMIT_MB", str(round(size / mb) + 100))
+    result = runner.invoke(app, ["doctor"])
+    assert result.exit_code == 0, result.output
+    shown = table_text(result.output)
+    assert "grows 10.00 MB per day" in shown
+    assert "10 days left" in shown and "warn database size" in shown
+
+
+def test_a_database_over_its_size_limit_is_red(keepa: FakeKeepa, slack: FakeSlack, monkeypatch):
+    monkeypatch.setenv("DATABASE_SIZE_LIMIT_MB", "1")
+    result = runner.invoke(app, ["doctor"])
+    assert result.exit_code == 1
+    assert "fail database size" in table_text(result.output)
+    assert "over the 1 MB limit" in table_text(result.output)

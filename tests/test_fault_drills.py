@@ -178,7 +178,7 @@ def test_random_kills_lose_no_change_and_double_no_alert(
     assert_changes_alternate(conn)
     assert_state_matches_the_world(conn, keepa_server)
     duplicates = conn.execute(
-        "SELECT count(*) FROM (SELECT 1 FROM asin_history GROUP BY asin, run_id"
+        "SELECT count(*) FROM (SELECT 1 FROM history_checks GROUP BY asin, run_id"
         " HAVING count(*) > 1) d"
     ).fetchone()
     assert duplicates == (0,)

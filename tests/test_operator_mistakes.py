@@ -2,6 +2,7 @@
 clear line, changes nothing, and leaks no secret."""
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -124,7 +125,19 @@ MISTAKES = {
         {"DATABASE_URL": f"postgresql+psycopg://bestseller:{PASSWORD}@127.0.0.1:1/app"},
         "postgresql+psycopg:// is not one",
     ),
+    "DATABASE_URL with a port out of range": (
+        ["asins", "list"],
+        {"DATABASE_URL": f"postgresql://u:{PASSWORD}@127.0.0.1:99999/app"},
+        "DATABASE_URL: port 99999 is not a port number",
+    ),
     "KEEPA_API_URL [::1": (["check"], {"KEEPA_API_URL": "[::1"}, "KEEPA_API_URL: not an http"),
+    "KEEPA_API_URL with a port out of range": (
+        ["check"],
+        {"KEEPA_API_URL": "https://api.keepa.com:99999"},
+        "KEEPA_API_URL: port 99999",
+    ),
+    "HEALTHCHECK_URL [::1": (["check"], {"HEALTHCHECK_URL": "https://[::1"}, "HEALTHCHECK_URL"),
+    "an infinite timeout": (["check"], {"API_TIMEOUT_SECONDS": "inf"}, "API_TIMEOUT_SECONDS"),
     "SLACK_API_URL https://[::1": (
         ["doctor"],
         {"SLACK_API_URL": "https://[::1"},
@@ -166,6 +179,11 @@ MISTAKES = {
         ["asins", "add", "B0C0000002", "--marketplace", "moon"],
         {},
         "unknown marketplace 'moon'",
+    ),
+    "a superscript marketplace id": (
+        ["asins", "add", "B0C0000002", "--marketplace", "²"],
+        {},
+        "unknown marketplace '²'",
     ),
     "an unknown option": (["asins", "add", "--bogus"], {}, "No such option: --bogus"),
     "a missing argument": (["clients", "rule"], {}, "Missing argument 'name'"),
@@ -303,8 +321,9 @@ def quiet_now() -> str:
     return f"{now - timedelta(hours=1):%H:%M}-{now + timedelta(hours=2):%H:%M}"
 
 
+@pytest.mark.parametrize("lift", [["--no-quiet"], ["--remove"]], ids=["no-quiet", "remove"])
 def test_lifting_quiet_hours_releases_held_alerts_at_the_next_run(
-    keepa: FakeKeepa, slack: FakeSlack, conn: psycopg.Connection
+    keepa: FakeKeepa, slack: FakeSlack, conn: psycopg.Connection, lift: list[str]
 ) -> None:
     assert run("clients", "add", "acme", "--channel", SLACK_CHANNEL).exit_code == 0
     assert run("clients", "rule", "acme", "--quiet", quiet_now()).exit_code == 0
@@ -314,7 +333,7 @@ def test_lifting_quiet_hours_releases_held_alerts_at_the_next_run(
     keepa.set_ranks(OURS, {GADGETS: 1})
     held = run_check(load_settings())
     assert (held.gained, slack.messages()) == (1, [])
-    lifted = run("clients", "rule", "acme", "--no-quiet")
+    lifted = run("clients", "rule", "acme", *lift)
     assert lifted.exit_code == 0, lifted.stderr
     run_check(load_settings())
     [message] = slack.messages(SLACK_CHANNEL)
@@ -352,7 +371,7 @@ def test_tzdata_ships_with_the_package() -> None:
 @pytest.fixture
 def empty_database(postgres_server_url: str, env: dict[str, str], monkeypatch) -> str:
     """A fresh database with no migrations applied, like a new Supabase project."""
-    name = f"bestseller_empty_{datetime.now(UTC):%H%M%S%f}"
+    name = f"bestseller_empty_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(postgres_server_url, autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
     url = make_conninfo(postgres_server_url, dbname=name)

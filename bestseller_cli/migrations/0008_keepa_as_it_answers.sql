@@ -15,3 +15,7 @@ ALTER TABLE asin_current_state
 -- when that is more than an hour older than the pass that detected it.
 ALTER TABLE bestseller_changes
     ADD COLUMN keepa_seen_at timestamptz;
+
+-- A /category answer that leaves an id out means Keepa has no name for it: kept as a row
+-- with name NULL, so the next pass does not ask again until the monthly refresh.
+ALTER TABLE category_names ALTER COLUMN name DROP NOT NULL;

@@ -1,0 +1,41 @@
+"""`bestseller prune`: thin out history past the retention window, as printed."""
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from bestseller_cli import db
+from bestseller_cli.cli_common import console, print_json, settings
+from bestseller_cli.retention import prune as prune_history
+
+
+def prune(
+    days: Annotated[
+        int | None,
+        typer.Option(min=1, help="Days of full detail to keep (default HISTORY_RETENTION_DAYS)."),
+    ] = None,
+    batch_size: Annotated[
+        int, typer.Option(min=100, help="Rows per batch; each batch is one short transaction.")
+    ] = 5000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Keep full history for the retention window, then only what reports need."""
+    config = settings()
+    retention = days or config.history_retention_days
+    with db.open_database(config) as conn:
+        conn.autocommit = True
+        summary = prune_history(
+            conn, retention_days=retention, now=datetime.now(UTC), batch_size=batch_size
+        )
+    if as_json:
+        print_json(vars(summary))
+        return
+    console.print(
+        f"full detail kept from {summary.cutoff:%Y-%m-%d} (UTC, {retention} days);"
+        f" converted {summary.converted_rows:,} old history rows;"
+        f" {summary.days_summarized:,} days of checks kept as {summary.spans_written:,} spans;"
+        f" deleted {summary.rank_points_deleted:,} rank and"
+        f" {summary.detail_points_deleted:,} detail points",
+        highlight=False,
+    )
