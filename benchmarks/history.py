@@ -7,6 +7,10 @@ measured pass decides exactly as on a fresh database): one check_runs row, one a
 row per ASIN (its sub-category rank; the holder of each sub-category has the badge), and in
 `churn` of the ASINs a badge changing hands (a loss and a gain, as the pass would record
 them), each with an alert sent to Slack.
+
+The history rows are in asin_history's wide layout, as a deployment upgraded from before
+issue 15 holds them until `bestseller prune` converts them; the story reads them alongside
+rank_points. A year in the compact layout is benchmarks/storage.py's subject.
 """
 
 import random
