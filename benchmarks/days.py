@@ -1,7 +1,7 @@
 """Which `days` to ask Keepa for: the smallest window that keeps every current value.
 
 `days=N` trims every history to the last N x 24 h, keeping the last point before the
-window ("unchanged since"), at no token cost (Keepa's docs; `tests/keepa_payloads.trim_to_days`
+window ("unchanged since"), at no token cost (Keepa's docs; `fakes/keepa_payloads.trim_to_days`
 does exactly that). This builds one 100-product response with multi-year histories shaped
 like real ones (a main rank changing every ~6 h for 3 years, 6 sub-category ranks about
 daily, some unchanged for months, daily price and offer series), trims it to each candidate
@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bestseller_cli.keepa import parse_product
-from tests.keepa_payloads import keepa_minute, product, trim_to_days
+from fakes.keepa_payloads import keepa_minute, product, trim_to_days
 
 WINDOWS: list[int | None] = [None, 90, 30, 7, 2, 1]  # None: no `days`, full history
 MAIN, SUBCATEGORIES = 172282, [20_000_000 + n for n in range(6)]

@@ -1,8 +1,8 @@
-"""The benchmark's Keepa: tests' FakeKeepa (served by tests.keepa_server.serve, which clocks
+"""The benchmark's Keepa: the shared FakeKeepa (served by fakes.keepa_server.serve, which clocks
 the time Keepa itself spends answering, so it can be subtracted) with a large world, 30-day
 histories (trimmed to the `days` asked for, as Keepa does) and rank churn.
 
-Products are built by tests/keepa_payloads.py (Keepa's JSON format); this module only
+Products are built by fakes/keepa_payloads.py (Keepa's JSON format); this module only
 deepens their histories to what a `days=30` request returns and pads `csv` to Keepa's
 length, one entry per CsvType, as Product.java and the `keepa` package expect.
 """
@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.keepa_payloads import trim_to_days
-from tests.keepa_server import FakeKeepa
+from fakes.keepa_payloads import trim_to_days
+from fakes.keepa_server import FakeKeepa
 
 CSV_LENGTH = 36  # keepa.constants.csv_indices: 0 AMAZON ... 35 COUNT_NEW_FBM
 MAIN_CATEGORY = 172282  # Electronics: the main (salesRankReference) rank, never #1 here

@@ -19,8 +19,8 @@ from typing import Any
 
 from benchmarks import database, history, parsers, plans, report
 from benchmarks.fake_keepa import BenchKeepa, sample_response
-from tests.conftest import SLACK_TEST_TOKEN
-from tests.keepa_server import serve
+from fakes import SLACK_TEST_TOKEN
+from fakes.keepa_server import serve
 
 ROOT = Path(__file__).resolve().parent.parent
 KEEPA_KEY = "bench" + "0" * 59
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
                 "churn": args.churn,
                 "badge_holders": args.holders,
                 "batch_size": args.batch_size,
-                "slack": "fake Slack Web API (tests/slack_server.py)" if slack else "printed",
+                "slack": "fake Slack Web API (fakes/slack_server.py)" if slack else "printed",
                 "pg_stat_statements": pg.statements,
                 "seed": args.seed,
             },
@@ -311,9 +311,9 @@ def derive(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def start_fake_slack() -> Any:
-    """tests/slack_server.py's FakeSlack if it can be imported; else alerts are printed."""
+    """fakes/slack_server.py's FakeSlack if it can be imported; else alerts are printed."""
     try:
-        from tests.slack_server import FakeSlack
+        from fakes.slack_server import FakeSlack
     except Exception as exc:  # being written by another engineer
         log(f"fake Slack unavailable ({exc}): alerts will be printed, not posted")
         return None

@@ -28,7 +28,7 @@ import psycopg
 from benchmarks import database
 from bestseller_cli.config import load_settings
 from bestseller_cli.monitor import run_check
-from tests.keepa_server import FakeKeepa, serve
+from fakes.keepa_server import FakeKeepa, serve
 
 MAIN_CATEGORY = 172282
 FIRST_SUBCATEGORY = 30_000_000
@@ -75,8 +75,8 @@ class MovingWorld:
 
 
 def category_names() -> None:
-    """Realistic names for the fake's categoryTree (tests' payloads say "Category <id>")."""
-    from tests import keepa_payloads
+    """Realistic names for the fake's categoryTree (the fake payloads say "Category <id>")."""
+    from fakes import keepa_payloads
 
     for sub in range(SUBCATEGORIES):
         name = f"{NAMES[sub % len(NAMES)]} {sub}"

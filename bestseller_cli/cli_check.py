@@ -153,6 +153,7 @@ def summary_record(summary: monitor.CheckSummary) -> dict[str, Any]:
             "alerts_folded_into_flapping",
             "alerts_undelivered",
             "alerts_updated",
+            "holders_looked_up",
             "tokens_needed",
             "tokens_available",
             "tokens_used",

@@ -7,6 +7,7 @@ import typer
 
 from bestseller_cli import db
 from bestseller_cli.cli_common import console, print_json, settings
+from bestseller_cli.output import emit, stdout_is_json
 from bestseller_cli.retention import prune as prune_history
 
 
@@ -31,11 +32,14 @@ def prune(
     if as_json:
         print_json(vars(summary))
         return
-    console.print(
+    message = (
         f"full detail kept from {summary.cutoff:%Y-%m-%d} (UTC, {retention} days);"
         f" converted {summary.converted_rows:,} old history rows;"
         f" {summary.days_summarized:,} days of checks kept as {summary.spans_written:,} spans;"
         f" deleted {summary.rank_points_deleted:,} rank and"
-        f" {summary.detail_points_deleted:,} detail points",
-        highlight=False,
+        f" {summary.detail_points_deleted:,} detail points"
     )
+    if stdout_is_json():  # a cron job's log: one line Railway can search
+        emit("prune_summary", message, retention_days=retention, **vars(summary))
+        return
+    console.print(message, highlight=False)

@@ -144,7 +144,7 @@ def _parse(raw: dict[str, Any], *, marketplace: str, problems: list[str]) -> Pro
     if not sales_ranks:
         problems.append("no salesRanks (ranks unknown)")
     tree = raw.get("categoryTree") or []
-    names = _read(problems, "categoryTree", lambda: {int(n["catId"]): n["name"] for n in tree})
+    names = _read(problems, "categoryTree", lambda: _tree_names(tree))
     ranks, changed_at = _category_ranks(sales_ranks or {}, names or {}, problems)
     main_id = _read(problems, "salesRankReference", lambda: _main_category(raw, ranks))
     csv = _read(problems, "csv", lambda: list(raw.get("csv") or []))
@@ -173,6 +173,15 @@ def _parse(raw: dict[str, Any], *, marketplace: str, problems: list[str]) -> Pro
         rating=rating / 10 if rating is not None else None,
         review_count=_read(problems, "csv reviews", lambda: _last(series(CSV_REVIEWS))),
     )
+
+
+def _tree_names(tree: list[Any]) -> dict[int, str]:
+    """catId -> name of the categoryTree nodes that carry a name."""
+    return {
+        int(node["catId"]): str(node["name"])
+        for node in tree
+        if isinstance(node, dict) and node.get("name") and node.get("catId") is not None
+    }
 
 
 def _main_category(raw: dict[str, Any], ranks: dict[int, CategoryRank]) -> int | None:

@@ -21,12 +21,11 @@ from psycopg.conninfo import make_conninfo
 from pytest_httpx import HTTPXMock
 
 from bestseller_cli import db
-from tests.keepa_server import FakeKeepa, keepa_server  # noqa: F401 - fixture
-from tests.slack_server import FakeSlack, slack_server_fixture  # noqa: F401 - fixture
+from fakes import KEEPA_TEST_KEY, SLACK_TEST_TOKEN
+from fakes.keepa_server import FakeKeepa, serve
+from fakes.slack_server import FakeSlack
 
 TEMPLATE = "bestseller_test_template"
-KEEPA_TEST_KEY = "k" * 12 + "SECRETKEEPAKEY" + "0" * 38
-SLACK_TEST_TOKEN = "xoxb-000000000-SECRETSLACKTOKEN"
 
 
 @pytest.fixture(scope="session")
@@ -117,6 +116,23 @@ def keepa(httpx_mock: HTTPXMock, env: dict[str, str]) -> FakeKeepa:
         answer, url=re.compile(r"https://keepa\.test/.*"), is_reusable=True, is_optional=True
     )
     return fake
+
+
+@pytest.fixture
+def keepa_server() -> Iterator[FakeKeepa]:
+    """Keepa faked over real HTTP on 127.0.0.1, for `bestseller` in a child process."""
+    fake = FakeKeepa()
+    server = serve(fake)
+    yield fake
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def slack_server() -> Iterator[FakeSlack]:
+    """A fresh fake Slack per test; `slack_server.base_url` is the WebClient base_url."""
+    with FakeSlack() as server:
+        yield server
 
 
 SLACK_CHANNEL = "C0ALERTS"

@@ -8,9 +8,9 @@ import psycopg
 from bestseller_cli import client_store, store
 from bestseller_cli.config import load_settings
 from bestseller_cli.monitor import run_check
+from fakes.keepa_server import FakeKeepa
+from fakes.slack_server import FakeSlack
 from tests.conftest import SLACK_CHANNEL
-from tests.keepa_server import FakeKeepa
-from tests.slack_server import FakeSlack
 
 GADGETS = 289913
 OURS, THEIRS, OTHER = "B0OURS0001", "B0THEIRS01", "B0OTHER001"

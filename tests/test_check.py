@@ -10,7 +10,7 @@ from bestseller_cli import client_store, db, store
 from bestseller_cli.cli import app
 from bestseller_cli.config import load_settings
 from bestseller_cli.monitor import run_check
-from tests.keepa_server import FakeKeepa
+from fakes.keepa_server import FakeKeepa
 
 GADGETS, HEADPHONES, KITCHEN = 289913, 3015427011, 1055398
 A, B, C = "B0AAAAAAAA", "B0BBBBBBBB", "B0CCCCCCCC"
@@ -214,10 +214,55 @@ def test_keepa_out_of_tokens_reports_unchecked_asins_and_exits_1(
     assert resumed.resumed and resumed.checked == 1
 
 
-def test_check_json_summary_parses(keepa: FakeKeepa, conn) -> None:
+def test_check_json_prints_the_whole_summary_and_only_it(
+    keepa: FakeKeepa, conn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KEEPA_BESTSELLERS_LOOKUP", "true")
     track(conn, A)
-    keepa.set_ranks(A, {GADGETS: 1})
+    keepa.set_ranks(A, {KITCHEN: 40, GADGETS: 2})
+    run_check(load_settings())
+    keepa.set_ranks(A, {KITCHEN: 40, GADGETS: 1})
     result = CliRunner().invoke(app, ["check", "--json"])
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.output)
-    assert summary["checked"] == 1 and summary["baselines"] == 1 and summary["exit_code"] == 0
+    summary = json.loads(result.stdout)  # nothing but the JSON on stdout (the alert: stderr)
+
+    run_id, duration, latency = (
+        summary.pop(key) for key in ("run_id", "duration_seconds", "detection_latency_ms_max")
+    )
+    assert isinstance(run_id, int) and isinstance(duration, float)
+    assert isinstance(latency, float)
+    (change,) = summary.pop("changes")
+    assert (change["asin"], change["category_id"], change["kind"]) == (A, GADGETS, "gained")
+    assert (change["rank_before"], change["rank_after"], change["main_rank"]) == (2, 1, 40)
+    assert change["marketplace"] == "com" and change["detected_at"].endswith("Z")
+    assert summary == {
+        "resumed": False,
+        "lock_held_elsewhere": False,
+        "dry_run": False,
+        "asins_to_check": 1,
+        "checked": 1,
+        "unavailable": 0,
+        "baselines": 0,
+        "gained": 1,
+        "lost": 0,
+        "alerts_queued": 1,
+        "alerts_sent": 0,
+        "alerts_printed": 1,
+        "alerts_failed": 0,
+        "alerts_recovered": 0,
+        "alerts_folded_into_flapping": 0,
+        "alerts_undelivered": 0,
+        "holders_looked_up": 0,  # null when KEEPA_BESTSELLERS_LOOKUP is off
+        "tokens_needed": 1,
+        "tokens_available": keepa.tokens_left + 1,
+        "tokens_used": 1,
+        "categories_named": 0,
+        "stale": 0,
+        "variation_parents": [],
+        "invalid": [],
+        "stopped_because": None,
+        "unchecked": [],
+        "warnings": [],
+        "conditions": [],
+        "exit_code": 0,
+    }

@@ -8,9 +8,9 @@ from bestseller_cli import outbox_store, store
 from bestseller_cli.config import load_settings
 from bestseller_cli.monitor import run_check
 from bestseller_cli.slack import SlackSender, alert_message
+from fakes.keepa_server import FakeKeepa
+from fakes.slack_server import FakeSlack
 from tests.conftest import SLACK_CHANNEL
-from tests.keepa_server import FakeKeepa
-from tests.slack_server import FakeSlack
 
 GADGETS = 289913
 A, B = "B0AAAAAAAA", "B0BBBBBBBB"

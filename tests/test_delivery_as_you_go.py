@@ -13,9 +13,9 @@ import pytest
 from bestseller_cli import store
 from bestseller_cli.config import load_settings
 from bestseller_cli.monitor import run_check
+from fakes.keepa_server import FakeKeepa
+from fakes.slack_server import FakeSlack, RecordedRequest, _Scripted
 from tests.conftest import SLACK_CHANNEL
-from tests.keepa_server import FakeKeepa
-from tests.slack_server import FakeSlack, RecordedRequest, _Scripted
 from tests.test_alert_story import text_of
 
 GADGETS = 289913

@@ -1,15 +1,23 @@
-"""The README cannot drift from the CLI: every command is documented and has help text."""
+"""The README cannot drift from the CLI (as sqlite-utils' tests/test_docs.py): every command
+and every option of its `--help` is documented, and every command line the README shows
+parses."""
 
+import re
+import shlex
 from pathlib import Path
+from typing import Any
 
+import pytest
 from typer.main import get_command
 
 from bestseller_cli.cli import app
 
-README = (Path(__file__).parent.parent / "README.md").read_text()
+ROOT = Path(__file__).parent.parent
+README = (ROOT / "README.md").read_text()
+CLI = get_command(app)
 
 
-def command_paths(group: object, prefix: str = "bestseller") -> list[tuple[str, object]]:
+def command_paths(group: Any, prefix: str = "bestseller") -> list[tuple[str, Any]]:
     paths = []
     for name, command in getattr(group, "commands", {}).items():
         path = f"{prefix} {name}"
@@ -20,7 +28,41 @@ def command_paths(group: object, prefix: str = "bestseller") -> list[tuple[str, 
     return paths
 
 
-COMMANDS = command_paths(get_command(app))
+COMMANDS = command_paths(CLI)
+
+
+def section(title: str) -> str:
+    """The README's text under `## title`, up to the next section."""
+    return README.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def rows_of(path: str) -> str:
+    """The Commands table's rows whose first cell names `path` (its documentation)."""
+    rows = [line for line in section("Commands").splitlines() if line.startswith("| `")]
+    names = re.compile(re.escape(path) + r"(?![\w-])")
+    return "\n".join(row for row in rows if names.search(row.split(" | ", 1)[0]))
+
+
+def long_options(command: Any) -> list[str]:
+    """Every long option `--help` shows, except `--no-x` where x is off by default anyway."""
+    options = []
+    for param in command.params:
+        if param.param_type_name != "option" or param.hidden:
+            continue
+        negations = param.secondary_opts if param.default is not False else []
+        options += [name for name in [*param.opts, *negations] if name.startswith("--")]
+    return options
+
+
+def readme_command_lines() -> list[str]:
+    """Each `bestseller …` invocation in the README's bash code blocks."""
+    blocks = re.findall(r"```bash\n(.*?)```", README, flags=re.DOTALL)
+    lines = []
+    for line in "\n".join(blocks).splitlines():
+        for part in re.split(r"&&|\|", line.split(" #", 1)[0]):
+            if part.strip().startswith("bestseller "):
+                lines.append(part.strip())
+    return lines
 
 
 def test_every_command_is_in_the_readme() -> None:
@@ -32,8 +74,45 @@ def test_every_command_has_help_text() -> None:
     assert [path for path, command in COMMANDS if not (command.help or "").strip()] == []
 
 
+def test_every_command_has_a_row_in_the_commands_table() -> None:
+    assert [path for path, _ in COMMANDS if not rows_of(path)] == []
+
+
+@pytest.mark.parametrize("path, command", COMMANDS, ids=[path for path, _ in COMMANDS])
+def test_every_option_of_a_command_is_in_its_row_of_the_commands_table(
+    path: str, command: Any
+) -> None:
+    documented = rows_of(path)
+    assert [o for o in long_options(command) if not re.search(rf"{o}(?![\w-])", documented)] == []
+
+
+def test_the_top_level_options_are_in_the_commands_section() -> None:
+    commands = section("Commands")
+    assert [option for option in long_options(CLI) if option not in commands] == []
+
+
+def test_the_readme_shows_bestseller_command_lines() -> None:
+    assert len(readme_command_lines()) >= 10
+
+
+@pytest.mark.parametrize("line", readme_command_lines())
+def test_every_command_line_in_the_readme_parses(line: str) -> None:
+    command, args, name = CLI, shlex.split(line)[1:], "bestseller"
+    while getattr(command, "commands", None) and args and args[0] in command.commands:
+        name = f"{name} {args[0]}"
+        command, args = command.commands[args[0]], args[1:]
+    assert not getattr(command, "commands", None), f"{line}: names no command"
+    # Parses and converts every argument and option (a usage error raises); runs nothing.
+    command.make_context(name, args)
+
+
+def test_a_command_line_that_does_not_parse_is_caught() -> None:
+    with pytest.raises(Exception, match="No such option"):
+        CLI.commands["check"].make_context("bestseller check", ["--dry-rn"])
+
+
 def test_the_readme_test_command_is_what_ci_runs() -> None:
-    ci = (Path(__file__).parent.parent / ".ci" / "run").read_text().strip().splitlines()
+    ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()
     assert ci[-1] == "pytest"
     assert "```bash\npytest\n```" in README
 
@@ -41,7 +120,7 @@ def test_the_readme_test_command_is_what_ci_runs() -> None:
 def test_every_setting_is_in_the_readme_and_env_example() -> None:
     from bestseller_cli.config import Settings
 
-    example = (Path(__file__).parent.parent / ".env.example").read_text()
+    example = (ROOT / ".env.example").read_text()
     for name in Settings.model_fields:
         assert f"`{name.upper()}`" in README, name
         assert f"{name.upper()}=" in example, name

@@ -6,9 +6,9 @@ from typer.testing import CliRunner
 
 from bestseller_cli import store
 from bestseller_cli.cli import app
-from tests.conftest import KEEPA_TEST_KEY
-from tests.keepa_server import FakeKeepa
-from tests.slack_server import FakeSlack
+from fakes import KEEPA_TEST_KEY
+from fakes.keepa_server import FakeKeepa
+from fakes.slack_server import FakeSlack
 
 runner = CliRunner()
 

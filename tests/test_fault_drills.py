@@ -23,9 +23,9 @@ from bestseller_cli import check_store, store
 from bestseller_cli.cli import app
 from bestseller_cli.config import load_settings
 from bestseller_cli.monitor import run_check
-from tests.conftest import SLACK_TEST_TOKEN
-from tests.keepa_server import FakeKeepa
-from tests.slack_server import FakeSlack, RecordedRequest
+from fakes import SLACK_TEST_TOKEN
+from fakes.keepa_server import FakeKeepa
+from fakes.slack_server import FakeSlack, RecordedRequest
 
 pytestmark = pytest.mark.drill
 
@@ -205,7 +205,13 @@ def test_a_dropped_database_connection_fails_the_pass_and_the_next_one_finishes(
     monkeypatch.setattr(check_store, "load_batch", drop_on_second_batch)
     result = CliRunner().invoke(app, ["check"])
     assert result.exit_code == 1
-    assert "unexpected error" in result.output or "error" in result.output
+    # The last line names the dropped connection. (Issue 18 wants it to read as a database
+    # error; until the pass wraps its errors at the boundary, it is "unexpected".)
+    last_line = result.output.strip().splitlines()[-1]
+    assert last_line.endswith(
+        "unexpected error: AdminShutdown: terminating connection due to administrator command"
+        " (set LOG_LEVEL=debug for the trace)"
+    )
     monkeypatch.setattr(check_store, "load_batch", original)
 
     finished = run_check(load_settings())

@@ -21,7 +21,7 @@ from bestseller_cli import client_store, store
 from bestseller_cli.cli import app
 from bestseller_cli.notify_config import GLOBAL_KEYS
 from bestseller_cli.output import utc_timestamp
-from tests.keepa_server import FakeKeepa
+from fakes.keepa_server import FakeKeepa
 from tests.test_docs import COMMANDS
 
 runner = CliRunner()

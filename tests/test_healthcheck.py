@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from bestseller_cli import store
 from bestseller_cli.cli import app
 from bestseller_cli.healthcheck import ping_url
-from tests.keepa_server import FakeKeepa
+from fakes.keepa_server import FakeKeepa
 
 SECRET = "5f0e6b1c-ping-secret"
 # Keepa is faked by pytest-httpx in this process; the monitor is a real loopback server.

@@ -20,7 +20,7 @@ from bestseller_cli.monitor import run_check
 from bestseller_cli.report import build_report
 from bestseller_cli.retention import prune
 from bestseller_cli.story import story_lines
-from tests.keepa_server import FakeKeepa
+from fakes.keepa_server import FakeKeepa
 
 A, B, C = "B0AAAAAAAA", "B0BBBBBBBB", "B0CCCCCCCC"
 KITCHEN, GADGETS, HEADPHONES = 1055398, 289913, 3015427011

@@ -9,9 +9,9 @@ from bestseller_cli.config import load_settings
 from bestseller_cli.holder_lookup import look_up_holders
 from bestseller_cli.keepa import KeepaClient
 from bestseller_cli.monitor import run_check
+from fakes.keepa_server import FakeKeepa
+from fakes.slack_server import FakeSlack
 from tests.conftest import SLACK_CHANNEL
-from tests.keepa_server import FakeKeepa
-from tests.slack_server import FakeSlack
 from tests.test_alert_story import text_of
 
 GADGETS, HEADPHONES, KITCHEN = 289913, 3015427011, 1055398

@@ -19,8 +19,8 @@ from bestseller_cli.errors import KeepaAuthError, KeepaError
 from bestseller_cli.keepa import KeepaClient, KeepaOutOfTokens, TokenStatus, parse_product
 from bestseller_cli.keepa_ahead import Fetched, fetch_ahead
 from bestseller_cli.models import ApiCall, CategoryRank, ErrorEvent
-from tests.conftest import KEEPA_TEST_KEY
-from tests.keepa_payloads import envelope, not_enough_tokens, product, unknown_product
+from fakes import KEEPA_TEST_KEY
+from fakes.keepa_payloads import envelope, not_enough_tokens, product, unknown_product
 
 BASE = "https://keepa.test"
 HEADPHONES, ACCESSORIES, ELECTRONICS = 3015427011, 281407, 172282

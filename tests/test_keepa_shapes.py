@@ -1,4 +1,4 @@
-"""Keepa as it really answers (tests/KEEPA_SHAPES.md): every badge named, the main rank
+"""Keepa as it really answers (fakes/KEEPA_SHAPES.md): every badge named, the main rank
 found, images read, freshness told, variation parents and invalid ASINs explained, gzip
 without a header decoded, and the smallest `days` that loses no current rank."""
 
@@ -20,8 +20,8 @@ from bestseller_cli.errors import KeepaError
 from bestseller_cli.keepa import KeepaClient, parse_product
 from bestseller_cli.monitor import CheckSummary, run_check
 from bestseller_cli.slack import SlackMessage
-from tests.conftest import KEEPA_TEST_KEY
-from tests.keepa_payloads import (
+from fakes import KEEPA_TEST_KEY
+from fakes.keepa_payloads import (
     BROWSE_LEAF,
     CSV_LENGTH,
     envelope,
@@ -30,7 +30,7 @@ from tests.keepa_payloads import (
     unknown_product,
     variation_parent,
 )
-from tests.keepa_server import FakeKeepa
+from fakes.keepa_server import FakeKeepa
 from tests.test_alert_story import text_of
 
 ELECTRONICS, ACCESSORIES, HEADPHONES = 172282, 281407, 3015427011
@@ -197,6 +197,14 @@ def test_keepa_not_knowing_a_category_leaves_its_id_and_it_is_not_asked_again(
     assert listed(OURS)["badges"] == [str(HEADPHONES)]
     check()
     assert len(keepa.sent_to("category")) == 1  # Keepa had no name: not asked again
+
+
+def test_a_tree_node_without_a_name_leaves_the_other_names_read() -> None:
+    raw = product(OURS, {ELECTRONICS: 900, HEADPHONES: 1}, tree=[ELECTRONICS, HEADPHONES])
+    raw["categoryTree"][0]["name"] = None
+    snapshot = parse_product(raw, marketplace="com")
+    assert snapshot.category_ranks[ELECTRONICS].name is None
+    assert snapshot.category_ranks[HEADPHONES].name == "Headphone Accessories"
 
 
 def test_a_category_lookup_is_one_short_attempt(httpx_mock: HTTPXMock) -> None:

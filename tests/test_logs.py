@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from bestseller_cli import store
 from bestseller_cli.cli import app
-from tests.conftest import KEEPA_TEST_KEY
-from tests.keepa_server import FakeKeepa
+from fakes import KEEPA_TEST_KEY
+from fakes.keepa_server import FakeKeepa
 
 GADGETS, KITCHEN = 289913, 1055398
 A, B = "B0AAAAAAAA", "B0BBBBBBBB"
@@ -218,3 +218,17 @@ def test_a_usage_error_when_piped_is_one_json_line(env: dict[str, str]) -> None:
     assert_log_shape(record)
     assert (record["event"], record["exit_code"]) == ("usage_error", 2)
     assert "--no-such-option" in record["message"]
+
+
+def test_prune_in_json_form_is_one_summary_line(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOG_FORMAT", "json")
+
+    result = CliRunner().invoke(app, ["prune"])
+
+    assert result.exit_code == 0, result.output
+    [summary] = json_lines(result.stdout)
+    assert_log_shape(summary)
+    assert summary["event"] == "prune_summary" and summary["retention_days"] == 90
+    assert summary["cutoff"].endswith("Z")

@@ -15,9 +15,9 @@ from bestseller_cli import client_store, store
 from bestseller_cli.cli import app
 from bestseller_cli.config import Settings, load_settings
 from bestseller_cli.monitor import run_check
+from fakes.keepa_server import FakeKeepa
+from fakes.slack_server import FakeSlack
 from tests.conftest import SLACK_CHANNEL
-from tests.keepa_server import FakeKeepa
-from tests.slack_server import FakeSlack
 
 runner = CliRunner()
 GADGETS = 289913

@@ -16,9 +16,9 @@ from bestseller_cli.config import load_settings
 from bestseller_cli.errors import BestsellerError
 from bestseller_cli.monitor import CheckSummary, run_check
 from bestseller_cli.ops_rules import LastAttempt, Limits, PassFacts, judge
+from fakes.keepa_server import FakeKeepa
+from fakes.slack_server import FakeSlack, PostedMessage
 from tests.conftest import SLACK_CHANNEL
-from tests.keepa_server import FakeKeepa
-from tests.slack_server import FakeSlack, PostedMessage
 
 OPS = "C0OPS"
 ACME = "C0ACME"

@@ -15,8 +15,8 @@ from bestseller_cli import cli, report_models
 from bestseller_cli.cli import app
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.report import parse_since
-from tests.conftest import SLACK_TEST_TOKEN
-from tests.slack_server import FakeSlack
+from fakes import SLACK_TEST_TOKEN
+from fakes.slack_server import FakeSlack
 
 runner = CliRunner()
 A, B, C = "B0AAAAAAAA", "B0BBBBBBBB", "B0CCCCCCCC"  # acme's, globex's, no longer tracked

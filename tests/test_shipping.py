@@ -342,6 +342,7 @@ def test_dockerignore_keeps_env_files_tests_and_caches_out(ignore_patterns: list
         ".git/config",
         ".venv/bin/python",
         "tests/test_shipping.py",
+        "fakes/slack_server.py",
         "benchmarks/results/run.json",
         "bestseller_cli/__pycache__/cli.cpython-312.pyc",
         ".pytest_cache/README.md",

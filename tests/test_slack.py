@@ -22,7 +22,7 @@ from bestseller_cli.slack import (
     alert_message,
     digest_message,
 )
-from tests.slack_server import FakeSlack, slack_server_fixture  # noqa: F401
+from fakes.slack_server import FakeSlack
 
 TOKEN = "xoxb-111-222-SECRETSLACKTOKENFORTESTS"
 CHANNEL = "C0ALERTS"

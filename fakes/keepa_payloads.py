@@ -1,7 +1,7 @@
 """Keepa responses as Keepa really sends them, for pytest-httpx and the fake servers.
 
 Shapes follow Keepa's Response.java / Product.java and real recorded responses (2025-2026,
-amazon.com/.co.jp/.ca); tests/KEEPA_SHAPES.md says what is real and where the fakes stop.
+amazon.com/.co.jp/.ca); fakes/KEEPA_SHAPES.md says what is real and where the fakes stop.
 The untidy parts are the point: categoryTree names only the main browse path (most ranked
 categories are not in it), `categories` differs from the ranked set, `images` replaced
 `imagesCSV`, `csv` has 36 entries with most of them null, histories go back years and the

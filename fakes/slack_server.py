@@ -6,21 +6,18 @@ request, keeps posted messages per channel with their ts and metadata, and can b
 per method to fail: HTTP 429 with Retry-After, HTTP 5xx, `ok: false` errors, or carrying out
 the call and then dropping the connection without answering (DELIVERY.md's crash window).
 
-Use the `slack_server` fixture by importing it under its function's name, so that a test's
-argument does not shadow the import (ruff F811):
-`from tests.slack_server import slack_server_fixture  # noqa: F401`.
+Tests get a fresh one per test from the `slack_server` fixture (tests/conftest.py).
 """
 
 import json
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import pytest
+from fakes import SHUTDOWN_POLL_SECONDS
 
 # Slack's Block Kit limits, enforced as Slack does (invalid_blocks / msg_too_long).
 MAX_BLOCKS = 50
@@ -92,7 +89,11 @@ class FakeSlack:
         self._lock = threading.Lock()
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
         self._http.daemon_threads = True
-        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._http.serve_forever,
+            kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS},
+            daemon=True,
+        )
 
     @property
     def base_url(self) -> str:
@@ -343,14 +344,3 @@ def _make_handler(server: FakeSlack) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
     return SlackApiHandler
-
-
-@pytest.fixture(name="slack_server")
-def slack_server_fixture() -> Iterator[FakeSlack]:
-    """A fresh fake Slack per test; `slack_server.base_url` is the WebClient base_url."""
-    with FakeSlack() as server:
-        yield server
-
-
-# Importing `slack_server` works too, but then ruff sees every test argument as F811.
-slack_server = slack_server_fixture

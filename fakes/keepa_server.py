@@ -2,8 +2,8 @@
 process (pytest-httpx only reaches this process), fault drills and benchmarks.
 
 The "world" maps (marketplace, ASIN) to its current category ranks; a test changes the
-world between passes. Answers are in Keepa's JSON format (tests/keepa_payloads.py), as
-untidy as Keepa's (tests/KEEPA_SHAPES.md): categoryTree leaves most ranked categories out,
+world between passes. Answers are in Keepa's JSON format (fakes/keepa_payloads.py), as
+untidy as Keepa's (fakes/KEEPA_SHAPES.md): categoryTree leaves most ranked categories out,
 so names come from /category; `days` trims histories as Keepa does; extra parameters cost
 extra tokens; unknown ASINs come back as productType 4.
 """
@@ -12,16 +12,14 @@ import gzip
 import json
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-import pytest
-
-from tests.keepa_payloads import (
+from fakes import SHUTDOWN_POLL_SECONDS
+from fakes.keepa_payloads import (
     best_sellers,
     categories_response,
     category_name,
@@ -155,15 +153,10 @@ def serve(fake: FakeKeepa) -> ThreadingHTTPServer:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS},
+        daemon=True,
+    ).start()
     fake.url = f"http://127.0.0.1:{server.server_address[1]}"
     return server
-
-
-@pytest.fixture
-def keepa_server() -> Iterator[FakeKeepa]:
-    fake = FakeKeepa()
-    server = serve(fake)
-    yield fake
-    server.shutdown()
-    server.server_close()
