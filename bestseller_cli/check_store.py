@@ -2,7 +2,7 @@
 
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -87,15 +87,22 @@ def record_errors(
 # --- runs -------------------------------------------------------------------------------
 
 
-def start_run(conn: psycopg.Connection, *, resume_within: timedelta) -> tuple[int, bool]:
-    """Resume the latest pass that left ASINs unchecked (crash, deadline, tokens) if it is
-    recent enough; otherwise start a new one. Returns (run id, resumed)."""
+def start_run(
+    conn: psycopg.Connection, *, resume_within: timedelta, filtered: bool = False
+) -> tuple[int, bool]:
+    """Resume the latest full pass that left ASINs unchecked (crash, deadline, tokens) if it
+    is recent enough; otherwise start a new one. Returns (run id, resumed).
+
+    A filtered pass (--asin, --client) always starts its own run, which no full pass
+    resumes: it neither takes over nor completes an interrupted full pass."""
     with conn.transaction():
-        row = conn.execute(
-            "SELECT id FROM check_runs WHERE status IN ('running', 'partial')"
-            " AND started_at > now() - %s ORDER BY started_at DESC LIMIT 1",
-            (resume_within,),
-        ).fetchone()
+        row = None
+        if not filtered:
+            row = conn.execute(
+                "SELECT id FROM check_runs WHERE status IN ('running', 'partial')"
+                " AND NOT filtered AND started_at > now() - %s ORDER BY started_at DESC LIMIT 1",
+                (resume_within,),
+            ).fetchone()
         if row:
             conn.execute(
                 "UPDATE check_runs SET status = 'running', finished_at = NULL,"
@@ -103,7 +110,9 @@ def start_run(conn: psycopg.Connection, *, resume_within: timedelta) -> tuple[in
                 (row[0],),
             )
             return row[0], True
-        row = conn.execute("INSERT INTO check_runs DEFAULT VALUES RETURNING id").fetchone()
+        row = conn.execute(
+            "INSERT INTO check_runs (filtered) VALUES (%s) RETURNING id", (filtered,)
+        ).fetchone()
         assert row is not None
         return row[0], False
 
@@ -233,6 +242,7 @@ def load_rules(conn: psycopg.Connection) -> tuple[dict[int, list[Rule]], Rule]:
 class KnownAsin:
     previous: StoredState | None
     trackers: list[int | None]
+    missing_passes: int = 0  # passes in a row whose Keepa answer left it out
 
 
 @dataclass(frozen=True)
@@ -244,13 +254,13 @@ class KnownBatch:
 # Two row shapes in one round trip: tracked ASINs with their state, then cached category names.
 LOAD_BATCH_SQL = """
 SELECT t.asin, array_agg(DISTINCT t.client_id), s.category_ranks, s.badges, s.baseline_at,
-       NULL::bigint, NULL::text, NULL::timestamptz
+       s.missing_passes, NULL::bigint, NULL::text, NULL::timestamptz
 FROM tracked_asins t
 LEFT JOIN asin_current_state s ON s.asin = t.asin AND s.marketplace = t.marketplace
 WHERE t.marketplace = %(market)s AND t.asin = ANY(%(asins)s) AND t.active
-GROUP BY t.asin, s.category_ranks, s.badges, s.baseline_at
+GROUP BY t.asin, s.category_ranks, s.badges, s.baseline_at, s.missing_passes
 UNION ALL
-SELECT NULL, NULL, NULL, NULL, NULL, n.category_id, n.name, n.fetched_at
+SELECT NULL, NULL, NULL, NULL, NULL, NULL, n.category_id, n.name, n.fetched_at
 FROM category_names n
 WHERE n.marketplace = %(market)s AND n.category_id = ANY(%(categories)s)
 """
@@ -264,9 +274,9 @@ def load_batch(
     known: dict[str, KnownAsin] = {}
     names: dict[int, CachedName] = {}
     params = {"market": marketplace, "asins": asins, "categories": category_ids}
-    for asin, trackers, ranks, badges, baseline_at, category, name, fetched_at in conn.execute(
-        LOAD_BATCH_SQL, params
-    ):
+    for row in conn.execute(LOAD_BATCH_SQL, params):
+        asin, trackers, ranks, badges, baseline_at, missing_passes = row[:6]
+        category, name, fetched_at = row[6:]
         if asin is None:
             names[category] = CachedName(name=name, fetched_at=fetched_at)
             continue
@@ -280,7 +290,9 @@ def load_batch(
                 badges={int(category): since for category, since in badges.items()},
                 first_seen_at=baseline_at,
             )
-        known[asin] = KnownAsin(previous=previous, trackers=list(trackers))
+        known[asin] = KnownAsin(
+            previous=previous, trackers=list(trackers), missing_passes=missing_passes or 0
+        )
     return KnownBatch(asins=known, names=names)
 
 
@@ -351,7 +363,15 @@ WITH obs AS (
         last_run_id = EXCLUDED.last_run_id,
         product_type = COALESCE(EXCLUDED.product_type, s.product_type),
         variation_asins = EXCLUDED.variation_asins,
-        ranks_changed_at = COALESCE(EXCLUDED.ranks_changed_at, s.ranks_changed_at)
+        ranks_changed_at = COALESCE(EXCLUDED.ranks_changed_at, s.ranks_changed_at),
+        missing_passes = 0
+), missing AS (
+    -- Left out of Keepa's answer: the last known state stands, unknown after enough passes.
+    UPDATE asin_current_state s SET missing_passes = s.missing_passes + 1,
+        available = s.available AND s.missing_passes + 1 < %(missing_unknown_after)s,
+        last_run_id = %(run_id)s
+    FROM jsonb_to_recordset(%(missing)s) AS m(asin text, marketplace text)
+    WHERE (s.asin, s.marketplace) = (m.asin, m.marketplace)
 ), names AS (
     INSERT INTO category_names AS n (marketplace, category_id, name, source, fetched_at)
     SELECT %(marketplace)s, category_id, name, source, now()
@@ -449,10 +469,14 @@ def write_batch(
     deliveries: list[Delivery],
     calls: list[ApiCall],
     token_cost_usd: float,
+    missing: Sequence[ProductSnapshot] = (),
+    missing_unknown_after: int = 1,
 ) -> tuple[int, list[int]]:
     """Write a batch's checks, rank and detail points, state, category names, changes, outbox
     rows and API usage atomically, on an autocommit connection (inside a transaction the caller
     commits).
+    `missing`: products Keepa's answer left out, unknown once left out
+    `missing_unknown_after` passes in a row.
 
     Returns (changes written, ids of the notifications queued)."""
     params = {
@@ -493,6 +517,8 @@ def write_batch(
             ]
         ),
         "calls": Jsonb([call.model_dump(mode="json") for call in calls]),
+        "missing": Jsonb([{"asin": p.asin, "marketplace": p.marketplace} for p in missing]),
+        "missing_unknown_after": missing_unknown_after,
     }
     # One statement is one transaction: the whole batch is written, or none of it.
     row = conn.execute(WRITE_BATCH_SQL, params).fetchone()

@@ -10,15 +10,16 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from bestseller_cli import __version__, db
+from bestseller_cli import __version__, db, retention
+from bestseller_cli.cli_alerts import alerts_app
 from bestseller_cli.cli_asins import asins_app
 from bestseller_cli.cli_check import check, doctor
 from bestseller_cli.cli_clients import clients_app
-from bestseller_cli.cli_common import console, examples, settings
+from bestseller_cli.cli_common import console, err_console, examples, settings
 from bestseller_cli.cli_prune import prune
 from bestseller_cli.cli_report import report
 from bestseller_cli.cli_settings import settings_app
-from bestseller_cli.errors import BestsellerError
+from bestseller_cli.errors import BestsellerError, DatabaseError
 from bestseller_cli.output import configure_from_environment, writes_json
 
 log = logging.getLogger("bestseller_cli")
@@ -105,6 +106,7 @@ app.command(
 )(report)
 app.command(epilog=examples("bestseller prune --days 90", "bestseller prune --json"))(prune)
 app.add_typer(asins_app, name="asins")
+app.add_typer(alerts_app, name="alerts")
 app.add_typer(db_app, name="db")
 app.add_typer(clients_app, name="clients")
 app.add_typer(settings_app, name="settings")
@@ -129,11 +131,21 @@ def root(
 
 @db_app.command("upgrade", epilog=examples("bestseller db upgrade"))
 def db_upgrade() -> None:
-    """Apply pending database migrations (commands also do this on their own)."""
+    """Apply pending database migrations (commands also do this on their own), then convert
+    history older versions wrote, in short batches."""
     config = settings()
     with db.open_database(config, upgrade=False) as conn:
         applied = db.migrate(conn)
+        conn.autocommit = True
+        try:
+            with retention.history_upkeep(conn):
+                converted = retention.convert_old_history(conn, batch_size=5000)
+        except DatabaseError as exc:
+            converted = 0
+            err_console.print(f"[yellow]history not converted now:[/yellow] {exc}")
     console.print(f"applied {', '.join(applied)}" if applied else "database schema is current")
+    if converted:
+        console.print(f"converted {converted:,} rows of old history to the compact form")
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from bestseller_cli.doctor import run_doctor
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.models import BadgeChange, parse_asin
 from bestseller_cli.output import emit, stdout_is_json, writes_json
+from bestseller_cli.shutdown import stop_on_sigterm
 from bestseller_cli.slack import SlackMessage
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def check(
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         show = AlertPrinter(err=as_json)
-        with check_progress(enabled=not as_json) as on_progress:
+        with stop_on_sigterm() as stop, check_progress(enabled=not as_json) as on_progress:
             summary = monitor.run_check(
                 config,
                 asins=only,
@@ -55,6 +56,7 @@ def check(
                 dry_run=dry_run,
                 show=show,
                 on_progress=on_progress,
+                stop=stop,
             )
         if as_json:
             report_warnings(summary)
@@ -142,17 +144,21 @@ def summary_record(summary: monitor.CheckSummary) -> dict[str, Any]:
             "asins_to_check",
             "checked",
             "unavailable",
+            "missing_from_keepa",
+            "now_unknown",
             "baselines",
             "gained",
             "lost",
             "alerts_queued",
             "alerts_sent",
             "alerts_printed",
-            "alerts_failed",
+            "alerts_refused",
+            "alerts_expired",
             "alerts_recovered",
             "alerts_folded_into_flapping",
             "alerts_undelivered",
             "alerts_updated",
+            "alerts_refused_because",
             "holders_looked_up",
             "tokens_needed",
             "tokens_available",
@@ -164,6 +170,7 @@ def summary_record(summary: monitor.CheckSummary) -> dict[str, Any]:
             "duration_seconds",
             "detection_latency_ms_max",
             "stopped_because",
+            "interrupted",
             "unchecked",
             "warnings",
             "conditions",
@@ -185,13 +192,28 @@ def report_warnings(summary: monitor.CheckSummary) -> None:
 
 
 def report_failures(summary: monitor.CheckSummary) -> None:
-    """Open conditions, an early stop and unchecked ASINs: error lines on stderr, either form."""
+    """Open conditions, an early stop, alerts refused, undelivered or expired, and unchecked
+    ASINs: error lines on stderr, either form."""
     for condition in summary.conditions:
         log.error(f"condition open: {condition}", extra={"event": "condition_open"})
     if summary.stopped_because:
         log.error(
             f"stopped early: {summary.stopped_because}",
             extra={"event": "check_stopped", "fields": {"reason": summary.stopped_because}},
+        )
+    for reason in summary.alerts_refused_because:
+        log.error(f"Slack refused alerts: {reason}", extra={"event": "alerts_refused"})
+    if summary.alerts_undelivered:
+        log.error(
+            f"{summary.alerts_undelivered} alert(s) not delivered: kept and sent by the next run"
+            " or `bestseller alerts retry` (`bestseller alerts list --undelivered` shows them)",
+            extra={"event": "alerts_undelivered"},
+        )
+    if summary.alerts_expired:
+        log.error(
+            f"{summary.alerts_expired} alert(s) expired undelivered (ALERT_EXPIRY_DAYS);"
+            " `bestseller alerts list` shows them with the last error",
+            extra={"event": "alerts_expired"},
         )
     if summary.unchecked:
         shown = summary.unchecked[:UNCHECKED_SHOWN]
@@ -225,13 +247,19 @@ def log_summary(summary: monitor.CheckSummary) -> None:
         emit("badge_change", f"{change.kind} {change_line(change)}", **change.model_dump())
     record = summary_record(summary)
     del record["changes"], record["warnings"]
-    for listed in ("unchecked", "variation_parents", "invalid"):
+    for listed in (
+        "unchecked",
+        "variation_parents",
+        "invalid",
+        "missing_from_keepa",
+        "now_unknown",
+    ):
         record[listed] = len(record[listed])
     message = (
         f"{'dry run: ' if summary.dry_run else ''}checked {summary.checked} of"
         f" {summary.asins_to_check} ASINs: {summary.gained} gained, {summary.lost} lost,"
         f" {summary.alerts_sent + summary.alerts_recovered} alerts sent,"
-        f" {summary.alerts_undelivered} pending, {summary.tokens_used} tokens used,"
+        f" {summary.alerts_undelivered} undelivered, {summary.tokens_used} tokens used,"
         f" {summary.duration_seconds} s"
     )
     level = "info" if summary.exit_code == 0 else "error"
@@ -256,6 +284,7 @@ def print_summary(summary: monitor.CheckSummary, *, stale_hours: float) -> None:
     rows = [
         ("ASINs checked", f"{summary.checked} of {summary.asins_to_check}"),
         ("unavailable on Keepa", summary.unavailable),
+        ("left out of Keepa's answer", len(summary.missing_from_keepa)),
         (f"Keepa data older than {stale_hours:g} h", summary.stale),
         ("first seen (baseline)", summary.baselines),
         ("badges gained", summary.gained),
@@ -263,9 +292,10 @@ def print_summary(summary: monitor.CheckSummary, *, stale_hours: float) -> None:
         ("alerts sent", summary.alerts_sent + summary.alerts_recovered),
         ("alerts printed (no Slack token)", summary.alerts_printed),
         ("alerts folded into a flapping message", summary.alerts_folded_into_flapping),
+        ("alerts refused by Slack (kept for a retry)", summary.alerts_refused),
+        ("alerts undelivered", summary.alerts_undelivered),
+        ("alerts expired undelivered", summary.alerts_expired),
         ("messages updated with who took or lost #1", summary.alerts_updated),
-        ("alerts failed", summary.alerts_failed),
-        ("alerts pending", summary.alerts_undelivered),
         ("Keepa tokens used", summary.tokens_used),
         ("categories named by Keepa's /category", summary.categories_named),
         ("Keepa tokens needed / available at start", f"{summary.tokens_needed} / {available}"),

@@ -40,6 +40,12 @@ def normalize_marketplace(value: str) -> str:
     return text
 
 
+def libpq_dsn(url: str) -> str:
+    """The DSN as libpq takes it: without the pgbouncer flag some providers add to URLs."""
+    clean = url.replace("pgbouncer=true&", "").replace("?pgbouncer=true", "?")
+    return clean.replace("&pgbouncer=true", "").rstrip("?&")
+
+
 class Settings(BaseSettings):
     # A blank value (`BESTSELLER_HOME=` as in .env.example) means unset, for every setting;
     # `inf` and `nan` are no number of seconds.
@@ -70,12 +76,15 @@ class Settings(BaseSettings):
     keepa_stale_hours: float = Field(default=24.0, gt=0, le=24 * 3650)
     keepa_max_token_wait_seconds: float = Field(default=300, ge=0, le=86_400)
     keepa_token_cost_usd: float = Field(default=0.000022, ge=0)
+    keepa_max_response_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    keepa_missing_passes_unknown: int = Field(default=3, ge=1, le=1000)
     keepa_bestsellers_lookup: bool = False
     keepa_bestsellers_token_budget: int = Field(default=200, ge=0)
     keepa_requests_ahead: int = Field(default=1, ge=0, le=8)
     slack_bot_token: str | None = None
     slack_channel_id: str | None = None
     slack_api_url: str = "https://slack.com/api/"
+    alert_expiry_days: float = Field(default=7, gt=0, le=3650)
     slack_ops_channel_id: str | None = None
     healthcheck_url: str | None = None
     # Minutes, at most a year: they become time spans.
@@ -133,7 +142,7 @@ class Settings(BaseSettings):
         if value is None:
             return None
         try:
-            parts = conninfo_to_dict(value)
+            parts = conninfo_to_dict(libpq_dsn(value))
         except psycopg.ProgrammingError:
             # The message names no part of the value: it may hold the password.
             raise ValueError(

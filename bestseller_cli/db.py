@@ -1,16 +1,18 @@
 """Connections, the embedded default server, migrations and the run lock."""
 
 import logging
+import os
+import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import metadata, resources
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
-from bestseller_cli.config import Settings
+from bestseller_cli.config import Settings, libpq_dsn
 from bestseller_cli.errors import ConfigError, DatabaseError
 from bestseller_cli.redact import redact
 
@@ -78,22 +80,35 @@ def database_url(settings: Settings) -> str:
 
 def uses_transaction_pooler(url: str) -> bool:
     """Supabase's transaction pooler (port 6543, or pgbouncer=true) allows no prepared
-    statements and no session state such as advisory locks."""
-    parsed = urlparse(url)
+    statements and no session state such as advisory locks. Every spelling counts: a URL
+    port, `?port=6543`, a keyword DSN (`host=... port=6543`), any host of a multi-host URL,
+    or PGPORT when the DSN names no port."""
+    if re.search(r"[?&]pgbouncer=true(&|$)", url):
+        return True
     try:
-        port = parsed.port
-    except ValueError:
-        port = None
-    return port == TRANSACTION_POOLER_PORT or parse_qs(parsed.query).get("pgbouncer") == ["true"]
+        params = conninfo_to_dict(libpq_dsn(url))
+    except psycopg.Error:  # unparseable: connecting says so
+        return False
+    ports = str(params.get("port") or os.environ.get("PGPORT") or "").split(",")
+    return str(TRANSACTION_POOLER_PORT) in {port.strip() for port in ports}
+
+
+def require_session_mode(url: str) -> None:
+    """Refuse the transaction pooler: the run lock cannot hold there, so passes could
+    overlap and deliver alerts twice."""
+    if uses_transaction_pooler(url):
+        raise ConfigError(
+            "DATABASE_URL points at a transaction pooler (port 6543), where the run lock"
+            " cannot hold and two passes could send the same alerts: use the session pooler"
+            " (Supabase: the same host on port 5432) or the direct connection"
+        )
 
 
 def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
     pooled = uses_transaction_pooler(url)
-    # psycopg does not know the pgbouncer flag some providers add to their URLs.
-    clean_url = url.replace("pgbouncer=true&", "").replace("?pgbouncer=true", "?")
     try:
         return psycopg.connect(
-            clean_url.rstrip("?&"),
+            libpq_dsn(url),
             autocommit=autocommit,
             prepare_threshold=None if pooled else 5,
             connect_timeout=15,
@@ -148,6 +163,17 @@ def open_database(settings: Settings, *, upgrade: bool = True) -> Iterator[psyco
         yield conn
     finally:
         conn.close()
+
+
+@contextmanager
+def run_lock(url: str) -> Iterator[bool]:
+    """Hold the run lock for the block if no other pass holds it; yields whether it did."""
+    lock_conn = connect(url, autocommit=True)
+    try:
+        yield try_run_lock(lock_conn)
+    finally:
+        release_run_lock(lock_conn)
+        lock_conn.close()
 
 
 def try_advisory_lock(conn: psycopg.Connection, lock_id: int) -> bool:

@@ -16,10 +16,13 @@ from datetime import datetime, timedelta
 import psycopg
 
 from bestseller_cli import outbox_store, story_store
+from bestseller_cli.config import Settings
 from bestseller_cli.errors import SlackError
 from bestseller_cli.models import ErrorEvent
 from bestseller_cli.outbox_store import OutboxItem
 from bestseller_cli.slack import (
+    CHANNEL_REFUSALS,
+    TOKEN_REFUSALS,
     SlackDeliveryUnknown,
     SlackMessage,
     SlackSender,
@@ -38,12 +41,36 @@ NO_CHANNEL = "no Slack channel: set SLACK_CHANNEL_ID or give the client's rule a
 class DeliveryReport:
     sent: int = 0
     printed: int = 0
-    failed: int = 0
-    pending: int = 0
+    refused: int = 0  # Slack refused them this time; kept for the next delivery
+    expired: int = 0  # given up after ALERT_EXPIRY_DAYS undelivered, with the reason kept
+    pending: int = 0  # due and still undelivered after this delivery (refused ones included)
     recovered: int = 0
     suppressed: int = 0
     updated: int = 0  # messages completed in place with the other side of their story
+    refusals: list[str] = field(default_factory=list)  # why Slack refused, once per reason
     errors: list[ErrorEvent] = field(default_factory=list)
+
+    def refused_because(self, reason: str, count: int) -> None:
+        self.refused += count
+        if reason not in self.refusals:
+            self.refusals.append(reason)
+
+
+class _Refusals:
+    """Which channels (or the whole token) Slack refused during this delivery."""
+
+    def __init__(self) -> None:
+        self.refused_token: str | None = None
+        self.refused_channels: dict[str, str] = {}
+
+    def blocked(self, channel: str) -> str | None:
+        return self.refused_token or self.refused_channels.get(channel)
+
+    def note(self, channel: str, error: SlackError) -> None:
+        if error.code in TOKEN_REFUSALS:
+            self.refused_token = str(error)
+        elif error.code in CHANNEL_REFUSALS:
+            self.refused_channels[channel] = str(error)
 
 
 @dataclass
@@ -54,8 +81,11 @@ class Delivery:
     sender: SlackSender | None
     default_channel: str | None
     show: Callable[[SlackMessage], None]
+    expiry_days: float
+    should_stop: Callable[[], bool] = lambda: False  # SIGTERM: the next run sends the rest
     report: DeliveryReport = field(default_factory=DeliveryReport)
     slack_failing: bool = False  # the rest waits for the sweep rather than hammer Slack
+    refused: _Refusals = field(default_factory=_Refusals)
 
     def batch(self, *, ids: list[int], categories: list[tuple[str, int]], now: datetime) -> None:
         """A written batch's instant alerts, and the messages its changes complete: one
@@ -63,6 +93,8 @@ class Delivery:
         # Printed alerts go out after the last batch, with the whole story: a terminal
         # line cannot be updated.
         if self.sender is None or self.slack_failing or not (ids or categories):
+            return
+        if self.should_stop():
             return
         told = story_store.claim_and_tell(
             self.conn, ids=ids, categories=categories, default_channel=self.default_channel, now=now
@@ -76,6 +108,13 @@ class Delivery:
         if self.sender is not None:
             reconcile(conn, sender=self.sender, default_channel=self.default_channel, report=report)
         self.slack_failing = False  # one more try per pass
+        report.expired = outbox_store.expire(conn, now=now, days=self.expiry_days)
+        if report.expired:
+            message = (
+                f"{report.expired} alert(s) expired undelivered after {self.expiry_days:g} days"
+                " (ALERT_EXPIRY_DAYS); `bestseller alerts list` shows them with the last error"
+            )
+            report.errors.append(ErrorEvent(source="slack", kind="expired", message=message))
         items = outbox_store.due(conn, now=now)
         printing = self.sender is None
         told = story_store.tell(
@@ -84,10 +123,11 @@ class Delivery:
             default_channel=self.default_channel,
         )
         if printing:
+            printed = set(outbox_store.mark_printed(conn, [item.id for item in items]))
             for item in items:
-                self.show(message_for(told[item.id]))
-            outbox_store.mark_printed(conn, [item.id for item in items])
-            report.printed += len(items)
+                if item.id in printed:
+                    self.show(message_for(told[item.id]))
+            report.printed += len(printed)
             return report
         unroutable = [item.id for item in items if not (item.channel or self.default_channel)]
         if unroutable:
@@ -99,26 +139,33 @@ class Delivery:
             channel = item.channel or self.default_channel
             if channel is None:
                 continue
+            if self.refused.blocked(channel):
+                continue  # refused in this pass already: kept for the next delivery
             if item.grouped:
                 digests.setdefault(channel, []).append(item)
             else:
                 singles.append(told[item.id])
-        if singles:
-            outbox_store.claim(conn, [entry.item.id for entry in singles])
-            self.send(singles)
+        if singles and not self.should_stop():
+            # Only the rows the claim took: another delivery may have taken the rest.
+            taken = set(outbox_store.claim(conn, [entry.item.id for entry in singles]))
+            self.send([entry for entry in singles if entry.item.id in taken])
         for channel, group in digests.items():
+            if self.should_stop() or self.refused.blocked(channel):
+                continue
             if self.slack_failing:
                 outbox_store.release(conn, [item.id for item in group], error=SLACK_FAILING)
                 continue
+            ids = outbox_store.claim(conn, [item.id for item in group])
+            group = [item for item in group if item.id in ids]
+            if not group:
+                continue
             title = f"#1 Best Seller digest: {len(group)} changes"
             message = digest_message([item.change for item in group], title=title)
-            ids = [item.id for item in group]
-            outbox_store.claim(conn, ids)
             ts = self.post(channel, ids, message)
             if ts is not None:
                 outbox_store.mark_sent(conn, ids, channel=channel, ts=ts)
                 report.sent += len(ids)
-        if not self.slack_failing:
+        if not (self.slack_failing or self.should_stop()):
             self.send(
                 story_store.claim_and_tell(
                     conn, ids=[], categories=None, default_channel=self.default_channel, now=now
@@ -139,7 +186,14 @@ class Delivery:
             item = entry.item
             channel = item.channel or self.default_channel
             assert channel is not None  # claimed only with a channel
-            if self.slack_failing:
+            blocked = self.refused.blocked(channel)
+            if blocked:  # Slack refused this token or channel already: no point asking again
+                if entry.posted_ts is None:  # not tried: as if never claimed
+                    outbox_store.release(self.conn, [item.id], error=None)
+                else:
+                    retry.append(item.id)
+                continue
+            if self.slack_failing or self.should_stop():
                 rest = [later.item.id for later in told[position:] if later.posted_ts is None]
                 outbox_store.release(self.conn, rest, error=SLACK_FAILING)
                 retry += [later.item.id for later in told[position:] if later.posted_ts]
@@ -169,8 +223,9 @@ class Delivery:
         except SlackError as exc:
             self.report.errors.append(ErrorEvent(source="slack", kind="send", message=str(exc)))
             if exc.permanent:
-                outbox_store.mark_failed(self.conn, ids, error=str(exc))
-                self.report.failed += len(ids)
+                outbox_store.mark_refused(self.conn, ids, error=str(exc))
+                self.report.refused_because(str(exc), len(ids))
+                self.refused.note(channel, exc)
                 return None
             self.slack_failing = True
             if not isinstance(exc, SlackDeliveryUnknown):
@@ -209,9 +264,35 @@ class Delivery:
             self.report.suppressed += 1
         elif self.slack_failing:
             outbox_store.release(self.conn, [item.id], error="Slack failed to update the message")
+        else:
+            error = "Slack refused to update the message"
+            outbox_store.mark_refused(self.conn, [item.id], error=error)
+            self.report.refused_because(error, 1)
 
 
 SLACK_FAILING = "not tried: Slack was failing"
+
+
+def deliver_with_settings(
+    conn: psycopg.Connection,
+    settings: Settings,
+    *,
+    show: Callable[[SlackMessage], None],
+    now: datetime,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> DeliveryReport:
+    """Everything due, to the configured Slack (or printed, without a token): the sweep of
+    a pass, run on its own (`bestseller alerts retry`)."""
+    sender = SlackSender.from_settings(settings) if settings.slack_bot_token else None
+    delivery = Delivery(
+        conn=conn,
+        sender=sender,
+        default_channel=settings.slack_channel_id,
+        show=show,
+        expiry_days=settings.alert_expiry_days,
+        should_stop=should_stop,
+    )
+    return delivery.sweep(now=now)
 
 
 def message_for(entry: ToldItem) -> SlackMessage:

@@ -83,6 +83,15 @@ def check_database(settings: Settings, findings: list[Finding]) -> int:
                 limit_mb=settings.database_size_limit_mb,
             )
         )
+        if history_store.has_old_history(conn):
+            findings.append(
+                Finding(
+                    "history",
+                    "warn",
+                    "rows in the old one-row-per-pass format: `bestseller db upgrade` converts"
+                    " them in short batches",
+                )
+            )
         findings.extend(product_kinds_findings(conn))
         findings.extend(open_conditions(conn))
         return check_store.count_watched(conn)

@@ -33,8 +33,10 @@ class KeepaAuthError(KeepaError):
 
 
 class SlackError(BestsellerError):
-    """Slack refused or could not take a message."""
+    """Slack refused or could not take a message. `code` is Slack's error code, when it gave
+    one (`invalid_auth`, `channel_not_found`, ...)."""
 
-    def __init__(self, message: str, *, permanent: bool) -> None:
+    def __init__(self, message: str, *, permanent: bool, code: str | None = None) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.code = code

@@ -144,6 +144,12 @@ def convert_legacy_batch(conn: psycopg.Connection, *, limit: int) -> int:
     return row[0] if row else 0
 
 
+def has_old_history(conn: psycopg.Connection) -> bool:
+    """Rows older versions wrote to asin_history are left to convert."""
+    row = conn.execute("SELECT EXISTS (SELECT 1 FROM asin_history)").fetchone()
+    return bool(row and row[0])
+
+
 def oldest_check_day(conn: psycopg.Connection, *, before: datetime) -> datetime | None:
     """Midnight UTC of the oldest day with checks before `before`, if any."""
     row = conn.execute(

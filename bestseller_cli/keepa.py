@@ -4,12 +4,13 @@ Keepa takes the API key in the query string, so no URL, httpx exception or raw r
 leaves this module: every message is built here from redacted text.
 """
 
-import gzip
 import html
 import json
 import logging
 import re
+import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Self, TypeVar
@@ -37,6 +38,9 @@ T = TypeVar("T")
 Params = dict[str, str | int]
 
 BATCH_SIZE = 100
+# Default cap on a decoded answer (KEEPA_MAX_RESPONSE_BYTES): a batch of 100 products with
+# 30 days of history is a few MB.
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 KEEPA_EPOCH_OFFSET_MINUTES = 21564000
 IMAGE_URL = "https://m.media-amazon.com/images/I/"
 # Product.java ProductType: 4 INVALID, 5 VARIATION_PARENT -- Keepa has no rank data.
@@ -314,8 +318,14 @@ class KeepaClient:
         on_call: Callable[[ApiCall], None] | None = None,
         on_error: Callable[[ErrorEvent], None] | None = None,
         transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] | None = None,
+        deadline: float | None = None,
+        stop: threading.Event | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
+        """`timeout`: the most one request may take, in total (a server trickling bytes
+        included). `deadline` (time.monotonic()): no request, retry or wait runs past it.
+        `stop`: once set (SIGTERM), waits end and nothing is retried."""
         register_secret(api_key)
         self._key = api_key
         self._base = base_url.rstrip("/")
@@ -327,8 +337,11 @@ class KeepaClient:
         self._update_hours = update_hours
         self._on_call = on_call or (lambda call: None)
         self._on_error = on_error or (lambda error: None)
-        self._sleep = sleep
+        self._stop = stop or threading.Event()
+        self._sleep = sleep or self._stop.wait
         self._timeout = timeout
+        self._deadline = deadline
+        self._max_response_bytes = max_response_bytes
         self._http = httpx.Client(timeout=timeout, transport=transport)
 
     @classmethod
@@ -350,6 +363,7 @@ class KeepaClient:
             update_hours=settings.keepa_update_hours,
             on_call=on_call,
             on_error=on_error,
+            max_response_bytes=settings.keepa_max_response_bytes,
         )
 
     def fetch(self, asins: Sequence[str], *, marketplace: str) -> list[ProductSnapshot]:
@@ -384,7 +398,8 @@ class KeepaClient:
             self._error("missing_product", "Keepa returned no product for this ASIN", market, asin)
         log.debug("Keepa returned %d of %d products (%s)", len(found), len(wanted), market)
         return [
-            found.get(asin) or ProductSnapshot(asin=asin, marketplace=market, available=False)
+            found.get(asin)
+            or ProductSnapshot(asin=asin, marketplace=market, available=False, missing=True)
             for asin in wanted
         ]
 
@@ -471,7 +486,9 @@ class KeepaClient:
             )
 
         retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self._max_retries + 1),
+            stop=tenacity.stop_after_attempt(self._max_retries + 1)
+            | tenacity.stop_when_event_set(self._stop)
+            | (lambda state: self._seconds_left() <= 0),
             wait=self._wait,
             retry=tenacity.retry_if_exception_type(_Retryable),
             before_sleep=report_retry,
@@ -484,6 +501,8 @@ class KeepaClient:
                     return self._attempt(endpoint, params, market, count)
         except _Retryable as exc:
             tries = f"after {self._max_retries + 1} attempts"
+            if self._stop.is_set() or self._seconds_left() <= 0:
+                tries = "(no retry: the pass is stopping)"
             if exc.refill_in_ms is not None:
                 raise KeepaOutOfTokens(f"{exc} {tries}", refill_in_ms=exc.refill_in_ms) from None
             raise KeepaError(f"{exc} {tries}", status=exc.status, final=False) from None
@@ -493,8 +512,14 @@ class KeepaClient:
         """refillIn + 100 ms after a 429 (as Keepa's Java client does), else backoff + jitter."""
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, _Retryable) and exc.refill_in_ms is not None:
-            return exc.refill_in_ms / 1000 + 0.1
-        return self._backoff(state)
+            wait = exc.refill_in_ms / 1000 + 0.1
+        else:
+            wait = self._backoff(state)
+        return max(0.0, min(wait, self._seconds_left()))
+
+    def _seconds_left(self) -> float:
+        """Until the run's deadline (infinite without one)."""
+        return float("inf") if self._deadline is None else self._deadline - time.monotonic()
 
     def _attempt(
         self,
@@ -506,7 +531,7 @@ class KeepaClient:
         timeout: float | None = None,
     ) -> Any:
         """One HTTP call, reported to on_call; raises our own errors, never httpx's.
-        `timeout` shortens the client's own for this call."""
+        `timeout` shortens the client's own for this call. Either is the call's total."""
         called_at, started = datetime.now(UTC), time.monotonic()
 
         def report(status: int | None, body: dict[str, Any]) -> None:
@@ -524,28 +549,57 @@ class KeepaClient:
             self._on_call(call)
 
         url = f"{self._base}/{endpoint}"
+        budget = min(self._timeout if timeout is None else timeout, self._seconds_left())
+        if budget <= 0:
+            report(None, {})
+            raise KeepaError("the run deadline (RUN_DEADLINE_MINUTES) is reached")
         failure: KeepaError | None = None
+        data_cap = self._max_response_bytes
         try:
-            response = self._http.get(
-                url,
-                params={"key": self._key, **params},
-                timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
-            )
+            # Each read waits at most `budget`, and the body is read in chunks against the
+            # request's total: a server trickling bytes cannot keep it open.
+            with self._http.stream(
+                "GET", url, params={"key": self._key, **params}, timeout=budget
+            ) as response:
+                data = self._read_body(response, started=started, budget=budget)
+                status, body = response.status_code, _json_body(data, max_bytes=data_cap)
         except httpx.InvalidURL:
             failure = KeepaError("KEEPA_API_URL is not a valid URL")
         except httpx.HTTPError as exc:
             kind = "timeout" if isinstance(exc, httpx.TimeoutException) else "transport"
             detail = redact(f"{type(exc).__name__}: {exc}")
             failure = _Retryable(f"Keepa could not be reached ({detail})", kind=kind)
+        except KeepaError as exc:
+            failure = exc
         if failure:  # raised outside the except block: no httpx exception (URL, key) in its chain
             report(None, {})
             raise failure
-        body = _json_body(response)
-        report(response.status_code, body)
-        failure = _failure(response.status_code, body, endpoint, self._max_token_wait)
+        report(status, body)
+        failure = _failure(status, body, endpoint, self._max_token_wait)
         if failure:
             raise failure
         return body
+
+    def _read_body(self, response: httpx.Response, *, started: float, budget: float) -> bytes:
+        """The decoded body, or our error once it passes the size cap or the time budget."""
+        too_big = KeepaError(too_large(self._max_response_bytes))
+        declared = response.headers.get("Content-Length", "")
+        encoded = response.headers.get("Content-Encoding", "identity") != "identity"
+        if declared.isdigit() and not encoded and int(declared) > self._max_response_bytes:
+            raise too_big
+        chunks, size = [], 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > self._max_response_bytes:
+                raise too_big
+            if time.monotonic() > started + budget:
+                raise _Retryable(
+                    f"Keepa's answer took longer than {budget:.3g}s in total (the request's"
+                    " limit: API_TIMEOUT_SECONDS, or what was left before the run deadline)",
+                    kind="timeout",
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def _error(
         self, kind: str, message: str, market: str | None, asin: str | None = None, **context: Any
@@ -563,17 +617,27 @@ class KeepaClient:
         )
 
 
-def _json_body(response: httpx.Response) -> dict[str, Any]:
-    """The JSON object of a response; {} if unreadable. A gzip body that came without a
-    Content-Encoding header (magic bytes 1f 8b) is decoded here, as httpx cannot know."""
-    content = response.content
+def _json_body(content: bytes, *, max_bytes: int) -> dict[str, Any]:
+    """The JSON object of a body; {} if unreadable. A gzip body that came without a
+    Content-Encoding header (magic bytes 1f 8b) is decoded here, as httpx cannot know, up
+    to `max_bytes` (then KeepaError)."""
     try:
         if content[:2] == GZIP_MAGIC:
-            content = gzip.decompress(content)
+            inflate = zlib.decompressobj(wbits=31)
+            content = inflate.decompress(content, max_bytes + 1)
+            if len(content) > max_bytes:
+                raise KeepaError(too_large(max_bytes))
         body = json.loads(content)
-    except (OSError, EOFError, ValueError):
+    except (zlib.error, ValueError):
         return {}
     return body if isinstance(body, dict) else {}
+
+
+def too_large(max_bytes: int) -> str:
+    return (
+        f"Keepa's answer is larger than {max_bytes:,} bytes (KEEPA_MAX_RESPONSE_BYTES);"
+        " try a smaller BATCH_SIZE or KEEPA_HISTORY_DAYS"
+    )
 
 
 def _failure(status: int, body: dict[str, Any], endpoint: str, max_wait: float) -> Exception | None:

@@ -38,6 +38,8 @@ class ProductSnapshot(BaseModel):
     asin: str
     marketplace: str
     available: bool = True
+    # Keepa's answer left this ASIN out: nothing was learned, not even that it is unknown.
+    missing: bool = False
     product_type: int | None = None
     # A variation parent's children (variationCSV): the ASINs that carry ranks.
     variation_asins: list[str] = Field(default_factory=list)

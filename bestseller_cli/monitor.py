@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 # Stop fetching this long before the deadline, to leave time to write and deliver.
 DEADLINE_MARGIN_SECONDS = 60.0
+STOPPED_BY_SIGTERM = (
+    "stopped by SIGTERM: the batch in hand was finished; the next run resumes the rest"
+)
 # The work list is read in pages of this many batches: one extra round trip per 50 batches.
 BATCHES_PER_WORK_PAGE = 50
 
@@ -50,17 +53,24 @@ class CheckSummary:
     asins_to_check: int = 0
     checked: int = 0
     unavailable: int = 0
+    # Left out of Keepa's answers: their last known state stands; `now_unknown` were left
+    # out KEEPA_MISSING_PASSES_UNKNOWN passes in a row and became unknown.
+    missing_from_keepa: list[str] = field(default_factory=list)
+    now_unknown: list[str] = field(default_factory=list)
     baselines: int = 0
     gained: int = 0
     lost: int = 0
     alerts_queued: int = 0
     alerts_sent: int = 0
     alerts_printed: int = 0
-    alerts_failed: int = 0
+    alerts_refused: int = 0
+    alerts_expired: int = 0
     alerts_recovered: int = 0
     alerts_folded_into_flapping: int = 0
     alerts_undelivered: int = 0
     alerts_updated: int = 0  # messages completed in place once their story was known
+    # Why Slack refused alerts this run (token, channel, ...), once per reason.
+    alerts_refused_because: list[str] = field(default_factory=list)
     holders_looked_up: int | None = None  # None: KEEPA_BESTSELLERS_LOOKUP is off
     categories_named: int = 0  # by Keepa's /category lookup, this pass
     stale: int = 0  # products whose Keepa data is older than KEEPA_STALE_HOURS
@@ -72,6 +82,7 @@ class CheckSummary:
     duration_seconds: float = 0.0
     detection_latency_ms_max: float | None = None
     stopped_because: str | None = None
+    interrupted: bool = False  # stopped by SIGTERM
     stopped_for: str | None = None  # "deadline", "tokens" or "keepa"
     refill_per_minute: int | None = None
     unchecked: list[str] = field(default_factory=list)
@@ -81,7 +92,9 @@ class CheckSummary:
 
     @property
     def exit_code(self) -> int:
-        failed = self.unchecked or self.alerts_failed or self.alerts_undelivered
+        failed = (
+            self.unchecked or self.alerts_undelivered or self.alerts_expired or self.interrupted
+        )
         return 1 if failed else 0
 
 
@@ -96,6 +109,7 @@ class PassContext:
     rules: tuple
     names: NameBudget = field(default_factory=lambda: NameBudget(limit=0))
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    stop: threading.Event = field(default_factory=threading.Event)
     calls: list[ApiCall] = field(default_factory=list)
     errors: list[ErrorEvent] = field(default_factory=list)
     delivery: Delivery | None = None  # None on a dry run
@@ -125,21 +139,19 @@ def run_check(
     show: Callable[[SlackMessage], None] = lambda message: None,
     on_progress: Callable[[int, int], None] = lambda done, total: None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    stop: threading.Event | None = None,
 ) -> CheckSummary:
     """Run one full pass. Never overlaps another: a held run lock ends it at once.
 
-    `clock` tells detection and delivery times (tests move it across quiet hours)."""
+    `clock` tells detection and delivery times (tests move it across quiet hours). Once
+    `stop` is set (SIGTERM), the batch in hand is finished and written, nothing more is
+    fetched or posted, and the run stays resumable."""
     started = time.monotonic()
     summary = CheckSummary(dry_run=dry_run)
     url = db.database_url(settings)
-    if db.uses_transaction_pooler(url):
-        summary.warnings.append(
-            "DATABASE_URL points at a transaction pooler (port 6543): the run lock needs a"
-            " session-mode connection (Supabase: port 5432)"
-        )
-    lock_conn = db.connect(url, autocommit=True)
-    try:
-        if not db.try_run_lock(lock_conn):
+    db.require_session_mode(url)
+    with db.run_lock(url) as locked:
+        if not locked:
             summary.lock_held_elsewhere = True
             return summary
         # Autocommit: each batch's write is one statement, atomic on its own, so a batch costs
@@ -148,14 +160,13 @@ def run_check(
             db.migrate(conn)
             check_store.check_selection(conn, asins=asins, client=client)
             try:
-                run_pass(conn, settings, summary, asins, client, show, on_progress, started, clock)
+                run_pass(
+                    conn, settings, summary, asins, client, show, on_progress, started, clock, stop
+                )
             except Exception as exc:
                 note_operations(conn, settings, summary, failure=exc, show=show, clock=clock)
                 raise
             note_operations(conn, settings, summary, failure=None, show=show, clock=clock)
-    finally:
-        db.release_run_lock(lock_conn)
-        lock_conn.close()
     return summary
 
 
@@ -169,12 +180,16 @@ def run_pass(
     on_progress: Callable[[int, int], None],
     started: float,
     clock: Callable[[], datetime],
+    stop: threading.Event | None = None,
 ) -> None:
     deadline = started + settings.run_deadline_minutes * 60 - DEADLINE_MARGIN_SECONDS
     run_id = None
     if not summary.dry_run:
         window = timedelta(minutes=settings.run_deadline_minutes)
-        run_id, summary.resumed = check_store.start_run(conn, resume_within=window)
+        filtered = asins is not None or client is not None
+        run_id, summary.resumed = check_store.start_run(
+            conn, resume_within=window, filtered=filtered
+        )
     summary.run_id = run_id
     output.bind_run_id(run_id)
     context = PassContext(
@@ -185,12 +200,18 @@ def run_pass(
         rules=check_store.load_rules(conn),
         names=NameBudget(limit=settings.keepa_category_token_budget),
         clock=clock,
+        stop=stop or threading.Event(),
     )
     note_unknown_zones(context)
     if not summary.dry_run:
         sender = SlackSender.from_settings(settings) if settings.slack_bot_token else None
         context.delivery = Delivery(
-            conn=conn, sender=sender, default_channel=settings.slack_channel_id, show=show
+            conn=conn,
+            sender=sender,
+            default_channel=settings.slack_channel_id,
+            show=show,
+            expiry_days=settings.alert_expiry_days,
+            should_stop=context.stop.is_set,
         )
     selection = check_store.WorkSelection(run_id=run_id, asins=asins, client=client)
     summary.asins_to_check = summary.tokens_needed = check_store.count_work(conn, selection)
@@ -210,6 +231,9 @@ def run_pass(
         update_hours=settings.keepa_update_hours,
         on_call=context.record_call,
         on_error=context.errors.append,
+        deadline=deadline,
+        stop=context.stop,
+        max_response_bytes=settings.keepa_max_response_bytes,
     )
     try:
         with keepa:
@@ -230,10 +254,29 @@ def run_pass(
             context.errors.append(ErrorEvent(source="check", kind=kind, message=str(exc)))
             record_failure(context)
         raise
+    warn_about_missing(summary, unknown_after=settings.keepa_missing_passes_unknown)
+    if context.stop.is_set():
+        summary.interrupted = True
+        summary.stopped_because = summary.stopped_because or STOPPED_BY_SIGTERM
     summary.duration_seconds = round(time.monotonic() - started, 3)
     if run_id is not None:
         status = "partial" if summary.unchecked else "completed"
         check_store.finish_run(conn, run_id=run_id, status=status, summary=as_record(summary))
+
+
+def warn_about_missing(summary: CheckSummary, *, unknown_after: int) -> None:
+    if summary.missing_from_keepa:
+        summary.warnings.append(
+            f"Keepa's answer left out {len(summary.missing_from_keepa)} requested ASIN(s):"
+            f" {', '.join(summary.missing_from_keepa[:20])}; each keeps its last known state"
+            f" until left out {unknown_after} passes in a row (KEEPA_MISSING_PASSES_UNKNOWN),"
+            " then it is unknown"
+        )
+    if summary.now_unknown:
+        summary.warnings.append(
+            f"now unknown after {unknown_after} passes left out of Keepa's answers:"
+            f" {', '.join(summary.now_unknown[:20])}"
+        )
 
 
 def note_unknown_zones(context: PassContext) -> None:
@@ -295,6 +338,9 @@ def fetch_chunk(
     summary = context.summary
 
     def may_request() -> bool:
+        if context.stop.is_set():
+            summary.stopped_because = STOPPED_BY_SIGTERM
+            return False
         if time.monotonic() <= deadline:
             return True
         summary.stopped_because = "the run deadline (RUN_DEADLINE_MINUTES) is near"
@@ -336,6 +382,9 @@ def stop_fetching(context: PassContext, error: Exception | None) -> None:
         context.summary.stopped_for = "tokens"
         return
     context.errors.append(ErrorEvent(source="keepa", kind="request_failed", message=str(error)))
+    if context.stop.is_set():
+        context.summary.stopped_because = STOPPED_BY_SIGTERM
+        return
     context.summary.stopped_because = f"Keepa failed: {error}"
     context.summary.stopped_for = "keepa"
 
@@ -412,11 +461,20 @@ def process_batch(
     rules_by_client, defaults = context.rules
     stale_before = observed_at - timedelta(hours=context.settings.keepa_stale_hours)
     observed: list[check_store.ObservedProduct] = []
+    missing: list[ProductSnapshot] = []
     changes: list[BadgeChange] = []
     deliveries = []
+    unknown_after = context.settings.keepa_missing_passes_unknown
     for snapshot in products:
         entry = known.asins.get(snapshot.asin)
         if entry is None:  # removed from tracking while the pass ran
+            continue
+        if snapshot.missing:
+            missing.append(snapshot)
+            label = f"{snapshot.asin} ({snapshot.marketplace})"
+            summary.missing_from_keepa.append(label)
+            if entry.missing_passes + 1 == unknown_after:
+                summary.now_unknown.append(label)
             continue
         snapshot = with_names(snapshot, named.names)
         result = observe(entry.previous, snapshot, observed_at=observed_at)
@@ -460,6 +518,8 @@ def process_batch(
         deliveries=deliveries,
         calls=calls,
         token_cost_usd=context.settings.keepa_token_cost_usd,
+        missing=missing,
+        missing_unknown_after=unknown_after,
     )
     summary.alerts_queued += len(queued)
     latency = (time.monotonic() - received_at) * 1000
@@ -478,8 +538,8 @@ def note_operations(
     clock: Callable[[], datetime],
 ) -> None:
     """Judge the operations conditions after a pass, finished or failed (ops.py)."""
-    if summary.dry_run or summary.run_id is None:
-        return
+    if summary.dry_run or summary.run_id is None or summary.interrupted:
+        return  # SIGTERM: nothing more is posted; the next pass judges
     rejected = failure.status if isinstance(failure, KeepaAuthError) else None
     answered = rejected is not None or summary.tokens_available is not None or summary.checked
     facts = PassFacts(
@@ -502,11 +562,13 @@ def note_operations(
 def absorb(summary: CheckSummary, report: DeliveryReport, context: PassContext) -> None:
     summary.alerts_sent = report.sent
     summary.alerts_printed = report.printed
-    summary.alerts_failed = report.failed
+    summary.alerts_refused = report.refused
+    summary.alerts_expired = report.expired
+    summary.alerts_refused_because = report.refusals
     summary.alerts_recovered = report.recovered
     summary.alerts_folded_into_flapping = report.suppressed
-    summary.alerts_updated = report.updated
     summary.alerts_undelivered = report.pending
+    summary.alerts_updated = report.updated
     context.errors += report.errors
 
 
@@ -547,7 +609,9 @@ def as_record(summary: CheckSummary) -> dict[str, object]:
         "gained": summary.gained,
         "lost": summary.lost,
         "alerts_sent": summary.alerts_sent,
-        "alerts_failed": summary.alerts_failed,
+        "alerts_refused": summary.alerts_refused,
+        "alerts_expired": summary.alerts_expired,
+        "alerts_undelivered": summary.alerts_undelivered,
         "tokens_used": summary.tokens_used,
         "unchecked": len(summary.unchecked),
         "stopped_because": summary.stopped_because and redact(summary.stopped_because),

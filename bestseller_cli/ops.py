@@ -98,10 +98,11 @@ def deliver_operations(
             else resolved_message(post.condition)
         )
         if sender is None:
-            show(message)
-            outbox_store.mark_printed(conn, [post.id])
+            if outbox_store.mark_printed(conn, [post.id]):
+                show(message)
             continue
-        outbox_store.claim(conn, [post.id])
+        if not outbox_store.claim(conn, [post.id]):
+            continue  # another delivery took it
         try:
             ts = sender.post(channel=post.channel, message=message, outbox_ids=[post.id])
         except SlackError as exc:

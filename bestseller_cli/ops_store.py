@@ -7,6 +7,7 @@ import psycopg
 from psycopg.rows import class_row
 
 from bestseller_cli.ops_rules import Condition, LastAttempt
+from bestseller_cli.outbox_store import UNDELIVERED_STATUSES
 from bestseller_cli.redact import redact
 
 # How far back a channel's last delivery attempt is looked for.
@@ -66,15 +67,16 @@ COLUMNS = (
     " c.closed_at, c.passes"
 )
 
-FACTS_SQL = """
+FACTS_SQL = f"""
 SELECT
   (SELECT max(finished_at) FROM check_runs
    WHERE status = 'completed' AND id IS DISTINCT FROM %(run)s) AS previous_completed_at,
   COALESCE((SELECT attempts FROM check_runs WHERE id = %(run)s), 1) AS attempts,
   (SELECT count(*) FROM notification_log WHERE change_id IS NOT NULL
-     AND status IN ('pending', 'sending') AND deliver_after < %(cutoff)s) AS undelivered,
+     AND status IN {UNDELIVERED_STATUSES} AND deliver_after < %(cutoff)s) AS undelivered,
   (SELECT min(deliver_after) FROM notification_log WHERE change_id IS NOT NULL
-     AND status IN ('pending', 'sending') AND deliver_after < %(cutoff)s) AS oldest_undelivered,
+     AND status IN {UNDELIVERED_STATUSES} AND deliver_after < %(cutoff)s)
+     AS oldest_undelivered,
   (SELECT count(*) FROM (SELECT DISTINCT asin, marketplace FROM tracked_asins
                          WHERE active) w) AS watched,
   pg_database_size(current_database()) AS database_bytes

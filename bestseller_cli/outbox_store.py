@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
+from psycopg.rows import class_row
 
 from bestseller_cli.models import BadgeChange
 
@@ -42,6 +43,16 @@ class UnknownFate:
     claimed_at: datetime
 
 
+# The one definition of "undelivered": an alert (not an operations post) due and not
+# delivered: waiting for its first try, being sent, or refused by Slack and waiting for
+# another. Held alerts (quiet hours, digests) are not due yet.
+UNDELIVERED_STATUSES = "('pending', 'sending', 'refused')"
+UNDELIVERED = (
+    f"n.change_id IS NOT NULL AND n.status IN {UNDELIVERED_STATUSES} AND n.deliver_after <= %(now)s"
+)
+# What a delivery may take: never tried, or refused before (retried until sent or expired).
+DELIVERABLE = ("pending", "refused")
+
 # A change's columns in the order every outbox query selects them (`c.` = bestseller_changes,
 # `names.` = category_names, joined by NAMES_JOIN), as (field, SQL) pairs.
 CHANGE_COLUMNS = (
@@ -74,14 +85,14 @@ SELECT n.id, n.channel, n.client_id, {SELECT_CHANGE},
        n.deliver_after > n.created_at + interval '1 minute'
 FROM notification_log n JOIN bestseller_changes c ON c.id = n.change_id
 {NAMES_JOIN}
-WHERE n.status = 'pending' AND n.deliver_after <= %s
+WHERE n.status = ANY(%(deliverable)s) AND n.deliver_after <= %(now)s
 ORDER BY n.deliver_after, n.id
 """
 
 
 def due(conn: psycopg.Connection, *, now: datetime) -> list[OutboxItem]:
     items = []
-    for row in conn.execute(DUE_SQL, (now,)):
+    for row in conn.execute(DUE_SQL, {"now": now, "deliverable": list(DELIVERABLE)}):
         items.append(
             OutboxItem(
                 id=row[0],
@@ -105,14 +116,19 @@ def unknown_fate(conn: psycopg.Connection) -> list[UnknownFate]:
     return [UnknownFate(*row) for row in rows]
 
 
-def claim(conn: psycopg.Connection, ids: list[int]) -> None:
-    """Mark rows as being sent, and commit, before Slack is called (DELIVERY.md step 1)."""
+def claim(conn: psycopg.Connection, ids: list[int]) -> list[int]:
+    """Mark rows as being sent, and commit, before Slack is called (DELIVERY.md step 1).
+
+    Atomic: only rows still deliverable are taken, so two deliveries running at once (no run
+    lock, as behind a transaction pooler) never both take a row. Returns the ids taken; send
+    only those."""
     with conn.transaction():
-        conn.execute(
+        rows = conn.execute(
             "UPDATE notification_log SET status = 'sending', claimed_at = clock_timestamp(),"
-            " attempts = attempts + 1 WHERE id = ANY(%s)",
-            (ids,),
-        )
+            " attempts = attempts + 1 WHERE id = ANY(%s) AND status = ANY(%s) RETURNING id",
+            (ids, list(DELIVERABLE)),
+        ).fetchall()
+    return sorted(row[0] for row in rows)
 
 
 def mark_sent(conn: psycopg.Connection, ids: list[int], *, channel: str, ts: str) -> None:
@@ -124,21 +140,45 @@ def mark_sent(conn: psycopg.Connection, ids: list[int], *, channel: str, ts: str
         )
 
 
-def mark_printed(conn: psycopg.Connection, ids: list[int]) -> None:
+def mark_printed(conn: psycopg.Connection, ids: list[int]) -> list[int]:
+    """Take deliverable rows as printed; returns the ids taken (print only those)."""
     with conn.transaction():
-        conn.execute(
+        rows = conn.execute(
             "UPDATE notification_log SET status = 'printed', sent_at = now(),"
-            " reason = 'SLACK_BOT_TOKEN unset: printed to the terminal' WHERE id = ANY(%s)",
-            (ids,),
-        )
+            " reason = 'SLACK_BOT_TOKEN unset: printed to the terminal'"
+            " WHERE id = ANY(%s) AND status = ANY(%s) RETURNING id",
+            (ids, list(DELIVERABLE)),
+        ).fetchall()
+    return sorted(row[0] for row in rows)
 
 
-def mark_failed(conn: psycopg.Connection, ids: list[int], *, error: str) -> None:
+def mark_refused(conn: psycopg.Connection, ids: list[int], *, error: str) -> None:
+    """Slack refused them (token, channel, ...): kept for the next delivery to try again."""
     with conn.transaction():
         conn.execute(
-            "UPDATE notification_log SET status = 'failed', error = %s WHERE id = ANY(%s)",
+            "UPDATE notification_log SET status = 'refused', error = %s, slack_channel = NULL,"
+            " slack_ts = NULL, sent_at = NULL, reason = NULL WHERE id = ANY(%s)",
             (error, ids),
         )
+
+
+def expire(conn: psycopg.Connection, *, now: datetime, days: float) -> int:
+    """Give up on alerts due for longer than `days` and still undelivered, saying why."""
+    reason = f"not delivered within {days:g} days (ALERT_EXPIRY_DAYS)"
+    with conn.transaction():
+        row = conn.execute(
+            "WITH gone AS (UPDATE notification_log SET status = 'expired', reason = %(reason)s"
+            " WHERE change_id IS NOT NULL AND status = ANY(%(deliverable)s)"
+            " AND deliver_after < %(now)s - make_interval(secs => %(seconds)s) RETURNING 1)"
+            " SELECT count(*) FROM gone",
+            {
+                "reason": reason,
+                "deliverable": list(DELIVERABLE),
+                "now": now,
+                "seconds": days * 86400,
+            },
+        ).fetchone()
+    return row[0] if row else 0
 
 
 def release(conn: psycopg.Connection, ids: list[int], *, error: str | None) -> None:
@@ -155,9 +195,7 @@ def count_undelivered(conn: psycopg.Connection, *, now: datetime) -> int:
     """Alerts due by now that are still not delivered (held ones and operations posts are
     not counted)."""
     row = conn.execute(
-        "SELECT count(*) FROM notification_log WHERE status IN ('pending', 'sending')"
-        " AND deliver_after <= %s AND change_id IS NOT NULL",
-        (now,),
+        f"SELECT count(*) FROM notification_log n WHERE {UNDELIVERED}", {"now": now}
     ).fetchone()
     conn.commit()
     return row[0] if row else 0
@@ -177,8 +215,49 @@ def mark_suppressed(
     with conn.transaction():
         conn.execute(
             "WITH folded AS (UPDATE notification_log SET status = 'suppressed', sent_at = now(),"
-            " slack_channel = %s, slack_ts = %s, reason = %s WHERE id = ANY(%s))"
+            " slack_channel = %s, slack_ts = %s, reason = %s, error = NULL WHERE id = ANY(%s))"
             " UPDATE notification_log SET story_update = NULL WHERE id = %s"
             " AND story_update IN ('awaiting', 'updating')",
             (channel, ts, reason, ids, folded_into),
         )
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    """One outbox row as `bestseller alerts list` shows it."""
+
+    id: int
+    status: str
+    channel: str | None  # None: the default channel (SLACK_CHANNEL_ID)
+    asin: str
+    marketplace: str
+    kind: str
+    category_id: int
+    category_name: str | None
+    detected_at: datetime
+    deliver_after: datetime
+    attempts: int
+    error: str | None
+    reason: str | None
+
+
+LIST_SQL = """
+SELECT n.id, n.status, COALESCE(n.slack_channel, n.channel) AS channel, c.asin, c.marketplace,
+       c.kind, c.category_id, c.category_name, c.detected_at, n.deliver_after, n.attempts,
+       n.error, n.reason
+FROM notification_log n JOIN bestseller_changes c ON c.id = n.change_id
+WHERE NOT %(undelivered_only)s OR ({undelivered})
+ORDER BY n.id DESC LIMIT %(limit)s
+"""
+
+
+def list_alerts(
+    conn: psycopg.Connection, *, now: datetime, undelivered_only: bool, limit: int
+) -> list[AlertRow]:
+    """The latest alerts, newest first; or only those still undelivered (UNDELIVERED)."""
+    sql = LIST_SQL.format(undelivered=UNDELIVERED)
+    params = {"now": now, "undelivered_only": undelivered_only, "limit": limit}
+    with conn.cursor(row_factory=class_row(AlertRow)) as cur:
+        rows = cur.execute(sql, params).fetchall()
+    conn.commit()
+    return rows

@@ -109,8 +109,8 @@ def summary_lines(report: Report) -> list[str]:
         f" {len(report.holders)} ASIN(s) hold #1 now",
         f"Keepa: {keepa.tokens_used:,} tokens in {keepa.calls:,} calls,"
         f" ≈ ${keepa.estimated_cost_usd:.2f}{per_day}",
-        f"Alerts: {alerts.sent} sent, {alerts.printed} printed, {alerts.failed} failed,"
-        f" {alerts.pending + alerts.sending} pending, {alerts.held} held,"
+        f"Alerts: {alerts.sent} sent, {alerts.printed} printed, {alerts.refused} refused,"
+        f" {alerts.pending + alerts.sending} pending, {alerts.expired} expired, {alerts.held} held,"
         f" {alerts.suppressed} suppressed",
         f"Errors: {errors}",
         *operations,

@@ -26,8 +26,10 @@
             "tokens_used", "estimated_cost_usd", "asins_checked",
             "cost_per_asin_per_day_usd",   # cost / asins_checked / period days; null if none
             "share_of_account"},           # 1.0, or with --client its share of all checks
-  "alerts": {"sent", "printed", "failed", "suppressed", "sending",
+  "alerts": {"sent", "printed", "suppressed", "sending",
              "pending",              # due, not delivered yet (the next run retries)
+             "refused",              # Slack refused them (token, channel); retried
+             "expired",              # undelivered past ALERT_EXPIRY_DAYS, reason kept
              "held",                 # waiting for a digest or the end of quiet hours
              "total"},               # alerts queued in the period, by status then
   "errors": [{"source", "kind", "count", "last_at", "last_message"}],
@@ -137,7 +139,8 @@ class KeepaUsage(BaseModel):
 class AlertCounts(BaseModel):
     sent: int = 0
     printed: int = 0
-    failed: int = 0
+    refused: int = 0
+    expired: int = 0
     pending: int = 0
     held: int = 0
     sending: int = 0

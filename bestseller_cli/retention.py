@@ -8,7 +8,8 @@ errors are all kept. Old asin_history rows are converted to the compact form fir
 Every step is a bounded batch in its own short transaction; a `check` never waits for it.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
@@ -33,6 +34,32 @@ def retention_cutoff(*, now: datetime, days: int) -> datetime:
     return datetime.combine((now - timedelta(days=days)).astimezone(UTC).date(), time(), UTC)
 
 
+@contextmanager
+def history_upkeep(conn: psycopg.Connection) -> Iterator[None]:
+    """One conversion or prune at a time: each goes oldest first, batch after batch."""
+    if not db.try_advisory_lock(conn, db.PRUNE_LOCK_ID):
+        raise DatabaseError("another `bestseller prune` or `db upgrade` is at the history")
+    try:
+        yield
+    finally:
+        db.release_advisory_lock(conn, db.PRUNE_LOCK_ID)
+
+
+def convert_old_history(
+    conn: psycopg.Connection,
+    *,
+    batch_size: int,
+    on_batch: Callable[[int], None] = lambda total: None,
+) -> int:
+    """Convert every asin_history row older versions wrote, oldest first, in batches; inside
+    `history_upkeep`. Returns the rows converted."""
+    total = 0
+    while converted := history_store.convert_legacy_batch(conn, limit=batch_size):
+        total += converted
+        on_batch(total)
+    return total
+
+
 def prune(
     conn: psycopg.Connection,
     *,
@@ -45,12 +72,13 @@ def prune(
 
     `conn` must be in autocommit mode: each batch commits on its own."""
     summary = PruneSummary(cutoff=retention_cutoff(now=now, days=retention_days))
-    if not db.try_advisory_lock(conn, db.PRUNE_LOCK_ID):
-        raise DatabaseError("another `bestseller prune` is running")
-    try:
-        while converted := history_store.convert_legacy_batch(conn, limit=batch_size):
-            summary.converted_rows += converted
-            on_progress(summary)
+
+    def converted(total: int) -> None:
+        summary.converted_rows = total
+        on_progress(summary)
+
+    with history_upkeep(conn):
+        convert_old_history(conn, batch_size=batch_size, on_batch=converted)
         while (day := history_store.oldest_check_day(conn, before=summary.cutoff)) is not None:
             _, spans = history_store.summarize_day(conn, day=day)
             summary.days_summarized += 1
@@ -66,6 +94,4 @@ def prune(
         ):
             summary.detail_points_deleted += deleted
             on_progress(summary)
-    finally:
-        db.release_advisory_lock(conn, db.PRUNE_LOCK_ID)
     return summary

@@ -38,6 +38,17 @@ _CATEGORY_CHARS = 100
 _CLOCK_MARGIN = timedelta(minutes=10)
 # `ok: false` codes worth retrying; every other code is permanent.
 _RETRYABLE_CODES = frozenset({"internal_error", "service_unavailable", "request_timeout"})
+# Refusals that no message to any channel can get past until the token is fixed, and those
+# that stop every message to one channel until the bot is invited or the channel fixed.
+TOKEN_REFUSALS = frozenset(
+    {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
+    | {"missing_scope", "no_permission", "not_allowed_token_type", "team_access_not_granted"}
+)
+CHANNEL_REFUSALS = frozenset({"channel_not_found", "not_in_channel", "is_archived"})
+_HINTS = {
+    **dict.fromkeys(TOKEN_REFUSALS, "fix SLACK_BOT_TOKEN or the app's scopes"),
+    **dict.fromkeys(CHANNEL_REFUSALS, "invite the bot to the channel or fix the channel id"),
+}
 _HEADLINES = {"gained": "🏆 #1 Best Seller gained", "lost": "📉 #1 Best Seller lost"}
 
 
@@ -351,8 +362,9 @@ def _api_error(method: str, response: SlackResponse) -> SlackError:
         return _Retryable(f"Slack {method} failed: {code}")
     needed = response.get("needed")
     detail = f" (needs the {needed} scope)" if needed else ""
-    message = f"Slack {method} failed: {code or 'unknown_error'}{detail}"
-    return SlackError(redact(message), permanent=True)
+    hint = f": {_HINTS[code]}" if code in _HINTS else ""
+    message = f"Slack {method} failed: {code or 'unknown_error'}{detail}{hint}"
+    return SlackError(redact(message), permanent=True, code=code or None)
 
 
 def _encode_ids(outbox_ids: Sequence[int]) -> str:

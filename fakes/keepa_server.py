@@ -52,6 +52,7 @@ class FakeKeepa:
     latency_seconds: float = 0.0
     tokens_left: int = 100_000
     fail_next: list[int] = field(default_factory=list)
+    omitted: set[str] = field(default_factory=set)  # ASINs left out of /product answers
     failing_endpoints: dict[str, int] = field(default_factory=dict)  # "bestsellers" -> 500
     # each request's query, plus "endpoint": [product|category|bestsellers|token]
     requests: list[dict[str, list[str]]] = field(default_factory=list)
@@ -61,6 +62,11 @@ class FakeKeepa:
     # included: what benchmarks subtract as "Keepa's" share of a pass.
     handler_seconds: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # When set, /product requests after the first this many wait for `resume` (30 s at most),
+    # and `holding` says one is waiting: a test acts while a batch is in flight.
+    hold_products_after: int | None = None
+    holding: threading.Event = field(default_factory=threading.Event)
+    resume: threading.Event = field(default_factory=threading.Event)
 
     def set_ranks(self, asin: str, ranks: dict[int, int], marketplace: str = "com") -> None:
         with self.lock:
@@ -109,6 +115,8 @@ class FakeKeepa:
             products = []
             now = datetime.now(UTC)
             for asin in query["asin"][0].split(","):
+                if asin in self.omitted:
+                    continue
                 ranks = self.world.get((marketplace, asin))
                 raw = self.raw_products.get((marketplace, asin))
                 if raw is None and ranks is None:
@@ -133,6 +141,13 @@ def serve(fake: FakeKeepa) -> ThreadingHTTPServer:
         def do_GET(self) -> None:
             started = time.perf_counter()
             parsed = urlparse(self.path)
+            held = fake.hold_products_after
+            if held is not None and parsed.path.endswith("/product"):
+                with fake.lock:
+                    fake.hold_products_after = held - 1
+                if held <= 0:
+                    fake.holding.set()
+                    fake.resume.wait(timeout=30)
             if fake.latency_seconds:
                 time.sleep(fake.latency_seconds)
             status, body = fake.answer(parsed.path, parse_qs(parsed.query))

@@ -24,6 +24,7 @@ from bestseller_cli import db
 from fakes import KEEPA_TEST_KEY, SLACK_TEST_TOKEN
 from fakes.keepa_server import FakeKeepa, serve
 from fakes.slack_server import FakeSlack
+from fakes.trickle_server import TricklingKeepa
 
 TEMPLATE = "bestseller_test_template"
 
@@ -126,6 +127,13 @@ def keepa_server() -> Iterator[FakeKeepa]:
     yield fake
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def trickling_keepa() -> Iterator[TricklingKeepa]:
+    """A Keepa on 127.0.0.1 whose /product answers never finish (bounded: it stops itself)."""
+    with TricklingKeepa() as server:
+        yield server
 
 
 @pytest.fixture

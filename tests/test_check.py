@@ -11,6 +11,7 @@ from bestseller_cli.cli import app
 from bestseller_cli.config import load_settings
 from bestseller_cli.monitor import run_check
 from fakes.keepa_server import FakeKeepa
+from fakes.trickle_server import TricklingKeepa
 
 GADGETS, HEADPHONES, KITCHEN = 289913, 3015427011, 1055398
 A, B, C = "B0AAAAAAAA", "B0BBBBBBBB", "B0CCCCCCCC"
@@ -82,6 +83,37 @@ def test_an_unavailable_product_is_not_a_loss(keepa: FakeKeepa, conn) -> None:
     assert list(badges[0]) == [str(GADGETS)]
 
 
+def test_asins_left_out_of_keepas_answer_are_counted_warned_and_unknown_after_n_passes(
+    keepa: FakeKeepa, conn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KEEPA_MISSING_PASSES_UNKNOWN", "2")
+    track(conn, A, B)
+    keepa.set_ranks(A, {GADGETS: 2})
+    keepa.set_ranks(B, {GADGETS: 1})
+    run_check(load_settings())
+    state = "SELECT available, badge_category_ids, missing_passes FROM asin_current_state"
+    b_state = f"{state} WHERE asin = '{B}'"
+
+    keepa.omitted = {B}
+    first = CliRunner().invoke(app, ["check"])
+    assert first.exit_code == 0
+    assert "left out 1 requested ASIN(s): B0BBBBBBBB (com)" in first.output
+    assert conn.execute(b_state).fetchone() == (True, [GADGETS], 1)  # last known state stands
+    missing_errors = "SELECT count(*) FROM error_log WHERE kind = 'missing_product'"
+    assert conn.execute(missing_errors).fetchone() == (1,)
+
+    second = run_check(load_settings())
+    assert (second.missing_from_keepa, second.now_unknown) == ([f"{B} (com)"], [f"{B} (com)"])
+    assert any("now unknown after 2 passes" in warning for warning in second.warnings)
+    assert conn.execute(b_state).fetchone() == (False, [GADGETS], 2)
+    assert changes(conn) == []  # unknown, never lost
+
+    keepa.omitted = set()
+    back = run_check(load_settings())
+    assert (back.missing_from_keepa, back.warnings, changes(conn)) == ([], [], [])
+    assert conn.execute(b_state).fetchone() == (True, [GADGETS], 0)
+
+
 def test_every_pass_keeps_a_check_and_a_rank_point_only_per_change(keepa: FakeKeepa, conn) -> None:
     track(conn, A)
     for main_rank, gadgets in ((40, 2), (41, 2), (42, 1)):
@@ -133,6 +165,98 @@ def test_a_pass_limited_to_one_asin_checks_only_it(keepa: FakeKeepa, conn) -> No
     summary = run_check(load_settings(), asins=[B])
     assert summary.checked == 1
     assert conn.execute("SELECT asin FROM asin_current_state").fetchall() == [(B,)]
+
+
+def test_a_filtered_pass_after_an_interrupted_full_pass_leaves_it_to_resume(
+    keepa: FakeKeepa, conn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BATCH_SIZE", "1")
+    track(conn, A, B, C)
+    for asin in (A, B, C):
+        keepa.set_ranks(asin, {GADGETS: 2})
+    interrupted = interrupt_after_first_batch(keepa)
+    assert (interrupted.checked, interrupted.unchecked) == (1, [f"{B} (com)", f"{C} (com)"])
+
+    filtered = run_check(load_settings(), asins=[C])
+    assert (filtered.checked, filtered.resumed) == (1, False)
+
+    served = keepa.products_served
+    resumed = run_check(load_settings())
+    assert resumed.resumed and resumed.run_id == interrupted.run_id
+    assert keepa.products_served - served == 2  # B and C: what the full pass had left
+    statuses = conn.execute("SELECT id, status, filtered FROM check_runs ORDER BY id").fetchall()
+    assert statuses == [
+        (interrupted.run_id, "completed", False),
+        (filtered.run_id, "completed", True),
+    ]
+    assert run_check(load_settings()).resumed is False  # a new full pass after completion
+
+
+def interrupt_after_first_batch(keepa: FakeKeepa):
+    """A full pass that Keepa fails after its first batch: partial, resumable."""
+    original = keepa.answer
+
+    def fail_after_first(path: str, query: dict) -> tuple[int, dict]:
+        if "asin" in query and keepa.products_served >= 1:
+            return 500, {"error": {"type": "FAIL"}, "tokensLeft": 0}
+        return original(path, query)
+
+    keepa.answer = fail_after_first  # type: ignore[method-assign]
+    try:
+        return run_check(load_settings())
+    finally:
+        keepa.answer = original  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://app:s3cret@db.example.test:6543/postgres",
+        "postgresql://app:s3cret@db.example.test/postgres?port=6543",
+        "host=db.example.test port=6543 dbname=postgres user=app password=s3cret",
+        "postgresql://app:s3cret@one.example.test:5432,two.example.test:6543/postgres",
+        "host=one.example.test,two.example.test port=5432,6543 dbname=postgres",
+        "postgresql://app:s3cret@db.example.test:5432/postgres?pgbouncer=true",
+    ],
+)
+def test_check_refuses_a_transaction_pooler_url_naming_the_session_pooler(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", url)
+    result = CliRunner().invoke(app, ["check"])
+    assert result.exit_code == 2
+    assert "session pooler" in result.output and "port 5432" in result.output
+    assert "s3cret" not in result.output
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://app:pw@db.example.test:5432/postgres",
+        "postgresql://app:pw@db.example.test/postgres",
+        "host=db.example.test port=5432 dbname=postgres",
+        "postgresql://app:pw@db.example.test:65430/postgres",
+    ],
+)
+def test_a_session_mode_url_is_not_taken_for_the_transaction_pooler(url: str) -> None:
+    assert not db.uses_transaction_pooler(url)
+
+
+def test_a_keepa_answer_trickling_in_cannot_hold_the_pass_past_its_deadline(
+    env: dict[str, str],
+    conn,
+    trickling_keepa: TricklingKeepa,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """API_TIMEOUT_SECONDS far away, the run deadline (a minute before RUN_DEADLINE_MINUTES)
+    a couple of seconds away: the trickle is cut there, the ASIN left for the next run."""
+    monkeypatch.setenv("KEEPA_API_URL", trickling_keepa.url)
+    monkeypatch.setenv("API_TIMEOUT_SECONDS", "600")
+    monkeypatch.setenv("RUN_DEADLINE_MINUTES", str((60 + 2) / 60))
+    track(conn, A)
+    summary = run_check(load_settings())
+    assert summary.unchecked == [f"{A} (com)"] and summary.exit_code == 1
+    assert summary.stopped_because is not None and "deadline" in summary.stopped_because
 
 
 def test_a_dry_run_writes_and_sends_nothing(keepa: FakeKeepa, conn) -> None:
@@ -242,17 +366,21 @@ def test_check_json_prints_the_whole_summary_and_only_it(
         "asins_to_check": 1,
         "checked": 1,
         "unavailable": 0,
+        "missing_from_keepa": [],
+        "now_unknown": [],
         "baselines": 0,
         "gained": 1,
         "lost": 0,
         "alerts_queued": 1,
         "alerts_sent": 0,
         "alerts_printed": 1,
-        "alerts_failed": 0,
+        "alerts_refused": 0,
+        "alerts_expired": 0,
         "alerts_recovered": 0,
         "alerts_folded_into_flapping": 0,
         "alerts_undelivered": 0,
         "alerts_updated": 0,
+        "alerts_refused_because": [],
         "holders_looked_up": 0,  # null when KEEPA_BESTSELLERS_LOOKUP is off
         "tokens_needed": 1,
         "tokens_available": keepa.tokens_left + 1,
@@ -262,6 +390,7 @@ def test_check_json_prints_the_whole_summary_and_only_it(
         "variation_parents": [],
         "invalid": [],
         "stopped_because": None,
+        "interrupted": False,
         "unchecked": [],
         "warnings": [],
         "conditions": [],

@@ -1,13 +1,17 @@
 """Alerts reach Slack exactly once: through retries, outages, bad channels and crashes."""
 
-from datetime import UTC, datetime
+import json
+from datetime import UTC, datetime, timedelta
 
 import psycopg
+from typer.testing import CliRunner
 
 from bestseller_cli import outbox_store, store
+from bestseller_cli.cli import app
 from bestseller_cli.config import load_settings
 from bestseller_cli.monitor import run_check
 from bestseller_cli.slack import SlackSender, alert_message
+from fakes import SLACK_TEST_TOKEN
 from fakes.keepa_server import FakeKeepa
 from fakes.slack_server import FakeSlack
 from tests.conftest import SLACK_CHANNEL
@@ -117,18 +121,128 @@ def test_a_rate_limited_post_is_sent_once_after_retry_after(
     assert summary.alerts_sent == 1
 
 
-def test_an_unknown_channel_fails_that_alert_for_good_without_a_retry_storm(
+def test_an_alert_slack_refuses_is_kept_and_sent_once_when_the_channel_works(
     keepa: FakeKeepa, slack: FakeSlack, conn
 ) -> None:
     gain_for_a(keepa, conn)
-    slack.fail_with("chat.postMessage", "channel_not_found")
-    summary = run_check(load_settings())
+    slack.fail_with("chat.postMessage", "not_in_channel", times=1)
+    refused = run_check(load_settings())
     assert len(slack.calls("chat.postMessage")) == 1
     [(status, _, _, error)] = outbox_rows(conn)
-    assert status == "failed" and "channel_not_found" in error
-    assert (summary.alerts_failed, summary.exit_code) == (1, 1)
+    assert status == "refused" and "not_in_channel" in error
+    assert (refused.alerts_refused, refused.alerts_undelivered, refused.exit_code) == (1, 1, 1)
+    assert "invite the bot" in refused.alerts_refused_because[0]
+
+    # The bot is invited: the next run sends it, once.
+    delivered = run_check(load_settings())
+    [message] = slack.messages(CHANNEL)
+    assert outbox_rows(conn) == [("sent", CHANNEL, True, None)]
+    assert (delivered.alerts_sent, delivered.exit_code) == (1, 0)
     run_check(load_settings())
-    assert len(slack.calls("chat.postMessage")) == 1
+    assert slack.messages(CHANNEL) == [message]
+
+
+def gains_recorded_with_a_revoked_token(keepa: FakeKeepa, slack: FakeSlack, conn) -> None:
+    """Two gains; Slack refuses the token (revoked) when the pass delivers them."""
+    store.add_tracked(conn, asins=[A, B], marketplace="com", client=None)
+    keepa.set_ranks(A, {GADGETS: 2})
+    keepa.set_ranks(B, {GADGETS: 3})
+    run_check(load_settings())
+    keepa.set_ranks(A, {GADGETS: 1})
+    keepa.set_ranks(B, {GADGETS + 1: 1})
+    slack.expected_token = "xoxb-the-new-token"
+
+
+def test_a_revoked_token_fails_the_run_with_the_reason_and_asks_slack_once(
+    keepa: FakeKeepa, slack: FakeSlack, conn
+) -> None:
+    gains_recorded_with_a_revoked_token(keepa, slack, conn)
+    result = CliRunner().invoke(app, ["check"])
+    assert result.exit_code == 1
+    assert "invalid_auth" in result.output and "SLACK_BOT_TOKEN" in result.output
+    assert "2 alert(s) not delivered" in result.output
+    assert len(slack.calls("chat.postMessage")) == 1  # no storm: the token is refused
+    listed = CliRunner().invoke(app, ["alerts", "list", "--undelivered", "--json"])
+    assert listed.exit_code == 0
+    rows = json.loads(listed.stdout)
+    assert sorted((row["asin"], row["status"]) for row in rows) == [
+        (A, "refused"),
+        (B, "pending"),
+    ]
+    assert all(SLACK_TEST_TOKEN not in str(row) for row in rows)
+
+
+def test_alerts_refused_for_a_revoked_token_go_out_once_after_the_token_is_fixed(
+    keepa: FakeKeepa, slack: FakeSlack, conn, monkeypatch
+) -> None:
+    gains_recorded_with_a_revoked_token(keepa, slack, conn)
+    assert run_check(load_settings()).exit_code == 1
+    still_refused = CliRunner().invoke(app, ["alerts", "retry"])
+    assert still_refused.exit_code == 1 and "invalid_auth" in still_refused.output
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-the-new-token")
+    retried = CliRunner().invoke(app, ["alerts", "retry"])
+    assert retried.exit_code == 0, retried.output
+    assert "2 sent" in retried.output
+    assert sorted(m.outbox_ids[0] for m in slack.messages(CHANNEL)) == [
+        row_id for (row_id,) in conn.execute("SELECT id FROM notification_log ORDER BY id")
+    ]
+    after = run_check(load_settings())
+    assert (after.alerts_sent, after.alerts_undelivered, after.exit_code) == (0, 0, 0)
+    assert len(slack.messages(CHANNEL)) == 2
+    listed = CliRunner().invoke(app, ["alerts", "list", "--undelivered"])
+    assert "No undelivered alerts." in listed.output
+
+
+def test_an_alert_undelivered_past_the_expiry_expires_with_its_reason_and_fails_that_run(
+    keepa: FakeKeepa, slack: FakeSlack, conn, monkeypatch
+) -> None:
+    monkeypatch.setenv("ALERT_EXPIRY_DAYS", "2")
+    gain_for_a(keepa, conn)
+    slack.fail_with("chat.postMessage", "channel_not_found", times=None)
+    run_check(load_settings())
+    slack._scripts.clear()
+    later = datetime.now(UTC) + timedelta(days=2, hours=1)
+    expired = run_check(load_settings(), clock=lambda: later)
+    assert slack.messages() == []
+    [(status, reason, error)] = conn.execute(
+        "SELECT status, reason, error FROM notification_log"
+    ).fetchall()
+    assert status == "expired" and "2 days (ALERT_EXPIRY_DAYS)" in reason
+    assert "channel_not_found" in error  # the last error stays with it
+    assert (expired.alerts_expired, expired.exit_code) == (1, 1)
+    assert conn.execute("SELECT count(*) FROM error_log WHERE kind = 'expired'").fetchone() == (1,)
+    calm = run_check(load_settings(), clock=lambda: later)
+    assert (calm.alerts_expired, calm.exit_code, slack.messages()) == (0, 0, [])
+
+
+def test_a_claim_takes_only_rows_still_waiting(keepa: FakeKeepa, slack: FakeSlack, conn) -> None:
+    row_id = record_while_slack_is_down(keepa, slack, conn)
+    assert outbox_store.claim(conn, [row_id]) == [row_id]
+    assert outbox_store.claim(conn, [row_id]) == []
+
+
+def test_a_row_another_delivery_claimed_first_is_not_posted_again(
+    keepa: FakeKeepa, slack: FakeSlack, conn, monkeypatch
+) -> None:
+    """Two deliveries at once (no run lock, as behind a transaction pooler): both read the
+    same due rows, and only the one whose claim took a row posts it."""
+    row_id = record_while_slack_is_down(keepa, slack, conn)
+    attempts = "SELECT status, attempts FROM notification_log WHERE id = %s"
+    [(_, tried)] = conn.execute(attempts, (row_id,)).fetchall()
+    read_due = outbox_store.due
+
+    def due_then_claimed_elsewhere(*args, **kwargs):
+        items = read_due(*args, **kwargs)
+        outbox_store.claim(conn, [item.id for item in items])  # the other delivery, first
+        return items
+
+    monkeypatch.setattr(outbox_store, "due", due_then_claimed_elsewhere)
+    run_check(load_settings())
+    assert slack.messages() == []
+    # Claimed once more, by the other delivery only: this one's claim took nothing.
+    [(_, tried_now)] = conn.execute(attempts, (row_id,)).fetchall()
+    assert tried_now == tried + 1
 
 
 def test_without_history_scope_an_interrupted_alert_is_resent_and_the_risk_recorded(

@@ -4,6 +4,7 @@ parses."""
 
 import re
 import shlex
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,15 @@ def test_every_command_line_in_the_readme_parses(line: str) -> None:
 def test_a_command_line_that_does_not_parse_is_caught() -> None:
     with pytest.raises(Exception, match="No such option"):
         CLI.commands["check"].make_context("bestseller check", ["--dry-rn"])
+
+
+@pytest.mark.parametrize("package", ["bestseller_cli", "fakes"])
+def test_the_layout_names_every_module_and_only_modules_that_exist(package: str) -> None:
+    (paragraph,) = [p for p in section("Layout").split("\n\n") if f"`{package}/`" in p]
+    named = set(re.findall(r"`([\w*]+\.py)`", paragraph))
+    modules = {p.name for p in (ROOT / package).glob("*.py")} - {"__init__.py", "__main__.py"}
+    assert [m for m in sorted(modules) if not any(fnmatch(m, n) for n in named)] == []
+    assert [n for n in sorted(named) if not any(fnmatch(m, n) for m in modules)] == []
 
 
 def test_the_readme_test_command_is_what_ci_runs() -> None:

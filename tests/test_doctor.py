@@ -95,3 +95,14 @@ def test_a_database_over_its_size_limit_is_red(keepa: FakeKeepa, slack: FakeSlac
     assert result.exit_code == 1
     assert "fail database size" in table_text(result.output)
     assert "over the 1 MB limit" in table_text(result.output)
+
+
+def test_history_in_the_old_format_is_yellow_with_the_command_that_converts_it(
+    keepa: FakeKeepa, slack: FakeSlack, conn
+) -> None:
+    conn.execute("INSERT INTO asin_history (asin, marketplace, observed_at, available)"
+                 " VALUES ('B0AAAAAAAA', 'com', now(), true)")  # fmt: skip
+    result = runner.invoke(app, ["doctor"])
+    assert result.exit_code == 0, result.output
+    assert "warn history" in table_text(result.output)
+    assert "bestseller db upgrade" in table_text(result.output)

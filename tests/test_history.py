@@ -288,3 +288,13 @@ def test_prune_from_the_command_line_reports_what_it_did(keepa: FakeKeepa, conn)
     assert result.exit_code == 0, result.output
     done = json.loads(result.stdout)
     assert done["converted_rows"] == 1 and done["days_summarized"] >= 2
+
+
+def test_db_upgrade_converts_old_history(env: dict[str, str], conn) -> None:
+    conn.execute("INSERT INTO asin_history (asin, marketplace, observed_at, available, title)"
+                 " VALUES (%s, 'com', now(), true, 'Old row')", (C,))  # fmt: skip
+    result = CliRunner().invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert "converted 1 rows of old history" in result.output
+    assert conn.execute("SELECT count(*) FROM asin_history").fetchone() == (0,)
+    assert conn.execute("SELECT title FROM asin_details").fetchall() == [("Old row",)]

@@ -2,6 +2,7 @@
 
 import logging
 import re
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from bestseller_cli.keepa_ahead import Fetched, fetch_ahead
 from bestseller_cli.models import ApiCall, CategoryRank, ErrorEvent
 from fakes import KEEPA_TEST_KEY
 from fakes.keepa_payloads import envelope, not_enough_tokens, product, unknown_product
+from fakes.trickle_server import TricklingKeepa
 
 BASE = "https://keepa.test"
 HEADPHONES, ACCESSORIES, ELECTRONICS = 3015427011, 281407, 172282
@@ -651,3 +653,36 @@ def test_httpx_request_log_lines_show_the_url_with_the_key_masked(
     [request_line] = [r.getMessage() for r in caplog.records if r.name == "httpx"]
     assert re.search(r"/product\?key=\*\*\*&domain=1", request_line)
     assert KEEPA_TEST_KEY not in caplog.text
+
+
+# A total time limit per request, and a size cap
+
+
+def test_an_answer_trickling_in_is_cut_off_at_the_total_request_timeout(
+    make_client: Callable[..., KeepaClient], trickling_keepa: TricklingKeepa
+) -> None:
+    client = make_client(base_url=trickling_keepa.url, timeout=0.5, max_retries=0)
+    with pytest.raises(
+        KeepaError, match=r"longer than 0.5s in total \(the request's limit: API_TIMEOUT"
+    ):
+        client.fetch([A], marketplace="com")
+    assert trickling_keepa.trickled == ["/product"]
+
+
+def test_no_request_starts_after_the_run_deadline(
+    make_client: Callable[..., KeepaClient], trickling_keepa: TricklingKeepa
+) -> None:
+    client = make_client(base_url=trickling_keepa.url, deadline=time.monotonic() - 1)
+    with pytest.raises(KeepaError, match="run deadline"):
+        client.fetch([A], marketplace="com")
+    assert trickling_keepa.trickled == []
+
+
+def test_an_answer_over_the_size_cap_stops_without_a_retry(
+    httpx_mock: HTTPXMock, make_client: Callable[..., KeepaClient], reported: Reported
+) -> None:
+    httpx_mock.add_callback(answer_with_products, is_reusable=True)
+    client = make_client(max_response_bytes=2048)
+    with pytest.raises(KeepaError, match="larger than 2,048 bytes"):
+        client.fetch([f"B{n:09d}" for n in range(20)], marketplace="com")
+    assert len(httpx_mock.get_requests()) == 1

@@ -114,7 +114,7 @@ def seeded(env: dict[str, str], conn: psycopg.Connection) -> psycopg.Connection:
     b_gain = add_change(conn, B, "gained", hours(0))
     old_change = add_change(conn, A, "lost", OLD)
     add_alert(conn, a_gain, "sent", "acme", hours(1))
-    add_alert(conn, a_loss, "failed", "acme", hours(3))
+    add_alert(conn, a_loss, "refused", "acme", hours(3))
     add_alert(conn, a_gain_again, "pending", "acme", hours(4))
     add_alert(conn, b_gain, "sent", "globex", hours(0))
     add_alert(conn, a_gain, "suppressed", None, hours(1))
@@ -236,7 +236,8 @@ def test_alerts_are_counted_by_status(seeded: psycopg.Connection) -> None:
     assert report_json()["alerts"] == {
         "sent": 2,
         "printed": 0,
-        "failed": 1,
+        "refused": 1,
+        "expired": 0,
         "pending": 1,
         "held": 1,
         "sending": 0,
@@ -335,7 +336,10 @@ def test_human_report_shows_the_summary_and_tables(
     assert result.exit_code == 0, result.stderr
     assert "Badges: 3 gained, 1 lost; 2 ASIN(s) hold #1 now" in result.stdout
     assert "Keepa: 60 tokens in 3 calls, ≈ $0.60, $0.3000 per ASIN per day" in result.stdout
-    assert "Alerts: 2 sent, 0 printed, 1 failed, 1 pending, 1 held, 1 suppressed" in result.stdout
+    assert (
+        "Alerts: 2 sent, 0 printed, 1 refused, 1 pending, 0 expired, 1 held, 1 suppressed"
+        in result.stdout
+    )
     assert "keepa/timeout: 2" in result.stdout
     assert "4 checks, 5h 0m" in result.stdout
     assert "\x1b[" not in result.stdout  # not a terminal: no colour codes

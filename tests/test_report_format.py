@@ -93,7 +93,9 @@ def test_a_rank_move_says_new_and_unranked_rather_than_nothing() -> None:
 
 def test_alerts_being_sent_count_as_pending_in_the_summary() -> None:
     (alerts,) = [line for line in summary_lines(report()) if line.startswith("Alerts:")]
-    assert alerts == "Alerts: 4 sent, 0 printed, 0 failed, 3 pending, 3 held, 0 suppressed"
+    assert alerts == (
+        "Alerts: 4 sent, 0 printed, 0 refused, 3 pending, 0 expired, 3 held, 0 suppressed"
+    )
 
 
 def test_markdown_escapes_pipes_in_titles_and_says_none_for_empty_sections() -> None:

@@ -1,0 +1,37 @@
+"""Alerts outside a pass (`bestseller alerts`): the outbox as a list, and delivery on demand
+once Slack's token or channel is fixed."""
+
+from collections.abc import Callable
+from datetime import datetime
+
+from bestseller_cli import check_store, db, outbox_store
+from bestseller_cli.config import Settings
+from bestseller_cli.delivery import DeliveryReport, deliver_with_settings
+from bestseller_cli.slack import SlackMessage
+
+
+def list_alerts(
+    settings: Settings, *, undelivered_only: bool, limit: int, now: datetime
+) -> list[outbox_store.AlertRow]:
+    with db.open_database(settings) as conn:
+        return outbox_store.list_alerts(
+            conn, now=now, undelivered_only=undelivered_only, limit=limit
+        )
+
+
+def retry(
+    settings: Settings, *, show: Callable[[SlackMessage], None], now: datetime
+) -> DeliveryReport | None:
+    """Deliver every due alert now, those Slack refused before included, as a pass would.
+    None when a pass holds the run lock (it delivers them itself)."""
+    url = db.database_url(settings)
+    db.require_session_mode(url)
+    with db.run_lock(url) as locked:
+        if not locked:
+            return None
+        with db.connect(url, autocommit=True) as conn:
+            db.migrate(conn)
+            report = deliver_with_settings(conn, settings, show=show, now=now)
+            with conn.transaction():
+                check_store.record_errors(conn, report.errors, run_id=None)
+    return report
