@@ -141,7 +141,7 @@ def check_channel(text: str) -> str:
 def check_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ConfigError(
             f"unknown timezone {name!r}: use an IANA name such as Europe/Berlin or UTC"
         ) from None

@@ -43,7 +43,7 @@ def rule_zone(name: str) -> tzinfo:
     which, so the pass can record it)."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         return UTC
 
 

@@ -153,6 +153,11 @@ MISTAKES = {
         {},
         "unknown timezone 'Mars/Olympus'",
     ),
+    "a time zone name too long for a file name": (
+        ["clients", "rule", "acme", "--timezone", "Europe/" + "x" * 300],
+        {},
+        "unknown timezone",
+    ),
     "clients add --mode daily without an hour": (
         ["clients", "add", "globex", "--mode", "daily"],
         {},
