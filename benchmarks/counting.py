@@ -23,7 +23,7 @@ import psycopg._cursor_base
 import psycopg._pipeline_base
 import psycopg.generators
 
-from bestseller_cli import check_store, db, delivery, keepa, monitor, outbox_store
+from bestseller_cli import check_store, db, delivery, keepa, monitor, outbox_store, story_store
 
 
 @dataclass
@@ -138,12 +138,49 @@ def install(meter: PassMeter) -> None:
 
     psycopg.Connection.wait = wait
 
-    for module in (check_store, outbox_store, db):
+    for module in (check_store, outbox_store, story_store, db):
         _label_callers(module, meter)
     _phase(monitor, "process_batch", "batch", meter, count_batches=True)
-    _phase(monitor, "deliver", "delivery", meter)
+    # Instant alerts go out after each batch (Delivery.batch), the rest after the last one.
+    _phase(delivery.Delivery, "batch", "delivery", meter)
+    _phase(delivery.Delivery, "sweep", "delivery", meter)
     _phase(monitor, "flush_records", "records", meter)
     _time_keepa(meter)
+    _time_keepa_wait(meter)
+
+
+def _time_keepa_wait(meter: PassMeter) -> None:
+    """Time the pass waits for Keepa's answers (requests ahead overlap the rest) and for
+    its /category lookups: what `wall - keepa_wait` leaves is the pass's own work."""
+    original = monitor.fetch_ahead
+
+    @functools.wraps(original)
+    def fetch_ahead(*args: Any, **kwargs: Any) -> Any:
+        batches = original(*args, **kwargs)
+        while True:
+            started = time.perf_counter()
+            try:
+                fetched = next(batches)
+            except StopIteration:
+                return
+            finally:
+                meter.seconds["keepa_wait"] += time.perf_counter() - started
+            yield fetched
+
+    monitor.fetch_ahead = fetch_ahead
+
+    # /category lookups for names are made by the pass itself, at Keepa's latency too.
+    original_names = keepa.KeepaClient.category_names
+
+    @functools.wraps(original_names)
+    def category_names(self: Any, *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return original_names(self, *args, **kwargs)
+        finally:
+            meter.seconds["keepa_wait"] += time.perf_counter() - started
+
+    keepa.KeepaClient.category_names = category_names
 
 
 def _label_callers(module: ModuleType, meter: PassMeter) -> None:
@@ -164,11 +201,16 @@ def _label_callers(module: ModuleType, meter: PassMeter) -> None:
         setattr(module, name, wrapper)
     # delivery.py imports outbox_store as a module, monitor imports check_store and db the
     # same way: their calls go through the attributes patched above.
-    assert delivery.outbox_store is outbox_store
+    assert delivery.outbox_store is outbox_store and delivery.story_store is story_store
 
 
 def _phase(
-    module: ModuleType, name: str, phase: str, meter: PassMeter, *, count_batches: bool = False
+    module: ModuleType | type,
+    name: str,
+    phase: str,
+    meter: PassMeter,
+    *,
+    count_batches: bool = False,
 ) -> None:
     function = getattr(module, name, None)
     if function is None:  # the pass was restructured: that phase is filed under "pass"

@@ -15,6 +15,8 @@ START, END = "<!-- results:start -->", "<!-- results:end -->"
 # "flat": the largest size costs at most 20% more than the cheapest smaller size (fixed
 # costs such as connecting and migrating make the smallest size dearer per ASIN, not cheaper).
 FLAT = 1.2
+MARGINAL_FLAT = 1.3  # issue 14: marginal time per ASIN, largest size vs cheapest smaller one
+AGED = 1.2  # a year of history may cost at most this much more than a fresh database
 
 
 def machine(*, postgres: str) -> dict[str, Any]:
@@ -56,14 +58,22 @@ def _flat(values: list[float]) -> str:
     return f"{_verdict(growth <= FLAT)} (x{growth:.2f})"
 
 
-def _marginal(passes: list[dict[str, Any]], sizes: list[int]) -> list[str]:
-    """Extra time per extra ASIN from the previous size: fixed costs cancel out."""
-    cells = ["—"]
+def _marginal(passes: list[dict[str, Any]], sizes: list[int]) -> list[float]:
+    """Extra time per extra ASIN from the previous size (ms): fixed costs cancel out."""
+    values = []
     for index in range(1, len(passes)):
         extra = passes[index]["derived"]["seconds_excluding_keepa"]
         extra -= passes[index - 1]["derived"]["seconds_excluding_keepa"]
-        cells.append(f"{extra / (sizes[index] - sizes[index - 1]) * 1000:.3f}")
-    return cells
+        values.append(extra / (sizes[index] - sizes[index - 1]) * 1000)
+    return values
+
+
+def _flat_within(values: list[float], limit: float) -> str:
+    if len(values) < 2:
+        return ""
+    floor = min(values[:-1])
+    growth = values[-1] / floor if floor > 0 else float("inf")
+    return f"{_verdict(growth <= limit)} (x{growth:.2f})"
 
 
 def tables(results: dict[str, Any]) -> str:
@@ -95,15 +105,28 @@ def tables(results: dict[str, Any]) -> str:
     tokens = values(measured, "derived.tokens_per_asin_fake") + values(
         measured, "derived.tokens_per_asin_usage_log"
     )
+    marginal = _marginal(measured, [size["asins"] for size in sizes])
+    per_alert = values(measured, "derived.round_trips_per_alert")
+    medians = [
+        result["alerts"]["detection_to_delivery_seconds_median"] or 0.0 for result in measured
+    ]
     header = "| | target | " + " | ".join(f"{size['asins']:,} ASINs" for size in sizes)
     lines = [
         header + " | verdict |",
         "|---|---|" + "---:|" * len(sizes) + "---|",
         row("Wall time, measured pass (s)", "linear", each(measured, "wall_seconds", "{:.2f}")),
         row(
-            "… of which inside the fake Keepa (s)",
+            "… of which waiting for Keepa's answers (s)",
             "",
-            each(measured, "keepa.seconds_inside_fake", "{:.2f}"),
+            [f"{r['phase_seconds'].get('keepa_wait', 0.0):.2f}" for r in measured],
+        ),
+        row(
+            "… Keepa requests / time inside the fake Keepa, summed over requests (s)",
+            "",
+            [
+                f"{r['keepa']['product_requests']} / {r['keepa']['seconds_inside_fake']:.1f}"
+                for r in measured
+            ],
         ),
         row(
             "Time per ASIN excluding Keepa, measured pass (ms)",
@@ -113,8 +136,9 @@ def tables(results: dict[str, Any]) -> str:
         ),
         row(
             "… marginal: extra time per extra ASIN from the previous size (ms)",
-            "flat",
-            _marginal(measured, [size["asins"] for size in sizes]),
+            "flat (x1.3)",
+            ["—"] + [f"{value:.3f}" for value in marginal],
+            _flat_within(marginal, MARGINAL_FLAT),
         ),
         row(
             "Time per ASIN excluding Keepa, baseline pass (ms)",
@@ -123,7 +147,7 @@ def tables(results: dict[str, Any]) -> str:
             _flat(per_asin_base),
         ),
         row(
-            "… Keepa client / batches / delivery / rest (ms per ASIN)",
+            "… batches / delivery / rest (ms per ASIN)",
             "",
             [
                 " / ".join(f"{v:.3f}" for v in result["derived"]["breakdown_ms_per_asin"].values())
@@ -132,7 +156,7 @@ def tables(results: dict[str, Any]) -> str:
         ),
         row("CPU per ASIN, pass process (ms)", "flat", [f"{v:.3f}" for v in cpu], _flat(cpu)),
         row(
-            "… CPU: Keepa client / batches / delivery / rest (ms per ASIN)",
+            "… CPU: batches / delivery / rest incl. Keepa client threads (ms per ASIN)",
             "",
             [
                 " / ".join(
@@ -146,6 +170,12 @@ def tables(results: dict[str, Any]) -> str:
             "≤ 3",
             [f"{a:.2f} / {b:.2f}" for a, b in zip(round_trips, round_trips_base, strict=True)],
             _verdict(max(round_trips + round_trips_base) <= 3),
+        ),
+        row(
+            "DB round trips per alert (claims + stories, marks, updates, end-of-pass sweep)",
+            "≤ 2",
+            [f"{value:.2f}" for value in per_alert],
+            _verdict(max(per_alert) <= 2),
         ),
         row(
             "DB round trips per pass outside batches (setup + delivery + records)",
@@ -190,13 +220,14 @@ def tables(results: dict[str, Any]) -> str:
             ],
         ),
         row(
-            "Badge changes (gained + lost) / alerts delivered",
+            "Badge changes (gained + lost) / alerts delivered / messages updated in place",
             "",
             [
-                "{} + {} / {}".format(
+                "{} + {} / {} / {}".format(
                     result["summary"]["gained"],
                     result["summary"]["lost"],
                     result["summary"]["alerts_sent"] + result["summary"]["alerts_printed"],
+                    result["summary"].get("alerts_updated", 0),
                 )
                 for result in measured
             ],
@@ -213,15 +244,86 @@ def tables(results: dict[str, Any]) -> str:
         ),
         row(
             "Detection → alert delivered, median / max (s)",
-            "",
+            "≤ 2 (median)",
             [
                 f"{result['alerts']['detection_to_delivery_seconds_median']}"
                 f" / {result['alerts']['detection_to_delivery_seconds_max']}"
                 for result in measured
             ],
+            _verdict(max(medians) <= 2),
         ),
     ]
-    return "\n".join([_machine_line(results), "", *lines, "", _parser_table(results)])
+    parts = [_machine_line(results), "", *lines, ""]
+    if results.get("aged"):
+        parts += [_aged_table(results), ""]
+    if results.get("overlap"):
+        parts += [_overlap_table(results), ""]
+    return "\n".join([*parts, _parser_table(results)])
+
+
+def _aged_table(results: dict[str, Any]) -> str:
+    """The same size on a fresh database and after a year of hourly passes."""
+    aged = results["aged"]
+    fresh = next((s for s in results["sizes"] if s["asins"] == aged["asins"]), None)
+    filled = aged["prefilled"]
+    lines = [
+        f"A year of hourly history first ({aged['asins']:,} ASINs:"
+        f" {filled['asin_history']:,} asin_history rows, {filled['bestseller_changes']:,}"
+        f" changes, {filled['notification_log']:,} sent alerts,"
+        f" {filled['database_bytes'] / 2**30:.1f} GiB), measured pass against a fresh database:",
+        "",
+        "| | fresh | a year of history | ratio | target |",
+        "|---|---:|---:|---:|---|",
+    ]
+    if fresh is None:
+        return "\n".join(lines[:1]) + " (no fresh run of that size to compare)"
+    for label, path, fmt in (
+        ("Wall time (s)", "wall_seconds", "{:.2f}"),
+        ("Time excluding Keepa (s)", "derived.seconds_excluding_keepa", "{:.3f}"),
+        ("DB round trips, whole pass", "derived.round_trips_total", "{}"),
+        ("DB round trips per alert", "derived.round_trips_per_alert", "{:.2f}"),
+        ("Detection → delivered, median (s)", "alerts.detection_to_delivery_seconds_median", "{}"),
+    ):
+        a, b = fresh["measured"], aged["measured"]
+        for key in path.split("."):
+            a, b = a[key], b[key]
+        if a is None or b is None:
+            lines.append(f"| {label} | {a} | {b} | — | |")
+            continue
+        ratio = float(b) / float(a) if float(a) else float("inf")
+        verdict = f"≤ {AGED} ({_verdict(ratio <= AGED)})" if "Detection" not in label else ""
+        lines.append(f"| {label} | {fmt.format(a)} | {fmt.format(b)} | x{ratio:.2f} | {verdict} |")
+    for name, plan in aged["measured"].get("plans", {}).items():
+        before = fresh["measured"].get("plans", {}).get(name)
+        if before:
+            ratio = plan["buffers"] / before["buffers"] if before["buffers"] else float("inf")
+            lines.append(
+                f"| EXPLAIN (ANALYZE, BUFFERS): {name}, pages ({plan['alerts']} alerts) |"
+                f" {before['buffers']} ({before['ms']:.1f} ms) |"
+                f" {plan['buffers']} ({plan['ms']:.1f} ms) | x{ratio:.2f} | |"
+            )
+    return "\n".join(lines)
+
+
+def _overlap_table(results: dict[str, Any]) -> str:
+    """Pass wall time by KEEPA_REQUESTS_AHEAD, at one size and Keepa latency."""
+    runs = results["overlap"]
+    latency = results["config"]["keepa_latency_ms"]
+    lines = [
+        f"Keepa overlap: the measured pass at {runs[0]['asins']:,} ASINs, {latency:g} ms per"
+        " request, by requests in flight while a batch is processed (KEEPA_REQUESTS_AHEAD):",
+        "",
+        "| KEEPA_REQUESTS_AHEAD | wall time (s) | waiting for Keepa (s) | tokens per ASIN |",
+        "|---:|---:|---:|---:|",
+    ]
+    for run in runs:
+        measured = run["measured"]
+        lines.append(
+            f"| {run['requests_ahead']} | {measured['wall_seconds']:.1f}"
+            f" | {measured['phase_seconds'].get('keepa_wait', 0.0):.1f}"
+            f" | {measured['derived']['tokens_per_asin_fake']:.2f} |"
+        )
+    return "\n".join(lines)
 
 
 def _machine_line(results: dict[str, Any]) -> str:
@@ -232,7 +334,9 @@ def _machine_line(results: dict[str, Any]) -> str:
     return (
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM, {m['os']};"
         f" Python {m['python']}; PostgreSQL {m['postgres']} (embedded); {code}."
-        f" Fake Keepa latency {c['keepa_latency_ms']:g} ms per request, {c['history_points']}"
+        f" Fake Keepa latency {c['keepa_latency_ms']:g} ms per request in the measured pass"
+        f" ({c.get('baseline_latency_ms', c['keepa_latency_ms']):g} ms in the baseline),"
+        f" KEEPA_REQUESTS_AHEAD={c.get('requests_ahead', 0)}, {c['history_points']}"
         f"-point rank histories; churn {c['churn']:.0%} of ASINs; alerts: {c['slack']}."
     )
 

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import database, parsers, report
+from benchmarks import database, history, parsers, plans, report
 from benchmarks.fake_keepa import BenchKeepa, sample_response
 from fakes import SLACK_TEST_TOKEN
 from fakes.keepa_server import serve
@@ -31,7 +31,7 @@ CLEARED = ("KEEPA_", "SLACK_", "BESTSELLER_", "DATABASE_URL", "BATCH_SIZE", "MAX
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     pg = database.Postgres.start()
-    fake = BenchKeepa(latency_seconds=args.keepa_latency_ms / 1000, history_points=args.history)
+    fake = BenchKeepa(history_points=args.history)
     keepa_server = serve(fake)
     slack = start_fake_slack()
     try:
@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> None:
             "machine": report.machine(postgres=pg.version()),
             "config": {
                 "keepa_latency_ms": args.keepa_latency_ms,
+                "baseline_latency_ms": args.baseline_latency_ms,
+                "requests_ahead": args.requests_ahead,
                 "history_points": args.history,
                 "churn": args.churn,
                 "badge_holders": args.holders,
@@ -51,6 +53,14 @@ def main(argv: list[str] | None = None) -> None:
         }
         for size in args.sizes:
             results["sizes"].append(run_size(size, args, pg=pg, fake=fake, slack=slack))
+        if args.aged_size:
+            results["aged"] = run_size(
+                args.aged_size, args, pg=pg, fake=fake, slack=slack, aged=True
+            )
+        results["overlap"] = [
+            run_size(args.overlap_size, args, pg=pg, fake=fake, slack=slack, ahead=ahead)
+            for ahead in args.overlap_ahead
+        ]
         log("parsers: our parse_product against keepa's parse_csv")
         sample = fake.populate(args.parse_responses * 100, holders=args.holders, seed=args.seed)
         responses = [
@@ -82,7 +92,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--churn", type=float, default=0.01, help="share of ASINs flipping #1")
     parser.add_argument("--holders", type=float, default=0.05, help="share holding #1 at first")
-    parser.add_argument("--keepa-latency-ms", type=float, default=50.0, help="per request")
+    parser.add_argument(
+        "--keepa-latency-ms", type=float, default=1500.0, help="per request, measured pass"
+    )
+    parser.add_argument(
+        "--baseline-latency-ms", type=float, default=50.0, help="per request, baseline pass"
+    )
+    parser.add_argument(
+        "--requests-ahead", type=int, default=8, help="KEEPA_REQUESTS_AHEAD of the passes"
+    )
+    parser.add_argument(
+        "--aged-size", type=int, default=1000, help="ASINs of the year-of-history row (0: none)"
+    )
+    parser.add_argument("--overlap-size", type=int, default=10_000)
+    parser.add_argument(
+        "--overlap-ahead",
+        type=lambda text: [int(part) for part in text.split(",") if part],
+        default=[0, 1, 4],
+        help="KEEPA_REQUESTS_AHEAD values the overlap rows compare ('' for none)",
+    )
     parser.add_argument("--history", type=int, default=200, help="points per rank series (30 days)")
     parser.add_argument("--batch-size", type=int, default=100, help="BATCH_SIZE for the pass")
     parser.add_argument("--parse-responses", type=int, default=10)
@@ -102,35 +130,58 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def run_size(
-    size: int, args: argparse.Namespace, *, pg: database.Postgres, fake: BenchKeepa, slack: Any
+    size: int,
+    args: argparse.Namespace,
+    *,
+    pg: database.Postgres,
+    fake: BenchKeepa,
+    slack: Any,
+    aged: bool = False,
+    ahead: int | None = None,
 ) -> dict[str, Any]:
+    """Seed, baseline pass (fast Keepa), churn, measured pass (Keepa at its latency).
+    `aged`: a year of hourly history first; `ahead`: KEEPA_REQUESTS_AHEAD of this run."""
     name = f"bench_{size}"
+    ahead = args.requests_ahead if ahead is None else ahead
     log(f"{size:,} ASINs: fresh database {name}, seeding")
     url = pg.fresh_database(name)
     asins = fake.populate(size, holders=args.holders, seed=args.seed)
     database.seed(url, asins)
     del asins
+    prefilled = None
+    if aged:
+        log(f"{size:,} ASINs: a year of hourly history")
+        prefilled = history.prefill_year(url, fake, churn=args.churn, seed=args.seed)
+        log(f"  {prefilled}")
     log(f"{size:,} ASINs: baseline pass")
-    baseline = run_pass(url, args, fake=fake, slack=slack)
+    fake.latency_seconds = args.baseline_latency_ms / 1000
+    baseline = run_pass(url, args, fake=fake, slack=slack, ahead=ahead)
     database.analyze(url)  # as autovacuum would have before the next hourly pass
     churn = fake.churn(args.churn, seed=args.seed + size)
-    log(f"{size:,} ASINs: churn pass ({churn.gained} gain #1, {churn.lost} lose it)")
-    measured = run_pass(url, args, fake=fake, slack=slack)
+    log(f"{size:,} ASINs: churn pass ({churn.gained} gain #1, {churn.lost} lose it), ahead {ahead}")
+    fake.latency_seconds = args.keepa_latency_ms / 1000
+    measured = run_pass(url, args, fake=fake, slack=slack, ahead=ahead)
+    measured["plans"] = plans.delivery_plans(url, measured["summary"]["run_id"])
     pg.drop_database(name)
     return {
         "asins": size,
+        "requests_ahead": ahead,
+        "prefilled": prefilled,
         "churn": {"gained": churn.gained, "lost": churn.lost},
         "baseline": baseline,
         "measured": measured,
     }
 
 
-def run_pass(url: str, args: argparse.Namespace, *, fake: BenchKeepa, slack: Any) -> dict[str, Any]:
+def run_pass(
+    url: str, args: argparse.Namespace, *, fake: BenchKeepa, slack: Any, ahead: int
+) -> dict[str, Any]:
     fake.reset_counters()
     commits_before = database.reset_statement_stats(url)
     with tempfile.TemporaryDirectory(prefix="bestseller-bench-") as folder:
         out = Path(folder) / "pass.json"
         env = pass_environment(url, args, fake=fake, slack=slack, home=Path(folder))
+        env["KEEPA_REQUESTS_AHEAD"] = str(ahead)
         started = time.perf_counter()
         # cwd is the temporary folder: no .env of the working tree is read.
         subprocess.run(
@@ -154,11 +205,13 @@ def run_pass(url: str, args: argparse.Namespace, *, fake: BenchKeepa, slack: Any
     result["derived"] = derive(result)
     log(
         "  {wall:.1f}s wall, {ms:.3f} ms/ASIN without Keepa, {rt} round trips/batch,"
-        " peak RSS {rss} MiB".format(
+        " {rta} per alert, peak RSS {rss} MiB, alert median {lat} s".format(
             wall=result["wall_seconds"],
             ms=result["derived"]["ms_per_asin_excluding_keepa"],
             rt=result["derived"]["round_trips_per_batch"],
+            rta=result["derived"]["round_trips_per_alert"],
             rss=result["peak_rss_mib"],
+            lat=result["alerts"]["detection_to_delivery_seconds_median"],
         )
     )
     return result
@@ -216,38 +269,37 @@ def alert_latency(alerts: list[dict[str, Any]]) -> dict[str, Any]:
 def derive(result: dict[str, Any]) -> dict[str, Any]:
     checked = max(result["summary"]["checked"], 1)
     batches = max(result["batches"], 1)
-    keepa_seconds = result["keepa"]["seconds_inside_fake"]
-    ours = result["wall_seconds"] - keepa_seconds
     phases = result["phase_seconds"]
-    keepa_client = phases.get("keepa_fetch", 0.0) - keepa_seconds
+    # Keepa's answers arrive while the pass works (KEEPA_REQUESTS_AHEAD): what the pass
+    # waited for them is Keepa's share, the rest is ours (the client's parsing included,
+    # when it is not overlapped).
+    ours = result["wall_seconds"] - phases.get("keepa_wait", 0.0)
     batch, delivery = phases.get("batch", 0.0), phases.get("delivery", 0.0)
-    other = ours - keepa_client - batch - delivery
+    other = ours - batch - delivery
     cpu = result["phase_cpu_seconds"]
-    cpu_parts = [cpu.get(name, 0.0) for name in ("keepa_fetch", "batch", "delivery")]
+    cpu_parts = [cpu.get(name, 0.0) for name in ("batch", "delivery")]
     cpu_parts.append(result["cpu_seconds"] - sum(cpu_parts))
+    alerts = max(result["rows_written"]["notification_log"], 1)
     return {
         "seconds_excluding_keepa": round(ours, 3),
         "cpu_breakdown_ms_per_asin": dict(
             zip(
-                ("keepa_client", "batches", "delivery", "other"),
+                ("batches", "delivery", "other"),
                 (round(value / checked * 1000, 4) for value in cpu_parts),
                 strict=True,
             )
         ),
-        # ms per ASIN: HTTP client + gunzip + JSON + parse / process_batch (diff + 2 queries) /
-        # alert delivery / the rest (setup, load_work, the loop itself, records, finish).
+        # ms per ASIN: process_batch (diff + 2 queries) / alert delivery (per batch and at
+        # the end) / the rest (Keepa client in this thread, setup, work list, records, finish).
         "breakdown_ms_per_asin": {
             name: round(value / checked * 1000, 4)
-            for name, value in (
-                ("keepa_client", keepa_client),
-                ("batches", batch),
-                ("delivery", delivery),
-                ("other", other),
-            )
+            for name, value in (("batches", batch), ("delivery", delivery), ("other", other))
         },
         "ms_per_asin_excluding_keepa": round(ours / checked * 1000, 4),
         "cpu_ms_per_asin": round(result["cpu_seconds"] / checked * 1000, 4),
         "round_trips_per_batch": round(result["round_trips"].get("batch", 0) / batches, 2),
+        "round_trips_per_alert": round(result["round_trips"].get("delivery", 0) / alerts, 2),
+        "round_trips_total": sum(result["round_trips"].values()),
         "tokens_per_asin_fake": round(result["keepa"]["products_served"] / checked, 4),
         "tokens_per_asin_usage_log": round(
             result["rows_written"]["api_usage_tokens_consumed"] / checked, 4

@@ -410,7 +410,7 @@ WITH obs AS (
        = (changes.asin, changes.marketplace, changes.category_id)
     RETURNING id
 )
-SELECT (SELECT count(*) FROM changes), (SELECT count(*) FROM outbox)
+SELECT (SELECT count(*) FROM changes), ARRAY(SELECT id FROM outbox ORDER BY id)
 """
 
 
@@ -471,14 +471,14 @@ def write_batch(
     token_cost_usd: float,
     missing: Sequence[ProductSnapshot] = (),
     missing_unknown_after: int = 1,
-) -> tuple[int, int]:
+) -> tuple[int, list[int]]:
     """Write a batch's checks, rank and detail points, state, category names, changes, outbox
     rows and API usage atomically, on an autocommit connection (inside a transaction the caller
     commits).
     `missing`: products Keepa's answer left out, unknown once left out
     `missing_unknown_after` passes in a row.
 
-    Returns (changes written, notifications queued)."""
+    Returns (changes written, ids of the notifications queued)."""
     params = {
         "run_id": run_id,
         "marketplace": marketplace,

@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     keepa_missing_passes_unknown: int = Field(default=3, ge=1, le=1000)
     keepa_bestsellers_lookup: bool = False
     keepa_bestsellers_token_budget: int = Field(default=200, ge=0)
+    keepa_requests_ahead: int = Field(default=1, ge=0, le=8)
     slack_bot_token: str | None = None
     slack_channel_id: str | None = None
     slack_api_url: str = "https://slack.com/api/"

@@ -3,6 +3,10 @@
 Claim rows and commit before calling Slack; after Slack answers, mark them sent with its
 `ts`. Rows found claimed at the start belong to a process that died mid-send: Slack's
 history, searched for the outbox ids in message metadata, tells whether they arrived.
+
+A pass delivers as it goes: each batch's instant alerts right after the batch is written
+(`Delivery.batch`), the rest (digests, held alerts, retries) at the end (`Delivery.sweep`).
+A message posted before its story was complete is updated in place once it is.
 """
 
 from collections.abc import Callable
@@ -11,10 +15,11 @@ from datetime import datetime, timedelta
 
 import psycopg
 
-from bestseller_cli import outbox_store
+from bestseller_cli import outbox_store, story_store
 from bestseller_cli.config import Settings
 from bestseller_cli.errors import SlackError
 from bestseller_cli.models import ErrorEvent
+from bestseller_cli.outbox_store import OutboxItem
 from bestseller_cli.slack import (
     CHANNEL_REFUSALS,
     TOKEN_REFUSALS,
@@ -24,7 +29,8 @@ from bestseller_cli.slack import (
     alert_message,
     digest_message,
 )
-from bestseller_cli.story import flap_line, story_lines
+from bestseller_cli.story import flap_line, other_side_known, story_lines
+from bestseller_cli.story_store import Posted, ToldItem
 
 # Slack's ts is taken when it receives the message; clocks of two machines may differ a bit.
 HISTORY_MARGIN = timedelta(minutes=5)
@@ -40,6 +46,7 @@ class DeliveryReport:
     pending: int = 0  # due and still undelivered after this delivery (refused ones included)
     recovered: int = 0
     suppressed: int = 0
+    updated: int = 0  # messages completed in place with the other side of their story
     refusals: list[str] = field(default_factory=list)  # why Slack refused, once per reason
     errors: list[ErrorEvent] = field(default_factory=list)
 
@@ -66,65 +73,204 @@ class _Refusals:
             self.refused_channels[channel] = str(error)
 
 
-def deliver(
-    conn: psycopg.Connection,
-    *,
-    sender: SlackSender | None,
-    default_channel: str | None,
-    show: Callable[[SlackMessage], None],
-    now: datetime,
-    expiry_days: float,
-    should_stop: Callable[[], bool] = lambda: False,
-) -> DeliveryReport:
-    """Send every due outbox row; without a Slack token, print them instead. Rows Slack
-    refused before are tried again; those undelivered past `expiry_days` expire."""
-    report = DeliveryReport()
-    if sender is not None:
-        reconcile(conn, sender=sender, default_channel=default_channel, report=report)
-    report.expired = outbox_store.expire(conn, now=now, days=expiry_days)
-    if report.expired:
-        message = (
-            f"{report.expired} alert(s) expired undelivered after {expiry_days:g} days"
-            " (ALERT_EXPIRY_DAYS); `bestseller alerts list` shows them with the last error"
+@dataclass
+class Delivery:
+    """One pass's delivery: without a Slack sender, alerts are printed through `show`."""
+
+    conn: psycopg.Connection
+    sender: SlackSender | None
+    default_channel: str | None
+    show: Callable[[SlackMessage], None]
+    expiry_days: float
+    should_stop: Callable[[], bool] = lambda: False  # SIGTERM: the next run sends the rest
+    report: DeliveryReport = field(default_factory=DeliveryReport)
+    slack_failing: bool = False  # the rest waits for the sweep rather than hammer Slack
+    refused: _Refusals = field(default_factory=_Refusals)
+
+    def batch(self, *, ids: list[int], categories: list[tuple[str, int]], now: datetime) -> None:
+        """A written batch's instant alerts, and the messages its changes complete: one
+        round trip to claim and read them, Slack, one round trip to mark them."""
+        # Printed alerts go out after the last batch, with the whole story: a terminal
+        # line cannot be updated.
+        if self.sender is None or self.slack_failing or not (ids or categories):
+            return
+        if self.should_stop():
+            return
+        told = story_store.claim_and_tell(
+            self.conn, ids=ids, categories=categories, default_channel=self.default_channel, now=now
         )
-        report.errors.append(ErrorEvent(source="slack", kind="expired", message=message))
-    items = outbox_store.due(conn, now=now)
-    if sender is None:
-        printed = set(outbox_store.mark_printed(conn, [item.id for item in items]))
+        self.send(told)
+
+    def sweep(self, *, now: datetime) -> DeliveryReport:
+        """Everything the batches left: rows of a run that died, digests and alerts held
+        for quiet hours, posts Slack refused for now, and updates found only now."""
+        report, conn = self.report, self.conn
+        if self.sender is not None:
+            reconcile(conn, sender=self.sender, default_channel=self.default_channel, report=report)
+        self.slack_failing = False  # one more try per pass
+        report.expired = outbox_store.expire(conn, now=now, days=self.expiry_days)
+        if report.expired:
+            message = (
+                f"{report.expired} alert(s) expired undelivered after {self.expiry_days:g} days"
+                " (ALERT_EXPIRY_DAYS); `bestseller alerts list` shows them with the last error"
+            )
+            report.errors.append(ErrorEvent(source="slack", kind="expired", message=message))
+        items = outbox_store.due(conn, now=now)
+        printing = self.sender is None
+        told = story_store.tell(
+            conn,
+            [item.id for item in items if printing or not item.grouped],
+            default_channel=self.default_channel,
+        )
+        if printing:
+            printed = set(outbox_store.mark_printed(conn, [item.id for item in items]))
+            for item in items:
+                if item.id in printed:
+                    self.show(message_for(told[item.id]))
+            report.printed += len(printed)
+            return report
+        unroutable = [item.id for item in items if not (item.channel or self.default_channel)]
+        if unroutable:
+            outbox_store.release(conn, unroutable, error=NO_CHANNEL)
+            report.errors.append(ErrorEvent(source="slack", kind="no_channel", message=NO_CHANNEL))
+        singles: list[ToldItem] = []
+        digests: dict[str, list[OutboxItem]] = {}
         for item in items:
-            if item.id in printed:
-                show(message_for(conn, item))
-        report.printed = len(printed)
+            channel = item.channel or self.default_channel
+            if channel is None:
+                continue
+            if self.refused.blocked(channel):
+                continue  # refused in this pass already: kept for the next delivery
+            if item.grouped:
+                digests.setdefault(channel, []).append(item)
+            else:
+                singles.append(told[item.id])
+        if singles and not self.should_stop():
+            # Only the rows the claim took: another delivery may have taken the rest.
+            taken = set(outbox_store.claim(conn, [entry.item.id for entry in singles]))
+            self.send([entry for entry in singles if entry.item.id in taken])
+        for channel, group in digests.items():
+            if self.should_stop() or self.refused.blocked(channel):
+                continue
+            if self.slack_failing:
+                outbox_store.release(conn, [item.id for item in group], error=SLACK_FAILING)
+                continue
+            ids = outbox_store.claim(conn, [item.id for item in group])
+            group = [item for item in group if item.id in ids]
+            if not group:
+                continue
+            title = f"#1 Best Seller digest: {len(group)} changes"
+            message = digest_message([item.change for item in group], title=title)
+            ts = self.post(channel, ids, message)
+            if ts is not None:
+                outbox_store.mark_sent(conn, ids, channel=channel, ts=ts)
+                report.sent += len(ids)
+        if not (self.slack_failing or self.should_stop()):
+            self.send(
+                story_store.claim_and_tell(
+                    conn, ids=[], categories=None, default_channel=self.default_channel, now=now
+                )
+            )
+        story_store.expire_awaiting(conn, now=now)
+        report.pending = outbox_store.count_undelivered(conn, now=now)
         return report
 
-    unroutable = [item.id for item in items if not (item.channel or default_channel)]
-    if unroutable:
-        outbox_store.release(conn, unroutable, error=NO_CHANNEL)
-        report.errors.append(ErrorEvent(source="slack", kind="no_channel", message=NO_CHANNEL))
-    outgoing: list[tuple[str, list[outbox_store.OutboxItem]]] = []
-    digests: dict[str, list[outbox_store.OutboxItem]] = {}
-    for item in items:
-        channel = item.channel or default_channel
-        if channel is None:
-            continue
-        if item.grouped:
-            digests.setdefault(channel, []).append(item)
-        elif not folded_into_recent_message(conn, sender, item, channel, report):
-            outgoing.append((channel, [item]))
-    outgoing += list(digests.items())
-    refused = _Refusals()
-    for position, (channel, group) in enumerate(outgoing):
-        if should_stop():  # SIGTERM: the next run sends the rest
-            break
-        if refused.blocked(channel):
-            continue  # Slack refused this token or channel already: no point asking again
-        if not post(conn, sender, channel, group, report, refused):
-            # Slack is struggling: leave the rest for the next run rather than hammer it.
-            rest = [item.id for _, later in outgoing[position + 1 :] for item in later]
-            outbox_store.release(conn, rest, error="not tried: Slack was failing")
-            break
-    report.pending = outbox_store.count_undelivered(conn, now=now)
-    return report
+    def send(self, told: list[ToldItem]) -> None:
+        """Post or update claimed items in order, then mark them all in one round trip."""
+        assert self.sender is not None
+        posted: list[Posted] = []
+        updated: list[int] = []
+        retry: list[int] = []  # updates to try again later
+        given_up: list[int] = []  # updates Slack refused for good (message deleted, …)
+        for position, entry in enumerate(told):
+            item = entry.item
+            channel = item.channel or self.default_channel
+            assert channel is not None  # claimed only with a channel
+            blocked = self.refused.blocked(channel)
+            if blocked:  # Slack refused this token or channel already: no point asking again
+                if entry.posted_ts is None:  # not tried: as if never claimed
+                    outbox_store.release(self.conn, [item.id], error=None)
+                else:
+                    retry.append(item.id)
+                continue
+            if self.slack_failing or self.should_stop():
+                rest = [later.item.id for later in told[position:] if later.posted_ts is None]
+                outbox_store.release(self.conn, rest, error=SLACK_FAILING)
+                retry += [later.item.id for later in told[position:] if later.posted_ts]
+                break
+            if entry.posted_ts is not None:
+                done = self.update(channel, entry.posted_ts, message_for(entry), kind="update")
+                outcome = updated if done else retry if self.slack_failing else given_up
+                outcome.append(item.id)
+            elif entry.recent is not None:
+                self.fold(entry, channel)
+            else:
+                ts = self.post(channel, [item.id], message_for(entry))
+                if ts is not None:
+                    awaiting = not other_side_known(item.change, entry.story)
+                    posted.append(Posted(id=item.id, channel=channel, ts=ts, awaiting=awaiting))
+        story_store.settle(
+            self.conn, posted=posted, updated=updated, retry=retry, given_up=given_up
+        )
+        self.report.sent += len(posted)
+        self.report.updated += len(updated)
+
+    def post(self, channel: str, ids: list[int], message: SlackMessage) -> str | None:
+        """Post claimed rows; Slack's ts, or None when it failed (recorded as such)."""
+        assert self.sender is not None
+        try:
+            return self.sender.post(channel=channel, message=message, outbox_ids=ids)
+        except SlackError as exc:
+            self.report.errors.append(ErrorEvent(source="slack", kind="send", message=str(exc)))
+            if exc.permanent:
+                outbox_store.mark_refused(self.conn, ids, error=str(exc))
+                self.report.refused_because(str(exc), len(ids))
+                self.refused.note(channel, exc)
+                return None
+            self.slack_failing = True
+            if not isinstance(exc, SlackDeliveryUnknown):
+                # A post whose fate is unknown stays claimed, for the next run to look up.
+                outbox_store.release(self.conn, ids, error=str(exc))
+            return None
+
+    def update(self, channel: str, ts: str, message: SlackMessage, *, kind: str) -> bool:
+        assert self.sender is not None
+        try:
+            self.sender.update(channel=channel, ts=ts, message=message)
+        except SlackError as exc:
+            self.report.errors.append(ErrorEvent(source="slack", kind=kind, message=str(exc)))
+            self.slack_failing = self.slack_failing or not exc.permanent
+            return False
+        return True
+
+    def fold(self, entry: ToldItem, channel: str) -> None:
+        """Flap control: a badge that flips again within the re-notify window updates the
+        message already in the channel instead of posting another one."""
+        item, recent = entry.item, entry.recent
+        assert recent is not None and entry.recent_id is not None
+        window = timedelta(minutes=item.renotify_window_minutes)
+        lines = [flap_line(recent.kinds, window=window), *story_lines(item.change, entry.story)]
+        reason = f"flapping within {item.renotify_window_minutes} min: updated message {recent.ts}"
+        outbox_store.mark_suppressed(
+            self.conn,
+            [item.id],
+            channel=channel,
+            ts=recent.ts,
+            reason=reason,
+            folded_into=entry.recent_id,
+        )
+        message = alert_message(item.change, extra_lines=lines)
+        if self.update(channel, recent.ts, message, kind="update"):
+            self.report.suppressed += 1
+        elif self.slack_failing:
+            outbox_store.release(self.conn, [item.id], error="Slack failed to update the message")
+        else:
+            error = "Slack refused to update the message"
+            outbox_store.mark_refused(self.conn, [item.id], error=error)
+            self.report.refused_because(error, 1)
+
+
+SLACK_FAILING = "not tried: Slack was failing"
 
 
 def deliver_with_settings(
@@ -135,100 +281,22 @@ def deliver_with_settings(
     now: datetime,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> DeliveryReport:
-    """`deliver` to the configured Slack (or printed, without a token)."""
+    """Everything due, to the configured Slack (or printed, without a token): the sweep of
+    a pass, run on its own (`bestseller alerts retry`)."""
     sender = SlackSender.from_settings(settings) if settings.slack_bot_token else None
-    return deliver(
-        conn,
+    delivery = Delivery(
+        conn=conn,
         sender=sender,
         default_channel=settings.slack_channel_id,
         show=show,
-        now=now,
         expiry_days=settings.alert_expiry_days,
         should_stop=should_stop,
     )
+    return delivery.sweep(now=now)
 
 
-def message_for(conn: psycopg.Connection, item: outbox_store.OutboxItem) -> SlackMessage:
-    story = outbox_store.alert_story(conn, item)
-    return alert_message(item.change, extra_lines=story_lines(item.change, story))
-
-
-def post(
-    conn: psycopg.Connection,
-    sender: SlackSender,
-    channel: str,
-    group: list[outbox_store.OutboxItem],
-    report: DeliveryReport,
-    refused: _Refusals,
-) -> bool:
-    """Claim, post, mark sent (DELIVERY.md). False when Slack failed transiently.
-
-    Only the rows the claim took are posted: another delivery may have taken the rest."""
-    ids = outbox_store.claim(conn, [item.id for item in group])
-    group = [item for item in group if item.id in ids]
-    if not group:
-        return True
-    if len(group) == 1:
-        message = message_for(conn, group[0])
-    else:
-        title = f"#1 Best Seller digest: {len(group)} changes"
-        message = digest_message([item.change for item in group], title=title)
-    try:
-        ts = sender.post(channel=channel, message=message, outbox_ids=ids)
-    except SlackError as exc:
-        report.errors.append(ErrorEvent(source="slack", kind="send", message=str(exc)))
-        if exc.permanent:
-            outbox_store.mark_refused(conn, ids, error=str(exc))
-            report.refused_because(str(exc), len(ids))
-            refused.note(channel, exc)
-            return True
-        if not isinstance(exc, SlackDeliveryUnknown):
-            # A post whose fate is unknown stays claimed, for the next run to look up.
-            outbox_store.release(conn, ids, error=str(exc))
-        return False
-    outbox_store.mark_sent(conn, ids, channel=channel, ts=ts)
-    report.sent += len(ids)
-    return True
-
-
-def folded_into_recent_message(
-    conn: psycopg.Connection,
-    sender: SlackSender,
-    item: outbox_store.OutboxItem,
-    channel: str,
-    report: DeliveryReport,
-) -> bool:
-    """Flap control: a badge that flips again within the re-notify window updates the
-    message already in the channel instead of posting another one."""
-    if item.renotify_window_minutes <= 0:
-        return False
-    recent = outbox_store.recent_message(
-        conn, item.change, channel=channel, window_minutes=item.renotify_window_minutes
-    )
-    if recent is None:
-        return False
-    window = timedelta(minutes=item.renotify_window_minutes)
-    story = outbox_store.alert_story(conn, item)
-    lines = [flap_line(recent.kinds, window=window), *story_lines(item.change, story)]
-    reason = f"flapping within {item.renotify_window_minutes} min: updated message {recent.ts}"
-    if not outbox_store.mark_suppressed(
-        conn, item.id, channel=channel, ts=recent.ts, reason=reason
-    ):
-        return True  # another delivery took it
-    try:
-        sender.update(
-            channel=channel, ts=recent.ts, message=alert_message(item.change, extra_lines=lines)
-        )
-    except SlackError as exc:
-        report.errors.append(ErrorEvent(source="slack", kind="update", message=str(exc)))
-        if exc.permanent:
-            outbox_store.mark_refused(conn, [item.id], error=str(exc))
-            report.refused_because(str(exc), 1)
-        else:
-            outbox_store.release(conn, [item.id], error=str(exc))
-        return True
-    report.suppressed += 1
-    return True
+def message_for(entry: ToldItem) -> SlackMessage:
+    return alert_message(entry.item.change, extra_lines=story_lines(entry.item.change, entry.story))
 
 
 def reconcile(

@@ -1,7 +1,7 @@
 """Who took #1 when no tracked product did: the head of Keepa's best seller list of the
 category (as of the list's own update time), asked once per category per pass, within a
 token budget; a category without a list answers empty and costs nothing. Optional
-(KEEPA_BESTSELLERS_LOOKUP); without it, or past the budget, such a loss says "holder unknown".
+(KEEPA_BESTSELLERS_LOOKUP); without it, or past the budget, such a loss says "not known yet".
 """
 
 from dataclasses import dataclass, field

@@ -13,10 +13,11 @@ from bestseller_cli import check_store, db, output
 from bestseller_cli.badges import moved_ranks, observe
 from bestseller_cli.category_names import NameBudget, name_batch, with_names
 from bestseller_cli.config import Settings
-from bestseller_cli.delivery import DeliveryReport, deliver_with_settings
+from bestseller_cli.delivery import Delivery, DeliveryReport
 from bestseller_cli.errors import KeepaAuthError, KeepaError
 from bestseller_cli.holder_lookup import look_up_holders
 from bestseller_cli.keepa import KeepaClient, KeepaOutOfTokens
+from bestseller_cli.keepa_ahead import fetch_ahead
 from bestseller_cli.models import (
     INVALID,
     VARIATION_PARENT,
@@ -67,6 +68,7 @@ class CheckSummary:
     alerts_recovered: int = 0
     alerts_folded_into_flapping: int = 0
     alerts_undelivered: int = 0
+    alerts_updated: int = 0  # messages completed in place once their story was known
     # Why Slack refused alerts this run (token, channel, ...), once per reason.
     alerts_refused_because: list[str] = field(default_factory=list)
     holders_looked_up: int | None = None  # None: KEEPA_BESTSELLERS_LOOKUP is off
@@ -110,6 +112,22 @@ class PassContext:
     stop: threading.Event = field(default_factory=threading.Event)
     calls: list[ApiCall] = field(default_factory=list)
     errors: list[ErrorEvent] = field(default_factory=list)
+    delivery: Delivery | None = None  # None on a dry run
+    tokens_left: int | None = None  # as Keepa's latest answer said
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record_call(self, call: ApiCall) -> None:
+        """Keepa's client reports each call here, from the threads fetching ahead too."""
+        with self.lock:
+            self.calls.append(call)
+            if call.tokens_left is not None:
+                self.tokens_left = call.tokens_left
+
+    def take_calls(self) -> list[ApiCall]:
+        """The calls reported so far, to be written; later ones go to the next write."""
+        with self.lock:
+            calls, self.calls = self.calls, []
+        return calls
 
 
 def run_check(
@@ -185,6 +203,16 @@ def run_pass(
         stop=stop or threading.Event(),
     )
     note_unknown_zones(context)
+    if not summary.dry_run:
+        sender = SlackSender.from_settings(settings) if settings.slack_bot_token else None
+        context.delivery = Delivery(
+            conn=conn,
+            sender=sender,
+            default_channel=settings.slack_channel_id,
+            show=show,
+            expiry_days=settings.alert_expiry_days,
+            should_stop=context.stop.is_set,
+        )
     selection = check_store.WorkSelection(run_id=run_id, asins=asins, client=client)
     summary.asins_to_check = summary.tokens_needed = check_store.count_work(conn, selection)
     work = check_store.work_chunks(
@@ -201,7 +229,7 @@ def run_pass(
         ),
         history_days=settings.keepa_history_days,
         update_hours=settings.keepa_update_hours,
-        on_call=context.calls.append,
+        on_call=context.record_call,
         on_error=context.errors.append,
         deadline=deadline,
         stop=context.stop,
@@ -216,12 +244,9 @@ def run_pass(
             lookup = settings.keepa_bestsellers_lookup and summary.stopped_because is None
             if lookup and run_id is not None:
                 name_unexplained_holders(keepa, context, run_id)
-        if not summary.dry_run:
+        if context.delivery is not None:
             flush_records(context)
-            report = deliver_with_settings(
-                conn, settings, show=show, now=clock(), should_stop=context.stop.is_set
-            )
-            absorb(summary, report, context)
+            absorb(summary, context.delivery.sweep(now=clock()), context)
             flush_records(context)
     except Exception as exc:
         if not summary.dry_run:
@@ -294,10 +319,10 @@ def fetch_all(
     """Fetch and process the work chunk by chunk; once stopped, the rest is listed unchecked."""
     summary = context.summary
     for marketplace, asins in work:
-        done = 0
+        left = asins
         if summary.stopped_because is None:
-            done = fetch_chunk(keepa, context, marketplace, asins, deadline, on_progress)
-        summary.unchecked += [f"{asin} ({marketplace})" for asin in asins[done:]]
+            left = fetch_chunk(keepa, context, marketplace, asins, deadline, on_progress)
+        summary.unchecked += [f"{asin} ({marketplace})" for asin in left]
 
 
 def fetch_chunk(
@@ -307,44 +332,61 @@ def fetch_chunk(
     asins: list[str],
     deadline: float,
     on_progress: Callable[[int, int], None],
-) -> int:
-    """Batch after batch, in order; returns how many of `asins` were processed."""
+) -> list[str]:
+    """Batch after batch, each written and alerted while the next ones are fetched; returns
+    the ASINs of `asins` left unprocessed."""
     summary = context.summary
-    batches = keepa.batches(asins, marketplace=marketplace, batch_size=context.settings.batch_size)
-    done = 0
-    while done < len(asins):
+
+    def may_request() -> bool:
         if context.stop.is_set():
             summary.stopped_because = STOPPED_BY_SIGTERM
-            break
-        if time.monotonic() > deadline:
-            summary.stopped_because = "the run deadline (RUN_DEADLINE_MINUTES) is near"
-            summary.stopped_for = "deadline"
-            break
-        try:
-            requested, products = next(batches)
-        except StopIteration:
-            break
-        except KeepaOutOfTokens as exc:
-            summary.stopped_because = f"Keepa is out of tokens ({exc})"
-            summary.stopped_for = "tokens"
-            break
-        except KeepaAuthError:
-            raise
-        except KeepaError as exc:
-            context.errors.append(
-                ErrorEvent(source="keepa", kind="request_failed", message=str(exc))
-            )
-            if context.stop.is_set():
-                summary.stopped_because = STOPPED_BY_SIGTERM
-            else:
-                summary.stopped_because = f"Keepa failed: {exc}"
-                summary.stopped_for = "keepa"
-            break
-        process_batch(context, marketplace, requested, products, keepa=keepa)
-        done += len(requested)
-        summary.checked += len(requested)
+            return False
+        if time.monotonic() <= deadline:
+            return True
+        summary.stopped_because = "the run deadline (RUN_DEADLINE_MINUTES) is near"
+        summary.stopped_for = "deadline"
+        return False
+
+    processed: set[str] = set()
+    for fetched in fetch_ahead(
+        keepa,
+        marketplace=marketplace,
+        asins=asins,
+        batch_size=context.settings.batch_size,
+        ahead=context.settings.keepa_requests_ahead,
+        may_request=may_request,
+        tokens_left=lambda: context.tokens_left,
+    ):
+        if fetched.products is None:
+            stop_fetching(context, fetched.error)
+            continue
+        queued, categories = process_batch(
+            context, marketplace, fetched.asins, fetched.products, keepa=keepa
+        )
+        if context.delivery is not None:
+            context.delivery.batch(ids=queued, categories=categories, now=context.clock())
+        processed.update(fetched.asins)
+        summary.checked += len(fetched.asins)
         on_progress(summary.checked, summary.asins_to_check)
-    return done
+    return [asin for asin in asins if asin not in processed]
+
+
+def stop_fetching(context: PassContext, error: Exception | None) -> None:
+    """A failed request ends the fetching; the answers already paid for are still processed."""
+    if isinstance(error, KeepaAuthError) or not isinstance(error, KeepaError):
+        raise error or AssertionError("a batch without products or error")
+    if context.summary.stopped_because is not None:
+        return
+    if isinstance(error, KeepaOutOfTokens):
+        context.summary.stopped_because = f"Keepa is out of tokens ({error})"
+        context.summary.stopped_for = "tokens"
+        return
+    context.errors.append(ErrorEvent(source="keepa", kind="request_failed", message=str(error)))
+    if context.stop.is_set():
+        context.summary.stopped_because = STOPPED_BY_SIGTERM
+        return
+    context.summary.stopped_because = f"Keepa failed: {error}"
+    context.summary.stopped_for = "keepa"
 
 
 def name_unexplained_holders(keepa: KeepaClient, context: PassContext, run_id: int) -> None:
@@ -384,8 +426,10 @@ def process_batch(
     products: list[ProductSnapshot],
     *,
     keepa: KeepaClient,
-) -> None:
-    """Name, diff and write a batch: one read, /category lookups if needed, one write."""
+) -> tuple[list[int], list[tuple[str, int]]]:
+    """Name, diff and write a batch: one read, /category lookups if needed, one write.
+    Returns the outbox ids it queued and the (marketplace, category) pairs whose badge
+    moved."""
     received_at = time.monotonic()
     observed_at = context.clock()
     summary = context.summary
@@ -459,11 +503,11 @@ def process_batch(
     summary.gained += sum(change.kind == "gained" for change in changes)
     summary.lost += sum(change.kind == "lost" for change in changes)
     summary.changes += changes
-    summary.tokens_used += sum(call.tokens_consumed or 0 for call in context.calls)
+    calls = context.take_calls()
+    summary.tokens_used += sum(call.tokens_consumed or 0 for call in calls)
     if summary.dry_run or context.run_id is None:
         context.conn.rollback()
-        context.calls.clear()
-        return
+        return [], []
     _, queued = check_store.write_batch(
         context.conn,
         run_id=context.run_id,
@@ -472,15 +516,16 @@ def process_batch(
         names=named.rows,
         changes=changes,
         deliveries=deliveries,
-        calls=context.calls,
+        calls=calls,
         token_cost_usd=context.settings.keepa_token_cost_usd,
         missing=missing,
         missing_unknown_after=unknown_after,
     )
-    context.calls.clear()
-    summary.alerts_queued += queued
+    summary.alerts_queued += len(queued)
     latency = (time.monotonic() - received_at) * 1000
     summary.detection_latency_ms_max = max(summary.detection_latency_ms_max or 0.0, latency)
+    categories = {(change.marketplace, change.category_id) for change in changes}
+    return queued, sorted(categories)
 
 
 def note_operations(
@@ -523,22 +568,22 @@ def absorb(summary: CheckSummary, report: DeliveryReport, context: PassContext) 
     summary.alerts_recovered = report.recovered
     summary.alerts_folded_into_flapping = report.suppressed
     summary.alerts_undelivered = report.pending
+    summary.alerts_updated = report.updated
     context.errors += report.errors
 
 
 def flush_records(context: PassContext) -> None:
     """API calls outside a written batch (failures, /token) and errors, in one transaction."""
-    summary_tokens = sum(call.tokens_consumed or 0 for call in context.calls)
-    context.summary.tokens_used += summary_tokens
+    calls = context.take_calls()
+    context.summary.tokens_used += sum(call.tokens_consumed or 0 for call in calls)
     with context.conn.transaction():
         check_store.record_api_calls(
             context.conn,
-            context.calls,
+            calls,
             run_id=context.run_id,
             token_cost_usd=context.settings.keepa_token_cost_usd,
         )
         check_store.record_errors(context.conn, context.errors, run_id=context.run_id)
-    context.calls.clear()
     context.errors.clear()
 
 

@@ -1,13 +1,13 @@
 """SQL of the notification outbox (notification_log)."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import psycopg
 from psycopg.rows import class_row
 
 from bestseller_cli.models import BadgeChange
-from bestseller_cli.story import AlertStory, ListedHolder, OtherProduct
 
 
 @dataclass(frozen=True)
@@ -53,15 +53,38 @@ UNDELIVERED = (
 # What a delivery may take: never tried, or refused before (retried until sent or expired).
 DELIVERABLE = ("pending", "refused")
 
-DUE_SQL = """
-SELECT n.id, n.channel, n.client_id, c.asin, c.marketplace, c.category_id,
-       COALESCE(c.category_name, names.name),
-       c.kind, c.rank_before, c.rank_after, c.main_rank, c.title, c.detected_at,
+# A change's columns in the order every outbox query selects them (`c.` = bestseller_changes,
+# `names.` = category_names, joined by NAMES_JOIN), as (field, SQL) pairs.
+CHANGE_COLUMNS = (
+    ("asin", "c.asin"),
+    ("marketplace", "c.marketplace"),
+    ("category_id", "c.category_id"),
+    ("category_name", "COALESCE(c.category_name, names.name)"),
+    ("kind", "c.kind"),
+    ("rank_before", "c.rank_before"),
+    ("rank_after", "c.rank_after"),
+    ("main_rank", "c.main_rank"),
+    ("title", "c.title"),
+    ("detected_at", "c.detected_at"),
+    ("keepa_seen_at", "c.keepa_seen_at"),
+)
+SELECT_CHANGE = ", ".join(sql for _, sql in CHANGE_COLUMNS)
+NAMES_JOIN = """LEFT JOIN category_names names
+  ON names.marketplace = c.marketplace AND names.category_id = c.category_id"""
+
+
+def change_from(values: Sequence[object]) -> BadgeChange:
+    """A change from the values of SELECT_CHANGE, in order."""
+    fields = [name for name, _ in CHANGE_COLUMNS]
+    return BadgeChange(**dict(zip(fields, values, strict=True)))
+
+
+DUE_SQL = f"""
+SELECT n.id, n.channel, n.client_id, {SELECT_CHANGE},
        n.delivery_mode, n.renotify_window_minutes,
-       n.deliver_after > n.created_at + interval '1 minute', c.keepa_seen_at
+       n.deliver_after > n.created_at + interval '1 minute'
 FROM notification_log n JOIN bestseller_changes c ON c.id = n.change_id
-LEFT JOIN category_names names
-  ON names.marketplace = c.marketplace AND names.category_id = c.category_id
+{NAMES_JOIN}
 WHERE n.status = ANY(%(deliverable)s) AND n.deliver_after <= %(now)s
 ORDER BY n.deliver_after, n.id
 """
@@ -70,28 +93,15 @@ ORDER BY n.deliver_after, n.id
 def due(conn: psycopg.Connection, *, now: datetime) -> list[OutboxItem]:
     items = []
     for row in conn.execute(DUE_SQL, {"now": now, "deliverable": list(DELIVERABLE)}):
-        change = BadgeChange(
-            asin=row[3],
-            marketplace=row[4],
-            category_id=row[5],
-            category_name=row[6],
-            kind=row[7],
-            rank_before=row[8],
-            rank_after=row[9],
-            main_rank=row[10],
-            title=row[11],
-            detected_at=row[12],
-            keepa_seen_at=row[16],
-        )
         items.append(
             OutboxItem(
                 id=row[0],
                 channel=row[1],
                 client_id=row[2],
-                change=change,
-                delivery_mode=row[13],
-                renotify_window_minutes=row[14],
-                held=row[15],
+                change=change_from(row[3:14]),
+                delivery_mode=row[14],
+                renotify_window_minutes=row[15],
+                held=row[16],
             )
         )
     conn.commit()
@@ -192,170 +202,24 @@ def count_undelivered(conn: psycopg.Connection, *, now: datetime) -> int:
 
 
 def mark_suppressed(
-    conn: psycopg.Connection, item_id: int, *, channel: str, ts: str, reason: str
-) -> bool:
-    """A delivery decision, kept with its reason: the change went into message `ts`. False
-    when another delivery took the row first."""
+    conn: psycopg.Connection,
+    ids: list[int],
+    *,
+    channel: str,
+    ts: str,
+    reason: str,
+    folded_into: int,
+) -> None:
+    """A delivery decision, kept with its reason: the change went into message `ts` (of
+    outbox row `folded_into`), whose old story is no longer to be completed."""
     with conn.transaction():
-        row = conn.execute(
-            "UPDATE notification_log SET status = 'suppressed', sent_at = now(),"
-            " slack_channel = %s, slack_ts = %s, reason = %s, error = NULL"
-            " WHERE id = %s AND status = ANY(%s) RETURNING id",
-            (channel, ts, reason, item_id, list(DELIVERABLE)),
-        ).fetchone()
-    return row is not None
-
-
-RECENT_MESSAGE_SQL = """
-SELECT n.slack_ts, c.detected_at
-FROM notification_log n JOIN bestseller_changes c ON c.id = n.change_id
-WHERE n.status = 'sent' AND n.slack_channel = %(channel)s AND n.slack_ts IS NOT NULL
-  AND c.asin = %(asin)s AND c.marketplace = %(marketplace)s AND c.category_id = %(category)s
-  AND n.sent_at >= now() - make_interval(mins => %(window)s)
-ORDER BY n.sent_at DESC LIMIT 1
-"""
-
-
-def recent_message(
-    conn: psycopg.Connection, change: BadgeChange, *, channel: str, window_minutes: int
-) -> RecentMessage | None:
-    params = {
-        "channel": channel,
-        "asin": change.asin,
-        "marketplace": change.marketplace,
-        "category": change.category_id,
-        "window": window_minutes,
-    }
-    row = conn.execute(RECENT_MESSAGE_SQL, params).fetchone()
-    if row is None:
-        return None
-    kinds = conn.execute(
-        "SELECT kind FROM bestseller_changes WHERE asin = %s AND marketplace = %s"
-        " AND category_id = %s AND detected_at BETWEEN %s AND %s ORDER BY detected_at, id",
-        (change.asin, change.marketplace, change.category_id, row[1], change.detected_at),
-    ).fetchall()
-    return RecentMessage(ts=row[0], kinds=[kind for (kind,) in kinds])
-
-
-STORY_SQL = """
-SELECT
-  (SELECT jsonb_build_object('asin', s.asin, 'title', s.title, 'own', EXISTS (
-            SELECT 1 FROM tracked_asins own WHERE own.asin = s.asin
-            AND own.marketplace = s.marketplace AND own.active AND own.role = 'own'
-            AND own.client_id IS NOT DISTINCT FROM %(client)s))
-   FROM asin_current_state s
-   WHERE %(kind)s = 'lost' AND s.marketplace = %(marketplace)s AND s.asin <> %(asin)s
-     AND s.badge_category_ids @> ARRAY[%(category)s]::bigint[]
-     AND EXISTS (SELECT 1 FROM tracked_asins t WHERE t.asin = s.asin
-                 AND t.marketplace = s.marketplace AND t.active)
-   ORDER BY s.last_checked_at DESC LIMIT 1) AS new_holder,
-  (SELECT jsonb_build_object('asin', c.asin, 'title', c.title, 'own', EXISTS (
-            SELECT 1 FROM tracked_asins own WHERE own.asin = c.asin
-            AND own.marketplace = c.marketplace AND own.active AND own.role = 'own'
-            AND own.client_id IS NOT DISTINCT FROM %(client)s))
-   FROM bestseller_changes c
-   WHERE %(kind)s = 'gained' AND c.kind = 'lost' AND c.marketplace = %(marketplace)s
-     AND c.category_id = %(category)s AND c.asin <> %(asin)s
-     AND c.detected_at BETWEEN %(at)s - interval '2 hours' AND %(at)s + interval '5 minutes'
-   ORDER BY c.detected_at DESC LIMIT 1) AS displaced,
-  (SELECT jsonb_build_object('asin', l.holder_asin,
-                             'updated_epoch', extract(epoch FROM l.list_updated_at))
-   FROM bestseller_changes c
-   JOIN keepa_best_seller_lists l ON l.run_id = c.run_id AND l.marketplace = c.marketplace
-     AND l.category_id = c.category_id
-   WHERE %(kind)s = 'lost' AND c.kind = 'lost' AND c.asin = %(asin)s
-     AND c.marketplace = %(marketplace)s AND c.category_id = %(category)s
-     AND c.detected_at = %(at)s AND l.holder_asin IS NOT NULL
-   LIMIT 1) AS listed_holder,
-  ARRAY(SELECT r.rank FROM (
-          -- The rank in effect when the 24 hours began, then each change (a point per change).
-          (SELECT p.observed_at, p.rank FROM rank_points p
-           WHERE p.asin = %(asin)s AND p.marketplace = %(marketplace)s
-             AND p.category_id = %(category)s AND p.observed_at <= %(at)s - interval '24 hours'
-           ORDER BY p.observed_at DESC LIMIT 1)
-          UNION ALL
-          SELECT p.observed_at, p.rank FROM rank_points p
-          WHERE p.asin = %(asin)s AND p.marketplace = %(marketplace)s
-            AND p.category_id = %(category)s
-            AND p.observed_at > %(at)s - interval '24 hours' AND p.observed_at <= %(at)s
-          UNION ALL
-          -- The main category's rank is kept per check.
-          SELECT c.observed_at, u.main_rank
-          FROM asin_checks c
-          CROSS JOIN LATERAL unnest(c.asins, c.main_ranks, c.badge_counts)
-              AS u(asin, main_rank, badges)
-          WHERE %(category)s = (SELECT s.main_category_id FROM asin_current_state s
-                                WHERE s.asin = %(asin)s AND s.marketplace = %(marketplace)s)
-            AND c.marketplace = %(marketplace)s
-            AND c.observed_at BETWEEN %(at)s - interval '24 hours' AND %(at)s
-            AND u.asin = %(asin)s AND u.badges IS NOT NULL
-          UNION ALL
-          -- Rows of the old asin_history that `bestseller prune` has not converted yet.
-          SELECT h.observed_at, (h.category_ranks -> %(category_key)s ->> 'rank')::int
-          FROM asin_history h
-          WHERE h.asin = %(asin)s AND h.marketplace = %(marketplace)s AND h.available
-            AND h.category_ranks ? %(category_key)s
-            AND h.observed_at BETWEEN %(at)s - interval '24 hours' AND %(at)s
-        ) r ORDER BY r.observed_at) AS ranks,
-  (SELECT max(c.detected_at) FROM bestseller_changes c
-   WHERE c.asin = %(asin)s AND c.marketplace = %(marketplace)s
-     AND c.category_id = %(category)s AND c.kind = 'gained' AND c.detected_at < %(at)s)
-     AS gained_at,
-  -- Held since we started watching: the first point at #1, or (the main category, kept
-  -- per check) the baseline.
-  (SELECT min(first.at) FROM (
-     SELECT min(p.observed_at) AS at FROM rank_points p
-     WHERE p.asin = %(asin)s AND p.marketplace = %(marketplace)s
-       AND p.category_id = %(category)s AND p.rank = 1
-     UNION ALL
-     SELECT s.baseline_at FROM asin_current_state s
-     WHERE s.asin = %(asin)s AND s.marketplace = %(marketplace)s
-       AND s.main_category_id = %(category)s
-     UNION ALL
-     SELECT min(h.observed_at) FROM asin_history h
-     WHERE h.asin = %(asin)s AND h.marketplace = %(marketplace)s
-       AND %(category)s = ANY(h.badge_category_ids)) first) AS first_seen_holding,
-  (SELECT max(c.detected_at) FROM bestseller_changes c
-   WHERE c.asin = %(asin)s AND c.marketplace = %(marketplace)s
-     AND c.category_id = %(category)s AND c.kind = 'lost' AND c.detected_at < %(at)s)
-     AS last_lost_at
-"""
-
-
-def listed_holder(listed: dict[str, object]) -> ListedHolder:
-    epoch = listed["updated_epoch"]
-    updated_at = datetime.fromtimestamp(float(epoch), UTC) if epoch is not None else None
-    return ListedHolder(asin=str(listed["asin"]), updated_at=updated_at)
-
-
-def alert_story(conn: psycopg.Connection, item: OutboxItem) -> AlertStory:
-    """Everything an alert says beyond the change, from our own records, in one query."""
-    change = item.change
-    # Never a generic plan: it cannot tell how selective `badge_category_ids @> $n` is.
-    row = conn.execute(
-        STORY_SQL,
-        {
-            "client": item.client_id,
-            "kind": change.kind,
-            "asin": change.asin,
-            "marketplace": change.marketplace,
-            "category": change.category_id,
-            "category_key": str(change.category_id),
-            "at": change.detected_at,
-        },
-        prepare=False,
-    ).fetchone()
-    assert row is not None
-    new_holder, displaced, listed, ranks, gained_at, first_seen_holding, last_lost_at = row
-    other = new_holder or displaced
-    return AlertStory(
-        other=OtherProduct(**other) if other else None,
-        listed_holder=listed_holder(listed) if listed else None,
-        ranks=ranks,
-        badge_since=gained_at or first_seen_holding,
-        since_is_lower_bound=gained_at is None,
-        last_held_until=last_lost_at,
-    )
+        conn.execute(
+            "WITH folded AS (UPDATE notification_log SET status = 'suppressed', sent_at = now(),"
+            " slack_channel = %s, slack_ts = %s, reason = %s, error = NULL WHERE id = ANY(%s))"
+            " UPDATE notification_log SET story_update = NULL WHERE id = %s"
+            " AND story_update IN ('awaiting', 'updating')",
+            (channel, ts, reason, ids, folded_into),
+        )
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ def new_holder_line(change: BadgeChange, story: AlertStory) -> str:
         return f"Now #1: {describe(story.other)}"
     listed = story.listed_holder
     if listed is None:
-        return "Now #1: holder unknown (no tracked product holds it)"
+        return "Now #1: not known yet (no tracked product holds it)"
     as_of = f", updated {listed.updated_at:%Y-%m-%d %H:%M} UTC" if listed.updated_at else ""
     if listed.asin == change.asin:
         return f"Now #1: holder unknown (Keepa's best seller list{as_of} still shows this product)"
@@ -86,6 +86,12 @@ def freshness_line(change: BadgeChange) -> str | None:
         return None
     age = duration(change.detected_at - seen)
     return f"Keepa last saw this product {seen:%Y-%m-%d %H:%M} UTC ({age} before this check)"
+
+
+def other_side_known(change: BadgeChange, story: AlertStory) -> bool:
+    """A loss knows its new holder (tracked, or from Keepa's list), a gain whom it displaced.
+    A message posted without it is updated when a later batch or pass finds it."""
+    return story.other is not None or (change.kind == "lost" and story.listed_holder is not None)
 
 
 def story_lines(change: BadgeChange, story: AlertStory) -> list[str]:

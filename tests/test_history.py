@@ -12,7 +12,7 @@ from psycopg.conninfo import make_conninfo
 from psycopg.types.json import Jsonb
 from typer.testing import CliRunner
 
-from bestseller_cli import check_store, db, history_store, outbox_store, store
+from bestseller_cli import check_store, db, history_store, outbox_store, store, story_store
 from bestseller_cli.cli import app
 from bestseller_cli.config import load_settings
 from bestseller_cli.models import BadgeChange, CategoryRank, ProductSnapshot, StoredState
@@ -121,7 +121,7 @@ def stories(conn: psycopg.Connection) -> list[list[str]]:
                              category_name=None, kind=kind, rank_before=None, rank_after=None,
                              main_rank=None, title=None, detected_at=when)  # fmt: skip
         item = outbox_store.OutboxItem(id=0, channel=None, client_id=None, change=change)
-        lines.append(story_lines(change, outbox_store.alert_story(conn, item)))
+        lines.append(story_lines(change, story_store.alert_story(conn, item)))
     return lines
 
 
@@ -166,7 +166,7 @@ def test_old_history_converts_with_trajectory_streaks_and_report_unchanged(
         "Rank, last 24 h: #1 → #2 → #1",
         f"Last held #1 until {at(20):%Y-%m-%d %H:%M} UTC",
     ]
-    unknown = "Now #1: holder unknown (no tracked product holds it)"
+    unknown = "Now #1: not known yet (no tracked product holds it)"
     assert before_stories[3] == [
         unknown,
         "Rank, last 24 h: #1 → #2 → #1 → #3",

@@ -50,7 +50,7 @@ def test_off_by_default_no_list_is_asked_and_the_holder_is_unknown(
     lose_the_badge(keepa, conn, {GADGETS: OURS})
     assert list_requests(keepa) == []
     [loss] = loss_messages(slack)
-    assert "Now #1: holder unknown (no tracked product holds it)" in loss
+    assert "Now #1: not known yet (no tracked product holds it" in loss
 
 
 def test_an_unexplained_loss_names_the_head_of_keepas_best_seller_list(
@@ -102,7 +102,7 @@ def test_the_token_budget_caps_lookups_and_the_rest_stay_unknown(
     assert len(list_requests(keepa)) == 2  # 2 x 50 tokens fit in 120, a third would not
     losses = loss_messages(slack)
     assert sum("Keepa's best seller list, updated" in loss for loss in losses) == 2
-    assert sum("holder unknown" in loss for loss in losses) == 1
+    assert sum("not known yet" in loss for loss in losses) == 1
     spent = conn.execute(
         "SELECT sum(tokens_consumed) FROM api_usage_log WHERE endpoint = 'bestsellers'"
     ).fetchone()
@@ -144,7 +144,7 @@ def test_a_failing_list_request_leaves_the_alert_unknown_and_the_pass_green(
 
     assert summary.exit_code == 0 and summary.alerts_sent == 1
     [loss] = loss_messages(slack)
-    assert "holder unknown" in loss
+    assert "not known yet" in loss
     errors = conn.execute("SELECT kind FROM error_log WHERE source = 'keepa'").fetchall()
     assert ("bestsellers_failed",) in errors
 

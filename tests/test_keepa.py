@@ -4,7 +4,7 @@ import logging
 import re
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +18,7 @@ from bestseller_cli import check_store
 from bestseller_cli.config import Settings
 from bestseller_cli.errors import KeepaAuthError, KeepaError
 from bestseller_cli.keepa import KeepaClient, KeepaOutOfTokens, TokenStatus, parse_product
+from bestseller_cli.keepa_ahead import Fetched, fetch_ahead
 from bestseller_cli.models import ApiCall, CategoryRank, ErrorEvent
 from fakes import KEEPA_TEST_KEY
 from fakes.keepa_payloads import envelope, not_enough_tokens, product, unknown_product
@@ -83,29 +84,87 @@ def test_a_batch_of_250_asins_takes_three_requests(
     asins = [f"B{n:09d}" for n in range(250)]
 
     with make_client() as client:
-        batches = list(client.batches(asins, marketplace="com", batch_size=100))
+        batches = list(ahead_of(client, asins, batch_size=100, ahead=0))
 
-    assert [len(batch) for batch, _ in batches] == [100, 100, 50]
+    assert [len(fetched.asins) for fetched in batches] == [100, 100, 50]
     requests = httpx_mock.get_requests()
     assert [len(r.url.params["asin"].split(",")) for r in requests] == [100, 100, 50]
-    snapshots = [snapshot for _, batch in batches for snapshot in batch]
+    snapshots = [snapshot for fetched in batches for snapshot in fetched.products or []]
     assert [snapshot.asin for snapshot in snapshots] == asins
     assert all(snapshot.available for snapshot in snapshots)
     assert [call.asin_count for call in reported.calls] == [100, 100, 50]
     assert [call.tokens_consumed for call in reported.calls] == [100, 100, 50]
 
 
-def test_batches_are_fetched_only_as_the_caller_asks_for_them(
+def ahead_of(
+    client: KeepaClient,
+    asins: list[str],
+    *,
+    batch_size: int,
+    ahead: int,
+    may_request: Callable[[], bool] = lambda: True,
+    tokens_left: int | None = None,
+) -> Iterator[Fetched]:
+    return fetch_ahead(
+        client,
+        marketplace="com",
+        asins=asins,
+        batch_size=batch_size,
+        ahead=ahead,
+        may_request=may_request,
+        tokens_left=lambda: tokens_left,
+    )
+
+
+@pytest.mark.parametrize("ahead", [0, 1, 2])
+def test_no_more_than_the_requests_ahead_are_made_before_a_batch_is_processed(
+    httpx_mock: HTTPXMock, make_client: Callable[..., KeepaClient], ahead: int
+) -> None:
+    httpx_mock.add_callback(answer_with_products, is_reusable=True)
+    asins = [f"B{n:09d}" for n in range(60)]
+
+    with make_client() as client:
+        batches = ahead_of(client, asins, batch_size=10, ahead=ahead)
+        first = next(batches)
+        batches.close()  # waits for the requests already made
+        requested = len(httpx_mock.get_requests())
+
+    assert first.asins == asins[:10]
+    assert requested == 1 + ahead
+
+
+def test_no_request_goes_ahead_of_the_tokens_keepa_reported(
     httpx_mock: HTTPXMock, make_client: Callable[..., KeepaClient]
 ) -> None:
     httpx_mock.add_callback(answer_with_products, is_reusable=True)
     asins = [f"B{n:09d}" for n in range(30)]
 
     with make_client() as client:
-        first_batch, _ = next(client.batches(asins, marketplace="com", batch_size=10))
+        batches = ahead_of(client, asins, batch_size=10, ahead=2, tokens_left=5)
+        next(batches)
+        batches.close()
+        requested = len(httpx_mock.get_requests())
 
-    assert first_batch == asins[:10]
-    assert len(httpx_mock.get_requests()) == 1
+    assert requested == 1
+
+
+def test_once_told_to_stop_no_request_is_made_and_answers_paid_for_are_handed_over(
+    httpx_mock: HTTPXMock, make_client: Callable[..., KeepaClient]
+) -> None:
+    httpx_mock.add_callback(answer_with_products, is_reusable=True)
+    asins = [f"B{n:09d}" for n in range(50)]
+    allowed = iter([True, True, True])
+
+    def stop_after_three() -> bool:
+        return next(allowed, False)
+
+    with make_client() as client:
+        batches = list(
+            ahead_of(client, asins, batch_size=10, ahead=2, may_request=stop_after_three)
+        )
+
+    assert [fetched.asins for fetched in batches] == [asins[:10], asins[10:20], asins[20:30]]
+    assert len(httpx_mock.get_requests()) == 3
 
 
 def test_a_request_asks_for_trimmed_history_and_never_history_0(

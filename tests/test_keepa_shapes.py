@@ -404,7 +404,7 @@ def test_a_category_without_a_best_seller_list_costs_no_tokens(
         "SELECT tokens_consumed FROM api_usage_log WHERE endpoint = 'bestsellers'"
     ).fetchone()
     assert cost == (0,)
-    assert "holder unknown" in printed[0]
+    assert "not known yet" in printed[0]
 
 
 # 8. days: the smallest window keeps every current rank

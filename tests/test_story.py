@@ -40,9 +40,9 @@ def test_a_loss_names_the_tracked_product_that_holds_it_now() -> None:
     ]
 
 
-def test_a_loss_nobody_explains_says_the_holder_is_unknown() -> None:
+def test_a_loss_nobody_explains_says_the_holder_is_not_known_yet() -> None:
     assert story_lines(change("lost"), AlertStory()) == [
-        "Now #1: holder unknown (no tracked product holds it)"
+        "Now #1: not known yet (no tracked product holds it)"
     ]
 
 
