@@ -221,12 +221,12 @@ def _phase(
         outer, meter.phase = meter.phase, phase
         if not count_batches:
             meter.rss_marks[f"before_{phase}"] = round(memory_mib("VmHWM"), 1)
-        started, cpu = time.perf_counter(), time.process_time()
+        started, cpu = time.perf_counter(), time.thread_time()
         try:
             return function(*args, **kwargs)
         finally:
             meter.seconds[phase] += time.perf_counter() - started
-            meter.cpu_seconds[phase] += time.process_time() - cpu
+            meter.cpu_seconds[phase] += time.thread_time() - cpu
             meter.phase = outer
             if count_batches:
                 meter.batches += 1
@@ -243,11 +243,11 @@ def _time_keepa(meter: PassMeter) -> None:
 
     @functools.wraps(original)
     def fetch(self: Any, *args: Any, **kwargs: Any) -> Any:
-        started, cpu = time.perf_counter(), time.process_time()
+        started, cpu = time.perf_counter(), time.thread_time()
         try:
             return original(self, *args, **kwargs)
         finally:
             meter.seconds["keepa_fetch"] += time.perf_counter() - started
-            meter.cpu_seconds["keepa_fetch"] += time.process_time() - cpu
+            meter.cpu_seconds["keepa_fetch"] += time.thread_time() - cpu
 
     keepa.KeepaClient.fetch = fetch

@@ -54,7 +54,10 @@ def delivery_plans(url: str, run_id: int | None) -> dict[str, Any]:
                     "categories": [],
                 },
             ),
-            "due rows (sweep)": (outbox_store.DUE_SQL, (now,)),
+            "due rows (sweep)": (
+                outbox_store.DUE_SQL,
+                {"now": now, "deliverable": list(outbox_store.DELIVERABLE)},
+            ),
             "expire awaiting (sweep)": (story_store.EXPIRE_SQL, {"now": now}),
         }
         plans = {}
