@@ -6,6 +6,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 
 from bestseller_cli import check_store
 
@@ -48,9 +49,9 @@ def test_loading_a_batch_reads_the_state_of_its_own_asins_only(
     conn.execute(
         "INSERT INTO asin_current_state (asin, marketplace, available, title, category_ranks,"
         " badges, baseline_at, first_seen_at, last_checked_at)"
-        " SELECT asin, marketplace, true, repeat('a product title ', 8),"
-        " '{\"20000001\": {\"name\": null, \"rank\": 5}}', '{}', now(), now(), now()"
-        " FROM tracked_asins"
+        " SELECT asin, marketplace, true, repeat('a product title ', 8), %s, '{}', now(),"
+        " now(), now() FROM tracked_asins",
+        (Jsonb({"20000001": {"name": None, "rank": 5}}),),
     )
     if statistics == "fresh":
         conn.execute("ANALYZE")
