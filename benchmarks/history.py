@@ -51,7 +51,7 @@ RANKS_SQL = """
 INSERT INTO bench_ranks
 SELECT asin, category, rank FROM bench_members
 UNION ALL
-SELECT m.asin, %(other)s + (m.batch * 2 + k) % 5000, 1000 + (hashtext(m.asin) & 4095)
+SELECT m.asin, %(other)s + (m.batch * 2 + k) %% 5000, 1000 + (hashtext(m.asin) & 4095)
 FROM bench_members m CROSS JOIN generate_series(0, 1) AS k
 """
 
