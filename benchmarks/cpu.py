@@ -9,6 +9,7 @@ writer, ...) are also kept by name, so the rest is "backends" (autovacuum worker
 """
 
 import resource
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +34,14 @@ class CpuSample:
     machine_iowait: float
 
 
+SETTLE_SECONDS = 0.5
+
+
 def sample(postmaster_pid: int) -> CpuSample:
+    """Taken once the backends of connections just closed have exited (SETTLE_SECONDS): a
+    backend reaped between reading the postmaster and listing its children would be counted
+    in neither sample, and its whole time would land in the next difference."""
+    time.sleep(SETTLE_SECONDS)
     postmaster = psutil.Process(postmaster_pid)
     times = postmaster.cpu_times()
     total = times.user + times.system + times.children_user + times.children_system
@@ -41,11 +49,14 @@ def sample(postmaster_pid: int) -> CpuSample:
     for child in postmaster.children():
         try:
             child_times = child.cpu_times()
-            title = " ".join(child.cmdline())
-        except psutil.Error:  # exited meanwhile: its time is in children_* next sample
+        except psutil.Error:  # reaped meanwhile: its time is in children_* next sample
             continue
         spent = child_times.user + child_times.system
         total += spent
+        try:
+            title = " ".join(child.cmdline())
+        except psutil.Error:  # a backend exiting (zombie) has no command line left
+            continue
         name = next((kind for kind in BACKGROUND if kind in title), None)
         if name:
             background[f"{name} {child.pid}"] = spent

@@ -72,6 +72,21 @@ def delivery_plans(url: str, run_id: int | None) -> dict[str, Any]:
             plans[name] = {
                 "alerts": len(ids),
                 "ms": round(plan["Execution Time"], 3),
+                "planning_ms": round(plan.get("Planning Time", 0.0), 3),
                 "buffers": top.get("Shared Hit Blocks", 0) + top.get("Shared Read Blocks", 0),
+                "scans": scans(top),
             }
     return plans
+
+
+def scans(node: dict[str, Any]) -> list[str]:
+    """Each scan of a table or index in the plan: rows it returned (all loops), its pages."""
+    found = []
+    if "Relation Name" in node or "Index Name" in node:
+        rows = node.get("Actual Rows", 0) * node.get("Actual Loops", 1)
+        pages = node.get("Shared Hit Blocks", 0) + node.get("Shared Read Blocks", 0)
+        target = node.get("Index Name") or node.get("Relation Name")
+        found.append(f"{node['Node Type']} {target}: {rows:g} rows, {pages} pages")
+    for child in node.get("Plans", []):
+        found += scans(child)
+    return found
