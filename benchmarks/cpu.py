@@ -32,6 +32,7 @@ class CpuSample:
     harness: float  # this process: the fakes' threads
     machine_busy: float  # every core, user + system + irq, seconds
     machine_iowait: float
+    at: float  # time.monotonic()
 
 
 SETTLE_SECONDS = 0.5
@@ -69,6 +70,7 @@ def sample(postmaster_pid: int) -> CpuSample:
         harness=own.ru_utime + own.ru_stime,
         machine_busy=busy + getattr(machine, "steal", 0.0),
         machine_iowait=getattr(machine, "iowait", 0.0),
+        at=time.monotonic(),
     )
 
 
@@ -82,7 +84,9 @@ def spent(before: CpuSample, after: CpuSample, *, pass_process: float) -> dict[s
     postgres = after.postgres_total - before.postgres_total
     harness = after.harness - before.harness
     machine = after.machine_busy - before.machine_busy
+    seconds = after.at - before.at
     return {
+        "seconds": round(seconds, 3),  # the pass process's life, and the settling after it
         "postgres": round(postgres, 3),
         "postgres_backends": round(postgres - background, 3),
         "postgres_background": round(background, 3),
@@ -90,5 +94,8 @@ def spent(before: CpuSample, after: CpuSample, *, pass_process: float) -> dict[s
         "fakes": round(harness, 3),
         "machine_busy": round(machine, 3),
         "others": round(machine - postgres - harness - pass_process, 3),
+        "others_share_of_machine": round(
+            (machine - postgres - harness - pass_process) / (seconds * psutil.cpu_count()), 3
+        ),
         "machine_iowait": round(after.machine_iowait - before.machine_iowait, 3),
     }

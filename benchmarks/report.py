@@ -207,13 +207,15 @@ def tables(results: dict[str, Any]) -> str:
             ],
         ),
         row(
-            "Machine CPU during the pass: ours (pass + PostgreSQL) / fakes / other users (s)",
+            "Machine CPU during the pass: ours (pass + PostgreSQL) / fakes / other users (s);"
+            " other users' share of the 2 cores",
             "",
             [
-                "{:.1f} / {:.1f} / {:.1f}".format(
+                "{:.1f} / {:.1f} / {:.1f}; {:.0%}".format(
                     r["cpu_outside"]["pass_process"] + r["cpu_outside"]["postgres"],
                     r["cpu_outside"]["fakes"],
                     r["cpu_outside"]["others"],
+                    r["cpu_outside"]["others_share_of_machine"],
                 )
                 for r in measured
             ],
@@ -338,6 +340,7 @@ def _aged_table(results: dict[str, Any]) -> str:
         ("Time excluding Keepa (s)", "derived.seconds_excluding_keepa", "{:.3f}"),
         ("CPU per ASIN, pass + PostgreSQL (ms)", "derived.cpu_with_postgres_ms_per_asin", "{:.3f}"),
         ("DB round trips, whole pass", "derived.round_trips_total", "{}"),
+        ("Pages the pass touched (shared buffers hit + read)", "derived.pages_touched", "{:,}"),
         ("DB round trips per alert", "derived.round_trips_per_alert", "{:.2f}"),
         ("Detection → delivered, median (s)", "alerts.detection_to_delivery_seconds_median", "{}"),
     ):

@@ -334,6 +334,8 @@ def derive(result: dict[str, Any]) -> dict[str, Any]:
         "round_trips_per_batch": round(result["round_trips"].get("batch", 0) / batches, 2),
         "round_trips_per_alert": round(result["round_trips"].get("delivery", 0) / alerts, 2),
         "round_trips_total": sum(result["round_trips"].values()),
+        "pages_touched": result["server_counters"].get("blocks_hit", 0)
+        + result["server_counters"].get("blocks_read", 0),
         "tokens_per_asin_fake": round(result["keepa"]["products_served"] / checked, 4),
         "tokens_per_asin_usage_log": round(
             result["rows_written"]["api_usage_tokens_consumed"] / checked, 4
