@@ -191,6 +191,18 @@ def release(conn: psycopg.Connection, ids: list[int], *, error: str | None) -> N
         )
 
 
+def release_held(
+    conn: psycopg.Connection, *, client_id: int | None, channel: str | None, at: datetime
+) -> None:
+    """Alerts the client's rule held for the channel go out by `at` (no later than planned)."""
+    conn.execute(
+        "UPDATE notification_log SET deliver_after = %s"
+        " WHERE status = 'pending' AND deliver_after > %s AND client_id = %s"
+        " AND channel IS NOT DISTINCT FROM %s",
+        (at, at, client_id, channel),
+    )
+
+
 def count_undelivered(conn: psycopg.Connection, *, now: datetime) -> int:
     """Alerts due by now that are still not delivered (held ones and operations posts are
     not counted)."""

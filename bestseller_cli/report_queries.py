@@ -193,6 +193,12 @@ def _params(since: datetime, until: datetime, client: str | None) -> dict[str, A
     return {"since": since, "until": until, "client": client}
 
 
+def read_one_snapshot(conn: psycopg.Connection) -> None:
+    """Make the caller's transaction (opened, nothing run yet) one read-only snapshot, so
+    every section of a report sees the same data."""
+    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+
+
 def changes(
     conn: psycopg.Connection, *, since: datetime, until: datetime, client: str | None
 ) -> list[ChangeEvent]:
