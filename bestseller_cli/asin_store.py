@@ -1,4 +1,11 @@
-"""ASIN_DOC"""
+"""The watch list: which ASINs are tracked, in which marketplace, by which client, in which
+role. Parameterised always.
+
+Owns tracked_asins. Reads clients (client_store's: a client's id), asin_current_state,
+category_names and notification_log (what `asins list` shows of each entry, and the
+entries Keepa says have no ranks); `asins remove --purge` deletes the history through
+history_store.purge_history.
+"""
 
 from dataclasses import dataclass
 from datetime import datetime

@@ -1,4 +1,13 @@
-"""SQL of the monitoring pass: runs, observed state, history, changes, outbox, usage, errors."""
+"""What a check (the monitoring pass) stores: its runs and, per batch, what it observed and
+which badges changed.
+
+Owns check_runs, asin_current_state, category_names and bestseller_changes. The batch
+write is one statement, so a batch is written whole or not at all; with them it appends to
+the history (asin_checks, rank_points, asin_details: history_store's), queues the
+changes' alerts (notification_log: outbox_store's) and logs the batch's Keepa calls
+(api_usage_log: log_store's). Reads tracked_asins and clients (the pass's work, who tracks
+what).
+"""
 
 import itertools
 from collections.abc import Iterator, Sequence

@@ -1,4 +1,10 @@
-"""All SQL for clients, their notification rules and the global defaults. Parameterised always."""
+"""Clients and their notification settings: each client's rules and the global defaults.
+Parameterised always.
+
+Owns clients, notification_rules and global_notification_settings. Reads tracked_asins
+(a client's tracked count). A changed or deleted rule releases the alerts it held through
+outbox_store.release_held.
+"""
 
 import difflib
 from dataclasses import dataclass, field

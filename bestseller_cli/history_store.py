@@ -1,4 +1,10 @@
-"""SQL of the history's upkeep: converting old asin_history rows, retention, and size.
+"""The observed history and its upkeep: converting old asin_history rows, retention,
+purging ASINs no one tracks, and the database's size.
+
+Owns asin_checks, rank_points, asin_details (appended to by check_store's batch write),
+check_spans and the legacy asin_history; writes category_names (names found in old rows).
+A purge also deletes the ASIN's bestseller_changes and asin_current_state (check_store's)
+and so its alerts (notification_log, by cascade). Reads tracked_asins and check_runs.
 
 Every function does one bounded batch in one short transaction (the caller's), so that a
 `check` running meanwhile never waits for it: the pass only inserts new rows and updates

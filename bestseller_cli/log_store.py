@@ -1,4 +1,9 @@
-"""LOG_DOC"""
+"""The logs: Keepa API calls and their token cost, and errors, each text redacted again on
+the way in.
+
+Owns api_usage_log and error_log (check_store's batch write also logs its batch's calls, in
+the same statement as the rest of the batch).
+"""
 
 import json
 

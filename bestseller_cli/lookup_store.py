@@ -1,4 +1,10 @@
-"""LOOKUP_DOC"""
+"""The optional holder lookup: Keepa's best seller lists looked up per run, naming who took
+a badge a tracked product lost.
+
+Owns keepa_best_seller_lists. Reads bestseller_changes, asin_current_state and
+tracked_asins (the run's losses no tracked product explains) and api_usage_log (the last
+lookup's cost).
+"""
 
 from dataclasses import dataclass
 

@@ -1,4 +1,9 @@
-"""SQL of the notification outbox (notification_log)."""
+"""The notification outbox: one row per alert and channel, its delivery status and when it
+is due.
+
+Owns notification_log (ops_store writes its operations posts' rows; story_store marks the
+story columns). Reads bestseller_changes and category_names (the change an alert tells).
+"""
 
 from collections.abc import Sequence
 from dataclasses import dataclass

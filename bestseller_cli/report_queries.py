@@ -2,6 +2,9 @@
 
 Every query takes the same parameters: since (inclusive), until (exclusive) and client (the
 client's name, or None for every ASIN).
+
+Owns no table: only reads, of the changes, the history, the logs, the outbox and the watch
+list.
 """
 
 from dataclasses import dataclass
