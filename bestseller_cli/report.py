@@ -6,8 +6,9 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import psycopg
 
-from bestseller_cli import ops_store, report_queries, store
+from bestseller_cli import client_store, ops_store, report_queries
 from bestseller_cli.errors import ConfigError
+from bestseller_cli.kinds import count
 from bestseller_cli.report_models import (
     AlertCounts,
     AsinSummary,
@@ -60,9 +61,9 @@ def build_report(
 ) -> Report:
     """Query every section of the report for the period, for one client or for everyone."""
     with conn.transaction():  # one snapshot for every section
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        report_queries.read_one_snapshot(conn)
         if client is not None:
-            store.client_id(conn, client)
+            client_store.client_id(conn, client)
         window = {"since": since, "until": until, "client": client}
         events = report_queries.changes(conn, **window)
         holders = report_queries.holders(conn, client=client)
@@ -76,11 +77,7 @@ def build_report(
         generated_at=until,
         client=client,
         period=Period(since=since, until=until, days=round(days, 4)),
-        changes=Changes(
-            gained=sum(e.kind == "gained" for e in events),
-            lost=sum(e.kind == "lost" for e in events),
-            events=events,
-        ),
+        changes=Changes(counts=count(e.kind for e in events), events=events),
         holders=holders,
         asins=asin_summaries(stats, events=events, holders=holders),
         keepa=keepa_usage(totals, client=client, days=days),
@@ -129,10 +126,7 @@ def asin_summaries(
             (event.asin, event.marketplace),
             AsinSummary(asin=event.asin, marketplace=event.marketplace, title=event.title),
         )
-        if event.kind == "gained":
-            summary.gained += 1
-        else:
-            summary.lost += 1
+        summary.counts[event.kind] += 1
     for holder in holders:
         summary = rows.setdefault(
             (holder.asin, holder.marketplace),

@@ -6,7 +6,7 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from bestseller_cli import client_store, db, store
+from bestseller_cli import asin_store, client_store, db
 from bestseller_cli.cli import app
 from bestseller_cli.config import load_settings
 from bestseller_cli.monitor import run_check
@@ -20,7 +20,7 @@ A, B, C = "B0AAAAAAAA", "B0BBBBBBBB", "B0CCCCCCCC"
 def track(conn: psycopg.Connection, *asins: str, client: str | None = None) -> None:
     if client is not None:
         client_store.add_client(conn, name=client)
-    store.add_tracked(conn, asins=list(asins), marketplace="com", client=client)
+    asin_store.add_tracked(conn, asins=list(asins), marketplace="com", client=client)
 
 
 def changes(conn: psycopg.Connection) -> list[tuple]:
@@ -42,7 +42,12 @@ def test_the_first_pass_is_a_baseline_and_alerts_nothing(keepa: FakeKeepa, conn)
     keepa.set_ranks(A, {KITCHEN: 40, GADGETS: 1})
     keepa.set_ranks(B, {HEADPHONES: 3})
     summary = run_check(load_settings())
-    assert (summary.checked, summary.baselines, summary.gained, summary.lost) == (2, 2, 0, 0)
+    assert (
+        summary.checked,
+        summary.baselines,
+        summary.counts["gained"],
+        summary.counts["lost"],
+    ) == (2, 2, 0, 0)
     assert changes(conn) == []
     assert outbox(conn) == []
     assert summary.exit_code == 0
@@ -63,11 +68,11 @@ def test_a_loss_and_a_gain_are_detected_once_each(keepa: FakeKeepa, conn) -> Non
         (A, "Kitchen Utensils & Gadgets", "lost", "printed"),
         (B, "Headphone Accessories", "gained", "printed"),
     ]
-    assert (second.gained, second.lost, second.alerts_printed) == (1, 1, 2)
+    assert (second.counts["gained"], second.counts["lost"], second.alerts_printed) == (1, 1, 2)
     assert any(A in text for text in printed) and any(B in text for text in printed)
 
     third = run_check(load_settings())
-    assert (third.gained, third.lost, third.alerts_printed) == (0, 0, 0)
+    assert (third.counts["gained"], third.counts["lost"], third.alerts_printed) == (0, 0, 0)
     assert len(changes(conn)) == 2
 
 
@@ -77,7 +82,7 @@ def test_an_unavailable_product_is_not_a_loss(keepa: FakeKeepa, conn) -> None:
     run_check(load_settings())
     del keepa.world[("com", A)]
     summary = run_check(load_settings())
-    assert (summary.unavailable, summary.lost) == (1, 0)
+    assert (summary.unavailable, summary.counts["lost"]) == (1, 0)
     assert changes(conn) == []
     badges = conn.execute("SELECT badges FROM asin_current_state WHERE asin = %s", (A,)).fetchone()
     assert list(badges[0]) == [str(GADGETS)]
@@ -285,7 +290,7 @@ def test_a_watch_list_longer_than_a_work_page_is_fetched_once_per_asin(
     in_com = [f"B0{index:08d}" for index in range(230)]
     in_de = [f"B1{index:08d}" for index in range(30)]
     track(conn, *in_com)
-    store.add_tracked(conn, asins=in_de, marketplace="de", client=None)
+    asin_store.add_tracked(conn, asins=in_de, marketplace="de", client=None)
     for asin in in_com:
         keepa.set_ranks(asin, {GADGETS: 5})
     for asin in in_de:
