@@ -308,6 +308,21 @@ def tables(results: dict[str, Any]) -> str:
             _verdict(max(medians) <= 2),
         ),
     ]
+    repeated = [size for size in sizes if len(size.get("repeats", [])) > 1]
+    if repeated:
+        lines += [
+            "",
+            "Sizes up to {:,} ASINs: the median of {} churn passes (by time excluding Keepa),"
+            " each after its own 1% churn; time excluding Keepa of each pass (s): {}.".format(
+                results["config"].get("repeat_up_to", 0),
+                len(repeated[0]["repeats"]),
+                "; ".join(
+                    f"{size['asins']:,}: "
+                    + " / ".join(f"{r['seconds_excluding_keepa']:.2f}" for r in size["repeats"])
+                    for size in repeated
+                ),
+            ),
+        ]
     parts = [_machine_line(results), "", *lines, ""]
     if results.get("aged"):
         parts += [_aged_table(results), ""]
