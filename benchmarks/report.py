@@ -355,7 +355,7 @@ def _aged_table(results: dict[str, Any]) -> str:
         ("Time excluding Keepa (s)", "derived.seconds_excluding_keepa", "{:.3f}"),
         ("CPU per ASIN, pass + PostgreSQL (ms)", "derived.cpu_with_postgres_ms_per_asin", "{:.3f}"),
         ("DB round trips, whole pass", "derived.round_trips_total", "{}"),
-        ("Pages the pass touched (shared buffers hit + read)", "derived.pages_touched", "{:,}"),
+        ("Pages touched by the pass's statements", "derived.pages_touched", "{:,}"),
         ("DB round trips per alert", "derived.round_trips_per_alert", "{:.2f}"),
         ("Detection → delivered, median (s)", "alerts.detection_to_delivery_seconds_median", "{}"),
     ):

@@ -364,8 +364,8 @@ def derive(result: dict[str, Any]) -> dict[str, Any]:
         "round_trips_per_batch": round(result["round_trips"].get("batch", 0) / batches, 2),
         "round_trips_per_alert": round(result["round_trips"].get("delivery", 0) / alerts, 2),
         "round_trips_total": sum(result["round_trips"].values()),
-        "pages_touched": result["server_counters"].get("blocks_hit", 0)
-        + result["server_counters"].get("blocks_read", 0),
+        # The pass's own statements (pg_stat_statements): autovacuum's pages are not in it.
+        "pages_touched": sum(item.get("pages", 0) for item in result["server"]["statements"]),
         "tokens_per_asin_fake": round(result["keepa"]["products_served"] / checked, 4),
         "tokens_per_asin_usage_log": round(
             result["rows_written"]["api_usage_tokens_consumed"] / checked, 4
