@@ -205,13 +205,12 @@ def test_a_dropped_database_connection_fails_the_pass_and_the_next_one_finishes(
     monkeypatch.setattr(check_store, "load_batch", drop_on_second_batch)
     result = CliRunner().invoke(app, ["check"])
     assert result.exit_code == 1
-    # The last line names the dropped connection. (Issue 18 wants it to read as a database
-    # error; until the pass wraps its errors at the boundary, it is "unexpected".)
-    last_line = result.output.strip().splitlines()[-1]
-    assert last_line.endswith(
-        "unexpected error: AdminShutdown: terminating connection due to administrator command"
-        " (set LOG_LEVEL=debug for the trace)"
+    # One line says what failed, what it means and what comes next; no trace, no "unexpected"
+    assert result.output.strip().splitlines()[-1] == (
+        "error: database error: terminating connection due to administrator command;"
+        " the pass stopped; the next `bestseller check` resumes it"
     )
+    assert "Traceback" not in result.output and "unexpected" not in result.output
     monkeypatch.setattr(check_store, "load_batch", original)
 
     finished = run_check(load_settings())
