@@ -228,7 +228,10 @@ def test_keepa_rejecting_the_key_exits_2_and_records_the_error(
     keepa.fail_next = [400]
     result = CliRunner().invoke(app, ["check"])
     assert result.exit_code == 2
-    assert "KEEPA_API_KEY" in result.output
+    assert result.output.strip().splitlines()[-1] == (
+        "error: Keepa rejected the request (HTTP 400 REQUEST_REJECTED): check KEEPA_API_KEY"
+    )
+    assert "unexpected" not in result.output and "Traceback" not in result.output
     kinds = conn.execute("SELECT kind FROM error_log").fetchall()
     assert ("keepa_rejected",) in kinds
 
