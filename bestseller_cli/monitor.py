@@ -61,6 +61,18 @@ class PassOptions:
         return None if self.asins is None else list(self.asins)
 
 
+def print_nothing(message: SlackMessage) -> None:
+    """Alerts without a Slack token go nowhere unless the caller shows them."""
+
+
+def report_no_progress(done: int, total: int) -> None:
+    """Progress goes nowhere unless the caller draws it."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True)
 class PassHooks:
     """How a pass reaches its caller. `show` prints alerts when there is no Slack token;
@@ -68,9 +80,9 @@ class PassHooks:
     `stop` is set (SIGTERM), the batch in hand is finished and written, nothing more is
     fetched or posted, and the run stays resumable."""
 
-    show: Callable[[SlackMessage], None] = lambda message: None
-    on_progress: Callable[[int, int], None] = lambda done, total: None
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    show: Callable[[SlackMessage], None] = print_nothing
+    on_progress: Callable[[int, int], None] = report_no_progress
+    clock: Callable[[], datetime] = utc_now
     stop: threading.Event = field(default_factory=threading.Event)
 
 
@@ -111,16 +123,16 @@ def run_check(
     settings: Settings,
     *,
     options: PassOptions = PassOptions(),
-    show: Callable[[SlackMessage], None] | None = None,
-    on_progress: Callable[[int, int], None] | None = None,
-    clock: Callable[[], datetime] | None = None,
+    show: Callable[[SlackMessage], None] = print_nothing,
+    on_progress: Callable[[int, int], None] = report_no_progress,
+    clock: Callable[[], datetime] = utc_now,
     stop: threading.Event | None = None,
 ) -> CheckSummary:
     """Run one full pass. Never overlaps another: a held run lock ends it at once. The
-    collaborators are those of PassHooks; a database failure is a DatabaseError."""
+    collaborators are PassHooks'; the database failing is a DatabaseError."""
     started = time.monotonic()
-    given = {"show": show, "on_progress": on_progress, "clock": clock, "stop": stop}
-    hooks = PassHooks(**{name: hook for name, hook in given.items() if hook is not None})
+    stop = stop or threading.Event()
+    hooks = PassHooks(show=show, on_progress=on_progress, clock=clock, stop=stop)
     summary = CheckSummary(dry_run=options.dry_run, stale_hours=settings.keepa_stale_hours)
     with db.database_errors("the pass stopped; the next `bestseller check` resumes it"):
         url = db.database_url(settings)

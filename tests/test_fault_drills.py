@@ -19,7 +19,7 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from bestseller_cli import check_store, store
+from bestseller_cli import check_store, db, store
 from bestseller_cli.cli import app
 from bestseller_cli.config import load_settings
 from bestseller_cli.monitor import run_check
@@ -219,6 +219,24 @@ def test_a_dropped_database_connection_fails_the_pass_and_the_next_one_finishes(
     assert checked == (6,)
     # 6 once, plus the batch that died uncommitted and the one already fetched ahead of it
     assert keepa.products_served == 6 + 2 + 2
+
+
+def test_a_dropped_database_connection_reads_as_a_database_error_in_any_command(
+    env: dict[str, str], conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = db.migrate
+
+    def drop_then_migrate(command_conn: psycopg.Connection) -> list[str]:
+        conn.execute("SELECT pg_terminate_backend(%s)", (command_conn.info.backend_pid,))
+        return original(command_conn)
+
+    monkeypatch.setattr(db, "migrate", drop_then_migrate)
+    result = CliRunner().invoke(app, ["settings", "show"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (
+        "error: database error: terminating connection due to administrator command;"
+        " the command stopped"
+    )
 
 
 def test_keepa_rejecting_the_key_exits_2_and_records_the_error(
