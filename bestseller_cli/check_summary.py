@@ -6,7 +6,7 @@ Each field is declared once, with how the table shows it: a new counter is one l
 """
 
 from dataclasses import Field, dataclass, field, fields
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -19,10 +19,15 @@ def row(label: str, *, default: Any = 0, show: str | None = None) -> Any:
     return field(default=default, metadata={"label": label, "show": show})
 
 
-def listed(label: str | None = None, *, where: str = "", in_log: str = "count") -> Any:
-    """A list: a row showing its length (if `label`), else told `where` says. The log line
-    and `check_runs` keep its length (`in_log="count"`), the list itself (`"list"`) or
-    nothing (`"omit"`: its items have lines of their own)."""
+def listed(
+    label: str | None = None,
+    *,
+    where: str = "",
+    in_log: Literal["count", "list", "omit"] = "count",
+) -> Any:
+    """A list: a row showing its length (with a `label`), else told as `where` says. The
+    log line and `check_runs` keep its length (`count`), the list itself (`list`) or
+    nothing (`omit`: its items have lines of their own)."""
     return field(default_factory=list, metadata={"label": label, "where": where, "in_log": in_log})
 
 
@@ -38,6 +43,9 @@ def internal(*, default: Any) -> Any:
 
 @dataclass
 class CheckSummary:
+    """Counts and findings of one pass, filled in as it goes; its fields, in this order,
+    are the keys of `check --json` (schema 1) and the rows of the table."""
+
     run_id: int | None = row("run id", default=None)
     resumed: bool = row("resumed an unfinished pass", default=False)
     lock_held_elsewhere: bool = told("a line instead of the table", default=False)
@@ -113,7 +121,6 @@ class CheckSummary:
     def rows(self) -> list[tuple[str, str]]:
         """The table: (label, value) for each field with a row, in field order."""
         record = self.record()
-        names = {spec.name: getattr(self, spec.name) for spec in fields(self)}
         shown = []
         for spec in reported_fields():
             label = spec.metadata.get("label")
@@ -121,7 +128,7 @@ class CheckSummary:
                 continue
             show = spec.metadata.get("show")
             value = show.format(**record) if show else cell(record[spec.name])
-            shown.append((label.format(**names), value))
+            shown.append((label.format(**vars(self)), value))
         return shown
 
 
