@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from bestseller_cli.kinds import KINDS, no_changes
 from bestseller_cli.models import BadgeChange
 
 
@@ -29,6 +30,12 @@ def listed(
     log line and `check_runs` keep its length (`count`), the list itself (`list`) or
     nothing (`omit`: its items have lines of their own)."""
     return field(default_factory=list, metadata={"label": label, "where": where, "in_log": in_log})
+
+
+def by_kind(label: str) -> Any:
+    """Changes per kind (kinds.count): a JSON key and a row for each kind, the row labelled
+    `label` with the kind's `{bucket}`."""
+    return field(default_factory=no_changes, metadata={"label": label, "by_kind": True})
 
 
 def told(where: str, *, default: Any) -> Any:
@@ -61,8 +68,7 @@ class CheckSummary:
     variation_parents: list[str] = listed("variation parents (track their children)")
     invalid: list[str] = listed("invalid on Keepa")
     baselines: int = row("first seen (baseline)")
-    gained: int = row("badges gained")
-    lost: int = row("badges lost")
+    counts: dict[str, int] = by_kind("changes: {bucket}")  # "gained": 1, "lost": 0, ...
     changes: list[BadgeChange] = listed(where="a line each, above the table", in_log="omit")
     alerts_queued: int = row("alerts queued")
     alerts_sent: int = row("alerts sent")
@@ -102,8 +108,15 @@ class CheckSummary:
         return 1 if failed else 0
 
     def record(self) -> dict[str, Any]:
-        """`check --json`: every field but the pass's bookkeeping, then the exit code."""
-        record = {spec.name: plain(getattr(self, spec.name)) for spec in reported_fields()}
+        """`check --json`: every field but the pass's bookkeeping (changes per kind as one
+        key each), then the exit code."""
+        record: dict[str, Any] = {}
+        for spec in reported_fields():
+            value = plain(getattr(self, spec.name))
+            if spec.metadata.get("by_kind"):
+                record.update(value)
+            else:
+                record[spec.name] = value
         return record | {"exit_code": self.exit_code}
 
     def log_record(self) -> dict[str, Any]:
@@ -125,6 +138,13 @@ class CheckSummary:
         for spec in reported_fields():
             label = spec.metadata.get("label")
             if label is None:
+                continue
+            if spec.metadata.get("by_kind"):
+                counts = getattr(self, spec.name)
+                shown += [
+                    (label.format(bucket=kind.bucket), str(counts[value]))
+                    for value, kind in KINDS.items()
+                ]
                 continue
             show = spec.metadata.get("show")
             value = show.format(**record) if show else cell(record[spec.name])

@@ -17,6 +17,7 @@ from bestseller_cli.check_summary import CheckSummary
 from bestseller_cli.cli_common import client_name, console, err_console, print_json, settings
 from bestseller_cli.doctor import run_doctor
 from bestseller_cli.errors import ConfigError
+from bestseller_cli.kinds import counts_text, kind_of
 from bestseller_cli.models import BadgeChange, parse_asin
 from bestseller_cli.monitor import PassOptions
 from bestseller_cli.output import emit, stdout_is_json, writes_json
@@ -179,8 +180,9 @@ def report_failures(summary: CheckSummary) -> None:
 
 
 def change_line(change: BadgeChange) -> str:
+    """`in Garlic Presses: B0C1234567 (com) Title`, after the change's verb."""
     return (
-        f"#1 in {change.category_name or change.category_id}:"
+        f"in {change.category_name or change.category_id}:"
         f" {change.asin} ({change.marketplace}) {change.title or ''}"
     ).rstrip()
 
@@ -194,10 +196,11 @@ def log_summary(summary: CheckSummary) -> None:
         emit("check_skipped", "another check is running (the run lock is held); nothing to do")
         return
     for change in summary.changes:
-        emit("badge_change", f"{change.kind} {change_line(change)}", **change.model_dump())
+        verb = kind_of(change.kind).verb
+        emit("badge_change", f"{verb} {change_line(change)}", **change.model_dump())
     message = (
         f"{'dry run: ' if summary.dry_run else ''}checked {summary.checked} of"
-        f" {summary.asins_to_check} ASINs: {summary.gained} gained, {summary.lost} lost,"
+        f" {summary.asins_to_check} ASINs: {counts_text(summary.counts)},"
         f" {summary.alerts_sent + summary.alerts_recovered} alerts sent,"
         f" {summary.alerts_undelivered} undelivered, {summary.tokens_used} tokens used,"
         f" {summary.duration_seconds} s"
@@ -212,9 +215,10 @@ def print_summary(summary: CheckSummary) -> None:
         console.print("Another check is running (the run lock is held); nothing to do.")
         return
     for change in summary.changes:
-        colour = "green" if change.kind == "gained" else "red"
+        kind = kind_of(change.kind)
         console.print(
-            f"[{colour}]{change.kind}[/{colour}] {escape(change_line(change))}", highlight=False
+            f"[{kind.colour}]{kind.verb}[/{kind.colour}] {escape(change_line(change))}",
+            highlight=False,
         )
     table = Table(title="Dry run (nothing written or sent)" if summary.dry_run else "Check")
     table.add_column("")

@@ -488,8 +488,8 @@ def process_batch(
                 rules_by_client=rules_by_client,
                 defaults=defaults,
             )
-    summary.gained += sum(change.kind == "gained" for change in changes)
-    summary.lost += sum(change.kind == "lost" for change in changes)
+    for change in changes:
+        summary.counts[change.kind] += 1
     summary.changes += changes
     calls = context.take_calls()
     summary.tokens_used += sum(call.tokens_consumed or 0 for call in calls)

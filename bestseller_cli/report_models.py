@@ -7,8 +7,8 @@
   "client": "acme" | null,                  # --client, else every ASIN
   "period": {"since": ISO, "until": ISO, "days": 7.0},
   "changes": {
-    "gained": 3, "lost": 1,
-    "events": [{"asin", "marketplace", "title", "kind": "gained"|"lost", "category_id",
+    "gained": 3, "lost": 1,                 # one count per kind of change (kinds.py)
+    "events": [{"asin", "marketplace", "title", "kind": "gained"|"lost"|…, "category_id",
                 "category_name", "rank_before", "rank_after", "main_rank", "detected_at"}]
   },
   "holders": [{"asin", "marketplace", "title", "main_rank", "last_checked_at",
@@ -20,7 +20,7 @@
              "badge_share",          # badge_checks / checks, 0..1; null without checks
              "longest_streak": null | {"checks", "started_at", "ended_at", "ongoing",
                                        "duration_seconds"},
-             "gained", "lost",       # changes in the period
+             "gained", "lost", …,    # changes in the period, one count per kind
              "badges_now": ["Garlic Presses"]}],
   "keepa": {"calls",                        # Keepa API calls (the account's)
             "tokens_used", "estimated_cost_usd", "asins_checked",
@@ -52,7 +52,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from bestseller_cli.models import ChangeKind
+from bestseller_cli.kinds import ChangeKind, CountsByKind, no_changes
 
 SCHEMA_VERSION = 1
 
@@ -84,9 +84,8 @@ class ChangeEvent(BaseModel):
     detected_at: UtcTime
 
 
-class Changes(BaseModel):
-    gained: int = 0
-    lost: int = 0
+class Changes(CountsByKind):
+    counts: dict[str, int] = Field(default_factory=no_changes)
     events: list[ChangeEvent] = Field(default_factory=list)
 
 
@@ -113,7 +112,7 @@ class Streak(BaseModel):
     duration_seconds: int
 
 
-class AsinSummary(BaseModel):
+class AsinSummary(CountsByKind):
     asin: str
     marketplace: str
     title: str | None = None
@@ -122,8 +121,7 @@ class AsinSummary(BaseModel):
     unavailable_checks: int = 0
     badge_share: float | None = None
     longest_streak: Streak | None = None
-    gained: int = 0
-    lost: int = 0
+    counts: dict[str, int] = Field(default_factory=no_changes)
     badges_now: list[str] = Field(default_factory=list)
 
 

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bestseller_cli.kinds import kind_of
 from bestseller_cli.models import BadgeChange
 
 
@@ -78,9 +79,7 @@ def deliver_after(rule: Rule, detected_at: datetime) -> datetime:
 
 
 def applies(rule: Rule, change: BadgeChange) -> bool:
-    if change.kind == "gained" and not rule.notify_gained:
-        return False
-    if change.kind == "lost" and not rule.notify_lost:
+    if not getattr(rule, kind_of(change.kind).rule_flag):
         return False
     if change.category_id in rule.ignored_category_ids:
         return False

@@ -8,6 +8,7 @@ import pytest
 
 from bestseller_cli.check_summary import CheckSummary
 from bestseller_cli.cli_check import print_summary
+from bestseller_cli.kinds import KINDS
 
 # Fields the table tells another way (its title, a line of their own, another row).
 TOLD_APART = {
@@ -32,6 +33,8 @@ def summary_with_a_distinct_value_everywhere() -> CheckSummary:
             value: Any = True
         elif isinstance(default, list):
             value = [f"{spec.name} {index}" for index in range(number)]
+        elif isinstance(default, dict):  # changes per kind
+            value = {kind: number * 10 + index for index, kind in enumerate(default)}
         elif spec.name == "stopped_because":
             value = "the run deadline (RUN_DEADLINE_MINUTES) is near"
         else:
@@ -50,9 +53,21 @@ def test_every_summary_field_is_in_the_json_and_a_row_of_the_table(
     table = capsys.readouterr().out.splitlines()
 
     reported = [spec for spec in fields(CheckSummary) if not spec.metadata.get("internal")]
-    assert list(record) == [spec.name for spec in reported] + ["exit_code"]
+    per_kind = [str(kind) for kind in KINDS]
+    assert list(record) == [
+        key
+        for spec in reported
+        for key in (per_kind if spec.metadata.get("by_kind") else [spec.name])
+    ] + ["exit_code"]
     for spec in reported:
         value = getattr(summary, spec.name)
+        if spec.metadata.get("by_kind"):
+            for kind, definition in KINDS.items():
+                assert record[kind] == value[kind]
+                label = spec.metadata["label"].format(bucket=definition.bucket)
+                [line] = [line for line in table if f" {label} " in line]
+                assert f" {value[kind]} " in line, f"{kind}: {line}"
+            continue
         assert record[spec.name] == value, spec.name
         if spec.name in TOLD_APART:
             assert spec.metadata["where"], f"{spec.name}: where does the table tell it?"
