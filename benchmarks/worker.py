@@ -3,7 +3,6 @@
 environment it sets). Writes the CheckSummary, round trips, phase times, CPU time and RSS.
 """
 
-import dataclasses
 import gc
 import json
 import os
@@ -15,22 +14,16 @@ from pathlib import Path
 import psutil
 
 from benchmarks.counting import PassMeter, install, memory_mib
+from bestseller_cli.check_summary import CheckSummary
 from bestseller_cli.config import load_settings
-from bestseller_cli.monitor import CheckSummary, run_check
+from bestseller_cli.monitor import run_check
 
 MIB = 1024 * 1024
 
 
 def summary_record(summary: CheckSummary) -> dict[str, object]:
-    record = {
-        name: value
-        for name, value in dataclasses.asdict(summary).items()
-        if isinstance(value, int | float | str | bool | None)
-    }
-    record.update(summary.counts)
-    record["unchecked"] = len(summary.unchecked)
-    record["warnings"] = summary.warnings
-    return record
+    """The pass's log record (lists as counts), with its warnings in full."""
+    return summary.log_record() | {"warnings": summary.warnings}
 
 
 def peak_rss_mib() -> float:
