@@ -221,6 +221,17 @@ def tables(results: dict[str, Any]) -> str:
             ],
         ),
         row(
+            "… the pass's main thread: CPU / runnable but waiting for a core (s)",
+            "",
+            [
+                "{:.1f} / {:.1f}".format(
+                    r.get("main_thread_cpu_seconds", 0.0),
+                    r.get("main_thread_run_queue_seconds", 0.0),
+                )
+                for r in measured
+            ],
+        ),
+        row(
             "DB round trips per 100-ASIN batch, measured / baseline",
             "≤ 3",
             [f"{a:.2f} / {b:.2f}" for a, b in zip(round_trips, round_trips_base, strict=True)],
