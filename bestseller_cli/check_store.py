@@ -7,9 +7,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import psycopg
+from psycopg import sql
+from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from bestseller_cli.category_names import CachedName, NameRow
+from bestseller_cli.client_store import SELECT_RULE
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.models import (
     ApiCall,
@@ -216,25 +219,20 @@ def work_chunks(
 def load_rules(conn: psycopg.Connection) -> tuple[dict[int, list[Rule]], Rule]:
     """Every active client rule, and the global defaults."""
     rules: dict[int, list[Rule]] = {}
-    for row in conn.execute(
-        "SELECT client_id, slack_channel_id, notify_gained, notify_lost, max_main_rank,"
-        " ignored_category_ids, delivery_mode, daily_hour, quiet_start, quiet_end, timezone,"
-        " renotify_window_minutes FROM notification_rules WHERE active ORDER BY id"
-    ):
-        rule = Rule(*row[:5], frozenset(row[5]), *row[6:])
-        rules.setdefault(row[0], []).append(rule)
-    row = conn.execute(
-        "SELECT slack_channel_id, notify_gained, notify_lost, renotify_window_minutes"
-        " FROM global_notification_settings"
-    ).fetchone()
-    channel, gained, lost, window = row or (None, True, True, 120)
-    defaults = Rule(
-        client_id=None,
-        channel=channel,
-        notify_gained=gained,
-        notify_lost=lost,
-        renotify_window_minutes=window,
-    )
+    with conn.cursor(row_factory=class_row(Rule)) as cur:
+        cur.execute(
+            sql.SQL("SELECT {} FROM notification_rules WHERE active ORDER BY id").format(
+                SELECT_RULE
+            )
+        )
+        for rule in cur:
+            assert rule.client_id is not None  # a client's rule (the column is NOT NULL)
+            rules.setdefault(rule.client_id, []).append(rule)
+        cur.execute(
+            "SELECT slack_channel_id AS channel, notify_gained, notify_lost,"
+            " renotify_window_minutes FROM global_notification_settings"
+        )
+        defaults = cur.fetchone() or Rule()
     return rules, defaults
 
 

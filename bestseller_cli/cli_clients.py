@@ -14,12 +14,8 @@ from rich.table import Table
 from bestseller_cli import client_store, db
 from bestseller_cli.cli_common import client_name, console, examples, print_json, settings
 from bestseller_cli.errors import ConfigError
-from bestseller_cli.notify_config import (
-    DELIVERY_MODES,
-    NotificationRule,
-    check_channel,
-    parse_quiet,
-)
+from bestseller_cli.notify_config import check_channel, parse_quiet
+from bestseller_cli.routing import DELIVERY_MODES, Rule
 
 clients_app = typer.Typer(
     help="Clients and their notification rules (channel, alerts, delivery).",
@@ -117,7 +113,7 @@ def rule_changes(
     return changes
 
 
-def describe_rule(rule: NotificationRule) -> str:
+def describe_rule(rule: Rule) -> str:
     alerts = "+".join(
         k for k, on in (("gained", rule.notify_gained), ("lost", rule.notify_lost)) if on
     )
@@ -134,7 +130,7 @@ def describe_rule(rule: NotificationRule) -> str:
     return "; ".join(parts)
 
 
-def print_rule(name: str, rule: NotificationRule, *, created: bool) -> None:
+def print_rule(name: str, rule: Rule, *, created: bool) -> None:
     verb = "created" if created else "updated"
     console.print(
         f"[green]{verb}[/green] rule for {escape(name)} → {channel_label(rule.channel)}:"
