@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from bestseller_cli.models import BadgeChange, CategoryRank, ProductSnapshot, StoredState
+from bestseller_cli.models import CategoryRank, Change, ProductSnapshot, StoredState
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class Observation:
     `state` is None only while we have never had usable data for the product."""
 
     state: StoredState | None
-    changes: list[BadgeChange]
+    changes: list[Change]
     is_baseline: bool
 
 
@@ -68,10 +68,10 @@ def change_for(
     category: int,
     entry: CategoryRank,
     observed_at: datetime,
-) -> BadgeChange:
+) -> Change:
     before = previous.category_ranks.get(category)
     gained = entry.rank == 1
-    return BadgeChange(
+    return Change(
         asin=snapshot.asin,
         marketplace=snapshot.marketplace,
         category_id=category,

@@ -16,7 +16,7 @@ from bestseller_cli import healthcheck, monitor
 from bestseller_cli.cli_common import client_name, console, err_console, print_json, settings
 from bestseller_cli.doctor import run_doctor
 from bestseller_cli.errors import ConfigError
-from bestseller_cli.models import BadgeChange, parse_asin
+from bestseller_cli.models import Change, parse_asin
 from bestseller_cli.output import emit, stdout_is_json, writes_json
 from bestseller_cli.shutdown import stop_on_sigterm
 from bestseller_cli.slack import SlackMessage
@@ -228,7 +228,7 @@ def report_failures(summary: monitor.CheckSummary) -> None:
         )
 
 
-def change_line(change: BadgeChange) -> str:
+def change_line(change: Change) -> str:
     return (
         f"#1 in {change.category_name or change.category_id}:"
         f" {change.asin} ({change.marketplace}) {change.title or ''}"

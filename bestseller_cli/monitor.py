@@ -22,7 +22,7 @@ from bestseller_cli.models import (
     INVALID,
     VARIATION_PARENT,
     ApiCall,
-    BadgeChange,
+    Change,
     ErrorEvent,
     ProductSnapshot,
 )
@@ -86,7 +86,7 @@ class CheckSummary:
     stopped_for: str | None = None  # "deadline", "tokens" or "keepa"
     refill_per_minute: int | None = None
     unchecked: list[str] = field(default_factory=list)
-    changes: list[BadgeChange] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     conditions: list[str] = field(default_factory=list)  # operations conditions open now
 
@@ -462,7 +462,7 @@ def process_batch(
     stale_before = observed_at - timedelta(hours=context.settings.keepa_stale_hours)
     observed: list[check_store.ObservedProduct] = []
     missing: list[ProductSnapshot] = []
-    changes: list[BadgeChange] = []
+    changes: list[Change] = []
     deliveries = []
     unknown_after = context.settings.keepa_missing_passes_unknown
     for snapshot in products:

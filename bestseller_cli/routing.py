@@ -6,7 +6,7 @@ from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bestseller_cli.models import BadgeChange
+from bestseller_cli.models import Change
 
 DeliveryMode = Literal["instant", "hourly", "daily"]
 DELIVERY_MODES: tuple[str, ...] = ("instant", "hourly", "daily")
@@ -66,7 +66,7 @@ class Rule:
 class Delivery:
     """One outbox row to write: a change announced to one channel (None = default)."""
 
-    change: BadgeChange
+    change: Change
     client_id: int | None
     channel: str | None
     deliver_after: datetime
@@ -113,7 +113,7 @@ def deliver_after(rule: Rule, detected_at: datetime) -> datetime:
     return local.astimezone(UTC)
 
 
-def applies(rule: Rule, change: BadgeChange) -> bool:
+def applies(rule: Rule, change: Change) -> bool:
     if change.kind == "gained" and not rule.notify_gained:
         return False
     if change.kind == "lost" and not rule.notify_lost:
@@ -128,7 +128,7 @@ def applies(rule: Rule, change: BadgeChange) -> bool:
 
 
 def deliveries_for(
-    change: BadgeChange,
+    change: Change,
     *,
     trackers: Iterable[int | None],
     rules_by_client: dict[int, Sequence[Rule]],

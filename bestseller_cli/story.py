@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bestseller_cli.models import BadgeChange
+from bestseller_cli.models import Change
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def describe(other: OtherProduct) -> str:
     return f"{other.asin}{title} ({whose})"
 
 
-def new_holder_line(change: BadgeChange, story: AlertStory) -> str:
+def new_holder_line(change: Change, story: AlertStory) -> str:
     if story.other:
         return f"Now #1: {describe(story.other)}"
     listed = story.listed_holder
@@ -79,7 +79,7 @@ def new_holder_line(change: BadgeChange, story: AlertStory) -> str:
 STALE_AFTER = timedelta(hours=1)
 
 
-def freshness_line(change: BadgeChange) -> str | None:
+def freshness_line(change: Change) -> str | None:
     """When Keepa last looked at the product, if more than an hour before the check."""
     seen = change.keepa_seen_at
     if seen is None or change.detected_at - seen <= STALE_AFTER:
@@ -88,13 +88,13 @@ def freshness_line(change: BadgeChange) -> str | None:
     return f"Keepa last saw this product {seen:%Y-%m-%d %H:%M} UTC ({age} before this check)"
 
 
-def other_side_known(change: BadgeChange, story: AlertStory) -> bool:
+def other_side_known(change: Change, story: AlertStory) -> bool:
     """A loss knows its new holder (tracked, or from Keepa's list), a gain whom it displaced.
     A message posted without it is updated when a later batch or pass finds it."""
     return story.other is not None or (change.kind == "lost" and story.listed_holder is not None)
 
 
-def story_lines(change: BadgeChange, story: AlertStory) -> list[str]:
+def story_lines(change: Change, story: AlertStory) -> list[str]:
     lines: list[str] = []
     if change.kind == "lost":
         lines.append(new_holder_line(change, story))
