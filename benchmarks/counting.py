@@ -23,7 +23,18 @@ import psycopg._cursor_base
 import psycopg._pipeline_base
 import psycopg.generators
 
-from bestseller_cli import check_store, db, delivery, keepa, monitor, outbox_store, story_store
+from bestseller_cli import (
+    check_store,
+    client_store,
+    db,
+    delivery,
+    keepa,
+    log_store,
+    lookup_store,
+    monitor,
+    outbox_store,
+    story_store,
+)
 
 
 @dataclass
@@ -138,7 +149,15 @@ def install(meter: PassMeter) -> None:
 
     psycopg.Connection.wait = wait
 
-    for module in (check_store, outbox_store, story_store, db):
+    for module in (
+        check_store,
+        client_store,
+        log_store,
+        lookup_store,
+        outbox_store,
+        story_store,
+        db,
+    ):
         _label_callers(module, meter)
     _phase(monitor, "process_batch", "batch", meter, count_batches=True)
     # Instant alerts go out after each batch (Delivery.batch), the rest after the last one.
@@ -199,8 +218,8 @@ def _label_callers(module: ModuleType, meter: PassMeter) -> None:
                 meter.caller = outer
 
         setattr(module, name, wrapper)
-    # delivery.py imports outbox_store as a module, monitor imports check_store and db the
-    # same way: their calls go through the attributes patched above.
+    # delivery.py imports outbox_store as a module, monitor imports check_store, client_store,
+    # log_store and db the same way: their calls go through the attributes patched above.
     assert delivery.outbox_store is outbox_store and delivery.story_store is story_store
 
 

@@ -4,7 +4,7 @@ once Slack's token or channel is fixed."""
 from collections.abc import Callable
 from datetime import datetime
 
-from bestseller_cli import check_store, db, outbox_store
+from bestseller_cli import db, log_store, outbox_store
 from bestseller_cli.config import Settings
 from bestseller_cli.delivery import DeliveryReport, deliver_with_settings
 from bestseller_cli.slack import SlackMessage
@@ -33,5 +33,5 @@ def retry(
             db.migrate(conn)
             report = deliver_with_settings(conn, settings, show=show, now=now)
             with conn.transaction():
-                check_store.record_errors(conn, report.errors, run_id=None)
+                log_store.record_errors(conn, report.errors, run_id=None)
     return report

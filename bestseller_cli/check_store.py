@@ -1,91 +1,33 @@
-"""SQL of the monitoring pass: runs, observed state, history, changes, outbox, usage, errors."""
+"""What a check (the monitoring pass) stores: its runs and, per batch, what it observed and
+which badges changed.
+
+Owns check_runs, asin_current_state, category_names and bestseller_changes. The batch
+write is one statement, so a batch is written whole or not at all; with them it appends to
+the history (asin_checks, rank_points, asin_details: history_store's), queues the
+changes' alerts (notification_log: outbox_store's) and logs the batch's Keepa calls
+(api_usage_log: log_store's). Reads tracked_asins and clients (the pass's work, who tracks
+what).
+"""
 
 import itertools
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import psycopg
-from psycopg import sql
-from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from bestseller_cli.category_names import CachedName, NameRow
-from bestseller_cli.client_store import SELECT_RULE
+from bestseller_cli.client_store import client_id
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.models import (
     ApiCall,
-    BestSellerList,
     CategoryRank,
     Change,
-    ErrorEvent,
     ProductSnapshot,
     StoredState,
 )
-from bestseller_cli.redact import redact
-from bestseller_cli.routing import Delivery, Rule
-from bestseller_cli.store import client_id
-
-
-def record_api_calls(
-    conn: psycopg.Connection,
-    calls: list[ApiCall],
-    *,
-    run_id: int | None,
-    token_cost_usd: float,
-) -> None:
-    if not calls:
-        return
-    with conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO api_usage_log (called_at, run_id, endpoint, marketplace, asin_count,"
-            " http_status, tokens_consumed, tokens_left, refill_in_ms, refill_rate, duration_ms,"
-            " estimated_cost_usd) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            [
-                (
-                    call.called_at,
-                    run_id,
-                    call.endpoint,
-                    call.marketplace,
-                    call.asin_count,
-                    call.http_status,
-                    call.tokens_consumed,
-                    call.tokens_left,
-                    call.refill_in_ms,
-                    call.refill_rate,
-                    call.duration_ms,
-                    (call.tokens_consumed or 0) * token_cost_usd,
-                )
-                for call in calls
-            ],
-        )
-
-
-def record_errors(
-    conn: psycopg.Connection, errors: list[ErrorEvent], *, run_id: int | None
-) -> None:
-    """Write errors; every text is redacted again on the way in, as a last line of defence."""
-    if not errors:
-        return
-    with conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO error_log (run_id, source, kind, message, asin, marketplace, context)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            [
-                (
-                    run_id,
-                    error.source,
-                    error.kind,
-                    redact(error.message),
-                    error.asin,
-                    error.marketplace,
-                    redact(json.dumps(error.context)),
-                )
-                for error in errors
-            ],
-        )
-
+from bestseller_cli.routing import Delivery
 
 # --- runs -------------------------------------------------------------------------------
 
@@ -213,27 +155,7 @@ def work_chunks(
         after = rows[-1]
 
 
-# --- rules and per-batch state ----------------------------------------------------------
-
-
-def load_rules(conn: psycopg.Connection) -> tuple[dict[int, list[Rule]], Rule]:
-    """Every active client rule, and the global defaults."""
-    rules: dict[int, list[Rule]] = {}
-    with conn.cursor(row_factory=class_row(Rule)) as cur:
-        cur.execute(
-            sql.SQL("SELECT {} FROM notification_rules WHERE active ORDER BY id").format(
-                SELECT_RULE
-            )
-        )
-        for rule in cur:
-            assert rule.client_id is not None  # a client's rule (the column is NOT NULL)
-            rules.setdefault(rule.client_id, []).append(rule)
-        cur.execute(
-            "SELECT slack_channel_id AS channel, notify_gained, notify_lost,"
-            " renotify_window_minutes FROM global_notification_settings"
-        )
-        defaults = cur.fetchone() or Rule()
-    return rules, defaults
+# --- per-batch state ----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -513,118 +435,3 @@ def write_batch(
     row = conn.execute(WRITE_BATCH_SQL, params).fetchone()
     assert row is not None
     return row[0], row[1]
-
-
-# --- optional holder lookup (Keepa's best seller lists) ------------------------------------
-
-# This run's losses that no other tracked product explains (the same test as the alert's
-# "Now #1" line) and whose category this run has not looked up yet.
-UNEXPLAINED_LOSSES_SQL = """
-SELECT DISTINCT c.marketplace, c.category_id
-FROM bestseller_changes c
-WHERE c.run_id = %(run)s AND c.kind = 'lost'
-  AND NOT EXISTS (
-    SELECT 1 FROM keepa_best_seller_lists l
-    WHERE l.run_id = c.run_id AND l.marketplace = c.marketplace
-      AND l.category_id = c.category_id)
-  AND NOT EXISTS (
-    SELECT 1 FROM asin_current_state s
-    JOIN tracked_asins t ON t.asin = s.asin AND t.marketplace = s.marketplace AND t.active
-    WHERE s.marketplace = c.marketplace AND s.asin <> c.asin
-      AND s.badge_category_ids @> ARRAY[c.category_id])
-ORDER BY c.marketplace, c.category_id
-"""
-
-LOOKUP_SPENDING_SQL = """
-SELECT
-  (SELECT coalesce(sum(tokens_consumed), 0) FROM keepa_best_seller_lists
-   WHERE run_id = %(run)s) AS spent_this_run,
-  (SELECT tokens_consumed FROM api_usage_log
-   WHERE endpoint = 'bestsellers' AND http_status = 200 AND tokens_consumed IS NOT NULL
-   ORDER BY called_at DESC LIMIT 1) AS last_cost
-"""
-
-
-@dataclass(frozen=True)
-class LookupWork:
-    categories: list[tuple[str, int]]  # (marketplace, category_id)
-    spent_this_run: int  # by an interrupted earlier attempt of this run
-    last_cost: int | None  # tokens the latest successful lookup consumed
-
-
-def holder_lookup_work(conn: psycopg.Connection, *, run_id: int) -> LookupWork:
-    params = {"run": run_id}
-    categories = [(row[0], row[1]) for row in conn.execute(UNEXPLAINED_LOSSES_SQL, params)]
-    row = conn.execute(LOOKUP_SPENDING_SQL, params).fetchone()
-    assert row is not None
-    return LookupWork(categories=categories, spent_this_run=row[0], last_cost=row[1])
-
-
-def record_best_seller_lists(
-    conn: psycopg.Connection, lists: list[tuple[str, BestSellerList]], *, run_id: int
-) -> None:
-    with conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO keepa_best_seller_lists (run_id, marketplace, category_id,"
-            " holder_asin, list_updated_at, tokens_consumed) VALUES (%s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT DO NOTHING",
-            [
-                (
-                    run_id,
-                    marketplace,
-                    listing.category_id,
-                    listing.first_asin,
-                    listing.updated_at,
-                    listing.tokens_consumed,
-                )
-                for marketplace, listing in lists
-            ],
-        )
-
-
-# --- for `doctor` and `asins add` ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class KnownKind:
-    asin: str
-    marketplace: str
-    product_type: int
-    variation_asins: list[str]
-
-
-def without_ranks(
-    conn: psycopg.Connection, *, asins: list[str] | None = None, marketplace: str | None = None
-) -> list[KnownKind]:
-    """Tracked ASINs Keepa last said have no ranks: variation parents (5) and invalid (4)."""
-    rows = conn.execute(
-        "SELECT DISTINCT s.asin, s.marketplace, s.product_type, s.variation_asins"
-        " FROM asin_current_state s JOIN tracked_asins t"
-        "  ON t.asin = s.asin AND t.marketplace = s.marketplace AND t.active"
-        " WHERE s.product_type IN (4, 5) AND NOT s.available"
-        " AND (%(asins)s::text[] IS NULL OR s.asin = ANY(%(asins)s))"
-        " AND (%(market)s::text IS NULL OR s.marketplace = %(market)s)"
-        " ORDER BY s.marketplace, s.asin",
-        {"asins": asins, "market": marketplace},
-    ).fetchall()
-    return [KnownKind(*row) for row in rows]
-
-
-def count_watched(conn: psycopg.Connection) -> int:
-    """Distinct (asin, marketplace) pairs a pass fetches: one Keepa token each."""
-    row = conn.execute(
-        "SELECT count(*) FROM (SELECT DISTINCT asin, marketplace FROM tracked_asins"
-        " WHERE active) watched"
-    ).fetchone()
-    return row[0] if row else 0
-
-
-def configured_channels(conn: psycopg.Connection) -> list[str]:
-    """Every Slack channel a rule or the global settings name."""
-    rows = conn.execute(
-        "SELECT slack_channel_id FROM notification_rules WHERE active"
-        " AND slack_channel_id IS NOT NULL"
-        " UNION SELECT slack_channel_id FROM global_notification_settings"
-        " WHERE slack_channel_id IS NOT NULL ORDER BY 1"
-    ).fetchall()
-    return [row[0] for row in rows]

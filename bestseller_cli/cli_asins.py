@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from bestseller_cli import db, product_kinds, store
+from bestseller_cli import asin_store, db, product_kinds
 from bestseller_cli.asin_file import asins_in_file
 from bestseller_cli.cli_common import (
     client_name,
@@ -109,7 +109,7 @@ def asins_add(
     if valid:
         with db.open_database(config) as conn:
             role = None if competitor is None else ("competitor" if competitor else "own")
-            added, already = store.add_tracked(
+            added, already = asin_store.add_tracked(
                 conn, asins=valid, marketplace=market, client=client, role=role
             )
             notes = product_kinds.notes_for(
@@ -155,7 +155,7 @@ def asins_remove(
             raise ConfigError("--purge deletes history: confirm with --yes when not interactive")
         typer.confirm(f"Delete all history of {', '.join(parsed)}?", abort=True)
     with db.open_database(config) as conn:
-        result = store.remove_tracked(
+        result = asin_store.remove_tracked(
             conn, asins=parsed, client=client, marketplace=market, purge=purge
         )
     for asin, market_of, owner in result.removed:
@@ -191,7 +191,7 @@ def asins_list(
     single_format(json=as_json, csv=as_csv)
     config = settings()
     with db.open_database(config) as conn:
-        rows = store.list_tracked(conn, client=client, include_removed=all_)
+        rows = asin_store.list_tracked(conn, client=client, include_removed=all_)
     records = [
         {
             "asin": row.asin,
@@ -249,14 +249,14 @@ def asins_list(
     console.print(table)
 
 
-def kind_label(row: store.TrackedRow) -> str:
+def kind_label(row: asin_store.TrackedRow) -> str:
     """`(variation parent) ` or `(invalid) ` before the title of a product without ranks."""
     if row.available is False and row.product_type in (INVALID, VARIATION_PARENT):
         return f"({PRODUCT_TYPES[row.product_type]}) "
     return ""
 
 
-def keepa_record(row: store.TrackedRow) -> dict[str, object]:
+def keepa_record(row: asin_store.TrackedRow) -> dict[str, object]:
     """What Keepa last said of the product: its kind, ranks, image and how fresh that is."""
     age = None
     if row.keepa_updated_at and row.last_checked_at:

@@ -1,5 +1,12 @@
-"""All SQL for clients, their notification rules and the global defaults. Parameterised always."""
+"""Clients and their notification settings: each client's rules and the global defaults.
+Parameterised always.
 
+Owns clients, notification_rules and global_notification_settings. Reads tracked_asins
+(a client's tracked count). A changed or deleted rule releases the alerts it held through
+outbox_store.release_held.
+"""
+
+import difflib
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -8,11 +15,26 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import class_row, dict_row
 
+from bestseller_cli import outbox_store
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.models import parse_client_name
 from bestseller_cli.notify_config import GLOBAL_KEYS, GlobalSettings, updated_rule
 from bestseller_cli.routing import Rule, deliver_after
-from bestseller_cli.store import client_id
+
+
+def client_id(conn: psycopg.Connection, name: str | None) -> int | None:
+    """The id of the named client (None for no client); ConfigError when it does not exist."""
+    if name is None:
+        return None
+    row = conn.execute("SELECT id FROM clients WHERE name = %s", (name,)).fetchone()
+    if row is None:
+        names = [row[0] for row in conn.execute("SELECT name FROM clients")]
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(
+            f"no client named {name!r}{hint}: add it with `bestseller clients add {name}`"
+        )
+    return row[0]
 
 
 @dataclass(frozen=True)
@@ -38,6 +60,9 @@ RULE_SQL = sql.SQL(
     "SELECT {} FROM notification_rules"
     " WHERE client_id = %s AND slack_channel_id IS NOT DISTINCT FROM %s FOR UPDATE"
 ).format(SELECT_RULE)
+ACTIVE_RULES_SQL = sql.SQL("SELECT {} FROM notification_rules WHERE active ORDER BY id").format(
+    SELECT_RULE
+)
 
 
 def add_client(
@@ -138,20 +163,8 @@ def update_rule(
         rule = updated_rule(get_rule(conn, client=client, channel=channel), **changes)
         created = save_rule(conn, rule)
         release = deliver_after(rule, datetime.now(UTC))
-        release_held(conn, client=client, channel=rule.channel, at=release)
+        outbox_store.release_held(conn, client_id=rule.client_id, channel=rule.channel, at=release)
     return rule, created
-
-
-def release_held(
-    conn: psycopg.Connection, *, client: str, channel: str | None, at: datetime
-) -> None:
-    """Alerts the client's rule held for the channel go out by `at` (no later than planned)."""
-    conn.execute(
-        "UPDATE notification_log SET deliver_after = %s"
-        " WHERE status = 'pending' AND deliver_after > %s AND client_id = %s"
-        " AND channel IS NOT DISTINCT FROM %s",
-        (at, at, client_id(conn, client), channel),
-    )
 
 
 def save_rule(conn: psycopg.Connection, rule: Rule) -> bool:
@@ -192,7 +205,7 @@ def delete_rule(conn: psycopg.Connection, *, client: str, channel: str | None) -
             " WHERE client_id = %s AND slack_channel_id IS NOT DISTINCT FROM %s RETURNING id",
             (owner, channel),
         ).fetchone()
-        release_held(conn, client=client, channel=channel, at=datetime.now(UTC))
+        outbox_store.release_held(conn, client_id=owner, channel=channel, at=datetime.now(UTC))
     return row is not None
 
 
@@ -228,3 +241,29 @@ def report_channel(conn: psycopg.Connection, *, client: str | None) -> str | Non
                 if rule.active and rule.channel:
                     return rule.channel
     return get_global_settings(conn).slack_channel_id
+
+
+def load_rules(conn: psycopg.Connection) -> tuple[dict[int, list[Rule]], Rule]:
+    """Every active client rule, and the global defaults."""
+    rules: dict[int, list[Rule]] = {}
+    with conn.cursor(row_factory=class_row(Rule)) as cur:
+        for rule in cur.execute(ACTIVE_RULES_SQL):
+            assert rule.client_id is not None  # a client's rule (the column is NOT NULL)
+            rules.setdefault(rule.client_id, []).append(rule)
+        cur.execute(
+            "SELECT slack_channel_id AS channel, notify_gained, notify_lost,"
+            " renotify_window_minutes FROM global_notification_settings"
+        )
+        defaults = cur.fetchone() or Rule()
+    return rules, defaults
+
+
+def configured_channels(conn: psycopg.Connection) -> list[str]:
+    """Every Slack channel a rule or the global settings name."""
+    rows = conn.execute(
+        "SELECT slack_channel_id FROM notification_rules WHERE active"
+        " AND slack_channel_id IS NOT NULL"
+        " UNION SELECT slack_channel_id FROM global_notification_settings"
+        " WHERE slack_channel_id IS NOT NULL ORDER BY 1"
+    ).fetchall()
+    return [row[0] for row in rows]

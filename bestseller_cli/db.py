@@ -1,4 +1,5 @@
-"""Connections, the embedded default server, migrations and the run lock."""
+"""Connections, the embedded default server, migrations (owns schema_migrations) and the run
+lock."""
 
 import logging
 import os

@@ -7,7 +7,7 @@ from typing import Literal
 
 import psycopg
 
-from bestseller_cli import check_store, db, history_store, ops_store
+from bestseller_cli import asin_store, client_store, db, history_store, ops_store
 from bestseller_cli.config import Settings
 from bestseller_cli.errors import BestsellerError, SlackError
 from bestseller_cli.keepa import KeepaClient
@@ -94,7 +94,7 @@ def check_database(settings: Settings, findings: list[Finding]) -> int:
             )
         findings.extend(product_kinds_findings(conn))
         findings.extend(open_conditions(conn))
-        return check_store.count_watched(conn)
+        return asin_store.count_watched(conn)
 
 
 GROWTH_WINDOW = timedelta(days=7)
@@ -136,7 +136,7 @@ def product_kinds_findings(conn: psycopg.Connection) -> list[Finding]:
     """Tracked ASINs the last pass found without ranks: a parent's children, or invalid."""
     notes = [
         kind_note(kind.asin, kind.marketplace, kind.product_type, kind.variation_asins)
-        for kind in check_store.without_ranks(conn)
+        for kind in asin_store.without_ranks(conn)
     ]
     return [Finding("tracked ASIN", "warn", note) for note in notes if note]
 
@@ -219,7 +219,7 @@ def check_slack(settings: Settings, findings: list[Finding]) -> None:
                 )
             )
         else:
-            channels.update(check_store.configured_channels(conn))
+            channels.update(client_store.configured_channels(conn))
     if not channels:
         findings.append(
             Finding("Slack channel", "fail", "no channel: set SLACK_CHANNEL_ID or a client rule")

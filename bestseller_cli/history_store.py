@@ -1,4 +1,10 @@
-"""SQL of the history's upkeep: converting old asin_history rows, retention, and size.
+"""The observed history and its upkeep: converting old asin_history rows, retention,
+purging ASINs no one tracks, and the database's size.
+
+Owns asin_checks, rank_points, asin_details (appended to by check_store's batch write),
+check_spans and the legacy asin_history; writes category_names (names found in old rows).
+A purge also deletes the ASIN's bestseller_changes and asin_current_state (check_store's)
+and so its alerts (notification_log, by cascade). Reads tracked_asins and check_runs.
 
 Every function does one bounded batch in one short transaction (the caller's), so that a
 `check` running meanwhile never waits for it: the pass only inserts new rows and updates
@@ -197,3 +203,67 @@ def size_samples(conn: psycopg.Connection, *, since: datetime) -> list[SizeSampl
         (since,),
     ).fetchall()
     return [SizeSample(at=at, bytes=size) for at, size in rows]
+
+
+def purge_history(
+    conn: psycopg.Connection, *, asins: list[str], marketplace: str | None
+) -> tuple[list[str], list[str]]:
+    """Delete everything observed about ASINs no one tracks any more (per marketplace).
+
+    Returns (ASINs purged, ASINs whose history was kept because someone still tracks them)."""
+    still_tracked = {
+        row[0]
+        for row in conn.execute(
+            "SELECT DISTINCT asin FROM tracked_asins WHERE active AND asin = ANY(%s)"
+            " AND (%s::text IS NULL OR marketplace = %s)",
+            (asins, marketplace, marketplace),
+        )
+    }
+    # Changes go first; their outbox rows (notification_log) follow by ON DELETE CASCADE.
+    for table in (
+        "bestseller_changes",
+        "asin_history",
+        "rank_points",
+        "asin_details",
+        "check_spans",
+        "asin_current_state",
+    ):
+        conn.execute(
+            f"DELETE FROM {table} t WHERE t.asin = ANY(%s)"
+            " AND (%s::text IS NULL OR t.marketplace = %s)"
+            " AND NOT (t.asin, t.marketplace) IN"
+            "  (SELECT asin, marketplace FROM tracked_asins WHERE active)",
+            (asins, marketplace, marketplace),
+        )
+    conn.execute(PURGE_CHECKS_SQL, {"asins": asins, "marketplace": marketplace})
+    unique = sorted(set(asins))
+    return [a for a in unique if a not in still_tracked], [a for a in unique if a in still_tracked]
+
+
+# Takes the purged ASINs out of each batch's parallel arrays; a batch left empty goes.
+PURGE_CHECKS_SQL = """
+WITH gone AS (
+    SELECT c.id, u.n
+    FROM asin_checks c CROSS JOIN LATERAL unnest(c.asins) WITH ORDINALITY AS u(asin, n)
+    WHERE c.asins && %(asins)s::text[] AND u.asin = ANY(%(asins)s)
+      AND (%(marketplace)s::text IS NULL OR c.marketplace = %(marketplace)s)
+      AND NOT (u.asin, c.marketplace) IN
+          (SELECT asin, marketplace FROM tracked_asins WHERE active)
+), kept AS (
+    SELECT c.id, array_agg(u.asin ORDER BY u.n) AS asins,
+           array_agg(u.main_rank ORDER BY u.n) AS main_ranks,
+           array_agg(u.badges ORDER BY u.n) AS badge_counts
+    FROM asin_checks c
+    CROSS JOIN LATERAL unnest(c.asins, c.main_ranks, c.badge_counts) WITH ORDINALITY
+        AS u(asin, main_rank, badges, n)
+    WHERE c.id IN (SELECT id FROM gone) AND (c.id, u.n) NOT IN (SELECT id, n FROM gone)
+    GROUP BY c.id
+), emptied AS (
+    DELETE FROM asin_checks
+    WHERE id IN (SELECT id FROM gone) AND id NOT IN (SELECT id FROM kept)
+)
+UPDATE asin_checks c
+SET asins = kept.asins, badge_counts = kept.badge_counts,
+    main_ranks = CASE WHEN c.main_ranks IS NOT NULL THEN kept.main_ranks END
+FROM kept WHERE c.id = kept.id
+"""

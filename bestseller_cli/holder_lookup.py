@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from bestseller_cli import check_store
+from bestseller_cli import lookup_store
 from bestseller_cli.errors import KeepaAuthError, KeepaError
 from bestseller_cli.keepa import KeepaClient
 from bestseller_cli.models import BestSellerList, ErrorEvent
@@ -29,7 +29,7 @@ def look_up_holders(
     keepa: KeepaClient, conn: psycopg.Connection, *, run_id: int, budget: int
 ) -> LookupOutcome:
     """Look up and store the list head of each category this run lost #1 in unexplained."""
-    work = check_store.holder_lookup_work(conn, run_id=run_id)
+    work = lookup_store.holder_lookup_work(conn, run_id=run_id)
     outcome = LookupOutcome()
     spent, estimate = work.spent_this_run, work.last_cost or ASSUMED_LOOKUP_COST
     found: list[tuple[str, BestSellerList]] = []
@@ -54,5 +54,5 @@ def look_up_holders(
         found.append((marketplace, listing))
     outcome.looked_up = len(found)
     if found:
-        check_store.record_best_seller_lists(conn, found, run_id=run_id)
+        lookup_store.record_best_seller_lists(conn, found, run_id=run_id)
     return outcome

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from bestseller_cli import check_store, db, output
+from bestseller_cli import check_store, client_store, db, log_store, output
 from bestseller_cli.badges import moved_ranks, observe
 from bestseller_cli.category_names import NameBudget, name_batch, with_names
 from bestseller_cli.config import Settings
@@ -197,7 +197,7 @@ def run_pass(
         settings=settings,
         run_id=run_id,
         summary=summary,
-        rules=check_store.load_rules(conn),
+        rules=client_store.load_rules(conn),
         names=NameBudget(limit=settings.keepa_category_token_budget),
         clock=clock,
         stop=stop or threading.Event(),
@@ -577,13 +577,13 @@ def flush_records(context: PassContext) -> None:
     calls = context.take_calls()
     context.summary.tokens_used += sum(call.tokens_consumed or 0 for call in calls)
     with context.conn.transaction():
-        check_store.record_api_calls(
+        log_store.record_api_calls(
             context.conn,
             calls,
             run_id=context.run_id,
             token_cost_usd=context.settings.keepa_token_cost_usd,
         )
-        check_store.record_errors(context.conn, context.errors, run_id=context.run_id)
+        log_store.record_errors(context.conn, context.errors, run_id=context.run_id)
     context.errors.clear()
 
 

@@ -1,4 +1,9 @@
-"""SQL of operations conditions (ops_conditions) and their outbox rows in notification_log."""
+"""Operations conditions (the watch list outgrowing the Keepa plan, alerts undelivered, no
+pass completed, ...) and the posts that tell them.
+
+Owns ops_conditions; writes the conditions' posts as rows of notification_log (the
+outbox, outbox_store's). Reads check_runs, tracked_asins and clients.
+"""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta

@@ -1,4 +1,9 @@
-"""SQL of the notification outbox (notification_log)."""
+"""The notification outbox: one row per alert and channel, its delivery status and when it
+is due.
+
+Owns notification_log (ops_store writes its operations posts' rows; story_store marks the
+story columns). Reads bestseller_changes and category_names (the change an alert tells).
+"""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -177,6 +182,18 @@ def release(conn: psycopg.Connection, ids: list[int], *, error: str | None) -> N
             " WHERE id = ANY(%s)",
             (error, ids),
         )
+
+
+def release_held(
+    conn: psycopg.Connection, *, client_id: int | None, channel: str | None, at: datetime
+) -> None:
+    """Alerts the client's rule held for the channel go out by `at` (no later than planned)."""
+    conn.execute(
+        "UPDATE notification_log SET deliver_after = %s"
+        " WHERE status = 'pending' AND deliver_after > %s AND client_id = %s"
+        " AND channel IS NOT DISTINCT FROM %s",
+        (at, at, client_id, channel),
+    )
 
 
 def count_undelivered(conn: psycopg.Connection, *, now: datetime) -> int:

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 import psycopg
 
-from bestseller_cli import check_store
+from bestseller_cli import asin_store, log_store
 from bestseller_cli.config import Settings
 from bestseller_cli.errors import KeepaError
 from bestseller_cli.keepa import KeepaClient
@@ -53,7 +53,7 @@ def look_up(
                 found += snapshots
     finally:
         with conn.transaction():
-            check_store.record_api_calls(
+            log_store.record_api_calls(
                 conn, calls, run_id=None, token_cost_usd=settings.keepa_token_cost_usd
             )
     return found
@@ -70,7 +70,7 @@ def notes_for(
     """Variation parents and invalid ASINs among `asins`: as Keepa says now (`verify`, one
     token each), else as the last pass recorded."""
     if not verify:
-        known = check_store.without_ranks(conn, asins=asins, marketplace=marketplace)
+        known = asin_store.without_ranks(conn, asins=asins, marketplace=marketplace)
         notes = [kind_note(k.asin, k.marketplace, k.product_type, k.variation_asins) for k in known]
         return [note for note in notes if note]
     try:

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import psycopg
 
-from bestseller_cli import ops_store, report_queries, store
+from bestseller_cli import client_store, ops_store, report_queries
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.models import Change
 from bestseller_cli.report_models import (
@@ -60,9 +60,9 @@ def build_report(
 ) -> Report:
     """Query every section of the report for the period, for one client or for everyone."""
     with conn.transaction():  # one snapshot for every section
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        report_queries.read_one_snapshot(conn)
         if client is not None:
-            store.client_id(conn, client)
+            client_store.client_id(conn, client)
         window = {"since": since, "until": until, "client": client}
         events = report_queries.changes(conn, **window)
         holders = report_queries.holders(conn, client=client)

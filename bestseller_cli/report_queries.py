@@ -2,6 +2,9 @@
 
 Every query takes the same parameters: since (inclusive), until (exclusive) and client (the
 client's name, or None for every ASIN).
+
+Owns no table: only reads, of the changes, the history, the logs, the outbox and the watch
+list.
 """
 
 from dataclasses import dataclass
@@ -191,6 +194,12 @@ ORDER BY count(*) DESC, e.source, e.kind
 
 def _params(since: datetime, until: datetime, client: str | None) -> dict[str, Any]:
     return {"since": since, "until": until, "client": client}
+
+
+def read_one_snapshot(conn: psycopg.Connection) -> None:
+    """Make the caller's transaction (opened, nothing run yet) one read-only snapshot, so
+    every section of a report sees the same data."""
+    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
 
 
 def changes(

@@ -3,6 +3,11 @@ per batch of alerts (claiming them on the way), and the marks that settle them a
 
 Every part of a story is found through an index and bounded in time, so the cost of an
 alert does not grow with notification_log, bestseller_changes or asin_history.
+
+Owns no table: a story's state is notification_log's story columns (the table is
+outbox_store's), which this module claims, tells and settles. Reads bestseller_changes,
+asin_current_state, tracked_asins, the history (asin_checks, rank_points, asin_history)
+and keepa_best_seller_lists.
 """
 
 from dataclasses import dataclass

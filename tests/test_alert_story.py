@@ -5,7 +5,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import psycopg
 
-from bestseller_cli import client_store, store
+from bestseller_cli import asin_store, client_store
 from bestseller_cli.config import load_settings
 from bestseller_cli.monitor import run_check
 from fakes.keepa_server import FakeKeepa
@@ -44,8 +44,8 @@ def test_a_loss_names_who_took_it_and_the_gain_whom_it_displaced(
     keepa: FakeKeepa, slack: FakeSlack, conn
 ) -> None:
     client_store.add_client(conn, name="acme")
-    store.add_tracked(conn, asins=[OURS], marketplace="com", client="acme")
-    store.add_tracked(conn, asins=[THEIRS], marketplace="com", client="acme")
+    asin_store.add_tracked(conn, asins=[OURS], marketplace="com", client="acme")
+    asin_store.add_tracked(conn, asins=[THEIRS], marketplace="com", client="acme")
     conn.execute("UPDATE tracked_asins SET role = 'competitor' WHERE asin = %s", (THEIRS,))
     keepa.set_ranks(OURS, {GADGETS: 1})
     keepa.set_ranks(THEIRS, {GADGETS: 2})
@@ -64,7 +64,7 @@ def test_a_loss_names_who_took_it_and_the_gain_whom_it_displaced(
 
 
 def test_a_gain_shows_the_rank_trajectory(keepa: FakeKeepa, slack: FakeSlack, conn) -> None:
-    store.add_tracked(conn, asins=[OURS], marketplace="com", client=None)
+    asin_store.add_tracked(conn, asins=[OURS], marketplace="com", client=None)
     for rank in (7, 4, 2, 1):
         keepa.set_ranks(OURS, {GADGETS: rank})
         run_check(load_settings())
@@ -74,7 +74,7 @@ def test_a_gain_shows_the_rank_trajectory(keepa: FakeKeepa, slack: FakeSlack, co
 
 
 def test_a_loss_says_how_long_the_badge_was_held(keepa: FakeKeepa, slack: FakeSlack, conn) -> None:
-    store.add_tracked(conn, asins=[OURS], marketplace="com", client=None)
+    asin_store.add_tracked(conn, asins=[OURS], marketplace="com", client=None)
     conn.execute("UPDATE global_notification_settings SET renotify_window_minutes = 0")
     start = datetime(2026, 11, 2, 8, tzinfo=UTC)
     for hours, rank in ((0, 2), (1, 1), (4, 3)):
@@ -88,7 +88,7 @@ def test_a_loss_says_how_long_the_badge_was_held(keepa: FakeKeepa, slack: FakeSl
 def test_gain_loss_gain_within_the_window_is_one_updated_message(
     keepa: FakeKeepa, slack: FakeSlack, conn
 ) -> None:
-    store.add_tracked(conn, asins=[OURS], marketplace="com", client=None)
+    asin_store.add_tracked(conn, asins=[OURS], marketplace="com", client=None)
     for rank in (2, 1, 3, 1):
         keepa.set_ranks(OURS, {GADGETS: rank})
         run_check(load_settings())
@@ -106,7 +106,7 @@ def test_gain_loss_gain_within_the_window_is_one_updated_message(
 def test_with_the_window_off_every_change_is_its_own_message(
     keepa: FakeKeepa, slack: FakeSlack, conn
 ) -> None:
-    store.add_tracked(conn, asins=[OURS], marketplace="com", client=None)
+    asin_store.add_tracked(conn, asins=[OURS], marketplace="com", client=None)
     conn.execute("UPDATE global_notification_settings SET renotify_window_minutes = 0")
     for rank in (2, 1, 3, 1):
         keepa.set_ranks(OURS, {GADGETS: rank})
@@ -118,7 +118,7 @@ def test_quiet_hours_hold_alerts_until_the_first_run_after_they_end(
     keepa: FakeKeepa, slack: FakeSlack, conn
 ) -> None:
     set_rule(conn, quiet_start=time(22), quiet_end=time(7), timezone="Europe/Berlin")
-    store.add_tracked(conn, asins=[OURS], marketplace="com", client="acme")
+    asin_store.add_tracked(conn, asins=[OURS], marketplace="com", client="acme")
     berlin_23h = datetime(2026, 11, 2, 22, tzinfo=UTC)  # 23:00 in Berlin (CET)
     keepa.set_ranks(OURS, {GADGETS: 2})
     run_check(load_settings(), clock=lambda: berlin_23h - timedelta(hours=1))
@@ -138,7 +138,7 @@ def test_an_hourly_digest_groups_a_runs_changes_into_one_message(
 ) -> None:
     set_rule(conn, delivery_mode="hourly")
     asins = [OURS, THEIRS, OTHER]
-    store.add_tracked(conn, asins=asins, marketplace="com", client="acme")
+    asin_store.add_tracked(conn, asins=asins, marketplace="com", client="acme")
     ten_past = datetime(2026, 11, 2, 10, 10, tzinfo=UTC)
     for asin in asins:
         keepa.set_ranks(asin, {GADGETS: 5, 1055398: 1})
@@ -162,7 +162,7 @@ def test_the_report_counts_what_the_alerts_said(keepa: FakeKeepa, slack: FakeSla
 
     from bestseller_cli.cli import app
 
-    store.add_tracked(conn, asins=[OURS, THEIRS], marketplace="com", client=None)
+    asin_store.add_tracked(conn, asins=[OURS, THEIRS], marketplace="com", client=None)
     conn.execute("UPDATE global_notification_settings SET renotify_window_minutes = 0")
     for ours, theirs in ((1, 2), (2, 1), (1, 3), (1, 1)):
         keepa.set_ranks(OURS, {GADGETS: ours})

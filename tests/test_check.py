@@ -6,7 +6,7 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from bestseller_cli import client_store, db, store
+from bestseller_cli import asin_store, client_store, db
 from bestseller_cli.cli import app
 from bestseller_cli.config import load_settings
 from bestseller_cli.monitor import run_check
@@ -20,7 +20,7 @@ A, B, C = "B0AAAAAAAA", "B0BBBBBBBB", "B0CCCCCCCC"
 def track(conn: psycopg.Connection, *asins: str, client: str | None = None) -> None:
     if client is not None:
         client_store.add_client(conn, name=client)
-    store.add_tracked(conn, asins=list(asins), marketplace="com", client=client)
+    asin_store.add_tracked(conn, asins=list(asins), marketplace="com", client=client)
 
 
 def changes(conn: psycopg.Connection) -> list[tuple]:
@@ -285,7 +285,7 @@ def test_a_watch_list_longer_than_a_work_page_is_fetched_once_per_asin(
     in_com = [f"B0{index:08d}" for index in range(230)]
     in_de = [f"B1{index:08d}" for index in range(30)]
     track(conn, *in_com)
-    store.add_tracked(conn, asins=in_de, marketplace="de", client=None)
+    asin_store.add_tracked(conn, asins=in_de, marketplace="de", client=None)
     for asin in in_com:
         keepa.set_ranks(asin, {GADGETS: 5})
     for asin in in_de:

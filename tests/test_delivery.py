@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from typer.testing import CliRunner
 
-from bestseller_cli import outbox_store, store
+from bestseller_cli import asin_store, outbox_store
 from bestseller_cli.cli import app
 from bestseller_cli.config import load_settings
 from bestseller_cli.monitor import run_check
@@ -23,7 +23,7 @@ CHANNEL = SLACK_CHANNEL
 
 def gain_for_a(keepa: FakeKeepa, conn: psycopg.Connection) -> None:
     """A baseline pass at rank 2, then the world moves A to #1 in Gadgets."""
-    store.add_tracked(conn, asins=[A], marketplace="com", client=None)
+    asin_store.add_tracked(conn, asins=[A], marketplace="com", client=None)
     keepa.set_ranks(A, {GADGETS: 2})
     run_check(load_settings())
     keepa.set_ranks(A, {GADGETS: 1})
@@ -144,7 +144,7 @@ def test_an_alert_slack_refuses_is_kept_and_sent_once_when_the_channel_works(
 
 def gains_recorded_with_a_revoked_token(keepa: FakeKeepa, slack: FakeSlack, conn) -> None:
     """Two gains; Slack refuses the token (revoked) when the pass delivers them."""
-    store.add_tracked(conn, asins=[A, B], marketplace="com", client=None)
+    asin_store.add_tracked(conn, asins=[A, B], marketplace="com", client=None)
     keepa.set_ranks(A, {GADGETS: 2})
     keepa.set_ranks(B, {GADGETS: 3})
     run_check(load_settings())

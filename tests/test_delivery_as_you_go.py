@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from bestseller_cli import store
+from bestseller_cli import asin_store
 from bestseller_cli.config import load_settings
 from bestseller_cli.monitor import run_check
 from fakes.keepa_server import FakeKeepa
@@ -31,7 +31,7 @@ def one_asin_per_batch(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> 
 
 
 def track_and_take_a_baseline(keepa: FakeKeepa, conn: psycopg.Connection) -> None:
-    store.add_tracked(conn, asins=[LOSER, *FILLERS, HOLDER], marketplace="com", client=None)
+    asin_store.add_tracked(conn, asins=[LOSER, *FILLERS, HOLDER], marketplace="com", client=None)
     keepa.set_ranks(LOSER, {GADGETS: 1})
     keepa.set_ranks(HOLDER, {GADGETS: 2})
     for filler in FILLERS:
@@ -126,7 +126,9 @@ def test_a_kill_between_the_post_and_the_update_doubles_nothing_and_the_next_run
             "SLACK_CHANNEL_ID": SLACK_CHANNEL,
         }
         command = [sys.executable, "-m", "bestseller_cli", "check"]
-        store.add_tracked(conn, asins=[LOSER, *FILLERS, HOLDER], marketplace="com", client=None)
+        asin_store.add_tracked(
+            conn, asins=[LOSER, *FILLERS, HOLDER], marketplace="com", client=None
+        )
         keepa_server.set_ranks(LOSER, {GADGETS: 1})
         keepa_server.set_ranks(HOLDER, {GADGETS: 2})
         for filler in FILLERS:

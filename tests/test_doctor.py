@@ -4,7 +4,7 @@ import re
 
 from typer.testing import CliRunner
 
-from bestseller_cli import store
+from bestseller_cli import asin_store
 from bestseller_cli.cli import app
 from fakes import KEEPA_TEST_KEY
 from fakes.keepa_server import FakeKeepa
@@ -19,7 +19,7 @@ def table_text(output: str) -> str:
 
 
 def test_all_green_when_every_part_works(keepa: FakeKeepa, slack: FakeSlack, conn) -> None:
-    store.add_tracked(conn, asins=["B0AAAAAAAA"], marketplace="com", client=None)
+    asin_store.add_tracked(conn, asins=["B0AAAAAAAA"], marketplace="com", client=None)
     result = runner.invoke(app, ["doctor"])
     assert result.exit_code == 0, result.output
     assert "fail" not in result.output
@@ -54,7 +54,7 @@ def test_a_plan_too_small_for_the_watch_list_is_red(
         return status, {**body, "refillRate": 0}
 
     keepa.answer = tiny_plan  # type: ignore[method-assign]
-    store.add_tracked(conn, asins=["B0AAAAAAAA"], marketplace="com", client=None)
+    asin_store.add_tracked(conn, asins=["B0AAAAAAAA"], marketplace="com", client=None)
     result = runner.invoke(app, ["doctor"])
     assert result.exit_code == 1
     assert "1 tracked" in result.output

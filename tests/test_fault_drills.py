@@ -19,7 +19,7 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from bestseller_cli import check_store, store
+from bestseller_cli import asin_store, check_store
 from bestseller_cli.cli import app
 from bestseller_cli.config import load_settings
 from bestseller_cli.monitor import run_check
@@ -130,7 +130,7 @@ def test_random_kills_lose_no_change_and_double_no_alert(
 ) -> None:
     rng = random.Random(20261123)
     asins = [f"B0DRILL{n:03d}" for n in range(16)]
-    store.add_tracked(conn, asins=asins, marketplace="com", client=None)
+    asin_store.add_tracked(conn, asins=asins, marketplace="com", client=None)
     for asin in asins:
         keepa_server.set_ranks(asin, {category: 3 for category in CATEGORIES})
     keepa_server.latency_seconds = 0.02
@@ -189,7 +189,7 @@ def test_a_dropped_database_connection_fails_the_pass_and_the_next_one_finishes(
 ) -> None:
     monkeypatch.setenv("BATCH_SIZE", "2")
     asins = [f"B0DBDROP{n:02d}" for n in range(6)]
-    store.add_tracked(conn, asins=asins, marketplace="com", client=None)
+    asin_store.add_tracked(conn, asins=asins, marketplace="com", client=None)
     for asin in asins:
         keepa.set_ranks(asin, {CATEGORIES[0]: 2})
     original = check_store.load_batch
@@ -225,7 +225,7 @@ def test_a_dropped_database_connection_fails_the_pass_and_the_next_one_finishes(
 def test_keepa_rejecting_the_key_exits_2_and_records_the_error(
     keepa: FakeKeepa, conn: psycopg.Connection
 ) -> None:
-    store.add_tracked(conn, asins=["B0REJECTED"], marketplace="com", client=None)
+    asin_store.add_tracked(conn, asins=["B0REJECTED"], marketplace="com", client=None)
     keepa.fail_next = [400]
     result = CliRunner().invoke(app, ["check"])
     assert result.exit_code == 2
@@ -238,7 +238,7 @@ def test_keepa_failing_beyond_retries_leaves_asins_for_the_next_run(
     keepa: FakeKeepa, conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MAX_RETRIES", "1")
-    store.add_tracked(conn, asins=["B0KEEPADWN"], marketplace="com", client=None)
+    asin_store.add_tracked(conn, asins=["B0KEEPADWN"], marketplace="com", client=None)
     keepa.set_ranks("B0KEEPADWN", {CATEGORIES[0]: 1})
     keepa.fail_next = [500, 500, 500, 500]  # /token and /product attempts
     failed = CliRunner().invoke(app, ["check", "--json"])

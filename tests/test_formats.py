@@ -17,7 +17,7 @@ import pytest
 from typer.main import get_command
 from typer.testing import CliRunner
 
-from bestseller_cli import client_store, store
+from bestseller_cli import asin_store, client_store
 from bestseller_cli.cli import app
 from bestseller_cli.notify_config import GLOBAL_KEYS
 from bestseller_cli.output import utc_timestamp
@@ -60,7 +60,7 @@ def test_every_json_time_is_utc_with_z(
     keepa: FakeKeepa, conn: psycopg.Connection, berlin_session: None
 ) -> None:
     client_store.add_client(conn, name="acme")
-    store.add_tracked(conn, asins=[A], marketplace="com", client="acme")
+    asin_store.add_tracked(conn, asins=[A], marketplace="com", client="acme")
     keepa.set_ranks(A, {GADGETS: 2})
     assert runner.invoke(app, ["check"]).exit_code == 0
     keepa.set_ranks(A, {GADGETS: 1})
@@ -84,7 +84,7 @@ def test_every_json_time_is_utc_with_z(
 
 
 def test_csv_booleans_are_lowercase_true_and_false(env: dict[str, str], conn) -> None:
-    store.add_tracked(conn, asins=[A], marketplace="com", client=None)
+    asin_store.add_tracked(conn, asins=[A], marketplace="com", client=None)
     result = runner.invoke(app, ["asins", "list", "--csv"])
     assert result.exit_code == 0, result.output
     [row] = list(csv.DictReader(io.StringIO(result.stdout)))
@@ -186,7 +186,7 @@ def test_a_piped_table_is_not_cut_to_80_columns(
     monkeypatch.delenv("COLUMNS", raising=False)
     client = "a client with a rather long name for a table"
     client_store.add_client(conn, name=client)
-    store.add_tracked(conn, asins=[A], marketplace="com", client=client)
+    asin_store.add_tracked(conn, asins=[A], marketplace="com", client=client)
     keepa.set_ranks(A, {GADGETS: 1, 1055398: 1, 3015427011: 1})
     assert runner.invoke(app, ["check"]).exit_code == 0
     result = runner.invoke(app, ["asins", "list"])

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from bestseller_cli import store
+from bestseller_cli import asin_store
 from bestseller_cli.cli import app
 from bestseller_cli.healthcheck import ping_url
 from fakes.keepa_server import FakeKeepa
@@ -61,7 +61,7 @@ def unused_port() -> int:
 def test_a_good_run_pings_start_then_success(
     keepa: FakeKeepa, conn: psycopg.Connection, monitor: PingServer
 ) -> None:
-    store.add_tracked(conn, asins=["B0PINGOK01"], marketplace="com", client=None)
+    asin_store.add_tracked(conn, asins=["B0PINGOK01"], marketplace="com", client=None)
     keepa.set_ranks("B0PINGOK01", {289913: 2})
     result = CliRunner().invoke(app, ["check"])
     assert result.exit_code == 0, result.output
@@ -71,7 +71,7 @@ def test_a_good_run_pings_start_then_success(
 def test_a_failed_run_pings_start_then_fail(
     keepa: FakeKeepa, conn: psycopg.Connection, monitor: PingServer
 ) -> None:
-    store.add_tracked(conn, asins=["B0PINGBAD1"], marketplace="com", client=None)
+    asin_store.add_tracked(conn, asins=["B0PINGBAD1"], marketplace="com", client=None)
     keepa.fail_next = [400]
     result = CliRunner().invoke(app, ["check"])
     assert result.exit_code == 2
@@ -94,7 +94,7 @@ def test_an_unreachable_monitor_leaves_the_exit_code_and_hides_the_url(
 ) -> None:
     monkeypatch.setenv("HEALTHCHECK_URL", url.format(port=unused_port(), secret=SECRET))
     monkeypatch.setenv("LOG_LEVEL", "info")
-    store.add_tracked(conn, asins=["B0PINGOFF1"], marketplace="com", client=None)
+    asin_store.add_tracked(conn, asins=["B0PINGOFF1"], marketplace="com", client=None)
     keepa.set_ranks("B0PINGOFF1", {289913: 2})
     keepa.fail_next = [keepa_answers] if keepa_answers != 200 else []
     result = CliRunner().invoke(app, ["check"])
@@ -106,7 +106,7 @@ def test_an_unreachable_monitor_leaves_the_exit_code_and_hides_the_url(
 def test_a_dry_run_pings_nothing(
     keepa: FakeKeepa, conn: psycopg.Connection, monitor: PingServer
 ) -> None:
-    store.add_tracked(conn, asins=["B0PINGDRY1"], marketplace="com", client=None)
+    asin_store.add_tracked(conn, asins=["B0PINGDRY1"], marketplace="com", client=None)
     keepa.set_ranks("B0PINGDRY1", {289913: 2})
     assert CliRunner().invoke(app, ["check", "--dry-run"]).exit_code == 0
     assert monitor.paths == []

@@ -12,7 +12,7 @@ from psycopg.conninfo import make_conninfo
 from psycopg.types.json import Jsonb
 from typer.testing import CliRunner
 
-from bestseller_cli import check_store, db, history_store, outbox_store, store, story_store
+from bestseller_cli import asin_store, check_store, db, history_store, outbox_store, story_store
 from bestseller_cli.cli import app
 from bestseller_cli.config import load_settings
 from bestseller_cli.models import CategoryRank, Change, ProductSnapshot, StoredState
@@ -187,7 +187,7 @@ def test_old_history_converts_with_trajectory_streaks_and_report_unchanged(
 
 def passes(keepa: FakeKeepa, conn: psycopg.Connection, *, days: int, every_hours: int) -> None:
     """Real passes at past times: A holds Gadgets on some days, B never does."""
-    store.add_tracked(conn, asins=[A, B], marketplace="com", client=None)
+    asin_store.add_tracked(conn, asins=[A, B], marketplace="com", client=None)
     first = datetime.combine(datetime.now(UTC).date() - timedelta(days=days), time(1), UTC)
     for index in range(days * 24 // every_hours):
         when = first + timedelta(hours=index * every_hours)
@@ -272,7 +272,7 @@ def test_purging_an_asin_takes_it_out_of_every_batch_and_keeps_the_others(
     keepa: FakeKeepa, conn
 ) -> None:
     passes(keepa, conn, days=1, every_hours=8)
-    store.remove_tracked(conn, asins=[A], client=None, marketplace=None, purge=True)
+    asin_store.remove_tracked(conn, asins=[A], client=None, marketplace=None, purge=True)
     left = conn.execute(
         "SELECT asin, count(*) FROM history_checks GROUP BY asin ORDER BY asin"
     ).fetchall()

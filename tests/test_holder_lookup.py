@@ -4,7 +4,7 @@ best seller list, once per category per pass, within a token budget, and says so
 import psycopg
 import pytest
 
-from bestseller_cli import store
+from bestseller_cli import asin_store
 from bestseller_cli.config import load_settings
 from bestseller_cli.holder_lookup import look_up_holders
 from bestseller_cli.keepa import KeepaClient
@@ -28,7 +28,7 @@ def lose_the_badge(keepa: FakeKeepa, conn: psycopg.Connection, holders: dict[int
     """Each ASIN holds #1 in its category for one pass, then drops to #3 in the next (the
     re-notify window is off, so the loss is a message of its own)."""
     conn.execute("UPDATE global_notification_settings SET renotify_window_minutes = 0")
-    store.add_tracked(conn, asins=list(holders.values()), marketplace="com", client=None)
+    asin_store.add_tracked(conn, asins=list(holders.values()), marketplace="com", client=None)
     for rank in (1, 3):
         for category, asin in holders.items():
             keepa.set_ranks(asin, {category: rank})
@@ -76,10 +76,10 @@ def test_an_unexplained_loss_names_the_head_of_keepas_best_seller_list(
 def test_a_loss_a_tracked_product_explains_costs_no_lookup(
     keepa: FakeKeepa, slack: FakeSlack, conn, lookup_on
 ) -> None:
-    store.add_tracked(conn, asins=[RIVAL], marketplace="com", client=None)
+    asin_store.add_tracked(conn, asins=[RIVAL], marketplace="com", client=None)
     keepa.set_ranks(RIVAL, {GADGETS: 2})
     keepa.best_seller_lists[("com", GADGETS)] = [OUTSIDER]
-    store.add_tracked(conn, asins=[OURS], marketplace="com", client=None)
+    asin_store.add_tracked(conn, asins=[OURS], marketplace="com", client=None)
     keepa.set_ranks(OURS, {GADGETS: 1})
     run_check(load_settings())
     keepa.set_ranks(OURS, {GADGETS: 2})
@@ -136,7 +136,7 @@ def test_a_failing_list_request_leaves_the_alert_unknown_and_the_pass_green(
 ) -> None:
     monkeypatch.setenv("MAX_RETRIES", "0")
     keepa.failing_endpoints["bestsellers"] = 500
-    store.add_tracked(conn, asins=[OURS], marketplace="com", client=None)
+    asin_store.add_tracked(conn, asins=[OURS], marketplace="com", client=None)
     keepa.set_ranks(OURS, {GADGETS: 1})
     run_check(load_settings())
     keepa.set_ranks(OURS, {GADGETS: 3})

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from pytest_httpx import HTTPXMock
 
-from bestseller_cli import check_store
+from bestseller_cli import log_store
 from bestseller_cli.config import Settings
 from bestseller_cli.errors import KeepaAuthError, KeepaError
 from bestseller_cli.keepa import KeepaClient, KeepaOutOfTokens, TokenStatus, parse_product
@@ -615,8 +615,8 @@ def test_the_key_appears_in_no_log_output_exception_or_stored_row(
             reported.errors.append(
                 ErrorEvent(source="keepa", kind=type(exc).__name__, message=str(exc))
             )
-    check_store.record_api_calls(conn, reported.calls, run_id=None, token_cost_usd=0.00002)
-    check_store.record_errors(conn, reported.errors, run_id=None)
+    log_store.record_api_calls(conn, reported.calls, run_id=None, token_cost_usd=0.00002)
+    log_store.record_errors(conn, reported.errors, run_id=None)
 
     assert reported.calls and reported.errors  # the path was taken and reported
     out, err = capsys.readouterr()

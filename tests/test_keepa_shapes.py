@@ -13,7 +13,7 @@ import pytest
 from pytest_httpx import HTTPXMock
 from typer.testing import CliRunner
 
-from bestseller_cli import store
+from bestseller_cli import asin_store
 from bestseller_cli.cli import app
 from bestseller_cli.config import load_settings
 from bestseller_cli.errors import KeepaError
@@ -44,7 +44,7 @@ OURS, CHILD_1, CHILD_2, PARENT, NOBODY = (
 
 
 def track(conn: psycopg.Connection, *asins: str) -> None:
-    store.add_tracked(conn, asins=list(asins), marketplace="com", client=None)
+    asin_store.add_tracked(conn, asins=list(asins), marketplace="com", client=None)
 
 
 def check(printed: list[str] | None = None) -> CheckSummary:

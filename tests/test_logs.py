@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from bestseller_cli import store
+from bestseller_cli import asin_store
 from bestseller_cli.cli import app
 from fakes import KEEPA_TEST_KEY
 from fakes.keepa_server import FakeKeepa
@@ -69,7 +69,7 @@ def run_on_a_terminal(command: list[str], environment: dict[str, str]) -> tuple[
 
 @pytest.fixture
 def two_tracked(conn: psycopg.Connection, keepa_server: FakeKeepa) -> FakeKeepa:
-    store.add_tracked(conn, asins=[A, B], marketplace="com", client=None)
+    asin_store.add_tracked(conn, asins=[A, B], marketplace="com", client=None)
     keepa_server.set_ranks(A, {KITCHEN: 4, GADGETS: 1})
     keepa_server.set_ranks(B, {GADGETS: 2})
     return keepa_server
@@ -175,7 +175,7 @@ def test_log_format_json_forces_json_lines_in_process(
 def test_warnings_have_one_style_in_the_human_form(
     keepa: FakeKeepa, conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store.add_tracked(conn, asins=[A], marketplace="com", client=None)
+    asin_store.add_tracked(conn, asins=[A], marketplace="com", client=None)
     keepa.set_ranks(A, {GADGETS: 1})
     keepa.fail_next = [500]  # the free /token call: a warning, then the pass goes on
 

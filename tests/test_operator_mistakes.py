@@ -11,7 +11,7 @@ import pytest
 from psycopg.conninfo import make_conninfo
 from typer.testing import CliRunner, Result
 
-from bestseller_cli import client_store, store
+from bestseller_cli import asin_store, client_store
 from bestseller_cli.cli import app
 from bestseller_cli.config import Settings, load_settings
 from bestseller_cli.monitor import run_check
@@ -351,7 +351,7 @@ def test_a_time_zone_unknown_at_delivery_falls_back_to_utc_and_is_logged(
     client_store.add_client(conn, name="acme", channel=SLACK_CHANNEL, rule_changes={})
     # Validated on a laptop with a newer time zone database than this machine's.
     conn.execute("UPDATE notification_rules SET timezone = 'America/Nowhere_New'")
-    store.add_tracked(conn, asins=[OURS], marketplace="com", client="acme")
+    asin_store.add_tracked(conn, asins=[OURS], marketplace="com", client="acme")
     keepa.set_ranks(OURS, {GADGETS: 2})
     run_check(load_settings())
     keepa.set_ranks(OURS, {GADGETS: 1})
@@ -421,7 +421,7 @@ def test_a_blank_value_means_unset_for_every_setting(
 def test_check_json_without_a_slack_token_prints_only_json_on_stdout(
     keepa: FakeKeepa, conn: psycopg.Connection
 ) -> None:
-    store.add_tracked(conn, asins=[OURS], marketplace="com", client=None)
+    asin_store.add_tracked(conn, asins=[OURS], marketplace="com", client=None)
     keepa.set_ranks(OURS, {GADGETS: 2})
     assert run("check", "--json").exit_code == 0
     keepa.set_ranks(OURS, {GADGETS: 1})

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from bestseller_cli import store
+from bestseller_cli import asin_store
 from bestseller_cli.cli import app
 from bestseller_cli.config import load_settings
 from bestseller_cli.errors import BestsellerError
@@ -58,7 +58,7 @@ def world(
 ) -> World:
     monkeypatch.setenv("SLACK_OPS_CHANNEL_ID", OPS)
     monkeypatch.setenv("MAX_RETRIES", "0")
-    store.add_tracked(conn, asins=[A], marketplace="com", client=None)
+    asin_store.add_tracked(conn, asins=[A], marketplace="com", client=None)
     keepa.set_ranks(A, {GADGETS: 3})
     return World(keepa, slack, conn, monkeypatch)
 
@@ -108,7 +108,7 @@ def rejects_key(world: World) -> None:
 def acme_refuses_the_bot(world: World) -> None:
     result = CliRunner().invoke(app, ["clients", "add", "acme", "--channel", ACME])
     assert result.exit_code == 0, result.output
-    store.add_tracked(world.conn, asins=[A], marketplace="com", client="acme")
+    asin_store.add_tracked(world.conn, asins=[A], marketplace="com", client="acme")
     world.slack.channel_errors[ACME] = "not_in_channel"
     world.flip()
 

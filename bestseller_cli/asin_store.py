@@ -1,13 +1,20 @@
-"""All SQL for tracked ASINs and clients. Parameterised always."""
+"""The watch list: which ASINs are tracked, in which marketplace, by which client, in which
+role. Parameterised always.
 
-import difflib
+Owns tracked_asins. Reads clients (client_store's: a client's id), asin_current_state,
+category_names and notification_log (what `asins list` shows of each entry, and the
+entries Keepa says have no ranks); `asins remove --purge` deletes the history through
+history_store.purge_history.
+"""
+
 from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
 from psycopg.rows import class_row
 
-from bestseller_cli.errors import ConfigError
+from bestseller_cli.client_store import client_id
+from bestseller_cli.history_store import purge_history
 
 
 @dataclass(frozen=True)
@@ -33,21 +40,6 @@ class TrackedRow:
     category_ranks: list[dict[str, object]]
     keepa_updated_at: datetime | None  # when Keepa last looked at the product
     ranks_changed_at: datetime | None  # the newest rank point: ranks unchanged since
-
-
-def client_id(conn: psycopg.Connection, name: str | None) -> int | None:
-    """The id of the named client (None for no client); ConfigError when it does not exist."""
-    if name is None:
-        return None
-    row = conn.execute("SELECT id FROM clients WHERE name = %s", (name,)).fetchone()
-    if row is None:
-        names = [row[0] for row in conn.execute("SELECT name FROM clients")]
-        close = difflib.get_close_matches(name, names, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ConfigError(
-            f"no client named {name!r}{hint}: add it with `bestseller clients add {name}`"
-        )
-    return row[0]
 
 
 ROLES = ("own", "competitor")
@@ -133,69 +125,6 @@ def remove_tracked(
     )
 
 
-def purge_history(
-    conn: psycopg.Connection, *, asins: list[str], marketplace: str | None
-) -> tuple[list[str], list[str]]:
-    """Delete everything observed about ASINs no one tracks any more (per marketplace).
-
-    Returns (ASINs purged, ASINs whose history was kept because someone still tracks them)."""
-    still_tracked = {
-        row[0]
-        for row in conn.execute(
-            "SELECT DISTINCT asin FROM tracked_asins WHERE active AND asin = ANY(%s)"
-            " AND (%s::text IS NULL OR marketplace = %s)",
-            (asins, marketplace, marketplace),
-        )
-    }
-    # Changes go first; their outbox rows (notification_log) follow by ON DELETE CASCADE.
-    for table in (
-        "bestseller_changes",
-        "asin_history",
-        "rank_points",
-        "asin_details",
-        "check_spans",
-        "asin_current_state",
-    ):
-        conn.execute(
-            f"DELETE FROM {table} t WHERE t.asin = ANY(%s)"
-            " AND (%s::text IS NULL OR t.marketplace = %s)"
-            " AND NOT (t.asin, t.marketplace) IN"
-            "  (SELECT asin, marketplace FROM tracked_asins WHERE active)",
-            (asins, marketplace, marketplace),
-        )
-    conn.execute(PURGE_CHECKS_SQL, {"asins": asins, "marketplace": marketplace})
-    unique = sorted(set(asins))
-    return [a for a in unique if a not in still_tracked], [a for a in unique if a in still_tracked]
-
-
-# Takes the purged ASINs out of each batch's parallel arrays; a batch left empty goes.
-PURGE_CHECKS_SQL = """
-WITH gone AS (
-    SELECT c.id, u.n
-    FROM asin_checks c CROSS JOIN LATERAL unnest(c.asins) WITH ORDINALITY AS u(asin, n)
-    WHERE c.asins && %(asins)s::text[] AND u.asin = ANY(%(asins)s)
-      AND (%(marketplace)s::text IS NULL OR c.marketplace = %(marketplace)s)
-      AND NOT (u.asin, c.marketplace) IN
-          (SELECT asin, marketplace FROM tracked_asins WHERE active)
-), kept AS (
-    SELECT c.id, array_agg(u.asin ORDER BY u.n) AS asins,
-           array_agg(u.main_rank ORDER BY u.n) AS main_ranks,
-           array_agg(u.badges ORDER BY u.n) AS badge_counts
-    FROM asin_checks c
-    CROSS JOIN LATERAL unnest(c.asins, c.main_ranks, c.badge_counts) WITH ORDINALITY
-        AS u(asin, main_rank, badges, n)
-    WHERE c.id IN (SELECT id FROM gone) AND (c.id, u.n) NOT IN (SELECT id, n FROM gone)
-    GROUP BY c.id
-), emptied AS (
-    DELETE FROM asin_checks
-    WHERE id IN (SELECT id FROM gone) AND id NOT IN (SELECT id FROM kept)
-)
-UPDATE asin_checks c
-SET asins = kept.asins, badge_counts = kept.badge_counts,
-    main_ranks = CASE WHEN c.main_ranks IS NOT NULL THEN kept.main_ranks END
-FROM kept WHERE c.id = kept.id
-"""
-
 LIST_TRACKED_SQL = """
 SELECT t.asin, t.marketplace, c.name AS client, t.role, t.active, t.added_at,
        s.title, s.main_rank,
@@ -240,3 +169,37 @@ def list_tracked(
             client_id(conn, client)
         cur.execute(LIST_TRACKED_SQL, {"all": include_removed, "client": client})
         return cur.fetchall()
+
+
+@dataclass(frozen=True)
+class KnownKind:
+    asin: str
+    marketplace: str
+    product_type: int
+    variation_asins: list[str]
+
+
+def without_ranks(
+    conn: psycopg.Connection, *, asins: list[str] | None = None, marketplace: str | None = None
+) -> list[KnownKind]:
+    """Tracked ASINs Keepa last said have no ranks: variation parents (5) and invalid (4)."""
+    rows = conn.execute(
+        "SELECT DISTINCT s.asin, s.marketplace, s.product_type, s.variation_asins"
+        " FROM asin_current_state s JOIN tracked_asins t"
+        "  ON t.asin = s.asin AND t.marketplace = s.marketplace AND t.active"
+        " WHERE s.product_type IN (4, 5) AND NOT s.available"
+        " AND (%(asins)s::text[] IS NULL OR s.asin = ANY(%(asins)s))"
+        " AND (%(market)s::text IS NULL OR s.marketplace = %(market)s)"
+        " ORDER BY s.marketplace, s.asin",
+        {"asins": asins, "market": marketplace},
+    ).fetchall()
+    return [KnownKind(*row) for row in rows]
+
+
+def count_watched(conn: psycopg.Connection) -> int:
+    """Distinct (asin, marketplace) pairs a pass fetches: one Keepa token each."""
+    row = conn.execute(
+        "SELECT count(*) FROM (SELECT DISTINCT asin, marketplace FROM tracked_asins"
+        " WHERE active) watched"
+    ).fetchone()
+    return row[0] if row else 0
