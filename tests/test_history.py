@@ -118,8 +118,8 @@ def stories(conn: psycopg.Connection) -> list[list[str]]:
     lines = []
     for asin, category, kind, when in rows:
         change = Change(asin=asin, marketplace="com", category_id=category,
-                             category_name=None, kind=kind, rank_before=None, rank_after=None,
-                             main_rank=None, title=None, detected_at=when)  # fmt: skip
+                        category_name=None, kind=kind, rank_before=None, rank_after=None,
+                        main_rank=None, title=None, detected_at=when)  # fmt: skip
         item = outbox_store.OutboxItem(id=0, channel=None, client_id=None, change=change)
         lines.append(story_lines(change, story_store.alert_story(conn, item)))
     return lines
