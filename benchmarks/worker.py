@@ -27,6 +27,7 @@ def summary_record(summary: CheckSummary) -> dict[str, object]:
         for name, value in dataclasses.asdict(summary).items()
         if isinstance(value, int | float | str | bool | None)
     }
+    record.update(summary.counts)
     record["unchecked"] = len(summary.unchecked)
     record["warnings"] = summary.warnings
     return record

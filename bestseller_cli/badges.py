@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from bestseller_cli.kinds import ChangeKind
 from bestseller_cli.models import CategoryRank, Change, ProductSnapshot, StoredState
 
 
@@ -70,13 +71,12 @@ def change_for(
     observed_at: datetime,
 ) -> Change:
     before = previous.category_ranks.get(category)
-    gained = entry.rank == 1
     return Change(
         asin=snapshot.asin,
         marketplace=snapshot.marketplace,
         category_id=category,
         category_name=entry.name,
-        kind="gained" if gained else "lost",
+        kind=ChangeKind.GAINED if entry.rank == 1 else ChangeKind.LOST,  # the badge flipped
         rank_before=before.rank if before else None,
         rank_after=entry.rank,
         main_rank=snapshot.main_rank,

@@ -10,6 +10,7 @@ from rich.table import Table
 from bestseller_cli import alerts
 from bestseller_cli.cli_check import AlertPrinter
 from bestseller_cli.cli_common import console, err_console, examples, print_json, settings
+from bestseller_cli.kinds import kind_of
 
 alerts_app = typer.Typer(
     help="Alerts in the outbox: list them, retry the undelivered.", no_args_is_help=True
@@ -44,7 +45,7 @@ def alerts_list(
     for column in ("id", "status", "channel", "change", "detected", "tries", "error / reason"):
         table.add_column(column)
     for row in rows:
-        change = f"{row.kind} #1 {row.asin} ({row.marketplace}) in"
+        change = f"{kind_of(row.kind).verb} {row.asin} ({row.marketplace}) in"
         table.add_row(
             str(row.id),
             row.status,

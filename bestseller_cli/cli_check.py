@@ -16,6 +16,7 @@ from bestseller_cli import healthcheck, monitor
 from bestseller_cli.cli_common import client_name, console, err_console, print_json, settings
 from bestseller_cli.doctor import run_doctor
 from bestseller_cli.errors import ConfigError
+from bestseller_cli.kinds import KINDS, counts_text, kind_of
 from bestseller_cli.models import Change, parse_asin
 from bestseller_cli.output import emit, stdout_is_json, writes_json
 from bestseller_cli.shutdown import stop_on_sigterm
@@ -147,8 +148,7 @@ def summary_record(summary: monitor.CheckSummary) -> dict[str, Any]:
             "missing_from_keepa",
             "now_unknown",
             "baselines",
-            "gained",
-            "lost",
+            "counts",
             "alerts_queued",
             "alerts_sent",
             "alerts_printed",
@@ -176,6 +176,7 @@ def summary_record(summary: monitor.CheckSummary) -> dict[str, Any]:
             "conditions",
         )
     }
+    record.update(record.pop("counts"))
     latency = summary.detection_latency_ms_max
     record["detection_latency_ms_max"] = None if latency is None else round(latency, 1)
     record["changes"] = [change.model_dump() for change in summary.changes]
@@ -229,8 +230,9 @@ def report_failures(summary: monitor.CheckSummary) -> None:
 
 
 def change_line(change: Change) -> str:
+    """`in Garlic Presses: B0C1234567 (com) Title`, after the change's verb."""
     return (
-        f"#1 in {change.category_name or change.category_id}:"
+        f"in {change.category_name or change.category_id}:"
         f" {change.asin} ({change.marketplace}) {change.title or ''}"
     ).rstrip()
 
@@ -244,7 +246,8 @@ def log_summary(summary: monitor.CheckSummary) -> None:
         emit("check_skipped", "another check is running (the run lock is held); nothing to do")
         return
     for change in summary.changes:
-        emit("badge_change", f"{change.kind} {change_line(change)}", **change.model_dump())
+        verb = kind_of(change.kind).verb
+        emit("badge_change", f"{verb} {change_line(change)}", **change.model_dump())
     record = summary_record(summary)
     del record["changes"], record["warnings"]
     for listed in (
@@ -257,7 +260,7 @@ def log_summary(summary: monitor.CheckSummary) -> None:
         record[listed] = len(record[listed])
     message = (
         f"{'dry run: ' if summary.dry_run else ''}checked {summary.checked} of"
-        f" {summary.asins_to_check} ASINs: {summary.gained} gained, {summary.lost} lost,"
+        f" {summary.asins_to_check} ASINs: {counts_text(summary.counts)},"
         f" {summary.alerts_sent + summary.alerts_recovered} alerts sent,"
         f" {summary.alerts_undelivered} undelivered, {summary.tokens_used} tokens used,"
         f" {summary.duration_seconds} s"
@@ -272,9 +275,10 @@ def print_summary(summary: monitor.CheckSummary, *, stale_hours: float) -> None:
         console.print("Another check is running (the run lock is held); nothing to do.")
         return
     for change in summary.changes:
-        colour = "green" if change.kind == "gained" else "red"
+        kind = kind_of(change.kind)
         console.print(
-            f"[{colour}]{change.kind}[/{colour}] {escape(change_line(change))}", highlight=False
+            f"[{kind.colour}]{kind.verb}[/{kind.colour}] {escape(change_line(change))}",
+            highlight=False,
         )
     available = "?" if summary.tokens_available is None else summary.tokens_available
     latency = summary_record(summary)["detection_latency_ms_max"]
@@ -287,8 +291,7 @@ def print_summary(summary: monitor.CheckSummary, *, stale_hours: float) -> None:
         ("left out of Keepa's answer", len(summary.missing_from_keepa)),
         (f"Keepa data older than {stale_hours:g} h", summary.stale),
         ("first seen (baseline)", summary.baselines),
-        ("badges gained", summary.gained),
-        ("badges lost", summary.lost),
+        *((f"changes: {kind.bucket}", summary.counts[value]) for value, kind in KINDS.items()),
         ("alerts sent", summary.alerts_sent + summary.alerts_recovered),
         ("alerts printed (no Slack token)", summary.alerts_printed),
         ("alerts folded into a flapping message", summary.alerts_folded_into_flapping),

@@ -14,6 +14,7 @@ from rich.table import Table
 from bestseller_cli import client_store, db
 from bestseller_cli.cli_common import client_name, console, examples, print_json, settings
 from bestseller_cli.errors import ConfigError
+from bestseller_cli.kinds import KINDS
 from bestseller_cli.notify_config import check_channel, parse_quiet
 from bestseller_cli.routing import DELIVERY_MODES, Rule
 
@@ -114,9 +115,7 @@ def rule_changes(
 
 
 def describe_rule(rule: Rule) -> str:
-    alerts = "+".join(
-        k for k, on in (("gained", rule.notify_gained), ("lost", rule.notify_lost)) if on
-    )
+    alerts = "+".join(kind.bucket for kind in KINDS.values() if getattr(rule, kind.rule_flag))
     parts = [f"alerts: {alerts or 'none'}", f"delivery: {rule.delivery_mode}"]
     if rule.delivery_mode == "daily":
         parts[-1] += f" at {rule.daily_hour:02d}:00"

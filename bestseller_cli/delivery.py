@@ -29,7 +29,7 @@ from bestseller_cli.slack import (
     alert_message,
     digest_message,
 )
-from bestseller_cli.story import flap_line, other_side_known, story_lines
+from bestseller_cli.story import awaits_other_side, flap_line, story_lines
 from bestseller_cli.story_store import Posted, ToldItem
 
 # Slack's ts is taken when it receives the message; clocks of two machines may differ a bit.
@@ -207,7 +207,7 @@ class Delivery:
             else:
                 ts = self.post(channel, [item.id], message_for(entry))
                 if ts is not None:
-                    awaiting = not other_side_known(item.change, entry.story)
+                    awaiting = awaits_other_side(item.change, entry.story)
                     posted.append(Posted(id=item.id, channel=channel, ts=ts, awaiting=awaiting))
         story_store.settle(
             self.conn, posted=posted, updated=updated, retry=retry, given_up=given_up

@@ -2,11 +2,10 @@
 
 import unicodedata
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-ChangeKind = Literal["gained", "lost"]
+from bestseller_cli.kinds import ChangeKind
 
 
 class CategoryRank(BaseModel):

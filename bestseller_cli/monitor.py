@@ -18,6 +18,7 @@ from bestseller_cli.errors import KeepaAuthError, KeepaError
 from bestseller_cli.holder_lookup import look_up_holders
 from bestseller_cli.keepa import KeepaClient, KeepaOutOfTokens
 from bestseller_cli.keepa_ahead import fetch_ahead
+from bestseller_cli.kinds import no_changes
 from bestseller_cli.models import (
     INVALID,
     VARIATION_PARENT,
@@ -58,8 +59,7 @@ class CheckSummary:
     missing_from_keepa: list[str] = field(default_factory=list)
     now_unknown: list[str] = field(default_factory=list)
     baselines: int = 0
-    gained: int = 0
-    lost: int = 0
+    counts: dict[str, int] = field(default_factory=no_changes)  # changes per kind
     alerts_queued: int = 0
     alerts_sent: int = 0
     alerts_printed: int = 0
@@ -500,8 +500,8 @@ def process_batch(
                 rules_by_client=rules_by_client,
                 defaults=defaults,
             )
-    summary.gained += sum(change.kind == "gained" for change in changes)
-    summary.lost += sum(change.kind == "lost" for change in changes)
+    for change in changes:
+        summary.counts[change.kind] += 1
     summary.changes += changes
     calls = context.take_calls()
     summary.tokens_used += sum(call.tokens_consumed or 0 for call in calls)
@@ -606,8 +606,7 @@ def as_record(summary: CheckSummary) -> dict[str, object]:
     return {
         "checked": summary.checked,
         "unavailable": summary.unavailable,
-        "gained": summary.gained,
-        "lost": summary.lost,
+        **summary.counts,
         "alerts_sent": summary.alerts_sent,
         "alerts_refused": summary.alerts_refused,
         "alerts_expired": summary.alerts_expired,

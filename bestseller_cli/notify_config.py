@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bestseller_cli.errors import ConfigError
+from bestseller_cli.kinds import KINDS
 from bestseller_cli.routing import DELIVERY_MODES, Rule
 
 _CHANNEL = re.compile(r"^#?[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
@@ -119,6 +120,8 @@ GLOBAL_KEYS: tuple[str, ...] = (
     "notify_lost",
     "renotify_window_minutes",
 )
+# The kinds' rule flags among the defaults (kinds.py): true or false.
+_SWITCHES = {kind.rule_flag for kind in KINDS.values()} & set(GLOBAL_KEYS)
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 _UNSET = {"", "none", "null", "-"}
@@ -130,7 +133,7 @@ def parse_global_value(key: str, text: str) -> str | bool | int | None:
     value = text.strip()
     if name == "slack_channel_id":
         return None if value.lower() in _UNSET else check_channel(value)
-    if name in {"notify_gained", "notify_lost"}:
+    if name in _SWITCHES:
         if value.lower() in _TRUE:
             return True
         if value.lower() in _FALSE:

@@ -8,6 +8,7 @@ import psycopg
 
 from bestseller_cli import client_store, ops_store, report_queries
 from bestseller_cli.errors import ConfigError
+from bestseller_cli.kinds import count
 from bestseller_cli.models import Change
 from bestseller_cli.report_models import (
     AlertCounts,
@@ -76,11 +77,7 @@ def build_report(
         generated_at=until,
         client=client,
         period=Period(since=since, until=until, days=round(days, 4)),
-        changes=Changes(
-            gained=sum(e.kind == "gained" for e in events),
-            lost=sum(e.kind == "lost" for e in events),
-            events=events,
-        ),
+        changes=Changes(counts=count(e.kind for e in events), events=events),
         holders=holders,
         asins=asin_summaries(stats, events=events, holders=holders),
         keepa=keepa_usage(totals, client=client, days=days),
@@ -129,10 +126,7 @@ def asin_summaries(
             (event.asin, event.marketplace),
             AsinSummary(asin=event.asin, marketplace=event.marketplace, title=event.title),
         )
-        if event.kind == "gained":
-            summary.gained += 1
-        else:
-            summary.lost += 1
+        summary.counts[event.kind] += 1
     for holder in holders:
         summary = rows.setdefault(
             (holder.asin, holder.marketplace),

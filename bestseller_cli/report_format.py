@@ -8,6 +8,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from bestseller_cli.kinds import KINDS, counts_text, kind_of
 from bestseller_cli.models import Change
 from bestseller_cli.report_models import (
     AsinSummary,
@@ -33,8 +34,7 @@ CSV_FIELDS = [
     "longest_streak_checks",
     "longest_streak_seconds",
     "longest_streak_started_at",
-    "gained",
-    "lost",
+    *(kind.value for kind in KINDS),  # changes per kind
     "badges_now",
 ]
 
@@ -105,8 +105,7 @@ def summary_lines(report: Report) -> list[str]:
         else [f"Operations conditions: {len(report.conditions)} ({still_open} open now)"]
     )
     return [
-        f"Badges: {report.changes.gained} gained, {report.changes.lost} lost;"
-        f" {len(report.holders)} ASIN(s) hold #1 now",
+        f"Badges: {counts_text(report.changes.counts)}; {len(report.holders)} ASIN(s) hold #1 now",
         f"Keepa: {keepa.tokens_used:,} tokens in {keepa.calls:,} calls,"
         f" ≈ ${keepa.estimated_cost_usd:.2f}{per_day}",
         f"Alerts: {alerts.sent} sent, {alerts.printed} printed, {alerts.refused} refused,"
@@ -135,9 +134,10 @@ def _limited(items: Sequence[Any]) -> tuple[Sequence[Any], str]:
 def change_rows(events: Sequence[Change], *, styled: bool) -> list[list[str | Text]]:
     rows: list[list[str | Text]] = []
     for e in events:
-        kind: str | Text = e.kind
+        definition = kind_of(e.kind)
+        kind: str | Text = definition.bucket
         if styled:
-            kind = Text(e.kind, style="green" if e.kind == "gained" else "red")
+            kind = Text(definition.bucket, style=definition.colour)
         title = (e.title or "-")[:50]
         rows.append([when(e.detected_at), e.asin, title, change_label(e), kind, rank_move(e)])
     return rows
@@ -152,8 +152,7 @@ def asin_rows(asins: Sequence[AsinSummary]) -> list[list[str]]:
             str(a.checks),
             share(a.badge_share),
             streak_text(a.longest_streak),
-            str(a.gained),
-            str(a.lost),
+            *(str(n) for n in a.counts.values()),
             ", ".join(a.badges_now) or "-",
         ]
         for a in asins
@@ -164,7 +163,7 @@ CHANGE_COLUMNS = ["When", "ASIN", "Title", "Category", "Change", "Rank"]
 HOLDER_COLUMNS = ["ASIN", "Market", "Title", "#1 Best Seller in", "Main rank"]
 ASIN_COLUMNS = ["ASIN", "Market", "Title", "Checks", "Badge share", "Longest streak"]
 CONDITION_COLUMNS = ["Condition", "Opened", "Closed", "Passes"]
-ASIN_COLUMNS += ["Gained", "Lost", "#1 now"]
+ASIN_COLUMNS += [kind.bucket.capitalize() for kind in KINDS.values()] + ["#1 now"]
 
 
 def holder_rows(holders: Sequence[Holder]) -> list[list[str]]:
@@ -254,8 +253,7 @@ def csv_records(report: Report) -> list[dict[str, Any]]:
             "longest_streak_started_at": (
                 a.longest_streak.started_at if a.longest_streak else None
             ),
-            "gained": a.gained,
-            "lost": a.lost,
+            **a.counts,
             "badges_now": a.badges_now,
         }
         for a in report.asins
@@ -294,8 +292,8 @@ def slack_report(report: Report) -> SlackMessage:
     events = list(reversed(report.changes.events))  # newest first
     if events:
         lines = [
-            f"{'🏆' if e.kind == 'gained' else '📉'} {_link(e.asin, e.marketplace, e.title)}"
-            f" {e.kind} #1 in {escape_mrkdwn(change_label(e))} · {when(e.detected_at)}"
+            f"{kind_of(e.kind).emoji} {_link(e.asin, e.marketplace, e.title)}"
+            f" {kind_of(e.kind).verb} in {escape_mrkdwn(change_label(e))} · {when(e.detected_at)}"
             for e in events
         ]
         blocks.append(_section("Badge changes", lines))
@@ -313,5 +311,5 @@ def slack_report(report: Report) -> SlackMessage:
             for a in ranked
         ]
         blocks.append(_section("Badge share", lines))
-    text = f"{title}: {report.changes.gained} gained, {report.changes.lost} lost"
+    text = f"{title}: {counts_text(report.changes.counts)}"
     return SlackMessage(text=escape_mrkdwn(text), blocks=blocks)

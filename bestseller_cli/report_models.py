@@ -7,9 +7,9 @@
   "client": "acme" | null,                  # --client, else every ASIN
   "period": {"since": ISO, "until": ISO, "days": 7.0},
   "changes": {
-    "gained": 3, "lost": 1,
+    "gained": 3, "lost": 1,                 # one count per kind of change (kinds.py)
     "events": [{"asin", "marketplace", "category_id", "category_name",   # models.Change
-                "kind": "gained"|"lost", "rank_before", "rank_after", "main_rank", "title",
+                "kind": "gained"|"lost"|…, "rank_before", "rank_after", "main_rank", "title",
                 "detected_at", "keepa_seen_at"}]
   },
   "holders": [{"asin", "marketplace", "title", "main_rank", "last_checked_at",
@@ -21,7 +21,7 @@
              "badge_share",          # badge_checks / checks, 0..1; null without checks
              "longest_streak": null | {"checks", "started_at", "ended_at", "ongoing",
                                        "duration_seconds"},
-             "gained", "lost",       # changes in the period
+             "gained", "lost", …,    # changes in the period, one count per kind
              "badges_now": ["Garlic Presses"]}],
   "keepa": {"calls",                        # Keepa API calls (the account's)
             "tokens_used", "estimated_cost_usd", "asins_checked",
@@ -53,6 +53,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field
 
+from bestseller_cli.kinds import CountsByKind, no_changes
 from bestseller_cli.models import Change
 
 SCHEMA_VERSION = 1
@@ -72,9 +73,8 @@ class Period(BaseModel):
     days: float
 
 
-class Changes(BaseModel):
-    gained: int = 0
-    lost: int = 0
+class Changes(CountsByKind):
+    counts: dict[str, int] = Field(default_factory=no_changes)
     events: list[Change] = Field(default_factory=list)
 
 
@@ -101,7 +101,7 @@ class Streak(BaseModel):
     duration_seconds: int
 
 
-class AsinSummary(BaseModel):
+class AsinSummary(CountsByKind):
     asin: str
     marketplace: str
     title: str | None = None
@@ -110,8 +110,7 @@ class AsinSummary(BaseModel):
     unavailable_checks: int = 0
     badge_share: float | None = None
     longest_streak: Streak | None = None
-    gained: int = 0
-    lost: int = 0
+    counts: dict[str, int] = Field(default_factory=no_changes)
     badges_now: list[str] = Field(default_factory=list)
 
 

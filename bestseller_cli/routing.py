@@ -6,6 +6,7 @@ from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bestseller_cli.kinds import kind_of
 from bestseller_cli.models import Change
 
 DeliveryMode = Literal["instant", "hourly", "daily"]
@@ -114,9 +115,7 @@ def deliver_after(rule: Rule, detected_at: datetime) -> datetime:
 
 
 def applies(rule: Rule, change: Change) -> bool:
-    if change.kind == "gained" and not rule.notify_gained:
-        return False
-    if change.kind == "lost" and not rule.notify_lost:
+    if not getattr(rule, kind_of(change.kind).rule_flag):
         return False
     if change.category_id in rule.ignored_category_ids:
         return False

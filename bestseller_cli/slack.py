@@ -21,6 +21,7 @@ from slack_sdk.web import SlackResponse
 
 from bestseller_cli.config import Settings
 from bestseller_cli.errors import ConfigError, SlackError
+from bestseller_cli.kinds import count, counts_text, kind_of
 from bestseller_cli.models import Change
 from bestseller_cli.redact import redact, register_secret
 
@@ -49,7 +50,6 @@ _HINTS = {
     **dict.fromkeys(TOKEN_REFUSALS, "fix SLACK_BOT_TOKEN or the app's scopes"),
     **dict.fromkeys(CHANNEL_REFUSALS, "invite the bot to the channel or fix the channel id"),
 }
-_HEADLINES = {"gained": "🏆 #1 Best Seller gained", "lost": "📉 #1 Best Seller lost"}
 
 
 @dataclass(frozen=True)
@@ -100,8 +100,9 @@ def alert_message(change: Change, *, extra_lines: Sequence[str] = ()) -> SlackMe
     if change.main_rank is not None:
         fields.append(f"*Main Best Sellers Rank*\n#{change.main_rank:,}")
     fields.append(f"*Detected*\n{_slack_date(change.detected_at)}")
+    headline = _headline(change)
     blocks: list[dict[str, Any]] = [
-        _header(_HEADLINES[change.kind]),
+        _header(headline),
         _section(f"*<{url}|{title}>*"),
         {"type": "section", "fields": [{"type": "mrkdwn", "text": field} for field in fields]},
     ]
@@ -110,7 +111,7 @@ def alert_message(change: Change, *, extra_lines: Sequence[str] = ()) -> SlackMe
             _context("\n".join(escape_mrkdwn(truncate(line, 500)) for line in extra_lines))
         )
     text = (
-        f"{_HEADLINES[change.kind]}: {title} ({change.asin}, amazon.{change.marketplace})"
+        f"{headline}: {title} ({change.asin}, amazon.{change.marketplace})"
         f" — {category} {rank_transition(change)}"
     )
     return SlackMessage(text=text, blocks=blocks)
@@ -118,8 +119,8 @@ def alert_message(change: Change, *, extra_lines: Sequence[str] = ()) -> SlackMe
 
 def digest_message(changes: Sequence[Change], *, title: str) -> SlackMessage:
     """Several changes in one message; past Slack's 50 blocks the rest become `…and N more`."""
-    gained = sum(change.kind == "gained" for change in changes)
-    summary = f"🏆 {gained} gained · 📉 {len(changes) - gained} lost"
+    counts = count(change.kind for change in changes)
+    summary = counts_text(counts, separator=" · ", emoji=True)
     blocks = [_header(title), _context(summary)]
     room = MAX_BLOCKS - len(blocks)
     shown = changes if len(changes) <= room else changes[: room - 1]
@@ -132,15 +133,19 @@ def digest_message(changes: Sequence[Change], *, title: str) -> SlackMessage:
 
 def _digest_line(change: Change) -> str:
     url = amazon_url(change.asin, change.marketplace)
-    icon = _HEADLINES[change.kind].split()[0]
     line = (
-        f"{icon} *<{url}|{_product_title(change, _DIGEST_TITLE_CHARS)}>*\n"
+        f"{kind_of(change.kind).emoji} *<{url}|{_product_title(change, _DIGEST_TITLE_CHARS)}>*\n"
         f"{_category_label(change)} {rank_transition(change)} · `{change.asin}`"
         f" · amazon.{change.marketplace}"
     )
     if change.main_rank is not None:
         line += f" · BSR #{change.main_rank:,}"
     return line
+
+
+def _headline(change: Change) -> str:
+    kind = kind_of(change.kind)
+    return f"{kind.emoji} {kind.label}"
 
 
 def _product_title(change: Change, limit: int) -> str:

@@ -4,7 +4,9 @@ whom it displaced), the rank trajectory, how long the badge was held, and flappi
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import assert_never
 
+from bestseller_cli.kinds import ChangeKind, kind_of
 from bestseller_cli.models import Change
 
 
@@ -88,34 +90,47 @@ def freshness_line(change: Change) -> str | None:
     return f"Keepa last saw this product {seen:%Y-%m-%d %H:%M} UTC ({age} before this check)"
 
 
-def other_side_known(change: Change, story: AlertStory) -> bool:
-    """A loss knows its new holder (tracked, or from Keepa's list), a gain whom it displaced.
-    A message posted without it is updated when a later batch or pass finds it."""
-    return story.other is not None or (change.kind == "lost" and story.listed_holder is not None)
+def awaits_other_side(change: Change, story: AlertStory) -> bool:
+    """A loss waits for its new holder (tracked, or from Keepa's list), a gain for whom it
+    displaced: a message posted without it is updated when a later batch or pass finds it."""
+    match change.kind:
+        case ChangeKind.LOST:
+            return story.other is None and story.listed_holder is None
+        case ChangeKind.GAINED:
+            return story.other is None
+        case unknown:
+            assert_never(unknown)
 
 
 def story_lines(change: Change, story: AlertStory) -> list[str]:
-    lines: list[str] = []
-    if change.kind == "lost":
-        lines.append(new_holder_line(change, story))
-    elif story.other:
-        lines.append(f"Displaced: {describe(story.other)}")
+    before, after = kind_lines(change, story)
     if len(story.ranks) > 1:
-        lines.append(f"Rank, last 24 h: {trajectory(story.ranks)}")
-    if change.kind == "lost" and story.badge_since:
-        held = duration(change.detected_at - story.badge_since)
-        lines.append(f"Held #1 for {'at least ' if story.since_is_lower_bound else ''}{held}")
-    if change.kind == "gained":
-        if story.last_held_until:
-            lines.append(f"Last held #1 until {story.last_held_until:%Y-%m-%d %H:%M} UTC")
-        else:
-            lines.append("First time at #1 here since we started watching")
+        before.append(f"Rank, last 24 h: {trajectory(story.ranks)}")
     stale = freshness_line(change)
-    if stale:
-        lines.append(stale)
-    return lines
+    return before + after + ([stale] if stale else [])
+
+
+def kind_lines(change: Change, story: AlertStory) -> tuple[list[str], list[str]]:
+    """What each kind of change tells, before the rank trajectory and after it."""
+    match change.kind:
+        case ChangeKind.LOST:
+            held: list[str] = []
+            if story.badge_since:
+                at_least = "at least " if story.since_is_lower_bound else ""
+                held.append(
+                    f"Held #1 for {at_least}{duration(change.detected_at - story.badge_since)}"
+                )
+            return [new_holder_line(change, story)], held
+        case ChangeKind.GAINED:
+            displaced = [f"Displaced: {describe(story.other)}"] if story.other else []
+            if story.last_held_until:
+                return displaced, [f"Last held #1 until {story.last_held_until:%Y-%m-%d %H:%M} UTC"]
+            return displaced, ["First time at #1 here since we started watching"]
+        case unknown:
+            assert_never(unknown)
 
 
 def flap_line(kinds: Sequence[str], *, window: timedelta) -> str:
     """`Flapping: gained → lost → gained within 2 h 0 min` for a message being updated."""
-    return f"⚠️ Flapping: {' → '.join(kinds)} within {duration(window)}; latest below"
+    steps = " → ".join(kind_of(kind).bucket for kind in kinds)
+    return f"⚠️ Flapping: {steps} within {duration(window)}; latest below"

@@ -16,7 +16,9 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 
+from bestseller_cli.kinds import KINDS
 from bestseller_cli.outbox_store import (
     NAMES_JOIN,
     SELECT_CHANGE,
@@ -26,6 +28,8 @@ from bestseller_cli.outbox_store import (
 )
 from bestseller_cli.story import AlertStory, ListedHolder, OtherProduct
 
+# Which kinds of change flap into one message (kinds.py), for RECENT.
+SUBJECTS = Jsonb({kind.value: definition.subject for kind, definition in KINDS.items()})
 # How far apart a loss and a gain in one category may be to be one story (a gain's
 # "displaced", a message awaiting its other side). Passes are hourly: the next pass is in.
 STORY_WINDOW = "2 hours"
@@ -152,20 +156,23 @@ CROSS JOIN LATERAL (
     AND k.kind = 'gained' AND k.detected_at < c.detected_at) g
 """
 
-# Flap control: the last message posted for the same badge in the same channel within the
-# row's re-notify window, and the kinds of change since. Starts from the badge's own recent
-# changes (bestseller_changes_asin_idx), never from the whole log.
+# Flap control: the last message posted for the same subject (kinds.py: the badge, ...) of
+# the same category in the same channel within the row's re-notify window, and the kinds of
+# change since. Starts from the product's own recent changes in the category
+# (bestseller_changes_asin_idx), never from the whole log. %(subjects)s: kind -> subject.
 RECENT = """
 LEFT JOIN LATERAL (
   SELECT p.id, p.slack_ts, ARRAY(
            SELECT k.kind FROM bestseller_changes k
            WHERE k.asin = c.asin AND k.marketplace = c.marketplace
              AND k.category_id = c.category_id
+             AND %(subjects)s::jsonb ->> k.kind = %(subjects)s::jsonb ->> c.kind
              AND k.detected_at BETWEEN pc.detected_at AND c.detected_at
            ORDER BY k.detected_at, k.id) AS kinds
   FROM bestseller_changes pc JOIN notification_log p ON p.change_id = pc.id
   WHERE i.action = 'post' AND i.renotify_window_minutes > 0
     AND pc.asin = c.asin AND pc.marketplace = c.marketplace AND pc.category_id = c.category_id
+    AND %(subjects)s::jsonb ->> pc.kind = %(subjects)s::jsonb ->> c.kind
     AND pc.id <> c.id
     -- a message sent within the window announced a change at most a day older (held ones)
     AND pc.detected_at >= c.detected_at - make_interval(mins => i.renotify_window_minutes)
@@ -209,7 +216,8 @@ told AS (
   {RECENT}
 )"""
 
-# Same test as story.other_side_known, in SQL: the update is claimed in this statement.
+# A message awaiting its other side (story.awaits_other_side) now has it, in SQL (each part
+# of a story is read for its own kind only): the update is claimed in this statement.
 UPDATING = """
 updating AS (
   UPDATE notification_log n SET story_update = 'updating'
@@ -325,6 +333,7 @@ def claim_and_tell(
         "ids": ids,
         "now": now,
         "default_channel": default_channel,
+        "subjects": SUBJECTS,
         "everywhere": categories is None,
         "marketplaces": [marketplace for marketplace, _ in categories or []],
         "categories": [category for _, category in categories or []],
@@ -342,7 +351,7 @@ def tell(
     """The rows `ids` with their stories, claiming nothing."""
     if not ids:
         return {}
-    params = {"ids": ids, "default_channel": default_channel}
+    params = {"ids": ids, "default_channel": default_channel, "subjects": SUBJECTS}
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(TELL_SQL, params, prepare=False).fetchall()
     conn.commit()

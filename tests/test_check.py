@@ -42,7 +42,12 @@ def test_the_first_pass_is_a_baseline_and_alerts_nothing(keepa: FakeKeepa, conn)
     keepa.set_ranks(A, {KITCHEN: 40, GADGETS: 1})
     keepa.set_ranks(B, {HEADPHONES: 3})
     summary = run_check(load_settings())
-    assert (summary.checked, summary.baselines, summary.gained, summary.lost) == (2, 2, 0, 0)
+    assert (
+        summary.checked,
+        summary.baselines,
+        summary.counts["gained"],
+        summary.counts["lost"],
+    ) == (2, 2, 0, 0)
     assert changes(conn) == []
     assert outbox(conn) == []
     assert summary.exit_code == 0
@@ -63,11 +68,11 @@ def test_a_loss_and_a_gain_are_detected_once_each(keepa: FakeKeepa, conn) -> Non
         (A, "Kitchen Utensils & Gadgets", "lost", "printed"),
         (B, "Headphone Accessories", "gained", "printed"),
     ]
-    assert (second.gained, second.lost, second.alerts_printed) == (1, 1, 2)
+    assert (second.counts["gained"], second.counts["lost"], second.alerts_printed) == (1, 1, 2)
     assert any(A in text for text in printed) and any(B in text for text in printed)
 
     third = run_check(load_settings())
-    assert (third.gained, third.lost, third.alerts_printed) == (0, 0, 0)
+    assert (third.counts["gained"], third.counts["lost"], third.alerts_printed) == (0, 0, 0)
     assert len(changes(conn)) == 2
 
 
@@ -77,7 +82,7 @@ def test_an_unavailable_product_is_not_a_loss(keepa: FakeKeepa, conn) -> None:
     run_check(load_settings())
     del keepa.world[("com", A)]
     summary = run_check(load_settings())
-    assert (summary.unavailable, summary.lost) == (1, 0)
+    assert (summary.unavailable, summary.counts["lost"]) == (1, 0)
     assert changes(conn) == []
     badges = conn.execute("SELECT badges FROM asin_current_state WHERE asin = %s", (A,)).fetchone()
     assert list(badges[0]) == [str(GADGETS)]

@@ -337,7 +337,7 @@ def test_lifting_quiet_hours_releases_held_alerts_at_the_next_run(
     run_check(load_settings())
     keepa.set_ranks(OURS, {GADGETS: 1})
     held = run_check(load_settings())
-    assert (held.gained, slack.messages()) == (1, [])
+    assert (held.counts["gained"], slack.messages()) == (1, [])
     lifted = run("clients", "rule", "acme", *lift)
     assert lifted.exit_code == 0, lifted.stderr
     run_check(load_settings())

@@ -6,6 +6,7 @@ from io import StringIO
 
 from rich.console import Console
 
+from bestseller_cli.kinds import count
 from bestseller_cli.models import Change
 from bestseller_cli.report_format import (
     CSV_FIELDS,
@@ -56,11 +57,7 @@ def report(events: list[Change] | None = None, asins: list[AsinSummary] | None =
         generated_at=UNTIL,
         client="acme",
         period=Period(since=SINCE, until=UNTIL, days=7.0),
-        changes=Changes(
-            gained=sum(e.kind == "gained" for e in events),
-            lost=sum(e.kind == "lost" for e in events),
-            events=events,
-        ),
+        changes=Changes(counts=count(e.kind for e in events), events=events),
         holders=[],
         asins=asins or [],
         keepa=KeepaUsage(calls=3, tokens_used=1_200, estimated_cost_usd=0.03),

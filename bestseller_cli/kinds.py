@@ -1,0 +1,92 @@
+"""The kinds of change an alert announces, each defined once: its label, emoji, verb, the
+rule flag that turns it on, the report bucket that counts it, and its subject.
+
+Code that treats kinds differently reads this table, or matches every kind and ends in
+`typing.assert_never`, so that a new kind is one entry here plus the rules that detect it.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, SerializerFunctionWrapHandler, model_serializer
+
+
+class ChangeKind(StrEnum):
+    """Stored as its value in bestseller_changes.kind."""
+
+    GAINED = "gained"
+    LOST = "lost"
+
+
+@dataclass(frozen=True)
+class KindDefinition:
+    label: str  # the alert's headline
+    emoji: str
+    verb: str  # what the product did, before "in <category>"
+    rule_flag: str  # the notification rule's field that turns these alerts on
+    bucket: str  # the words reports and summaries count it under ("3 gained")
+    subject: str  # what changed; kinds of one subject flap into one message (story_store)
+    colour: str  # in a terminal's tables and lines
+
+
+KINDS: dict[ChangeKind, KindDefinition] = {
+    ChangeKind.GAINED: KindDefinition(
+        label="#1 Best Seller gained",
+        emoji="🏆",
+        verb="gained #1",
+        rule_flag="notify_gained",
+        bucket="gained",
+        subject="the #1 badge",
+        colour="green",
+    ),
+    ChangeKind.LOST: KindDefinition(
+        label="#1 Best Seller lost",
+        emoji="📉",
+        verb="lost #1",
+        rule_flag="notify_lost",
+        bucket="lost",
+        subject="the #1 badge",
+        colour="red",
+    ),
+}
+
+
+def kind_of(kind: str) -> KindDefinition:
+    """The definition of a kind, given as the enum or as its stored value."""
+    return KINDS[ChangeKind(kind)]
+
+
+def count(kinds: Iterable[str]) -> dict[str, int]:
+    """Changes per kind, keyed by the kind's value: every kind present, in the table's order
+    (the JSON keys of reports and summaries)."""
+    counts = dict.fromkeys(map(str, KINDS), 0)
+    for kind in kinds:
+        counts[ChangeKind(kind).value] += 1
+    return counts
+
+
+def counts_text(counts: dict[str, int], *, separator: str = ", ", emoji: bool = False) -> str:
+    """`3 gained, 1 lost`, every kind in the table's order (`🏆 3 gained · 📉 1 lost`)."""
+    return separator.join(
+        f"{definition.emoji + ' ' if emoji else ''}{counts[kind]} {definition.bucket}"
+        for kind, definition in KINDS.items()
+    )
+
+
+def no_changes() -> dict[str, int]:
+    return count(())
+
+
+class CountsByKind(BaseModel):
+    """A model with `counts` (kinds.count): its JSON has one key per kind where `counts`
+    stands, `"gained": 3, "lost": 1`, rather than a nested object."""
+
+    @model_serializer(mode="wrap")
+    def _counts_inline(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return {
+            key: value
+            for name, field in handler(self).items()
+            for key, value in (field.items() if name == "counts" else [(name, field)])
+        }
