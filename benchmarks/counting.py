@@ -169,8 +169,8 @@ def install(meter: PassMeter) -> None:
 
 
 def _time_keepa_wait(meter: PassMeter) -> None:
-    """Time the pass waits for Keepa's answers (requests ahead overlap the rest) and for
-    its /category lookups: what `wall - keepa_wait` leaves is the pass's own work."""
+    """Time the pass waits for Keepa's answers (requests ahead overlap the rest), its /token
+    call and its /category lookups: what `wall - keepa_wait` leaves is the pass's own work."""
     original = monitor.fetch_ahead
 
     @functools.wraps(original)
@@ -188,18 +188,20 @@ def _time_keepa_wait(meter: PassMeter) -> None:
 
     monitor.fetch_ahead = fetch_ahead
 
-    # /category lookups for names are made by the pass itself, at Keepa's latency too.
-    original_names = keepa.KeepaClient.category_names
+    # The pass's own calls: /token before the first batch, /category lookups for names;
+    # each at Keepa's latency too.
+    for name in ("token_status", "category_names"):
+        original_call = getattr(keepa.KeepaClient, name)
 
-    @functools.wraps(original_names)
-    def category_names(self: Any, *args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return original_names(self, *args, **kwargs)
-        finally:
-            meter.seconds["keepa_wait"] += time.perf_counter() - started
+        @functools.wraps(original_call)
+        def call(self: Any, *args: Any, _original: Any = original_call, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return _original(self, *args, **kwargs)
+            finally:
+                meter.seconds["keepa_wait"] += time.perf_counter() - started
 
-    keepa.KeepaClient.category_names = category_names
+        setattr(keepa.KeepaClient, name, call)
 
 
 def _label_callers(module: ModuleType, meter: PassMeter) -> None:
@@ -240,12 +242,12 @@ def _phase(
         outer, meter.phase = meter.phase, phase
         if not count_batches:
             meter.rss_marks[f"before_{phase}"] = round(memory_mib("VmHWM"), 1)
-        started, cpu = time.perf_counter(), time.process_time()
+        started, cpu = time.perf_counter(), time.thread_time()
         try:
             return function(*args, **kwargs)
         finally:
             meter.seconds[phase] += time.perf_counter() - started
-            meter.cpu_seconds[phase] += time.process_time() - cpu
+            meter.cpu_seconds[phase] += time.thread_time() - cpu
             meter.phase = outer
             if count_batches:
                 meter.batches += 1
@@ -262,11 +264,11 @@ def _time_keepa(meter: PassMeter) -> None:
 
     @functools.wraps(original)
     def fetch(self: Any, *args: Any, **kwargs: Any) -> Any:
-        started, cpu = time.perf_counter(), time.process_time()
+        started, cpu = time.perf_counter(), time.thread_time()
         try:
             return original(self, *args, **kwargs)
         finally:
             meter.seconds["keepa_fetch"] += time.perf_counter() - started
-            meter.cpu_seconds["keepa_fetch"] += time.process_time() - cpu
+            meter.cpu_seconds["keepa_fetch"] += time.thread_time() - cpu
 
     keepa.KeepaClient.fetch = fetch

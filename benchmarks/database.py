@@ -40,6 +40,10 @@ class Postgres:
         self.server.cleanup()  # stops the server and deletes pgdata
         shutil.rmtree(Path(self.server.pgdata).parent, ignore_errors=True)
 
+    @property
+    def postmaster_pid(self) -> int:
+        return int((Path(self.server.pgdata) / "postmaster.pid").read_text().split()[0])
+
     def version(self) -> str:
         with psycopg.connect(self.url) as conn:
             row = conn.execute("SHOW server_version").fetchone()
@@ -67,6 +71,8 @@ def _preload_pg_stat_statements(server: Any) -> bool:
     try:
         with psycopg.connect(server.get_uri(), autocommit=True) as conn:
             conn.execute("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+            # Time spent writing and flushing WAL (each commit waits for its flush).
+            conn.execute("ALTER SYSTEM SET track_wal_io_timing = on")
         pg_ctl(
             ["-w", "-l", str(server.log), "restart"],
             pgdata=server.pgdata,
@@ -172,6 +178,50 @@ def alert_latencies(url: str, run_id: int | None) -> list[dict[str, Any]]:
         {"status": status, "detected": detected, "slack_ts": ts, "sent_at": sent_at}
         for status, detected, ts, sent_at in rows
     ]
+
+
+# Server-wide counters, read before and after a pass: WAL written (full-page images: the first
+# change of a page after a checkpoint) and flushed (fsyncs: a commit waits for its WAL to be
+# flushed; time in microseconds), checkpoints, and the database's buffer reads (pages not in
+# shared_buffers) and hits.
+COUNTERS_SQL = """
+SELECT w.wal_records, w.wal_fpi, w.wal_bytes, io.fsyncs, (io.fsync_time * 1000)::bigint,
+       (io.write_time * 1000)::bigint, c.num_timed + c.num_requested, c.buffers_written,
+       d.blks_read, d.blks_hit, d.temp_bytes
+FROM pg_stat_wal w, pg_stat_checkpointer c, pg_stat_database d,
+     (SELECT coalesce(sum(fsyncs), 0) AS fsyncs, coalesce(sum(fsync_time), 0) AS fsync_time,
+             coalesce(sum(write_time), 0) AS write_time
+      FROM pg_stat_io WHERE object = 'wal') io
+WHERE d.datname = current_database()
+"""
+COUNTERS = (
+    "wal_records",
+    "wal_full_page_images",
+    "wal_bytes",
+    "wal_fsyncs",
+    "wal_fsync_us",
+    "wal_write_us",
+    "checkpoints",
+    "checkpoint_buffers_written",
+    "blocks_read",
+    "blocks_hit",
+    "temp_bytes",
+)
+
+
+def server_counters(url: str) -> dict[str, int]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        try:
+            row = conn.execute(COUNTERS_SQL).fetchone()
+        except psycopg.Error:  # a PostgreSQL before 18 (pg_stat_io without WAL)
+            return {}
+    assert row is not None
+    return dict(zip(COUNTERS, (int(value) for value in row), strict=True))
+
+
+def counters_spent(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {name: after[name] - before[name] for name in after if name in before}
 
 
 def _has_statements(conn: psycopg.Connection) -> bool:

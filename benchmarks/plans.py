@@ -2,12 +2,46 @@
 fresh database and a year-old one can be compared by the pages each statement touched."""
 
 import json
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 
 from bestseller_cli import outbox_store, story_store
+
+CHANNEL = "C0BENCH"
+
+
+class Recorder:
+    """Stands in for the connection while a store function runs, to learn the statement and
+    parameters it sends (so the plans follow the stores' own parameters)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, Any]] = []
+
+    @classmethod
+    def statement(cls, call: Callable[[Any], object]) -> tuple[str, Any]:
+        recorder = cls()
+        call(recorder)
+        (sent,) = recorder.sent
+        return sent
+
+    def execute(self, sql: str, params: Any = None, **options: Any) -> "Recorder":
+        self.sent.append((sql, params))
+        return self
+
+    def fetchall(self) -> list[Any]:
+        return []
+
+    def fetchone(self) -> None:
+        return None
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(())
+
+    def commit(self) -> None:
+        pass
 
 
 def delivery_plans(url: str, run_id: int | None) -> dict[str, Any]:
@@ -27,36 +61,25 @@ def delivery_plans(url: str, run_id: int | None) -> dict[str, Any]:
             (run_id,),
         ).fetchall()
         now = datetime.now(UTC)
-        statements = {
-            "stories of the run's alerts (tell)": (
-                story_store.TELL_SQL,
-                {"ids": ids, "default_channel": "C0BENCH"},
+        batch = [(marketplace, category) for marketplace, category in categories]  # tuples
+        calls = {
+            "stories of the run's alerts (tell)": lambda conn: story_store.tell(
+                conn, ids, default_channel=CHANNEL
             ),
             "claim + stories, awaiting in the batch's categories": (
-                story_store.CLAIM_AND_TELL_SQL,
-                {
-                    "ids": ids,
-                    "now": now,
-                    "default_channel": "C0BENCH",
-                    "everywhere": False,
-                    "marketplaces": [marketplace for marketplace, _ in categories],
-                    "categories": [category for _, category in categories],
-                },
+                lambda conn: story_store.claim_and_tell(
+                    conn, ids=ids, categories=batch, default_channel=CHANNEL, now=now
+                )
             ),
             "claim + stories, every awaiting message (sweep)": (
-                story_store.CLAIM_AND_TELL_SQL,
-                {
-                    "ids": [],
-                    "now": now,
-                    "default_channel": "C0BENCH",
-                    "everywhere": True,
-                    "marketplaces": [],
-                    "categories": [],
-                },
+                lambda conn: story_store.claim_and_tell(
+                    conn, ids=[], categories=None, default_channel=CHANNEL, now=now
+                )
             ),
-            "due rows (sweep)": (outbox_store.DUE_SQL, (now,)),
-            "expire awaiting (sweep)": (story_store.EXPIRE_SQL, {"now": now}),
+            "due rows (sweep)": lambda conn: outbox_store.due(conn, now=now),
+            "expire awaiting (sweep)": lambda conn: story_store.expire_awaiting(conn, now=now),
         }
+        statements = {name: Recorder.statement(call) for name, call in calls.items()}
         plans = {}
         for name, (sql, params) in statements.items():
             row = conn.execute(
@@ -69,6 +92,21 @@ def delivery_plans(url: str, run_id: int | None) -> dict[str, Any]:
             plans[name] = {
                 "alerts": len(ids),
                 "ms": round(plan["Execution Time"], 3),
+                "planning_ms": round(plan.get("Planning Time", 0.0), 3),
                 "buffers": top.get("Shared Hit Blocks", 0) + top.get("Shared Read Blocks", 0),
+                "scans": scans(top),
             }
     return plans
+
+
+def scans(node: dict[str, Any]) -> list[str]:
+    """Each scan of a table or index in the plan: rows it returned (all loops), its pages."""
+    found = []
+    if "Relation Name" in node or "Index Name" in node:
+        rows = node.get("Actual Rows", 0) * node.get("Actual Loops", 1)
+        pages = node.get("Shared Hit Blocks", 0) + node.get("Shared Read Blocks", 0)
+        target = node.get("Index Name") or node.get("Relation Name")
+        found.append(f"{node['Node Type']} {target}: {rows:g} rows, {pages} pages")
+    for child in node.get("Plans", []):
+        found += scans(child)
+    return found

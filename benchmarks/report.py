@@ -5,6 +5,7 @@ import os
 import platform
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,14 +59,23 @@ def _flat(values: list[float]) -> str:
     return f"{_verdict(growth <= FLAT)} (x{growth:.2f})"
 
 
-def _marginal(passes: list[dict[str, Any]], sizes: list[int]) -> list[float]:
+def _marginal(
+    passes: list[dict[str, Any]], sizes: list[int], seconds: Callable[[dict[str, Any]], float]
+) -> list[float]:
     """Extra time per extra ASIN from the previous size (ms): fixed costs cancel out."""
     values = []
     for index in range(1, len(passes)):
-        extra = passes[index]["derived"]["seconds_excluding_keepa"]
-        extra -= passes[index - 1]["derived"]["seconds_excluding_keepa"]
+        extra = seconds(passes[index]) - seconds(passes[index - 1])
         values.append(extra / (sizes[index] - sizes[index - 1]) * 1000)
     return values
+
+
+def _time(result: dict[str, Any]) -> float:
+    return float(result["derived"]["seconds_excluding_keepa"])
+
+
+def _cpu_with_postgres(result: dict[str, Any]) -> float:
+    return float(result["cpu_seconds"] + result["cpu_outside"]["postgres"])
 
 
 def _flat_within(values: list[float], limit: float) -> str:
@@ -105,7 +115,11 @@ def tables(results: dict[str, Any]) -> str:
     tokens = values(measured, "derived.tokens_per_asin_fake") + values(
         measured, "derived.tokens_per_asin_usage_log"
     )
-    marginal = _marginal(measured, [size["asins"] for size in sizes])
+    counts = [size["asins"] for size in sizes]
+    marginal = _marginal(measured, counts, _time)
+    postgres = values(measured, "derived.postgres_cpu_ms_per_asin")
+    both = values(measured, "derived.cpu_with_postgres_ms_per_asin")
+    marginal_cpu = _marginal(measured, counts, _cpu_with_postgres)
     per_alert = values(measured, "derived.round_trips_per_alert")
     medians = [
         result["alerts"]["detection_to_delivery_seconds_median"] or 0.0 for result in measured
@@ -163,6 +177,47 @@ def tables(results: dict[str, Any]) -> str:
                     f"{v:.3f}" for v in result["derived"]["cpu_breakdown_ms_per_asin"].values()
                 )
                 for result in measured
+            ],
+        ),
+        row(
+            "CPU per ASIN, PostgreSQL: every server process (ms)",
+            "flat",
+            [f"{v:.3f}" for v in postgres],
+            _flat(postgres),
+        ),
+        row(
+            "CPU per ASIN, pass + PostgreSQL (ms)", "flat", [f"{v:.3f}" for v in both], _flat(both)
+        ),
+        row(
+            "… marginal: extra CPU per extra ASIN from the previous size (ms)",
+            "flat (x1.3)",
+            ["—"] + [f"{value:.3f}" for value in marginal_cpu],
+            _flat_within(marginal_cpu, MARGINAL_FLAT),
+        ),
+        row(
+            "… PostgreSQL: WAL per ASIN (bytes) / full-page images / checkpoints",
+            "",
+            [
+                "{:.0f} / {:,} / {}".format(
+                    r["server_counters"].get("wal_bytes", 0) / max(r["summary"]["checked"], 1),
+                    r["server_counters"].get("wal_full_page_images", 0),
+                    r["server_counters"].get("checkpoints", 0),
+                )
+                for r in measured
+            ],
+        ),
+        row(
+            "Machine CPU during the pass: ours (pass + PostgreSQL) / fakes / other users (s);"
+            " other users' share of the 2 cores",
+            "",
+            [
+                "{:.1f} / {:.1f} / {:.1f}; {:.0%}".format(
+                    r["cpu_outside"]["pass_process"] + r["cpu_outside"]["postgres"],
+                    r["cpu_outside"]["fakes"],
+                    r["cpu_outside"]["others"],
+                    r["cpu_outside"]["others_share_of_machine"],
+                )
+                for r in measured
             ],
         ),
         row(
@@ -267,10 +322,13 @@ def _aged_table(results: dict[str, Any]) -> str:
     fresh = next((s for s in results["sizes"] if s["asins"] == aged["asins"]), None)
     filled = aged["prefilled"]
     lines = [
-        f"A year of hourly history first ({aged['asins']:,} ASINs:"
-        f" {filled['asin_history']:,} asin_history rows, {filled['bestseller_changes']:,}"
-        f" changes, {filled['notification_log']:,} sent alerts,"
-        f" {filled['database_bytes'] / 2**30:.1f} GiB), measured pass against a fresh database:",
+        f"A year of hourly history first ({aged['asins']:,} ASINs, {filled['check_runs']:,}"
+        f" passes: {filled['asin_checks']:,} asin_checks rows,"
+        f" {filled['rank_points']:,} rank points, {filled['asin_details']:,} detail points,"
+        f" {filled['bestseller_changes']:,} changes, {filled['notification_log']:,} sent"
+        f" alerts, {filled['api_usage_log']:,} Keepa calls;"
+        f" {filled['database_bytes'] / 2**20:,.0f} MiB), measured pass against a fresh"
+        " database:",
         "",
         "| | fresh | a year of history | ratio | target |",
         "|---|---:|---:|---:|---|",
@@ -280,7 +338,9 @@ def _aged_table(results: dict[str, Any]) -> str:
     for label, path, fmt in (
         ("Wall time (s)", "wall_seconds", "{:.2f}"),
         ("Time excluding Keepa (s)", "derived.seconds_excluding_keepa", "{:.3f}"),
+        ("CPU per ASIN, pass + PostgreSQL (ms)", "derived.cpu_with_postgres_ms_per_asin", "{:.3f}"),
         ("DB round trips, whole pass", "derived.round_trips_total", "{}"),
+        ("Pages the pass touched (shared buffers hit + read)", "derived.pages_touched", "{:,}"),
         ("DB round trips per alert", "derived.round_trips_per_alert", "{:.2f}"),
         ("Detection → delivered, median (s)", "alerts.detection_to_delivery_seconds_median", "{}"),
     ):

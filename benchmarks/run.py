@@ -9,6 +9,7 @@ Results go to benchmarks/results/latest.json and the table in benchmarks/README.
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import database, history, parsers, plans, report
+from benchmarks import cpu, database, history, parsers, plans, report
 from benchmarks.fake_keepa import BenchKeepa, sample_response
 from fakes import SLACK_TEST_TOKEN
 from fakes.keepa_server import serve
@@ -155,12 +156,12 @@ def run_size(
         log(f"  {prefilled}")
     log(f"{size:,} ASINs: baseline pass")
     fake.latency_seconds = args.baseline_latency_ms / 1000
-    baseline = run_pass(url, args, fake=fake, slack=slack, ahead=ahead)
+    baseline = run_pass(url, args, pg=pg, fake=fake, slack=slack, ahead=ahead)
     database.analyze(url)  # as autovacuum would have before the next hourly pass
     churn = fake.churn(args.churn, seed=args.seed + size)
     log(f"{size:,} ASINs: churn pass ({churn.gained} gain #1, {churn.lost} lose it), ahead {ahead}")
     fake.latency_seconds = args.keepa_latency_ms / 1000
-    measured = run_pass(url, args, fake=fake, slack=slack, ahead=ahead)
+    measured = run_pass(url, args, pg=pg, fake=fake, slack=slack, ahead=ahead)
     measured["plans"] = plans.delivery_plans(url, measured["summary"]["run_id"])
     pg.drop_database(name)
     return {
@@ -174,22 +175,38 @@ def run_size(
 
 
 def run_pass(
-    url: str, args: argparse.Namespace, *, fake: BenchKeepa, slack: Any, ahead: int
+    url: str,
+    args: argparse.Namespace,
+    *,
+    pg: database.Postgres,
+    fake: BenchKeepa,
+    slack: Any,
+    ahead: int,
 ) -> dict[str, Any]:
     fake.reset_counters()
     commits_before = database.reset_statement_stats(url)
+    counters_before = database.server_counters(url)
     with tempfile.TemporaryDirectory(prefix="bestseller-bench-") as folder:
         out = Path(folder) / "pass.json"
         env = pass_environment(url, args, fake=fake, slack=slack, home=Path(folder))
         env["KEEPA_REQUESTS_AHEAD"] = str(ahead)
+        children_before = _children_cpu()
+        cpu_before = cpu.sample(pg.postmaster_pid)
         started = time.perf_counter()
         # cwd is the temporary folder: no .env of the working tree is read.
         subprocess.run(
             [sys.executable, "-m", "benchmarks.worker", str(out)], cwd=folder, env=env, check=True
         )
         process_seconds = time.perf_counter() - started
+        cpu_after = cpu.sample(pg.postmaster_pid)
         result = json.loads(out.read_text())
     result["process_seconds"] = round(process_seconds, 3)
+    result["cpu_outside"] = cpu.spent(
+        cpu_before, cpu_after, pass_process=_children_cpu() - children_before
+    )
+    result["server_counters"] = database.counters_spent(
+        counters_before, database.server_counters(url)
+    )
     requests = len(fake.requests)
     result["keepa"] = {
         "requests": requests,
@@ -205,9 +222,14 @@ def run_pass(
     result["derived"] = derive(result)
     log(
         "  {wall:.1f}s wall, {ms:.3f} ms/ASIN without Keepa, {rt} round trips/batch,"
-        " {rta} per alert, peak RSS {rss} MiB, alert median {lat} s".format(
+        " {rta} per alert, peak RSS {rss} MiB, alert median {lat} s;"
+        " CPU ms/ASIN: pass {cpu}, postgres {pg}; CPU s: fakes {fakes}, others {others}".format(
             wall=result["wall_seconds"],
             ms=result["derived"]["ms_per_asin_excluding_keepa"],
+            cpu=result["derived"]["cpu_ms_per_asin"],
+            pg=result["derived"]["postgres_cpu_ms_per_asin"],
+            fakes=result["cpu_outside"]["fakes"],
+            others=result["cpu_outside"]["others"],
             rt=result["derived"]["round_trips_per_batch"],
             rta=result["derived"]["round_trips_per_alert"],
             rss=result["peak_rss_mib"],
@@ -215,6 +237,12 @@ def run_pass(
         )
     )
     return result
+
+
+def _children_cpu() -> float:
+    """User + system CPU of this process's finished children (the pass process)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def pass_environment(
@@ -297,9 +325,17 @@ def derive(result: dict[str, Any]) -> dict[str, Any]:
         },
         "ms_per_asin_excluding_keepa": round(ours / checked * 1000, 4),
         "cpu_ms_per_asin": round(result["cpu_seconds"] / checked * 1000, 4),
+        "main_thread_cpu_ms_per_asin": round(result["main_thread_cpu_seconds"] / checked * 1000, 4),
+        "postgres_cpu_ms_per_asin": round(result["cpu_outside"]["postgres"] / checked * 1000, 4),
+        # Ours on both sides of the connection: the pass process and the database server.
+        "cpu_with_postgres_ms_per_asin": round(
+            (result["cpu_seconds"] + result["cpu_outside"]["postgres"]) / checked * 1000, 4
+        ),
         "round_trips_per_batch": round(result["round_trips"].get("batch", 0) / batches, 2),
         "round_trips_per_alert": round(result["round_trips"].get("delivery", 0) / alerts, 2),
         "round_trips_total": sum(result["round_trips"].values()),
+        "pages_touched": result["server_counters"].get("blocks_hit", 0)
+        + result["server_counters"].get("blocks_read", 0),
         "tokens_per_asin_fake": round(result["keepa"]["products_served"] / checked, 4),
         "tokens_per_asin_usage_log": round(
             result["rows_written"]["api_usage_tokens_consumed"] / checked, 4

@@ -172,11 +172,16 @@ class KnownBatch:
 
 
 # Two row shapes in one round trip: tracked ASINs with their state, then cached category names.
+# The state is restricted to the batch's ASINs on its own side of the join too: otherwise the
+# planner may hash or merge the whole of asin_current_state into every batch (it did at 10,000
+# ASINs, and in a first pass whose statistics still say the table is empty), a cost per batch
+# that grows with the watch list.
 LOAD_BATCH_SQL = """
 SELECT t.asin, array_agg(DISTINCT t.client_id), s.category_ranks, s.badges, s.baseline_at,
        s.missing_passes, NULL::bigint, NULL::text, NULL::timestamptz
 FROM tracked_asins t
 LEFT JOIN asin_current_state s ON s.asin = t.asin AND s.marketplace = t.marketplace
+    AND s.marketplace = %(market)s AND s.asin = ANY(%(asins)s)
 WHERE t.marketplace = %(market)s AND t.asin = ANY(%(asins)s) AND t.active
 GROUP BY t.asin, s.category_ranks, s.badges, s.baseline_at, s.missing_passes
 UNION ALL

@@ -5,7 +5,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -13,11 +13,13 @@ from rich.progress import Progress
 from rich.table import Table
 
 from bestseller_cli import healthcheck, monitor
+from bestseller_cli.check_summary import CheckSummary
 from bestseller_cli.cli_common import client_name, console, err_console, print_json, settings
 from bestseller_cli.doctor import run_doctor
 from bestseller_cli.errors import ConfigError
-from bestseller_cli.kinds import KINDS, counts_text, kind_of
+from bestseller_cli.kinds import counts_text, kind_of
 from bestseller_cli.models import Change, parse_asin
+from bestseller_cli.monitor import PassOptions
 from bestseller_cli.output import emit, stdout_is_json, writes_json
 from bestseller_cli.shutdown import stop_on_sigterm
 from bestseller_cli.slack import SlackMessage
@@ -45,16 +47,14 @@ def check(
     with healthcheck.monitored(None if dry_run else config.healthcheck_url):
         config.require_keepa_key()
         try:
-            only = [parse_asin(text) for text in asin] if asin else None
+            only = tuple(parse_asin(text) for text in asin) if asin else None
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         show = AlertPrinter(err=as_json)
         with stop_on_sigterm() as stop, check_progress(enabled=not as_json) as on_progress:
             summary = monitor.run_check(
                 config,
-                asins=only,
-                client=client,
-                dry_run=dry_run,
+                options=PassOptions(asins=only, client=client, dry_run=dry_run),
                 show=show,
                 on_progress=on_progress,
                 stop=stop,
@@ -62,11 +62,11 @@ def check(
         if as_json:
             report_warnings(summary)
             report_failures(summary)
-            print_json(summary_record(summary))
+            print_json(summary.record())
         elif stdout_is_json():
             log_summary(summary)
         else:
-            print_summary(summary, stale_hours=config.keepa_stale_hours)
+            print_summary(summary)
         raise typer.Exit(summary.exit_code)
 
 
@@ -134,65 +134,15 @@ class AlertPrinter:
             target.print(f"      {line}", highlight=False, markup=False)
 
 
-def summary_record(summary: monitor.CheckSummary) -> dict[str, Any]:
-    record = {
-        name: getattr(summary, name)
-        for name in (
-            "run_id",
-            "resumed",
-            "lock_held_elsewhere",
-            "dry_run",
-            "asins_to_check",
-            "checked",
-            "unavailable",
-            "missing_from_keepa",
-            "now_unknown",
-            "baselines",
-            "counts",
-            "alerts_queued",
-            "alerts_sent",
-            "alerts_printed",
-            "alerts_refused",
-            "alerts_expired",
-            "alerts_recovered",
-            "alerts_folded_into_flapping",
-            "alerts_undelivered",
-            "alerts_updated",
-            "alerts_refused_because",
-            "holders_looked_up",
-            "tokens_needed",
-            "tokens_available",
-            "tokens_used",
-            "categories_named",
-            "stale",
-            "variation_parents",
-            "invalid",
-            "duration_seconds",
-            "detection_latency_ms_max",
-            "stopped_because",
-            "interrupted",
-            "unchecked",
-            "warnings",
-            "conditions",
-        )
-    }
-    record.update(record.pop("counts"))
-    latency = summary.detection_latency_ms_max
-    record["detection_latency_ms_max"] = None if latency is None else round(latency, 1)
-    record["changes"] = [change.model_dump() for change in summary.changes]
-    record["exit_code"] = summary.exit_code
-    return record
-
-
 UNCHECKED_SHOWN = 20
 
 
-def report_warnings(summary: monitor.CheckSummary) -> None:
+def report_warnings(summary: CheckSummary) -> None:
     for warning in summary.warnings + summary.variation_parents + summary.invalid:
         log.warning(warning, extra={"event": "check_warning"})
 
 
-def report_failures(summary: monitor.CheckSummary) -> None:
+def report_failures(summary: CheckSummary) -> None:
     """Open conditions, an early stop, alerts refused, undelivered or expired, and unchecked
     ASINs: error lines on stderr, either form."""
     for condition in summary.conditions:
@@ -237,7 +187,7 @@ def change_line(change: Change) -> str:
     ).rstrip()
 
 
-def log_summary(summary: monitor.CheckSummary) -> None:
+def log_summary(summary: CheckSummary) -> None:
     """The pass as JSON lines: one per badge change, then the summary (the same record as
     --json, with counts in place of the long lists)."""
     report_warnings(summary)
@@ -248,16 +198,6 @@ def log_summary(summary: monitor.CheckSummary) -> None:
     for change in summary.changes:
         verb = kind_of(change.kind).verb
         emit("badge_change", f"{verb} {change_line(change)}", **change.model_dump())
-    record = summary_record(summary)
-    del record["changes"], record["warnings"]
-    for listed in (
-        "unchecked",
-        "variation_parents",
-        "invalid",
-        "missing_from_keepa",
-        "now_unknown",
-    ):
-        record[listed] = len(record[listed])
     message = (
         f"{'dry run: ' if summary.dry_run else ''}checked {summary.checked} of"
         f" {summary.asins_to_check} ASINs: {counts_text(summary.counts)},"
@@ -266,10 +206,10 @@ def log_summary(summary: monitor.CheckSummary) -> None:
         f" {summary.duration_seconds} s"
     )
     level = "info" if summary.exit_code == 0 else "error"
-    emit("check_summary", message, level=level, **record)
+    emit("check_summary", message, level=level, **summary.log_record())
 
 
-def print_summary(summary: monitor.CheckSummary, *, stale_hours: float) -> None:
+def print_summary(summary: CheckSummary) -> None:
     report_warnings(summary)
     if summary.lock_held_elsewhere:
         console.print("Another check is running (the run lock is held); nothing to do.")
@@ -280,37 +220,11 @@ def print_summary(summary: monitor.CheckSummary, *, stale_hours: float) -> None:
             f"[{kind.colour}]{kind.verb}[/{kind.colour}] {escape(change_line(change))}",
             highlight=False,
         )
-    available = "?" if summary.tokens_available is None else summary.tokens_available
-    latency = summary_record(summary)["detection_latency_ms_max"]
     table = Table(title="Dry run (nothing written or sent)" if summary.dry_run else "Check")
     table.add_column("")
     table.add_column("", justify="right")
-    rows = [
-        ("ASINs checked", f"{summary.checked} of {summary.asins_to_check}"),
-        ("unavailable on Keepa", summary.unavailable),
-        ("left out of Keepa's answer", len(summary.missing_from_keepa)),
-        (f"Keepa data older than {stale_hours:g} h", summary.stale),
-        ("first seen (baseline)", summary.baselines),
-        *((f"changes: {kind.bucket}", summary.counts[value]) for value, kind in KINDS.items()),
-        ("alerts sent", summary.alerts_sent + summary.alerts_recovered),
-        ("alerts printed (no Slack token)", summary.alerts_printed),
-        ("alerts folded into a flapping message", summary.alerts_folded_into_flapping),
-        ("alerts refused by Slack (kept for a retry)", summary.alerts_refused),
-        ("alerts undelivered", summary.alerts_undelivered),
-        ("alerts expired undelivered", summary.alerts_expired),
-        ("messages updated with who took or lost #1", summary.alerts_updated),
-        ("Keepa tokens used", summary.tokens_used),
-        ("categories named by Keepa's /category", summary.categories_named),
-        ("Keepa tokens needed / available at start", f"{summary.tokens_needed} / {available}"),
-        ("detection to queue (ms, max)", latency),
-        ("duration (s)", summary.duration_seconds),
-    ]
-    if summary.holders_looked_up is not None:
-        rows.insert(
-            -2, ("categories looked up on Keepa's best seller lists", summary.holders_looked_up)
-        )
-    for label, value in rows:
-        table.add_row(label, "-" if value is None else str(value))
+    for label, value in summary.rows():
+        table.add_row(escape(label), escape(value))
     table.show_header = False
     console.print(table)
     report_failures(summary)

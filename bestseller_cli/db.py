@@ -119,6 +119,23 @@ def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
         raise DatabaseError(f"cannot connect to the database: {redact(str(exc)).strip()}") from None
 
 
+def first_line(exc: BaseException) -> str:
+    """A database error's reason in one line, free of secrets (psycopg adds hints below)."""
+    lines = redact(str(exc)).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+@contextmanager
+def database_errors(then: str) -> Iterator[None]:
+    """Inside the block, the database failing (a dropped connection, the server shutting
+    down or refusing: psycopg's OperationalError) is a DatabaseError of one line, which
+    `then` completes with what it means for the work. Other psycopg errors are bugs."""
+    try:
+        yield
+    except psycopg.OperationalError as exc:
+        raise DatabaseError(f"database error: {first_line(exc)}; {then}") from exc
+
+
 def migration_files() -> list[tuple[str, str]]:
     folder = resources.files("bestseller_cli") / "migrations"
     files = sorted(
@@ -156,12 +173,14 @@ def pending_migrations(conn: psycopg.Connection) -> list[str]:
 
 @contextmanager
 def open_database(settings: Settings, *, upgrade: bool = True) -> Iterator[psycopg.Connection]:
-    """A connection to the configured (or embedded) database with the schema current."""
+    """A connection to the configured (or embedded) database with the schema current; the
+    database failing in the block is a DatabaseError."""
     conn = connect(database_url(settings))
     try:
-        if upgrade:
-            migrate(conn)
-        yield conn
+        with database_errors("the command stopped"):
+            if upgrade:
+                migrate(conn)
+            yield conn
     finally:
         conn.close()
 

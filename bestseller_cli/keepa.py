@@ -351,7 +351,10 @@ class KeepaClient:
         *,
         on_call: Callable[[ApiCall], None] | None = None,
         on_error: Callable[[ErrorEvent], None] | None = None,
+        deadline: float | None = None,
+        stop: threading.Event | None = None,
     ) -> "KeepaClient":
+        """The client the settings describe; `deadline` and `stop` as in __init__."""
         return cls(
             api_key=settings.require_keepa_key(),
             base_url=settings.keepa_api_url,
@@ -363,6 +366,8 @@ class KeepaClient:
             update_hours=settings.keepa_update_hours,
             on_call=on_call,
             on_error=on_error,
+            deadline=deadline,
+            stop=stop,
             max_response_bytes=settings.keepa_max_response_bytes,
         )
 
@@ -575,7 +580,9 @@ class KeepaClient:
             report(None, {})
             raise failure
         report(status, body)
-        failure = _failure(status, body, endpoint, self._max_token_wait)
+        # A refill later than the deadline is not waited for either: out of tokens now.
+        max_wait = max(0.0, min(self._max_token_wait, self._seconds_left()))
+        failure = _failure(status, body, endpoint, max_wait)
         if failure:
             raise failure
         return body

@@ -12,13 +12,13 @@ import psycopg
 from bestseller_cli import check_store, client_store, db, log_store, output
 from bestseller_cli.badges import moved_ranks, observe
 from bestseller_cli.category_names import NameBudget, name_batch, with_names
+from bestseller_cli.check_summary import CheckSummary
 from bestseller_cli.config import Settings
 from bestseller_cli.delivery import Delivery, DeliveryReport
 from bestseller_cli.errors import KeepaAuthError, KeepaError
 from bestseller_cli.holder_lookup import look_up_holders
 from bestseller_cli.keepa import KeepaClient, KeepaOutOfTokens
 from bestseller_cli.keepa_ahead import fetch_ahead
-from bestseller_cli.kinds import no_changes
 from bestseller_cli.models import (
     INVALID,
     VARIATION_PARENT,
@@ -30,7 +30,6 @@ from bestseller_cli.models import (
 from bestseller_cli.ops import watch_operations
 from bestseller_cli.ops_rules import PassFacts
 from bestseller_cli.product_kinds import snapshot_note
-from bestseller_cli.redact import redact
 from bestseller_cli.routing import deliveries_for, unknown_zones
 from bestseller_cli.slack import SlackMessage, SlackSender
 
@@ -45,57 +44,46 @@ STOPPED_BY_SIGTERM = (
 BATCHES_PER_WORK_PAGE = 50
 
 
-@dataclass
-class CheckSummary:
-    run_id: int | None = None
-    resumed: bool = False
-    lock_held_elsewhere: bool = False
-    dry_run: bool = False
-    asins_to_check: int = 0
-    checked: int = 0
-    unavailable: int = 0
-    # Left out of Keepa's answers: their last known state stands; `now_unknown` were left
-    # out KEEPA_MISSING_PASSES_UNKNOWN passes in a row and became unknown.
-    missing_from_keepa: list[str] = field(default_factory=list)
-    now_unknown: list[str] = field(default_factory=list)
-    baselines: int = 0
-    counts: dict[str, int] = field(default_factory=no_changes)  # changes per kind
-    alerts_queued: int = 0
-    alerts_sent: int = 0
-    alerts_printed: int = 0
-    alerts_refused: int = 0
-    alerts_expired: int = 0
-    alerts_recovered: int = 0
-    alerts_folded_into_flapping: int = 0
-    alerts_undelivered: int = 0
-    alerts_updated: int = 0  # messages completed in place once their story was known
-    # Why Slack refused alerts this run (token, channel, ...), once per reason.
-    alerts_refused_because: list[str] = field(default_factory=list)
-    holders_looked_up: int | None = None  # None: KEEPA_BESTSELLERS_LOOKUP is off
-    categories_named: int = 0  # by Keepa's /category lookup, this pass
-    stale: int = 0  # products whose Keepa data is older than KEEPA_STALE_HOURS
-    variation_parents: list[str] = field(default_factory=list)  # what to track instead
-    invalid: list[str] = field(default_factory=list)  # ASINs Keepa calls invalid
-    tokens_needed: int = 0
-    tokens_available: int | None = None
-    tokens_used: int = 0
-    duration_seconds: float = 0.0
-    detection_latency_ms_max: float | None = None
-    stopped_because: str | None = None
-    interrupted: bool = False  # stopped by SIGTERM
-    stopped_for: str | None = None  # "deadline", "tokens" or "keepa"
-    refill_per_minute: int | None = None
-    unchecked: list[str] = field(default_factory=list)
-    changes: list[Change] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    conditions: list[str] = field(default_factory=list)  # operations conditions open now
+@dataclass(frozen=True)
+class PassOptions:
+    """What the operator asked of a pass: `check`'s options."""
+
+    asins: tuple[str, ...] | None = None  # only these ASINs
+    client: str | None = None  # only this client's ASINs
+    dry_run: bool = False  # fetch and diff; write, send and buy nothing else
 
     @property
-    def exit_code(self) -> int:
-        failed = (
-            self.unchecked or self.alerts_undelivered or self.alerts_expired or self.interrupted
-        )
-        return 1 if failed else 0
+    def filtered(self) -> bool:
+        return self.asins is not None or self.client is not None
+
+    @property
+    def asin_list(self) -> list[str] | None:
+        return None if self.asins is None else list(self.asins)
+
+
+def print_nothing(message: SlackMessage) -> None:
+    """Alerts without a Slack token go nowhere unless the caller shows them."""
+
+
+def report_no_progress(done: int, total: int) -> None:
+    """Progress goes nowhere unless the caller draws it."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class PassHooks:
+    """How a pass reaches its caller. `show` prints alerts when there is no Slack token;
+    `clock` tells detection and delivery times (tests move it across quiet hours); once
+    `stop` is set (SIGTERM), the batch in hand is finished and written, nothing more is
+    fetched or posted, and the run stays resumable."""
+
+    show: Callable[[SlackMessage], None] = print_nothing
+    on_progress: Callable[[int, int], None] = report_no_progress
+    clock: Callable[[], datetime] = utc_now
+    stop: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
@@ -104,12 +92,13 @@ class PassContext:
 
     conn: psycopg.Connection
     settings: Settings
+    options: PassOptions
+    hooks: PassHooks
+    deadline: float  # time.monotonic(): no Keepa request starts after it
     run_id: int | None
     summary: CheckSummary
     rules: tuple
-    names: NameBudget = field(default_factory=lambda: NameBudget(limit=0))
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-    stop: threading.Event = field(default_factory=threading.Event)
+    names: NameBudget
     calls: list[ApiCall] = field(default_factory=list)
     errors: list[ErrorEvent] = field(default_factory=list)
     delivery: Delivery | None = None  # None on a dry run
@@ -133,135 +122,138 @@ class PassContext:
 def run_check(
     settings: Settings,
     *,
-    asins: list[str] | None = None,
-    client: str | None = None,
-    dry_run: bool = False,
-    show: Callable[[SlackMessage], None] = lambda message: None,
-    on_progress: Callable[[int, int], None] = lambda done, total: None,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    options: PassOptions = PassOptions(),
+    show: Callable[[SlackMessage], None] = print_nothing,
+    on_progress: Callable[[int, int], None] = report_no_progress,
+    clock: Callable[[], datetime] = utc_now,
     stop: threading.Event | None = None,
 ) -> CheckSummary:
-    """Run one full pass. Never overlaps another: a held run lock ends it at once.
-
-    `clock` tells detection and delivery times (tests move it across quiet hours). Once
-    `stop` is set (SIGTERM), the batch in hand is finished and written, nothing more is
-    fetched or posted, and the run stays resumable."""
+    """Run one full pass. Never overlaps another: a held run lock ends it at once. The
+    collaborators are PassHooks'; the database failing is a DatabaseError."""
     started = time.monotonic()
-    summary = CheckSummary(dry_run=dry_run)
-    url = db.database_url(settings)
-    db.require_session_mode(url)
-    with db.run_lock(url) as locked:
-        if not locked:
-            summary.lock_held_elsewhere = True
-            return summary
-        # Autocommit: each batch's write is one statement, atomic on its own, so a batch costs
-        # two round trips (read, write) and is durable the moment it returns.
-        with db.connect(url, autocommit=True) as conn:
-            db.migrate(conn)
-            check_store.check_selection(conn, asins=asins, client=client)
-            try:
-                run_pass(
-                    conn, settings, summary, asins, client, show, on_progress, started, clock, stop
-                )
-            except Exception as exc:
-                note_operations(conn, settings, summary, failure=exc, show=show, clock=clock)
-                raise
-            note_operations(conn, settings, summary, failure=None, show=show, clock=clock)
+    stop = stop or threading.Event()
+    hooks = PassHooks(show=show, on_progress=on_progress, clock=clock, stop=stop)
+    summary = CheckSummary(dry_run=options.dry_run, stale_hours=settings.keepa_stale_hours)
+    with db.database_errors("the pass stopped; the next `bestseller check` resumes it"):
+        url = db.database_url(settings)
+        db.require_session_mode(url)
+        with db.run_lock(url) as locked:
+            if not locked:
+                summary.lock_held_elsewhere = True
+                return summary
+            # Autocommit: each batch's write is one statement, atomic on its own, so a batch
+            # costs two round trips (read, write) and is durable the moment it returns.
+            with db.connect(url, autocommit=True) as conn:
+                db.migrate(conn)
+                check_store.check_selection(conn, asins=options.asin_list, client=options.client)
+                try:
+                    run_pass(
+                        conn,
+                        settings=settings,
+                        options=options,
+                        hooks=hooks,
+                        started=started,
+                        summary=summary,
+                    )
+                except Exception as exc:
+                    note_operations(
+                        conn, settings=settings, summary=summary, failure=exc, hooks=hooks
+                    )
+                    raise
+                note_operations(conn, settings=settings, summary=summary, failure=None, hooks=hooks)
     return summary
 
 
 def run_pass(
     conn: psycopg.Connection,
+    *,
     settings: Settings,
-    summary: CheckSummary,
-    asins: list[str] | None,
-    client: str | None,
-    show: Callable[[SlackMessage], None],
-    on_progress: Callable[[int, int], None],
+    options: PassOptions,
+    hooks: PassHooks,
     started: float,
-    clock: Callable[[], datetime],
-    stop: threading.Event | None = None,
+    summary: CheckSummary,
 ) -> None:
+    """Fetch, diff, write and deliver, counting into `summary`. `started`
+    (time.monotonic()) is when the run began: its deadline counts from then."""
     deadline = started + settings.run_deadline_minutes * 60 - DEADLINE_MARGIN_SECONDS
     run_id = None
-    if not summary.dry_run:
+    if not options.dry_run:
         window = timedelta(minutes=settings.run_deadline_minutes)
-        filtered = asins is not None or client is not None
         run_id, summary.resumed = check_store.start_run(
-            conn, resume_within=window, filtered=filtered
+            conn, resume_within=window, filtered=options.filtered
         )
     summary.run_id = run_id
     output.bind_run_id(run_id)
     context = PassContext(
         conn=conn,
         settings=settings,
+        options=options,
+        hooks=hooks,
+        deadline=deadline,
         run_id=run_id,
         summary=summary,
         rules=client_store.load_rules(conn),
-        names=NameBudget(limit=settings.keepa_category_token_budget),
-        clock=clock,
-        stop=stop or threading.Event(),
+        names=name_budget(settings, options),
     )
     note_unknown_zones(context)
-    if not summary.dry_run:
+    if not options.dry_run:
         sender = SlackSender.from_settings(settings) if settings.slack_bot_token else None
         context.delivery = Delivery(
             conn=conn,
             sender=sender,
             default_channel=settings.slack_channel_id,
-            show=show,
+            show=hooks.show,
             expiry_days=settings.alert_expiry_days,
-            should_stop=context.stop.is_set,
+            should_stop=hooks.stop.is_set,
         )
-    selection = check_store.WorkSelection(run_id=run_id, asins=asins, client=client)
+    selection = check_store.WorkSelection(
+        run_id=run_id, asins=options.asin_list, client=options.client
+    )
     summary.asins_to_check = summary.tokens_needed = check_store.count_work(conn, selection)
     work = check_store.work_chunks(
         conn, selection, page_size=settings.batch_size * BATCHES_PER_WORK_PAGE
     )
-    keepa = KeepaClient(
-        api_key=settings.require_keepa_key(),
-        base_url=settings.keepa_api_url,
-        timeout=settings.api_timeout_seconds,
-        max_retries=settings.max_retries,
-        retry_delay=settings.retry_delay_seconds,
-        max_token_wait_seconds=min(
-            settings.keepa_max_token_wait_seconds, max(0.0, deadline - time.monotonic())
-        ),
-        history_days=settings.keepa_history_days,
-        update_hours=settings.keepa_update_hours,
+    keepa = KeepaClient.from_settings(
+        settings,
         on_call=context.record_call,
         on_error=context.errors.append,
         deadline=deadline,
-        stop=context.stop,
-        max_response_bytes=settings.keepa_max_response_bytes,
+        stop=hooks.stop,
     )
     try:
         with keepa:
             if summary.asins_to_check:
                 summary.tokens_available = token_budget(keepa, context)
-            fetch_all(keepa, context, work, deadline, on_progress)
+            fetch_all(keepa, context, work)
             note_unnamed(context)
             lookup = settings.keepa_bestsellers_lookup and summary.stopped_because is None
             if lookup and run_id is not None:
                 name_unexplained_holders(keepa, context, run_id)
         if context.delivery is not None:
             flush_records(context)
-            absorb(summary, context.delivery.sweep(now=clock()), context)
+            absorb(summary, context.delivery.sweep(now=hooks.clock()), context)
             flush_records(context)
     except Exception as exc:
-        if not summary.dry_run:
+        if not options.dry_run:
             kind = "keepa_rejected" if isinstance(exc, KeepaAuthError) else type(exc).__name__
             context.errors.append(ErrorEvent(source="check", kind=kind, message=str(exc)))
             record_failure(context)
         raise
     warn_about_missing(summary, unknown_after=settings.keepa_missing_passes_unknown)
-    if context.stop.is_set():
+    if hooks.stop.is_set():
         summary.interrupted = True
         summary.stopped_because = summary.stopped_because or STOPPED_BY_SIGTERM
     summary.duration_seconds = round(time.monotonic() - started, 3)
     if run_id is not None:
         status = "partial" if summary.unchecked else "completed"
-        check_store.finish_run(conn, run_id=run_id, status=status, summary=as_record(summary))
+        check_store.finish_run(conn, run_id=run_id, status=status, summary=run_record(summary))
+
+
+def name_budget(settings: Settings, options: PassOptions) -> NameBudget:
+    """A dry run stores no name, so it buys none: categories without a known name show ids."""
+    if options.dry_run:
+        return NameBudget(limit=0, stopped_because="a dry run looks no name up on Keepa")
+    return NameBudget(limit=settings.keepa_category_token_budget)
 
 
 def warn_about_missing(summary: CheckSummary, *, unknown_after: int) -> None:
@@ -313,15 +305,13 @@ def fetch_all(
     keepa: KeepaClient,
     context: PassContext,
     work: Iterator[tuple[str, list[str]]],
-    deadline: float,
-    on_progress: Callable[[int, int], None],
 ) -> None:
     """Fetch and process the work chunk by chunk; once stopped, the rest is listed unchecked."""
     summary = context.summary
     for marketplace, asins in work:
         left = asins
         if summary.stopped_because is None:
-            left = fetch_chunk(keepa, context, marketplace, asins, deadline, on_progress)
+            left = fetch_chunk(keepa, context, marketplace, asins)
         summary.unchecked += [f"{asin} ({marketplace})" for asin in left]
 
 
@@ -330,18 +320,16 @@ def fetch_chunk(
     context: PassContext,
     marketplace: str,
     asins: list[str],
-    deadline: float,
-    on_progress: Callable[[int, int], None],
 ) -> list[str]:
     """Batch after batch, each written and alerted while the next ones are fetched; returns
     the ASINs of `asins` left unprocessed."""
     summary = context.summary
 
     def may_request() -> bool:
-        if context.stop.is_set():
+        if context.hooks.stop.is_set():
             summary.stopped_because = STOPPED_BY_SIGTERM
             return False
-        if time.monotonic() <= deadline:
+        if time.monotonic() <= context.deadline:
             return True
         summary.stopped_because = "the run deadline (RUN_DEADLINE_MINUTES) is near"
         summary.stopped_for = "deadline"
@@ -364,10 +352,10 @@ def fetch_chunk(
             context, marketplace, fetched.asins, fetched.products, keepa=keepa
         )
         if context.delivery is not None:
-            context.delivery.batch(ids=queued, categories=categories, now=context.clock())
+            context.delivery.batch(ids=queued, categories=categories, now=context.hooks.clock())
         processed.update(fetched.asins)
         summary.checked += len(fetched.asins)
-        on_progress(summary.checked, summary.asins_to_check)
+        context.hooks.on_progress(summary.checked, summary.asins_to_check)
     return [asin for asin in asins if asin not in processed]
 
 
@@ -382,7 +370,7 @@ def stop_fetching(context: PassContext, error: Exception | None) -> None:
         context.summary.stopped_for = "tokens"
         return
     context.errors.append(ErrorEvent(source="keepa", kind="request_failed", message=str(error)))
-    if context.stop.is_set():
+    if context.hooks.stop.is_set():
         context.summary.stopped_because = STOPPED_BY_SIGTERM
         return
     context.summary.stopped_because = f"Keepa failed: {error}"
@@ -431,7 +419,7 @@ def process_batch(
     Returns the outbox ids it queued and the (marketplace, category) pairs whose badge
     moved."""
     received_at = time.monotonic()
-    observed_at = context.clock()
+    observed_at = context.hooks.clock()
     summary = context.summary
     categories = sorted({c for snapshot in products for c in snapshot.category_ranks})
     known = check_store.load_batch(
@@ -505,7 +493,7 @@ def process_batch(
     summary.changes += changes
     calls = context.take_calls()
     summary.tokens_used += sum(call.tokens_consumed or 0 for call in calls)
-    if summary.dry_run or context.run_id is None:
+    if context.options.dry_run or context.run_id is None:
         context.conn.rollback()
         return [], []
     _, queued = check_store.write_batch(
@@ -523,19 +511,19 @@ def process_batch(
     )
     summary.alerts_queued += len(queued)
     latency = (time.monotonic() - received_at) * 1000
-    summary.detection_latency_ms_max = max(summary.detection_latency_ms_max or 0.0, latency)
+    slowest = max(summary.detection_latency_ms_max or 0.0, latency)
+    summary.detection_latency_ms_max = round(slowest, 1)
     categories = {(change.marketplace, change.category_id) for change in changes}
     return queued, sorted(categories)
 
 
 def note_operations(
     conn: psycopg.Connection,
+    *,
     settings: Settings,
     summary: CheckSummary,
-    *,
     failure: Exception | None,
-    show: Callable[[SlackMessage], None],
-    clock: Callable[[], datetime],
+    hooks: PassHooks,
 ) -> None:
     """Judge the operations conditions after a pass, finished or failed (ops.py)."""
     if summary.dry_run or summary.run_id is None or summary.interrupted:
@@ -543,7 +531,7 @@ def note_operations(
     rejected = failure.status if isinstance(failure, KeepaAuthError) else None
     answered = rejected is not None or summary.tokens_available is not None or summary.checked
     facts = PassFacts(
-        now=clock(),
+        now=hooks.clock(),
         finished=failure is None,
         keepa_answered=bool(answered),
         keepa_rejected_status=rejected,
@@ -555,7 +543,7 @@ def note_operations(
     )
     sender = SlackSender.from_settings(settings) if settings.slack_bot_token else None
     summary.conditions = watch_operations(
-        conn, settings, facts=facts, run_id=summary.run_id, sender=sender, show=show
+        conn, settings, facts=facts, run_id=summary.run_id, sender=sender, show=hooks.show
     )
 
 
@@ -594,25 +582,15 @@ def record_failure(context: PassContext) -> None:
         flush_records(context)
         if context.run_id is not None:
             status = "partial" if context.summary.checked else "failed"
-            summary = as_record(context.summary)
+            summary = run_record(context.summary)
             check_store.finish_run(
                 context.conn, run_id=context.run_id, status=status, summary=summary
             )
-    except psycopg.Error:
-        log.warning("could not record the failure of this pass", exc_info=True)
+    except psycopg.Error as exc:
+        log.warning("could not record the failure of this pass: %s", db.first_line(exc))
+        log.debug("the failure to record it", exc_info=True)
 
 
-def as_record(summary: CheckSummary) -> dict[str, object]:
-    return {
-        "checked": summary.checked,
-        "unavailable": summary.unavailable,
-        **summary.counts,
-        "alerts_sent": summary.alerts_sent,
-        "alerts_refused": summary.alerts_refused,
-        "alerts_expired": summary.alerts_expired,
-        "alerts_undelivered": summary.alerts_undelivered,
-        "tokens_used": summary.tokens_used,
-        "unchecked": len(summary.unchecked),
-        "stopped_because": summary.stopped_because and redact(summary.stopped_because),
-        "duration_seconds": summary.duration_seconds,
-    }
+def run_record(summary: CheckSummary) -> dict[str, object]:
+    """What check_runs keeps of the pass: the log line's record, free of secrets."""
+    return output.redacted(summary.log_record())

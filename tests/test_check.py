@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from bestseller_cli import asin_store, client_store, db
 from bestseller_cli.cli import app
 from bestseller_cli.config import load_settings
-from bestseller_cli.monitor import run_check
+from bestseller_cli.monitor import PassOptions, run_check
 from fakes.keepa_server import FakeKeepa
 from fakes.trickle_server import TricklingKeepa
 
@@ -167,7 +167,7 @@ def test_a_pass_limited_to_one_asin_checks_only_it(keepa: FakeKeepa, conn) -> No
     track(conn, A, B)
     keepa.set_ranks(A, {GADGETS: 1})
     keepa.set_ranks(B, {GADGETS: 2})
-    summary = run_check(load_settings(), asins=[B])
+    summary = run_check(load_settings(), options=PassOptions(asins=(B,)))
     assert summary.checked == 1
     assert conn.execute("SELECT asin FROM asin_current_state").fetchall() == [(B,)]
 
@@ -182,7 +182,7 @@ def test_a_filtered_pass_after_an_interrupted_full_pass_leaves_it_to_resume(
     interrupted = interrupt_after_first_batch(keepa)
     assert (interrupted.checked, interrupted.unchecked) == (1, [f"{B} (com)", f"{C} (com)"])
 
-    filtered = run_check(load_settings(), asins=[C])
+    filtered = run_check(load_settings(), options=PassOptions(asins=(C,)))
     assert (filtered.checked, filtered.resumed) == (1, False)
 
     served = keepa.products_served
@@ -269,7 +269,7 @@ def test_a_dry_run_writes_and_sends_nothing(keepa: FakeKeepa, conn) -> None:
     keepa.set_ranks(A, {GADGETS: 2})
     run_check(load_settings())
     keepa.set_ranks(A, {GADGETS: 1})
-    summary = run_check(load_settings(), dry_run=True)
+    summary = run_check(load_settings(), options=PassOptions(dry_run=True))
     assert [(c.asin, c.kind) for c in summary.changes] == [(A, "gained")]
     assert changes(conn) == []
     assert conn.execute("SELECT count(*) FROM history_checks").fetchone() == (1,)
@@ -278,7 +278,7 @@ def test_a_dry_run_writes_and_sends_nothing(keepa: FakeKeepa, conn) -> None:
 def test_a_dry_run_also_looks_at_asins_never_checked(keepa: FakeKeepa, conn) -> None:
     track(conn, A)
     keepa.set_ranks(A, {GADGETS: 1})
-    summary = run_check(load_settings(), dry_run=True)
+    summary = run_check(load_settings(), options=PassOptions(dry_run=True))
     assert (summary.checked, summary.baselines) == (1, 1)
     assert conn.execute("SELECT count(*) FROM asin_current_state").fetchone() == (0,)
 

@@ -19,7 +19,7 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from bestseller_cli import asin_store, check_store
+from bestseller_cli import asin_store, check_store, db
 from bestseller_cli.cli import app
 from bestseller_cli.config import load_settings
 from bestseller_cli.monitor import run_check
@@ -205,13 +205,12 @@ def test_a_dropped_database_connection_fails_the_pass_and_the_next_one_finishes(
     monkeypatch.setattr(check_store, "load_batch", drop_on_second_batch)
     result = CliRunner().invoke(app, ["check"])
     assert result.exit_code == 1
-    # The last line names the dropped connection. (Issue 18 wants it to read as a database
-    # error; until the pass wraps its errors at the boundary, it is "unexpected".)
-    last_line = result.output.strip().splitlines()[-1]
-    assert last_line.endswith(
-        "unexpected error: AdminShutdown: terminating connection due to administrator command"
-        " (set LOG_LEVEL=debug for the trace)"
+    # One line says what failed, what it means and what comes next; no trace, no "unexpected"
+    assert result.output.strip().splitlines()[-1] == (
+        "error: database error: terminating connection due to administrator command;"
+        " the pass stopped; the next `bestseller check` resumes it"
     )
+    assert "Traceback" not in result.output and "unexpected" not in result.output
     monkeypatch.setattr(check_store, "load_batch", original)
 
     finished = run_check(load_settings())
@@ -222,6 +221,24 @@ def test_a_dropped_database_connection_fails_the_pass_and_the_next_one_finishes(
     assert keepa.products_served == 6 + 2 + 2
 
 
+def test_a_dropped_database_connection_reads_as_a_database_error_in_any_command(
+    env: dict[str, str], conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = db.migrate
+
+    def drop_then_migrate(command_conn: psycopg.Connection) -> list[str]:
+        conn.execute("SELECT pg_terminate_backend(%s)", (command_conn.info.backend_pid,))
+        return original(command_conn)
+
+    monkeypatch.setattr(db, "migrate", drop_then_migrate)
+    result = CliRunner().invoke(app, ["settings", "show"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (
+        "error: database error: terminating connection due to administrator command;"
+        " the command stopped"
+    )
+
+
 def test_keepa_rejecting_the_key_exits_2_and_records_the_error(
     keepa: FakeKeepa, conn: psycopg.Connection
 ) -> None:
@@ -229,7 +246,10 @@ def test_keepa_rejecting_the_key_exits_2_and_records_the_error(
     keepa.fail_next = [400]
     result = CliRunner().invoke(app, ["check"])
     assert result.exit_code == 2
-    assert "KEEPA_API_KEY" in result.output
+    assert result.output.strip().splitlines()[-1] == (
+        "error: Keepa rejected the request (HTTP 400 REQUEST_REJECTED): check KEEPA_API_KEY"
+    )
+    assert "unexpected" not in result.output and "Traceback" not in result.output
     kinds = conn.execute("SELECT kind FROM error_log").fetchall()
     assert ("keepa_rejected",) in kinds
 

@@ -14,11 +14,12 @@ from pytest_httpx import HTTPXMock
 from typer.testing import CliRunner
 
 from bestseller_cli import asin_store
+from bestseller_cli.check_summary import CheckSummary
 from bestseller_cli.cli import app
 from bestseller_cli.config import load_settings
 from bestseller_cli.errors import KeepaError
 from bestseller_cli.keepa import KeepaClient, parse_product
-from bestseller_cli.monitor import CheckSummary, run_check
+from bestseller_cli.monitor import PassOptions, run_check
 from bestseller_cli.slack import SlackMessage
 from fakes import KEEPA_TEST_KEY
 from fakes.keepa_payloads import (
@@ -97,6 +98,24 @@ def test_the_fake_product_has_keepas_real_untidiness() -> None:
 
 
 # 1. Unnamed categories: /category, cached, once
+
+
+def test_a_dry_run_buys_no_category_name_as_it_could_not_keep_it(
+    keepa: FakeKeepa, conn: psycopg.Connection
+) -> None:
+    first_pass(keepa, conn, {ELECTRONICS: 900})
+    keepa.set_ranks(OURS, {ELECTRONICS: 880, HEADPHONES: 1})
+
+    dry = run_check(load_settings(), options=PassOptions(dry_run=True))
+
+    assert keepa.sent_to("category") == []
+    [change] = dry.changes
+    assert (change.category_id, change.category_name) == (HEADPHONES, None)
+    assert "1 ranked categories are shown by id: a dry run looks no name up" in dry.warnings[0]
+    assert (dry.categories_named, dry.tokens_used) == (0, 1)
+    [gained] = check().changes  # the real pass names it, once, and keeps the name
+    assert gained.category_name == "Headphone Accessories"
+    assert len(keepa.sent_to("category")) == 1
 
 
 def test_a_badge_in_a_category_missing_from_the_tree_is_named_after_one_lookup(

@@ -414,6 +414,20 @@ def test_to_slack_without_any_channel_names_the_ways_to_set_one(
     assert slack_server.messages() == []
 
 
+def test_slack_refusing_the_report_is_one_line_naming_slack_and_its_reason(
+    env: dict[str, str], slack_server: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", SLACK_TEST_TOKEN)
+    monkeypatch.setenv("SLACK_API_URL", slack_server.base_url)
+    slack_server.fail_with("chat.postMessage", "channel_not_found")
+    result = run("report", "--to-slack", "--channel", "C0GONE0001")
+    assert result.exit_code == 1
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("error: Slack chat.postMessage failed: channel_not_found")
+    assert "unexpected" not in result.stderr and "Traceback" not in result.stderr
+    assert SLACK_TEST_TOKEN not in result.stdout + result.stderr
+
+
 def test_human_times_are_utc_whatever_the_database_time_zone(
     seeded: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
