@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bestseller_cli.kinds import ChangeKind
-from bestseller_cli.models import BadgeChange, CategoryRank, ProductSnapshot, StoredState
+from bestseller_cli.models import CategoryRank, Change, ProductSnapshot, StoredState
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class Observation:
     `state` is None only while we have never had usable data for the product."""
 
     state: StoredState | None
-    changes: list[BadgeChange]
+    changes: list[Change]
     is_baseline: bool
 
 
@@ -69,9 +69,9 @@ def change_for(
     category: int,
     entry: CategoryRank,
     observed_at: datetime,
-) -> BadgeChange:
+) -> Change:
     before = previous.category_ranks.get(category)
-    return BadgeChange(
+    return Change(
         asin=snapshot.asin,
         marketplace=snapshot.marketplace,
         category_id=category,

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from bestseller_cli.kinds import KINDS, no_changes
-from bestseller_cli.models import BadgeChange
+from bestseller_cli.models import Change
 
 
 def row(label: str, *, default: Any = 0, show: str | None = None, always: bool = False) -> Any:
@@ -72,7 +72,7 @@ class CheckSummary:
     invalid: list[str] = listed("invalid on Keepa")
     baselines: int = row("first seen (baseline)")
     counts: dict[str, int] = by_kind("changes: {bucket}")  # "gained": 1, "lost": 0, ...
-    changes: list[BadgeChange] = listed(where="a line each, above the table", in_log="omit")
+    changes: list[Change] = listed(where="a line each, above the table", in_log="omit")
     alerts_queued: int = row("alerts queued")
     alerts_sent: int = row("alerts sent", always=True)
     alerts_recovered: int = row("alerts found posted by an earlier run")

@@ -15,12 +15,8 @@ from bestseller_cli import client_store, db
 from bestseller_cli.cli_common import client_name, console, examples, print_json, settings
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.kinds import KINDS
-from bestseller_cli.notify_config import (
-    DELIVERY_MODES,
-    NotificationRule,
-    check_channel,
-    parse_quiet,
-)
+from bestseller_cli.notify_config import check_channel, parse_quiet
+from bestseller_cli.routing import DELIVERY_MODES, Rule
 
 clients_app = typer.Typer(
     help="Clients and their notification rules (channel, alerts, delivery).",
@@ -118,7 +114,7 @@ def rule_changes(
     return changes
 
 
-def describe_rule(rule: NotificationRule) -> str:
+def describe_rule(rule: Rule) -> str:
     alerts = "+".join(kind.bucket for kind in KINDS.values() if getattr(rule, kind.rule_flag))
     parts = [f"alerts: {alerts or 'none'}", f"delivery: {rule.delivery_mode}"]
     if rule.delivery_mode == "daily":
@@ -133,7 +129,7 @@ def describe_rule(rule: NotificationRule) -> str:
     return "; ".join(parts)
 
 
-def print_rule(name: str, rule: NotificationRule, *, created: bool) -> None:
+def print_rule(name: str, rule: Rule, *, created: bool) -> None:
     verb = "created" if created else "updated"
     console.print(
         f"[green]{verb}[/green] rule for {escape(name)} → {channel_label(rule.channel)}:"

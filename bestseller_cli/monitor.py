@@ -23,7 +23,7 @@ from bestseller_cli.models import (
     INVALID,
     VARIATION_PARENT,
     ApiCall,
-    BadgeChange,
+    Change,
     ErrorEvent,
     ProductSnapshot,
 )
@@ -450,7 +450,7 @@ def process_batch(
     stale_before = observed_at - timedelta(hours=context.settings.keepa_stale_hours)
     observed: list[check_store.ObservedProduct] = []
     missing: list[ProductSnapshot] = []
-    changes: list[BadgeChange] = []
+    changes: list[Change] = []
     deliveries = []
     unknown_after = context.settings.keepa_missing_passes_unknown
     for snapshot in products:

@@ -2,15 +2,15 @@
 
 from datetime import UTC, datetime
 
-from bestseller_cli.models import BadgeChange
+from bestseller_cli.models import Change
 from bestseller_cli.routing import Rule, deliveries_for
 
 NOW = datetime(2026, 11, 1, 12, tzinfo=UTC)
 DEFAULTS = Rule(client_id=None, channel=None)
 
 
-def change(kind: str = "gained", *, category: int = 7, main_rank: int | None = 50) -> BadgeChange:
-    return BadgeChange(
+def change(kind: str = "gained", *, category: int = 7, main_rank: int | None = 50) -> Change:
+    return Change(
         asin="B0C1234567",
         marketplace="com",
         category_id=category,
