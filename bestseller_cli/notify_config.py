@@ -21,6 +21,7 @@ _WHOLE_NUMBER = re.compile(r"^[0-9]+$")  # ASCII digits only: "²" is a digit to
 MAX_RENOTIFY_MINUTES = 525_600  # a year
 MAX_MAIN_RANK = 2**31 - 1
 MAX_CATEGORY_ID = 2**63 - 1
+MAX_TOP_N = 100  # "closing in on #1": a Best Sellers list has 100 entries
 
 
 RULE_FIELDS = frozenset(f.name for f in fields(Rule)) - {"client_id", "created_at"}
@@ -68,6 +69,8 @@ def validate_rule(rule: Rule) -> None:
         raise ConfigError(
             f"--renotify-window must be 0 or more minutes, at most {MAX_RENOTIFY_MINUTES}"
         )
+    if rule.top_n and not 2 <= rule.top_n <= MAX_TOP_N:
+        raise ConfigError(f"--top takes a rank from 2 to {MAX_TOP_N} (0 turns it off)")
     if any(not 1 <= category <= MAX_CATEGORY_ID for category in rule.ignored_category_ids):
         raise ConfigError("--ignore-category takes positive Amazon category ids")
     check_timezone(rule.timezone)

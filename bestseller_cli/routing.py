@@ -3,10 +3,11 @@
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, time, timedelta, tzinfo
-from typing import Any, Literal
+from typing import Any, Literal, assert_never
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bestseller_cli.kinds import kind_of
+from bestseller_cli.badges import TopSizes, crosses_top
+from bestseller_cli.kinds import ChangeKind, kind_of
 from bestseller_cli.models import Change
 
 DeliveryMode = Literal["instant", "hourly", "daily"]
@@ -34,6 +35,8 @@ class Rule:
     quiet_end: time | None = None
     timezone: str = "UTC"
     renotify_window_minutes: int = 120
+    top_n: int = 0  # > 1: also hear of tracked products entering or leaving ranks 2..N
+    top_n_main: bool = False  # ... in their main category too
     active: bool = True
     created_at: datetime | None = field(default=None, compare=False, metadata={"generated": True})
 
@@ -114,9 +117,30 @@ def deliver_after(rule: Rule, detected_at: datetime) -> datetime:
     return local.astimezone(UTC)
 
 
-def applies(rule: Rule, change: Change) -> bool:
+def top_sizes(rules: Iterable[Rule]) -> TopSizes:
+    """The top-N crossings that some rule wants to hear of (badges.observe)."""
+    asked = [rule for rule in rules if rule.top_n]
+    return TopSizes(
+        categories=frozenset(rule.top_n for rule in asked),
+        main=frozenset(rule.top_n for rule in asked if rule.top_n_main),
+    )
+
+
+def applies(rule: Rule, change: Change, *, main_category_id: int | None = None) -> bool:
+    """Whether the rule wants the change. A top-N change reaches the rules whose own N it
+    crosses, in the product's main category (`main_category_id`) only those that ask."""
     if not getattr(rule, kind_of(change.kind).rule_flag):
         return False
+    match change.kind:
+        case ChangeKind.GAINED | ChangeKind.LOST:
+            pass
+        case ChangeKind.ENTERED_TOP_N | ChangeKind.LEFT_TOP_N:
+            if not crosses_top(change.rank_before, change.rank_after, rule.top_n):
+                return False
+            if change.category_id == main_category_id and not rule.top_n_main:
+                return False
+        case unknown:
+            assert_never(unknown)
     if change.category_id in rule.ignored_category_ids:
         return False
     return not (
@@ -132,6 +156,7 @@ def deliveries_for(
     trackers: Iterable[int | None],
     rules_by_client: dict[int, Sequence[Rule]],
     defaults: Rule,
+    main_category_id: int | None = None,
 ) -> list[Delivery]:
     """One delivery per distinct channel among the rules of every client tracking the ASIN.
 
@@ -142,7 +167,8 @@ def deliveries_for(
         rules.extend(client_rules or [replace(defaults, client_id=client)])
     by_channel: dict[str | None, Delivery] = {}
     for rule in rules:
-        if applies(rule, change) and rule.channel not in by_channel:
+        wanted = applies(rule, change, main_category_id=main_category_id)
+        if wanted and rule.channel not in by_channel:
             by_channel[rule.channel] = Delivery(
                 change=change,
                 client_id=rule.client_id,

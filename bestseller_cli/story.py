@@ -98,6 +98,8 @@ def awaits_other_side(change: Change, story: AlertStory) -> bool:
             return story.other is None and story.listed_holder is None
         case ChangeKind.GAINED:
             return story.other is None
+        case ChangeKind.ENTERED_TOP_N | ChangeKind.LEFT_TOP_N:
+            return False  # no other side: the rank trajectory tells it
         case unknown:
             assert_never(unknown)
 
@@ -126,6 +128,8 @@ def kind_lines(change: Change, story: AlertStory) -> tuple[list[str], list[str]]
             if story.last_held_until:
                 return displaced, [f"Last held #1 until {story.last_held_until:%Y-%m-%d %H:%M} UTC"]
             return displaced, ["First time at #1 here since we started watching"]
+        case ChangeKind.ENTERED_TOP_N | ChangeKind.LEFT_TOP_N:
+            return [], []
         case unknown:
             assert_never(unknown)
 

@@ -1,7 +1,7 @@
 """A kind of change is one definition (kinds.py): every place that treats kinds differently
 reads the table or handles every kind, so no kind falls through as another."""
 
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import UTC, datetime
 
 import pytest
@@ -47,9 +47,9 @@ def test_every_kinds_rule_flag_is_a_field_of_the_notification_rule() -> None:
 @pytest.mark.parametrize("kind", list(ChangeKind))
 def test_a_rule_with_the_kinds_flag_off_does_not_hear_of_it(kind: ChangeKind) -> None:
     flag = KINDS[kind].rule_flag
-    on = Rule(client_id=1, channel="C0ON", **{flag: True})
-    off = Rule(client_id=1, channel="C0OFF", **{flag: False})
-    assert applies(on, change(kind)) and not applies(off, change(kind))
+    asking = Rule(client_id=1, channel="C0ON", top_n=3)  # badges are on by default
+    off = replace(asking, **{flag: type(getattr(asking, flag))()})  # False, 0
+    assert applies(asking, change(kind)) and not applies(off, change(kind))
 
 
 @pytest.mark.parametrize("kind", list(ChangeKind))
@@ -64,9 +64,11 @@ def test_every_kind_has_a_message_a_story_and_a_flap_line(kind: ChangeKind) -> N
 def test_counts_name_every_kind_even_when_none_happened() -> None:
     counts = count([ChangeKind.LOST, "lost"])
     assert counts == {kind.value: 2 if kind is ChangeKind.LOST else 0 for kind in ChangeKind}
-    assert counts_text(counts) == ", ".join(
-        f"{counts[kind]} {definition.bucket}" for kind, definition in KINDS.items()
-    )
+
+
+def test_counts_in_words_leave_out_opt_in_kinds_that_did_not_happen() -> None:
+    assert counts_text(count(["lost"])) == "0 gained, 1 lost"
+    assert counts_text(count(["left_top_n"])) == "0 gained, 0 lost, 1 falling back"
 
 
 def test_the_report_json_has_one_key_per_kind_where_the_counts_stand() -> None:

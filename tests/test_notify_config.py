@@ -103,6 +103,8 @@ def test_a_rule_record_is_the_clients_list_json_shape() -> None:
         "quiet": "22:00-07:00",
         "timezone": "UTC",
         "renotify_window_minutes": 120,
+        "top_n": 0,
+        "top_n_main": False,
         "active": True,
     }
 

@@ -32,6 +32,8 @@ def every_option_set(client_id: int) -> Rule:
         quiet_end=time(7),
         timezone="Europe/Berlin",
         renotify_window_minutes=30,
+        top_n=3,
+        top_n_main=True,
         active=True,
     )
 
