@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import psycopg
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from bestseller_cli.category_names import CachedName, NameRow
@@ -171,14 +172,16 @@ class KnownBatch:
     names: dict[int, CachedName]  # cached names of the batch's categories
 
 
-# Two row shapes in one round trip: tracked ASINs with their state, then cached category names.
+# Two row shapes in one round trip, named by the first: tracked ASINs with their state, then
+# cached category names.
 # The state is restricted to the batch's ASINs on its own side of the join too: otherwise the
 # planner may hash or merge the whole of asin_current_state into every batch (it did at 10,000
 # ASINs, and in a first pass whose statistics still say the table is empty), a cost per batch
 # that grows with the watch list.
 LOAD_BATCH_SQL = """
-SELECT t.asin, array_agg(DISTINCT t.client_id), s.category_ranks, s.badges, s.baseline_at,
-       s.missing_passes, NULL::bigint, NULL::text, NULL::timestamptz
+SELECT t.asin, array_agg(DISTINCT t.client_id) AS trackers, s.category_ranks, s.badges,
+       s.baseline_at, s.missing_passes, NULL::bigint AS category_id, NULL::text AS name,
+       NULL::timestamptz AS fetched_at
 FROM tracked_asins t
 LEFT JOIN asin_current_state s ON s.asin = t.asin AND s.marketplace = t.marketplace
     AND s.marketplace = %(market)s AND s.asin = ANY(%(asins)s)
@@ -199,25 +202,28 @@ def load_batch(
     known: dict[str, KnownAsin] = {}
     names: dict[int, CachedName] = {}
     params = {"market": marketplace, "asins": asins, "categories": category_ids}
-    for row in conn.execute(LOAD_BATCH_SQL, params):
-        asin, trackers, ranks, badges, baseline_at, missing_passes = row[:6]
-        category, name, fetched_at = row[6:]
-        if asin is None:
-            names[category] = CachedName(name=name, fetched_at=fetched_at)
-            continue
-        previous = None
-        if baseline_at is not None:
-            previous = StoredState(
-                category_ranks={
-                    int(category): CategoryRank(category_id=int(category), **entry)
-                    for category, entry in ranks.items()
-                },
-                badges={int(category): since for category, since in badges.items()},
-                first_seen_at=baseline_at,
+    with conn.cursor(row_factory=dict_row) as cur:
+        for row in cur.execute(LOAD_BATCH_SQL, params):
+            if row["asin"] is None:
+                names[row["category_id"]] = CachedName(
+                    name=row["name"], fetched_at=row["fetched_at"]
+                )
+                continue
+            previous = None
+            if row["baseline_at"] is not None:
+                previous = StoredState(
+                    category_ranks={
+                        int(category): CategoryRank(category_id=int(category), **entry)
+                        for category, entry in row["category_ranks"].items()
+                    },
+                    badges={int(category): since for category, since in row["badges"].items()},
+                    first_seen_at=row["baseline_at"],
+                )
+            known[row["asin"]] = KnownAsin(
+                previous=previous,
+                trackers=list(row["trackers"]),
+                missing_passes=row["missing_passes"] or 0,
             )
-        known[asin] = KnownAsin(
-            previous=previous, trackers=list(trackers), missing_passes=missing_passes or 0
-        )
     return KnownBatch(asins=known, names=names)
 
 
