@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bestseller_cli.kinds import ChangeKind
-from bestseller_cli.models import BadgeChange, CategoryRank, ProductSnapshot, StoredState
+from bestseller_cli.models import CategoryRank, Change, ProductSnapshot, StoredState
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class Observation:
     `state` is None only while we have never had usable data for the product."""
 
     state: StoredState | None
-    changes: list[BadgeChange]
+    changes: list[Change]
     is_baseline: bool
 
 
@@ -28,10 +28,33 @@ def badge_categories(ranks: Mapping[int, CategoryRank]) -> set[int]:
     return {category for category, entry in ranks.items() if entry.rank == 1}
 
 
+@dataclass(frozen=True)
+class TopSizes:
+    """The sizes N of "top N" that active rules ask about, in subcategories and in the
+    products' main categories."""
+
+    categories: frozenset[int] = frozenset()
+    main: frozenset[int] = frozenset()
+
+
+def in_top(rank: int | None, size: int) -> bool:
+    return rank is not None and rank <= size
+
+
+def crosses_top(before: int | None, after: int | None, size: int) -> bool:
+    """Entering or leaving the top N below #1: a move to or from #1 is a badge change."""
+    return 1 not in (before, after) and in_top(before, size) != in_top(after, size)
+
+
 def observe(
-    previous: StoredState | None, snapshot: ProductSnapshot, *, observed_at: datetime
+    previous: StoredState | None,
+    snapshot: ProductSnapshot,
+    *,
+    observed_at: datetime,
+    top: TopSizes = TopSizes(),
 ) -> Observation:
-    """Decide the new state and the gained/lost changes for one product."""
+    """Decide the new state and the changes for one product: badges gained and lost, and
+    crossings of the `top` sizes."""
     if not snapshot.available:
         return Observation(state=previous, changes=[], is_baseline=False)
     if previous is None:
@@ -50,17 +73,36 @@ def observe(
         known_name = previous.category_ranks.get(category, entry).name
         ranks[category] = entry if entry.name else entry.model_copy(update={"name": known_name})
 
-    changes = [
-        change_for(previous, snapshot, category, entry, observed_at)
-        for category, entry in sorted(ranks.items())
-        if category in snapshot.category_ranks
-        and (entry.rank == 1) != (category in previous.badges)
-    ]
+    changes = []
+    for category, entry in sorted(ranks.items()):
+        if category not in snapshot.category_ranks:
+            continue  # not reported this time: unknown, not a change
+        if (entry.rank == 1) != (category in previous.badges):
+            kind = ChangeKind.GAINED if entry.rank == 1 else ChangeKind.LOST  # the badge flipped
+            changes.append(change_for(previous, snapshot, category, entry, observed_at, kind))
+        elif crossed := top_crossing(previous, snapshot, category, top):
+            changes.append(change_for(previous, snapshot, category, entry, observed_at, crossed))
     badges = {
         category: previous.badges.get(category, observed_at) for category in badge_categories(ranks)
     }
     state = StoredState(category_ranks=ranks, badges=badges, first_seen_at=previous.first_seen_at)
     return Observation(state=state, changes=changes, is_baseline=False)
+
+
+def top_crossing(
+    previous: StoredState, snapshot: ProductSnapshot, category: int, top: TopSizes
+) -> ChangeKind | None:
+    """Entered or left the top N for some asked N, from a known rank to a known rank. The
+    main category counts only for sizes asked of it, and only once it is known which it is."""
+    before = previous.category_ranks.get(category)
+    if before is None or snapshot.main_category_id is None:
+        return None
+    after = snapshot.category_ranks[category].rank
+    sizes = top.main if category == snapshot.main_category_id else top.categories
+    crossed = [size for size in sizes if crosses_top(before.rank, after, size)]
+    if not crossed:
+        return None
+    return ChangeKind.ENTERED_TOP_N if in_top(after, crossed[0]) else ChangeKind.LEFT_TOP_N
 
 
 def change_for(
@@ -69,14 +111,15 @@ def change_for(
     category: int,
     entry: CategoryRank,
     observed_at: datetime,
-) -> BadgeChange:
+    kind: ChangeKind,
+) -> Change:
     before = previous.category_ranks.get(category)
-    return BadgeChange(
+    return Change(
         asin=snapshot.asin,
         marketplace=snapshot.marketplace,
         category_id=category,
         category_name=entry.name,
-        kind=ChangeKind.GAINED if entry.rank == 1 else ChangeKind.LOST,  # the badge flipped
+        kind=kind,
         rank_before=before.rank if before else None,
         rank_after=entry.rank,
         main_rank=snapshot.main_rank,

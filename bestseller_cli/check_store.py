@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import psycopg
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from bestseller_cli.category_names import CachedName, NameRow
@@ -22,8 +23,8 @@ from bestseller_cli.client_store import client_id
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.models import (
     ApiCall,
-    BadgeChange,
     CategoryRank,
+    Change,
     ProductSnapshot,
     StoredState,
 )
@@ -171,14 +172,16 @@ class KnownBatch:
     names: dict[int, CachedName]  # cached names of the batch's categories
 
 
-# Two row shapes in one round trip: tracked ASINs with their state, then cached category names.
+# Two row shapes in one round trip, named by the first: tracked ASINs with their state, then
+# cached category names.
 # The state is restricted to the batch's ASINs on its own side of the join too: otherwise the
 # planner may hash or merge the whole of asin_current_state into every batch (seen at 10,000
 # ASINs, and in a first pass whose statistics still say the table is empty), a cost per batch
 # that grows with the watch list (benchmarks/README.md).
 LOAD_BATCH_SQL = """
-SELECT t.asin, array_agg(DISTINCT t.client_id), s.category_ranks, s.badges, s.baseline_at,
-       s.missing_passes, NULL::bigint, NULL::text, NULL::timestamptz
+SELECT t.asin, array_agg(DISTINCT t.client_id) AS trackers, s.category_ranks, s.badges,
+       s.baseline_at, s.missing_passes, NULL::bigint AS category_id, NULL::text AS name,
+       NULL::timestamptz AS fetched_at
 FROM tracked_asins t
 LEFT JOIN asin_current_state s ON s.asin = t.asin AND s.marketplace = t.marketplace
     AND s.marketplace = %(market)s AND s.asin = ANY(%(asins)s)
@@ -199,44 +202,83 @@ def load_batch(
     known: dict[str, KnownAsin] = {}
     names: dict[int, CachedName] = {}
     params = {"market": marketplace, "asins": asins, "categories": category_ids}
-    for row in conn.execute(LOAD_BATCH_SQL, params):
-        asin, trackers, ranks, badges, baseline_at, missing_passes = row[:6]
-        category, name, fetched_at = row[6:]
-        if asin is None:
-            names[category] = CachedName(name=name, fetched_at=fetched_at)
-            continue
-        previous = None
-        if baseline_at is not None:
-            previous = StoredState(
-                category_ranks={
-                    int(category): CategoryRank(category_id=int(category), **entry)
-                    for category, entry in ranks.items()
-                },
-                badges={int(category): since for category, since in badges.items()},
-                first_seen_at=baseline_at,
+    with conn.cursor(row_factory=dict_row) as cur:
+        for row in cur.execute(LOAD_BATCH_SQL, params):
+            if row["asin"] is None:
+                names[row["category_id"]] = CachedName(
+                    name=row["name"], fetched_at=row["fetched_at"]
+                )
+                continue
+            previous = None
+            if row["baseline_at"] is not None:
+                previous = StoredState(
+                    category_ranks={
+                        int(category): CategoryRank(category_id=int(category), **entry)
+                        for category, entry in row["category_ranks"].items()
+                    },
+                    badges={int(category): since for category, since in row["badges"].items()},
+                    first_seen_at=row["baseline_at"],
+                )
+            known[row["asin"]] = KnownAsin(
+                previous=previous,
+                trackers=list(row["trackers"]),
+                missing_passes=row["missing_passes"] or 0,
             )
-        known[asin] = KnownAsin(
-            previous=previous, trackers=list(trackers), missing_passes=missing_passes or 0
-        )
     return KnownBatch(asins=known, names=names)
 
 
 # --- the batch write: one statement ------------------------------------------------------
 
-WRITE_BATCH_SQL = """
+# asin_current_state's columns a check writes: the snapshot's stored fields (models.py), then
+# the state the check led to (observation_record).
+SNAPSHOT_COLUMNS = [
+    field.serialization_alias or name
+    for name, field in ProductSnapshot.model_fields.items()
+    if not field.exclude
+]
+STATE_COLUMNS = [
+    *SNAPSHOT_COLUMNS,
+    "category_ranks",
+    "badges",
+    "badge_category_ids",
+    "first_seen_at",
+    "baseline_at",
+    "last_checked_at",
+]
+# How a check updates a known ASIN's column. Any other snapshot column keeps its last known
+# value when Keepa did not send one; first_seen_at is kept.
+STATE_UPDATES = {
+    "available": "EXCLUDED.available",
+    "main_rank": "CASE WHEN EXCLUDED.available THEN EXCLUDED.main_rank ELSE s.main_rank END",
+    "variation_asins": "EXCLUDED.variation_asins",
+    "category_ranks": "EXCLUDED.category_ranks",
+    "badges": "EXCLUDED.badges",
+    "badge_category_ids": "EXCLUDED.badge_category_ids",
+    "baseline_at": "COALESCE(s.baseline_at, EXCLUDED.baseline_at)",
+    "last_checked_at": "EXCLUDED.last_checked_at",
+    "last_run_id": "EXCLUDED.last_run_id",
+    "missing_passes": "0",
+}
+_STATE_KEPT = {"asin", "marketplace", "first_seen_at"}
+STATE_SET = ",\n        ".join(
+    f"{column} = {STATE_UPDATES.get(column, f'COALESCE(EXCLUDED.{column}, s.{column})')}"
+    for column in [*STATE_COLUMNS, "last_run_id", "missing_passes"]
+    if column not in _STATE_KEPT
+)
+CHANGE_FIELDS = ", ".join(Change.model_fields)
+
+# Observations are asin_current_state rows (observation_record), typed by the table itself.
+WRITE_BATCH_SQL = f"""
 WITH obs AS (
-    SELECT * FROM jsonb_to_recordset(%(observations)s) AS o(
-        asin text, marketplace text, observed_at timestamptz, available boolean, title text,
-        brand text, image_url text, main_category_id bigint, main_rank integer,
-        category_ranks jsonb, badges jsonb, badge_count smallint, price_cents integer,
-        rating numeric, review_count integer, keepa_updated_at timestamptz,
-        baseline_at timestamptz, product_type smallint, variation_asins text[],
-        ranks_changed_at timestamptz)
+    SELECT * FROM jsonb_populate_recordset(NULL::asin_current_state, %(observations)s)
 ), checks AS (
+    -- badge_counts: #1 badges held at the check; NULL: Keepa had no data, status unknown.
     INSERT INTO asin_checks (run_id, marketplace, observed_at, asins, main_ranks, badge_counts)
-    SELECT %(run_id)s, marketplace, observed_at, array_agg(asin ORDER BY asin),
-        array_agg(main_rank ORDER BY asin), array_agg(badge_count ORDER BY asin)
-    FROM obs GROUP BY marketplace, observed_at
+    SELECT %(run_id)s, marketplace, last_checked_at, array_agg(asin ORDER BY asin),
+        array_agg(main_rank ORDER BY asin),
+        array_agg(CASE WHEN available THEN cardinality(badge_category_ids) END::smallint
+                  ORDER BY asin)
+    FROM obs GROUP BY marketplace, last_checked_at
 ), points AS (
     INSERT INTO rank_points (asin, marketplace, category_id, observed_at, rank)
     SELECT asin, marketplace, category_id, observed_at, rank
@@ -247,7 +289,7 @@ WITH obs AS (
     -- A value Keepa did not send is no change: the state keeps the last one known.
     INSERT INTO asin_details (asin, marketplace, observed_at, available, title,
         main_category_id, price_cents, rating, review_count)
-    SELECT o.asin, o.marketplace, o.observed_at, o.available, o.title, o.main_category_id,
+    SELECT o.asin, o.marketplace, o.last_checked_at, o.available, o.title, o.main_category_id,
         o.price_cents, o.rating, o.review_count
     FROM obs o
     LEFT JOIN asin_current_state s ON s.asin = o.asin AND s.marketplace = o.marketplace
@@ -260,36 +302,11 @@ WITH obs AS (
        OR (o.review_count IS NOT NULL AND o.review_count IS DISTINCT FROM s.review_count)
     ON CONFLICT DO NOTHING
 ), state AS (
-    INSERT INTO asin_current_state AS s (asin, marketplace, available, title, brand, image_url,
-        main_category_id, main_rank, category_ranks, badges, badge_category_ids, price_cents,
-        rating, review_count, keepa_updated_at, first_seen_at, baseline_at, last_checked_at,
-        last_run_id, product_type, variation_asins, ranks_changed_at)
-    SELECT asin, marketplace, available, title, brand, image_url, main_category_id, main_rank,
-        category_ranks, badges, ARRAY(SELECT key::bigint FROM jsonb_object_keys(badges) key),
-        price_cents, rating, review_count, keepa_updated_at, observed_at, baseline_at,
-        observed_at, %(run_id)s, product_type, COALESCE(variation_asins, '{}'), ranks_changed_at
+    INSERT INTO asin_current_state AS s ({", ".join(STATE_COLUMNS)}, last_run_id)
+    SELECT {", ".join(STATE_COLUMNS)}, %(run_id)s
     FROM obs
     ON CONFLICT (asin, marketplace) DO UPDATE SET
-        available = EXCLUDED.available,
-        title = COALESCE(EXCLUDED.title, s.title),
-        brand = COALESCE(EXCLUDED.brand, s.brand),
-        image_url = COALESCE(EXCLUDED.image_url, s.image_url),
-        main_category_id = COALESCE(EXCLUDED.main_category_id, s.main_category_id),
-        main_rank = CASE WHEN EXCLUDED.available THEN EXCLUDED.main_rank ELSE s.main_rank END,
-        category_ranks = EXCLUDED.category_ranks,
-        badges = EXCLUDED.badges,
-        badge_category_ids = EXCLUDED.badge_category_ids,
-        price_cents = COALESCE(EXCLUDED.price_cents, s.price_cents),
-        rating = COALESCE(EXCLUDED.rating, s.rating),
-        review_count = COALESCE(EXCLUDED.review_count, s.review_count),
-        keepa_updated_at = COALESCE(EXCLUDED.keepa_updated_at, s.keepa_updated_at),
-        baseline_at = COALESCE(s.baseline_at, EXCLUDED.baseline_at),
-        last_checked_at = EXCLUDED.last_checked_at,
-        last_run_id = EXCLUDED.last_run_id,
-        product_type = COALESCE(EXCLUDED.product_type, s.product_type),
-        variation_asins = EXCLUDED.variation_asins,
-        ranks_changed_at = COALESCE(EXCLUDED.ranks_changed_at, s.ranks_changed_at),
-        missing_passes = 0
+        {STATE_SET}
 ), missing AS (
     -- Left out of Keepa's answer: the last known state stands, unknown after enough passes.
     UPDATE asin_current_state s SET missing_passes = s.missing_passes + 1,
@@ -314,13 +331,9 @@ WITH obs AS (
         marketplace text, asin_count integer, http_status integer, tokens_consumed integer,
         tokens_left integer, refill_in_ms integer, refill_rate integer, duration_ms integer)
 ), changes AS (
-    INSERT INTO bestseller_changes (asin, marketplace, category_id, category_name, kind,
-        rank_before, rank_after, main_rank, title, detected_at, run_id, keepa_seen_at)
-    SELECT asin, marketplace, category_id, category_name, kind, rank_before, rank_after,
-        main_rank, title, detected_at, %(run_id)s, keepa_seen_at
-    FROM jsonb_to_recordset(%(changes)s) AS c(asin text, marketplace text, category_id bigint,
-        category_name text, kind text, rank_before integer, rank_after integer,
-        main_rank integer, title text, detected_at timestamptz, keepa_seen_at timestamptz)
+    INSERT INTO bestseller_changes ({CHANGE_FIELDS}, run_id)
+    SELECT {CHANGE_FIELDS}, %(run_id)s
+    FROM jsonb_populate_recordset(NULL::bestseller_changes, %(changes)s)
     ON CONFLICT (asin, marketplace, category_id, run_id) DO NOTHING
     RETURNING id, asin, marketplace, category_id
 ), outbox AS (
@@ -348,39 +361,23 @@ class ObservedProduct:
 
 
 def observation_record(item: ObservedProduct) -> dict[str, object]:
-    snapshot, state = item.snapshot, item.state
+    """The asin_current_state row (STATE_COLUMNS) a check writes for one product."""
+    state = item.state
     ranks = state.category_ranks if state else {}
     badges = state.badges if state else {}
+    observed_at = item.observed_at.isoformat()
     return {
-        "asin": snapshot.asin,
-        "marketplace": snapshot.marketplace,
-        "observed_at": item.observed_at.isoformat(),
-        "available": snapshot.available,
-        "title": snapshot.title,
-        "brand": snapshot.brand,
-        "image_url": snapshot.image_url,
-        "main_category_id": snapshot.main_category_id,
-        "main_rank": snapshot.main_rank,
+        **item.snapshot.model_dump(mode="json", by_alias=True),
         "category_ranks": {
             str(category): {"name": entry.name, "rank": entry.rank}
             for category, entry in ranks.items()
         },
         "badges": {str(category): since.isoformat() for category, since in badges.items()},
-        # #1 badges held at this check; None: Keepa had no data, so no badge status is known.
-        "badge_count": len(badges) if snapshot.available else None,
-        "price_cents": snapshot.price_cents,
-        "rating": snapshot.rating,
-        "review_count": snapshot.review_count,
-        "keepa_updated_at": snapshot.last_update.isoformat() if snapshot.last_update else None,
+        "badge_category_ids": sorted(badges),
+        "first_seen_at": observed_at,
         "baseline_at": state.first_seen_at.isoformat() if state else None,
-        "product_type": snapshot.product_type,
-        "variation_asins": snapshot.variation_asins,
-        "ranks_changed_at": _iso(snapshot.ranks_changed_at),
+        "last_checked_at": observed_at,
     }
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
 
 
 def write_batch(
@@ -390,7 +387,7 @@ def write_batch(
     marketplace: str,
     products: list[ObservedProduct],
     names: list[NameRow],
-    changes: list[BadgeChange],
+    changes: list[Change],
     deliveries: list[Delivery],
     calls: list[ApiCall],
     token_cost_usd: float,

@@ -2,22 +2,25 @@
 whole, the `check_summary` log line and `check_runs.summary` keep with counts for lists.
 
 Each field is declared once, with how the table shows it: a new counter is one line here
-(`row("label")`) and appears in the table, the JSON and the logs alike.
+(`row("label")`) and appears in the table, the JSON and the logs alike. The table leaves out a
+row still at its default (no ASIN left out, no alert refused...) unless it is one of the few
+every pass reports (`always`), so that a quiet pass reads at a glance.
 """
 
-from dataclasses import Field, dataclass, field, fields
+from dataclasses import MISSING, Field, dataclass, field, fields
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
 from bestseller_cli.kinds import KINDS, no_changes
-from bestseller_cli.models import BadgeChange
+from bestseller_cli.models import Change
 
 
-def row(label: str, *, default: Any = 0, show: str | None = None) -> Any:
-    """A field with its own row in the table. `show` formats the row from the summary's
-    record (`"{checked} of {asins_to_check}"`); by default the value, a list's length."""
-    return field(default=default, metadata={"label": label, "show": show})
+def row(label: str, *, default: Any = 0, show: str | None = None, always: bool = False) -> Any:
+    """A field with its own row in the table, shown when it differs from its default or
+    `always`. `show` formats the row from the summary's record (`"{checked} of
+    {asins_to_check}"`); by default the value, a list's length."""
+    return field(default=default, metadata={"label": label, "show": show, "always": always})
 
 
 def listed(
@@ -58,7 +61,7 @@ class CheckSummary:
     lock_held_elsewhere: bool = told("a line instead of the table", default=False)
     dry_run: bool = told("the table's title", default=False)
     asins_to_check: int = told("the 'ASINs checked' row", default=0)
-    checked: int = row("ASINs checked", show="{checked} of {asins_to_check}")
+    checked: int = row("ASINs checked", show="{checked} of {asins_to_check}", always=True)
     unavailable: int = row("unavailable on Keepa")
     # Left out of Keepa's answers: their last known state stands; `now_unknown` were left
     # out KEEPA_MISSING_PASSES_UNKNOWN passes in a row and became unknown.
@@ -69,9 +72,9 @@ class CheckSummary:
     invalid: list[str] = listed("invalid on Keepa")
     baselines: int = row("first seen (baseline)")
     counts: dict[str, int] = by_kind("changes: {bucket}")  # "gained": 1, "lost": 0, ...
-    changes: list[BadgeChange] = listed(where="a line each, above the table", in_log="omit")
+    changes: list[Change] = listed(where="a line each, above the table", in_log="omit")
     alerts_queued: int = row("alerts queued")
-    alerts_sent: int = row("alerts sent")
+    alerts_sent: int = row("alerts sent", always=True)
     alerts_recovered: int = row("alerts found posted by an earlier run")
     alerts_printed: int = row("alerts printed (no Slack token)")
     alerts_folded_into_flapping: int = row("alerts folded into a flapping message")
@@ -88,9 +91,9 @@ class CheckSummary:
     categories_named: int = row("categories named by Keepa's /category")  # this pass
     tokens_needed: int = row("Keepa tokens needed")
     tokens_available: int | None = row("Keepa tokens available at start", default=None)
-    tokens_used: int = row("Keepa tokens used")
+    tokens_used: int = row("Keepa tokens used", always=True)
     detection_latency_ms_max: float | None = row("detection to queue (ms, max)", default=None)
-    duration_seconds: float = row("duration (s)", default=0.0)
+    duration_seconds: float = row("duration (s)", default=0.0, always=True)
     stopped_because: str | None = told("an error line", default=None)
     interrupted: bool = row("stopped by SIGTERM", default=False)
     unchecked: list[str] = listed("ASINs not checked (the next run picks them up)")
@@ -132,7 +135,8 @@ class CheckSummary:
         return record
 
     def rows(self) -> list[tuple[str, str]]:
-        """The table: (label, value) for each field with a row, in field order."""
+        """The table: (label, value) for each field with a row that has something to say,
+        in field order; changes are counted per kind always."""
         record = self.record()
         shown = []
         for spec in reported_fields():
@@ -146,6 +150,8 @@ class CheckSummary:
                     for value, kind in KINDS.items()
                 ]
                 continue
+            if not spec.metadata.get("always") and getattr(self, spec.name) == default_of(spec):
+                continue
             show = spec.metadata.get("show")
             value = show.format(**record) if show else cell(record[spec.name])
             shown.append((label.format(**vars(self)), value))
@@ -154,6 +160,10 @@ class CheckSummary:
 
 def reported_fields() -> list[Field]:
     return [spec for spec in fields(CheckSummary) if not spec.metadata.get("internal")]
+
+
+def default_of(spec: Field) -> Any:
+    return spec.default_factory() if spec.default is MISSING else spec.default
 
 
 def plain(value: Any) -> Any:

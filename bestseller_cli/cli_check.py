@@ -18,7 +18,7 @@ from bestseller_cli.cli_common import client_name, console, err_console, print_j
 from bestseller_cli.doctor import run_doctor
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.kinds import counts_text, kind_of
-from bestseller_cli.models import BadgeChange, parse_asin
+from bestseller_cli.models import Change, parse_asin
 from bestseller_cli.monitor import PassOptions
 from bestseller_cli.output import emit, stdout_is_json, writes_json
 from bestseller_cli.shutdown import stop_on_sigterm
@@ -179,7 +179,7 @@ def report_failures(summary: CheckSummary) -> None:
         )
 
 
-def change_line(change: BadgeChange) -> str:
+def change_line(change: Change) -> str:
     """`in Garlic Presses: B0C1234567 (com) Title`, after the change's verb."""
     return (
         f"in {change.category_name or change.category_id}:"

@@ -15,12 +15,8 @@ from bestseller_cli import client_store, db
 from bestseller_cli.cli_common import client_name, console, examples, print_json, settings
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.kinds import KINDS
-from bestseller_cli.notify_config import (
-    DELIVERY_MODES,
-    NotificationRule,
-    check_channel,
-    parse_quiet,
-)
+from bestseller_cli.notify_config import check_channel, parse_quiet
+from bestseller_cli.routing import DELIVERY_MODES, Rule
 
 clients_app = typer.Typer(
     help="Clients and their notification rules (channel, alerts, delivery).",
@@ -68,6 +64,18 @@ NoQuietOpt = Annotated[bool, typer.Option("--no-quiet", help="Remove the quiet h
 TimezoneOpt = Annotated[
     str | None, typer.Option("--timezone", help="IANA timezone, e.g. Europe/Berlin.")
 ]
+TopOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--top",
+        help="Also alert when a product enters or leaves ranks 2..N of a category"
+        " (closing in on #1; 2-100, 0: off).",
+    ),
+]
+TopMainOpt = Annotated[
+    bool | None,
+    typer.Option("--top-main/--no-top-main", help="--top alerts in the main category too."),
+]
 RenotifyOpt = Annotated[
     int | None,
     typer.Option("--renotify-window", help="Minutes before the same alert may repeat."),
@@ -99,6 +107,8 @@ def rule_changes(
     no_quiet: bool = False,
     timezone: str | None = None,
     renotify_window: int | None = None,
+    top: int | None = None,
+    top_main: bool | None = None,
 ) -> dict[str, Any]:
     """Rule options as changes for `client_store.update_rule` (None: keep)."""
     if quiet is not None and no_quiet:
@@ -112,17 +122,21 @@ def rule_changes(
         "quiet": () if no_quiet else (parse_quiet(quiet) if quiet is not None else None),
         "timezone": timezone.strip() if timezone else None,
         "renotify_window_minutes": renotify_window,
+        "top_n": top,
+        "top_n_main": top_main,
         "ignore": tuple(ignore or ()),
         "unignore": tuple(unignore or ()),
     }
     return changes
 
 
-def describe_rule(rule: NotificationRule) -> str:
+def describe_rule(rule: Rule) -> str:
     alerts = "+".join(kind.bucket for kind in KINDS.values() if getattr(rule, kind.rule_flag))
     parts = [f"alerts: {alerts or 'none'}", f"delivery: {rule.delivery_mode}"]
     if rule.delivery_mode == "daily":
         parts[-1] += f" at {rule.daily_hour:02d}:00"
+    if rule.top_n:
+        parts.append(f"top {rule.top_n}{' incl. main category' if rule.top_n_main else ''}")
     if rule.max_main_rank:
         parts.append(f"main rank ≤ {rule.max_main_rank:,}")
     if rule.ignored_category_ids:
@@ -133,7 +147,7 @@ def describe_rule(rule: NotificationRule) -> str:
     return "; ".join(parts)
 
 
-def print_rule(name: str, rule: NotificationRule, *, created: bool) -> None:
+def print_rule(name: str, rule: Rule, *, created: bool) -> None:
     verb = "created" if created else "updated"
     console.print(
         f"[green]{verb}[/green] rule for {escape(name)} → {channel_label(rule.channel)}:"
@@ -155,6 +169,8 @@ def clients_add(
     quiet: QuietOpt = None,
     timezone: TimezoneOpt = None,
     renotify_window: RenotifyOpt = None,
+    top: TopOpt = None,
+    top_main: TopMainOpt = None,
 ) -> None:
     """Add a client; with --channel or any rule option, also its rule for that channel."""
     config = settings()
@@ -168,6 +184,8 @@ def clients_add(
         "quiet": quiet,
         "timezone": timezone,
         "renotify_window": renotify_window,
+        "top": top,
+        "top_main": top_main,
     }
     wants_rule = channel is not None or any(value is not None for value in options.values())
     target = check_channel(channel) if channel is not None else None
@@ -206,6 +224,8 @@ def clients_rule(
     no_quiet: NoQuietOpt = False,
     timezone: TimezoneOpt = None,
     renotify_window: RenotifyOpt = None,
+    top: TopOpt = None,
+    top_main: TopMainOpt = None,
     remove: Annotated[bool, typer.Option("--remove", help="Delete this rule.")] = False,
 ) -> None:
     """Create or change a client's rule for a channel; options not given keep their value."""
@@ -223,6 +243,8 @@ def clients_rule(
         no_quiet=no_quiet,
         timezone=timezone,
         renotify_window=renotify_window,
+        top=top,
+        top_main=top_main,
     )
     with db.open_database(config) as conn:
         target = client_store.rule_channel(conn, client=name, channel=named)

@@ -7,25 +7,19 @@ outbox_store.release_held.
 """
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row
+from psycopg.rows import class_row, dict_row
 
 from bestseller_cli import outbox_store
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.models import parse_client_name
-from bestseller_cli.notify_config import (
-    GLOBAL_KEYS,
-    GlobalSettings,
-    NotificationRule,
-    release_time,
-    updated_rule,
-)
-from bestseller_cli.routing import Rule
+from bestseller_cli.notify_config import GLOBAL_KEYS, GlobalSettings, updated_rule
+from bestseller_cli.routing import Rule, deliver_after
 
 
 def client_id(conn: psycopg.Connection, name: str | None) -> int | None:
@@ -48,33 +42,27 @@ class ClientRow:
     name: str
     created_at: datetime
     tracked_asins: int
-    rules: list[NotificationRule] = field(default_factory=list)
+    rules: list[Rule] = field(default_factory=list)
 
 
-RULE_COLUMNS = (
-    "slack_channel_id, notify_gained, notify_lost, max_main_rank, ignored_category_ids,"
-    " delivery_mode, daily_hour, quiet_start, quiet_end, timezone, renotify_window_minutes,"
-    " active"
+# notification_rules' columns by Rule field, from the model: the one list of them.
+RULE_COLUMNS = {f.name: f.metadata.get("column", f.name) for f in fields(Rule)}
+WRITTEN_RULE_FIELDS = [f.name for f in fields(Rule) if not f.metadata.get("generated")]
+SELECT_RULE = sql.SQL(", ").join(
+    sql.SQL("{} AS {}").format(sql.Identifier(column), sql.Identifier(name))
+    for name, column in RULE_COLUMNS.items()
 )
-
-
-def _rule(client: str, row: dict[str, Any]) -> NotificationRule:
-    return NotificationRule(
-        client=client,
-        channel=row["slack_channel_id"],
-        notify_gained=row["notify_gained"],
-        notify_lost=row["notify_lost"],
-        max_main_rank=row["max_main_rank"],
-        ignored_category_ids=tuple(sorted(row["ignored_category_ids"])),
-        delivery_mode=row["delivery_mode"],
-        daily_hour=row["daily_hour"],
-        quiet_start=row["quiet_start"],
-        quiet_end=row["quiet_end"],
-        timezone=row["timezone"],
-        renotify_window_minutes=row["renotify_window_minutes"],
-        active=row["active"],
-        created_at=row["created_at"],
-    )
+CLIENTS_RULES_SQL = sql.SQL(
+    "SELECT {} FROM notification_rules WHERE client_id = ANY(%s)"
+    " ORDER BY slack_channel_id NULLS FIRST"
+).format(SELECT_RULE)
+RULE_SQL = sql.SQL(
+    "SELECT {} FROM notification_rules"
+    " WHERE client_id = %s AND slack_channel_id IS NOT DISTINCT FROM %s FOR UPDATE"
+).format(SELECT_RULE)
+ACTIVE_RULES_SQL = sql.SQL("SELECT {} FROM notification_rules WHERE active ORDER BY id").format(
+    SELECT_RULE
+)
 
 
 def add_client(
@@ -83,7 +71,7 @@ def add_client(
     name: str,
     channel: str | None = None,
     rule_changes: dict[str, Any] | None = None,
-) -> tuple[bool, tuple[NotificationRule, bool] | None]:
+) -> tuple[bool, tuple[Rule, bool] | None]:
     """Create a client (False: it already exists) and, with `rule_changes`, its rule for the
     channel (as `update_rule` returns it); one transaction, so a rule that fails validation
     leaves no client behind."""
@@ -112,45 +100,38 @@ def remove_client(conn: psycopg.Connection, *, name: str) -> None:
 
 def list_clients(conn: psycopg.Connection, *, name: str | None = None) -> list[ClientRow]:
     """Clients (all, or the one named) with their tracked ASIN count and rules."""
-    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+    with conn.transaction():
         if name is not None:
             client_id(conn, name)
-        cur.execute(
-            "SELECT c.id, c.name, c.created_at,"
-            " (SELECT count(*) FROM tracked_asins t WHERE t.client_id = c.id AND t.active)"
-            "   AS tracked"
-            " FROM clients c WHERE (%(name)s::text IS NULL OR c.name = %(name)s) ORDER BY c.name",
-            {"name": name},
-        )
-        clients = cur.fetchall()
-        cur.execute(
-            f"SELECT client_id, created_at, {RULE_COLUMNS} FROM notification_rules"
-            " WHERE client_id = ANY(%s) ORDER BY slack_channel_id NULLS FIRST",
-            ([client["id"] for client in clients],),
-        )
-        rules = cur.fetchall()
+        with conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(
+                "SELECT c.id, c.name, c.created_at,"
+                " (SELECT count(*) FROM tracked_asins t WHERE t.client_id = c.id AND t.active)"
+                "   AS tracked FROM clients c"
+                " WHERE (%(name)s::text IS NULL OR c.name = %(name)s) ORDER BY c.name",
+                {"name": name},
+            )
+            clients = cur.fetchall()
+        with conn.cursor(row_factory=class_row(Rule)) as rule_cur:
+            ids = [client["id"] for client in clients]
+            rules = rule_cur.execute(CLIENTS_RULES_SQL, (ids,)).fetchall()
     return [
         ClientRow(
             name=client["name"],
             created_at=client["created_at"],
             tracked_asins=client["tracked"],
-            rules=[_rule(client["name"], row) for row in rules if row["client_id"] == client["id"]],
+            rules=[rule for rule in rules if rule.client_id == client["id"]],
         )
         for client in clients
     ]
 
 
-def get_rule(conn: psycopg.Connection, *, client: str, channel: str | None) -> NotificationRule:
+def get_rule(conn: psycopg.Connection, *, client: str, channel: str | None) -> Rule:
     """The client's rule for that channel, or a fresh default rule when it has none."""
-    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+    with conn.transaction(), conn.cursor(row_factory=class_row(Rule)) as cur:
         owner = client_id(conn, client)
-        cur.execute(
-            f"SELECT created_at, {RULE_COLUMNS} FROM notification_rules"
-            " WHERE client_id = %s AND slack_channel_id IS NOT DISTINCT FROM %s FOR UPDATE",
-            (owner, channel),
-        )
-        row = cur.fetchone()
-    return _rule(client, row) if row else NotificationRule(client=client, channel=channel)
+        rule = cur.execute(RULE_SQL, (owner, channel)).fetchone()
+    return rule or Rule(client_id=owner, channel=channel)
 
 
 def rule_channel(conn: psycopg.Connection, *, client: str, channel: str | None) -> str | None:
@@ -165,14 +146,14 @@ def rule_channel(conn: psycopg.Connection, *, client: str, channel: str | None) 
     return rules[0].channel if rules else None
 
 
-def get_rules(conn: psycopg.Connection, *, client: str) -> list[NotificationRule]:
+def get_rules(conn: psycopg.Connection, *, client: str) -> list[Rule]:
     [row] = list_clients(conn, name=client)
     return row.rules
 
 
 def update_rule(
     conn: psycopg.Connection, *, client: str, channel: str | None, changes: dict[str, Any]
-) -> tuple[NotificationRule, bool]:
+) -> tuple[Rule, bool]:
     """Create or change the client's rule for a channel in one transaction.
 
     `changes` maps rule fields to new values (None keeps the current one); returns the saved
@@ -181,35 +162,19 @@ def update_rule(
     with conn.transaction():
         rule = updated_rule(get_rule(conn, client=client, channel=channel), **changes)
         created = save_rule(conn, rule)
-        release = release_time(rule, now=datetime.now(UTC))
-        outbox_store.release_held(
-            conn, client_id=client_id(conn, client), channel=rule.channel, at=release
-        )
+        release = deliver_after(rule, datetime.now(UTC))
+        outbox_store.release_held(conn, client_id=rule.client_id, channel=rule.channel, at=release)
     return rule, created
 
 
-def save_rule(conn: psycopg.Connection, rule: NotificationRule) -> bool:
+def save_rule(conn: psycopg.Connection, rule: Rule) -> bool:
     """Create or update the client's rule for the rule's channel. True when created."""
     with conn.transaction():
         return _save_rule(conn, rule)
 
 
-def _save_rule(conn: psycopg.Connection, rule: NotificationRule) -> bool:
-    values = {
-        "client_id": client_id(conn, rule.client),
-        "slack_channel_id": rule.channel,
-        "notify_gained": rule.notify_gained,
-        "notify_lost": rule.notify_lost,
-        "max_main_rank": rule.max_main_rank,
-        "ignored_category_ids": list(rule.ignored_category_ids),
-        "delivery_mode": rule.delivery_mode,
-        "daily_hour": rule.daily_hour,
-        "quiet_start": rule.quiet_start,
-        "quiet_end": rule.quiet_end,
-        "timezone": rule.timezone,
-        "renotify_window_minutes": rule.renotify_window_minutes,
-        "active": rule.active,
-    }
+def _save_rule(conn: psycopg.Connection, rule: Rule) -> bool:
+    values = {RULE_COLUMNS[name]: _db_value(getattr(rule, name)) for name in WRITTEN_RULE_FIELDS}
     columns = sql.SQL(", ").join(map(sql.Identifier, values))
     placeholders = sql.SQL(", ").join(map(sql.Placeholder, values))
     updates = sql.SQL(", ").join(
@@ -224,6 +189,11 @@ def _save_rule(conn: psycopg.Connection, rule: NotificationRule) -> bool:
     ).format(columns=columns, placeholders=placeholders, updates=updates)
     row = conn.execute(query, values).fetchone()
     return bool(row and row[0])
+
+
+def _db_value(value: object) -> object:
+    """A tuple is stored as an array (psycopg adapts lists, not tuples)."""
+    return list(value) if isinstance(value, tuple) else value
 
 
 def delete_rule(conn: psycopg.Connection, *, client: str, channel: str | None) -> bool:
@@ -276,25 +246,15 @@ def report_channel(conn: psycopg.Connection, *, client: str | None) -> str | Non
 def load_rules(conn: psycopg.Connection) -> tuple[dict[int, list[Rule]], Rule]:
     """Every active client rule, and the global defaults."""
     rules: dict[int, list[Rule]] = {}
-    for row in conn.execute(
-        "SELECT client_id, slack_channel_id, notify_gained, notify_lost, max_main_rank,"
-        " ignored_category_ids, delivery_mode, daily_hour, quiet_start, quiet_end, timezone,"
-        " renotify_window_minutes FROM notification_rules WHERE active ORDER BY id"
-    ):
-        rule = Rule(*row[:5], frozenset(row[5]), *row[6:])
-        rules.setdefault(row[0], []).append(rule)
-    row = conn.execute(
-        "SELECT slack_channel_id, notify_gained, notify_lost, renotify_window_minutes"
-        " FROM global_notification_settings"
-    ).fetchone()
-    channel, gained, lost, window = row or (None, True, True, 120)
-    defaults = Rule(
-        client_id=None,
-        channel=channel,
-        notify_gained=gained,
-        notify_lost=lost,
-        renotify_window_minutes=window,
-    )
+    with conn.cursor(row_factory=class_row(Rule)) as cur:
+        for rule in cur.execute(ACTIVE_RULES_SQL):
+            assert rule.client_id is not None  # a client's rule (the column is NOT NULL)
+            rules.setdefault(rule.client_id, []).append(rule)
+        cur.execute(
+            "SELECT slack_channel_id AS channel, notify_gained, notify_lost,"
+            " renotify_window_minutes FROM global_notification_settings"
+        )
+        defaults = cur.fetchone() or Rule()
     return rules, defaults
 
 

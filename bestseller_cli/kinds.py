@@ -18,6 +18,8 @@ class ChangeKind(StrEnum):
 
     GAINED = "gained"
     LOST = "lost"
+    ENTERED_TOP_N = "entered_top_n"  # "closing in on #1": into ranks 2..N of a rule's top N
+    LEFT_TOP_N = "left_top_n"
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class KindDefinition:
     bucket: str  # the words reports and summaries count it under ("3 gained")
     subject: str  # what changed; kinds of one subject flap into one message (story_store)
     colour: str  # in a terminal's tables and lines
+    opt_in: bool = False  # off unless a rule asks: counted in text only when it happened
 
 
 KINDS: dict[ChangeKind, KindDefinition] = {
@@ -50,6 +53,26 @@ KINDS: dict[ChangeKind, KindDefinition] = {
         subject="the #1 badge",
         colour="red",
     ),
+    ChangeKind.ENTERED_TOP_N: KindDefinition(
+        label="Closing in on #1",
+        emoji="🎯",
+        verb="closed in on #1",
+        rule_flag="top_n",
+        bucket="closing in",
+        subject="the top N",
+        colour="cyan",
+        opt_in=True,
+    ),
+    ChangeKind.LEFT_TOP_N: KindDefinition(
+        label="Falling back from #1",
+        emoji="↩️",
+        verb="fell back from #1",
+        rule_flag="top_n",
+        bucket="falling back",
+        subject="the top N",
+        colour="yellow",
+        opt_in=True,
+    ),
 }
 
 
@@ -68,10 +91,12 @@ def count(kinds: Iterable[str]) -> dict[str, int]:
 
 
 def counts_text(counts: dict[str, int], *, separator: str = ", ", emoji: bool = False) -> str:
-    """`3 gained, 1 lost`, every kind in the table's order (`🏆 3 gained · 📉 1 lost`)."""
+    """`3 gained, 1 lost`, in the table's order (`🏆 3 gained · 📉 1 lost`); an opt-in kind
+    only when it happened."""
     return separator.join(
         f"{definition.emoji + ' ' if emoji else ''}{counts[kind]} {definition.bucket}"
         for kind, definition in KINDS.items()
+        if counts[kind] or not definition.opt_in
     )
 
 

@@ -32,25 +32,31 @@ INVALID, VARIATION_PARENT = 4, 5
 
 class ProductSnapshot(BaseModel):
     """What Keepa says about one ASIN now. `available` False means Keepa had no usable data:
-    the badge state is unknown, never "lost"."""
+    the badge state is unknown, never "lost".
+
+    Its dump by alias is what a check stores of it in asin_current_state, one column per
+    field not excluded: a new Keepa field is a field here, its parsing in keepa.py and a
+    migration column."""
 
     asin: str
     marketplace: str
     available: bool = True
     # Keepa's answer left this ASIN out: nothing was learned, not even that it is unknown.
-    missing: bool = False
+    missing: bool = Field(default=False, exclude=True)
     product_type: int | None = None
     # A variation parent's children (variationCSV): the ASINs that carry ranks.
     variation_asins: list[str] = Field(default_factory=list)
     title: str | None = None
     brand: str | None = None
     image_url: str | None = None
-    last_update: datetime | None = None  # when Keepa last looked at the product
+    # When Keepa last looked at the product.
+    last_update: datetime | None = Field(default=None, serialization_alias="keepa_updated_at")
     ranks_changed_at: datetime | None = None  # the newest rank point: "unchanged since"
     main_category_id: int | None = None
     main_rank: int | None = None
-    # Only the categories Keepa reported a rank series for; a missing one is unknown.
-    category_ranks: dict[int, CategoryRank] = Field(default_factory=dict)
+    # Only the categories Keepa reported a rank series for; a missing one is unknown. Not
+    # stored as such: the state merges them with the ranks known before.
+    category_ranks: dict[int, CategoryRank] = Field(default_factory=dict, exclude=True)
     price_cents: int | None = None
     rating: float | None = None
     review_count: int | None = None
@@ -64,7 +70,10 @@ class StoredState(BaseModel):
     first_seen_at: datetime
 
 
-class BadgeChange(BaseModel):
+class Change(BaseModel):
+    """A change of one ASIN in one category, as detected and as stored: its fields are the
+    columns of bestseller_changes, which every store reads and writes by these names."""
+
     asin: str
     marketplace: str
     category_id: int

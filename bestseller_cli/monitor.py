@@ -23,14 +23,14 @@ from bestseller_cli.models import (
     INVALID,
     VARIATION_PARENT,
     ApiCall,
-    BadgeChange,
+    Change,
     ErrorEvent,
     ProductSnapshot,
 )
 from bestseller_cli.ops import watch_operations
 from bestseller_cli.ops_rules import PassFacts
 from bestseller_cli.product_kinds import snapshot_note
-from bestseller_cli.routing import deliveries_for, unknown_zones
+from bestseller_cli.routing import deliveries_for, top_sizes, unknown_zones
 from bestseller_cli.slack import SlackMessage, SlackSender
 
 log = logging.getLogger(__name__)
@@ -447,10 +447,11 @@ def process_batch(
         on_error=context.errors.append,
     )
     rules_by_client, defaults = context.rules
+    top = top_sizes(rule for rules in rules_by_client.values() for rule in rules)
     stale_before = observed_at - timedelta(hours=context.settings.keepa_stale_hours)
     observed: list[check_store.ObservedProduct] = []
     missing: list[ProductSnapshot] = []
-    changes: list[BadgeChange] = []
+    changes: list[Change] = []
     deliveries = []
     unknown_after = context.settings.keepa_missing_passes_unknown
     for snapshot in products:
@@ -465,7 +466,7 @@ def process_batch(
                 summary.now_unknown.append(label)
             continue
         snapshot = with_names(snapshot, named.names)
-        result = observe(entry.previous, snapshot, observed_at=observed_at)
+        result = observe(entry.previous, snapshot, observed_at=observed_at, top=top)
         summary.unavailable += not snapshot.available
         summary.baselines += result.is_baseline
         summary.stale += bool(snapshot.last_update and snapshot.last_update < stale_before)
@@ -487,6 +488,7 @@ def process_batch(
                 trackers=entry.trackers,
                 rules_by_client=rules_by_client,
                 defaults=defaults,
+                main_category_id=snapshot.main_category_id,
             )
     for change in changes:
         summary.counts[change.kind] += 1

@@ -1,4 +1,4 @@
-"""Clients' notification rules and the global defaults: typed values and their validation.
+"""Clients' notification rules (routing.Rule) and the global defaults: their validation.
 
 Pure functions only; the SQL lives in `client_store.py`. Every problem is a ConfigError whose
 message names the option to fix.
@@ -7,15 +7,13 @@ message names the option to fix.
 import re
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, time
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.kinds import KINDS
-from bestseller_cli.routing import Rule, deliver_after
+from bestseller_cli.routing import DELIVERY_MODES, Rule
 
-DeliveryMode = Literal["instant", "hourly", "daily"]
-DELIVERY_MODES: tuple[str, ...] = ("instant", "hourly", "daily")
 _CHANNEL = re.compile(r"^#?[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _WHOLE_NUMBER = re.compile(r"^[0-9]+$")  # ASCII digits only: "²" is a digit to str.isdigit
@@ -23,54 +21,13 @@ _WHOLE_NUMBER = re.compile(r"^[0-9]+$")  # ASCII digits only: "²" is a digit to
 MAX_RENOTIFY_MINUTES = 525_600  # a year
 MAX_MAIN_RANK = 2**31 - 1
 MAX_CATEGORY_ID = 2**63 - 1
+MAX_TOP_N = 100  # "closing in on #1": a Best Sellers list has 100 entries
 
 
-@dataclass(frozen=True)
-class NotificationRule:
-    """One client's rule for one Slack channel (None: the default channel at delivery)."""
-
-    client: str
-    channel: str | None = None
-    notify_gained: bool = True
-    notify_lost: bool = True
-    max_main_rank: int | None = None
-    ignored_category_ids: tuple[int, ...] = ()
-    delivery_mode: DeliveryMode = "instant"
-    daily_hour: int | None = None
-    quiet_start: time | None = None
-    quiet_end: time | None = None
-    timezone: str = "UTC"
-    renotify_window_minutes: int = 120
-    active: bool = True
-    created_at: datetime | None = field(default=None, compare=False)
-
-    @property
-    def quiet(self) -> str | None:
-        if self.quiet_start is None or self.quiet_end is None:
-            return None
-        return f"{self.quiet_start:%H:%M}-{self.quiet_end:%H:%M}"
-
-    def as_record(self) -> dict[str, Any]:
-        """The rule as plain JSON-able values (the `clients list --json` shape)."""
-        return {
-            "channel": self.channel,
-            "notify_gained": self.notify_gained,
-            "notify_lost": self.notify_lost,
-            "max_main_rank": self.max_main_rank,
-            "ignored_category_ids": list(self.ignored_category_ids),
-            "delivery_mode": self.delivery_mode,
-            "daily_hour": self.daily_hour,
-            "quiet": self.quiet,
-            "timezone": self.timezone,
-            "renotify_window_minutes": self.renotify_window_minutes,
-            "active": self.active,
-        }
+RULE_FIELDS = frozenset(f.name for f in fields(Rule)) - {"client_id", "created_at"}
 
 
-RULE_FIELDS = frozenset(f.name for f in fields(NotificationRule)) - {"client", "created_at"}
-
-
-def updated_rule(rule: NotificationRule, **changes: Any) -> NotificationRule:
+def updated_rule(rule: Rule, **changes: Any) -> Rule:
     """Apply changes (None means "keep") and validate the result as a whole.
 
     Besides the rule's fields: `quiet` ((start, end), or () to remove), `ignore` and
@@ -93,21 +50,7 @@ def updated_rule(rule: NotificationRule, **changes: Any) -> NotificationRule:
     return result
 
 
-def release_time(rule: NotificationRule, *, now: datetime) -> datetime:
-    """When an alert held for this rule (quiet hours, a digest) may go out under it now."""
-    routing_rule = Rule(
-        client_id=None,
-        channel=rule.channel,
-        delivery_mode=rule.delivery_mode,
-        daily_hour=rule.daily_hour,
-        quiet_start=rule.quiet_start,
-        quiet_end=rule.quiet_end,
-        timezone=rule.timezone,
-    )
-    return deliver_after(routing_rule, now)
-
-
-def validate_rule(rule: NotificationRule) -> None:
+def validate_rule(rule: Rule) -> None:
     if rule.channel is not None:
         check_channel(rule.channel)
     if rule.max_main_rank is not None and not 1 <= rule.max_main_rank <= MAX_MAIN_RANK:
@@ -126,6 +69,8 @@ def validate_rule(rule: NotificationRule) -> None:
         raise ConfigError(
             f"--renotify-window must be 0 or more minutes, at most {MAX_RENOTIFY_MINUTES}"
         )
+    if rule.top_n and not 2 <= rule.top_n <= MAX_TOP_N:
+        raise ConfigError(f"--top takes a rank from 2 to {MAX_TOP_N} (0 turns it off)")
     if any(not 1 <= category <= MAX_CATEGORY_ID for category in rule.ignored_category_ids):
         raise ConfigError("--ignore-category takes positive Amazon category ids")
     check_timezone(rule.timezone)

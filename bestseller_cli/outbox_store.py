@@ -5,14 +5,14 @@ Owns notification_log (ops_store writes its operations posts' rows; story_store 
 story columns). Reads bestseller_changes and category_names (the change an alert tells).
 """
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import psycopg
-from psycopg.rows import class_row
+from psycopg.rows import class_row, dict_row
 
-from bestseller_cli.models import BadgeChange
+from bestseller_cli.models import Change
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class OutboxItem:
     id: int
     channel: str | None
     client_id: int | None
-    change: BadgeChange
+    change: Change
     delivery_mode: str = "instant"
     renotify_window_minutes: int = 0
     held: bool = False  # waited for a digest or for quiet hours to end
@@ -58,36 +58,21 @@ UNDELIVERED = (
 # What a delivery may take: never tried, or refused before (retried until sent or expired).
 DELIVERABLE = ("pending", "refused")
 
-# A change's columns in the order every outbox query selects them (`c.` = bestseller_changes,
-# `names.` = category_names, joined by NAMES_JOIN), as (field, SQL) pairs.
-CHANGE_COLUMNS = (
-    ("asin", "c.asin"),
-    ("marketplace", "c.marketplace"),
-    ("category_id", "c.category_id"),
-    ("category_name", "COALESCE(c.category_name, names.name)"),
-    ("kind", "c.kind"),
-    ("rank_before", "c.rank_before"),
-    ("rank_after", "c.rank_after"),
-    ("main_rank", "c.main_rank"),
-    ("title", "c.title"),
-    ("detected_at", "c.detected_at"),
-    ("keepa_seen_at", "c.keepa_seen_at"),
+# A change as every query selects it, one column per field of Change, named as the field
+# (`c.` = bestseller_changes; `names.` = category_names, joined by NAMES_JOIN): load it with
+# Change.model_validate(row) from a dict_row, other columns of the row ignored.
+_CHANGE_SQL = {"category_name": "COALESCE(c.category_name, names.name)"}
+SELECT_CHANGE = ", ".join(
+    f"{_CHANGE_SQL.get(name, f'c.{name}')} AS {name}" for name in Change.model_fields
 )
-SELECT_CHANGE = ", ".join(sql for _, sql in CHANGE_COLUMNS)
 NAMES_JOIN = """LEFT JOIN category_names names
   ON names.marketplace = c.marketplace AND names.category_id = c.category_id"""
-
-
-def change_from(values: Sequence[object]) -> BadgeChange:
-    """A change from the values of SELECT_CHANGE, in order."""
-    fields = [name for name, _ in CHANGE_COLUMNS]
-    return BadgeChange(**dict(zip(fields, values, strict=True)))
 
 
 DUE_SQL = f"""
 SELECT n.id, n.channel, n.client_id, {SELECT_CHANGE},
        n.delivery_mode, n.renotify_window_minutes,
-       n.deliver_after > n.created_at + interval '1 minute'
+       n.deliver_after > n.created_at + interval '1 minute' AS held
 FROM notification_log n JOIN bestseller_changes c ON c.id = n.change_id
 {NAMES_JOIN}
 WHERE n.status = ANY(%(deliverable)s) AND n.deliver_after <= %(now)s
@@ -96,21 +81,24 @@ ORDER BY n.deliver_after, n.id
 
 
 def due(conn: psycopg.Connection, *, now: datetime) -> list[OutboxItem]:
-    items = []
-    for row in conn.execute(DUE_SQL, {"now": now, "deliverable": list(DELIVERABLE)}):
-        items.append(
-            OutboxItem(
-                id=row[0],
-                channel=row[1],
-                client_id=row[2],
-                change=change_from(row[3:14]),
-                delivery_mode=row[14],
-                renotify_window_minutes=row[15],
-                held=row[16],
-            )
-        )
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(DUE_SQL, {"now": now, "deliverable": list(DELIVERABLE)})
+        items = [outbox_item(row) for row in cur]
     conn.commit()
     return items
+
+
+def outbox_item(row: dict[str, Any]) -> OutboxItem:
+    """An outbox row selected with its change (SELECT_CHANGE), by column name."""
+    return OutboxItem(
+        id=row["id"],
+        channel=row["channel"],
+        client_id=row["client_id"],
+        change=Change.model_validate(row),
+        delivery_mode=row["delivery_mode"],
+        renotify_window_minutes=row["renotify_window_minutes"],
+        held=row["held"],
+    )
 
 
 def unknown_fate(conn: psycopg.Connection) -> list[UnknownFate]:

@@ -9,10 +9,10 @@ import psycopg
 from bestseller_cli import client_store, ops_store, report_queries
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.kinds import count
+from bestseller_cli.models import Change
 from bestseller_cli.report_models import (
     AlertCounts,
     AsinSummary,
-    ChangeEvent,
     Changes,
     Holder,
     KeepaUsage,
@@ -106,7 +106,7 @@ def longest_streak(stats: HistoryStats) -> Streak | None:
 
 
 def asin_summaries(
-    stats: list[HistoryStats], *, events: list[ChangeEvent], holders: list[Holder]
+    stats: list[HistoryStats], *, events: list[Change], holders: list[Holder]
 ) -> list[AsinSummary]:
     """One row per ASIN seen in the period: checked, changed, or holding a badge now."""
     rows: dict[tuple[str, str], AsinSummary] = {}

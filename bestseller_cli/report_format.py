@@ -9,9 +9,9 @@ from rich.table import Table
 from rich.text import Text
 
 from bestseller_cli.kinds import KINDS, counts_text, kind_of
+from bestseller_cli.models import Change
 from bestseller_cli.report_models import (
     AsinSummary,
-    ChangeEvent,
     Holder,
     OpsConditionEntry,
     Report,
@@ -64,7 +64,7 @@ def streak_text(streak: Streak | None) -> str:
     return text + " (ongoing)" if streak.ongoing else text
 
 
-def change_label(event: ChangeEvent) -> str:
+def change_label(event: Change) -> str:
     return event.category_name or f"category {event.category_id}"
 
 
@@ -72,7 +72,7 @@ def rank(value: int | None) -> str:
     return f"#{value:,}" if value is not None else "-"
 
 
-def rank_move(event: ChangeEvent) -> str:
+def rank_move(event: Change) -> str:
     before = "new" if event.rank_before is None else f"#{event.rank_before:,}"
     after = "unranked" if event.rank_after is None else f"#{event.rank_after:,}"
     return f"{before} → {after}"
@@ -131,7 +131,7 @@ def _limited(items: Sequence[Any]) -> tuple[Sequence[Any], str]:
     return (items[-MAX_ROWS:], f" (latest {MAX_ROWS} of {len(items)})") if more > 0 else (items, "")
 
 
-def change_rows(events: Sequence[ChangeEvent], *, styled: bool) -> list[list[str | Text]]:
+def change_rows(events: Sequence[Change], *, styled: bool) -> list[list[str | Text]]:
     rows: list[list[str | Text]] = []
     for e in events:
         definition = kind_of(e.kind)

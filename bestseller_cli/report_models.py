@@ -8,8 +8,9 @@
   "period": {"since": ISO, "until": ISO, "days": 7.0},
   "changes": {
     "gained": 3, "lost": 1,                 # one count per kind of change (kinds.py)
-    "events": [{"asin", "marketplace", "title", "kind": "gained"|"lost"|…, "category_id",
-                "category_name", "rank_before", "rank_after", "main_rank", "detected_at"}]
+    "events": [{"asin", "marketplace", "category_id", "category_name",   # models.Change
+                "kind": "gained"|"lost"|…, "rank_before", "rank_after", "main_rank", "title",
+                "detected_at", "keepa_seen_at"}]
   },
   "holders": [{"asin", "marketplace", "title", "main_rank", "last_checked_at",
                "badges": [{"category_id", "category_name", "since"}]}],
@@ -52,7 +53,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from bestseller_cli.kinds import ChangeKind, CountsByKind, no_changes
+from bestseller_cli.kinds import CountsByKind, no_changes
+from bestseller_cli.models import Change
 
 SCHEMA_VERSION = 1
 
@@ -71,22 +73,9 @@ class Period(BaseModel):
     days: float
 
 
-class ChangeEvent(BaseModel):
-    asin: str
-    marketplace: str
-    title: str | None
-    kind: ChangeKind
-    category_id: int
-    category_name: str | None
-    rank_before: int | None
-    rank_after: int | None
-    main_rank: int | None
-    detected_at: UtcTime
-
-
 class Changes(CountsByKind):
     counts: dict[str, int] = Field(default_factory=no_changes)
-    events: list[ChangeEvent] = Field(default_factory=list)
+    events: list[Change] = Field(default_factory=list)
 
 
 class BadgeHeld(BaseModel):

@@ -14,7 +14,9 @@ from typing import Any
 import psycopg
 from psycopg.rows import class_row, dict_row
 
-from bestseller_cli.report_models import ChangeEvent, ErrorKind, Holder
+from bestseller_cli.models import Change
+from bestseller_cli.outbox_store import NAMES_JOIN, SELECT_CHANGE
+from bestseller_cli.report_models import ErrorKind, Holder
 
 # (asin, marketplace) of `alias` belongs to the client; every row when no client is given.
 _SCOPE = (
@@ -55,13 +57,11 @@ class UsageTotals:
 
 
 CHANGES_SQL = f"""
-SELECT b.asin, b.marketplace, b.title, b.kind, b.category_id,
-       COALESCE(b.category_name, n.name) AS category_name, b.rank_before, b.rank_after,
-       b.main_rank, b.detected_at
-FROM bestseller_changes b
-LEFT JOIN category_names n ON n.marketplace = b.marketplace AND n.category_id = b.category_id
-WHERE b.detected_at >= %(since)s AND b.detected_at < %(until)s AND {_scope("b")}
-ORDER BY b.detected_at, b.asin, b.category_id
+SELECT {SELECT_CHANGE}
+FROM bestseller_changes c
+{NAMES_JOIN}
+WHERE c.detected_at >= %(since)s AND c.detected_at < %(until)s AND {_scope("c")}
+ORDER BY c.detected_at, c.asin, c.category_id
 """
 
 HOLDERS_SQL = """
@@ -204,10 +204,10 @@ def read_one_snapshot(conn: psycopg.Connection) -> None:
 
 def changes(
     conn: psycopg.Connection, *, since: datetime, until: datetime, client: str | None
-) -> list[ChangeEvent]:
-    with conn.cursor(row_factory=dict_row) as cur:
+) -> list[Change]:
+    with conn.cursor(row_factory=class_row(Change)) as cur:
         cur.execute(CHANGES_SQL, _params(since, until, client))
-        return [ChangeEvent(**row) for row in cur]
+        return cur.fetchall()
 
 
 def holders(conn: psycopg.Connection, *, client: str | None) -> list[Holder]:

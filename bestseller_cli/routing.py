@@ -1,37 +1,76 @@
 """Who hears about a change, and where: pure rules over clients' notification rules."""
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, time, timedelta, tzinfo
+from typing import Any, Literal, assert_never
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bestseller_cli.kinds import kind_of
-from bestseller_cli.models import BadgeChange
+from bestseller_cli.badges import TopSizes, crosses_top
+from bestseller_cli.kinds import ChangeKind, kind_of
+from bestseller_cli.models import Change
+
+DeliveryMode = Literal["instant", "hourly", "daily"]
+DELIVERY_MODES: tuple[str, ...] = ("instant", "hourly", "daily")
 
 
 @dataclass(frozen=True)
 class Rule:
-    """A client's notification rule (notification_rules) or the global defaults."""
+    """A client's notification rule for one Slack channel, or the global defaults.
 
-    client_id: int | None
-    channel: str | None
+    The fields are the columns of notification_rules (`column` names one spelled otherwise;
+    `generated` ones the database sets): a new rule option is a field here, a migration
+    column and a CLI option."""
+
+    client_id: int | None = None  # None: the global defaults
+    # None: the default channel at delivery
+    channel: str | None = field(default=None, metadata={"column": "slack_channel_id"})
     notify_gained: bool = True
     notify_lost: bool = True
     max_main_rank: int | None = None
-    ignored_category_ids: frozenset[int] = field(default_factory=frozenset)
-    delivery_mode: str = "instant"
+    ignored_category_ids: tuple[int, ...] = ()
+    delivery_mode: DeliveryMode = "instant"
     daily_hour: int | None = None
     quiet_start: time | None = None
     quiet_end: time | None = None
     timezone: str = "UTC"
     renotify_window_minutes: int = 120
+    top_n: int = 0  # > 1: also hear of tracked products entering or leaving ranks 2..N
+    top_n_main: bool = False  # ... in their main category too
+    active: bool = True
+    created_at: datetime | None = field(default=None, compare=False, metadata={"generated": True})
+
+    def __post_init__(self) -> None:
+        # Any iterable of ids (the database's array) becomes one sorted tuple.
+        ignored = tuple(sorted(self.ignored_category_ids))
+        object.__setattr__(self, "ignored_category_ids", ignored)
+
+    @property
+    def quiet(self) -> str | None:
+        if self.quiet_start is None or self.quiet_end is None:
+            return None
+        return f"{self.quiet_start:%H:%M}-{self.quiet_end:%H:%M}"
+
+    def as_record(self) -> dict[str, Any]:
+        """The rule's options as plain JSON-able values (the `clients list --json` shape):
+        quiet hours as one "HH:MM-HH:MM" value."""
+        record: dict[str, Any] = {}
+        for option in fields(self):
+            if option.name in {"client_id", "created_at", "quiet_end"}:
+                continue
+            if option.name == "quiet_start":
+                record["quiet"] = self.quiet
+                continue
+            value = getattr(self, option.name)
+            record[option.name] = list(value) if isinstance(value, tuple) else value
+        return record
 
 
 @dataclass(frozen=True)
 class Delivery:
     """One outbox row to write: a change announced to one channel (None = default)."""
 
-    change: BadgeChange
+    change: Change
     client_id: int | None
     channel: str | None
     deliver_after: datetime
@@ -78,9 +117,30 @@ def deliver_after(rule: Rule, detected_at: datetime) -> datetime:
     return local.astimezone(UTC)
 
 
-def applies(rule: Rule, change: BadgeChange) -> bool:
+def top_sizes(rules: Iterable[Rule]) -> TopSizes:
+    """The top-N crossings that some rule wants to hear of (badges.observe)."""
+    asked = [rule for rule in rules if rule.top_n]
+    return TopSizes(
+        categories=frozenset(rule.top_n for rule in asked),
+        main=frozenset(rule.top_n for rule in asked if rule.top_n_main),
+    )
+
+
+def applies(rule: Rule, change: Change, *, main_category_id: int | None = None) -> bool:
+    """Whether the rule wants the change. A top-N change reaches the rules whose own N it
+    crosses, in the product's main category (`main_category_id`) only those that ask."""
     if not getattr(rule, kind_of(change.kind).rule_flag):
         return False
+    match change.kind:
+        case ChangeKind.GAINED | ChangeKind.LOST:
+            pass
+        case ChangeKind.ENTERED_TOP_N | ChangeKind.LEFT_TOP_N:
+            if not crosses_top(change.rank_before, change.rank_after, rule.top_n):
+                return False
+            if change.category_id == main_category_id and not rule.top_n_main:
+                return False
+        case unknown:
+            assert_never(unknown)
     if change.category_id in rule.ignored_category_ids:
         return False
     return not (
@@ -91,11 +151,12 @@ def applies(rule: Rule, change: BadgeChange) -> bool:
 
 
 def deliveries_for(
-    change: BadgeChange,
+    change: Change,
     *,
     trackers: Iterable[int | None],
     rules_by_client: dict[int, Sequence[Rule]],
     defaults: Rule,
+    main_category_id: int | None = None,
 ) -> list[Delivery]:
     """One delivery per distinct channel among the rules of every client tracking the ASIN.
 
@@ -103,10 +164,11 @@ def deliveries_for(
     rules: list[Rule] = []
     for client in dict.fromkeys(trackers):
         client_rules = rules_by_client.get(client, ()) if client is not None else ()
-        rules.extend(client_rules or [Rule(**{**defaults.__dict__, "client_id": client})])
+        rules.extend(client_rules or [replace(defaults, client_id=client)])
     by_channel: dict[str | None, Delivery] = {}
     for rule in rules:
-        if applies(rule, change) and rule.channel not in by_channel:
+        wanted = applies(rule, change, main_category_id=main_category_id)
+        if wanted and rule.channel not in by_channel:
             by_channel[rule.channel] = Delivery(
                 change=change,
                 client_id=rule.client_id,

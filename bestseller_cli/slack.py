@@ -1,6 +1,6 @@
 """Slack: Block Kit messages for badge changes, and delivery that a lost answer cannot double.
 
-Messages are pure functions of `BadgeChange`. `SlackSender` posts them with metadata naming
+Messages are pure functions of `Change`. `SlackSender` posts them with metadata naming
 the outbox ids they carry, so a message whose answer was lost is found again in the
 channel's history instead of being posted twice (see DELIVERY.md).
 """
@@ -22,7 +22,7 @@ from slack_sdk.web import SlackResponse
 from bestseller_cli.config import Settings
 from bestseller_cli.errors import ConfigError, SlackError
 from bestseller_cli.kinds import count, counts_text, kind_of
-from bestseller_cli.models import BadgeChange
+from bestseller_cli.models import Change
 from bestseller_cli.redact import redact, register_secret
 
 log = logging.getLogger(__name__)
@@ -79,14 +79,14 @@ def amazon_url(asin: str, marketplace: str) -> str:
     return f"https://www.amazon.{marketplace}/dp/{asin}"
 
 
-def rank_transition(change: BadgeChange) -> str:
+def rank_transition(change: Change) -> str:
     """`#4 → #1`, `#1 → no longer ranked`, `new in category → #1`."""
     before = "new in category" if change.rank_before is None else f"#{change.rank_before:,}"
     after = "no longer ranked" if change.rank_after is None else f"#{change.rank_after:,}"
     return f"{before} → {after}"
 
 
-def alert_message(change: BadgeChange, *, extra_lines: Sequence[str] = ()) -> SlackMessage:
+def alert_message(change: Change, *, extra_lines: Sequence[str] = ()) -> SlackMessage:
     """One change as a phone-readable message; `extra_lines` (plain text) go in small print."""
     url = amazon_url(change.asin, change.marketplace)
     title = _product_title(change, _TITLE_CHARS)
@@ -117,7 +117,7 @@ def alert_message(change: BadgeChange, *, extra_lines: Sequence[str] = ()) -> Sl
     return SlackMessage(text=text, blocks=blocks)
 
 
-def digest_message(changes: Sequence[BadgeChange], *, title: str) -> SlackMessage:
+def digest_message(changes: Sequence[Change], *, title: str) -> SlackMessage:
     """Several changes in one message; past Slack's 50 blocks the rest become `…and N more`."""
     counts = count(change.kind for change in changes)
     summary = counts_text(counts, separator=" · ", emoji=True)
@@ -131,7 +131,7 @@ def digest_message(changes: Sequence[BadgeChange], *, title: str) -> SlackMessag
     return SlackMessage(text=text, blocks=blocks)
 
 
-def _digest_line(change: BadgeChange) -> str:
+def _digest_line(change: Change) -> str:
     url = amazon_url(change.asin, change.marketplace)
     line = (
         f"{kind_of(change.kind).emoji} *<{url}|{_product_title(change, _DIGEST_TITLE_CHARS)}>*\n"
@@ -143,16 +143,16 @@ def _digest_line(change: BadgeChange) -> str:
     return line
 
 
-def _headline(change: BadgeChange) -> str:
+def _headline(change: Change) -> str:
     kind = kind_of(change.kind)
     return f"{kind.emoji} {kind.label}"
 
 
-def _product_title(change: BadgeChange, limit: int) -> str:
+def _product_title(change: Change, limit: int) -> str:
     return escape_mrkdwn(truncate(change.title or f"ASIN {change.asin}", limit))
 
 
-def _category_label(change: BadgeChange) -> str:
+def _category_label(change: Change) -> str:
     name = change.category_name or f"category {change.category_id}"
     return escape_mrkdwn(truncate(name, _CATEGORY_CHARS))
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import assert_never
 
 from bestseller_cli.kinds import ChangeKind, kind_of
-from bestseller_cli.models import BadgeChange
+from bestseller_cli.models import Change
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def describe(other: OtherProduct) -> str:
     return f"{other.asin}{title} ({whose})"
 
 
-def new_holder_line(change: BadgeChange, story: AlertStory) -> str:
+def new_holder_line(change: Change, story: AlertStory) -> str:
     if story.other:
         return f"Now #1: {describe(story.other)}"
     listed = story.listed_holder
@@ -81,7 +81,7 @@ def new_holder_line(change: BadgeChange, story: AlertStory) -> str:
 STALE_AFTER = timedelta(hours=1)
 
 
-def freshness_line(change: BadgeChange) -> str | None:
+def freshness_line(change: Change) -> str | None:
     """When Keepa last looked at the product, if more than an hour before the check."""
     seen = change.keepa_seen_at
     if seen is None or change.detected_at - seen <= STALE_AFTER:
@@ -90,7 +90,7 @@ def freshness_line(change: BadgeChange) -> str | None:
     return f"Keepa last saw this product {seen:%Y-%m-%d %H:%M} UTC ({age} before this check)"
 
 
-def awaits_other_side(change: BadgeChange, story: AlertStory) -> bool:
+def awaits_other_side(change: Change, story: AlertStory) -> bool:
     """A loss waits for its new holder (tracked, or from Keepa's list), a gain for whom it
     displaced: a message posted without it is updated when a later batch or pass finds it."""
     match change.kind:
@@ -98,11 +98,13 @@ def awaits_other_side(change: BadgeChange, story: AlertStory) -> bool:
             return story.other is None and story.listed_holder is None
         case ChangeKind.GAINED:
             return story.other is None
+        case ChangeKind.ENTERED_TOP_N | ChangeKind.LEFT_TOP_N:
+            return False  # no other side: the rank trajectory tells it
         case unknown:
             assert_never(unknown)
 
 
-def story_lines(change: BadgeChange, story: AlertStory) -> list[str]:
+def story_lines(change: Change, story: AlertStory) -> list[str]:
     before, after = kind_lines(change, story)
     if len(story.ranks) > 1:
         before.append(f"Rank, last 24 h: {trajectory(story.ranks)}")
@@ -110,7 +112,7 @@ def story_lines(change: BadgeChange, story: AlertStory) -> list[str]:
     return before + after + ([stale] if stale else [])
 
 
-def kind_lines(change: BadgeChange, story: AlertStory) -> tuple[list[str], list[str]]:
+def kind_lines(change: Change, story: AlertStory) -> tuple[list[str], list[str]]:
     """What each kind of change tells, before the rank trajectory and after it."""
     match change.kind:
         case ChangeKind.LOST:
@@ -126,6 +128,8 @@ def kind_lines(change: BadgeChange, story: AlertStory) -> tuple[list[str], list[
             if story.last_held_until:
                 return displaced, [f"Last held #1 until {story.last_held_until:%Y-%m-%d %H:%M} UTC"]
             return displaced, ["First time at #1 here since we started watching"]
+        case ChangeKind.ENTERED_TOP_N | ChangeKind.LEFT_TOP_N:
+            return [], []
         case unknown:
             assert_never(unknown)
 

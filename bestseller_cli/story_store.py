@@ -10,12 +10,12 @@ asin_current_state, tracked_asins, the history (asin_checks, rank_points, asin_h
 and keepa_best_seller_lists.
 """
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from bestseller_cli.kinds import KINDS
@@ -24,7 +24,7 @@ from bestseller_cli.outbox_store import (
     SELECT_CHANGE,
     OutboxItem,
     RecentMessage,
-    change_from,
+    outbox_item,
 )
 from bestseller_cli.story import AlertStory, ListedHolder, OtherProduct
 
@@ -311,7 +311,8 @@ def alert_story(conn: psycopg.Connection, item: OutboxItem) -> AlertStory:
         "at": change.detected_at,
         "client": item.client_id,
     }
-    row = conn.execute(STORY_OF_SQL, params, prepare=False).fetchone()
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(STORY_OF_SQL, params, prepare=False).fetchone()
     conn.commit()
     assert row is not None
     return story_from(row)
@@ -338,7 +339,8 @@ def claim_and_tell(
         "categories": [category for _, category in categories or []],
     }
     # Never a generic plan: it cannot tell how selective `badge_category_ids @> ...` is.
-    rows = conn.execute(CLAIM_AND_TELL_SQL, params, prepare=False).fetchall()
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(CLAIM_AND_TELL_SQL, params, prepare=False).fetchall()
     conn.commit()  # one statement: on the pass's autocommit connection, no extra round trip
     return [told_item(row) for row in rows]
 
@@ -350,9 +352,10 @@ def tell(
     if not ids:
         return {}
     params = {"ids": ids, "default_channel": default_channel, "subjects": SUBJECTS}
-    rows = conn.execute(TELL_SQL, params, prepare=False).fetchall()
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(TELL_SQL, params, prepare=False).fetchall()
     conn.commit()
-    return {row[0]: told_item(row) for row in rows}
+    return {row["id"]: told_item(row) for row in rows}
 
 
 def settle(
@@ -386,41 +389,31 @@ def expire_awaiting(conn: psycopg.Connection, *, now: datetime) -> None:
     conn.commit()
 
 
-def told_item(row: tuple) -> ToldItem:
-    (id_, action, channel, slack_ts, client_id, mode, window, held) = row[:8]
-    change = change_from(row[8:19])
-    story = story_from(row[19:26])
-    recent_id, recent_ts, recent_kinds = row[26:29]
-    item = OutboxItem(
-        id=id_,
-        channel=channel,
-        client_id=client_id,
-        change=change,
-        delivery_mode=mode,
-        renotify_window_minutes=window,
-        held=held,
-    )
-    recent = RecentMessage(ts=recent_ts, kinds=list(recent_kinds)) if recent_ts else None
+def told_item(row: dict[str, Any]) -> ToldItem:
+    """A row of `told` (ITEM_COLUMNS, STORY_COLUMNS, the recent message), by column name."""
+    recent_ts = row["recent_ts"]
+    recent = RecentMessage(ts=recent_ts, kinds=list(row["recent_kinds"])) if recent_ts else None
     return ToldItem(
-        item=item,
-        story=story,
+        item=outbox_item(row),
+        story=story_from(row),
         recent=recent,
-        recent_id=recent_id,
-        posted_ts=slack_ts if action == "update" else None,
+        recent_id=row["recent_id"],
+        posted_ts=row["slack_ts"] if row["action"] == "update" else None,
     )
 
 
-def story_from(values: Sequence[Any]) -> AlertStory:
-    """An AlertStory from the values of STORY_COLUMNS, in order."""
-    new_holder, displaced, listed, ranks, gained_at, first_seen, last_lost_at = values
-    other = new_holder or displaced
+def story_from(row: dict[str, Any]) -> AlertStory:
+    """An AlertStory from the columns of STORY_COLUMNS, by name."""
+    other = row["new_holder"] or row["displaced"]
+    gained_at = row["gained_at"]
+    listed = row["listed_holder"]
     return AlertStory(
         other=OtherProduct(**other) if other else None,
         listed_holder=listed_holder(listed) if listed else None,
-        ranks=ranks,
-        badge_since=gained_at or first_seen,
+        ranks=row["ranks"],
+        badge_since=gained_at or row["first_seen_holding"],
         since_is_lower_bound=gained_at is None,
-        last_held_until=last_lost_at,
+        last_held_until=row["last_lost_at"],
     )
 
 

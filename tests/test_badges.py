@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from bestseller_cli.badges import moved_ranks, observe
+from bestseller_cli.badges import TopSizes, moved_ranks, observe
 from bestseller_cli.models import CategoryRank, ProductSnapshot
 
 T0 = datetime(2026, 11, 1, 12, tzinfo=UTC)
@@ -122,3 +122,67 @@ def test_history_keeps_a_point_only_for_ranks_that_moved_and_never_the_main_one(
     assert moved_ranks(first.state, later.state, main_category_id=KITCHEN) == {GADGETS: 2}
     gone = observe(first.state, snapshot({}, available=False), observed_at=T1)
     assert moved_ranks(first.state, gone.state, main_category_id=None) == {}
+
+
+# -- closing in on #1: crossings of the top N that rules ask about -----------------------
+
+TOP_3 = TopSizes(categories=frozenset({3}))
+
+
+def crossings(before: dict[int, int | None], now: dict[int, int | None], top: TopSizes = TOP_3):
+    result = observe(baseline(before), snapshot(now), observed_at=T1, top=top)
+    return [
+        (change.kind, change.category_id, change.rank_before, change.rank_after)
+        for change in result.changes
+    ]
+
+
+def test_entering_and_leaving_the_top_n_below_number_one_are_changes() -> None:
+    assert crossings({KITCHEN: 40, GADGETS: 5}, {GADGETS: 2}) == [("entered_top_n", GADGETS, 5, 2)]
+    assert crossings({KITCHEN: 40, GADGETS: 3}, {GADGETS: None}) == [
+        ("left_top_n", GADGETS, 3, None)
+    ]
+
+
+def test_moving_within_or_outside_the_top_n_is_no_change() -> None:
+    assert crossings({KITCHEN: 40, GADGETS: 3}, {GADGETS: 2}) == []
+    assert crossings({KITCHEN: 40, GADGETS: 9}, {GADGETS: 4}) == []
+
+
+def test_to_or_from_number_one_is_a_badge_change_only() -> None:
+    assert crossings({KITCHEN: 40, GADGETS: 5}, {GADGETS: 1}) == [("gained", GADGETS, 5, 1)]
+    assert crossings({KITCHEN: 40, GADGETS: 1}, {GADGETS: 7}) == [("lost", GADGETS, 1, 7)]
+    assert crossings({KITCHEN: 40, GADGETS: 1}, {GADGETS: 2}) == [("lost", GADGETS, 1, 2)]
+
+
+def test_without_a_size_asked_for_there_are_no_top_n_changes() -> None:
+    assert crossings({KITCHEN: 40, GADGETS: 5}, {GADGETS: 2}, TopSizes()) == []
+
+
+def test_one_change_serves_every_size_it_crosses_and_only_those() -> None:
+    sizes = TopSizes(categories=frozenset({3, 10}))
+    assert crossings({KITCHEN: 40, GADGETS: 12}, {GADGETS: 2}, sizes) == [
+        ("entered_top_n", GADGETS, 12, 2)
+    ]
+    assert crossings({KITCHEN: 40, GADGETS: 5}, {GADGETS: 12}, sizes) == [
+        ("left_top_n", GADGETS, 5, 12)
+    ]
+
+
+def test_unknown_ranks_never_close_in() -> None:
+    first = observe(None, snapshot({KITCHEN: 40, GADGETS: 2}), observed_at=T0, top=TOP_3)
+    assert first.changes == []
+    assert crossings({KITCHEN: 40}, {GADGETS: 2}) == []  # a category not seen before
+    previous = baseline({KITCHEN: 40, GADGETS: 5})
+    gone = observe(previous, snapshot({GADGETS: 2}, available=False), observed_at=T1, top=TOP_3)
+    assert gone.changes == []
+    unknown_main = snapshot({GADGETS: 2}).model_copy(update={"main_category_id": None})
+    assert observe(previous, unknown_main, observed_at=T1, top=TOP_3).changes == []
+
+
+def test_the_main_category_counts_only_for_sizes_asked_of_it() -> None:
+    assert crossings({KITCHEN: 8, GADGETS: 40}, {KITCHEN: 2}) == []
+    with_main = TopSizes(categories=frozenset({3}), main=frozenset({3}))
+    assert crossings({KITCHEN: 8, GADGETS: 40}, {KITCHEN: 2}, with_main) == [
+        ("entered_top_n", KITCHEN, 8, 2)
+    ]

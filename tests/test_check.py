@@ -379,6 +379,8 @@ def test_check_json_prints_the_whole_summary_and_only_it(
         "baselines": 0,
         "gained": 1,
         "lost": 0,
+        "entered_top_n": 0,
+        "left_top_n": 0,
         "alerts_queued": 1,
         "alerts_sent": 0,
         "alerts_printed": 1,

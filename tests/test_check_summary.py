@@ -96,3 +96,24 @@ def test_the_log_line_counts_long_lists_and_leaves_out_those_told_line_by_line()
     assert record["conditions"] == summary.conditions
     assert record["alerts_refused_because"] == summary.alerts_refused_because
     assert set(summary.record()) - set(record) == {"changes", "warnings"}
+
+
+def test_a_quiet_pass_shows_only_the_rows_every_pass_reports() -> None:
+    summary = CheckSummary(asins_to_check=40, checked=40, tokens_used=40, duration_seconds=3.2)
+
+    per_kind = [(f"changes: {kind.bucket}", "0") for kind in KINDS.values()]
+    assert summary.rows() == [
+        ("ASINs checked", "40 of 40"),
+        *per_kind,
+        ("alerts sent", "0"),
+        ("Keepa tokens used", "40"),
+        ("duration (s)", "3.2"),
+    ]
+
+
+def test_a_row_at_its_default_appears_once_it_has_something_to_say() -> None:
+    summary = CheckSummary(asins_to_check=40, checked=38, unchecked=["B000000001", "B000000002"])
+    labels = dict(summary.rows())
+
+    assert labels["ASINs not checked (the next run picks them up)"] == "2"
+    assert "alerts refused by Slack (kept for a retry)" not in labels

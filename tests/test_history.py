@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from bestseller_cli import asin_store, check_store, db, history_store, outbox_store, story_store
 from bestseller_cli.cli import app
 from bestseller_cli.config import load_settings
-from bestseller_cli.models import BadgeChange, CategoryRank, ProductSnapshot, StoredState
+from bestseller_cli.models import CategoryRank, Change, ProductSnapshot, StoredState
 from bestseller_cli.monitor import run_check
 from bestseller_cli.report import build_report
 from bestseller_cli.retention import prune
@@ -117,9 +117,9 @@ def stories(conn: psycopg.Connection) -> list[list[str]]:
     ).fetchall()
     lines = []
     for asin, category, kind, when in rows:
-        change = BadgeChange(asin=asin, marketplace="com", category_id=category,
-                             category_name=None, kind=kind, rank_before=None, rank_after=None,
-                             main_rank=None, title=None, detected_at=when)  # fmt: skip
+        change = Change(asin=asin, marketplace="com", category_id=category,
+                        category_name=None, kind=kind, rank_before=None, rank_after=None,
+                        main_rank=None, title=None, detected_at=when)  # fmt: skip
         item = outbox_store.OutboxItem(id=0, channel=None, client_id=None, change=change)
         lines.append(story_lines(change, story_store.alert_story(conn, item)))
     return lines

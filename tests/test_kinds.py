@@ -1,14 +1,13 @@
 """A kind of change is one definition (kinds.py): every place that treats kinds differently
 reads the table or handles every kind, so no kind falls through as another."""
 
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import UTC, datetime
 
 import pytest
 
 from bestseller_cli.kinds import KINDS, ChangeKind, count, counts_text
-from bestseller_cli.models import BadgeChange
-from bestseller_cli.notify_config import NotificationRule
+from bestseller_cli.models import Change
 from bestseller_cli.report_models import Changes
 from bestseller_cli.routing import Rule, applies
 from bestseller_cli.slack import alert_message, digest_message
@@ -17,8 +16,8 @@ from bestseller_cli.story import AlertStory, awaits_other_side, flap_line, story
 DETECTED = datetime(2026, 11, 1, 12, 30, tzinfo=UTC)
 
 
-def change(kind: ChangeKind) -> BadgeChange:
-    return BadgeChange(
+def change(kind: ChangeKind) -> Change:
+    return Change(
         asin="B0C1234567",
         marketplace="com",
         category_id=7,
@@ -41,17 +40,16 @@ def test_every_kind_has_one_definition_with_its_own_label_emoji_and_bucket() -> 
 
 def test_every_kinds_rule_flag_is_a_field_of_the_notification_rule() -> None:
     rule_fields = {field.name for field in fields(Rule)}
-    stored_fields = {field.name for field in fields(NotificationRule)}
     for definition in KINDS.values():
-        assert definition.rule_flag in rule_fields & stored_fields
+        assert definition.rule_flag in rule_fields
 
 
 @pytest.mark.parametrize("kind", list(ChangeKind))
 def test_a_rule_with_the_kinds_flag_off_does_not_hear_of_it(kind: ChangeKind) -> None:
     flag = KINDS[kind].rule_flag
-    on = Rule(client_id=1, channel="C0ON", **{flag: True})
-    off = Rule(client_id=1, channel="C0OFF", **{flag: False})
-    assert applies(on, change(kind)) and not applies(off, change(kind))
+    asking = Rule(client_id=1, channel="C0ON", top_n=3)  # badges are on by default
+    off = replace(asking, **{flag: type(getattr(asking, flag))()})  # False, 0
+    assert applies(asking, change(kind)) and not applies(off, change(kind))
 
 
 @pytest.mark.parametrize("kind", list(ChangeKind))
@@ -66,9 +64,11 @@ def test_every_kind_has_a_message_a_story_and_a_flap_line(kind: ChangeKind) -> N
 def test_counts_name_every_kind_even_when_none_happened() -> None:
     counts = count([ChangeKind.LOST, "lost"])
     assert counts == {kind.value: 2 if kind is ChangeKind.LOST else 0 for kind in ChangeKind}
-    assert counts_text(counts) == ", ".join(
-        f"{counts[kind]} {definition.bucket}" for kind, definition in KINDS.items()
-    )
+
+
+def test_counts_in_words_leave_out_opt_in_kinds_that_did_not_happen() -> None:
+    assert counts_text(count(["lost"])) == "0 gained, 1 lost"
+    assert counts_text(count(["left_top_n"])) == "0 gained, 0 lost, 1 falling back"
 
 
 def test_the_report_json_has_one_key_per_kind_where_the_counts_stand() -> None:

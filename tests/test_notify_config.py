@@ -8,15 +8,14 @@ import pytest
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.notify_config import (
     MAX_RENOTIFY_MINUTES,
-    NotificationRule,
     check_channel,
     parse_global_value,
     parse_quiet,
-    release_time,
     updated_rule,
 )
+from bestseller_cli.routing import Rule, deliver_after
 
-RULE = NotificationRule(client="acme", channel="C0123ABCD")
+RULE = Rule(client_id=1, channel="C0123ABCD")
 
 
 def test_a_change_of_none_keeps_the_rules_value() -> None:
@@ -86,9 +85,9 @@ def test_a_channel_is_an_id_or_a_hash_name_trimmed() -> None:
 
 def test_an_instant_rule_releases_at_once_and_quiet_hours_hold_until_they_end() -> None:
     now = datetime(2026, 11, 23, 22, 30, tzinfo=UTC)  # 23:30 in Berlin
-    assert release_time(RULE, now=now) == now
+    assert deliver_after(RULE, now) == now
     quiet = updated_rule(RULE, quiet=(time(22), time(7)), timezone="Europe/Berlin")
-    assert release_time(quiet, now=now) == datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
+    assert deliver_after(quiet, now) == datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
 
 
 def test_a_rule_record_is_the_clients_list_json_shape() -> None:
@@ -104,6 +103,8 @@ def test_a_rule_record_is_the_clients_list_json_shape() -> None:
         "quiet": "22:00-07:00",
         "timezone": "UTC",
         "renotify_window_minutes": 120,
+        "top_n": 0,
+        "top_n_main": False,
         "active": True,
     }
 

@@ -299,6 +299,8 @@ def test_client_with_a_channel_gets_a_default_rule_for_it(env: dict[str, str]) -
             "quiet": None,
             "timezone": "UTC",
             "renotify_window_minutes": 120,
+            "top_n": 0,
+            "top_n_main": False,
             "active": True,
         }
     ]
@@ -340,6 +342,8 @@ def test_rule_options_change_only_what_is_given(env: dict[str, str]) -> None:
         "quiet": "22:00-07:30",
         "timezone": "Europe/Berlin",
         "renotify_window_minutes": 60,
+        "top_n": 0,
+        "top_n_main": False,
         "active": True,
     }
     run(

@@ -7,6 +7,7 @@ from io import StringIO
 from rich.console import Console
 
 from bestseller_cli.kinds import count
+from bestseller_cli.models import Change
 from bestseller_cli.report_format import (
     CSV_FIELDS,
     MAX_ROWS,
@@ -23,7 +24,6 @@ from bestseller_cli.report_format import (
 from bestseller_cli.report_models import (
     AlertCounts,
     AsinSummary,
-    ChangeEvent,
     Changes,
     KeepaUsage,
     Period,
@@ -35,7 +35,7 @@ SINCE = datetime(2026, 11, 16, tzinfo=UTC)
 UNTIL = SINCE + timedelta(days=7)
 
 
-def event(n: int, kind: str = "gained", **extra: object) -> ChangeEvent:
+def event(n: int, kind: str = "gained", **extra: object) -> Change:
     values: dict[str, object] = {
         "asin": f"B0EVENT{n:03d}",
         "marketplace": "com",
@@ -48,12 +48,10 @@ def event(n: int, kind: str = "gained", **extra: object) -> ChangeEvent:
         "main_rank": 412,
         "detected_at": SINCE + timedelta(minutes=n),
     }
-    return ChangeEvent.model_validate({**values, **extra})
+    return Change.model_validate({**values, **extra})
 
 
-def report(
-    events: list[ChangeEvent] | None = None, asins: list[AsinSummary] | None = None
-) -> Report:
+def report(events: list[Change] | None = None, asins: list[AsinSummary] | None = None) -> Report:
     events = events or []
     return Report(
         generated_at=UNTIL,

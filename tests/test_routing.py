@@ -2,15 +2,16 @@
 
 from datetime import UTC, datetime
 
-from bestseller_cli.models import BadgeChange
-from bestseller_cli.routing import Rule, deliveries_for
+from bestseller_cli.badges import TopSizes
+from bestseller_cli.models import Change
+from bestseller_cli.routing import Rule, deliveries_for, top_sizes
 
 NOW = datetime(2026, 11, 1, 12, tzinfo=UTC)
 DEFAULTS = Rule(client_id=None, channel=None)
 
 
-def change(kind: str = "gained", *, category: int = 7, main_rank: int | None = 50) -> BadgeChange:
-    return BadgeChange(
+def change(kind: str = "gained", *, category: int = 7, main_rank: int | None = 50) -> Change:
+    return Change(
         asin="B0C1234567",
         marketplace="com",
         category_id=category,
@@ -114,3 +115,41 @@ def test_a_delivery_carries_the_rules_mode_and_renotify_window() -> None:
     [delivery] = deliveries_for(change(), trackers=[1], rules_by_client=rules, defaults=DEFAULTS)
     assert (delivery.delivery_mode, delivery.renotify_window_minutes) == ("hourly", 30)
     assert delivery.deliver_after == datetime(2026, 11, 1, 13, tzinfo=UTC)
+
+
+def crossing(kind: str, before: int | None, after: int | None, *, category: int = 7) -> Change:
+    return change(kind, category=category).model_copy(
+        update={"rank_before": before, "rank_after": after}
+    )
+
+
+def test_a_top_n_change_reaches_only_the_rules_whose_n_it_crosses() -> None:
+    rules = {
+        1: [Rule(client_id=1, channel="C3", top_n=3)],
+        2: [Rule(client_id=2, channel="C10", top_n=10)],
+        3: [Rule(client_id=3, channel="CNONE")],
+    }
+    route = {"trackers": [1, 2, 3], "rules_by_client": rules, "defaults": DEFAULTS}
+    assert channels(deliveries_for(crossing("entered_top_n", 12, 2), **route)) == ["C10", "C3"]
+    assert channels(deliveries_for(crossing("entered_top_n", 5, 2), **route)) == ["C3"]
+    assert channels(deliveries_for(crossing("left_top_n", 8, 11), **route)) == ["C10"]
+
+
+def test_top_n_alerts_in_the_main_category_go_only_to_rules_that_ask() -> None:
+    rules = {
+        1: [Rule(client_id=1, channel="CSUB", top_n=3)],
+        2: [Rule(client_id=2, channel="CMAIN", top_n=3, top_n_main=True)],
+    }
+    route = {"trackers": [1, 2], "rules_by_client": rules, "defaults": DEFAULTS}
+    main = crossing("entered_top_n", 5, 2, category=1055398)
+    assert channels(deliveries_for(main, **route, main_category_id=1055398)) == ["CMAIN"]
+    assert channels(deliveries_for(main, **route, main_category_id=7)) == ["CMAIN", "CSUB"]
+
+
+def test_the_sizes_detection_watches_are_those_of_the_rules() -> None:
+    rules = [
+        Rule(client_id=1, channel="C1", top_n=3),
+        Rule(client_id=1, channel="C2", top_n=10, top_n_main=True),
+        Rule(client_id=2, channel="C3"),
+    ]
+    assert top_sizes(rules) == TopSizes(categories=frozenset({3, 10}), main=frozenset({10}))

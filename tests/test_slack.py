@@ -12,7 +12,7 @@ from slack_sdk import WebClient
 
 from bestseller_cli.config import Settings
 from bestseller_cli.errors import ConfigError, SlackError
-from bestseller_cli.models import BadgeChange
+from bestseller_cli.models import Change
 from bestseller_cli.slack import (
     MAX_BLOCKS,
     MAX_TEXT,
@@ -30,7 +30,7 @@ DETECTED = datetime(2026, 11, 1, 12, 30, tzinfo=UTC)
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
 
 
-def change(kind: str = "gained", **overrides: object) -> BadgeChange:
+def change(kind: str = "gained", **overrides: object) -> Change:
     values: dict[str, object] = {
         "asin": "B0C1234567",
         "marketplace": "com",
@@ -43,7 +43,7 @@ def change(kind: str = "gained", **overrides: object) -> BadgeChange:
         "title": "Steel Kitchen Tongs, 12 inch",
         "detected_at": DETECTED,
     }
-    return BadgeChange(**{**values, **overrides})
+    return Change(**{**values, **overrides})
 
 
 def sender_for(server: FakeSlack, *, max_retries: int = 3, token: str = TOKEN) -> SlackSender:

@@ -1,0 +1,146 @@
+"""One model per concept, stored and loaded by field name: a notification Rule, a Change and
+a product's observation (ProductSnapshot). Every field set to a value other than its default
+must come back from the database unchanged, so a field added to a model without its column
+(or a column list that forgot it) fails here."""
+
+from dataclasses import fields
+from datetime import UTC, datetime, time, timedelta
+
+import psycopg
+from psycopg.rows import dict_row
+
+from bestseller_cli import check_store, client_store, outbox_store, report_queries
+from bestseller_cli.models import CategoryRank, Change, ProductSnapshot, StoredState
+from bestseller_cli.routing import Delivery, Rule
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+ASIN = "B0STORED01"
+
+
+def every_option_set(client_id: int) -> Rule:
+    """A rule whose every option differs from the default."""
+    return Rule(
+        client_id=client_id,
+        channel="C0STORED01",
+        notify_gained=False,
+        notify_lost=False,
+        max_main_rank=500,
+        ignored_category_ids=(30, 10),
+        delivery_mode="daily",
+        daily_hour=9,
+        quiet_start=time(22),
+        quiet_end=time(7),
+        timezone="Europe/Berlin",
+        renotify_window_minutes=30,
+        top_n=3,
+        top_n_main=True,
+        active=True,
+    )
+
+
+def test_every_rule_option_is_saved_and_loaded_back_by_its_field_name(
+    conn: psycopg.Connection,
+) -> None:
+    client_store.add_client(conn, name="acme")
+    owner = client_store.client_id(conn, "acme")
+    assert owner is not None
+    rule = every_option_set(owner)
+    defaults = {option.name: option.default for option in fields(Rule)}
+    unset = [name for name, value in defaults.items() if getattr(rule, name) == value]
+    assert unset == ["active", "created_at"], "set every new option in every_option_set"
+
+    assert client_store.save_rule(conn, rule) is True
+    assert client_store.get_rule(conn, client="acme", channel="C0STORED01") == rule
+    [listed] = client_store.get_rules(conn, client="acme")
+    assert listed == rule and listed.created_at is not None
+    rules, _ = client_store.load_rules(conn)
+    assert rules == {owner: [rule]}
+
+
+def test_the_global_defaults_load_as_a_rule_without_a_client(conn: psycopg.Connection) -> None:
+    assert client_store.load_rules(conn) == ({}, Rule())
+    client_store.set_global_setting(conn, key="notify_lost", value=False)
+    client_store.set_global_setting(conn, key="slack_channel_id", value="C0DEFAULT1")
+    _, defaults = client_store.load_rules(conn)
+    assert defaults == Rule(channel="C0DEFAULT1", notify_lost=False)
+
+
+def observed_product() -> check_store.ObservedProduct:
+    """A snapshot whose every stored field is set, and the state it led to."""
+    ranks = {7: CategoryRank(category_id=7, name="Tongs", rank=1)}
+    snapshot = ProductSnapshot(
+        asin=ASIN,
+        marketplace="com",
+        product_type=0,
+        variation_asins=["B0STORED02"],
+        title="Tongs",
+        brand="Acme",
+        image_url="https://m.media-amazon.com/images/I/tongs.jpg",
+        last_update=NOW - timedelta(hours=1),
+        ranks_changed_at=NOW - timedelta(hours=2),
+        main_category_id=1055398,
+        main_rank=412,
+        category_ranks=ranks,
+        price_cents=1999,
+        rating=4.5,
+        review_count=321,
+    )
+    state = StoredState(category_ranks=ranks, badges={7: NOW}, first_seen_at=NOW)
+    return check_store.ObservedProduct(snapshot=snapshot, state=state, observed_at=NOW)
+
+
+def a_change() -> Change:
+    return Change(
+        asin=ASIN,
+        marketplace="com",
+        category_id=7,
+        category_name="Tongs",
+        kind="gained",
+        rank_before=2,
+        rank_after=1,
+        main_rank=412,
+        title="Tongs",
+        detected_at=NOW,
+        keepa_seen_at=NOW - timedelta(hours=1),
+    )
+
+
+def write(conn: psycopg.Connection, *, changes: list[Change]) -> None:
+    run_id, _ = check_store.start_run(conn, resume_within=timedelta(0))
+    deliveries = [
+        Delivery(change=change, client_id=None, channel="C0STORED01", deliver_after=NOW)
+        for change in changes
+    ]
+    check_store.write_batch(
+        conn,
+        run_id=run_id,
+        marketplace="com",
+        products=[observed_product()],
+        names=[],
+        changes=changes,
+        deliveries=deliveries,
+        calls=[],
+        token_cost_usd=0.0,
+    )
+
+
+def test_every_stored_snapshot_field_lands_in_its_column(conn: psycopg.Connection) -> None:
+    write(conn, changes=[])
+    stored = observed_product().snapshot.model_dump(by_alias=True)
+    assert "missing" not in stored and "category_ranks" not in stored  # not columns as such
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute("SELECT * FROM asin_current_state").fetchone()
+    assert row is not None
+    assert {column: row[column] for column in stored} == stored
+    assert row["badge_category_ids"] == [7] and row["first_seen_at"] == NOW
+
+
+def test_a_change_is_written_and_read_back_whole_by_the_outbox_and_the_report(
+    conn: psycopg.Connection,
+) -> None:
+    change = a_change()
+    write(conn, changes=[change])
+    [item] = outbox_store.due(conn, now=NOW)
+    assert item.change == change
+    read = report_queries.changes(conn, since=NOW, until=NOW + timedelta(1), client=None)
+    assert read == [change]
