@@ -397,7 +397,9 @@ def _overlap_table(results: dict[str, Any]) -> str:
     latency = results["config"]["keepa_latency_ms"]
     lines = [
         f"Keepa overlap: the measured pass at {runs[0]['asins']:,} ASINs, {latency:g} ms per"
-        " request, by requests in flight while a batch is processed (KEEPA_REQUESTS_AHEAD):",
+        " request, by requests in flight while a batch is processed (KEEPA_REQUESTS_AHEAD)"
+        + (f" ({results['config']['overlap_from']})" if results["config"].get("overlap_from") else "")
+        + ":",
         "",
         "| KEEPA_REQUESTS_AHEAD | wall time (s) | waiting for Keepa (s) | tokens per ASIN |",
         "|---:|---:|---:|---:|",
