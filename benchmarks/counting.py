@@ -243,10 +243,13 @@ def _phase(
         if not count_batches:
             meter.rss_marks[f"before_{phase}"] = round(memory_mib("VmHWM"), 1)
         started, cpu = time.perf_counter(), time.thread_time()
+        waited = meter.seconds["keepa_wait"]
         try:
             return function(*args, **kwargs)
         finally:
-            meter.seconds[phase] += time.perf_counter() - started
+            # A /category lookup inside a batch is Keepa's time, counted there once.
+            inside = meter.seconds["keepa_wait"] - waited
+            meter.seconds[phase] += time.perf_counter() - started - inside
             meter.cpu_seconds[phase] += time.thread_time() - cpu
             meter.phase = outer
             if count_batches:

@@ -118,6 +118,7 @@ def statement_stats(url: str, *, commits_before: int) -> dict[str, Any]:
         if _has_statements(conn):
             rows = conn.execute(
                 "SELECT s.calls, s.rows, round(s.total_exec_time::numeric, 1),"
+                " s.shared_blks_hit + s.shared_blks_read,"
                 " left(regexp_replace(s.query, '\\s+', ' ', 'g'), 90)"
                 " FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid"
                 " WHERE d.datname = current_database()"
@@ -125,7 +126,8 @@ def statement_stats(url: str, *, commits_before: int) -> dict[str, Any]:
                 " ORDER BY s.calls DESC, s.total_exec_time DESC"
             ).fetchall()
             statements = [
-                {"calls": c, "rows": r, "total_ms": float(ms), "query": q} for c, r, ms, q in rows
+                {"calls": c, "rows": r, "total_ms": float(ms), "pages": int(p), "query": q}
+                for c, r, ms, p, q in rows
             ]
         return {
             "statements": statements,

@@ -45,6 +45,7 @@ class BenchKeepa(FakeKeepa):
     gzip_level: int = 1
     tokens_left: int = 10**9
     members: dict[int, list[tuple[str, str]]] = field(default_factory=dict)  # by category
+    flipped: set[int] = field(default_factory=set)  # categories churned since populate
 
     def populate(self, count: int, *, holders: float, seed: int) -> list[str]:
         """`count` ASINs, each with a main rank and a rank in one sub-category shared with
@@ -56,6 +57,7 @@ class BenchKeepa(FakeKeepa):
         with self.lock:
             self.world.clear()
             self.members.clear()
+            self.flipped.clear()
             for start in range(0, count, per_category):
                 category = FIRST_SUBCATEGORY + start // per_category
                 keys = [(MARKETPLACE, asin) for asin in asins[start : start + per_category]]
@@ -69,11 +71,14 @@ class BenchKeepa(FakeKeepa):
 
     def churn(self, fraction: float, *, seed: int) -> Churn:
         """In enough sub-categories to touch `fraction` of the ASINs, the holder drops to
-        #2..#50 and another tracked ASIN takes #1: one loss and one gain per category."""
+        #2..#50 and another tracked ASIN takes #1: one loss and one gain per category. A
+        category churned before is left alone, so a repeated churn meets no recent alert."""
         rng = random.Random(seed)
         with self.lock:
             flips = round(len(self.world) * fraction / 2)
-            flipped = rng.sample(sorted(self.members), min(flips, len(self.members)))
+            fresh = sorted(set(self.members) - self.flipped)
+            flipped = rng.sample(fresh, min(flips, len(fresh)))
+            self.flipped.update(flipped)
             for category in flipped:
                 keys = self.members[category]
                 holder = next(key for key in keys if self.world[key][category] == 1)

@@ -221,6 +221,17 @@ def tables(results: dict[str, Any]) -> str:
             ],
         ),
         row(
+            "… the pass's main thread: CPU / runnable but waiting for a core (s)",
+            "",
+            [
+                "{:.1f} / {:.1f}".format(
+                    r.get("main_thread_cpu_seconds", 0.0),
+                    r.get("main_thread_run_queue_seconds", 0.0),
+                )
+                for r in measured
+            ],
+        ),
+        row(
             "DB round trips per 100-ASIN batch, measured / baseline",
             "≤ 3",
             [f"{a:.2f} / {b:.2f}" for a, b in zip(round_trips, round_trips_base, strict=True)],
@@ -308,6 +319,21 @@ def tables(results: dict[str, Any]) -> str:
             _verdict(max(medians) <= 2),
         ),
     ]
+    repeated = [size for size in sizes if len(size.get("repeats", [])) > 1]
+    if repeated:
+        lines += [
+            "",
+            "Sizes up to {:,} ASINs: the median of {} churn passes (by time excluding Keepa),"
+            " each after its own 1% churn; time excluding Keepa of each pass (s): {}.".format(
+                results["config"].get("repeat_up_to", 0),
+                len(repeated[0]["repeats"]),
+                "; ".join(
+                    f"{size['asins']:,}: "
+                    + " / ".join(f"{r['seconds_excluding_keepa']:.2f}" for r in size["repeats"])
+                    for size in repeated
+                ),
+            ),
+        ]
     parts = [_machine_line(results), "", *lines, ""]
     if results.get("aged"):
         parts += [_aged_table(results), ""]
@@ -340,7 +366,7 @@ def _aged_table(results: dict[str, Any]) -> str:
         ("Time excluding Keepa (s)", "derived.seconds_excluding_keepa", "{:.3f}"),
         ("CPU per ASIN, pass + PostgreSQL (ms)", "derived.cpu_with_postgres_ms_per_asin", "{:.3f}"),
         ("DB round trips, whole pass", "derived.round_trips_total", "{}"),
-        ("Pages the pass touched (shared buffers hit + read)", "derived.pages_touched", "{:,}"),
+        ("Pages touched by the pass's statements", "derived.pages_touched", "{:,}"),
         ("DB round trips per alert", "derived.round_trips_per_alert", "{:.2f}"),
         ("Detection → delivered, median (s)", "alerts.detection_to_delivery_seconds_median", "{}"),
     ):

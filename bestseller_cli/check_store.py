@@ -175,9 +175,9 @@ class KnownBatch:
 # Two row shapes in one round trip, named by the first: tracked ASINs with their state, then
 # cached category names.
 # The state is restricted to the batch's ASINs on its own side of the join too: otherwise the
-# planner may hash or merge the whole of asin_current_state into every batch (it did at 10,000
+# planner may hash or merge the whole of asin_current_state into every batch (seen at 10,000
 # ASINs, and in a first pass whose statistics still say the table is empty), a cost per batch
-# that grows with the watch list.
+# that grows with the watch list (benchmarks/README.md).
 LOAD_BATCH_SQL = """
 SELECT t.asin, array_agg(DISTINCT t.client_id) AS trackers, s.category_ranks, s.badges,
        s.baseline_at, s.missing_passes, NULL::bigint AS category_id, NULL::text AS name,

@@ -336,7 +336,10 @@ def test_keepa_out_of_tokens_reports_unchecked_asins_and_exits_1(
     keepa.answer = out_of_tokens_after_first  # type: ignore[method-assign]
     result = CliRunner().invoke(app, ["check", "--json"])
     assert result.exit_code == 1
-    assert json.loads(result.stdout)["unchecked"] == ["B0BBBBBBBB (com)"]
+    summary = json.loads(result.stdout)
+    # Why it stopped first: a failure then names its cause (it once listed A too, under load).
+    assert summary["stopped_because"].startswith("Keepa is out of tokens"), summary
+    assert summary["unchecked"] == ["B0BBBBBBBB (com)"], (summary, result.stderr)
 
     keepa.answer = original  # type: ignore[method-assign]
     resumed = run_check(load_settings())
