@@ -40,6 +40,16 @@ class Recorder:
         self.sent.append((sql, params))
         return self
 
+    def cursor(self, **options: Any) -> "Recorder":
+        """Stores that read rows by name open a cursor: the same recorder."""
+        return self
+
+    def __enter__(self) -> "Recorder":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        pass
+
     def fetchall(self) -> list[Any]:
         return []
 
