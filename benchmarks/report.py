@@ -395,9 +395,12 @@ def _overlap_table(results: dict[str, Any]) -> str:
     """Pass wall time by KEEPA_REQUESTS_AHEAD, at one size and Keepa latency."""
     runs = results["overlap"]
     latency = results["config"]["keepa_latency_ms"]
+    source = results["config"].get("overlap_from")
     lines = [
         f"Keepa overlap: the measured pass at {runs[0]['asins']:,} ASINs, {latency:g} ms per"
-        " request, by requests in flight while a batch is processed (KEEPA_REQUESTS_AHEAD):",
+        " request, by requests in flight while a batch is processed (KEEPA_REQUESTS_AHEAD)"
+        + (f" ({source})" if source else "")
+        + ":",
         "",
         "| KEEPA_REQUESTS_AHEAD | wall time (s) | waiting for Keepa (s) | tokens per ASIN |",
         "|---:|---:|---:|---:|",
