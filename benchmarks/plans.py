@@ -27,15 +27,6 @@ class Recorder:
         (sent,) = recorder.sent
         return sent
 
-    def cursor(self, **options: Any) -> "Recorder":
-        return self
-
-    def __enter__(self) -> "Recorder":
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        return None
-
     def execute(self, sql: str, params: Any = None, **options: Any) -> "Recorder":
         self.sent.append((sql, params))
         return self
