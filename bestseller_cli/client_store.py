@@ -209,13 +209,22 @@ def delete_rule(conn: psycopg.Connection, *, client: str, channel: str | None) -
     return row is not None
 
 
+GLOBAL_SETTINGS_SQL = sql.SQL(
+    "SELECT {columns}, updated_at FROM global_notification_settings"
+).format(columns=sql.SQL(", ").join(map(sql.Identifier, GLOBAL_KEYS)))
+# The defaults as a Rule: the settings named as the rule's fields.
+GLOBAL_RULE_SQL = sql.SQL("SELECT {columns} FROM global_notification_settings").format(
+    columns=sql.SQL(", ").join(
+        sql.SQL("{} AS {}").format(sql.Identifier(column), sql.Identifier(name))
+        for name, column in RULE_COLUMNS.items()
+        if column in GLOBAL_KEYS
+    )
+)
+
+
 def get_global_settings(conn: psycopg.Connection) -> GlobalSettings:
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(
-            "SELECT slack_channel_id, notify_gained, notify_lost, renotify_window_minutes,"
-            " updated_at FROM global_notification_settings"
-        )
-        row = cur.fetchone()
+        row = cur.execute(GLOBAL_SETTINGS_SQL).fetchone()
     return GlobalSettings(**row) if row else GlobalSettings()
 
 
@@ -250,11 +259,7 @@ def load_rules(conn: psycopg.Connection) -> tuple[dict[int, list[Rule]], Rule]:
         for rule in cur.execute(ACTIVE_RULES_SQL):
             assert rule.client_id is not None  # a client's rule (the column is NOT NULL)
             rules.setdefault(rule.client_id, []).append(rule)
-        cur.execute(
-            "SELECT slack_channel_id AS channel, notify_gained, notify_lost,"
-            " renotify_window_minutes FROM global_notification_settings"
-        )
-        defaults = cur.fetchone() or Rule()
+        defaults = cur.execute(GLOBAL_RULE_SQL).fetchone() or Rule()
     return rules, defaults
 
 

@@ -447,7 +447,7 @@ def process_batch(
         on_error=context.errors.append,
     )
     rules_by_client, defaults = context.rules
-    top = top_sizes(rule for rules in rules_by_client.values() for rule in rules)
+    top = top_sizes([defaults, *(rule for rules in rules_by_client.values() for rule in rules)])
     stale_before = observed_at - timedelta(hours=context.settings.keepa_stale_hours)
     observed: list[check_store.ObservedProduct] = []
     missing: list[ProductSnapshot] = []

@@ -11,7 +11,6 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bestseller_cli.errors import ConfigError
-from bestseller_cli.kinds import KINDS
 from bestseller_cli.routing import DELIVERY_MODES, Rule
 
 _CHANNEL = re.compile(r"^#?[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
@@ -114,17 +113,17 @@ class GlobalSettings:
     notify_gained: bool = True
     notify_lost: bool = True
     renotify_window_minutes: int = 120
+    top_n: int = 0  # as a rule's --top N: 0 not asked, else 2..MAX_TOP_N
+    top_n_main: bool = False
     updated_at: datetime | None = field(default=None, compare=False)
 
 
-GLOBAL_KEYS: tuple[str, ...] = (
-    "slack_channel_id",
-    "notify_gained",
-    "notify_lost",
-    "renotify_window_minutes",
+# The settings `settings set` takes: the columns of global_notification_settings.
+GLOBAL_KEYS: tuple[str, ...] = tuple(
+    option.name for option in fields(GlobalSettings) if option.name != "updated_at"
 )
-# The kinds' rule flags among the defaults (kinds.py): true or false.
-_SWITCHES = {kind.rule_flag for kind in KINDS.values()} & set(GLOBAL_KEYS)
+# The defaults that are switches (the kinds' rule flags among them): true or false.
+_SWITCHES = {option.name for option in fields(GlobalSettings) if option.type is bool}
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 _UNSET = {"", "none", "null", "-"}
@@ -148,6 +147,10 @@ def parse_global_value(key: str, text: str) -> str | bool | int | None:
                 f"{name} takes a whole number of minutes from 0 to {MAX_RENOTIFY_MINUTES},"
                 f" not {text!r}"
             )
+        return int(value)
+    if name == "top_n":
+        if not _WHOLE_NUMBER.match(value) or int(value) not in {0, *range(2, MAX_TOP_N + 1)}:
+            raise ConfigError(f"{name} takes a rank from 2 to {MAX_TOP_N} (0 turns it off)")
         return int(value)
     raise ConfigError(f"unknown setting {key!r}: use one of {', '.join(GLOBAL_KEYS)}")
 

@@ -117,6 +117,9 @@ def test_a_rule_record_is_the_clients_list_json_shape() -> None:
         ("renotify_window_minutes", "0", 0),
         ("slack_channel_id", "#alerts", "#alerts"),
         ("slack_channel_id", "none", None),
+        ("top_n", "3", 3),
+        ("top_n", "0", 0),
+        ("top-n-main", "yes", True),
     ],
 )
 def test_global_settings_take_typed_values(key: str, text: str, value: object) -> None:
@@ -130,6 +133,10 @@ def test_global_settings_take_typed_values(key: str, text: str, value: object) -
         ("renotify_window_minutes", "²"),  # a digit to str.isdigit, not a number
         ("renotify_window_minutes", str(MAX_RENOTIFY_MINUTES + 1)),
         ("renotify_window_minutes", "-1"),
+        ("top_n", "1"),  # #1 is the badge, not closing in on it
+        ("top_n", "101"),
+        ("top_n", "three"),
+        ("top_n_main", "sometimes"),
     ],
 )
 def test_global_settings_refuse_values_out_of_their_type_naming_the_key(

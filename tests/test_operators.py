@@ -452,6 +452,8 @@ def test_global_settings_round_trip(env: dict[str, str]) -> None:
         "notify_gained": True,
         "notify_lost": True,
         "renotify_window_minutes": 120,
+        "top_n": 0,
+        "top_n_main": False,
     }
     for key, value in [
         ("slack_channel_id", "C0GLOBAL12"),

@@ -230,3 +230,18 @@ def test_top_n_is_off_by_default_and_top_zero_turns_it_off(env: dict[str, str]) 
     cli("clients", "rule", "globex", "--top", "0")
     _, globex = json.loads(cli("clients", "list", "--json"))
     assert globex["rules"][0]["top_n"] == 0
+
+
+def test_the_global_defaults_can_ask_for_top_n_for_asins_no_client_covers(
+    keepa: FakeKeepa, slack: FakeSlack, conn
+) -> None:
+    cli("asins", "add", OURS)
+    passes = Passes(keepa)
+    passes.ranks(9, 6)
+    cli("settings", "set", "top_n", "3")
+    cli("settings", "set", "renotify_window_minutes", "0")
+    passes.ranks(3, 2, 5)
+    entered, left = slack.messages(SLACK_CHANNEL)
+    assert entered.blocks[0]["text"]["text"] == "🎯 Closing in on #1" and "#6 → #3" in entered.text
+    assert left.blocks[0]["text"]["text"] == "↩️ Falling back from #1"
+    assert json.loads(cli("settings", "show", "--json"))["top_n"] == 3
