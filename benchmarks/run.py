@@ -355,6 +355,8 @@ def derive(result: dict[str, Any]) -> dict[str, Any]:
         },
         "ms_per_asin_excluding_keepa": round(ours / checked * 1000, 4),
         "cpu_ms_per_asin": round(result["cpu_seconds"] / checked * 1000, 4),
+        # The same work whatever the database holds: how fast the machine ran this pass.
+        "keepa_decode_cpu_ms_per_asin": round(cpu.get("keepa_fetch", 0.0) / checked * 1000, 4),
         "main_thread_cpu_ms_per_asin": round(result["main_thread_cpu_seconds"] / checked * 1000, 4),
         "postgres_cpu_ms_per_asin": round(result["cpu_outside"]["postgres"] / checked * 1000, 4),
         # Ours on both sides of the connection: the pass process and the database server.
