@@ -245,3 +245,17 @@ def test_the_global_defaults_can_ask_for_top_n_for_asins_no_client_covers(
     assert entered.blocks[0]["text"]["text"] == "🎯 Closing in on #1" and "#6 → #3" in entered.text
     assert left.blocks[0]["text"]["text"] == "↩️ Falling back from #1"
     assert json.loads(cli("settings", "show", "--json"))["top_n"] == 3
+
+
+def test_closing_in_on_the_main_category_shows_its_trajectory_kept_per_check(
+    keepa: FakeKeepa, slack: FakeSlack, conn
+) -> None:
+    watch(OURS, "--top", "3", "--top-main")
+    cli("asins", "add", THEIRS, "--client", "acme")  # checked in the same batches, far behind
+    passes = Passes(keepa)
+    for main in (8, 6, 2):
+        keepa.set_ranks(THEIRS, {KITCHEN: 70 + main, GADGETS: 50})
+        passes.run(40, main=main)
+    [message] = slack.messages(SLACK_CHANNEL)
+    assert OURS in message.text
+    assert "Rank, last 24 h: #8 → #6 → #2" in text_of(message)
