@@ -183,17 +183,17 @@ def without_ranks(
     conn: psycopg.Connection, *, asins: list[str] | None = None, marketplace: str | None = None
 ) -> list[KnownKind]:
     """Tracked ASINs Keepa last said have no ranks: variation parents (5) and invalid (4)."""
-    rows = conn.execute(
-        "SELECT DISTINCT s.asin, s.marketplace, s.product_type, s.variation_asins"
-        " FROM asin_current_state s JOIN tracked_asins t"
-        "  ON t.asin = s.asin AND t.marketplace = s.marketplace AND t.active"
-        " WHERE s.product_type IN (4, 5) AND NOT s.available"
-        " AND (%(asins)s::text[] IS NULL OR s.asin = ANY(%(asins)s))"
-        " AND (%(market)s::text IS NULL OR s.marketplace = %(market)s)"
-        " ORDER BY s.marketplace, s.asin",
-        {"asins": asins, "market": marketplace},
-    ).fetchall()
-    return [KnownKind(*row) for row in rows]
+    with conn.cursor(row_factory=class_row(KnownKind)) as cur:
+        return cur.execute(
+            "SELECT DISTINCT s.asin, s.marketplace, s.product_type, s.variation_asins"
+            " FROM asin_current_state s JOIN tracked_asins t"
+            "  ON t.asin = s.asin AND t.marketplace = s.marketplace AND t.active"
+            " WHERE s.product_type IN (4, 5) AND NOT s.available"
+            " AND (%(asins)s::text[] IS NULL OR s.asin = ANY(%(asins)s))"
+            " AND (%(market)s::text IS NULL OR s.marketplace = %(market)s)"
+            " ORDER BY s.marketplace, s.asin",
+            {"asins": asins, "market": marketplace},
+        ).fetchall()
 
 
 def count_watched(conn: psycopg.Connection) -> int:

@@ -82,7 +82,7 @@ SELECT
      AND status IN {UNDELIVERED_STATUSES} AND deliver_after < %(cutoff)s) AS undelivered,
   (SELECT min(deliver_after) FROM notification_log WHERE change_id IS NOT NULL
      AND status IN {UNDELIVERED_STATUSES} AND deliver_after < %(cutoff)s)
-     AS oldest_undelivered,
+     AS oldest_undelivered_at,
   (SELECT count(*) FROM (SELECT DISTINCT asin, marketplace FROM tracked_asins
                          WHERE active) w) AS watched,
   pg_database_size(current_database()) AS database_bytes
@@ -102,16 +102,18 @@ ORDER BY 1, n.claimed_at DESC, n.id DESC
 def stored_facts(
     conn: psycopg.Connection, *, run_id: int | None, undelivered_cutoff: datetime
 ) -> StoredFacts:
-    row = conn.execute(FACTS_SQL, {"run": run_id, "cutoff": undelivered_cutoff}).fetchone()
-    assert row is not None
-    return StoredFacts(*row)
+    with conn.cursor(row_factory=class_row(StoredFacts)) as cur:
+        facts = cur.execute(FACTS_SQL, {"run": run_id, "cutoff": undelivered_cutoff}).fetchone()
+    assert facts is not None  # a SELECT without FROM: always one row
+    return facts
 
 
 def last_attempts(
     conn: psycopg.Connection, *, default_channel: str | None, now: datetime
 ) -> list[LastAttempt]:
     params = {"default": default_channel, "since": now - ATTEMPT_HORIZON}
-    return [LastAttempt(*row) for row in conn.execute(LAST_ATTEMPTS_SQL, params)]
+    with conn.cursor(row_factory=class_row(LastAttempt)) as cur:
+        return cur.execute(LAST_ATTEMPTS_SQL, params).fetchall()
 
 
 def record_verdict(

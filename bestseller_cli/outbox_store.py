@@ -102,11 +102,13 @@ def outbox_item(row: dict[str, Any]) -> OutboxItem:
 
 
 def unknown_fate(conn: psycopg.Connection) -> list[UnknownFate]:
-    rows = conn.execute(
-        "SELECT id, channel, claimed_at FROM notification_log WHERE status = 'sending' ORDER BY id"
-    ).fetchall()
+    with conn.cursor(row_factory=class_row(UnknownFate)) as cur:
+        rows = cur.execute(
+            "SELECT id, channel, claimed_at FROM notification_log"
+            " WHERE status = 'sending' ORDER BY id"
+        ).fetchall()
     conn.commit()
-    return [UnknownFate(*row) for row in rows]
+    return rows
 
 
 def claim(conn: psycopg.Connection, ids: list[int]) -> list[int]:
