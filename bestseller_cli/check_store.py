@@ -21,6 +21,7 @@ from psycopg.types.json import Jsonb
 from bestseller_cli.category_names import CachedName, NameRow
 from bestseller_cli.client_store import client_id
 from bestseller_cli.errors import ConfigError
+from bestseller_cli.log_store import INSERT_API_CALLS_SQL, api_call_records
 from bestseller_cli.models import (
     ApiCall,
     CategoryRank,
@@ -320,17 +321,7 @@ WITH obs AS (
     FROM jsonb_to_recordset(%(names)s) AS c(category_id bigint, name text, source text)
     ON CONFLICT (marketplace, category_id) DO UPDATE SET
         name = EXCLUDED.name, source = EXCLUDED.source, fetched_at = EXCLUDED.fetched_at
-), usage AS (
-    INSERT INTO api_usage_log (called_at, run_id, endpoint, marketplace, asin_count,
-        http_status, tokens_consumed, tokens_left, refill_in_ms, refill_rate, duration_ms,
-        estimated_cost_usd)
-    SELECT called_at, %(run_id)s, endpoint, marketplace, asin_count, http_status,
-        tokens_consumed, tokens_left, refill_in_ms, refill_rate, duration_ms,
-        COALESCE(tokens_consumed, 0) * %(token_cost)s
-    FROM jsonb_to_recordset(%(calls)s) AS c(called_at timestamptz, endpoint text,
-        marketplace text, asin_count integer, http_status integer, tokens_consumed integer,
-        tokens_left integer, refill_in_ms integer, refill_rate integer, duration_ms integer)
-), changes AS (
+), usage AS ({INSERT_API_CALLS_SQL}), changes AS (
     INSERT INTO bestseller_changes ({CHANGE_FIELDS}, run_id)
     SELECT {CHANGE_FIELDS}, %(run_id)s
     FROM jsonb_populate_recordset(NULL::bestseller_changes, %(changes)s)
@@ -438,7 +429,7 @@ def write_batch(
                 for d in deliveries
             ]
         ),
-        "calls": Jsonb([call.model_dump(mode="json") for call in calls]),
+        "calls": api_call_records(calls),
         "missing": Jsonb([{"asin": p.asin, "marketplace": p.marketplace} for p in missing]),
         "missing_unknown_after": missing_unknown_after,
     }

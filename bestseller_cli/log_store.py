@@ -8,9 +8,23 @@ the same statement as the rest of the batch).
 import json
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from bestseller_cli.models import ApiCall, ErrorEvent
 from bestseller_cli.redact import redact
+
+API_CALL_FIELDS = ", ".join(ApiCall.model_fields)
+# Calls as JSON (api_call_records), typed by the table itself; also one part of
+# check_store's batch write. Parameters: run_id, token_cost (USD per token), calls.
+INSERT_API_CALLS_SQL = f"""
+    INSERT INTO api_usage_log ({API_CALL_FIELDS}, run_id, estimated_cost_usd)
+    SELECT {API_CALL_FIELDS}, %(run_id)s, COALESCE(tokens_consumed, 0) * %(token_cost)s
+    FROM jsonb_populate_recordset(NULL::api_usage_log, %(calls)s)
+"""
+
+
+def api_call_records(calls: list[ApiCall]) -> Jsonb:
+    return Jsonb([call.model_dump(mode="json") for call in calls])
 
 
 def record_api_calls(
@@ -22,29 +36,10 @@ def record_api_calls(
 ) -> None:
     if not calls:
         return
-    with conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO api_usage_log (called_at, run_id, endpoint, marketplace, asin_count,"
-            " http_status, tokens_consumed, tokens_left, refill_in_ms, refill_rate, duration_ms,"
-            " estimated_cost_usd) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            [
-                (
-                    call.called_at,
-                    run_id,
-                    call.endpoint,
-                    call.marketplace,
-                    call.asin_count,
-                    call.http_status,
-                    call.tokens_consumed,
-                    call.tokens_left,
-                    call.refill_in_ms,
-                    call.refill_rate,
-                    call.duration_ms,
-                    (call.tokens_consumed or 0) * token_cost_usd,
-                )
-                for call in calls
-            ],
-        )
+    conn.execute(
+        INSERT_API_CALLS_SQL,
+        {"run_id": run_id, "token_cost": token_cost_usd, "calls": api_call_records(calls)},
+    )
 
 
 def record_errors(

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, time, timedelta
 import psycopg
 from psycopg.rows import dict_row
 
-from bestseller_cli import check_store, client_store, outbox_store, report_queries
-from bestseller_cli.models import CategoryRank, Change, ProductSnapshot, StoredState
+from bestseller_cli import check_store, client_store, log_store, outbox_store, report_queries
+from bestseller_cli.models import ApiCall, CategoryRank, Change, ProductSnapshot, StoredState
 from bestseller_cli.routing import Delivery, Rule
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -144,3 +144,26 @@ def test_a_change_is_written_and_read_back_whole_by_the_outbox_and_the_report(
     assert item.change == change
     read = report_queries.changes(conn, since=NOW, until=NOW + timedelta(1), client=None)
     assert read == [change]
+
+
+def test_every_keepa_call_field_lands_in_api_usage_log_with_its_cost(
+    conn: psycopg.Connection,
+) -> None:
+    call = ApiCall(
+        endpoint="product",
+        marketplace="de",
+        asin_count=100,
+        http_status=200,
+        tokens_consumed=100,
+        tokens_left=1900,
+        refill_in_ms=12000,
+        refill_rate=20,
+        duration_ms=1500,
+        called_at=NOW,
+    )
+    log_store.record_api_calls(conn, [call], run_id=None, token_cost_usd=0.002)
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute("SELECT * FROM api_usage_log").fetchone()
+    assert row is not None
+    assert {name: row[name] for name in ApiCall.model_fields} == call.model_dump()
+    assert float(row["estimated_cost_usd"]) == 0.2
