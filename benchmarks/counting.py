@@ -3,7 +3,7 @@
 A round trip is one wait for PostgreSQL's answer: psycopg runs every non-pipelined exchange
 (BEGIN/COMMIT/SAVEPOINT, each statement, each PREPARE) through one `generators.execute`
 generator, and every pipeline Sync through `_enqueue_sync`; both are wrapped here. Each
-round trip is filed under the phase of the pass (`batch` = inside monitor.process_batch,
+round trip is filed under the phase of the pass (`batch` = inside check.batch.process_batch,
 `delivery`, `records`, `pass` = everything else) and a label: the store function that
 issued it and the statement's first word (e.g. `load_batch: SELECT`).
 """
@@ -23,15 +23,15 @@ import psycopg._cursor_base
 import psycopg._pipeline_base
 import psycopg.generators
 
-from bestseller_cli import (
+from bestseller_cli.alerts import delivery
+from bestseller_cli.check import run as pass_run
+from bestseller_cli.keepa import client as keepa_client
+from bestseller_cli.store import (
     check_store,
     client_store,
     db,
-    delivery,
-    keepa,
     log_store,
     lookup_store,
-    monitor,
     outbox_store,
     story_store,
 )
@@ -159,11 +159,11 @@ def install(meter: PassMeter) -> None:
         db,
     ):
         _label_callers(module, meter)
-    _phase(monitor, "process_batch", "batch", meter, count_batches=True)
+    _phase(pass_run, "process_batch", "batch", meter, count_batches=True)
     # Instant alerts go out after each batch (Delivery.batch), the rest after the last one.
     _phase(delivery.Delivery, "batch", "delivery", meter)
     _phase(delivery.Delivery, "sweep", "delivery", meter)
-    _phase(monitor, "flush_records", "records", meter)
+    _phase(pass_run, "flush_records", "records", meter)
     _time_keepa(meter)
     _time_keepa_wait(meter)
 
@@ -171,7 +171,7 @@ def install(meter: PassMeter) -> None:
 def _time_keepa_wait(meter: PassMeter) -> None:
     """Time the pass waits for Keepa's answers (requests ahead overlap the rest), its /token
     call and its /category lookups: what `wall - keepa_wait` leaves is the pass's own work."""
-    original = monitor.fetch_ahead
+    original = pass_run.fetch_ahead
 
     @functools.wraps(original)
     def fetch_ahead(*args: Any, **kwargs: Any) -> Any:
@@ -186,12 +186,12 @@ def _time_keepa_wait(meter: PassMeter) -> None:
                 meter.seconds["keepa_wait"] += time.perf_counter() - started
             yield fetched
 
-    monitor.fetch_ahead = fetch_ahead
+    pass_run.fetch_ahead = fetch_ahead
 
     # The pass's own calls: /token before the first batch, /category lookups for names;
     # each at Keepa's latency too.
     for name in ("token_status", "category_names"):
-        original_call = getattr(keepa.KeepaClient, name)
+        original_call = getattr(keepa_client.KeepaClient, name)
 
         @functools.wraps(original_call)
         def call(self: Any, *args: Any, _original: Any = original_call, **kwargs: Any) -> Any:
@@ -201,7 +201,7 @@ def _time_keepa_wait(meter: PassMeter) -> None:
             finally:
                 meter.seconds["keepa_wait"] += time.perf_counter() - started
 
-        setattr(keepa.KeepaClient, name, call)
+        setattr(keepa_client.KeepaClient, name, call)
 
 
 def _label_callers(module: ModuleType, meter: PassMeter) -> None:
@@ -263,7 +263,7 @@ def _phase(
 
 def _time_keepa(meter: PassMeter) -> None:
     """Client-side time of each Keepa product request: HTTP, gunzip, JSON decode, parsing."""
-    original = keepa.KeepaClient.fetch
+    original = keepa_client.KeepaClient.fetch
 
     @functools.wraps(original)
     def fetch(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -274,4 +274,4 @@ def _time_keepa(meter: PassMeter) -> None:
             meter.seconds["keepa_fetch"] += time.perf_counter() - started
             meter.cpu_seconds["keepa_fetch"] += time.thread_time() - cpu
 
-    keepa.KeepaClient.fetch = fetch
+    keepa_client.KeepaClient.fetch = fetch

@@ -6,7 +6,7 @@ does exactly that). This builds one 100-product response with multi-year histori
 like real ones (a main rank changing every ~6 h for 3 years, 6 sub-category ranks about
 daily, some unchanged for months, daily price and offer series), trims it to each candidate
 window, and measures for each: JSON and gzip bytes, the time and peak memory of decoding
-and parsing it with `bestseller_cli.keepa.parse_product`, and whether every current value
+and parsing it with `bestseller_cli.keepa.payload.parse_product`, and whether every current value
 (ranks, main rank, price, rating, reviews, rank-change time) equals the untrimmed one.
 
     python -m benchmarks.days [--products 100] [--years 3]
@@ -26,7 +26,7 @@ import tracemalloc
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bestseller_cli.keepa import parse_product
+from bestseller_cli.keepa.payload import parse_product
 from fakes.keepa_payloads import keepa_minute, product, trim_to_days
 
 WINDOWS: list[int | None] = [None, 90, 30, 7, 2, 1]  # None: no `days`, full history

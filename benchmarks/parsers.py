@@ -3,7 +3,7 @@
 Both sides start from the decoded JSON (gunzip + json.loads, which both need and which is
 timed once, separately) and do what their library does to each product of a response:
 
-- ours: `bestseller_cli.keepa.parse_product(product, marketplace=...)` -> ProductSnapshot
+- ours: `bestseller_cli.keepa.payload.parse_product(product, marketplace=...)` -> ProductSnapshot
   (pydantic): current rank per category from salesRanks, category names from categoryTree,
   title cleaned, image URL, last update, and the current price / rating / review count from
   the last point of csv series 0, 1, 16, 17.
@@ -23,7 +23,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from bestseller_cli.keepa import parse_product
+from bestseller_cli.keepa.payload import parse_product
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg
 
-from bestseller_cli import outbox_store, story_store
+from bestseller_cli.store import outbox_store, story_store
 
 CHANNEL = "C0BENCH"
 

@@ -10,7 +10,7 @@ between passes (dead row versions are space reused, not growth; `--no-vacuum` co
 After a baseline and `--warmup` passes, growth is measured over `--passes` passes: the sum
 of pg_total_relation_size (table + indexes + TOAST; WAL is not counted) of every table.
 
-Self-contained: it only needs `bestseller_cli.monitor.run_check`, so the same file measures
+Self-contained: it only needs `bestseller_cli.check.run.run_check`, so the same file measures
 an older checkout too (the "before" figures).
 """
 
@@ -26,8 +26,8 @@ from typing import Any
 import psycopg
 
 from benchmarks import database
+from bestseller_cli.check.run import run_check
 from bestseller_cli.config import load_settings
-from bestseller_cli.monitor import run_check
 from fakes.keepa_server import FakeKeepa, serve
 
 MAIN_CATEGORY = 172282
@@ -151,7 +151,7 @@ def pruned_day(url: str, size: int, *, now: datetime) -> int | None:
     """What one day of checks costs once `bestseller prune` made it spans (None in a version
     without prune): check_spans' size per ASIN after pruning that day."""
     try:
-        from bestseller_cli.retention import prune
+        from bestseller_cli.maintenance.retention import prune
     except ImportError:
         return None
     with psycopg.connect(url, autocommit=True) as conn:

@@ -14,9 +14,9 @@ from pathlib import Path
 import psutil
 
 from benchmarks.counting import PassMeter, install, memory_mib
-from bestseller_cli.check_summary import CheckSummary
+from bestseller_cli.check.run import run_check
+from bestseller_cli.check.summary import CheckSummary
 from bestseller_cli.config import load_settings
-from bestseller_cli.monitor import run_check
 
 MIB = 1024 * 1024
 

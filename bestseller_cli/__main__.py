@@ -1,3 +1,3 @@
-from bestseller_cli.cli import main
+from bestseller_cli.cli.app import main
 
 main()

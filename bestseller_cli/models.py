@@ -35,7 +35,7 @@ class ProductSnapshot(BaseModel):
     the badge state is unknown, never "lost".
 
     Its dump by alias is what a check stores of it in asin_current_state, one column per
-    field not excluded: a new Keepa field is a field here, its parsing in keepa.py and a
+    field not excluded: a new Keepa field is a field here, its parsing in keepa/payload.py and a
     migration column."""
 
     asin: str

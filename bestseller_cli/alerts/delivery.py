@@ -15,22 +15,20 @@ from datetime import datetime, timedelta
 
 import psycopg
 
-from bestseller_cli import outbox_store, story_store
 from bestseller_cli.config import Settings
 from bestseller_cli.errors import SlackError
 from bestseller_cli.models import ErrorEvent
-from bestseller_cli.outbox_store import OutboxItem
-from bestseller_cli.slack import (
+from bestseller_cli.rules.story import awaits_other_side, flap_line, story_lines
+from bestseller_cli.slack.client import (
     CHANNEL_REFUSALS,
     TOKEN_REFUSALS,
     SlackDeliveryUnknown,
-    SlackMessage,
     SlackSender,
-    alert_message,
-    digest_message,
 )
-from bestseller_cli.story import awaits_other_side, flap_line, story_lines
-from bestseller_cli.story_store import Posted, ToldItem
+from bestseller_cli.slack.messages import SlackMessage, alert_message, digest_message
+from bestseller_cli.store import outbox_store, story_store
+from bestseller_cli.store.outbox_store import OutboxItem
+from bestseller_cli.store.story_store import Posted, ToldItem
 
 # Slack's ts is taken when it receives the message; clocks of two machines may differ a bit.
 HISTORY_MARGIN = timedelta(minutes=5)

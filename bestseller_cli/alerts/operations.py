@@ -12,12 +12,13 @@ from datetime import datetime, timedelta
 
 import psycopg
 
-from bestseller_cli import ops_store, outbox_store
+from bestseller_cli.alerts.delivery import DeliveryReport, reconcile
 from bestseller_cli.config import Settings
-from bestseller_cli.delivery import DeliveryReport, reconcile
 from bestseller_cli.errors import BestsellerError, SlackError
-from bestseller_cli.ops_rules import Limits, PassFacts, judge, utc
-from bestseller_cli.slack import SlackDeliveryUnknown, SlackMessage, SlackSender, escape_mrkdwn
+from bestseller_cli.rules.ops_rules import Limits, PassFacts, judge, utc
+from bestseller_cli.slack.client import SlackDeliveryUnknown, SlackSender
+from bestseller_cli.slack.messages import SlackMessage, escape_mrkdwn
+from bestseller_cli.store import ops_store, outbox_store
 
 log = logging.getLogger(__name__)
 

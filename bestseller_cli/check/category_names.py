@@ -9,29 +9,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bestseller_cli.errors import KeepaError
-from bestseller_cli.keepa import CATEGORY_IDS_PER_REQUEST, KeepaClient
+from bestseller_cli.keepa.client import CATEGORY_IDS_PER_REQUEST, KeepaClient
 from bestseller_cli.models import ErrorEvent, ProductSnapshot
+from bestseller_cli.store.check_store import CachedName, NameRow
 
 NAMES_STAY_FRESH = timedelta(days=30)
 # Keepa's docs: one token per /category request of up to 10 ids. Once a lookup has been
 # answered, its `tokensConsumed` is the estimate.
 ASSUMED_LOOKUP_COST = 1
-
-
-@dataclass(frozen=True)
-class CachedName:
-    name: str | None  # None: Keepa's /category had no name for it when asked
-    fetched_at: datetime
-
-
-@dataclass(frozen=True)
-class NameRow:
-    """A name to store in category_names; source 'tree' (categoryTree) or 'lookup' (None:
-    Keepa has no name for it)."""
-
-    category_id: int
-    name: str | None
-    source: str
 
 
 @dataclass

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from bestseller_cli import lookup_store
 from bestseller_cli.errors import KeepaAuthError, KeepaError
-from bestseller_cli.keepa import KeepaClient
+from bestseller_cli.keepa.client import KeepaClient
 from bestseller_cli.models import BestSellerList, ErrorEvent
+from bestseller_cli.store import lookup_store
 
 # What a /bestsellers request is assumed to cost until one has been measured: Keepa's docs
 # say 50 tokens. Afterwards the last call's `tokensConsumed` is the estimate.

@@ -4,119 +4,48 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import psycopg
 
-from bestseller_cli import check_store, client_store, db, log_store, output
-from bestseller_cli.badges import moved_ranks, observe
-from bestseller_cli.category_names import NameBudget, name_batch, with_names
-from bestseller_cli.check_summary import CheckSummary
-from bestseller_cli.config import Settings
-from bestseller_cli.delivery import Delivery, DeliveryReport
-from bestseller_cli.errors import KeepaAuthError, KeepaError
-from bestseller_cli.holder_lookup import look_up_holders
-from bestseller_cli.keepa import KeepaClient, KeepaOutOfTokens
-from bestseller_cli.keepa_ahead import fetch_ahead
-from bestseller_cli.models import (
-    INVALID,
-    VARIATION_PARENT,
-    ApiCall,
-    Change,
-    ErrorEvent,
-    ProductSnapshot,
+from bestseller_cli import output
+from bestseller_cli.alerts.delivery import Delivery
+from bestseller_cli.check.batch import process_batch
+from bestseller_cli.check.category_names import NameBudget
+from bestseller_cli.check.context import (
+    DEADLINE_MARGIN_SECONDS,
+    STOPPED_BY_SIGTERM,
+    PassContext,
+    PassHooks,
+    PassOptions,
+    print_nothing,
+    report_no_progress,
+    utc_now,
 )
-from bestseller_cli.ops import watch_operations
-from bestseller_cli.ops_rules import PassFacts
-from bestseller_cli.product_kinds import snapshot_note
-from bestseller_cli.routing import deliveries_for, top_sizes, unknown_zones
-from bestseller_cli.slack import SlackMessage, SlackSender
+from bestseller_cli.check.handoff import (
+    absorb,
+    flush_records,
+    note_operations,
+    record_failure,
+    run_record,
+)
+from bestseller_cli.check.holder_lookup import look_up_holders
+from bestseller_cli.check.summary import CheckSummary
+from bestseller_cli.config import Settings
+from bestseller_cli.errors import KeepaAuthError, KeepaError
+from bestseller_cli.keepa.ahead import fetch_ahead
+from bestseller_cli.keepa.answers import KeepaOutOfTokens
+from bestseller_cli.keepa.client import KeepaClient
+from bestseller_cli.models import ErrorEvent
+from bestseller_cli.rules.routing import unknown_zones
+from bestseller_cli.slack.client import SlackSender
+from bestseller_cli.slack.messages import SlackMessage
+from bestseller_cli.store import client_store, db, run_store
 
 log = logging.getLogger(__name__)
 
-# Stop fetching this long before the deadline, to leave time to write and deliver.
-DEADLINE_MARGIN_SECONDS = 60.0
-STOPPED_BY_SIGTERM = (
-    "stopped by SIGTERM: the batch in hand was finished; the next run resumes the rest"
-)
 # The work list is read in pages of this many batches: one extra round trip per 50 batches.
 BATCHES_PER_WORK_PAGE = 50
-
-
-@dataclass(frozen=True)
-class PassOptions:
-    """What the operator asked of a pass: `check`'s options."""
-
-    asins: tuple[str, ...] | None = None  # only these ASINs
-    client: str | None = None  # only this client's ASINs
-    dry_run: bool = False  # fetch and diff; write, send and buy nothing else
-
-    @property
-    def filtered(self) -> bool:
-        return self.asins is not None or self.client is not None
-
-    @property
-    def asin_list(self) -> list[str] | None:
-        return None if self.asins is None else list(self.asins)
-
-
-def print_nothing(message: SlackMessage) -> None:
-    """Alerts without a Slack token go nowhere unless the caller shows them."""
-
-
-def report_no_progress(done: int, total: int) -> None:
-    """Progress goes nowhere unless the caller draws it."""
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class PassHooks:
-    """How a pass reaches its caller. `show` prints alerts when there is no Slack token;
-    `clock` tells detection and delivery times (tests move it across quiet hours); once
-    `stop` is set (SIGTERM), the batch in hand is finished and written, nothing more is
-    fetched or posted, and the run stays resumable."""
-
-    show: Callable[[SlackMessage], None] = print_nothing
-    on_progress: Callable[[int, int], None] = report_no_progress
-    clock: Callable[[], datetime] = utc_now
-    stop: threading.Event = field(default_factory=threading.Event)
-
-
-@dataclass
-class PassContext:
-    """What one pass carries from batch to batch."""
-
-    conn: psycopg.Connection
-    settings: Settings
-    options: PassOptions
-    hooks: PassHooks
-    deadline: float  # time.monotonic(): no Keepa request starts after it
-    run_id: int | None
-    summary: CheckSummary
-    rules: tuple
-    names: NameBudget
-    calls: list[ApiCall] = field(default_factory=list)
-    errors: list[ErrorEvent] = field(default_factory=list)
-    delivery: Delivery | None = None  # None on a dry run
-    tokens_left: int | None = None  # as Keepa's latest answer said
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def record_call(self, call: ApiCall) -> None:
-        """Keepa's client reports each call here, from the threads fetching ahead too."""
-        with self.lock:
-            self.calls.append(call)
-            if call.tokens_left is not None:
-                self.tokens_left = call.tokens_left
-
-    def take_calls(self) -> list[ApiCall]:
-        """The calls reported so far, to be written; later ones go to the next write."""
-        with self.lock:
-            calls, self.calls = self.calls, []
-        return calls
 
 
 def run_check(
@@ -145,7 +74,7 @@ def run_check(
             # costs two round trips (read, write) and is durable the moment it returns.
             with db.connect(url, autocommit=True) as conn:
                 db.migrate(conn)
-                check_store.check_selection(conn, asins=options.asin_list, client=options.client)
+                run_store.check_selection(conn, asins=options.asin_list, client=options.client)
                 try:
                     run_pass(
                         conn,
@@ -179,7 +108,7 @@ def run_pass(
     run_id = None
     if not options.dry_run:
         window = timedelta(minutes=settings.run_deadline_minutes)
-        run_id, summary.resumed = check_store.start_run(
+        run_id, summary.resumed = run_store.start_run(
             conn, resume_within=window, filtered=options.filtered
         )
     summary.run_id = run_id
@@ -206,11 +135,11 @@ def run_pass(
             expiry_days=settings.alert_expiry_days,
             should_stop=hooks.stop.is_set,
         )
-    selection = check_store.WorkSelection(
+    selection = run_store.WorkSelection(
         run_id=run_id, asins=options.asin_list, client=options.client
     )
-    summary.asins_to_check = summary.tokens_needed = check_store.count_work(conn, selection)
-    work = check_store.work_chunks(
+    summary.asins_to_check = summary.tokens_needed = run_store.count_work(conn, selection)
+    work = run_store.work_chunks(
         conn, selection, page_size=settings.batch_size * BATCHES_PER_WORK_PAGE
     )
     keepa = KeepaClient.from_settings(
@@ -246,7 +175,7 @@ def run_pass(
     summary.duration_seconds = round(time.monotonic() - started, 3)
     if run_id is not None:
         status = "partial" if summary.unchecked else "completed"
-        check_store.finish_run(conn, run_id=run_id, status=status, summary=run_record(summary))
+        run_store.finish_run(conn, run_id=run_id, status=status, summary=run_record(summary))
 
 
 def name_budget(settings: Settings, options: PassOptions) -> NameBudget:
@@ -396,203 +325,3 @@ def note_unnamed(context: PassContext) -> None:
         context.summary.warnings.append(
             f"{names.left_unnamed} ranked categories are shown by id: {names.stopped_because}"
         )
-
-
-def note_product_kind(summary: CheckSummary, snapshot: ProductSnapshot) -> None:
-    """Products Keepa has no ranks for, by kind: a parent's children are what to track."""
-    note = snapshot_note(snapshot)
-    if note and snapshot.product_type == VARIATION_PARENT:
-        summary.variation_parents.append(note)
-    elif note and snapshot.product_type == INVALID:
-        summary.invalid.append(note)
-
-
-def process_batch(
-    context: PassContext,
-    marketplace: str,
-    requested: list[str],
-    products: list[ProductSnapshot],
-    *,
-    keepa: KeepaClient,
-) -> tuple[list[int], list[tuple[str, int]]]:
-    """Name, diff and write a batch: one read, /category lookups if needed, one write.
-    Returns the outbox ids it queued and the (marketplace, category) pairs whose badge
-    moved."""
-    received_at = time.monotonic()
-    observed_at = context.hooks.clock()
-    summary = context.summary
-    categories = sorted({c for snapshot in products for c in snapshot.category_ranks})
-    known = check_store.load_batch(
-        context.conn, marketplace=marketplace, asins=requested, category_ids=categories
-    )
-    badge_categories = {
-        category
-        for snapshot in products
-        for category, entry in snapshot.category_ranks.items()
-        if entry.rank == 1
-    } | {
-        category
-        for entry in known.asins.values()
-        if entry.previous
-        for category in entry.previous.badges
-    }
-    named = name_batch(
-        keepa,
-        marketplace=marketplace,
-        snapshots=products,
-        cached=known.names,
-        first=badge_categories,
-        budget=context.names,
-        now=observed_at,
-        on_error=context.errors.append,
-    )
-    rules_by_client, defaults = context.rules
-    top = top_sizes([defaults, *(rule for rules in rules_by_client.values() for rule in rules)])
-    stale_before = observed_at - timedelta(hours=context.settings.keepa_stale_hours)
-    observed: list[check_store.ObservedProduct] = []
-    missing: list[ProductSnapshot] = []
-    changes: list[Change] = []
-    deliveries = []
-    unknown_after = context.settings.keepa_missing_passes_unknown
-    for snapshot in products:
-        entry = known.asins.get(snapshot.asin)
-        if entry is None:  # removed from tracking while the pass ran
-            continue
-        if snapshot.missing:
-            missing.append(snapshot)
-            label = f"{snapshot.asin} ({snapshot.marketplace})"
-            summary.missing_from_keepa.append(label)
-            if entry.missing_passes + 1 == unknown_after:
-                summary.now_unknown.append(label)
-            continue
-        snapshot = with_names(snapshot, named.names)
-        result = observe(entry.previous, snapshot, observed_at=observed_at, top=top)
-        summary.unavailable += not snapshot.available
-        summary.baselines += result.is_baseline
-        summary.stale += bool(snapshot.last_update and snapshot.last_update < stale_before)
-        note_product_kind(summary, snapshot)
-        observed.append(
-            check_store.ObservedProduct(
-                snapshot=snapshot,
-                state=result.state,
-                observed_at=observed_at,
-                moved_ranks=moved_ranks(
-                    entry.previous, result.state, main_category_id=snapshot.main_category_id
-                ),
-            )
-        )
-        changes.extend(result.changes)
-        for change in result.changes:
-            deliveries += deliveries_for(
-                change,
-                trackers=entry.trackers,
-                rules_by_client=rules_by_client,
-                defaults=defaults,
-                main_category_id=snapshot.main_category_id,
-            )
-    for change in changes:
-        summary.counts[change.kind] += 1
-    summary.changes += changes
-    calls = context.take_calls()
-    summary.tokens_used += sum(call.tokens_consumed or 0 for call in calls)
-    if context.options.dry_run or context.run_id is None:
-        context.conn.rollback()
-        return [], []
-    _, queued = check_store.write_batch(
-        context.conn,
-        run_id=context.run_id,
-        marketplace=marketplace,
-        products=observed,
-        names=named.rows,
-        changes=changes,
-        deliveries=deliveries,
-        calls=calls,
-        token_cost_usd=context.settings.keepa_token_cost_usd,
-        missing=missing,
-        missing_unknown_after=unknown_after,
-    )
-    summary.alerts_queued += len(queued)
-    latency = (time.monotonic() - received_at) * 1000
-    slowest = max(summary.detection_latency_ms_max or 0.0, latency)
-    summary.detection_latency_ms_max = round(slowest, 1)
-    categories = {(change.marketplace, change.category_id) for change in changes}
-    return queued, sorted(categories)
-
-
-def note_operations(
-    conn: psycopg.Connection,
-    *,
-    settings: Settings,
-    summary: CheckSummary,
-    failure: Exception | None,
-    hooks: PassHooks,
-) -> None:
-    """Judge the operations conditions after a pass, finished or failed (ops.py)."""
-    if summary.dry_run or summary.run_id is None or summary.interrupted:
-        return  # SIGTERM: nothing more is posted; the next pass judges
-    rejected = failure.status if isinstance(failure, KeepaAuthError) else None
-    answered = rejected is not None or summary.tokens_available is not None or summary.checked
-    facts = PassFacts(
-        now=hooks.clock(),
-        finished=failure is None,
-        keepa_answered=bool(answered),
-        keepa_rejected_status=rejected,
-        unchecked_for_tokens=len(summary.unchecked) if summary.stopped_for == "tokens" else 0,
-        refill_per_minute=summary.refill_per_minute,
-        deadline_hit=summary.stopped_for == "deadline",
-        unchecked=len(summary.unchecked),
-        run_deadline_minutes=settings.run_deadline_minutes,
-    )
-    sender = SlackSender.from_settings(settings) if settings.slack_bot_token else None
-    summary.conditions = watch_operations(
-        conn, settings, facts=facts, run_id=summary.run_id, sender=sender, show=hooks.show
-    )
-
-
-def absorb(summary: CheckSummary, report: DeliveryReport, context: PassContext) -> None:
-    summary.alerts_sent = report.sent
-    summary.alerts_printed = report.printed
-    summary.alerts_refused = report.refused
-    summary.alerts_expired = report.expired
-    summary.alerts_refused_because = report.refusals
-    summary.alerts_recovered = report.recovered
-    summary.alerts_folded_into_flapping = report.suppressed
-    summary.alerts_undelivered = report.pending
-    summary.alerts_updated = report.updated
-    context.errors += report.errors
-
-
-def flush_records(context: PassContext) -> None:
-    """API calls outside a written batch (failures, /token) and errors, in one transaction."""
-    calls = context.take_calls()
-    context.summary.tokens_used += sum(call.tokens_consumed or 0 for call in calls)
-    with context.conn.transaction():
-        log_store.record_api_calls(
-            context.conn,
-            calls,
-            run_id=context.run_id,
-            token_cost_usd=context.settings.keepa_token_cost_usd,
-        )
-        log_store.record_errors(context.conn, context.errors, run_id=context.run_id)
-    context.errors.clear()
-
-
-def record_failure(context: PassContext) -> None:
-    """Best effort on the way out of a failed pass: the connection may be the problem. The
-    run stays resumable either way."""
-    try:
-        flush_records(context)
-        if context.run_id is not None:
-            status = "partial" if context.summary.checked else "failed"
-            summary = run_record(context.summary)
-            check_store.finish_run(
-                context.conn, run_id=context.run_id, status=status, summary=summary
-            )
-    except psycopg.Error as exc:
-        log.warning("could not record the failure of this pass: %s", db.first_line(exc))
-        log.debug("the failure to record it", exc_info=True)
-
-
-def run_record(summary: CheckSummary) -> dict[str, object]:
-    """What check_runs keeps of the pass: the log line's record, free of secrets."""
-    return output.redacted(summary.log_record())

@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bestseller_cli import alerts
-from bestseller_cli.cli_check import AlertPrinter
-from bestseller_cli.cli_common import console, err_console, examples, print_json, settings
+from bestseller_cli.alerts import actions
+from bestseller_cli.cli.check import AlertPrinter
+from bestseller_cli.cli.common import console, err_console, examples, print_json, settings
 from bestseller_cli.kinds import kind_of
 
 alerts_app = typer.Typer(
@@ -32,7 +32,7 @@ def alerts_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List alerts, newest first, with their status and Slack's last error."""
-    rows = alerts.list_alerts(
+    rows = actions.list_alerts(
         settings(), undelivered_only=undelivered, limit=limit, now=datetime.now(UTC)
     )
     if as_json:
@@ -62,7 +62,7 @@ def alerts_list(
 def alerts_retry() -> None:
     """Deliver undelivered alerts now (those Slack refused included), e.g. after fixing the
     token or inviting the bot; a pass does the same at its end."""
-    report = alerts.retry(settings(), show=AlertPrinter(err=False), now=datetime.now(UTC))
+    report = actions.retry(settings(), show=AlertPrinter(err=False), now=datetime.now(UTC))
     if report is None:
         console.print("A check is running (the run lock is held); it delivers them.")
         return

@@ -10,17 +10,19 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from bestseller_cli import __version__, db, retention
-from bestseller_cli.cli_alerts import alerts_app
-from bestseller_cli.cli_asins import asins_app
-from bestseller_cli.cli_check import check, doctor
-from bestseller_cli.cli_clients import clients_app
-from bestseller_cli.cli_common import console, err_console, examples, settings
-from bestseller_cli.cli_prune import prune
-from bestseller_cli.cli_report import report
-from bestseller_cli.cli_settings import settings_app
+from bestseller_cli import __version__
+from bestseller_cli.cli.alerts import alerts_app
+from bestseller_cli.cli.asins import asins_app
+from bestseller_cli.cli.check import check, doctor
+from bestseller_cli.cli.clients import clients_app
+from bestseller_cli.cli.common import console, err_console, examples, settings
+from bestseller_cli.cli.prune import prune
+from bestseller_cli.cli.report import report
+from bestseller_cli.cli.settings import settings_app
 from bestseller_cli.errors import BestsellerError, DatabaseError
+from bestseller_cli.maintenance import retention
 from bestseller_cli.output import configure_from_environment, writes_json
+from bestseller_cli.store import db
 
 log = logging.getLogger("bestseller_cli")
 # Click's UsageError, whether Typer vendors Click or depends on it.

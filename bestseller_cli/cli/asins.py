@@ -9,9 +9,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from bestseller_cli import asin_store, db, product_kinds
-from bestseller_cli.asin_file import asins_in_file
-from bestseller_cli.cli_common import (
+from bestseller_cli.cli.asin_file import asins_in_file
+from bestseller_cli.cli.common import (
     client_name,
     console,
     examples,
@@ -22,7 +21,9 @@ from bestseller_cli.cli_common import (
 )
 from bestseller_cli.config import normalize_marketplace
 from bestseller_cli.errors import ConfigError
+from bestseller_cli.maintenance import product_notes
 from bestseller_cli.models import INVALID, PRODUCT_TYPES, VARIATION_PARENT, parse_asin
+from bestseller_cli.store import asin_store, db
 
 log = logging.getLogger(__name__)
 asins_app = typer.Typer(help="Add, remove and list the ASINs being watched.", no_args_is_help=True)
@@ -112,7 +113,7 @@ def asins_add(
             added, already = asin_store.add_tracked(
                 conn, asins=valid, marketplace=market, client=client, role=role
             )
-            notes = product_kinds.notes_for(
+            notes = product_notes.notes_for(
                 config, conn, asins=valid, marketplace=market, verify=verify
             )
         as_role = f", {role}" if role else ""

@@ -12,17 +12,18 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
-from bestseller_cli import healthcheck, monitor
-from bestseller_cli.check_summary import CheckSummary
-from bestseller_cli.cli_common import client_name, console, err_console, print_json, settings
-from bestseller_cli.doctor import run_doctor
+from bestseller_cli.check import healthcheck
+from bestseller_cli.check.context import PassOptions
+from bestseller_cli.check.run import run_check
+from bestseller_cli.check.shutdown import stop_on_sigterm
+from bestseller_cli.check.summary import CheckSummary
+from bestseller_cli.cli.common import client_name, console, err_console, print_json, settings
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.kinds import counts_text, kind_of
+from bestseller_cli.maintenance.doctor import run_doctor
 from bestseller_cli.models import Change, parse_asin
-from bestseller_cli.monitor import PassOptions
 from bestseller_cli.output import emit, stdout_is_json, writes_json
-from bestseller_cli.shutdown import stop_on_sigterm
-from bestseller_cli.slack import SlackMessage
+from bestseller_cli.slack.messages import SlackMessage
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def check(
             raise ConfigError(str(exc)) from None
         show = AlertPrinter(err=as_json)
         with stop_on_sigterm() as stop, check_progress(enabled=not as_json) as on_progress:
-            summary = monitor.run_check(
+            summary = run_check(
                 config,
                 options=PassOptions(asins=only, client=client, dry_run=dry_run),
                 show=show,

@@ -11,12 +11,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from bestseller_cli import client_store, db
-from bestseller_cli.cli_common import client_name, console, examples, print_json, settings
+from bestseller_cli.cli.common import client_name, console, examples, print_json, settings
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.kinds import KINDS
-from bestseller_cli.notify_config import check_channel, parse_quiet
-from bestseller_cli.routing import DELIVERY_MODES, Rule
+from bestseller_cli.rules.notify_config import check_channel, parse_quiet
+from bestseller_cli.rules.routing import DELIVERY_MODES, Rule
+from bestseller_cli.store import client_store, db
 
 clients_app = typer.Typer(
     help="Clients and their notification rules (channel, alerts, delivery).",

@@ -5,10 +5,10 @@ from typing import Annotated
 
 import typer
 
-from bestseller_cli import db
-from bestseller_cli.cli_common import console, print_json, settings
+from bestseller_cli.cli.common import console, print_json, settings
+from bestseller_cli.maintenance.retention import prune as prune_history
 from bestseller_cli.output import emit, stdout_is_json
-from bestseller_cli.retention import prune as prune_history
+from bestseller_cli.store import db
 
 
 def prune(

@@ -6,8 +6,7 @@ from typing import Annotated
 
 import typer
 
-from bestseller_cli import client_store, db
-from bestseller_cli.cli_common import (
+from bestseller_cli.cli.common import (
     client_name,
     console,
     err_console,
@@ -17,15 +16,16 @@ from bestseller_cli.cli_common import (
     write_csv,
 )
 from bestseller_cli.errors import ConfigError
-from bestseller_cli.report import build_report, parse_since
-from bestseller_cli.report_format import (
+from bestseller_cli.report.build import build_report, parse_since
+from bestseller_cli.report.formats import (
     CSV_FIELDS,
     csv_records,
     markdown_report,
     rich_report,
     slack_report,
 )
-from bestseller_cli.slack import SlackSender
+from bestseller_cli.slack.client import SlackSender
+from bestseller_cli.store import client_store, db
 
 
 def report(
@@ -36,7 +36,7 @@ def report(
         str | None, typer.Option(callback=client_name, help="Only this client's ASINs.")
     ] = None,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print JSON (shape: bestseller_cli/report_models.py).")
+        bool, typer.Option("--json", help="Print JSON (shape: rules/report_models.py).")
     ] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print one CSV row per ASIN.")] = False,
     as_markdown: Annotated[bool, typer.Option("--markdown", help="Print Markdown.")] = False,

@@ -5,9 +5,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bestseller_cli import client_store, db
-from bestseller_cli.cli_common import console, examples, print_json, settings
-from bestseller_cli.notify_config import GLOBAL_KEYS, global_key, parse_global_value
+from bestseller_cli.cli.common import console, examples, print_json, settings
+from bestseller_cli.rules.notify_config import GLOBAL_KEYS, global_key, parse_global_value
+from bestseller_cli.store import client_store, db
 
 settings_app = typer.Typer(
     help="Global notification defaults, for ASINs no client rule covers.", no_args_is_help=True

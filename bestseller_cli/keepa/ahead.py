@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from bestseller_cli.keepa import KeepaClient
+from bestseller_cli.keepa.client import KeepaClient
 from bestseller_cli.models import ProductSnapshot
 
 

@@ -7,14 +7,14 @@ from typing import Literal
 
 import psycopg
 
-from bestseller_cli import asin_store, client_store, db, history_store, ops_store
 from bestseller_cli.config import Settings
 from bestseller_cli.errors import BestsellerError, SlackError
-from bestseller_cli.keepa import KeepaClient
-from bestseller_cli.ops_rules import KINDS, utc
-from bestseller_cli.product_kinds import kind_note
+from bestseller_cli.keepa.client import KeepaClient
 from bestseller_cli.redact import redact
-from bestseller_cli.slack import SlackSender
+from bestseller_cli.rules.ops_rules import KINDS, utc
+from bestseller_cli.rules.product_kinds import kind_note
+from bestseller_cli.slack.client import SlackSender
+from bestseller_cli.store import asin_store, client_store, db, history_store, ops_store
 
 Status = Literal["ok", "warn", "fail"]
 

@@ -15,8 +15,8 @@ from datetime import UTC, datetime, time, timedelta
 
 import psycopg
 
-from bestseller_cli import db, history_store
 from bestseller_cli.errors import DatabaseError
+from bestseller_cli.store import db, history_store
 
 
 @dataclass

@@ -6,11 +6,10 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import psycopg
 
-from bestseller_cli import client_store, ops_store, report_queries
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.kinds import count
 from bestseller_cli.models import Change
-from bestseller_cli.report_models import (
+from bestseller_cli.rules.report_models import (
     AlertCounts,
     AsinSummary,
     Changes,
@@ -21,7 +20,8 @@ from bestseller_cli.report_models import (
     Report,
     Streak,
 )
-from bestseller_cli.report_queries import HistoryStats, UsageTotals
+from bestseller_cli.store import client_store, ops_store, report_queries
+from bestseller_cli.store.report_queries import HistoryStats, UsageTotals
 
 _RELATIVE = re.compile(r"^(\d+)\s*(m|min|h|d|w)$")
 _UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}

@@ -10,14 +10,14 @@ from rich.text import Text
 
 from bestseller_cli.kinds import KINDS, counts_text, kind_of
 from bestseller_cli.models import Change
-from bestseller_cli.report_models import (
+from bestseller_cli.rules.report_models import (
     AsinSummary,
     Holder,
     OpsConditionEntry,
     Report,
     Streak,
 )
-from bestseller_cli.slack import SlackMessage, amazon_url, escape_mrkdwn, truncate
+from bestseller_cli.slack.messages import SlackMessage, amazon_url, escape_mrkdwn, truncate
 
 MAX_ROWS = 50  # per human or Markdown table; --json and --csv are complete
 SLACK_LINES = 15  # per digest section

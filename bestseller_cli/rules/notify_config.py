@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bestseller_cli.errors import ConfigError
-from bestseller_cli.routing import DELIVERY_MODES, Rule
+from bestseller_cli.rules.routing import DELIVERY_MODES, Rule
 
 _CHANNEL = re.compile(r"^#?[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Any, Literal, assert_never
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bestseller_cli.badges import TopSizes, crosses_top
 from bestseller_cli.kinds import ChangeKind, kind_of
 from bestseller_cli.models import Change
+from bestseller_cli.rules.badges import TopSizes, crosses_top
 
 DeliveryMode = Literal["instant", "hourly", "daily"]
 DELIVERY_MODES: tuple[str, ...] = ("instant", "hourly", "daily")

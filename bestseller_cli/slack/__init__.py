@@ -1,0 +1,2 @@
+"""Slack's client apart from building its messages. Imports rules and the shared modules; never
+the stores."""

@@ -1,6 +1,6 @@
-"""Slack: Block Kit messages for badge changes, and delivery that a lost answer cannot double.
+"""Slack delivery that a lost answer cannot double. The messages are built in `messages`.
 
-Messages are pure functions of `Change`. `SlackSender` posts them with metadata naming
+`SlackSender` posts them with metadata naming
 the outbox ids they carry, so a message whose answer was lost is found again in the
 channel's history instead of being posted twice (see DELIVERY.md).
 """
@@ -8,7 +8,6 @@ channel's history instead of being posted twice (see DELIVERY.md).
 import http.client
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.error import URLError
@@ -21,20 +20,13 @@ from slack_sdk.web import SlackResponse
 
 from bestseller_cli.config import Settings
 from bestseller_cli.errors import ConfigError, SlackError
-from bestseller_cli.kinds import count, counts_text, kind_of
-from bestseller_cli.models import Change
 from bestseller_cli.redact import redact, register_secret
+from bestseller_cli.slack.messages import SlackMessage, as_utc
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 EVENT_TYPE = "bestseller_alert"
-MAX_BLOCKS = 50
-MAX_TEXT = 3000  # a section's or context element's text
-_MAX_HEADER = 150
-_TITLE_CHARS = 150
-_DIGEST_TITLE_CHARS = 80
-_CATEGORY_CHARS = 100
 # How far before the first attempt to read history for a post whose answer was lost.
 _CLOCK_MARGIN = timedelta(minutes=10)
 # `ok: false` codes worth retrying; every other code is permanent.
@@ -50,137 +42,6 @@ _HINTS = {
     **dict.fromkeys(TOKEN_REFUSALS, "fix SLACK_BOT_TOKEN or the app's scopes"),
     **dict.fromkeys(CHANNEL_REFUSALS, "invite the bot to the channel or fix the channel id"),
 }
-
-
-@dataclass(frozen=True)
-class SlackMessage:
-    text: str  # notification and fallback text (mrkdwn)
-    blocks: list[dict[str, Any]]
-
-
-def escape_mrkdwn(text: str) -> str:
-    """Escape Slack's three control characters so user text shows as typed."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def truncate(text: str, limit: int) -> str:
-    """Collapse whitespace and cut to `limit` characters, at a word boundary when one is near."""
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    if space >= limit * 2 // 3:
-        cut = cut[:space]
-    return cut.rstrip(" ,.;:-") + "…"
-
-
-def amazon_url(asin: str, marketplace: str) -> str:
-    return f"https://www.amazon.{marketplace}/dp/{asin}"
-
-
-def rank_transition(change: Change) -> str:
-    """`#4 → #1`, `#1 → no longer ranked`, `new in category → #1`."""
-    before = "new in category" if change.rank_before is None else f"#{change.rank_before:,}"
-    after = "no longer ranked" if change.rank_after is None else f"#{change.rank_after:,}"
-    return f"{before} → {after}"
-
-
-def alert_message(change: Change, *, extra_lines: Sequence[str] = ()) -> SlackMessage:
-    """One change as a phone-readable message; `extra_lines` (plain text) go in small print."""
-    url = amazon_url(change.asin, change.marketplace)
-    title = _product_title(change, _TITLE_CHARS)
-    category = _category_label(change)
-    fields = [
-        f"*Category*\n{category}",
-        f"*Rank in category*\n{rank_transition(change)}",
-        f"*ASIN*\n<{url}|{change.asin}>",
-        f"*Marketplace*\namazon.{change.marketplace}",
-    ]
-    if change.main_rank is not None:
-        fields.append(f"*Main Best Sellers Rank*\n#{change.main_rank:,}")
-    fields.append(f"*Detected*\n{_slack_date(change.detected_at)}")
-    headline = _headline(change)
-    blocks: list[dict[str, Any]] = [
-        _header(headline),
-        _section(f"*<{url}|{title}>*"),
-        {"type": "section", "fields": [{"type": "mrkdwn", "text": field} for field in fields]},
-    ]
-    if extra_lines:
-        blocks.append(
-            _context("\n".join(escape_mrkdwn(truncate(line, 500)) for line in extra_lines))
-        )
-    text = (
-        f"{headline}: {title} ({change.asin}, amazon.{change.marketplace})"
-        f" — {category} {rank_transition(change)}"
-    )
-    return SlackMessage(text=text, blocks=blocks)
-
-
-def digest_message(changes: Sequence[Change], *, title: str) -> SlackMessage:
-    """Several changes in one message; past Slack's 50 blocks the rest become `…and N more`."""
-    counts = count(change.kind for change in changes)
-    summary = counts_text(counts, separator=" · ", emoji=True)
-    blocks = [_header(title), _context(summary)]
-    room = MAX_BLOCKS - len(blocks)
-    shown = changes if len(changes) <= room else changes[: room - 1]
-    blocks += [_section(_digest_line(change)) for change in shown]
-    if len(shown) < len(changes):
-        blocks.append(_context(f"…and {len(changes) - len(shown)} more"))
-    text = f"{escape_mrkdwn(truncate(title, _MAX_HEADER))}: {summary}"
-    return SlackMessage(text=text, blocks=blocks)
-
-
-def _digest_line(change: Change) -> str:
-    url = amazon_url(change.asin, change.marketplace)
-    line = (
-        f"{kind_of(change.kind).emoji} *<{url}|{_product_title(change, _DIGEST_TITLE_CHARS)}>*\n"
-        f"{_category_label(change)} {rank_transition(change)} · `{change.asin}`"
-        f" · amazon.{change.marketplace}"
-    )
-    if change.main_rank is not None:
-        line += f" · BSR #{change.main_rank:,}"
-    return line
-
-
-def _headline(change: Change) -> str:
-    kind = kind_of(change.kind)
-    return f"{kind.emoji} {kind.label}"
-
-
-def _product_title(change: Change, limit: int) -> str:
-    return escape_mrkdwn(truncate(change.title or f"ASIN {change.asin}", limit))
-
-
-def _category_label(change: Change) -> str:
-    name = change.category_name or f"category {change.category_id}"
-    return escape_mrkdwn(truncate(name, _CATEGORY_CHARS))
-
-
-def _slack_date(moment: datetime) -> str:
-    """Shown in the reader's time zone by Slack; UTC where the token cannot be rendered."""
-    moment = _as_utc(moment)
-    utc = moment.strftime("%Y-%m-%d %H:%M UTC")
-    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{utc}>"
-
-
-def _header(text: str) -> dict[str, Any]:
-    plain = {"type": "plain_text", "text": truncate(text, _MAX_HEADER), "emoji": True}
-    return {"type": "header", "text": plain}
-
-
-def _section(mrkdwn: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn[:MAX_TEXT]}}
-
-
-def _context(mrkdwn: str) -> dict[str, Any]:
-    if len(mrkdwn) > MAX_TEXT:  # whole lines only, so no entity or link is cut in half
-        mrkdwn = mrkdwn[: max(mrkdwn.rfind("\n", 0, MAX_TEXT - 2), 0)] + "\n…"
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": mrkdwn}]}
-
-
-def _as_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 class SlackDeliveryUnknown(SlackError):
@@ -275,7 +136,7 @@ class SlackSender:
             page = self._request(
                 "conversations.history",
                 channel=channel,
-                oldest=f"{_as_utc(oldest).timestamp():.6f}",
+                oldest=f"{as_utc(oldest).timestamp():.6f}",
                 include_all_metadata=True,
                 limit=200,
                 cursor=cursor,

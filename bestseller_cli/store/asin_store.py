@@ -13,8 +13,8 @@ from datetime import datetime
 import psycopg
 from psycopg.rows import class_row
 
-from bestseller_cli.client_store import client_id
-from bestseller_cli.history_store import purge_history
+from bestseller_cli.store.client_store import client_id
+from bestseller_cli.store.history_store import purge_history
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
-"""What a check (the monitoring pass) stores: its runs and, per batch, what it observed and
-which badges changed.
+"""What a check (the monitoring pass) stores per batch: what it observed and which badges
+changed (its runs and work list are run_store's).
 
-Owns check_runs, asin_current_state, category_names and bestseller_changes. The batch
+Owns asin_current_state, category_names and bestseller_changes. The batch
 write is one statement, so a batch is written whole or not at all; with them it appends to
 the history (asin_checks, rank_points, asin_details: history_store's), queues the
 changes' alerts (notification_log: outbox_store's) and logs the batch's Keepa calls
@@ -9,155 +9,33 @@ changes' alerts (notification_log: outbox_store's) and logs the batch's Keepa ca
 what).
 """
 
-import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from bestseller_cli.category_names import CachedName, NameRow
-from bestseller_cli.client_store import client_id
-from bestseller_cli.errors import ConfigError
-from bestseller_cli.log_store import INSERT_API_CALLS_SQL, api_call_records
-from bestseller_cli.models import (
-    ApiCall,
-    CategoryRank,
-    Change,
-    ProductSnapshot,
-    StoredState,
-)
-from bestseller_cli.routing import Delivery
-
-# --- runs -------------------------------------------------------------------------------
-
-
-def start_run(
-    conn: psycopg.Connection, *, resume_within: timedelta, filtered: bool = False
-) -> tuple[int, bool]:
-    """Resume the latest full pass that left ASINs unchecked (crash, deadline, tokens) if it
-    is recent enough; otherwise start a new one. Returns (run id, resumed).
-
-    A filtered pass (--asin, --client) always starts its own run, which no full pass
-    resumes: it neither takes over nor completes an interrupted full pass."""
-    with conn.transaction():
-        row = None
-        if not filtered:
-            row = conn.execute(
-                "SELECT id FROM check_runs WHERE status IN ('running', 'partial')"
-                " AND NOT filtered AND started_at > now() - %s ORDER BY started_at DESC LIMIT 1",
-                (resume_within,),
-            ).fetchone()
-        if row:
-            conn.execute(
-                "UPDATE check_runs SET status = 'running', finished_at = NULL,"
-                " attempts = attempts + 1 WHERE id = %s",
-                (row[0],),
-            )
-            return row[0], True
-        row = conn.execute(
-            "INSERT INTO check_runs (filtered) VALUES (%s) RETURNING id", (filtered,)
-        ).fetchone()
-        assert row is not None
-        return row[0], False
-
-
-def finish_run(
-    conn: psycopg.Connection, *, run_id: int, status: str, summary: dict[str, object]
-) -> None:
-    """Close the run; its summary keeps the database's size then (`doctor`'s growth)."""
-    with conn.transaction():
-        conn.execute(
-            "UPDATE check_runs SET status = %s, finished_at = now(),"
-            " summary = %s || jsonb_build_object('database_bytes',"
-            "  pg_database_size(current_database())) WHERE id = %s",
-            (status, Jsonb(summary), run_id),
-        )
-
-
-# Tracked, active, selected, and not yet checked by this run (a resumed run skips what it did).
-WORK_SOURCE = """
-FROM tracked_asins t
-LEFT JOIN clients c ON c.id = t.client_id
-LEFT JOIN asin_current_state s ON s.asin = t.asin AND s.marketplace = t.marketplace
-WHERE t.active
-  AND (%(asins)s::text[] IS NULL OR t.asin = ANY(%(asins)s))
-  AND (%(client)s::text IS NULL OR c.name = %(client)s)
-  AND (%(run)s::bigint IS NULL OR s.last_run_id IS DISTINCT FROM %(run)s)
-"""
+from bestseller_cli.models import ApiCall, CategoryRank, Change, ProductSnapshot, StoredState
+from bestseller_cli.rules.routing import Delivery
+from bestseller_cli.store.log_store import INSERT_API_CALLS_SQL, api_call_records
 
 
 @dataclass(frozen=True)
-class WorkSelection:
-    run_id: int | None
-    asins: list[str] | None = None
-    client: str | None = None
-
-    def params(self) -> dict[str, object]:
-        return {"run": self.run_id, "asins": self.asins, "client": self.client}
+class CachedName:
+    name: str | None  # None: Keepa's /category had no name for it when asked
+    fetched_at: datetime
 
 
-def check_selection(
-    conn: psycopg.Connection, *, asins: list[str] | None, client: str | None
-) -> None:
-    """A filtered check that would check nothing is a typo: refuse an unknown client, or an
-    ASIN not watched (by that client)."""
-    client_id(conn, client)
-    if not asins:
-        return
-    watched = {
-        row[0]
-        for row in conn.execute(
-            "SELECT DISTINCT t.asin FROM tracked_asins t LEFT JOIN clients c ON c.id = t.client_id"
-            " WHERE t.active AND t.asin = ANY(%s) AND (%s::text IS NULL OR c.name = %s)",
-            (asins, client, client),
-        )
-    }
-    missing = [asin for asin in dict.fromkeys(asins) if asin not in watched]
-    if missing:
-        by = f" by client {client}" if client else ""
-        raise ConfigError(
-            f"not watched{by}: {', '.join(missing)} (add with `bestseller asins add`)"
-        )
+@dataclass(frozen=True)
+class NameRow:
+    """A name to store in category_names; source 'tree' (categoryTree) or 'lookup' (None:
+    Keepa has no name for it)."""
 
-
-def count_work(conn: psycopg.Connection, selection: WorkSelection) -> int:
-    """(ASIN, marketplace) pairs the pass will fetch: one Keepa token each."""
-    row = conn.execute(
-        f"SELECT count(*) FROM (SELECT DISTINCT t.marketplace, t.asin {WORK_SOURCE}) work",
-        selection.params(),
-    ).fetchone()
-    return row[0] if row else 0
-
-
-def work_chunks(
-    conn: psycopg.Connection, selection: WorkSelection, *, page_size: int
-) -> Iterator[tuple[str, list[str]]]:
-    """The pass's work as (marketplace, ASINs) chunks in key order, read a page at a time
-    (keyset), so memory does not grow with the watch list."""
-    after = ("", "")
-    while True:
-        rows = conn.execute(
-            f"SELECT DISTINCT t.marketplace, t.asin {WORK_SOURCE}"
-            " AND (t.marketplace, t.asin) > (%(after_marketplace)s, %(after_asin)s)"
-            " ORDER BY t.marketplace, t.asin LIMIT %(limit)s",
-            {
-                **selection.params(),
-                "after_marketplace": after[0],
-                "after_asin": after[1],
-                "limit": page_size,
-            },
-        ).fetchall()
-        for marketplace, group in itertools.groupby(rows, key=lambda row: row[0]):
-            yield marketplace, [asin for _, asin in group]
-        if len(rows) < page_size:
-            return
-        after = rows[-1]
-
-
-# --- per-batch state ----------------------------------------------------------------
+    category_id: int
+    name: str | None
+    source: str
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,11 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import class_row, dict_row
 
-from bestseller_cli import outbox_store
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.models import parse_client_name
-from bestseller_cli.notify_config import GLOBAL_KEYS, GlobalSettings, updated_rule
-from bestseller_cli.routing import Rule, deliver_after
+from bestseller_cli.rules.notify_config import GLOBAL_KEYS, GlobalSettings, updated_rule
+from bestseller_cli.rules.routing import Rule, deliver_after
+from bestseller_cli.store import outbox_store
 
 
 def client_id(conn: psycopg.Connection, name: str | None) -> int | None:

@@ -137,7 +137,7 @@ def database_errors(then: str) -> Iterator[None]:
 
 
 def migration_files() -> list[tuple[str, str]]:
-    folder = resources.files("bestseller_cli") / "migrations"
+    folder = resources.files("bestseller_cli.store") / "migrations"
     files = sorted(
         (entry.name, entry.read_text()) for entry in folder.iterdir() if entry.name.endswith(".sql")
     )

@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 import psycopg
 from psycopg.rows import class_row
 
-from bestseller_cli.ops_rules import Condition, LastAttempt
-from bestseller_cli.outbox_store import UNDELIVERED_STATUSES
 from bestseller_cli.redact import redact
+from bestseller_cli.rules.ops_rules import Condition, LastAttempt
+from bestseller_cli.store.outbox_store import UNDELIVERED_STATUSES
 
 # How far back a channel's last delivery attempt is looked for.
 ATTEMPT_HORIZON = timedelta(days=7)

@@ -6,11 +6,12 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from typer.testing import CliRunner
 
-from bestseller_cli import asin_store, outbox_store
-from bestseller_cli.cli import app
+from bestseller_cli.check.run import run_check
+from bestseller_cli.cli.app import app
 from bestseller_cli.config import load_settings
-from bestseller_cli.monitor import run_check
-from bestseller_cli.slack import SlackSender, alert_message
+from bestseller_cli.slack.client import SlackSender
+from bestseller_cli.slack.messages import alert_message
+from bestseller_cli.store import asin_store, outbox_store
 from fakes import SLACK_TEST_TOKEN
 from fakes.keepa_server import FakeKeepa
 from fakes.slack_server import FakeSlack

@@ -10,13 +10,13 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from bestseller_cli import asin_store
-from bestseller_cli.check_summary import CheckSummary
-from bestseller_cli.cli import app
+from bestseller_cli.check.run import run_check
+from bestseller_cli.check.summary import CheckSummary
+from bestseller_cli.cli.app import app
 from bestseller_cli.config import load_settings
 from bestseller_cli.errors import BestsellerError
-from bestseller_cli.monitor import run_check
-from bestseller_cli.ops_rules import LastAttempt, Limits, PassFacts, judge
+from bestseller_cli.rules.ops_rules import LastAttempt, Limits, PassFacts, judge
+from bestseller_cli.store import asin_store
 from fakes.keepa_server import FakeKeepa
 from fakes.slack_server import FakeSlack, PostedMessage
 from tests.conftest import SLACK_CHANNEL

@@ -5,9 +5,9 @@ from datetime import UTC, datetime, time, timedelta
 
 import psycopg
 
-from bestseller_cli import asin_store, client_store
+from bestseller_cli.check.run import run_check
 from bestseller_cli.config import load_settings
-from bestseller_cli.monitor import run_check
+from bestseller_cli.store import asin_store, client_store
 from fakes.keepa_server import FakeKeepa
 from fakes.slack_server import FakeSlack
 from tests.conftest import SLACK_CHANNEL
@@ -160,7 +160,7 @@ def test_the_report_counts_what_the_alerts_said(keepa: FakeKeepa, slack: FakeSla
 
     from typer.testing import CliRunner
 
-    from bestseller_cli.cli import app
+    from bestseller_cli.cli.app import app
 
     asin_store.add_tracked(conn, asins=[OURS, THEIRS], marketplace="com", client=None)
     conn.execute("UPDATE global_notification_settings SET renotify_window_minutes = 0")

@@ -10,13 +10,13 @@ from typing import Any
 import psycopg
 import pytest
 
-from bestseller_cli import asin_store
+from bestseller_cli.check.run import run_check
 from bestseller_cli.config import load_settings
-from bestseller_cli.monitor import run_check
+from bestseller_cli.store import asin_store
 from fakes.keepa_server import FakeKeepa
 from fakes.slack_server import FakeSlack, RecordedRequest, _Scripted
+from tests.check.test_alert_story import text_of
 from tests.conftest import SLACK_CHANNEL
-from tests.test_alert_story import text_of
 
 GADGETS = 289913
 # Work is fetched in key order: with BATCH_SIZE=1 the loser is the first batch, the new

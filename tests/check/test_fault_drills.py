@@ -19,10 +19,10 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from bestseller_cli import asin_store, check_store, db
-from bestseller_cli.cli import app
+from bestseller_cli.check.run import run_check
+from bestseller_cli.cli.app import app
 from bestseller_cli.config import load_settings
-from bestseller_cli.monitor import run_check
+from bestseller_cli.store import asin_store, check_store, db
 from fakes import SLACK_TEST_TOKEN
 from fakes.keepa_server import FakeKeepa
 from fakes.slack_server import FakeSlack, RecordedRequest

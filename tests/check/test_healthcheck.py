@@ -10,9 +10,9 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from bestseller_cli import asin_store
-from bestseller_cli.cli import app
-from bestseller_cli.healthcheck import ping_url
+from bestseller_cli.check.healthcheck import ping_url
+from bestseller_cli.cli.app import app
+from bestseller_cli.store import asin_store
 from fakes.keepa_server import FakeKeepa
 
 SECRET = "5f0e6b1c-ping-secret"

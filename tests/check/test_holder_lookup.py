@@ -4,15 +4,15 @@ best seller list, once per category per pass, within a token budget, and says so
 import psycopg
 import pytest
 
-from bestseller_cli import asin_store
+from bestseller_cli.check.holder_lookup import look_up_holders
+from bestseller_cli.check.run import run_check
 from bestseller_cli.config import load_settings
-from bestseller_cli.holder_lookup import look_up_holders
-from bestseller_cli.keepa import KeepaClient
-from bestseller_cli.monitor import run_check
+from bestseller_cli.keepa.client import KeepaClient
+from bestseller_cli.store import asin_store
 from fakes.keepa_server import FakeKeepa
 from fakes.slack_server import FakeSlack
+from tests.check.test_alert_story import text_of
 from tests.conftest import SLACK_CHANNEL
-from tests.test_alert_story import text_of
 
 GADGETS, HEADPHONES, KITCHEN = 289913, 3015427011, 1055398
 OURS, RIVAL, OUTSIDER = "B0OURS0001", "B0RIVAL001", "B0OUTSIDE1"

@@ -6,10 +6,11 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from bestseller_cli import asin_store, client_store, db
-from bestseller_cli.cli import app
+from bestseller_cli.check.context import PassOptions
+from bestseller_cli.check.run import run_check
+from bestseller_cli.cli.app import app
 from bestseller_cli.config import load_settings
-from bestseller_cli.monitor import PassOptions, run_check
+from bestseller_cli.store import asin_store, client_store, db
 from fakes.keepa_server import FakeKeepa
 from fakes.trickle_server import TricklingKeepa
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from bestseller_cli.check_summary import CheckSummary
-from bestseller_cli.cli_check import print_summary
+from bestseller_cli.check.summary import CheckSummary
+from bestseller_cli.cli.check import print_summary
 from bestseller_cli.kinds import KINDS
 
 # Fields the table tells another way (its title, a line of their own, another row).

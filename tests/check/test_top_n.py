@@ -9,13 +9,13 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from bestseller_cli.cli import app
+from bestseller_cli.check.run import run_check
+from bestseller_cli.cli.app import app
 from bestseller_cli.config import load_settings
-from bestseller_cli.monitor import run_check
 from fakes.keepa_server import FakeKeepa
 from fakes.slack_server import FakeSlack
+from tests.check.test_alert_story import text_of
 from tests.conftest import SLACK_CHANNEL
-from tests.test_alert_story import text_of
 
 KITCHEN, GADGETS = 1055398, 289913  # the main category (listed first), a subcategory
 OURS, THEIRS = "B0OURS0001", "B0THEIRS01"

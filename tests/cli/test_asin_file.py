@@ -2,7 +2,7 @@
 
 import pytest
 
-from bestseller_cli.asin_file import asins_in_file
+from bestseller_cli.cli.asin_file import asins_in_file
 
 
 def test_a_plain_list_whose_first_line_has_a_typo_is_not_taken_for_a_header() -> None:

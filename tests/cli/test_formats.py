@@ -17,10 +17,10 @@ import pytest
 from typer.main import get_command
 from typer.testing import CliRunner
 
-from bestseller_cli import asin_store, client_store
-from bestseller_cli.cli import app
-from bestseller_cli.notify_config import GLOBAL_KEYS
+from bestseller_cli.cli.app import app
 from bestseller_cli.output import utc_timestamp
+from bestseller_cli.rules.notify_config import GLOBAL_KEYS
+from bestseller_cli.store import asin_store, client_store
 from fakes.keepa_server import FakeKeepa
 from tests.test_docs import COMMANDS
 

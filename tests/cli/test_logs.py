@@ -13,8 +13,8 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from bestseller_cli import asin_store
-from bestseller_cli.cli import app
+from bestseller_cli.cli.app import app
+from bestseller_cli.store import asin_store
 from fakes import KEEPA_TEST_KEY
 from fakes.keepa_server import FakeKeepa
 

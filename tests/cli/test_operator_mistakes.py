@@ -11,10 +11,10 @@ import pytest
 from psycopg.conninfo import make_conninfo
 from typer.testing import CliRunner, Result
 
-from bestseller_cli import asin_store, client_store
-from bestseller_cli.cli import app
+from bestseller_cli.check.run import run_check
+from bestseller_cli.cli.app import app
 from bestseller_cli.config import Settings, load_settings
-from bestseller_cli.monitor import run_check
+from bestseller_cli.store import asin_store, client_store
 from fakes.keepa_server import FakeKeepa
 from fakes.slack_server import FakeSlack
 from tests.conftest import SLACK_CHANNEL
@@ -400,7 +400,7 @@ def test_doctor_on_a_database_without_migrations_reports_them_and_checks_the_res
 def test_a_blank_value_means_unset_for_every_setting(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    example = Path(__file__).parent.parent / ".env.example"
+    example = Path(__file__).parents[2] / ".env.example"
     names = [
         line.split("=", 1)[0]
         for line in example.read_text().splitlines()

@@ -10,8 +10,8 @@ import pytest
 from psycopg.types.json import Jsonb
 from typer.testing import CliRunner, Result
 
-from bestseller_cli import cli, cli_clients
-from bestseller_cli.cli import app
+from bestseller_cli.cli.app import app
+from bestseller_cli.output import console
 
 runner = CliRunner()
 
@@ -19,8 +19,7 @@ runner = CliRunner()
 @pytest.fixture
 def wide(monkeypatch: pytest.MonkeyPatch) -> None:
     """Rich tables as wide as a big terminal, so no cell is wrapped."""
-    for console in (cli.console, cli_clients.console):
-        monkeypatch.setattr(console, "_width", 200)
+    monkeypatch.setattr(console, "_width", 200)
 
 
 def run(*args: str, stdin: str | None = None) -> Result:

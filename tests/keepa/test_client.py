@@ -14,12 +14,14 @@ import psycopg
 import pytest
 from pytest_httpx import HTTPXMock
 
-from bestseller_cli import log_store
 from bestseller_cli.config import Settings
 from bestseller_cli.errors import KeepaAuthError, KeepaError
-from bestseller_cli.keepa import KeepaClient, KeepaOutOfTokens, TokenStatus, parse_product
-from bestseller_cli.keepa_ahead import Fetched, fetch_ahead
+from bestseller_cli.keepa.ahead import Fetched, fetch_ahead
+from bestseller_cli.keepa.answers import KeepaOutOfTokens
+from bestseller_cli.keepa.client import KeepaClient
+from bestseller_cli.keepa.payload import TokenStatus, parse_product
 from bestseller_cli.models import ApiCall, CategoryRank, ErrorEvent
+from bestseller_cli.store import log_store
 from fakes import KEEPA_TEST_KEY
 from fakes.keepa_payloads import envelope, not_enough_tokens, product, unknown_product
 from fakes.trickle_server import TricklingKeepa
@@ -611,7 +613,7 @@ def test_the_key_appears_in_no_log_output_exception_or_stored_row(
             client.fetch([A, B], marketplace="com")
         except KeepaError as exc:
             failure = exc
-            logging.getLogger("bestseller_cli.monitor").error("pass failed", exc_info=exc)
+            logging.getLogger("bestseller_cli.check.run").error("pass failed", exc_info=exc)
             reported.errors.append(
                 ErrorEvent(source="keepa", kind=type(exc).__name__, message=str(exc))
             )

@@ -13,14 +13,16 @@ import pytest
 from pytest_httpx import HTTPXMock
 from typer.testing import CliRunner
 
-from bestseller_cli import asin_store
-from bestseller_cli.check_summary import CheckSummary
-from bestseller_cli.cli import app
+from bestseller_cli.check.context import PassOptions
+from bestseller_cli.check.run import run_check
+from bestseller_cli.check.summary import CheckSummary
+from bestseller_cli.cli.app import app
 from bestseller_cli.config import load_settings
 from bestseller_cli.errors import KeepaError
-from bestseller_cli.keepa import KeepaClient, parse_product
-from bestseller_cli.monitor import PassOptions, run_check
-from bestseller_cli.slack import SlackMessage
+from bestseller_cli.keepa.client import KeepaClient
+from bestseller_cli.keepa.payload import parse_product
+from bestseller_cli.slack.messages import SlackMessage
+from bestseller_cli.store import asin_store
 from fakes import KEEPA_TEST_KEY
 from fakes.keepa_payloads import (
     BROWSE_LEAF,
@@ -32,7 +34,7 @@ from fakes.keepa_payloads import (
     variation_parent,
 )
 from fakes.keepa_server import FakeKeepa
-from tests.test_alert_story import text_of
+from tests.check.test_alert_story import text_of
 
 ELECTRONICS, ACCESSORIES, HEADPHONES = 172282, 281407, 3015427011
 OURS, CHILD_1, CHILD_2, PARENT, NOBODY = (

@@ -11,11 +11,12 @@ import pytest
 from psycopg.types.json import Jsonb
 from typer.testing import CliRunner, Result
 
-from bestseller_cli import cli, report_models
-from bestseller_cli.cli import app
+from bestseller_cli.cli.app import app
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.kinds import count
-from bestseller_cli.report import parse_since
+from bestseller_cli.output import console
+from bestseller_cli.report.build import parse_since
+from bestseller_cli.rules import report_models
 from fakes import SLACK_TEST_TOKEN
 from fakes.slack_server import FakeSlack
 
@@ -334,7 +335,7 @@ def test_markdown_report_has_a_table_per_section(seeded: psycopg.Connection) -> 
 def test_human_report_shows_the_summary_and_tables(
     seeded: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli.console, "_width", 220)
+    monkeypatch.setattr(console, "_width", 220)
     result = run("report")
     assert result.exit_code == 0, result.stderr
     assert "Badges: 3 gained, 1 lost; 2 ASIN(s) hold #1 now" in result.stdout

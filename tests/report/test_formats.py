@@ -1,4 +1,4 @@
-"""A report as text (report_format.py): the same Report drawn as Markdown, CSV rows, a Slack
+"""A report as text (report/formats.py): the same Report drawn as Markdown, CSV rows, a Slack
 digest and terminal tables, without a database."""
 
 from datetime import UTC, datetime, timedelta, timezone
@@ -8,7 +8,7 @@ from rich.console import Console
 
 from bestseller_cli.kinds import count
 from bestseller_cli.models import Change
-from bestseller_cli.report_format import (
+from bestseller_cli.report.formats import (
     CSV_FIELDS,
     MAX_ROWS,
     SLACK_LINES,
@@ -21,7 +21,7 @@ from bestseller_cli.report_format import (
     summary_lines,
     when,
 )
-from bestseller_cli.report_models import (
+from bestseller_cli.rules.report_models import (
     AlertCounts,
     AsinSummary,
     Changes,

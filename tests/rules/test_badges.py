@@ -2,8 +2,8 @@
 
 from datetime import UTC, datetime, timedelta
 
-from bestseller_cli.badges import TopSizes, moved_ranks, observe
 from bestseller_cli.models import CategoryRank, ProductSnapshot
+from bestseller_cli.rules.badges import TopSizes, moved_ranks, observe
 
 T0 = datetime(2026, 11, 1, 12, tzinfo=UTC)
 T1 = T0 + timedelta(hours=1)

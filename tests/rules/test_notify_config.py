@@ -6,14 +6,14 @@ from datetime import UTC, datetime, time
 import pytest
 
 from bestseller_cli.errors import ConfigError
-from bestseller_cli.notify_config import (
+from bestseller_cli.rules.notify_config import (
     MAX_RENOTIFY_MINUTES,
     check_channel,
     parse_global_value,
     parse_quiet,
     updated_rule,
 )
-from bestseller_cli.routing import Rule, deliver_after
+from bestseller_cli.rules.routing import Rule, deliver_after
 
 RULE = Rule(client_id=1, channel="C0123ABCD")
 

@@ -2,9 +2,9 @@
 
 from datetime import UTC, datetime
 
-from bestseller_cli.badges import TopSizes
 from bestseller_cli.models import Change
-from bestseller_cli.routing import Rule, deliveries_for, top_sizes
+from bestseller_cli.rules.badges import TopSizes
+from bestseller_cli.rules.routing import Rule, deliveries_for, top_sizes
 
 NOW = datetime(2026, 11, 1, 12, tzinfo=UTC)
 DEFAULTS = Rule(client_id=None, channel=None)
@@ -79,7 +79,7 @@ def test_a_client_without_rules_follows_the_global_defaults() -> None:
 def test_quiet_hours_hold_an_alert_until_they_end_in_the_rules_time_zone() -> None:
     from datetime import time, timedelta
 
-    from bestseller_cli.routing import deliver_after
+    from bestseller_cli.rules.routing import deliver_after
 
     rule = Rule(
         client_id=1,
@@ -97,7 +97,7 @@ def test_quiet_hours_hold_an_alert_until_they_end_in_the_rules_time_zone() -> No
 
 
 def test_digests_wait_for_the_next_hour_or_the_daily_hour() -> None:
-    from bestseller_cli.routing import deliver_after
+    from bestseller_cli.rules.routing import deliver_after
 
     at = datetime(2026, 11, 2, 10, 25, tzinfo=UTC)
     hourly = Rule(client_id=1, channel="C", delivery_mode="hourly")

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from bestseller_cli.story import (
+from bestseller_cli.rules.story import (
     AlertStory,
     ListedHolder,
     OtherProduct,
@@ -12,7 +12,7 @@ from bestseller_cli.story import (
     story_lines,
     trajectory,
 )
-from tests.test_slack import DETECTED, change
+from tests.slack.test_slack import DETECTED, change
 
 RIVAL = OtherProduct("B0RIVAL001", "Rival Tongs Pro", own=False)
 

@@ -13,12 +13,11 @@ from slack_sdk import WebClient
 from bestseller_cli.config import Settings
 from bestseller_cli.errors import ConfigError, SlackError
 from bestseller_cli.models import Change
-from bestseller_cli.slack import (
+from bestseller_cli.slack.client import SlackDeliveryUnknown, SlackSender
+from bestseller_cli.slack.messages import (
     MAX_BLOCKS,
     MAX_TEXT,
-    SlackDeliveryUnknown,
     SlackMessage,
-    SlackSender,
     alert_message,
     digest_message,
 )

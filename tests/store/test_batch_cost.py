@@ -8,7 +8,7 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from bestseller_cli import check_store
+from bestseller_cli.store import check_store
 
 WATCHED = 10_000
 BATCH = 100

