@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     retry_delay_seconds: float = Field(default=1.0, ge=0, le=3600)
     api_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     run_deadline_minutes: float = Field(default=50.0, gt=0)
+    # Every session SETs it (store/db.py, SessionLimits): above any statement of a pass,
+    # below Supabase's global two minutes.
+    database_statement_timeout_seconds: float = Field(default=60.0, gt=0, le=86_400)
     history_retention_days: int = Field(default=90, ge=1)
     log_level: str = "WARNING"
     log_format: LogFormat = LogFormat.auto

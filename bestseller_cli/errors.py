@@ -14,7 +14,12 @@ class ConfigError(BestsellerError):
 
 
 class DatabaseError(BestsellerError):
-    """The database cannot be reached or refused an operation."""
+    """The database cannot be reached or refused an operation. `sqlstate` is the server's
+    code, when it gave one (`25006` read-only, `53100` disk full, ...)."""
+
+    def __init__(self, message: str, *, sqlstate: str | None = None) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
 
 
 class KeepaError(BestsellerError):

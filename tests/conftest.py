@@ -22,9 +22,11 @@ from pytest_httpx import HTTPXMock
 
 from bestseller_cli.store import db
 from fakes import KEEPA_TEST_KEY, SLACK_TEST_TOKEN
+from fakes.fault_proxy import FaultProxy, upstream_of
 from fakes.keepa_server import FakeKeepa, serve
 from fakes.slack_server import FakeSlack
 from fakes.trickle_server import TricklingKeepa
+from tests.faulty_database import FaultyDatabase
 
 TEMPLATE = "bestseller_test_template"
 
@@ -155,3 +157,18 @@ def slack(
     monkeypatch.setenv("SLACK_API_URL", slack_server.base_url)
     monkeypatch.setenv("SLACK_CHANNEL_ID", SLACK_CHANNEL)
     return slack_server
+
+
+@pytest.fixture
+def database(
+    env: dict[str, str], database_url: str, conn: psycopg.Connection
+) -> Iterator[FaultyDatabase]:
+    """The test database behind a fault proxy, for `bestseller` in a child process."""
+    with FaultProxy(upstream_of(database_url)) as proxy:
+        yield FaultyDatabase(
+            name="embedded",
+            url=proxy.url(database_url),
+            admin=conn,
+            link=proxy,
+            statements=proxy,
+        )

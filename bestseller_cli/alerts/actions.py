@@ -26,10 +26,11 @@ def retry(
     None when a pass holds the run lock (it delivers them itself)."""
     url = db.database_url(settings)
     db.require_session_mode(url)
-    with db.run_lock(url) as locked:
-        if not locked:
+    limits = db.SessionLimits.from_settings(settings)
+    with db.run_lock(url, limits=limits) as lock:
+        if not lock.held:
             return None
-        with db.connect(url, autocommit=True) as conn:
+        with db.connect(url, autocommit=True, limits=limits) as conn:
             db.migrate(conn)
             report = deliver_with_settings(conn, settings, show=show, now=now)
             with conn.transaction():

@@ -14,7 +14,7 @@ from bestseller_cli.config import Settings
 from bestseller_cli.errors import KeepaAuthError
 from bestseller_cli.rules.ops_rules import PassFacts
 from bestseller_cli.slack.client import SlackSender
-from bestseller_cli.store import db, log_store, run_store
+from bestseller_cli.store import failures, log_store, run_store
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ def note_operations(
         deadline_hit=summary.stopped_for == "deadline",
         unchecked=len(summary.unchecked),
         run_deadline_minutes=settings.run_deadline_minutes,
+        stale_lock_ended=summary.stale_lock_ended,
     )
     sender = SlackSender.from_settings(settings) if settings.slack_bot_token else None
     summary.conditions = watch_operations(
@@ -89,7 +90,9 @@ def record_failure(context: PassContext) -> None:
                 context.conn, run_id=context.run_id, status=status, summary=summary
             )
     except psycopg.Error as exc:
-        log.warning("could not record the failure of this pass: %s", db.first_line(exc))
+        # A lost connection is the failure itself, told once by the error line.
+        report = log.debug if context.conn.broken else log.warning
+        report("could not record the failure of this pass: %s", failures.first_line(exc))
         log.debug("the failure to record it", exc_info=True)
 
 

@@ -59,9 +59,12 @@ def ping(url: str, event: str, *, exit_code: int = 0) -> bool:
 
 @dataclass
 class Pinged:
-    """The run inside `monitored`; set `exit_code` before leaving the block."""
+    """The run inside `monitored`; set `exit_code` before leaving the block, or `silent`
+    when the run did nothing worth reporting (a live pass holds the run lock: that pass
+    reports itself, and this one must not ping success while nothing is checked)."""
 
     exit_code: int = 0
+    silent: bool = False
 
 
 @contextmanager
@@ -81,5 +84,6 @@ def monitored(url: str | None) -> Iterator[Pinged]:
         run.exit_code = code if isinstance(code, int) else 1
         raise
     finally:
-        event = "success" if run.exit_code == 0 else "fail"
-        ping(url, event, exit_code=run.exit_code)
+        if not run.silent:
+            event = "success" if run.exit_code == 0 else "fail"
+            ping(url, event, exit_code=run.exit_code)

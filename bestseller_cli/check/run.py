@@ -4,7 +4,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 
@@ -30,9 +30,10 @@ from bestseller_cli.check.handoff import (
     run_record,
 )
 from bestseller_cli.check.holder_lookup import look_up_holders
+from bestseller_cli.check.lock import take_run_lock
 from bestseller_cli.check.summary import CheckSummary
 from bestseller_cli.config import Settings
-from bestseller_cli.errors import KeepaAuthError, KeepaError
+from bestseller_cli.errors import DatabaseError, KeepaAuthError, KeepaError
 from bestseller_cli.keepa.ahead import fetch_ahead
 from bestseller_cli.keepa.answers import KeepaOutOfTokens
 from bestseller_cli.keepa.client import KeepaClient
@@ -40,7 +41,8 @@ from bestseller_cli.models import ErrorEvent
 from bestseller_cli.rules.routing import unknown_zones
 from bestseller_cli.slack.client import SlackSender
 from bestseller_cli.slack.messages import SlackMessage
-from bestseller_cli.store import client_store, db, run_store
+from bestseller_cli.store import client_store, db, lock_holders, run_store
+from bestseller_cli.store.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -57,40 +59,85 @@ def run_check(
     clock: Callable[[], datetime] = utc_now,
     stop: threading.Event | None = None,
 ) -> CheckSummary:
-    """Run one full pass. Never overlaps another: a held run lock ends it at once. The
-    collaborators are PassHooks'; the database failing is a DatabaseError."""
+    """Run one full pass. Never overlaps another: a held run lock ends it at once, unless
+    its holder is a pass that vanished (check/lock.py). The collaborators are PassHooks';
+    the database failing is a DatabaseError, and so is the run deadline passing while the
+    pass waits on it (the watchdog cancels what is in flight)."""
     started = time.monotonic()
+    begun = datetime.now(UTC)  # the wall clock, as other passes read our session's name
     stop = stop or threading.Event()
     hooks = PassHooks(show=show, on_progress=on_progress, clock=clock, stop=stop)
     summary = CheckSummary(dry_run=options.dry_run, stale_hours=settings.keepa_stale_hours)
-    with db.database_errors("the pass stopped; the next `bestseller check` resumes it"):
-        url = db.database_url(settings)
-        db.require_session_mode(url)
-        with db.run_lock(url) as locked:
-            if not locked:
-                summary.lock_held_elsewhere = True
-                return summary
-            # Autocommit: each batch's write is one statement, atomic on its own, so a batch
-            # costs two round trips (read, write) and is durable the moment it returns.
-            with db.connect(url, autocommit=True) as conn:
-                db.migrate(conn)
-                run_store.check_selection(conn, asins=options.asin_list, client=options.client)
-                try:
-                    run_pass(
-                        conn,
-                        settings=settings,
-                        options=options,
-                        hooks=hooks,
-                        started=started,
-                        summary=summary,
-                    )
-                except Exception as exc:
+    limits = db.SessionLimits.from_settings(settings)
+    name = lock_holders.session_name(since=begun)
+    deadline = Watchdog(
+        seconds=settings.run_deadline_minutes * 60, last_words=ended_by_watchdog(settings)
+    )
+    try:
+        with deadline, db.database_errors(RESUMED_NEXT):
+            url = db.database_url(settings)
+            db.require_session_mode(url)
+            with db.run_lock(url, limits=limits, application_name=name) as lock:
+                if not take_run_lock(lock, settings=settings, now=begun, summary=summary):
+                    summary.lock_held_elsewhere = True
+                    return summary
+                # Autocommit: each batch's write is one statement, atomic on its own, so a
+                # batch costs two round trips (read, write) and is durable once it returns.
+                with db.connect(url, autocommit=True, limits=limits, application_name=name) as conn:
+                    db.migrate(conn)
+                    run_store.check_selection(conn, asins=options.asin_list, client=options.client)
+
+                    def name_run(run_id: int) -> None:
+                        run_name = lock_holders.session_name(since=begun, run_id=run_id)
+                        db.name_session(lock.conn, run_name)
+                        db.name_session(conn, run_name)
+
+                    try:
+                        run_pass(
+                            conn,
+                            settings=settings,
+                            options=options,
+                            hooks=hooks,
+                            started=started,
+                            summary=summary,
+                            name_run=name_run,
+                        )
+                    except Exception as exc:
+                        if not conn.broken:
+                            note_operations(
+                                conn, settings=settings, summary=summary, failure=exc, hooks=hooks
+                            )
+                        raise
                     note_operations(
-                        conn, settings=settings, summary=summary, failure=exc, hooks=hooks
+                        conn, settings=settings, summary=summary, failure=None, hooks=hooks
                     )
-                    raise
-                note_operations(conn, settings=settings, summary=summary, failure=None, hooks=hooks)
+    except Exception as exc:
+        if deadline.fired:
+            raise DatabaseError(past_deadline(settings)) from exc
+        raise
     return summary
+
+
+RESUMED_NEXT = "the pass stopped; the next `bestseller check` resumes it"
+# A pass ended at its deadline (by its watchdog, or killed then) is still resumed by a run
+# started right after it, such as a restart after the failure.
+RESUME_GRACE = timedelta(minutes=5)
+
+
+def past_deadline(settings: Settings) -> str:
+    return (
+        "database error: no answer from the database by the run deadline"
+        f" (RUN_DEADLINE_MINUTES={settings.run_deadline_minutes:g}): what was in flight was"
+        f" cancelled; {RESUMED_NEXT}"
+    )
+
+
+def ended_by_watchdog(settings: Settings) -> str:
+    return (
+        "the pass was still waiting at its run deadline"
+        f" (RUN_DEADLINE_MINUTES={settings.run_deadline_minutes:g}) and was ended;"
+        " the next `bestseller check` resumes it"
+    )
 
 
 def run_pass(
@@ -101,18 +148,22 @@ def run_pass(
     hooks: PassHooks,
     started: float,
     summary: CheckSummary,
+    name_run: Callable[[int], None] = lambda run_id: None,
 ) -> None:
     """Fetch, diff, write and deliver, counting into `summary`. `started`
-    (time.monotonic()) is when the run began: its deadline counts from then."""
+    (time.monotonic()) is when the run began: its deadline counts from then. `name_run`
+    names the pass's sessions after its run, once it has one."""
     deadline = started + settings.run_deadline_minutes * 60 - DEADLINE_MARGIN_SECONDS
     run_id = None
     if not options.dry_run:
-        window = timedelta(minutes=settings.run_deadline_minutes)
+        window = timedelta(minutes=settings.run_deadline_minutes) + RESUME_GRACE
         run_id, summary.resumed = run_store.start_run(
             conn, resume_within=window, filtered=options.filtered
         )
     summary.run_id = run_id
     output.bind_run_id(run_id)
+    if run_id is not None:
+        name_run(run_id)
     context = PassContext(
         conn=conn,
         settings=settings,

@@ -59,6 +59,10 @@ class CheckSummary:
     run_id: int | None = row("run id", default=None)
     resumed: bool = row("resumed an unfinished pass", default=False)
     lock_held_elsewhere: bool = told("a line instead of the table", default=False)
+    # The live pass holding the run lock (so this one did nothing), or the session of a
+    # vanished pass that this one ended to take the lock.
+    lock_holder: str | None = told("the line instead of the table", default=None)
+    stale_lock_ended: str | None = told("a warning line", default=None)
     dry_run: bool = told("the table's title", default=False)
     asins_to_check: int = told("the 'ASINs checked' row", default=0)
     checked: int = row("ASINs checked", show="{checked} of {asins_to_check}", always=True)

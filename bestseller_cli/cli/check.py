@@ -45,7 +45,7 @@ def check(
     On a terminal it prints a table; piped (or LOG_FORMAT=json) every line is a JSON event.
     """
     config = settings()
-    with healthcheck.monitored(None if dry_run else config.healthcheck_url):
+    with healthcheck.monitored(None if dry_run else config.healthcheck_url) as pinged:
         config.require_keepa_key()
         try:
             only = tuple(parse_asin(text) for text in asin) if asin else None
@@ -60,6 +60,7 @@ def check(
                 on_progress=on_progress,
                 stop=stop,
             )
+        pinged.silent = summary.lock_held_elsewhere
         if as_json:
             report_warnings(summary)
             report_failures(summary)
@@ -194,7 +195,7 @@ def log_summary(summary: CheckSummary) -> None:
     report_warnings(summary)
     report_failures(summary)
     if summary.lock_held_elsewhere:
-        emit("check_skipped", "another check is running (the run lock is held); nothing to do")
+        emit("check_skipped", skipped_line(summary), holder=summary.lock_holder)
         return
     for change in summary.changes:
         verb = kind_of(change.kind).verb
@@ -210,10 +211,18 @@ def log_summary(summary: CheckSummary) -> None:
     emit("check_summary", message, level=level, **summary.log_record())
 
 
+def skipped_line(summary: CheckSummary) -> str:
+    holder = f" by {summary.lock_holder}" if summary.lock_holder else ""
+    return (
+        f"another check is running (the run lock is held{holder}); nothing to do, and the"
+        " cron monitor is not told of success"
+    )
+
+
 def print_summary(summary: CheckSummary) -> None:
     report_warnings(summary)
     if summary.lock_held_elsewhere:
-        console.print("Another check is running (the run lock is held); nothing to do.")
+        console.print(skipped_line(summary), highlight=False, markup=False)
         return
     for change in summary.changes:
         kind = kind_of(change.kind)

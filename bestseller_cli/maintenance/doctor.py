@@ -14,7 +14,14 @@ from bestseller_cli.redact import redact
 from bestseller_cli.rules.ops_rules import KINDS, utc
 from bestseller_cli.rules.product_kinds import kind_note
 from bestseller_cli.slack.client import SlackSender
-from bestseller_cli.store import asin_store, client_store, db, history_store, ops_store
+from bestseller_cli.store import (
+    asin_store,
+    client_store,
+    db,
+    history_store,
+    lock_holders,
+    ops_store,
+)
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -49,8 +56,11 @@ def guarded(findings: list[Finding], part: str, check: Callable[[], int | None])
 def check_database(settings: Settings, findings: list[Finding]) -> int:
     url = db.database_url(settings)
     where = "DATABASE_URL" if settings.database_url else "embedded PostgreSQL"
-    with db.connect(url, autocommit=True) as conn:
+    limits = db.SessionLimits.from_settings(settings)
+    with db.connect(url, autocommit=True, limits=limits) as conn:
         findings.append(Finding("database", "ok", f"reachable ({where})"))
+        findings.append(writable_finding(conn))
+        findings.append(limits_finding(conn, limits))
         pending = db.pending_migrations(conn)
         findings.append(
             Finding(
@@ -72,7 +82,7 @@ def check_database(settings: Settings, findings: list[Finding]) -> int:
             db.release_run_lock(conn)
             findings.append(Finding("run lock", "ok", "session advisory lock usable"))
         else:
-            findings.append(Finding("run lock", "warn", "held right now: a check is running"))
+            findings.append(lock_finding(conn, settings))
         if pending:
             return 0
         now = datetime.now(UTC)
@@ -95,6 +105,68 @@ def check_database(settings: Settings, findings: list[Finding]) -> int:
         findings.extend(product_kinds_findings(conn))
         findings.extend(open_conditions(conn))
         return asin_store.count_watched(conn)
+
+
+def writable_finding(conn: psycopg.Connection) -> Finding:
+    """A read-only database (Supabase's free plan past 500 MB) lets every read work and no
+    pass record anything: red, with the way out."""
+    row = conn.execute(
+        "SELECT current_setting('default_transaction_read_only') = 'on', pg_is_in_recovery()"
+    ).fetchone()
+    read_only, standby = row if row else (False, False)
+    if standby:
+        return Finding("writable", "fail", "a read-only standby: point DATABASE_URL at the primary")
+    if read_only:
+        return Finding(
+            "writable",
+            "fail",
+            "read-only (default_transaction_read_only is on; Supabase's free plan does this"
+            " past 500 MB): no pass can record checks or alerts. Fix: `bestseller prune`"
+            " (it may write to a read-only database) or raise the plan",
+        )
+    return Finding("writable", "ok", "writes allowed")
+
+
+def limits_finding(conn: psycopg.Connection, limits: db.SessionLimits) -> Finding:
+    """The limits every session SETs, as the server has them: a pooler that dropped the
+    SETs (transaction mode) shows here."""
+    wanted = limits.values()
+    now = db.session_limits(conn)
+    detail = ", ".join(f"{name} {now[name]}" for name in wanted)
+    differ = [name for name, value in wanted.items() if milliseconds(now[name]) != int(value)]
+    if differ:
+        return Finding(
+            "session limits", "warn", f"{detail}; not as SET: {', '.join(differ)} (a pooler?)"
+        )
+    return Finding("session limits", "ok", detail)
+
+
+UNITS_MS = {"ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def milliseconds(shown: str) -> int:
+    """`1min`, `10s`, `0` as SHOW spells a time setting, in milliseconds."""
+    digits = shown.rstrip("abcdefghijklmnopqrstuvwxyz")
+    return int(digits) * UNITS_MS.get(shown[len(digits) :], 1)
+
+
+def lock_finding(conn: psycopg.Connection, settings: Settings) -> Finding:
+    """Held: by a pass within its time (fine), or by one that vanished (red: until the next
+    `check` ends its session, no pass runs)."""
+    holder = lock_holders.holder(conn, db.RUN_LOCK_ID)
+    now = datetime.now(UTC)
+    if holder is None:
+        return Finding("run lock", "ok", "session advisory lock usable")
+    who = holder.describe(now=now)
+    if holder.stale(now=now, allowed=lock_holders.stale_after(settings.run_deadline_minutes)):
+        return Finding(
+            "run lock",
+            "fail",
+            f"held by {who}, a pass older than RUN_DEADLINE_MINUTES allows: it vanished or"
+            " hung; the next `bestseller check` ends its session (or run"
+            f" `SELECT pg_terminate_backend({holder.pid})`)",
+        )
+    return Finding("run lock", "warn", f"held right now by {who}: a check is running")
 
 
 GROWTH_WINDOW = timedelta(days=7)

@@ -20,6 +20,7 @@ KINDS: dict[str, str] = {
     "pass_resumed": "pass resumed again and again",
     "pass_gap": "no pass completed",
     "database_size": "database near its size limit",
+    "stale_lock": "a vanished pass held the run lock",
 }
 
 
@@ -67,6 +68,7 @@ class PassFacts:
     oldest_undelivered_at: datetime | None = None
     last_attempts: list[LastAttempt] = field(default_factory=list)  # one per channel
     database_bytes: int | None = None
+    stale_lock_ended: str | None = None  # the session of a vanished pass this one ended
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,9 @@ class Verdict:
 def judge(facts: PassFacts, limits: Limits) -> Verdict:
     """Every condition that holds after this pass, and which kinds the pass could judge."""
     holding: list[Condition] = []
-    judged = {"channel_refused", "alerts_undelivered", "pass_resumed", "pass_gap"}
+    judged = {"channel_refused", "alerts_undelivered", "pass_resumed", "pass_gap", "stale_lock"}
+    if facts.stale_lock_ended:
+        holding.append(stale_lock(facts.stale_lock_ended, facts.run_deadline_minutes))
     if facts.keepa_answered:
         judged.add("keepa_rejected")
         if facts.keepa_rejected_status is not None:
@@ -222,6 +226,21 @@ def database_size(used_mb: float, limit_mb: float) -> Condition:
         fix=(
             "run `bestseller prune` (or lower HISTORY_RETENTION_DAYS), or raise the database"
             " plan and DATABASE_SIZE_LIMIT_MB"
+        ),
+    )
+
+
+def stale_lock(session: str, deadline_minutes: float) -> Condition:
+    return Condition(
+        kind="stale_lock",
+        headline=f"A pass that vanished or hung held the run lock: {session}",
+        effect=(
+            "no pass could run while it did; this pass ended that session, past its"
+            f" {deadline_minutes:g} min run deadline, and went on"
+        ),
+        fix=(
+            "nothing now; if it recurs, read the job's log for runs killed mid-pass or a"
+            " database that stopped answering"
         ),
     )
 

@@ -7,15 +7,17 @@ import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib import metadata, resources
 from pathlib import Path
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.pq import TransactionStatus
 
 from bestseller_cli.config import Settings, libpq_dsn
 from bestseller_cli.errors import ConfigError, DatabaseError
-from bestseller_cli.redact import redact
+from bestseller_cli.store import failures, watchdog
 
 log = logging.getLogger(__name__)
 
@@ -105,35 +107,119 @@ def require_session_mode(url: str) -> None:
         )
 
 
-def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
+# libpq's side (SUPABASE.md §2): a connect attempt gives up after 10 s (libpq's default
+# is 130 s); keepalives find a silently dead link after 30 s idle plus 3 probes 10 s apart;
+# data sent and not acknowledged for 30 s (tcp_user_timeout) ends the connection.
+CONNECT_OPTIONS = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,
+}
+# A session idle longer than the run deadline plus this is nobody's: the server ends it,
+# and a lock it held (a pass that vanished behind a pooler) goes with it.
+IDLE_SESSION_GRACE_MINUTES = 5.0
+
+
+@dataclass(frozen=True)
+class SessionLimits:
+    """The server-side limits every session SETs right after connecting: a `SET`, not a
+    startup option, so it holds through PgBouncer and Supavisor alike (README, "Supabase").
+
+    - statement_timeout: a pass's statements take milliseconds (a batch is one statement);
+      one minute is far above them and below Supabase's global two minutes, so ours is the
+      limit that fires, and is named.
+    - lock_timeout: no statement of ours waits for a row lock in normal work (`prune` and
+      `check` touch different rows): waiting 10 s means something is stuck.
+    - idle_in_transaction_session_timeout: no transaction of ours waits longer on Keepa or
+      Slack (the longest: a token wait inside `asins add --verify`, KEEPA_MAX_TOKEN_WAIT_SECONDS,
+      5 min by default); a session that died inside one frees its rows after 10 min.
+    - idle_session_timeout: the run lock's session is idle for the whole pass, which the
+      watchdog ends at RUN_DEADLINE_MINUTES; idle longer than that plus 5 min, it is a
+      vanished pass's, and the server ends it and frees the lock."""
+
+    statement_timeout_seconds: float = 60.0
+    lock_timeout_seconds: float = 10.0
+    idle_in_transaction_seconds: float = 600.0
+    idle_session_seconds: float = (50.0 + IDLE_SESSION_GRACE_MINUTES) * 60
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "SessionLimits":
+        return cls(
+            statement_timeout_seconds=settings.database_statement_timeout_seconds,
+            idle_session_seconds=(settings.run_deadline_minutes + IDLE_SESSION_GRACE_MINUTES) * 60,
+        )
+
+    def values(self) -> dict[str, str]:
+        """Setting -> value in milliseconds, as SET and SHOW spell them."""
+        seconds = {
+            "statement_timeout": self.statement_timeout_seconds,
+            "lock_timeout": self.lock_timeout_seconds,
+            "idle_in_transaction_session_timeout": self.idle_in_transaction_seconds,
+            "idle_session_timeout": self.idle_session_seconds,
+        }
+        return {name: f"{round(value * 1000)}" for name, value in seconds.items()}
+
+
+SET_LIMITS = "SELECT " + ", ".join(
+    f"set_config('{name}', %s, false)" for name in SessionLimits().values()
+)
+
+
+def connect(
+    url: str,
+    *,
+    autocommit: bool = False,
+    limits: SessionLimits | None = None,
+    application_name: str = "bestseller-cli",
+) -> psycopg.Connection:
+    """A connection bounded on both sides: libpq's timeouts and keepalives, and the
+    session's limits, SET once connected. Tracked for the run deadline's watchdog."""
     pooled = uses_transaction_pooler(url)
     try:
-        return psycopg.connect(
+        conn = psycopg.connect(
             libpq_dsn(url),
             autocommit=autocommit,
             prepare_threshold=None if pooled else 5,
-            connect_timeout=15,
-            application_name="bestseller-cli",
+            application_name=application_name,
+            **CONNECT_OPTIONS,
         )
     except psycopg.Error as exc:
-        raise DatabaseError(f"cannot connect to the database: {redact(str(exc)).strip()}") from None
+        raise failures.describe_connect(exc) from None
+    watchdog.track(conn)
+    try:
+        conn.execute(SET_LIMITS, list((limits or SessionLimits()).values().values()))
+        if not autocommit:
+            conn.commit()  # a SET rolled back would be undone
+    except psycopg.Error as exc:
+        conn.close()
+        raise failures.describe_connect(exc) from None
+    return conn
 
 
-def first_line(exc: BaseException) -> str:
-    """A database error's reason in one line, free of secrets (psycopg adds hints below)."""
-    lines = redact(str(exc)).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
+def session_limits(conn: psycopg.Connection) -> dict[str, str]:
+    """The limits as the server has them now, as SHOW spells them (`doctor` shows them)."""
+    rows = conn.execute(
+        "SELECT name, current_setting(name) FROM unnest(%s::text[]) AS name",
+        (list(SessionLimits().values()),),
+    ).fetchall()
+    return dict(rows)
 
 
 @contextmanager
 def database_errors(then: str) -> Iterator[None]:
-    """Inside the block, the database failing (a dropped connection, the server shutting
-    down or refusing: psycopg's OperationalError) is a DatabaseError of one line, which
+    """Inside the block, the database failing (a lost connection, a read-only or full
+    database, a timeout, the pooler refusing) is one line naming it (failures.py), which
     `then` completes with what it means for the work. Other psycopg errors are bugs."""
     try:
         yield
-    except psycopg.OperationalError as exc:
-        raise DatabaseError(f"database error: {first_line(exc)}; {then}") from exc
+    except psycopg.Error as exc:
+        error = failures.describe(exc, then=then)
+        if error is None:
+            raise
+        raise error from exc
 
 
 def migration_files() -> list[tuple[str, str]]:
@@ -145,7 +231,15 @@ def migration_files() -> list[tuple[str, str]]:
 
 
 def migrate(conn: psycopg.Connection) -> list[str]:
-    """Apply pending migrations; safe to run twice and from two processes at once."""
+    """Apply pending migrations; safe to run twice and from two processes at once. With
+    none pending it writes nothing, so commands that only read work on a read-only
+    database."""
+    idle = conn.info.transaction_status == TransactionStatus.IDLE
+    pending = pending_migrations(conn)
+    if idle and not conn.autocommit:
+        conn.rollback()  # end the transaction the look opened
+    if not pending:
+        return []
     applied_now: list[str] = []
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_ID,))
@@ -175,7 +269,7 @@ def pending_migrations(conn: psycopg.Connection) -> list[str]:
 def open_database(settings: Settings, *, upgrade: bool = True) -> Iterator[psycopg.Connection]:
     """A connection to the configured (or embedded) database with the schema current; the
     database failing in the block is a DatabaseError."""
-    conn = connect(database_url(settings))
+    conn = connect(database_url(settings), limits=SessionLimits.from_settings(settings))
     try:
         with database_errors("the command stopped"):
             if upgrade:
@@ -185,15 +279,30 @@ def open_database(settings: Settings, *, upgrade: bool = True) -> Iterator[psyco
         conn.close()
 
 
+@dataclass
+class RunLock:
+    """The session that asks for the run lock, and whether it holds it."""
+
+    conn: psycopg.Connection
+    held: bool
+
+
 @contextmanager
-def run_lock(url: str) -> Iterator[bool]:
-    """Hold the run lock for the block if no other pass holds it; yields whether it did."""
-    lock_conn = connect(url, autocommit=True)
+def run_lock(
+    url: str, *, limits: SessionLimits | None = None, application_name: str = "bestseller-cli"
+) -> Iterator[RunLock]:
+    """Try the run lock for the block, in a session of its own that holds it to the end."""
+    lock_conn = connect(url, autocommit=True, limits=limits, application_name=application_name)
     try:
-        yield try_run_lock(lock_conn)
+        yield RunLock(lock_conn, try_run_lock(lock_conn))
     finally:
         release_run_lock(lock_conn)
         lock_conn.close()
+
+
+def name_session(conn: psycopg.Connection, application_name: str) -> None:
+    """What pg_stat_activity calls this session from now on."""
+    conn.execute("SELECT set_config('application_name', %s, false)", (application_name,))
 
 
 def try_advisory_lock(conn: psycopg.Connection, lock_id: int) -> bool:
@@ -204,9 +313,14 @@ def try_advisory_lock(conn: psycopg.Connection, lock_id: int) -> bool:
 
 
 def release_advisory_lock(conn: psycopg.Connection, lock_id: int) -> None:
-    if not conn.closed:
+    """Best effort: a session lost or closed has released its locks already."""
+    if conn.closed:
+        return
+    try:
         conn.execute("SELECT pg_advisory_unlock(%s)", (lock_id,))
         conn.commit()
+    except psycopg.Error as exc:
+        log.debug("lock %s not released (%s): the session's end releases it", lock_id, exc)
 
 
 def try_run_lock(conn: psycopg.Connection) -> bool:

@@ -207,8 +207,8 @@ def test_a_dropped_database_connection_fails_the_pass_and_the_next_one_finishes(
     assert result.exit_code == 1
     # One line says what failed, what it means and what comes next; no trace, no "unexpected"
     assert result.output.strip().splitlines()[-1] == (
-        "error: database error: terminating connection due to administrator command;"
-        " the pass stopped; the next `bestseller check` resumes it"
+        "error: database error: the connection was lost (terminating connection due to"
+        " administrator command); the pass stopped; the next `bestseller check` resumes it"
     )
     assert "Traceback" not in result.output and "unexpected" not in result.output
     monkeypatch.setattr(check_store, "load_batch", original)
@@ -234,8 +234,8 @@ def test_a_dropped_database_connection_reads_as_a_database_error_in_any_command(
     result = CliRunner().invoke(app, ["settings", "show"])
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[-1] == (
-        "error: database error: terminating connection due to administrator command;"
-        " the command stopped"
+        "error: database error: the connection was lost (terminating connection due to"
+        " administrator command); the command stopped"
     )
 
 

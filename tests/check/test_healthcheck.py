@@ -4,6 +4,7 @@ and a monitor that cannot be reached never changes the run's exit code."""
 import socket
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import psycopg
@@ -12,7 +13,7 @@ from typer.testing import CliRunner
 
 from bestseller_cli.check.healthcheck import ping_url
 from bestseller_cli.cli.app import app
-from bestseller_cli.store import asin_store
+from bestseller_cli.store import asin_store, db, lock_holders
 from fakes.keepa_server import FakeKeepa
 
 SECRET = "5f0e6b1c-ping-secret"
@@ -101,6 +102,20 @@ def test_an_unreachable_monitor_leaves_the_exit_code_and_hides_the_url(
     assert result.exit_code == (0 if keepa_answers == 200 else 2), result.output
     assert "HEALTHCHECK_URL start ping failed (attempt 2)" in result.output
     assert SECRET not in result.output
+
+
+def test_a_run_that_skips_because_a_live_pass_holds_the_lock_pings_no_success(
+    keepa: FakeKeepa, conn: psycopg.Connection, monitor: PingServer, database_url: str
+) -> None:
+    asin_store.add_tracked(conn, asins=["B0PINGLOCK"], marketplace="com", client=None)
+    name = lock_holders.session_name(since=datetime.now(UTC), run_id=7)
+    with psycopg.connect(database_url, autocommit=True, application_name=name) as live:
+        live.execute("SELECT pg_advisory_lock(%s)", (db.RUN_LOCK_ID,))
+        result = CliRunner().invoke(app, ["check"])
+    assert result.exit_code == 0, result.output
+    assert "another check is running" in result.output
+    # The live pass reports itself; this one checked nothing, so it claims no success.
+    assert monitor.paths == [f"/ping/{SECRET}/start"]
 
 
 def test_a_dry_run_pings_nothing(

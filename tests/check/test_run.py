@@ -371,6 +371,8 @@ def test_check_json_prints_the_whole_summary_and_only_it(
     assert summary == {
         "resumed": False,
         "lock_held_elsewhere": False,
+        "lock_holder": None,
+        "stale_lock_ended": None,
         "dry_run": False,
         "asins_to_check": 1,
         "checked": 1,

@@ -13,6 +13,8 @@ from bestseller_cli.kinds import KINDS
 # Fields the table tells another way (its title, a line of their own, another row).
 TOLD_APART = {
     "lock_held_elsewhere",
+    "lock_holder",
+    "stale_lock_ended",
     "dry_run",
     "asins_to_check",
     "changes",

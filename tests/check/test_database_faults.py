@@ -1,0 +1,169 @@
+"""The database failing under a pass, through the CLI in a child process: the run ends within
+its deadline plus a margin, with one clear line and the right exit code, and once the fault
+clears the next run delivers every alert exactly once.
+
+The job reaches its database through the fault proxy (fakes/fault_proxy.py): the embedded
+PostgreSQL, and the Supabase-shaped stack where it can start (tests/conftest.py).
+"""
+
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import pytest
+
+from bestseller_cli.store import asin_store
+from fakes import SLACK_TEST_TOKEN
+from fakes.keepa_server import FakeKeepa
+from fakes.slack_server import FakeSlack
+from tests.faulty_database import FaultyDatabase
+
+CHANNEL = "C0FAULTS"
+CATEGORY = 289913
+ASINS = [f"B0FAULT{n:03d}" for n in range(4)]
+# Generous: these bound a run that would otherwise hang for good; they time nothing.
+MARGIN_SECONDS = 60
+BATCH_WRITE = b"INSERT INTO asin_checks"
+
+
+def run_check(
+    database: FaultyDatabase, keepa: FakeKeepa, slack: FakeSlack, **settings: str
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    """`bestseller check` in a child process; (its result, how long it took)."""
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database.url,
+        "BESTSELLER_HOME": os.devnull,
+        "KEEPA_API_KEY": "test-keepa-key",
+        "KEEPA_API_URL": keepa.url,
+        "SLACK_API_URL": slack.base_url,
+        "SLACK_BOT_TOKEN": SLACK_TEST_TOKEN,
+        "SLACK_CHANNEL_ID": CHANNEL,
+        "BATCH_SIZE": "2",
+        "MAX_RETRIES": "0",
+        "RETRY_DELAY_SECONDS": "0",
+        "LOG_FORMAT": "text",
+        **settings,
+    }
+    deadline = float(settings.get("RUN_DEADLINE_MINUTES", "50")) * 60
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "bestseller_cli", "check"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=deadline + MARGIN_SECONDS,
+    )
+    return result, time.monotonic() - started
+
+
+def the_line(result: subprocess.CompletedProcess[str]) -> str:
+    """What the run said went wrong: one line, and nothing else on stderr."""
+    [line] = result.stderr.strip().splitlines()
+    assert "Traceback" not in line and "unexpected error" not in line, result.stderr
+    return line
+
+
+@pytest.fixture
+def slack() -> FakeSlack:
+    with FakeSlack() as server:
+        yield server
+
+
+@pytest.fixture
+def watched(database: FaultyDatabase, keepa_server: FakeKeepa, slack: FakeSlack) -> FakeKeepa:
+    """Four ASINs with a first pass behind them; now each holds #1: four alerts to send."""
+    asin_store.add_tracked(database.admin, asins=ASINS, marketplace="com", client=None)
+    for asin in ASINS:
+        keepa_server.set_ranks(asin, {CATEGORY: 2})
+    first, _ = run_check(database, keepa_server, slack)
+    assert first.returncode == 0, first.stderr
+    for asin in ASINS:
+        keepa_server.set_ranks(asin, {CATEGORY: 1})
+    return keepa_server
+
+
+def assert_every_alert_delivered_exactly_once(database: FaultyDatabase, slack: FakeSlack) -> None:
+    outbox = database.admin.execute(
+        "SELECT id, status FROM notification_log WHERE change_id IS NOT NULL ORDER BY id"
+    ).fetchall()
+    assert len(outbox) == len(ASINS), outbox
+    assert {status for _, status in outbox} == {"sent"}
+    posts = Counter(i for message in slack.messages(CHANNEL) for i in message.outbox_ids)
+    assert posts == Counter({row_id: 1 for row_id, _ in outbox})
+
+
+def test_a_database_that_stops_answering_mid_pass_ends_the_run_at_its_deadline(
+    database: FaultyDatabase, watched: FakeKeepa, slack: FakeSlack
+) -> None:
+    # The first batch is written and alerted; the second batch's write never arrives.
+    database.link.partition_at(BATCH_WRITE, nth=2)
+    failed, took = run_check(database, watched, slack, RUN_DEADLINE_MINUTES="1.1")
+    assert failed.returncode == 1, failed.stderr
+    assert the_line(failed) == (
+        "error: database error: no answer from the database by the run deadline"
+        " (RUN_DEADLINE_MINUTES=1.1): what was in flight was cancelled; the pass stopped;"
+        " the next `bestseller check` resumes it"
+    )
+    assert took < 66 + MARGIN_SECONDS
+    assert len(slack.messages(CHANNEL)) == 2  # the first batch's alerts went out in time
+
+    database.link.heal()
+    database.wait_until_the_run_lock_is_free()
+    served = watched.products_served
+    resumed, _ = run_check(database, watched, slack, RUN_DEADLINE_MINUTES="1.1")
+    assert resumed.returncode == 0, resumed.stderr
+    assert watched.products_served == served + 2  # the first batch is not fetched again
+    assert_every_alert_delivered_exactly_once(database, slack)
+
+
+def test_a_statement_past_its_timeout_is_named_and_the_next_run_delivers(
+    database: FaultyDatabase, watched: FakeKeepa, slack: FakeSlack
+) -> None:
+    database.admin.execute(
+        "CREATE FUNCTION slow_write() RETURNS trigger LANGUAGE plpgsql AS"
+        " $$ BEGIN PERFORM pg_sleep(5); RETURN NEW; END $$"
+    )
+    database.admin.execute(
+        "CREATE TRIGGER slow_write BEFORE INSERT ON asin_checks"
+        " FOR EACH ROW EXECUTE FUNCTION slow_write()"
+    )
+    failed, took = run_check(database, watched, slack, DATABASE_STATEMENT_TIMEOUT_SECONDS="1")
+    assert failed.returncode == 1, failed.stderr
+    assert the_line(failed) == (
+        "error: database error: a statement ran longer than DATABASE_STATEMENT_TIMEOUT_SECONDS"
+        " and was cancelled (SQLSTATE 57014); the pass stopped; the next `bestseller check`"
+        " resumes it. Fix: the database is overloaded or a table is locked; the next run tries"
+        " again; raise DATABASE_STATEMENT_TIMEOUT_SECONDS if it keeps happening"
+    )
+    assert took < MARGIN_SECONDS
+    assert slack.messages(CHANNEL) == []
+
+    database.admin.execute("DROP TRIGGER slow_write ON asin_checks")
+    again, _ = run_check(database, watched, slack)
+    assert again.returncode == 0, again.stderr
+    assert_every_alert_delivered_exactly_once(database, slack)
+
+
+def test_a_batch_write_whose_reply_is_lost_is_neither_lost_nor_doubled(
+    database: FaultyDatabase, watched: FakeKeepa, slack: FakeSlack
+) -> None:
+    # The second batch's write is carried out; its reply is dropped and the link reset.
+    database.statements.cut_reply_to(BATCH_WRITE, nth=2)
+    failed, took = run_check(database, watched, slack)
+    assert failed.returncode == 1, failed.stderr
+    assert the_line(failed).startswith("error: database error: the connection was lost (")
+    assert the_line(failed).endswith("; the pass stopped; the next `bestseller check` resumes it")
+    assert took < MARGIN_SECONDS
+
+    database.wait_until_the_run_lock_is_free()
+    again, _ = run_check(database, watched, slack)
+    assert again.returncode == 0, again.stderr
+    assert_every_alert_delivered_exactly_once(database, slack)
+    checks = database.admin.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM history_checks GROUP BY asin, run_id"
+        " HAVING count(*) > 1) twice"
+    ).fetchone()
+    assert checks == (0,)
