@@ -190,7 +190,9 @@ class FaultProxy:
             asyncio.ensure_future(self._pump(link, reader, link.server, upstream=True)),
             asyncio.ensure_future(self._pump(link, server_reader, writer, upstream=False)),
         ]
-        await asyncio.gather(*link.tasks, return_exceptions=True)
+        # Cancelled when the proxy stops: ended quietly, not as an error of the server's.
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*link.tasks, return_exceptions=True)
         self._drop(link)
 
     async def _pump(

@@ -159,16 +159,21 @@ def slack(
     return slack_server
 
 
-@pytest.fixture
+@pytest.fixture(params=["embedded"])
 def database(
-    env: dict[str, str], database_url: str, conn: psycopg.Connection
+    request: pytest.FixtureRequest, env: dict[str, str], database_url: str
 ) -> Iterator[FaultyDatabase]:
-    """The test database behind a fault proxy, for `bestseller` in a child process."""
-    with FaultProxy(upstream_of(database_url)) as proxy:
-        yield FaultyDatabase(
-            name="embedded",
-            url=proxy.url(database_url),
-            admin=conn,
-            link=proxy,
-            statements=proxy,
-        )
+    """A test database behind fault proxies, for `bestseller` in a child process."""
+    if request.param == "embedded":
+        with psycopg.connect(database_url, autocommit=True) as admin:
+            upstream = upstream_of(database_url)
+            with FaultProxy(upstream) as proxy:
+                yield FaultyDatabase(
+                    name="embedded",
+                    url=proxy.url(database_url),
+                    admin=admin,
+                    link=proxy,
+                    statements=proxy,
+                    behind=(upstream, database_url),
+                )
+        return

@@ -15,7 +15,7 @@ import psycopg
 from bestseller_cli.alerts.delivery import DeliveryReport, reconcile
 from bestseller_cli.config import Settings
 from bestseller_cli.errors import BestsellerError, SlackError
-from bestseller_cli.rules.ops_rules import Limits, PassFacts, judge, utc
+from bestseller_cli.rules.ops_rules import Limits, PassFacts, database_unwritable, judge, utc
 from bestseller_cli.slack.client import SlackDeliveryUnknown, SlackSender
 from bestseller_cli.slack.messages import SlackMessage, escape_mrkdwn
 from bestseller_cli.store import ops_store, outbox_store
@@ -116,6 +116,30 @@ def deliver_operations(
             ops_store.mark_shown(conn, condition_id=post.condition.id, text=message.text)
     if sender is not None:
         refresh_messages(conn, sender=sender, now=now)
+
+
+# A notice already in the operations channel this recently is not posted again.
+UNWRITABLE_TOLD_FOR = timedelta(days=7)
+UNWRITABLE_MARK = "database_unwritable"
+
+
+def announce_unwritable(settings: Settings, *, what: str, now: datetime) -> None:
+    """The database refuses writes, so it cannot record the condition: tell the operations
+    channel from Slack alone, once (a notice found in the channel's history of the last week
+    is not posted again). Best effort: Slack failing too is a warning."""
+    if not (settings.slack_bot_token and settings.slack_ops_channel_id):
+        return
+    channel = settings.slack_ops_channel_id
+    sender = SlackSender.from_settings(settings)
+    condition = database_unwritable(what)
+    text = f"🚨 {condition.headline}: {condition.effect}. Fix: {condition.fix}."
+    message = ops_message(text, f"Since {utc(now)} · told once: the database cannot record it")
+    try:
+        if sender.marked(channel=channel, mark=UNWRITABLE_MARK, oldest=now - UNWRITABLE_TOLD_FOR):
+            return
+        sender.post(channel=channel, message=message, outbox_ids=[], mark=UNWRITABLE_MARK)
+    except SlackError as exc:
+        log.warning("the operations channel could not be told: %s", exc)
 
 
 def refresh_messages(conn: psycopg.Connection, *, sender: SlackSender, now: datetime) -> None:

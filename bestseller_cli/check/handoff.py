@@ -91,7 +91,8 @@ def record_failure(context: PassContext) -> None:
             )
     except psycopg.Error as exc:
         # A lost connection is the failure itself, told once by the error line.
-        report = log.debug if context.conn.broken else log.warning
+        quiet = context.conn.broken or exc.sqlstate in failures.UNWRITABLE
+        report = log.debug if quiet else log.warning
         report("could not record the failure of this pass: %s", failures.first_line(exc))
         log.debug("the failure to record it", exc_info=True)
 

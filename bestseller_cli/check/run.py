@@ -10,6 +10,7 @@ import psycopg
 
 from bestseller_cli import output
 from bestseller_cli.alerts.delivery import Delivery
+from bestseller_cli.alerts.operations import announce_unwritable
 from bestseller_cli.check.batch import process_batch
 from bestseller_cli.check.category_names import NameBudget
 from bestseller_cli.check.context import (
@@ -41,7 +42,7 @@ from bestseller_cli.models import ErrorEvent
 from bestseller_cli.rules.routing import unknown_zones
 from bestseller_cli.slack.client import SlackSender
 from bestseller_cli.slack.messages import SlackMessage
-from bestseller_cli.store import client_store, db, lock_holders, run_store
+from bestseller_cli.store import client_store, db, failures, lock_holders, run_store
 from bestseller_cli.store.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,9 @@ def run_check(
     except Exception as exc:
         if deadline.fired:
             raise DatabaseError(past_deadline(settings)) from exc
+        if isinstance(exc, DatabaseError) and exc.sqlstate in failures.UNWRITABLE:
+            what = failures.BY_SQLSTATE[exc.sqlstate].what
+            announce_unwritable(settings, what=what, now=datetime.now(UTC))
         raise
     return summary
 

@@ -1,5 +1,6 @@
 """`bestseller prune`: thin out history past the retention window, as printed."""
 
+import logging
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -9,6 +10,8 @@ from bestseller_cli.cli.common import console, print_json, settings
 from bestseller_cli.maintenance.retention import prune as prune_history
 from bestseller_cli.output import emit, stdout_is_json
 from bestseller_cli.store import db
+
+log = logging.getLogger(__name__)
 
 
 def prune(
@@ -28,6 +31,14 @@ def prune(
         conn.autocommit = True
         summary = prune_history(
             conn, retention_days=retention, now=datetime.now(UTC), batch_size=batch_size
+        )
+    if summary.read_only_overridden:
+        log.warning(
+            "the database is read-only (default_transaction_read_only; Supabase's free plan"
+            " past 500 MB): this session wrote anyway, as Supabase documents, to delete old"
+            " history; the database stays read-only for everything else until its size is"
+            " under the limit",
+            extra={"event": "read_only_overridden"},
         )
     if as_json:
         print_json(vars(summary))

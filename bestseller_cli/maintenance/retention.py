@@ -27,6 +27,8 @@ class PruneSummary:
     spans_written: int = 0
     rank_points_deleted: int = 0
     detail_points_deleted: int = 0
+    # The database was read-only (Supabase's free plan past 500 MB): this session wrote anyway.
+    read_only_overridden: bool = False
 
 
 def retention_cutoff(*, now: datetime, days: int) -> datetime:
@@ -72,6 +74,7 @@ def prune(
 
     `conn` must be in autocommit mode: each batch commits on its own."""
     summary = PruneSummary(cutoff=retention_cutoff(now=now, days=retention_days))
+    summary.read_only_overridden = db.allow_writes(conn)
 
     def converted(total: int) -> None:
         summary.converted_rows = total

@@ -21,6 +21,7 @@ KINDS: dict[str, str] = {
     "pass_gap": "no pass completed",
     "database_size": "database near its size limit",
     "stale_lock": "a vanished pass held the run lock",
+    "database_unwritable": "the database refuses writes (told from Slack alone)",
 }
 
 
@@ -241,6 +242,20 @@ def stale_lock(session: str, deadline_minutes: float) -> Condition:
         fix=(
             "nothing now; if it recurs, read the job's log for runs killed mid-pass or a"
             " database that stopped answering"
+        ),
+    )
+
+
+def database_unwritable(what: str) -> Condition:
+    """The database refuses writes (read-only, disk full): no pass can record anything, so
+    this one is told from Slack alone (alerts/operations.py)."""
+    return Condition(
+        kind="database_unwritable",
+        headline=f"The database refuses writes: {what}",
+        effect="no pass can record checks, changes or alerts: badge changes go unannounced",
+        fix=(
+            "run `bestseller prune` (it may write to a read-only database) or raise the"
+            " database plan, then `bestseller doctor`"
         ),
     )
 

@@ -7,7 +7,7 @@ channel's history instead of being posted twice (see DELIVERY.md).
 
 import http.client
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.error import URLError
@@ -99,13 +99,22 @@ class SlackSender:
             retry_delay_seconds=settings.retry_delay_seconds,
         )
 
-    def post(self, *, channel: str, message: SlackMessage, outbox_ids: Sequence[int]) -> str:
-        """Post a message marked with the outbox ids it carries; return Slack's `ts`.
+    def post(
+        self,
+        *,
+        channel: str,
+        message: SlackMessage,
+        outbox_ids: Sequence[int],
+        mark: str | None = None,
+    ) -> str:
+        """Post a message marked with the outbox ids it carries (and a `mark`, for a message
+        no outbox row records: see `marked`); return Slack's `ts`.
 
         When the connection drops after the request reached Slack, the channel's history is
         read before trying again, so a message Slack did take is never posted twice."""
         since = datetime.now(UTC) - _CLOCK_MARGIN
-        metadata = {"event_type": EVENT_TYPE, "event_payload": {"ids": _encode_ids(outbox_ids)}}
+        payload = {"ids": _encode_ids(outbox_ids)} | ({"mark": mark} if mark else {})
+        metadata = {"event_type": EVENT_TYPE, "event_payload": payload}
 
         def attempt() -> str:
             try:
@@ -131,6 +140,23 @@ class SlackSender:
     def delivered(self, *, channel: str, oldest: datetime) -> dict[int, str]:
         """Outbox id -> `ts` of every alert message in `channel` since `oldest`."""
         found: dict[int, str] = {}
+        for message in self._history(channel=channel, oldest=oldest):
+            for outbox_id in _outbox_ids(message.get("metadata")):
+                found[outbox_id] = str(message["ts"])  # newest first: the oldest wins
+        return found
+
+    def marked(self, *, channel: str, mark: str, oldest: datetime) -> str | None:
+        """The `ts` of a message of ours posted with `mark` in `channel` since `oldest`."""
+        for message in self._history(channel=channel, oldest=oldest):
+            metadata = message.get("metadata")
+            if isinstance(metadata, dict) and metadata.get("event_type") == EVENT_TYPE:
+                payload = metadata.get("event_payload")
+                if isinstance(payload, dict) and payload.get("mark") == mark:
+                    return str(message["ts"])
+        return None
+
+    def _history(self, *, channel: str, oldest: datetime) -> Iterator[dict[str, Any]]:
+        """The channel's messages since `oldest`, newest first, every page."""
         cursor: str | None = None
         while True:
             page = self._request(
@@ -141,12 +167,10 @@ class SlackSender:
                 limit=200,
                 cursor=cursor,
             )
-            for message in page.get("messages") or []:
-                for outbox_id in _outbox_ids(message.get("metadata")):
-                    found[outbox_id] = str(message["ts"])  # newest first: the oldest wins
+            yield from page.get("messages") or []
             cursor = (page.get("response_metadata") or {}).get("next_cursor")
             if not page.get("has_more") or not cursor:
-                return found
+                return
 
     def update(self, *, channel: str, ts: str, message: SlackMessage) -> None:
         """Replace a posted message's text and blocks (its metadata stays)."""

@@ -300,6 +300,18 @@ def run_lock(
         lock_conn.close()
 
 
+def allow_writes(conn: psycopg.Connection) -> bool:
+    """Let this session write to a database set read-only (default_transaction_read_only,
+    as Supabase's free plan past 500 MB): Supabase documents this `SET SESSION
+    CHARACTERISTICS` for deleting data to get back under the limit. Returns whether the
+    database was read-only. A standby stays read-only whatever is SET."""
+    row = conn.execute("SELECT current_setting('default_transaction_read_only') = 'on'").fetchone()
+    if not (row and row[0]):
+        return False
+    conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE")
+    return True
+
+
 def name_session(conn: psycopg.Connection, application_name: str) -> None:
     """What pg_stat_activity calls this session from now on."""
     conn.execute("SELECT set_config('application_name', %s, false)", (application_name,))

@@ -11,16 +11,19 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 
-from bestseller_cli.store import asin_store
+from bestseller_cli.store import asin_store, db, lock_holders
 from fakes import SLACK_TEST_TOKEN
 from fakes.keepa_server import FakeKeepa
 from fakes.slack_server import FakeSlack
 from tests.faulty_database import FaultyDatabase
 
 CHANNEL = "C0FAULTS"
+OPS_CHANNEL = "C0OPERATE"
 CATEGORY = 289913
 ASINS = [f"B0FAULT{n:03d}" for n in range(4)]
 # Generous: these bound a run that would otherwise hang for good; they time nothing.
@@ -32,6 +35,13 @@ def run_check(
     database: FaultyDatabase, keepa: FakeKeepa, slack: FakeSlack, **settings: str
 ) -> tuple[subprocess.CompletedProcess[str], float]:
     """`bestseller check` in a child process; (its result, how long it took)."""
+    return bestseller(database, keepa, slack, "check", **settings)
+
+
+def bestseller(
+    database: FaultyDatabase, keepa: FakeKeepa, slack: FakeSlack, *command: str, **settings: str
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    """`bestseller COMMAND…` in a child process; (its result, how long it took)."""
     environment = {
         **os.environ,
         "DATABASE_URL": database.url,
@@ -41,6 +51,7 @@ def run_check(
         "SLACK_API_URL": slack.base_url,
         "SLACK_BOT_TOKEN": SLACK_TEST_TOKEN,
         "SLACK_CHANNEL_ID": CHANNEL,
+        "SLACK_OPS_CHANNEL_ID": OPS_CHANNEL,
         "BATCH_SIZE": "2",
         "MAX_RETRIES": "0",
         "RETRY_DELAY_SECONDS": "0",
@@ -50,7 +61,7 @@ def run_check(
     deadline = float(settings.get("RUN_DEADLINE_MINUTES", "50")) * 60
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "bestseller_cli", "check"],
+        [sys.executable, "-m", "bestseller_cli", *command],
         env=environment,
         capture_output=True,
         text=True,
@@ -98,8 +109,9 @@ def assert_every_alert_delivered_exactly_once(database: FaultyDatabase, slack: F
 def test_a_database_that_stops_answering_mid_pass_ends_the_run_at_its_deadline(
     database: FaultyDatabase, watched: FakeKeepa, slack: FakeSlack
 ) -> None:
-    # The first batch is written and alerted; the second batch's write never arrives.
-    database.link.partition_at(BATCH_WRITE, nth=2)
+    # The first batch is written and alerted; then the database stops answering: the second
+    # batch's write never arrives (behind the pooler, which keeps the job's socket open).
+    database.statements.partition_at(BATCH_WRITE, nth=2)
     failed, took = run_check(database, watched, slack, RUN_DEADLINE_MINUTES="1.1")
     assert failed.returncode == 1, failed.stderr
     assert the_line(failed) == (
@@ -110,7 +122,7 @@ def test_a_database_that_stops_answering_mid_pass_ends_the_run_at_its_deadline(
     assert took < 66 + MARGIN_SECONDS
     assert len(slack.messages(CHANNEL)) == 2  # the first batch's alerts went out in time
 
-    database.link.heal()
+    database.statements.heal()
     database.wait_until_the_run_lock_is_free()
     served = watched.products_served
     resumed, _ = run_check(database, watched, slack, RUN_DEADLINE_MINUTES="1.1")
@@ -167,3 +179,62 @@ def test_a_batch_write_whose_reply_is_lost_is_neither_lost_nor_doubled(
         " HAVING count(*) > 1) twice"
     ).fetchone()
     assert checks == (0,)
+
+
+def test_a_read_only_database_still_reads_is_named_told_once_and_pruned_back(
+    database: FaultyDatabase, watched: FakeKeepa, slack: FakeSlack
+) -> None:
+    database.make_read_only()
+    for command in (["asins", "list"], ["report", "--since", "7d"], ["alerts", "list"]):
+        read, _ = bestseller(database, watched, slack, *command)
+        assert read.returncode == 0, (command, read.stderr)
+    for _ in range(2):
+        failed, took = run_check(database, watched, slack)
+        assert failed.returncode == 1, failed.stderr
+        assert the_line(failed) == (
+            "error: database error: the database is read-only (SQLSTATE 25006; Supabase's free"
+            " plan turns read-only past 500 MB); the pass stopped; the next `bestseller check`"
+            " resumes it. Fix: free space with `bestseller prune` (it may write to a read-only"
+            " database, as Supabase documents) or raise the plan, then run `bestseller doctor`"
+        )
+        assert took < MARGIN_SECONDS
+    [notice] = slack.messages(OPS_CHANNEL)  # told once, though two runs failed
+    assert notice.text.startswith("🚨 The database refuses writes: the database is read-only")
+    assert slack.messages(CHANNEL) == []
+
+    doctor, _ = bestseller(database, watched, slack, "doctor", LOG_FORMAT="json")
+    assert doctor.returncode == 1
+    assert '"part": "writable", "status": "fail"' in doctor.stdout
+    pruned, _ = bestseller(database, watched, slack, "prune", "--days", "1")
+    assert pruned.returncode == 0, pruned.stderr
+    assert "this session wrote anyway, as Supabase documents" in pruned.stderr
+
+    database.make_writable()
+    again, _ = run_check(database, watched, slack)
+    assert again.returncode == 0, again.stderr
+    assert_every_alert_delivered_exactly_once(database, slack)
+
+
+def test_a_zombie_session_holding_the_run_lock_is_ended_and_the_run_goes_on(
+    database: FaultyDatabase, watched: FakeKeepa, slack: FakeSlack
+) -> None:
+    started = datetime.now(UTC) - timedelta(hours=3)
+    name = lock_holders.session_name(since=started, run_id=999)
+    with database.another_link() as (zombie_link, url):
+        zombie = psycopg.connect(url, autocommit=True, application_name=name)
+        zombie.execute("SELECT pg_advisory_lock(%s)", (db.RUN_LOCK_ID,))
+        # Its host is gone without a word; the pooler keeps its server session, and the lock.
+        zombie_link.partition()
+        row = database.admin.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (name,)
+        ).fetchone()
+        assert row is not None, "the zombie's session is not named in pg_stat_activity"
+        ran, took = run_check(database, watched, slack)
+    assert ran.returncode == 0, ran.stderr
+    said, condition_line = ran.stderr.strip().splitlines()
+    assert said.startswith(f"warning: ended session pid {row[0]} (bestseller check run 999 since")
+    assert condition_line.startswith("error: condition open: A pass that vanished or hung")
+    assert took < MARGIN_SECONDS
+    assert_every_alert_delivered_exactly_once(database, slack)
+    [condition] = slack.messages(OPS_CHANNEL)
+    assert condition.text.startswith("🚨 A pass that vanished or hung held the run lock: session")
