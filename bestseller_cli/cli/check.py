@@ -137,11 +137,27 @@ class AlertPrinter:
 
 
 UNCHECKED_SHOWN = 20
+# Per-ASIN notes that every run repeats (600 invalid ASINs are 600 lines an hour): the first
+# few, then one line with the count and the command that lists them all.
+NOTES_SHOWN = 3
 
 
 def report_warnings(summary: CheckSummary) -> None:
-    for warning in summary.warnings + summary.variation_parents + summary.invalid:
-        log.warning(warning, extra={"event": "check_warning"})
+    kinds = (
+        (summary.variation_parents, "are variation parents"),
+        (summary.invalid, "are invalid on Keepa"),
+    )
+    lines = list(summary.warnings)
+    for notes, what in kinds:
+        lines += notes[:NOTES_SHOWN]
+        if len(notes) > NOTES_SHOWN:
+            lines.append(
+                f"{len(notes) - NOTES_SHOWN} more tracked ASINs {what} ({len(notes)} in all;"
+                " each run says so until they are fixed or removed): `bestseller doctor`"
+                " lists every one"
+            )
+    for line in lines:
+        log.warning(line, extra={"event": "check_warning"})
 
 
 def report_failures(summary: CheckSummary) -> None:

@@ -232,3 +232,20 @@ def test_prune_in_json_form_is_one_summary_line(
     assert_log_shape(summary)
     assert summary["event"] == "prune_summary" and summary["retention_days"] == 90
     assert summary["cutoff"].endswith("Z")
+
+
+def test_many_invalid_asins_are_a_few_lines_a_count_and_the_command_that_lists_them(
+    keepa: FakeKeepa, conn: psycopg.Connection
+) -> None:
+    unknown = [f"B0NOWHERE{n}" for n in range(8)]  # the fake Keepa knows none: productType 4
+    asin_store.add_tracked(conn, asins=unknown, marketplace="com", client=None)
+    result = CliRunner().invoke(app, ["check"])
+    warnings = [line for line in result.output.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 4, warnings
+    assert all("is invalid on Keepa" in line for line in warnings[:3])
+    assert warnings[3] == (
+        "warning: 5 more tracked ASINs are invalid on Keepa (8 in all; each run says so until"
+        " they are fixed or removed): `bestseller doctor` lists every one"
+    )
+    doctor = CliRunner().invoke(app, ["doctor"], env={"LOG_FORMAT": "json"}).output
+    assert all(asin in doctor for asin in unknown)
