@@ -7,7 +7,7 @@ stdlib asyncio in a thread of its own; a test calls its methods directly:
 - `partition()`: a silent partition: nothing more is relayed either way, sockets stay open
   (new connections are accepted and then ignored), as a pooler that stops answering;
   `partition_at(pattern)` does it the moment the client sends a message containing
-  `pattern` (that message is held back too);
+  `pattern` (that message is held back too), to other proxies `along` with it;
 - `reset()`: every connection is reset (RST) now;
 - `cut_reply_to(pattern)`: the statement containing `pattern` reaches the server, its
   reply is dropped and the client's connection reset: the server did it, the client
@@ -25,6 +25,7 @@ import contextlib
 import socket
 import struct
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +72,7 @@ class FaultProxy:
         self._partitioned = False
         self._partition_pattern: bytes | None = None
         self._partition_countdown = 0
+        self._partition_along: list[FaultProxy] = []
         self._cut_pattern: bytes | None = None
         self._cut_countdown = 0
         self._links: set[_Link] = set()
@@ -118,9 +120,13 @@ class FaultProxy:
     def partition(self) -> None:
         self._call(self._partition())
 
-    def partition_at(self, pattern: bytes, *, nth: int = 1) -> None:
-        """Partition when the `nth` message containing `pattern` is sent (held back)."""
+    def partition_at(
+        self, pattern: bytes, *, nth: int = 1, along: Sequence["FaultProxy"] = ()
+    ) -> None:
+        """Partition when the `nth` message containing `pattern` is sent (held back), and
+        the proxies `along` with it (a proxy before TLS, which cannot see the pattern)."""
         self._partition_pattern, self._partition_countdown = pattern, nth
+        self._partition_along = [proxy for proxy in along if proxy is not self]
 
     def cut_reply_to(self, pattern: bytes, *, nth: int = 1) -> None:
         """Drop the reply to the `nth` message containing `pattern`, and reset."""
@@ -210,6 +216,8 @@ class FaultProxy:
                 if self._partition_countdown == 0:
                     self._partition_pattern = None
                     await self._partition()
+                    for proxy in self._partition_along:
+                        proxy.partition()
             if upstream and self._cut_pattern and self._cut_pattern in data:
                 self._cut_countdown -= 1
                 if self._cut_countdown == 0:

@@ -25,6 +25,7 @@ from fakes import KEEPA_TEST_KEY, SLACK_TEST_TOKEN
 from fakes.fault_proxy import FaultProxy, upstream_of
 from fakes.keepa_server import FakeKeepa, serve
 from fakes.slack_server import FakeSlack
+from fakes.supabase_stack import StackUnavailable, SupabaseStack
 from fakes.trickle_server import TricklingKeepa
 from tests.faulty_database import FaultyDatabase
 
@@ -159,11 +160,32 @@ def slack(
     return slack_server
 
 
-@pytest.fixture(params=["embedded"])
+@pytest.fixture(scope="session")
+def supabase_stack() -> Iterator[SupabaseStack]:
+    """PostgreSQL 15 behind PgBouncer (session mode, verified TLS), started once; tests
+    that need it skip, saying why, where it cannot start (`.ci/run` makes sure it can)."""
+    stack = SupabaseStack()
+    try:
+        stack.start()
+    except StackUnavailable as exc:
+        stack.stop()
+        pytest.skip(f"the Supabase-shaped stack cannot start here: {exc}")
+    try:
+        with psycopg.connect(stack.direct_url(), autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {TEMPLATE}")
+        with psycopg.connect(stack.direct_url(TEMPLATE)) as conn:
+            db.migrate(conn)
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(params=["embedded", "supabase"])
 def database(
     request: pytest.FixtureRequest, env: dict[str, str], database_url: str
 ) -> Iterator[FaultyDatabase]:
-    """A test database behind fault proxies, for `bestseller` in a child process."""
+    """A test database behind fault proxies, for `bestseller` in a child process: the
+    embedded PostgreSQL, or PostgreSQL 15 behind PgBouncer with TLS (Supabase's shape)."""
     if request.param == "embedded":
         with psycopg.connect(database_url, autocommit=True) as admin:
             upstream = upstream_of(database_url)
@@ -177,3 +199,26 @@ def database(
                     behind=(upstream, database_url),
                 )
         return
+    stack: SupabaseStack = request.getfixturevalue("supabase_stack")
+    name = f"bestseller_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(stack.direct_url(), autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+    pooler = ("127.0.0.1", stack.pooler_port)
+    assert stack.statements is not None
+    try:
+        with (
+            psycopg.connect(stack.direct_url(name), autocommit=True) as admin,
+            FaultProxy(pooler) as proxy,
+        ):
+            yield FaultyDatabase(
+                name="supabase",
+                url=stack.pooler_url(name, port=proxy.port),
+                admin=admin,
+                link=proxy,
+                statements=stack.statements,
+                behind=(pooler, stack.pooler_url(name)),
+            )
+    finally:
+        stack.statements.heal()
+        with psycopg.connect(stack.direct_url(), autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -106,12 +106,15 @@ def assert_every_alert_delivered_exactly_once(database: FaultyDatabase, slack: F
     assert posts == Counter({row_id: 1 for row_id, _ in outbox})
 
 
+# The watchdog itself is tested on the embedded database too (tests/store/test_watchdog.py);
+# a whole pass waiting out its deadline is run once, on the Supabase-shaped stack.
+@pytest.mark.parametrize("database", ["supabase"], indirect=True)
 def test_a_database_that_stops_answering_mid_pass_ends_the_run_at_its_deadline(
     database: FaultyDatabase, watched: FakeKeepa, slack: FakeSlack
 ) -> None:
-    # The first batch is written and alerted; then the database stops answering: the second
-    # batch's write never arrives (behind the pooler, which keeps the job's socket open).
-    database.statements.partition_at(BATCH_WRITE, nth=2)
+    # The first batch is written and alerted; then the link goes silent: the second batch's
+    # write never arrives, and nothing more comes back.
+    database.statements.partition_at(BATCH_WRITE, nth=2, along=[database.link])
     failed, took = run_check(database, watched, slack, RUN_DEADLINE_MINUTES="1.1")
     assert failed.returncode == 1, failed.stderr
     assert the_line(failed) == (
@@ -122,6 +125,7 @@ def test_a_database_that_stops_answering_mid_pass_ends_the_run_at_its_deadline(
     assert took < 66 + MARGIN_SECONDS
     assert len(slack.messages(CHANNEL)) == 2  # the first batch's alerts went out in time
 
+    database.link.heal()
     database.statements.heal()
     database.wait_until_the_run_lock_is_free()
     served = watched.products_served
