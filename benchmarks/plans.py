@@ -78,12 +78,12 @@ def delivery_plans(url: str, run_id: int | None) -> dict[str, Any]:
             ),
             "claim + stories, awaiting in the batch's categories": (
                 lambda conn: story_store.claim_and_tell(
-                    conn, ids=ids, categories=batch, default_channel=CHANNEL, now=now
+                    conn, ids=ids, categories=batch, default_channel=CHANNEL, now=now, token="plans"
                 )
             ),
             "claim + stories, every awaiting message (sweep)": (
                 lambda conn: story_store.claim_and_tell(
-                    conn, ids=[], categories=None, default_channel=CHANNEL, now=now
+                    conn, ids=[], categories=None, default_channel=CHANNEL, now=now, token="plans"
                 )
             ),
             "due rows (sweep)": lambda conn: outbox_store.due(conn, now=now),

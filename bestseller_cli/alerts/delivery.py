@@ -84,6 +84,8 @@ class Delivery:
     report: DeliveryReport = field(default_factory=DeliveryReport)
     slack_failing: bool = False  # the rest waits for the sweep rather than hammer Slack
     refused: _Refusals = field(default_factory=_Refusals)
+    # Its claims carry it; every write after a claim compares it (outbox_store.CLAIMED).
+    token: str = field(default_factory=outbox_store.new_claim_token)
 
     def batch(self, *, ids: list[int], categories: list[tuple[str, int]], now: datetime) -> None:
         """A written batch's instant alerts, and the messages its changes complete: one
@@ -95,7 +97,12 @@ class Delivery:
         if self.should_stop():
             return
         told = story_store.claim_and_tell(
-            self.conn, ids=ids, categories=categories, default_channel=self.default_channel, now=now
+            self.conn,
+            ids=ids,
+            categories=categories,
+            default_channel=self.default_channel,
+            now=now,
+            token=self.token,
         )
         self.send(told)
 
@@ -129,7 +136,7 @@ class Delivery:
             return report
         unroutable = [item.id for item in items if not (item.channel or self.default_channel)]
         if unroutable:
-            outbox_store.release(conn, unroutable, error=NO_CHANNEL)
+            outbox_store.release(conn, unroutable, error=NO_CHANNEL, token=None)
             report.errors.append(ErrorEvent(source="slack", kind="no_channel", message=NO_CHANNEL))
         singles: list[ToldItem] = []
         digests: dict[str, list[OutboxItem]] = {}
@@ -145,15 +152,19 @@ class Delivery:
                 singles.append(told[item.id])
         if singles and not self.should_stop():
             # Only the rows the claim took: another delivery may have taken the rest.
-            taken = set(outbox_store.claim(conn, [entry.item.id for entry in singles]))
+            taken = set(
+                outbox_store.claim(conn, [entry.item.id for entry in singles], token=self.token)
+            )
             self.send([entry for entry in singles if entry.item.id in taken])
         for channel, group in digests.items():
             if self.should_stop() or self.refused.blocked(channel):
                 continue
             if self.slack_failing:
-                outbox_store.release(conn, [item.id for item in group], error=SLACK_FAILING)
+                outbox_store.release(
+                    conn, [item.id for item in group], error=SLACK_FAILING, token=None
+                )
                 continue
-            ids = outbox_store.claim(conn, [item.id for item in group])
+            ids = outbox_store.claim(conn, [item.id for item in group], token=self.token)
             group = [item for item in group if item.id in ids]
             if not group:
                 continue
@@ -161,12 +172,17 @@ class Delivery:
             message = digest_message([item.change for item in group], title=title)
             ts = self.post(channel, ids, message)
             if ts is not None:
-                outbox_store.mark_sent(conn, ids, channel=channel, ts=ts)
+                outbox_store.mark_sent(conn, ids, channel=channel, ts=ts, token=self.token)
                 report.sent += len(ids)
         if not (self.slack_failing or self.should_stop()):
             self.send(
                 story_store.claim_and_tell(
-                    conn, ids=[], categories=None, default_channel=self.default_channel, now=now
+                    conn,
+                    ids=[],
+                    categories=None,
+                    default_channel=self.default_channel,
+                    now=now,
+                    token=self.token,
                 )
             )
         story_store.expire_awaiting(conn, now=now)
@@ -187,13 +203,13 @@ class Delivery:
             blocked = self.refused.blocked(channel)
             if blocked:  # Slack refused this token or channel already: no point asking again
                 if entry.posted_ts is None:  # not tried: as if never claimed
-                    outbox_store.release(self.conn, [item.id], error=None)
+                    outbox_store.release(self.conn, [item.id], error=None, token=self.token)
                 else:
                     retry.append(item.id)
                 continue
             if self.slack_failing or self.should_stop():
                 rest = [later.item.id for later in told[position:] if later.posted_ts is None]
-                outbox_store.release(self.conn, rest, error=SLACK_FAILING)
+                outbox_store.release(self.conn, rest, error=SLACK_FAILING, token=self.token)
                 retry += [later.item.id for later in told[position:] if later.posted_ts]
                 break
             if entry.posted_ts is not None:
@@ -208,7 +224,12 @@ class Delivery:
                     awaiting = awaits_other_side(item.change, entry.story)
                     posted.append(Posted(id=item.id, channel=channel, ts=ts, awaiting=awaiting))
         story_store.settle(
-            self.conn, posted=posted, updated=updated, retry=retry, given_up=given_up
+            self.conn,
+            posted=posted,
+            updated=updated,
+            retry=retry,
+            given_up=given_up,
+            token=self.token,
         )
         self.report.sent += len(posted)
         self.report.updated += len(updated)
@@ -221,14 +242,14 @@ class Delivery:
         except SlackError as exc:
             self.report.errors.append(ErrorEvent(source="slack", kind="send", message=str(exc)))
             if exc.permanent:
-                outbox_store.mark_refused(self.conn, ids, error=str(exc))
+                outbox_store.mark_refused(self.conn, ids, error=str(exc), token=self.token)
                 self.report.refused_because(str(exc), len(ids))
                 self.refused.note(channel, exc)
                 return None
             self.slack_failing = True
             if not isinstance(exc, SlackDeliveryUnknown):
                 # A post whose fate is unknown stays claimed, for the next run to look up.
-                outbox_store.release(self.conn, ids, error=str(exc))
+                outbox_store.release(self.conn, ids, error=str(exc), token=self.token)
             return None
 
     def update(self, channel: str, ts: str, message: SlackMessage, *, kind: str) -> bool:
@@ -256,15 +277,17 @@ class Delivery:
             ts=recent.ts,
             reason=reason,
             folded_into=entry.recent_id,
+            token=self.token,
         )
         message = alert_message(item.change, extra_lines=lines)
         if self.update(channel, recent.ts, message, kind="update"):
             self.report.suppressed += 1
         elif self.slack_failing:
-            outbox_store.release(self.conn, [item.id], error="Slack failed to update the message")
+            failed = "Slack failed to update the message"
+            outbox_store.release(self.conn, [item.id], error=failed, token=self.token)
         else:
             error = "Slack refused to update the message"
-            outbox_store.mark_refused(self.conn, [item.id], error=error)
+            outbox_store.mark_refused(self.conn, [item.id], error=error, token=self.token)
             self.report.refused_because(error, 1)
 
 
@@ -309,7 +332,7 @@ def reconcile(
     for row in outbox_store.unknown_fate(conn):
         channel = row.channel or default_channel
         if channel is None:
-            outbox_store.release(conn, [row.id], error=NO_CHANNEL)
+            outbox_store.release(conn, [row.id], error=NO_CHANNEL, token=row.claim_token)
             continue
         by_channel.setdefault(channel, []).append(row)
     for channel, rows in by_channel.items():
@@ -328,7 +351,10 @@ def reconcile(
             )
         for row in rows:
             if row.id in delivered:
-                outbox_store.mark_sent(conn, [row.id], channel=channel, ts=delivered[row.id])
-                report.recovered += 1
+                ts = delivered[row.id]
+                if outbox_store.mark_sent(
+                    conn, [row.id], channel=channel, ts=ts, token=row.claim_token
+                ):
+                    report.recovered += 1
             else:
-                outbox_store.release(conn, [row.id], error=None)
+                outbox_store.release(conn, [row.id], error=None, token=row.claim_token)

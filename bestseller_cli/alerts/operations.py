@@ -92,6 +92,7 @@ def deliver_operations(
         reconcile(
             conn, sender=sender, default_channel=settings.slack_channel_id, report=DeliveryReport()
         )
+    token = outbox_store.new_claim_token()
     for post in ops_store.due_posts(conn):
         message = (
             condition_message(post.condition)
@@ -102,17 +103,17 @@ def deliver_operations(
             if outbox_store.mark_printed(conn, [post.id]):
                 show(message)
             continue
-        if not outbox_store.claim(conn, [post.id]):
+        if not outbox_store.claim(conn, [post.id], token=token):
             continue  # another delivery took it
         try:
             ts = sender.post(channel=post.channel, message=message, outbox_ids=[post.id])
         except SlackError as exc:
             log.warning("operations message not delivered: %s", exc)
             if not isinstance(exc, SlackDeliveryUnknown):
-                outbox_store.release(conn, [post.id], error=str(exc))
+                outbox_store.release(conn, [post.id], error=str(exc), token=token)
             return
-        outbox_store.mark_sent(conn, [post.id], channel=post.channel, ts=ts)
-        if post.event == "raised":
+        held = outbox_store.mark_sent(conn, [post.id], channel=post.channel, ts=ts, token=token)
+        if held and post.event == "raised":
             ops_store.mark_shown(conn, condition_id=post.condition.id, text=message.text)
     if sender is not None:
         refresh_messages(conn, sender=sender, now=now)

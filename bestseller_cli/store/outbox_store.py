@@ -5,6 +5,7 @@ Owns notification_log (ops_store writes its operations posts' rows; story_store 
 story columns). Reads bestseller_changes and category_names (the change an alert tells).
 """
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -46,6 +47,18 @@ class UnknownFate:
     id: int
     channel: str | None
     claimed_at: datetime
+    claim_token: str | None  # the dead delivery's: settling the row compares-and-sets it
+
+
+def new_claim_token() -> str:
+    """A delivery's own token: its claims carry it, its later writes compare it."""
+    return uuid.uuid4().hex
+
+
+# Every write after a claim changes a row only while the row still carries the claim's
+# token (None: a row no claim holds, waiting). Another delivery that settled or took the row
+# in the meantime has changed it: the write then changes nothing.
+CLAIMED = "claim_token IS NOT DISTINCT FROM %(token)s"
 
 
 # The one definition of "undelivered": an alert (not an operations post) due and not
@@ -104,15 +117,16 @@ def outbox_item(row: dict[str, Any]) -> OutboxItem:
 def unknown_fate(conn: psycopg.Connection) -> list[UnknownFate]:
     with conn.cursor(row_factory=class_row(UnknownFate)) as cur:
         rows = cur.execute(
-            "SELECT id, channel, claimed_at FROM notification_log"
+            "SELECT id, channel, claimed_at, claim_token FROM notification_log"
             " WHERE status = 'sending' ORDER BY id"
         ).fetchall()
     conn.commit()
     return rows
 
 
-def claim(conn: psycopg.Connection, ids: list[int]) -> list[int]:
-    """Mark rows as being sent, and commit, before Slack is called (DELIVERY.md step 1).
+def claim(conn: psycopg.Connection, ids: list[int], *, token: str) -> list[int]:
+    """Mark rows as being sent by the delivery of `token`, and commit, before Slack is
+    called (DELIVERY.md step 1).
 
     Atomic: only rows still deliverable are taken, so two deliveries running at once (no run
     lock, as behind a transaction pooler) never both take a row. Returns the ids taken; send
@@ -120,19 +134,25 @@ def claim(conn: psycopg.Connection, ids: list[int]) -> list[int]:
     with conn.transaction():
         rows = conn.execute(
             "UPDATE notification_log SET status = 'sending', claimed_at = clock_timestamp(),"
-            " attempts = attempts + 1 WHERE id = ANY(%s) AND status = ANY(%s) RETURNING id",
-            (ids, list(DELIVERABLE)),
+            " claim_token = %s, attempts = attempts + 1"
+            " WHERE id = ANY(%s) AND status = ANY(%s) RETURNING id",
+            (token, ids, list(DELIVERABLE)),
         ).fetchall()
     return sorted(row[0] for row in rows)
 
 
-def mark_sent(conn: psycopg.Connection, ids: list[int], *, channel: str, ts: str) -> None:
+def mark_sent(
+    conn: psycopg.Connection, ids: list[int], *, channel: str, ts: str, token: str | None
+) -> list[int]:
+    """Sent, by the claim of `token`; returns the ids it still held (those marked)."""
     with conn.transaction():
-        conn.execute(
-            "UPDATE notification_log SET status = 'sent', sent_at = now(), slack_channel = %s,"
-            " slack_ts = %s, error = NULL WHERE id = ANY(%s)",
-            (channel, ts, ids),
-        )
+        rows = conn.execute(
+            "UPDATE notification_log SET status = 'sent', sent_at = now(),"
+            " slack_channel = %(channel)s, slack_ts = %(ts)s, error = NULL"
+            f" WHERE id = ANY(%(ids)s) AND {CLAIMED} RETURNING id",
+            {"channel": channel, "ts": ts, "ids": ids, "token": token},
+        ).fetchall()
+    return sorted(row[0] for row in rows)
 
 
 def mark_printed(conn: psycopg.Connection, ids: list[int]) -> list[int]:
@@ -147,13 +167,16 @@ def mark_printed(conn: psycopg.Connection, ids: list[int]) -> list[int]:
     return sorted(row[0] for row in rows)
 
 
-def mark_refused(conn: psycopg.Connection, ids: list[int], *, error: str) -> None:
+def mark_refused(
+    conn: psycopg.Connection, ids: list[int], *, error: str, token: str | None
+) -> None:
     """Slack refused them (token, channel, ...): kept for the next delivery to try again."""
     with conn.transaction():
         conn.execute(
-            "UPDATE notification_log SET status = 'refused', error = %s, slack_channel = NULL,"
-            " slack_ts = NULL, sent_at = NULL, reason = NULL WHERE id = ANY(%s)",
-            (error, ids),
+            "UPDATE notification_log SET status = 'refused', error = %(error)s,"
+            " slack_channel = NULL, slack_ts = NULL, sent_at = NULL, reason = NULL,"
+            f" claim_token = NULL WHERE id = ANY(%(ids)s) AND {CLAIMED}",
+            {"error": error, "ids": ids, "token": token},
         )
 
 
@@ -176,13 +199,16 @@ def expire(conn: psycopg.Connection, *, now: datetime, days: float) -> int:
     return row[0] if row else 0
 
 
-def release(conn: psycopg.Connection, ids: list[int], *, error: str | None) -> None:
-    """Back to pending: the next delivery attempt (this run or the next) sends it."""
+def release(
+    conn: psycopg.Connection, ids: list[int], *, error: str | None, token: str | None
+) -> None:
+    """Back to pending: the next delivery attempt (this run or the next) sends it. `token`:
+    the claim releasing them (None: rows no claim holds)."""
     with conn.transaction():
         conn.execute(
-            "UPDATE notification_log SET status = 'pending', error = COALESCE(%s, error)"
-            " WHERE id = ANY(%s)",
-            (error, ids),
+            "UPDATE notification_log SET status = 'pending', error = COALESCE(%(error)s, error),"
+            f" claim_token = NULL WHERE id = ANY(%(ids)s) AND {CLAIMED}",
+            {"error": error, "ids": ids, "token": token},
         )
 
 
@@ -216,16 +242,25 @@ def mark_suppressed(
     ts: str,
     reason: str,
     folded_into: int,
+    token: str,
 ) -> None:
     """A delivery decision, kept with its reason: the change went into message `ts` (of
     outbox row `folded_into`), whose old story is no longer to be completed."""
     with conn.transaction():
         conn.execute(
             "WITH folded AS (UPDATE notification_log SET status = 'suppressed', sent_at = now(),"
-            " slack_channel = %s, slack_ts = %s, reason = %s, error = NULL WHERE id = ANY(%s))"
-            " UPDATE notification_log SET story_update = NULL WHERE id = %s"
-            " AND story_update IN ('awaiting', 'updating')",
-            (channel, ts, reason, ids, folded_into),
+            " slack_channel = %(channel)s, slack_ts = %(ts)s, reason = %(reason)s, error = NULL"
+            f" WHERE id = ANY(%(ids)s) AND {CLAIMED} RETURNING id)"
+            " UPDATE notification_log SET story_update = NULL WHERE id = %(folded_into)s"
+            " AND story_update IN ('awaiting', 'updating') AND EXISTS (SELECT FROM folded)",
+            {
+                "channel": channel,
+                "ts": ts,
+                "reason": reason,
+                "ids": ids,
+                "token": token,
+                "folded_into": folded_into,
+            },
         )
 
 

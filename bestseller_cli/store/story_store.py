@@ -117,7 +117,7 @@ told AS (
 # of a story is read for its own kind only): the update is claimed in this statement.
 UPDATING = """
 updating AS (
-  UPDATE notification_log n SET story_update = 'updating'
+  UPDATE notification_log n SET story_update = 'updating', claim_token = %(token)s
   FROM told t
   WHERE t.action = 'update' AND n.id = t.id
     AND (t.new_holder IS NOT NULL OR t.displaced IS NOT NULL OR t.listed_holder IS NOT NULL)
@@ -127,7 +127,7 @@ updating AS (
 CLAIM_AND_TELL_SQL = f"""
 WITH claimed AS (
   UPDATE notification_log n SET status = 'sending', claimed_at = clock_timestamp(),
-         attempts = n.attempts + 1
+         claim_token = %(token)s, attempts = n.attempts + 1
   WHERE n.id = ANY(%(ids)s) AND n.status = 'pending' AND n.delivery_mode = 'instant'
     AND n.deliver_after <= %(now)s AND n.deliver_after <= n.created_at + interval '1 minute'
     AND (n.channel IS NOT NULL OR %(default_channel)s::text IS NOT NULL)
@@ -155,19 +155,19 @@ WITH posted AS (
          story_update = CASE WHEN p.awaiting THEN 'awaiting' END
   FROM unnest(%(posted)s::bigint[], %(channels)s::text[], %(ts)s::text[],
               %(awaiting)s::boolean[]) AS p(id, channel, ts, awaiting)
-  WHERE n.id = p.id
+  WHERE n.id = p.id AND n.claim_token IS NOT DISTINCT FROM %(token)s
   RETURNING n.id
 ), updated AS (
   UPDATE notification_log SET story_update = 'updated', story_updated_at = now()
-  WHERE id = ANY(%(updated)s)
+  WHERE id = ANY(%(updated)s) AND claim_token IS NOT DISTINCT FROM %(token)s
   RETURNING id
 ), retry AS (
   UPDATE notification_log SET story_update = 'awaiting'
-  WHERE id = ANY(%(retry)s)
+  WHERE id = ANY(%(retry)s) AND claim_token IS NOT DISTINCT FROM %(token)s
   RETURNING id
 ), given_up AS (
   UPDATE notification_log SET story_update = NULL
-  WHERE id = ANY(%(given_up)s)
+  WHERE id = ANY(%(given_up)s) AND claim_token IS NOT DISTINCT FROM %(token)s
   RETURNING id
 )
 SELECT (SELECT count(*) FROM posted), (SELECT count(*) FROM updated)
@@ -188,11 +188,14 @@ def claim_and_tell(
     categories: list[tuple[str, int]] | None,
     default_channel: str | None,
     now: datetime,
+    token: str,
 ) -> list[ToldItem]:
     """One round trip: claim the instant rows among `ids` (DELIVERY.md step 1), and the
     awaiting messages of `categories` (None: of every category) that their story now
-    completes; return both with their stories. Committed before Slack is called."""
+    completes, with the delivery's `token`; return both with their stories. Committed
+    before Slack is called."""
     params = {
+        "token": token,
         "ids": ids,
         "now": now,
         "default_channel": default_channel,
@@ -228,12 +231,15 @@ def settle(
     updated: list[int],
     retry: list[int],
     given_up: list[int],
+    token: str,
 ) -> None:
     """One round trip: posts marked sent with their ts (and whether their story awaits its
-    other side), updates done, updates to try again, updates Slack refused for good."""
+    other side), updates done, updates to try again, updates Slack refused for good; each
+    only while the row still carries the claim's `token`."""
     if not (posted or updated or retry or given_up):
         return
     params = {
+        "token": token,
         "posted": [p.id for p in posted],
         "channels": [p.channel for p in posted],
         "ts": [p.ts for p in posted],

@@ -71,7 +71,7 @@ def test_a_message_slack_took_before_the_process_died_is_not_sent_again(
     slack._scripts.clear()
     # The crash window itself: claim, post, and die before marking it sent.
     [item] = outbox_store.due(conn, now=datetime.now(UTC))
-    outbox_store.claim(conn, [item.id])
+    outbox_store.claim(conn, [item.id], token="a dead run")
     sender = SlackSender.from_settings(settings)
     sender.post(channel=CHANNEL, message=alert_message(item.change), outbox_ids=[item.id])
     # ...the process dies here. The next run must find the message, not post it again.
@@ -88,7 +88,8 @@ def test_a_claimed_message_slack_never_got_is_sent_on_the_next_run(
     keepa: FakeKeepa, slack: FakeSlack, conn
 ) -> None:
     row_id = record_while_slack_is_down(keepa, slack, conn)
-    outbox_store.claim(conn, [row_id])  # claimed, then the process died before posting
+    # Claimed, then the process died before posting.
+    outbox_store.claim(conn, [row_id], token="a dead run")
     summary = run_check(load_settings())
     assert [m.outbox_ids for m in slack.messages(CHANNEL)] == [[row_id]]
     assert summary.alerts_sent == 1
@@ -219,8 +220,8 @@ def test_an_alert_undelivered_past_the_expiry_expires_with_its_reason_and_fails_
 
 def test_a_claim_takes_only_rows_still_waiting(keepa: FakeKeepa, slack: FakeSlack, conn) -> None:
     row_id = record_while_slack_is_down(keepa, slack, conn)
-    assert outbox_store.claim(conn, [row_id]) == [row_id]
-    assert outbox_store.claim(conn, [row_id]) == []
+    assert outbox_store.claim(conn, [row_id], token="first") == [row_id]
+    assert outbox_store.claim(conn, [row_id], token="second") == []
 
 
 def test_a_row_another_delivery_claimed_first_is_not_posted_again(
@@ -235,7 +236,8 @@ def test_a_row_another_delivery_claimed_first_is_not_posted_again(
 
     def due_then_claimed_elsewhere(*args, **kwargs):
         items = read_due(*args, **kwargs)
-        outbox_store.claim(conn, [item.id for item in items])  # the other delivery, first
+        # The other delivery, first.
+        outbox_store.claim(conn, [item.id for item in items], token="other")
         return items
 
     monkeypatch.setattr(outbox_store, "due", due_then_claimed_elsewhere)
@@ -250,9 +252,31 @@ def test_without_history_scope_an_interrupted_alert_is_resent_and_the_risk_recor
     keepa: FakeKeepa, slack: FakeSlack, conn
 ) -> None:
     row_id = record_while_slack_is_down(keepa, slack, conn)
-    outbox_store.claim(conn, [row_id])
+    outbox_store.claim(conn, [row_id], token="a dead run")
     slack.fail_with("conversations.history", "missing_scope", needed="channels:history")
     summary = run_check(load_settings())
     assert summary.alerts_sent == 1
     [(message,)] = conn.execute("SELECT message FROM error_log WHERE kind = 'reconcile'").fetchall()
     assert "duplicate is possible" in message
+
+
+def test_a_delivery_that_lost_its_claim_changes_nothing_after_the_fact(
+    keepa: FakeKeepa, slack: FakeSlack, conn
+) -> None:
+    """Claim fencing (River #1302, pg-boss): a delivery hung after claiming a row while the
+    next run settled it; its late writes compare its claim token and change nothing."""
+    row_id = record_while_slack_is_down(keepa, slack, conn)
+    assert outbox_store.claim(conn, [row_id], token="hung") == [row_id]
+    assert run_check(load_settings()).alerts_sent == 1  # history: not in Slack; sent anew
+    [posted] = [m for m in slack.messages(CHANNEL) if row_id in m.outbox_ids]
+
+    # The hung delivery wakes up: Slack failed for it, so it would put the row back.
+    outbox_store.release(conn, [row_id], error="Slack failed", token="hung")
+    outbox_store.mark_refused(conn, [row_id], error="channel_not_found", token="hung")
+    assert outbox_store.mark_sent(conn, [row_id], channel=CHANNEL, ts="1.000", token="hung") == []
+    row = conn.execute(
+        "SELECT status, slack_ts, error FROM notification_log WHERE id = %s", (row_id,)
+    ).fetchone()
+    assert row == ("sent", posted.ts, None)
+    run_check(load_settings())
+    assert [m for m in slack.messages(CHANNEL) if row_id in m.outbox_ids] == [posted]

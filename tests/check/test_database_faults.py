@@ -29,6 +29,10 @@ ASINS = [f"B0FAULT{n:03d}" for n in range(4)]
 # Generous: these bound a run that would otherwise hang for good; they time nothing.
 MARGIN_SECONDS = 60
 BATCH_WRITE = b"INSERT INTO asin_checks"
+# The writes of a delivery, each one statement on the pass's autocommit connection: done
+# once the server has it, whether or not its reply comes back.
+CLAIM = b"SET status = 'sending'"
+MARK_SENT = b"SET status = 'sent'"
 
 
 def run_check(
@@ -96,6 +100,15 @@ def watched(database: FaultyDatabase, keepa_server: FakeKeepa, slack: FakeSlack)
     return keepa_server
 
 
+def the_next_run_delivers_every_alert_once(
+    database: FaultyDatabase, keepa: FakeKeepa, slack: FakeSlack
+) -> None:
+    """Once the fault has cleared: a clean run, and every alert posted exactly once."""
+    again, _ = run_check(database, keepa, slack)
+    assert again.returncode == 0, again.stderr
+    assert_every_alert_delivered_exactly_once(database, slack)
+
+
 def assert_every_alert_delivered_exactly_once(database: FaultyDatabase, slack: FakeSlack) -> None:
     outbox = database.admin.execute(
         "SELECT id, status FROM notification_log WHERE change_id IS NOT NULL ORDER BY id"
@@ -158,9 +171,7 @@ def test_a_statement_past_its_timeout_is_named_and_the_next_run_delivers(
     assert slack.messages(CHANNEL) == []
 
     database.admin.execute("DROP TRIGGER slow_write ON asin_checks")
-    again, _ = run_check(database, watched, slack)
-    assert again.returncode == 0, again.stderr
-    assert_every_alert_delivered_exactly_once(database, slack)
+    the_next_run_delivers_every_alert_once(database, watched, slack)
 
 
 def test_a_batch_write_whose_reply_is_lost_is_neither_lost_nor_doubled(
@@ -175,14 +186,37 @@ def test_a_batch_write_whose_reply_is_lost_is_neither_lost_nor_doubled(
     assert took < MARGIN_SECONDS
 
     database.wait_until_the_run_lock_is_free()
-    again, _ = run_check(database, watched, slack)
-    assert again.returncode == 0, again.stderr
-    assert_every_alert_delivered_exactly_once(database, slack)
+    served = watched.products_served
+    the_next_run_delivers_every_alert_once(database, watched, slack)
+    assert watched.products_served == served  # the write took: no Keepa token spent again
     checks = database.admin.execute(
         "SELECT count(*) FROM (SELECT 1 FROM history_checks GROUP BY asin, run_id"
         " HAVING count(*) > 1) twice"
     ).fetchone()
     assert checks == (0,)
+
+
+@pytest.mark.parametrize("write", [CLAIM, MARK_SENT], ids=["claim", "mark-sent"])
+def test_a_delivery_write_whose_reply_is_lost_neither_loses_nor_doubles_an_alert(
+    database: FaultyDatabase, watched: FakeKeepa, slack: FakeSlack, write: bytes
+) -> None:
+    # The first batch's claim (nothing posted yet) or its mark-sent (posted): carried out,
+    # its reply dropped and the link reset.
+    database.statements.cut_reply_to(write, nth=1)
+    failed, took = run_check(database, watched, slack)
+    assert failed.returncode == 1, failed.stderr
+    assert the_line(failed).startswith("error: database error: the connection was lost (")
+    assert took < MARGIN_SECONDS
+    assert len(slack.messages(CHANNEL)) == (2 if write == MARK_SENT else 0)
+
+    database.wait_until_the_run_lock_is_free()
+    served = watched.products_served
+    the_next_run_delivers_every_alert_once(database, watched, slack)
+    assert watched.products_served == served + 2  # only the second batch is fetched
+    tokens = database.admin.execute(
+        "SELECT count(DISTINCT claim_token) FROM notification_log WHERE change_id IS NOT NULL"
+    ).fetchone()
+    assert tokens == (2 if write == MARK_SENT else 1,)  # each claim its own run's token
 
 
 def test_a_read_only_database_still_reads_is_named_told_once_and_pruned_back(
@@ -214,9 +248,7 @@ def test_a_read_only_database_still_reads_is_named_told_once_and_pruned_back(
     assert "this session wrote anyway, as Supabase documents" in pruned.stderr
 
     database.make_writable()
-    again, _ = run_check(database, watched, slack)
-    assert again.returncode == 0, again.stderr
-    assert_every_alert_delivered_exactly_once(database, slack)
+    the_next_run_delivers_every_alert_once(database, watched, slack)
 
 
 def test_a_zombie_session_holding_the_run_lock_is_ended_and_the_run_goes_on(
