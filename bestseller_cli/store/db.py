@@ -105,6 +105,21 @@ def require_session_mode(url: str) -> None:
         )
 
 
+# A link that goes silent (a partition, a NAT timeout, a pooler that stops answering) must
+# end in an error, not a query blocked forever: keepalive probes find a dead peer while we
+# wait for a reply (30 s idle, then 3 probes 10 s apart), and tcp_user_timeout ends a send
+# that is never acknowledged. Neither fires on a slow but live server. libpq ignores both
+# on Unix sockets (the embedded server), where no network can partition.
+LINK_LIMITS = {
+    "connect_timeout": 15,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 60_000,
+}
+
+
 def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
     pooled = uses_transaction_pooler(url)
     try:
@@ -112,8 +127,8 @@ def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
             libpq_dsn(url),
             autocommit=autocommit,
             prepare_threshold=None if pooled else 5,
-            connect_timeout=15,
             application_name="bestseller-cli",
+            **LINK_LIMITS,
         )
     except psycopg.Error as exc:
         raise DatabaseError(f"cannot connect to the database: {redact(str(exc)).strip()}") from None
