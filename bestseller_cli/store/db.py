@@ -107,10 +107,14 @@ def require_session_mode(url: str) -> None:
         )
 
 
-# libpq's side (SUPABASE.md §2): a connect attempt gives up after 10 s (libpq's default
-# is 130 s); keepalives find a silently dead link after 30 s idle plus 3 probes 10 s apart;
-# data sent and not acknowledged for 30 s (tcp_user_timeout) ends the connection.
-CONNECT_OPTIONS = {
+# libpq's side (SUPABASE.md §2), so a link that goes silent (a partition, a NAT timeout, a
+# pooler that stops answering) ends in an error, not a query blocked forever: a connect
+# attempt gives up after 10 s (libpq's default is 130 s); keepalive probes find a dead peer
+# while we wait for a reply (30 s idle, then 3 probes 10 s apart); data sent and not
+# acknowledged for 30 s (tcp_user_timeout) ends the connection. Neither fires on a slow but
+# live server (the statement_timeout below bounds that). libpq ignores keepalives and
+# tcp_user_timeout on Unix sockets (the embedded server), where no network can partition.
+LINK_LIMITS = {
     "connect_timeout": 10,
     "keepalives": 1,
     "keepalives_idle": 30,
@@ -184,7 +188,7 @@ def connect(
             autocommit=autocommit,
             prepare_threshold=None if pooled else 5,
             application_name=application_name,
-            **CONNECT_OPTIONS,
+            **LINK_LIMITS,
         )
     except psycopg.Error as exc:
         raise failures.describe_connect(exc) from None

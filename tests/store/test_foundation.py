@@ -166,3 +166,12 @@ def test_version_is_printed() -> None:
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0
     assert "bestseller-cli" in result.output
+
+
+def test_a_connection_probes_a_silent_link_instead_of_waiting_forever(database_url: str) -> None:
+    with db.connect(database_url) as conn:
+        used = conn.info.get_parameters()
+    assert used["keepalives"] == "1"
+    for name in ("keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout"):
+        assert int(used[name]) == db.LINK_LIMITS[name] > 0, name
+    assert 0 < int(used["connect_timeout"]) <= 30
