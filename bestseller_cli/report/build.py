@@ -62,16 +62,30 @@ def build_report(
     """Query every section of the report for the period, for one client or for everyone."""
     with conn.transaction():  # one snapshot for every section
         report_queries.read_one_snapshot(conn)
-        if client is not None:
-            client_store.client_id(conn, client)
-        window = {"since": since, "until": until, "client": client}
-        events = report_queries.changes(conn, **window)
-        holders = report_queries.holders(conn, client=client)
-        stats = report_queries.history_stats(conn, **window)
-        totals = report_queries.usage(conn, **window, token_cost_usd=token_cost_usd)
-        alerts = report_queries.alert_counts(conn, **window)
-        errors = report_queries.errors(conn, **window)
-        conditions = [] if client else ops_store.conditions(conn, since=since, until=until)
+        return report_sections(
+            conn, since=since, until=until, client=client, token_cost_usd=token_cost_usd
+        )
+
+
+def report_sections(
+    conn: psycopg.Connection,
+    *,
+    since: datetime,
+    until: datetime,
+    client: str | None,
+    token_cost_usd: float,
+) -> Report:
+    """Every section of the report, inside the caller's snapshot (`read_one_snapshot`)."""
+    if client is not None:
+        client_store.client_id(conn, client)
+    window = {"since": since, "until": until, "client": client}
+    events = report_queries.changes(conn, **window)
+    holders = report_queries.holders(conn, client=client)
+    stats = report_queries.history_stats(conn, **window)
+    totals = report_queries.usage(conn, **window, token_cost_usd=token_cost_usd)
+    alerts = report_queries.alert_counts(conn, **window)
+    errors = report_queries.errors(conn, **window)
+    conditions = [] if client else ops_store.conditions(conn, since=since, until=until)
     days = (until - since).total_seconds() / 86400
     return Report(
         generated_at=until,
