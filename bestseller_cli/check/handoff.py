@@ -13,7 +13,6 @@ from bestseller_cli.check.summary import CheckSummary
 from bestseller_cli.config import Settings
 from bestseller_cli.errors import KeepaAuthError
 from bestseller_cli.rules.ops_rules import PassFacts
-from bestseller_cli.slack.client import SlackSender
 from bestseller_cli.store import db, log_store, run_store
 
 log = logging.getLogger(__name__)
@@ -43,7 +42,7 @@ def note_operations(
         unchecked=len(summary.unchecked),
         run_deadline_minutes=settings.run_deadline_minutes,
     )
-    sender = SlackSender.from_settings(settings) if settings.slack_bot_token else None
+    sender = hooks.sender(settings)
     summary.conditions = watch_operations(
         conn, settings, facts=facts, run_id=summary.run_id, sender=sender, show=hooks.show
     )

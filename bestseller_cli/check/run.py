@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
+import httpx
 import psycopg
 
 from bestseller_cli import output
@@ -56,12 +57,21 @@ def run_check(
     on_progress: Callable[[int, int], None] = report_no_progress,
     clock: Callable[[], datetime] = utc_now,
     stop: threading.Event | None = None,
+    keepa_transport: httpx.BaseTransport | None = None,
+    slack: SlackSender | None = None,
 ) -> CheckSummary:
     """Run one full pass. Never overlaps another: a held run lock ends it at once. The
     collaborators are PassHooks'; the database failing is a DatabaseError."""
     started = time.monotonic()
     stop = stop or threading.Event()
-    hooks = PassHooks(show=show, on_progress=on_progress, clock=clock, stop=stop)
+    hooks = PassHooks(
+        show=show,
+        on_progress=on_progress,
+        clock=clock,
+        stop=stop,
+        keepa_transport=keepa_transport,
+        slack=slack,
+    )
     summary = CheckSummary(dry_run=options.dry_run, stale_hours=settings.keepa_stale_hours)
     with db.database_errors("the pass stopped; the next `bestseller check` resumes it"):
         url = db.database_url(settings)
@@ -126,7 +136,7 @@ def run_pass(
     )
     note_unknown_zones(context)
     if not options.dry_run:
-        sender = SlackSender.from_settings(settings) if settings.slack_bot_token else None
+        sender = hooks.sender(settings)
         context.delivery = Delivery(
             conn=conn,
             sender=sender,
@@ -148,6 +158,7 @@ def run_pass(
         on_error=context.errors.append,
         deadline=deadline,
         stop=hooks.stop,
+        transport=hooks.keepa_transport,
     )
     try:
         with keepa:

@@ -24,6 +24,7 @@ from bestseller_cli.rules.svg import (
     svg_document,
     text,
     time_ticks,
+    tooltip,
     zone_name,
 )
 
@@ -170,7 +171,7 @@ def series_lines(frame: _Frame, *, lane: float) -> list[str]:
             parts.append(
                 element(
                     "polyline",
-                    element("title", f"{line.label}{': not ranked' if unranked else ''}"),
+                    tooltip(f"{line.label}{': not ranked' if unranked else ''}"),
                     points=points(corners),
                     class_="unranked" if unranked else "line",
                     stroke=colour,
@@ -199,7 +200,7 @@ def markers(frame: _Frame, *, zone: ZoneInfo, lane: float) -> list[str]:
         parts.append(
             element(
                 "polygon",
-                element("title", label),
+                tooltip(label),
                 points=points(corners),
                 class_=change.kind.value,
                 data_series=marker.series,

@@ -21,6 +21,7 @@ from bestseller_cli.rules.svg import (
     svg_document,
     text,
     time_ticks,
+    tooltip,
     zone_name,
 )
 
@@ -153,7 +154,7 @@ def timeline_svg(
             parts.append(
                 element(
                     "rect",
-                    element("title", words),
+                    tooltip(words),
                     x=num(x0),
                     y=y + 4,
                     width=num(max(x1 - x0, 1.5)),

@@ -51,6 +51,11 @@ def element(tag: str, content: str = "", **values: object) -> str:
     return f"<{tag}{attributes(**values)}>{content}</{tag}>"
 
 
+def tooltip(words: str) -> str:
+    """A `<title>` inside a shape: what a browser shows on hover, and a screen reader reads."""
+    return element("title", escape(words))
+
+
 def text(x: float, y: float, words: str, **values: object) -> str:
     return element("text", escape(words), x=num(x), y=num(y), **values)
 

@@ -208,3 +208,16 @@ def test_the_sparkline_follows_the_best_rank_and_shades_one() -> None:
     ys = [float(pair.split(",")[1]) for pair in line.get("points").split()]
     assert ys[0] > ys[-1]  # from #4 up to #1
     assert [r.get("x") for r in svg.iter(f"{NS}rect")] == ["60"]  # the second half, at #1
+
+
+def test_names_with_markup_characters_are_text_not_markup() -> None:
+    pots = CategoryPoints(
+        category_id=7, name="Pots & Pans <Big>", start_rank=None, started=False,
+        buckets=[0], best=[1], last=[1],
+    )  # fmt: skip
+    changes = [change(ChangeKind.GAINED, 0.5, before=2, after=1)]
+    svg = draw(history(hours(*range(24)), pots), changes)  # parses: well-formed XML
+    assert "Pots & Pans <Big>" in [t.text for t in svg.iter(f"{NS}text")]
+    titles = [t.text for t in svg.iter(f"{NS}title")]
+    assert "Pots & Pans <Big>" in titles
+    assert any(title.startswith("gained #1 in Pots & Pans <Big>") for title in titles)
