@@ -58,6 +58,7 @@ def absorb(summary: CheckSummary, report: DeliveryReport, context: PassContext) 
     summary.alerts_folded_into_flapping = report.suppressed
     summary.alerts_undelivered = report.pending
     summary.alerts_updated = report.updated
+    summary.charts_posted = report.charts
     context.errors += report.errors
 
 

@@ -10,7 +10,7 @@ import httpx
 import psycopg
 
 from bestseller_cli import output
-from bestseller_cli.alerts.delivery import Delivery
+from bestseller_cli.alerts.delivery import Delivery, chart_options
 from bestseller_cli.check.batch import process_batch
 from bestseller_cli.check.category_names import NameBudget
 from bestseller_cli.check.context import (
@@ -144,6 +144,7 @@ def run_pass(
             show=hooks.show,
             expiry_days=settings.alert_expiry_days,
             should_stop=hooks.stop.is_set,
+            **chart_options(settings),
         )
     selection = run_store.WorkSelection(
         run_id=run_id, asins=options.asin_list, client=options.client

@@ -36,6 +36,14 @@ def demo(
     def show(done: DemoPass) -> None:
         nonlocal posted
         for event in done.slack:
+            if event.chart is not None:
+                console.print(
+                    f"      chart in its thread: {event.message.text}"
+                    f" ({len(event.chart) // 1024} KB PNG)",
+                    highlight=False,
+                    markup=False,
+                )
+                continue
             verb = "updated in place" if event.updated else "posted"
             posted += not event.updated
             console.print(

@@ -27,7 +27,7 @@ from bestseller_cli.report.formats import (
     slack_report,
 )
 from bestseller_cli.report.html import html_report
-from bestseller_cli.report.pictures import build_pictures
+from bestseller_cli.report.pictures import attach_overview, build_pictures
 from bestseller_cli.rules.notify_config import check_timezone
 from bestseller_cli.slack.client import SlackSender
 from bestseller_cli.store import client_store, db
@@ -72,7 +72,7 @@ def report(
     window = {"since": start, "until": until, "client": client}
     pictures = None
     with db.open_database(config) as conn:
-        if html is not None:
+        if html is not None or (sender is not None and config.slack_charts):
             gap = timedelta(minutes=2 * config.schedule_minutes)  # a gap, as for operations
             pictures = build_pictures(
                 conn, **window, token_cost_usd=config.keepa_token_cost_usd, max_gap=gap
@@ -98,5 +98,9 @@ def report(
     else:
         console.print(rich_report(result))
     if sender is not None and target:
-        sender.post(channel=target, message=slack_report(result), outbox_ids=[])
+        ts = sender.post(channel=target, message=slack_report(result), outbox_ids=[])
         err_console.print(f"[green]posted[/green] the report to {target}", highlight=False)
+        if pictures is not None and config.slack_charts:
+            problem = attach_overview(config, sender, channel=target, ts=ts, pictures=pictures)
+            if problem:
+                err_console.print(f"[yellow]warning:[/yellow] {problem}", highlight=False)

@@ -28,6 +28,7 @@ DEMO_SETTINGS: dict[str, object] = {
     "healthcheck_url": None,
     "batch_size": 100,
     "schedule_minutes": 60,
+    "slack_charts": True,  # a chart under each badge alert, as with SLACK_CHARTS=true
 }
 PASS_MINUTE = 2  # passes run at two past the hour
 

@@ -50,12 +50,14 @@ class DemoKeepa(httpx.MockTransport):
 
 @dataclass(frozen=True)
 class SlackEvent:
-    """A message posted (`updated` False) or updated in place, in `channel`."""
+    """A message posted (`updated` False) or updated in place, in `channel`; or a chart
+    (`chart`: its PNG) posted in the thread of message `ts`."""
 
     channel: str
     ts: str
     message: SlackMessage
     updated: bool
+    chart: bytes | None = None
 
 
 @dataclass
@@ -74,6 +76,12 @@ class DemoSlack(SlackSender):
 
     def update(self, *, channel: str, ts: str, message: SlackMessage) -> None:
         self.events.append(SlackEvent(channel, ts, message, updated=True))
+
+    def upload_chart(
+        self, *, channel: str, thread_ts: str, png: bytes, title: str, alt: str
+    ) -> None:
+        message = SlackMessage(text=title, blocks=[])
+        self.events.append(SlackEvent(channel, thread_ts, message, updated=False, chart=png))
 
     def delivered(self, *, channel: str, oldest: datetime) -> dict[int, str]:
         return {}  # nothing is ever claimed and lost in one process

@@ -16,11 +16,11 @@ from bestseller_cli.report.formats import (
     share,
     summary_lines,
 )
-from bestseller_cli.report.pictures import ReportPictures
+from bestseller_cli.report.pictures import ReportPictures, by_badge_share
 from bestseller_cli.rules.charts import product_svg, sparkline_svg
 from bestseller_cli.rules.holder_timeline import timeline_svg
 from bestseller_cli.rules.rank_history import ProductChart
-from bestseller_cli.rules.report_models import AsinSummary, Holder, Streak
+from bestseller_cli.rules.report_models import Holder, Streak
 from bestseller_cli.rules.svg import CHART_CSS, local_time, zone_name
 from bestseller_cli.slack.messages import amazon_url
 
@@ -85,11 +85,6 @@ def html_report(pictures: ReportPictures, *, zone: ZoneInfo) -> str:
         f"<title>{escape(title)}</title><style>{PAGE_CSS}{CHART_CSS}</style></head>"
         f"<body>{''.join(body)}</body></html>\n"
     )
-
-
-def by_badge_share(asins: list[AsinSummary]) -> list[AsinSummary]:
-    """The most time at #1 first; products never checked in the period last."""
-    return sorted(asins, key=lambda a: (a.badge_share is None, -(a.badge_share or 0), a.asin))
 
 
 def product_name(asin: str, title: str | None) -> str:

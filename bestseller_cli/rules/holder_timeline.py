@@ -139,9 +139,8 @@ def timeline_svg(
         share = (moment - timeline.since).total_seconds() / span
         return left + (right - left) * min(max(share, 0.0), 1.0)
 
-    title = f"Who held #1 in {timeline.name} (amazon.{timeline.marketplace})"
+    title = timeline_title(timeline)
     parts = [text(8, 20, title, class_="title")]
-    sentences = []
     for n, lane in enumerate(timeline.lanes):
         y = TOP + LANE_HEIGHT * n
         label = lane.asin if not lane.title else f"{lane.asin} {lane.title}"
@@ -149,7 +148,6 @@ def timeline_svg(
         colour = PALETTE[(n + 1) % len(PALETTE)]
         for tenure in lane.tenures:
             words = tenure_words(lane, tenure, zone)
-            sentences.append(words)
             x0, x1 = x(tenure.start), x(tenure.end)
             parts.append(
                 element(
@@ -175,10 +173,22 @@ def timeline_svg(
         width=WIDTH,
         height=height,
         title=title,
-        desc=" ".join(sentences) or "No product held #1 in the period.",
+        desc=describe_timeline(timeline, zone=zone),
         styled=styled,
         key=key or f"w-{timeline.marketplace}-{timeline.category_id}",
     )
+
+
+def timeline_title(timeline: CategoryTimeline) -> str:
+    return f"Who held #1 in {timeline.name} (amazon.{timeline.marketplace})"
+
+
+def describe_timeline(timeline: CategoryTimeline, *, zone: ZoneInfo) -> str:
+    """The timeline in words: each stretch at #1 of each product."""
+    sentences = [
+        tenure_words(lane, tenure, zone) for lane in timeline.lanes for tenure in lane.tenures
+    ]
+    return " ".join(sentences) or "No product held #1 in the period."
 
 
 def tenure_words(lane: Lane, tenure: Tenure, zone: ZoneInfo) -> str:

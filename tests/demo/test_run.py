@@ -24,7 +24,8 @@ def passes(database_url: str, tmp_path: Path) -> tuple[list[DemoPass], object]:
 
 
 def texts(passes: list[DemoPass]) -> list[str]:
-    return [event.message.text for done in passes for event in done.slack]
+    """The alerts' texts, as posted."""
+    return [e.message.text for done in passes for e in done.slack if e.chart is None]
 
 
 def test_a_day_of_passes_checks_every_product_every_hour_but_two(passes: tuple) -> None:
@@ -55,6 +56,15 @@ def test_the_alerts_tell_a_gain_a_loss_a_flip_and_a_competitor_taking_one(passes
         for element in block["elements"]
     )
     assert "Now #1: B0DEMORV01 Rival Garlic Press Pro (tracked competitor)" in context
+
+
+def test_each_badge_alert_has_its_chart_in_its_thread(passes: tuple) -> None:
+    done, _ = passes
+    events = [event for d in done for event in d.slack]
+    alerts = {e.ts: e for e in events if e.chart is None and "Best Seller" in e.message.text}
+    charts = [e for e in events if e.chart is not None]
+    assert sorted(chart.ts for chart in charts) == sorted(alerts)
+    assert all(chart.chart.startswith(b"\x89PNG") for chart in charts)
 
 
 def test_the_report_of_the_day_has_every_product_and_change(passes: tuple) -> None:

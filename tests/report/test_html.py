@@ -8,7 +8,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import psycopg
+import pytest
 
+from fakes.slack_server import FakeSlack
+from tests.conftest import SLACK_CHANNEL
 from tests.report.conftest import OWN, RIVAL, at, run
 
 
@@ -128,3 +131,23 @@ def test_html_to_stdout_and_the_options_it_refuses(history: psycopg.Connection) 
     assert zone.exit_code == 2 and "unknown timezone 'Mars/Olympus'" in zone.stderr
     unwritable = run("report", "--html", "/proc/no/such/dir/report.html")
     assert unwritable.exit_code == 2 and "cannot write it" in unwritable.stderr
+
+
+def test_a_report_posted_to_slack_carries_its_overview_chart_in_its_thread(
+    history: psycopg.Connection, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SLACK_CHARTS", "true")
+    result = run("report", "--to-slack")
+    assert result.exit_code == 0, result.stderr
+    [message] = slack.messages(SLACK_CHANNEL)
+    [shared] = slack.files(SLACK_CHANNEL)
+    assert shared.thread_ts == message.ts
+    assert shared.title == "Who held #1 in Garlic Presses (amazon.com)"
+    assert f"{OWN} held #1 from" in shared.alt_txt
+    slack.scopes.remove("files:write")
+    again = run("report", "--to-slack")
+    assert again.exit_code == 0  # the report went out; its chart could not
+    assert "no chart under the report" in again.stderr and "missing_scope" in again.stderr
+    assert len(slack.messages(SLACK_CHANNEL)) == 2 and len(slack.files()) == 1
+    logged = history.execute("SELECT count(*) FROM error_log WHERE kind = 'chart'").fetchone()
+    assert logged == (1,)
