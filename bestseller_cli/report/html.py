@@ -17,7 +17,7 @@ from bestseller_cli.report.formats import (
     summary_lines,
 )
 from bestseller_cli.report.pictures import ReportPictures, by_badge_share
-from bestseller_cli.rules.charts import product_svg, sparkline_svg
+from bestseller_cli.rules.charts import legend_svg, product_svg, sparkline_svg
 from bestseller_cli.rules.holder_timeline import timeline_svg
 from bestseller_cli.rules.rank_history import ProductChart
 from bestseller_cli.rules.report_models import Holder, Streak
@@ -174,7 +174,10 @@ def holder_section(pictures: ReportPictures, *, zone: ZoneInfo) -> str:
 
 def chart_section(pictures: ReportPictures, *, zone: ZoneInfo) -> str:
     report = pictures.report
-    parts = ["<h2>Rank over time</h2>"] if pictures.charts else []
+    if not pictures.charts:
+        return ""
+    key = legend_svg(zone, styled=False)
+    parts = [f"<h2>Rank over time</h2><figure>{key}</figure>"]
     for a in by_badge_share(report.asins):
         chart = pictures.charts.get((a.asin, a.marketplace))
         if chart is None:

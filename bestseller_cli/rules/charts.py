@@ -33,6 +33,9 @@ LEFT, RIGHT, TOP = 58, 14, 40
 BOTTOM = HEIGHT - 92  # the worst rank's line; the "not ranked" lane lies under it
 LANE = BOTTOM + 16
 SPARK_WIDTH, SPARK_HEIGHT = 120, 28
+# Moves of the line smaller than this many pixels are not drawn (a main rank moves every
+# pass): what a chart of 720 pixels can show, at a fraction of the bytes. #1 always is.
+MIN_STEP = 1.5
 _COVERAGE_CLASS = {
     Coverage.UNOBSERVED: "unobserved",
     Coverage.NO_DATA: "nodata",
@@ -47,19 +50,27 @@ _LEGEND = [
 
 
 class _Frame:
-    """Where buckets, times and ranks fall in a chart: x from left to right, ranks on `scale`."""
+    """Where buckets, times and ranks fall in a chart: x from left to right over `count`
+    buckets, ranks on `scale`, "not ranked" in the lane at `lane`."""
 
-    def __init__(self, chart: ProductChart, *, left: float, right: float, scale: RankScale):
-        self.chart, self.left, self.right, self.scale = chart, left, right, scale
+    def __init__(
+        self, chart: ProductChart, *, left: float, right: float, scale: RankScale, lane: float
+    ):
+        self.chart, self.left, self.right, self.scale, self.lane = chart, left, right, scale, lane
+        self.count = chart.grid.count
+        self._ys: dict[int, float] = {NOT_RANKED: lane}
 
     def x(self, bucket: int) -> float:
-        return self.left + (self.right - self.left) * bucket / self.chart.grid.count
+        return self.left + (self.right - self.left) * bucket / self.count
 
     def x_at(self, moment: datetime) -> float:
         return self.left + (self.right - self.left) * self.chart.grid.fraction(moment)
 
-    def y(self, rank: int, *, lane: float) -> float:
-        return lane if rank == NOT_RANKED else self.scale.y(rank)
+    def y(self, rank: int) -> float:
+        found = self._ys.get(rank)
+        if found is None:
+            found = self._ys[rank] = self.scale.y(rank)
+        return found
 
 
 def worst_rank(chart: ProductChart) -> int:
@@ -73,16 +84,18 @@ def product_svg(
 ) -> str:
     """The chart of one product (see the module's docstring)."""
     scale = RankScale(worst_rank(chart), top=TOP, bottom=BOTTOM)
-    frame = _Frame(chart, left=LEFT, right=WIDTH - RIGHT, scale=scale)
+    frame = _Frame(chart, left=LEFT, right=WIDTH - RIGHT, scale=scale, lane=LANE)
     parts = [
         *coverage_rects(frame, top=TOP - 6, bottom=LANE + 6),
         *y_axis(frame),
         *x_axis(frame, zone=zone, y=LANE + 8),
-        *series_lines(frame, lane=LANE),
-        *markers(frame, zone=zone, lane=LANE),
+        *series_lines(frame),
+        *markers(frame, zone=zone),
         text(LEFT, 20, title, class_="title"),
-        *legend(chart.series, y=HEIGHT - 30, zone=zone),
+        *series_legend(chart.series, y=HEIGHT - 30),
     ]
+    if styled:  # on its own: the shading's key too (a page shows it once, `legend_svg`)
+        parts += shading_legend(zone, x=LEFT, y=HEIGHT - 8)
     return svg_document(
         "".join(parts),
         width=WIDTH,
@@ -116,63 +129,66 @@ def _band(frame: _Frame, start: int, end: int, top: float, bottom: float, css: s
 
 
 def y_axis(frame: _Frame) -> list[str]:
-    parts = []
-    labelled = frame.scale.labelled()
-    for tick in frame.scale.ticks:
-        y = frame.scale.y(tick)
-        parts.append(
-            element("line", x1=LEFT, x2=num(frame.right), y1=num(y), y2=num(y), class_="grid")
-        )
-        if tick in labelled:
-            parts.append(text(LEFT - 6, y + 4, f"#{tick:,}", text_anchor="end"))
+    """The ranks' grid lines (one path), the labelled ticks and the "not ranked" lane."""
+    ticks = frame.scale.ticks
+    lines = "".join(f"M{LEFT} {num(frame.y(tick))}H{num(frame.right)}" for tick in ticks)
+    parts = [element("path", d=lines, class_="grid")]
+    for tick in frame.scale.labelled():
+        parts.append(text(LEFT - 6, frame.y(tick) + 4, f"#{tick:,}", text_anchor="end"))
     parts.append(text(LEFT - 6, LANE + 4, "none", text_anchor="end"))
     return parts
 
 
 def x_axis(frame: _Frame, *, zone: ZoneInfo, y: float) -> list[str]:
     grid = frame.chart.grid
-    parts = [element("line", x1=LEFT, x2=num(frame.right), y1=num(y), y2=num(y), class_="axis")]
-    for moment, label in time_ticks(grid.since, grid.until, zone):
+    ticks = time_ticks(grid.since, grid.until, zone)
+    marks = "".join(f"M{num(frame.x_at(moment))} {num(y)}v4" for moment, _ in ticks)
+    parts = [element("path", d=f"M{LEFT} {num(y)}H{num(frame.right)}{marks}", class_="axis")]
+    for moment, label in ticks:
         x = frame.x_at(moment)
-        parts.append(element("line", x1=num(x), x2=num(x), y1=num(y), y2=num(y + 4), class_="axis"))
         anchor = "end" if x > frame.right - 20 else "middle"
         parts.append(text(x, y + 16, label, text_anchor=anchor))
     return parts
 
 
-def step_runs(
-    frame: _Frame, line: Series, *, lane: float
-) -> list[tuple[bool, list[tuple[float, float]]]]:
-    """Each run of buckets with a rank (or of "not ranked") as the corners of a step line."""
-    found: list[tuple[bool, list[tuple[float, float]]]] = []
+def step_paths(frame: _Frame, ranks: list[int | None]) -> list[tuple[bool, str]]:
+    """Each run of buckets with a rank (or of "not ranked") as a path of steps: `M` at its
+    start, `H` along a rank, `V` to the next one."""
+    found: list[tuple[bool, list[str]]] = []
     previous: int | None = None  # the rank of the bucket before
-    for bucket, rank in enumerate(line.ranks):
-        if rank is not None:
-            unranked = rank == NOT_RANKED
-            y = frame.y(rank, lane=lane)
-            x0, x1 = frame.x(bucket), frame.x(bucket + 1)
-            if previous is not None and (previous == NOT_RANKED) == unranked:
-                corners = found[-1][1]
-                if corners[-1][1] == y:
-                    corners[-1] = (x1, y)
-                else:
-                    corners += [(x0, y), (x1, y)]
-            else:
-                found.append((unranked, [(x0, y), (x1, y)]))
+    y_now = along = 0.0  # the step drawn so far: its rank's y, and where it ends
+    for bucket, rank in enumerate([*ranks, None]):  # None: the last run ends too
+        if rank is None:
+            if previous is not None:
+                found[-1][1].append(f"H{num(along)}")
+            previous = None
+            continue
+        unranked = rank == NOT_RANKED
+        y = frame.y(rank)
+        if previous is not None and (previous == NOT_RANKED) == unranked:
+            if abs(y - y_now) < MIN_STEP and y != frame.y(1):
+                along = frame.x(bucket + 1)
+                continue  # a move no eye could see at this size: the step goes on
+            found[-1][1].append(f"H{num(along)}V{num(y)}")
+        else:
+            if previous is not None:  # a run of the other kind ends here
+                found[-1][1].append(f"H{num(along)}")
+            found.append((unranked, [f"M{num(frame.x(bucket))} {num(y)}"]))
+        y_now, along = y, frame.x(bucket + 1)
         previous = rank
-    return found
+    return [(unranked, "".join(parts)) for unranked, parts in found]
 
 
-def series_lines(frame: _Frame, *, lane: float) -> list[str]:
+def series_lines(frame: _Frame) -> list[str]:
     parts = []
     for n, line in enumerate(frame.chart.series):
         colour = PALETTE[n % len(PALETTE)]
-        for unranked, corners in step_runs(frame, line, lane=lane):
+        for unranked, d in step_paths(frame, line.ranks):
             parts.append(
                 element(
-                    "polyline",
+                    "path",
                     tooltip(f"{line.label}{': not ranked' if unranked else ''}"),
-                    points=points(corners),
+                    d=d,
                     class_="unranked" if unranked else "line",
                     stroke=colour,
                     data_series=n,
@@ -181,7 +197,7 @@ def series_lines(frame: _Frame, *, lane: float) -> list[str]:
     return parts
 
 
-def markers(frame: _Frame, *, zone: ZoneInfo, lane: float) -> list[str]:
+def markers(frame: _Frame, *, zone: ZoneInfo) -> list[str]:
     """▲ at #1 for a gain, ▼ at the rank after it for a loss, each with its words."""
     parts = []
     for marker in frame.chart.markers:
@@ -190,7 +206,7 @@ def markers(frame: _Frame, *, zone: ZoneInfo, lane: float) -> list[str]:
             continue
         x = frame.x_at(marker.at)
         gained = change.kind == ChangeKind.GAINED
-        y = frame.scale.y(1) if gained else frame.y(change.rank_after or NOT_RANKED, lane=lane)
+        y = frame.y(1) if gained else frame.y(change.rank_after or NOT_RANKED)
         corners = (
             [(x, y - 9), (x - 6, y + 2), (x + 6, y + 2)]
             if gained
@@ -215,39 +231,47 @@ def marker_text(change: Change, line: Series, zone: ZoneInfo) -> str:
     return f"{kind_of(change.kind).verb} in {line.label} ({after}), {moment}"
 
 
-def legend(series: list[Series], *, y: float, zone: ZoneInfo) -> list[str]:
+def series_legend(series: list[Series], *, y: float) -> list[str]:
+    """A line of each series' colour and its name."""
     parts, x = [], LEFT
     for n, line in enumerate(series):
         label = line.label if len(line.label) <= 34 else line.label[:33] + "…"
         colour = PALETTE[n % len(PALETTE)]
-        parts.append(
-            element(
-                "line", x1=x, x2=x + 16, y1=num(y - 4), y2=num(y - 4), class_="line", stroke=colour
-            )
-        )
+        d = f"M{num(x)} {num(y - 4)}h16"
+        parts.append(element("path", d=d, class_="line", stroke=colour))
         parts.append(text(x + 20, y, label))
         x += 28 + 6.2 * len(label)
         if x > WIDTH - 160:
             x, y = LEFT, y + 14
-    x, y = LEFT, HEIGHT - 8
+    return parts
+
+
+def shading_legend(zone: ZoneInfo, *, x: float, y: float) -> list[str]:
+    """What the shades and the dashed line mean, and the time zone."""
+    parts = []
     for css, label in _LEGEND:
-        parts.append(element("rect", x=x, y=num(y - 9), width=12, height=10, class_=css))
+        parts.append(element("rect", x=num(x), y=num(y - 9), width=12, height=10, class_=css))
         parts.append(text(x + 16, y, label))
         x += 30 + 6.2 * len(label)
-    parts.append(
-        element(
-            "line",
-            x1=x,
-            x2=x + 16,
-            y1=num(y - 4),
-            y2=num(y - 4),
-            class_="unranked",
-            stroke=PALETTE[0],
-        )
-    )
+    d = f"M{num(x)} {num(y - 4)}h16"
+    parts.append(element("path", d=d, class_="unranked", stroke=PALETTE[0]))
     parts.append(text(x + 20, y, "not ranked"))
     parts.append(text(WIDTH - RIGHT, y, f"times in {zone_name(zone)}", text_anchor="end"))
     return parts
+
+
+def legend_svg(zone: ZoneInfo, *, styled: bool = True) -> str:
+    """The shading's key on its own, for a page of charts that leave it out."""
+    return svg_document(
+        "".join(shading_legend(zone, x=LEFT, y=14)),
+        width=WIDTH,
+        height=20,
+        title="Key to the charts",
+        desc="Gold: #1. Light grey: not observed. Grey: Keepa had no data. Blue: pruned"
+        " history, only whether #1 was held. Dashed: listed but not ranked.",
+        styled=styled,
+        key="legend",
+    )
 
 
 def describe(chart: ProductChart, *, zone: ZoneInfo) -> str:
@@ -292,27 +316,25 @@ def describe(chart: ProductChart, *, zone: ZoneInfo) -> str:
     return " ".join(sentences)
 
 
+SPARK_POINTS = 60  # buckets a sparkline draws: the best rank of each group of the chart's
+
+
 def sparkline_svg(chart: ProductChart, *, title: str, styled: bool = True, key: str = "") -> str:
     """A small line of the best rank in any drawn series, #1 periods shaded."""
-    best = chart.best_ranks()
-    scale = RankScale(max((r for r in best if r), default=10), top=3, bottom=SPARK_HEIGHT - 3)
-    frame = _Frame(chart, left=0, right=SPARK_WIDTH, scale=scale)
-    line = Series(label="best rank", category_id=None, main=False, ranks=best)
-    parts = [
-        _band(frame, a, b, 0, SPARK_HEIGHT, "at1")
-        for a, b in runs([chart.at_one(i) for i in range(chart.grid.count)])
-    ]
-    for unranked, corners in step_runs(frame, line, lane=SPARK_HEIGHT - 2):
-        parts.append(
-            element(
-                "polyline",
-                points=points(corners),
-                class_="unranked" if unranked else "line",
-                stroke=PALETTE[1],
-            )
-        )
-    ranks = [r for r in best if r]
-    desc = f"best rank #{min(ranks):,}, last #{ranks[-1]:,}" if ranks else "no rank known"
+    best, at_one = chart.best_ranks(), [chart.at_one(i) for i in range(chart.grid.count)]
+    size = -(-len(best) // SPARK_POINTS)  # buckets per point
+    groups = [range(start, min(start + size, len(best))) for start in range(0, len(best), size)]
+    ranks = [min((best[i] for i in g if best[i]), default=None) for g in groups]
+    held = [any(at_one[i] for i in g) for g in groups]
+    scale = RankScale(max((r for r in ranks if r), default=10), top=3, bottom=SPARK_HEIGHT - 3)
+    frame = _Frame(chart, left=0, right=SPARK_WIDTH, scale=scale, lane=SPARK_HEIGHT - 2)
+    frame.count = len(groups)
+    parts = [_band(frame, a, b, 0, SPARK_HEIGHT, "at1") for a, b in runs(held)]
+    for unranked, d in step_paths(frame, ranks):
+        css = "unranked" if unranked else "line"
+        parts.append(element("path", d=d, class_=css, stroke=PALETTE[1]))
+    known = [r for r in ranks if r]
+    desc = f"best rank #{min(known):,}, last #{known[-1]:,}" if known else "no rank known"
     return svg_document(
         "".join(parts),
         width=SPARK_WIDTH,

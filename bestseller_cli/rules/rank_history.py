@@ -18,8 +18,8 @@ from enum import StrEnum
 from bestseller_cli.models import Change
 
 NOT_RANKED = 0
-# Categories a chart draws: those where the product reached this rank (so held #1 too), at
-# least its best one, at most this many besides the main category.
+# Categories a chart draws besides the main one: those where the product reached this rank
+# (so held #1 too), the best ones first, at most this many.
 RELEVANT_RANK = 10
 MAX_CATEGORIES = 4
 
@@ -271,7 +271,7 @@ def masked(ranks: list[int | None], observed: list[bool]) -> list[int | None]:
     return [rank if seen else None for rank, seen in zip(ranks, observed, strict=True)]
 
 
-def grid_for(since: datetime, until: datetime, *, buckets: int = 240) -> Grid:
+def grid_for(since: datetime, until: datetime, *, buckets: int = 144) -> Grid:
     """The grid of a period: `buckets` of them, none shorter than a minute."""
     minutes = max(1, int((until - since).total_seconds() // 60))
     return Grid(since=since, until=until, count=max(1, min(buckets, minutes)))

@@ -28,16 +28,28 @@ _BUCKET = "floor(extract(epoch FROM {at} - %(since)s) / %(step)s)::int"
 
 # Per product and bucket: its checks, those with Keepa data, its best main rank, whether it
 # held #1 at one; and the checks spans kept, over every bucket a span reaches.
-FACTS_SQL = f"""
-WITH wanted AS ({_WANTED}),
-checks AS (
+# Many products: every batch of the period unnested (a report).
+_EVERY_CHECK = f"""
     SELECT u.asin, k.marketplace, {_BUCKET.format(at="k.observed_at")} AS bucket,
            u.main_rank, u.badges
     FROM asin_checks k
     CROSS JOIN LATERAL unnest(k.asins, k.main_ranks, k.badge_counts) AS u(asin, main_rank, badges)
     WHERE k.observed_at >= %(since)s AND k.observed_at < %(until)s
-      AND k.marketplace = ANY(%(markets)s) AND k.asins && %(asins)s::text[]
-), facts AS (
+      AND k.marketplace = ANY(%(markets)s)
+"""
+# One product (an alert's chart): found in each batch by array_position rather than by
+# unnesting every batch, as the alert's 24 h trajectory does (story_queries.py).
+_ONE_PRODUCT_CHECKS = f"""
+    SELECT %(asins)s[1] AS asin, k.marketplace, {_BUCKET.format(at="k.observed_at")} AS bucket,
+           k.main_ranks[at.i] AS main_rank, k.badge_counts[at.i] AS badges
+    FROM asin_checks k
+    CROSS JOIN LATERAL (SELECT array_position(k.asins, %(asins)s[1]::text) AS i) at
+    WHERE k.observed_at >= %(since)s AND k.observed_at < %(until)s
+      AND k.marketplace = %(markets)s[1] AND at.i IS NOT NULL
+"""
+FACTS_SQL = """
+WITH wanted AS ({wanted}),
+checks AS ({checks}), facts AS (
     SELECT c.asin, c.marketplace, c.bucket, count(*)::int AS checks,
            count(c.badges)::int AS available, 0 AS summarized, bool_or(c.badges > 0) AS holding,
            min(c.main_rank) FILTER (WHERE c.badges IS NOT NULL) AS main_rank
@@ -47,8 +59,7 @@ checks AS (
     SELECT p.asin, p.marketplace, b.bucket, 0, 0, p.checks, p.holding, NULL
     FROM check_spans p JOIN wanted w USING (asin, marketplace)
     CROSS JOIN LATERAL generate_series(
-        greatest({_BUCKET.format(at="p.started_at")}, 0),
-        least({_BUCKET.format(at="p.ended_at")}, %(count)s - 1)) AS b(bucket)
+        greatest({started}, 0), least({ended}, %(count)s - 1)) AS b(bucket)
     WHERE p.ended_at >= %(since)s AND p.started_at < %(until)s
 )
 SELECT asin, marketplace, bucket, sum(checks)::int AS checks, sum(available)::int AS available,
@@ -58,9 +69,20 @@ GROUP BY 1, 2, 3
 ORDER BY 1, 2, 3
 """
 
+
+def facts_sql(*, products: int) -> str:
+    checks = _ONE_PRODUCT_CHECKS if products == 1 else _EVERY_CHECK
+    return FACTS_SQL.format(
+        wanted=_WANTED,
+        checks=checks,
+        started=_BUCKET.format(at="p.started_at"),
+        ended=_BUCKET.format(at="p.ended_at"),
+    )
+
+
 # Each product's main category (its rank is in the checks), and the other categories worth
 # drawing: where it came within RELEVANT_RANK (so held #1 too) in the period or at its start,
-# at least its best one; per bucket, the best rank of its points and the rank after them.
+# the best first; per bucket, the best rank of its points and the rank after them.
 CATEGORIES_SQL = f"""
 WITH wanted AS ({_WANTED}),
 products AS (
@@ -87,7 +109,7 @@ products AS (
         SELECT b.*, row_number() OVER (PARTITION BY asin, marketplace
                                        ORDER BY best NULLS LAST, category_id) AS place
         FROM best b) r
-    WHERE CASE WHEN %(only)s::bigint IS NULL THEN place = 1 OR best <= %(relevant)s
+    WHERE CASE WHEN %(only)s::bigint IS NULL THEN best <= %(relevant)s
                ELSE category_id = %(only)s END
 ), buckets AS (
     SELECT p.asin, p.marketplace, p.category_id, {_BUCKET.format(at="p.observed_at")} AS bucket,
@@ -170,7 +192,7 @@ def product_histories(
     }
     facts: dict[tuple[str, str], list[BucketFacts]] = {}
     with conn.cursor(row_factory=class_row(_FactRow)) as cur:
-        for row in cur.execute(FACTS_SQL, params):
+        for row in cur.execute(facts_sql(products=len(products)), params):
             facts.setdefault((row.asin, row.marketplace), []).append(
                 BucketFacts(
                     bucket=row.bucket,

@@ -1,6 +1,7 @@
 """The rank chart, read back from its SVG: the points, the log scale with #1 at the top, the
 shaded #1 periods, the markers, and what is drawn where nothing or only spans are known."""
 
+import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -77,10 +78,26 @@ def draw(product: ProductHistory, changes: list[Change] = ()) -> ET.Element:
     return ET.fromstring(product_svg(chart, title="Acme Press", zone=UTC_ZONE))
 
 
+def corners(d: str) -> list[tuple[float, float]]:
+    """The corners a path of steps (`M x y`, then `H x` and `V y`) goes through."""
+    found: list[tuple[float, float]] = []
+    for command, value in re.findall(r"([MHV])([^MHV]+)", d):
+        numbers = [float(n) for n in value.split()]
+        x, y = found[-1] if found else (0.0, 0.0)
+        found.append(
+            tuple(numbers)
+            if command == "M"
+            else (numbers[0], y)
+            if command == "H"
+            else (x, numbers[0])
+        )
+    return found
+
+
 def lines(svg: ET.Element, css: str = "line", series: str = "1") -> list[list[tuple[float, float]]]:
     return [
-        [tuple(map(float, pair.split(","))) for pair in p.get("points").split()]
-        for p in svg.iter(f"{NS}polyline")
+        corners(p.get("d"))
+        for p in svg.iter(f"{NS}path")
         if p.get("class") == css and p.get("data-series") == series
     ]
 
@@ -204,8 +221,8 @@ def test_the_sparkline_follows_the_best_rank_and_shades_one() -> None:
     product = history(hours(*range(24), main_rank=300), category({0: 4, 12: 1}))
     chart = chart_of(product, grid=GRID, max_gap=HOURLY, changes=[])
     svg = ET.fromstring(sparkline_svg(chart, title="Acme"))
-    (line,) = [p for p in svg.iter(f"{NS}polyline")]
-    ys = [float(pair.split(",")[1]) for pair in line.get("points").split()]
+    (line,) = [p for p in svg.iter(f"{NS}path")]
+    ys = [y for _, y in corners(line.get("d"))]
     assert ys[0] > ys[-1]  # from #4 up to #1
     assert [r.get("x") for r in svg.iter(f"{NS}rect")] == ["60"]  # the second half, at #1
 
