@@ -204,11 +204,12 @@ def changes_section(pictures: ReportPictures, *, zone: ZoneInfo) -> str:
         return "<h2>Changes</h2><p>No badge changes in this period.</p>"
     rows = []
     for e in events:
-        kind = kind_of(e.kind)
+        # The kind in words and its colour, without its emoji: a browser without an emoji
+        # font (Debian's Chromium, a printer) draws an empty box where it should be.
         rows.append(
             "<tr>"
             f"<td>{escape(local_time(e.detected_at, zone))}</td>"
-            f'<td class="{e.kind.value}">{kind.emoji} {escape(kind.bucket)}</td>'
+            f'<td class="{e.kind.value}">{escape(kind_of(e.kind).bucket)}</td>'
             f"<td>{escape(product_name(e.asin, e.title))}<br><small>{e.asin}</small></td>"
             f"<td>{escape(change_label(e))}</td>"
             f'<td class="number">{escape(rank_move(e))}</td>'
