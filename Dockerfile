@@ -35,6 +35,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     LOG_FORMAT=json \
     PATH="/opt/venv/bin:$PATH"
 
+# DejaVu Sans, the font the charts posted to Slack (SLACK_CHARTS) draw their text with; the
+# slim image has no font at all. Debian's stable release keeps this package at one version.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN groupadd --gid 10001 bestseller \
     && useradd --uid 10001 --gid 10001 --create-home --shell /usr/sbin/nologin bestseller
 

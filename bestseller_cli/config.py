@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     slack_bot_token: str | None = None
     slack_channel_id: str | None = None
     slack_api_url: str = "https://slack.com/api/"
+    # A PNG of the last 7 days under each badge alert (needs the files:write scope).
+    slack_charts: bool = False
     alert_expiry_days: float = Field(default=7, gt=0, le=3650)
     slack_ops_channel_id: str | None = None
     healthcheck_url: str | None = None

@@ -2,7 +2,9 @@
 
 slack-sdk in the test process and `bestseller` in a child process talk to it as they would
 to Slack: give them `server.base_url` (`http://127.0.0.1:PORT/api/`). It records every
-request, keeps posted messages per channel with their ts and metadata, and can be scripted
+request, keeps posted messages per channel with their ts and metadata and files shared into
+them (files.getUploadURLExternal, the upload to the URL it gives, then
+files.completeUploadExternal, as slack-sdk's files_upload_v2 makes them), and can be scripted
 per method to fail: HTTP 429 with Retry-After, HTTP 5xx, `ok: false` errors, or carrying out
 the call and then dropping the connection without answering (DELIVERY.md's crash window).
 
@@ -25,7 +27,9 @@ MAX_SECTION_TEXT = 3000
 MAX_FIELD_TEXT = 2000
 MAX_HEADER_TEXT = 150
 MAX_MESSAGE_TEXT = 40_000
-_JSON_FIELDS = ("blocks", "attachments", "metadata")
+_JSON_FIELDS = ("blocks", "attachments", "metadata", "files")
+# What auth.test says the token may do (its x-oauth-scopes header), unless a test says less.
+DEFAULT_SCOPES = ("chat:write", "channels:history", "channels:read", "files:write")
 
 
 @dataclass
@@ -63,6 +67,21 @@ class PostedMessage:
 
 
 @dataclass
+class SharedFile:
+    """A file uploaded to the URL files.getUploadURLExternal gave; shared into `channel`
+    (in the thread of `thread_ts`) once completed."""
+
+    file_id: str
+    filename: str
+    length: int
+    alt_txt: str | None
+    data: bytes = b""
+    title: str | None = None
+    channel: str | None = None
+    thread_ts: str | None = None
+
+
+@dataclass
 class _Scripted:
     status: int = 200
     body: dict[str, Any] = field(default_factory=dict)
@@ -80,6 +99,9 @@ class FakeSlack:
         self.not_member_of: set[str] = set()  # channels where conversations.info says no
         # channel -> the `ok: false` error chat.postMessage gives there (e.g. not_in_channel)
         self.channel_errors: dict[str, str] = {}
+        self.scopes = list(DEFAULT_SCOPES)
+        self.fail_uploads = False  # the upload URL answers HTTP 500
+        self._files: dict[str, SharedFile] = {}
         self.team = "Fake Team"
         self.bot_user = "bestseller"
         self.requests: list[RecordedRequest] = []
@@ -148,6 +170,12 @@ class FakeSlack:
         """Posted messages, oldest first; only `channel`'s when given."""
         with self._lock:
             return [m for m in self._messages if channel is None or m.channel == channel]
+
+    def files(self, channel: str | None = None) -> list[SharedFile]:
+        """Files shared (upload completed), oldest first; only `channel`'s when given."""
+        with self._lock:
+            shared = [f for f in self._files.values() if f.channel is not None]
+            return [f for f in shared if channel is None or f.channel == channel]
 
     def add_message(
         self, channel: str, text: str = "hello", *, metadata: dict[str, Any] | None = None
@@ -245,6 +273,41 @@ class FakeSlack:
             "response_metadata": {"next_cursor": str(start + size) if has_more else ""},
         }
 
+    def _api_files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:
+        if "files:write" not in self.scopes:
+            return {"ok": False, "error": "missing_scope", "needed": "files:write"}
+        if not params.get("filename") or not str(params.get("length", "")).isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{len(self._files) + 1:08d}"
+        self._files[file_id] = SharedFile(
+            file_id, params["filename"], int(params["length"]), params.get("alt_txt")
+        )
+        origin = self.base_url.removesuffix("/api/")
+        return {"ok": True, "file_id": file_id, "upload_url": f"{origin}/upload/{file_id}"}
+
+    def upload(self, file_id: str, data: bytes) -> int:
+        """The upload URL's answer: HTTP 200 when the bytes are the length announced."""
+        with self._lock:
+            found = self._files.get(file_id)
+            if self.fail_uploads or found is None or len(data) != found.length:
+                return 500
+            found.data = data
+            return 200
+
+    def _api_files_completeUploadExternal(self, params: dict[str, Any]) -> dict[str, Any]:
+        listed = params.get("files") or []
+        found = [self._files.get(str(entry.get("id"))) for entry in listed]
+        if not listed or None in found or any(not f.data for f in found if f):
+            return {"ok": False, "error": "file_not_found"}
+        channel = params.get("channel_id")
+        if channel in self.channel_errors:
+            return {"ok": False, "error": self.channel_errors[channel]}
+        for shared, entry in zip(found, listed, strict=True):
+            assert shared is not None
+            shared.title, shared.channel = entry.get("title"), channel
+            shared.thread_ts = params.get("thread_ts")
+        return {"ok": True, "files": [{"id": f.file_id, "title": f.title} for f in found if f]}
+
     def _api_auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
         return {
             "ok": True,
@@ -300,6 +363,11 @@ def _make_handler(server: FakeSlack) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self) -> None:
             url = urlsplit(self.path)
+            if url.path.startswith("/upload/"):
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status = server.upload(url.path.removeprefix("/upload/"), raw)
+                self._answer(status, {"ok": status == 200})
+                return
             if not url.path.startswith("/api/"):
                 self._answer(404, {"ok": False, "error": "not_found"})
                 return
@@ -313,7 +381,7 @@ def _make_handler(server: FakeSlack) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True  # carried out; the client never hears
                 return
             status = scripted.status if scripted else 200
-            headers = {}
+            headers = {"x-oauth-scopes": ",".join(server.scopes)}
             if scripted and scripted.retry_after is not None:
                 headers["Retry-After"] = str(scripted.retry_after)
             self._answer(status, body, headers)

@@ -12,9 +12,11 @@ A message posted before its story was complete is updated in place once it is.
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import psycopg
 
+from bestseller_cli.alerts.charts import CHARTED, ChartDue, post_charts
 from bestseller_cli.config import Settings
 from bestseller_cli.errors import SlackError
 from bestseller_cli.models import ErrorEvent
@@ -45,6 +47,7 @@ class DeliveryReport:
     recovered: int = 0
     suppressed: int = 0
     updated: int = 0  # messages completed in place with the other side of their story
+    charts: int = 0  # charts posted under alerts (SLACK_CHARTS)
     refusals: list[str] = field(default_factory=list)  # why Slack refused, once per reason
     errors: list[ErrorEvent] = field(default_factory=list)
 
@@ -81,6 +84,10 @@ class Delivery:
     show: Callable[[SlackMessage], None]
     expiry_days: float
     should_stop: Callable[[], bool] = lambda: False  # SIGTERM: the next run sends the rest
+    # SLACK_CHARTS: a chart under each badge alert posted, once every alert has gone out.
+    charts: bool = False
+    max_gap: timedelta = timedelta(hours=2)  # checks further apart leave a gap in a chart
+    charts_due: list[ChartDue] = field(default_factory=list)
     report: DeliveryReport = field(default_factory=DeliveryReport)
     slack_failing: bool = False  # the rest waits for the sweep rather than hammer Slack
     refused: _Refusals = field(default_factory=_Refusals)
@@ -187,7 +194,16 @@ class Delivery:
             )
         story_store.expire_awaiting(conn, now=now)
         report.pending = outbox_store.count_undelivered(conn, now=now)
+        self.post_charts()
         return report
+
+    def post_charts(self) -> None:
+        """The charts of the alerts this delivery posted: after all of them, tried once."""
+        due, self.charts_due = self.charts_due, []
+        if self.sender is not None and due and not self.should_stop():
+            errors = post_charts(self.conn, self.sender, due, max_gap=self.max_gap)
+            self.report.charts += len(due) - len(errors)
+            self.report.errors += errors
 
     def send(self, told: list[ToldItem]) -> None:
         """Post or update claimed items in order, then mark them all in one round trip."""
@@ -223,6 +239,8 @@ class Delivery:
                 if ts is not None:
                     awaiting = awaits_other_side(item.change, entry.story)
                     posted.append(Posted(id=item.id, channel=channel, ts=ts, awaiting=awaiting))
+                    if self.charts and item.change.kind in CHARTED:
+                        self.charts_due.append(ChartDue(channel=channel, ts=ts, change=item.change))
         story_store.settle(
             self.conn,
             posted=posted,
@@ -312,8 +330,18 @@ def deliver_with_settings(
         show=show,
         expiry_days=settings.alert_expiry_days,
         should_stop=should_stop,
+        **chart_options(settings),
     )
     return delivery.sweep(now=now)
+
+
+def chart_options(settings: Settings) -> dict[str, Any]:
+    """Delivery's chart fields from the settings: on or off, and what a gap is (as for the
+    operations conditions, twice the schedule)."""
+    return {
+        "charts": settings.slack_charts,
+        "max_gap": timedelta(minutes=2 * settings.schedule_minutes),
+    }
 
 
 def message_for(entry: ToldItem) -> SlackMessage:

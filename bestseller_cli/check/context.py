@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import httpx
 import psycopg
 
 from bestseller_cli.alerts.delivery import Delivery
@@ -13,6 +14,7 @@ from bestseller_cli.check.category_names import NameBudget
 from bestseller_cli.check.summary import CheckSummary
 from bestseller_cli.config import Settings
 from bestseller_cli.models import ApiCall, ErrorEvent
+from bestseller_cli.slack.client import SlackSender
 from bestseller_cli.slack.messages import SlackMessage
 
 DEADLINE_MARGIN_SECONDS = 60.0
@@ -61,6 +63,15 @@ class PassHooks:
     on_progress: Callable[[int, int], None] = report_no_progress
     clock: Callable[[], datetime] = utc_now
     stop: threading.Event = field(default_factory=threading.Event)
+    # Keepa and Slack answered in this process (`bestseller demo`), not those the settings name.
+    keepa_transport: httpx.BaseTransport | None = None
+    slack: SlackSender | None = None
+
+    def sender(self, settings: Settings) -> SlackSender | None:
+        """The Slack to post to: the one given, else the settings' (none without a token)."""
+        if self.slack is not None:
+            return self.slack
+        return SlackSender.from_settings(settings) if settings.slack_bot_token else None
 
 
 @dataclass

@@ -13,7 +13,6 @@ from bestseller_cli.check.summary import CheckSummary
 from bestseller_cli.config import Settings
 from bestseller_cli.errors import KeepaAuthError
 from bestseller_cli.rules.ops_rules import PassFacts
-from bestseller_cli.slack.client import SlackSender
 from bestseller_cli.store import failures, log_store, run_store
 
 log = logging.getLogger(__name__)
@@ -44,7 +43,7 @@ def note_operations(
         run_deadline_minutes=settings.run_deadline_minutes,
         stale_lock_ended=summary.stale_lock_ended,
     )
-    sender = SlackSender.from_settings(settings) if settings.slack_bot_token else None
+    sender = hooks.sender(settings)
     summary.conditions = watch_operations(
         conn, settings, facts=facts, run_id=summary.run_id, sender=sender, show=hooks.show
     )
@@ -60,6 +59,7 @@ def absorb(summary: CheckSummary, report: DeliveryReport, context: PassContext) 
     summary.alerts_folded_into_flapping = report.suppressed
     summary.alerts_undelivered = report.pending
     summary.alerts_updated = report.updated
+    summary.charts_posted = report.charts
     context.errors += report.errors
 
 

@@ -6,10 +6,11 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import psycopg
 
 from bestseller_cli import output
-from bestseller_cli.alerts.delivery import Delivery
+from bestseller_cli.alerts.delivery import Delivery, chart_options
 from bestseller_cli.alerts.operations import announce_unwritable
 from bestseller_cli.check.batch import process_batch
 from bestseller_cli.check.category_names import NameBudget
@@ -59,6 +60,8 @@ def run_check(
     on_progress: Callable[[int, int], None] = report_no_progress,
     clock: Callable[[], datetime] = utc_now,
     stop: threading.Event | None = None,
+    keepa_transport: httpx.BaseTransport | None = None,
+    slack: SlackSender | None = None,
 ) -> CheckSummary:
     """Run one full pass. Never overlaps another: a held run lock ends it at once, unless
     its holder is a pass that vanished (check/lock.py). The collaborators are PassHooks';
@@ -67,7 +70,14 @@ def run_check(
     started = time.monotonic()
     begun = datetime.now(UTC)  # the wall clock, as other passes read our session's name
     stop = stop or threading.Event()
-    hooks = PassHooks(show=show, on_progress=on_progress, clock=clock, stop=stop)
+    hooks = PassHooks(
+        show=show,
+        on_progress=on_progress,
+        clock=clock,
+        stop=stop,
+        keepa_transport=keepa_transport,
+        slack=slack,
+    )
     summary = CheckSummary(dry_run=options.dry_run, stale_hours=settings.keepa_stale_hours)
     limits = db.SessionLimits.from_settings(settings)
     name = lock_holders.session_name(since=begun)
@@ -181,7 +191,7 @@ def run_pass(
     )
     note_unknown_zones(context)
     if not options.dry_run:
-        sender = SlackSender.from_settings(settings) if settings.slack_bot_token else None
+        sender = hooks.sender(settings)
         context.delivery = Delivery(
             conn=conn,
             sender=sender,
@@ -189,6 +199,7 @@ def run_pass(
             show=hooks.show,
             expiry_days=settings.alert_expiry_days,
             should_stop=hooks.stop.is_set,
+            **chart_options(settings),
         )
     selection = run_store.WorkSelection(
         run_id=run_id, asins=options.asin_list, client=options.client
@@ -203,6 +214,7 @@ def run_pass(
         on_error=context.errors.append,
         deadline=deadline,
         stop=hooks.stop,
+        transport=hooks.keepa_transport,
     )
     try:
         with keepa:

@@ -88,6 +88,7 @@ class CheckSummary:
     alerts_undelivered: int = row("alerts undelivered")
     alerts_expired: int = row("alerts expired undelivered")
     alerts_updated: int = row("messages updated with who took or lost #1")
+    charts_posted: int = row("charts posted under alerts (SLACK_CHARTS)")
     # None: KEEPA_BESTSELLERS_LOOKUP is off
     holders_looked_up: int | None = row(
         "categories looked up on Keepa's best seller lists", default=None

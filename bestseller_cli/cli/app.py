@@ -16,6 +16,7 @@ from bestseller_cli.cli.asins import asins_app
 from bestseller_cli.cli.check import check, doctor
 from bestseller_cli.cli.clients import clients_app
 from bestseller_cli.cli.common import console, err_console, examples, settings
+from bestseller_cli.cli.demo import demo
 from bestseller_cli.cli.prune import prune
 from bestseller_cli.cli.report import report
 from bestseller_cli.cli.settings import settings_app
@@ -107,6 +108,7 @@ app.command(
     )
 )(report)
 app.command(epilog=examples("bestseller prune --days 90", "bestseller prune --json"))(prune)
+app.command(epilog=examples("bestseller demo", "bestseller demo --html /tmp/day.html"))(demo)
 app.add_typer(asins_app, name="asins")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(db_app, name="db")

@@ -4,6 +4,7 @@ import csv
 import json
 import sys
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from rich.markup import escape
@@ -22,6 +23,7 @@ __all__ = [
     "settings",
     "single_format",
     "write_csv",
+    "write_html",
 ]
 
 
@@ -81,3 +83,18 @@ def write_csv(records: list[dict[str, Any]], *, fieldnames: list[str] | None = N
     writer.writeheader()
     for record in records:
         writer.writerow({key: csv_cell(value) for key, value in record.items()})
+
+
+def write_html(page: str, path: str) -> None:
+    """To the file (replaced whole: written aside, then renamed), or to stdout for `-`."""
+    if path == "-":
+        sys.stdout.write(page)
+        return
+    target = Path(path)
+    try:
+        partial = target.with_name(f".{target.name}.partial")
+        partial.write_text(page, encoding="utf-8")
+        partial.replace(target)
+    except OSError as exc:
+        raise ConfigError(f"--html {path}: cannot write it ({exc.strerror})") from None
+    err_console.print(f"wrote the report to {target}", highlight=False)

@@ -1,8 +1,9 @@
 """`bestseller report`: badge changes, holders, share, cost, alerts and errors."""
 
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 
@@ -14,6 +15,7 @@ from bestseller_cli.cli.common import (
     settings,
     single_format,
     write_csv,
+    write_html,
 )
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.report.build import build_report, parse_since
@@ -24,6 +26,9 @@ from bestseller_cli.report.formats import (
     rich_report,
     slack_report,
 )
+from bestseller_cli.report.html import html_report
+from bestseller_cli.report.pictures import attach_overview, build_pictures
+from bestseller_cli.rules.notify_config import check_timezone
 from bestseller_cli.slack.client import SlackSender
 from bestseller_cli.store import client_store, db
 
@@ -40,6 +45,17 @@ def report(
     ] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print one CSV row per ASIN.")] = False,
     as_markdown: Annotated[bool, typer.Option("--markdown", help="Print Markdown.")] = False,
+    html: Annotated[
+        str | None,
+        typer.Option(
+            "--html",
+            metavar="PATH",
+            help="Write one self-contained HTML file with rank charts (- for stdout).",
+        ),
+    ] = None,
+    timezone: Annotated[
+        str, typer.Option(help="Times in this IANA zone (--html), e.g. Europe/Berlin.")
+    ] = "UTC",
     to_slack: Annotated[bool, typer.Option("--to-slack", help="Also post it to Slack.")] = False,
     channel: Annotated[
         str | None,
@@ -47,19 +63,23 @@ def report(
     ] = None,
 ) -> None:
     """Report badge changes, holders, badge share and streaks, Keepa cost, alerts and errors."""
-    single_format(json=as_json, csv=as_csv, markdown=as_markdown)
+    single_format(json=as_json, csv=as_csv, markdown=as_markdown, html=html is not None)
+    zone = ZoneInfo(check_timezone(timezone.strip()))
     config = settings()
     until = datetime.now(UTC)
     start = parse_since(since, now=until)
     sender = SlackSender.from_settings(config) if to_slack else None
+    window = {"since": start, "until": until, "client": client}
+    pictures = None
     with db.open_database(config) as conn:
-        result = build_report(
-            conn,
-            since=start,
-            until=until,
-            client=client,
-            token_cost_usd=config.keepa_token_cost_usd,
-        )
+        if html is not None or (sender is not None and config.slack_charts):
+            gap = timedelta(minutes=2 * config.schedule_minutes)  # a gap, as for operations
+            pictures = build_pictures(
+                conn, **window, token_cost_usd=config.keepa_token_cost_usd, max_gap=gap
+            )
+            result = pictures.report
+        else:
+            result = build_report(conn, **window, token_cost_usd=config.keepa_token_cost_usd)
         target = channel or client_store.report_channel(conn, client=client)
     target = target or config.slack_channel_id
     if sender is not None and not target:
@@ -67,7 +87,9 @@ def report(
             "--to-slack needs a channel: --channel C, `bestseller settings set"
             " slack_channel_id C` or SLACK_CHANNEL_ID"
         )
-    if as_json:
+    if pictures is not None:
+        write_html(html_report(pictures, zone=zone), html or "-")
+    elif as_json:
         print_json(result.model_dump())
     elif as_csv:
         write_csv(csv_records(result), fieldnames=CSV_FIELDS)
@@ -76,5 +98,9 @@ def report(
     else:
         console.print(rich_report(result))
     if sender is not None and target:
-        sender.post(channel=target, message=slack_report(result), outbox_ids=[])
+        ts = sender.post(channel=target, message=slack_report(result), outbox_ids=[])
         err_console.print(f"[green]posted[/green] the report to {target}", highlight=False)
+        if pictures is not None and config.slack_charts:
+            problem = attach_overview(config, sender, channel=target, ts=ts, pictures=pictures)
+            if problem:
+                err_console.print(f"[yellow]warning:[/yellow] {problem}", highlight=False)

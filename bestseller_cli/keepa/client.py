@@ -108,8 +108,10 @@ class KeepaClient:
         on_error: Callable[[ErrorEvent], None] | None = None,
         deadline: float | None = None,
         stop: threading.Event | None = None,
+        transport: httpx.BaseTransport | None = None,
     ) -> "KeepaClient":
-        """The client the settings describe; `deadline` and `stop` as in __init__."""
+        """The client the settings describe; `deadline`, `stop` and `transport` as in
+        __init__."""
         return cls(
             api_key=settings.require_keepa_key(),
             base_url=settings.keepa_api_url,
@@ -124,6 +126,7 @@ class KeepaClient:
             deadline=deadline,
             stop=stop,
             max_response_bytes=settings.keepa_max_response_bytes,
+            transport=transport,
         )
 
     def fetch(self, asins: Sequence[str], *, marketplace: str) -> list[ProductSnapshot]:

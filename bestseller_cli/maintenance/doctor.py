@@ -279,6 +279,8 @@ def check_slack(settings: Settings, findings: list[Finding]) -> None:
         return
     sender = SlackSender.from_settings(settings)
     findings.append(Finding("Slack token", "ok", f"valid ({sender.check_auth()})"))
+    if settings.slack_charts:
+        findings.append(charts_scope(sender))
     channels = set()
     channels.update(c for c in (settings.slack_channel_id, settings.slack_ops_channel_id) if c)
     with db.connect(db.database_url(settings), autocommit=True) as conn:
@@ -307,6 +309,22 @@ def check_slack(settings: Settings, findings: list[Finding]) -> None:
         )
         if member:
             findings.append(history_access(sender, channel))
+
+
+def charts_scope(sender: SlackSender) -> Finding:
+    """SLACK_CHARTS uploads a PNG under each alert: the token needs files:write."""
+    scopes = sender.scopes()
+    if scopes is None:
+        detail = "Slack did not list the token's scopes: charts need files:write"
+        return Finding("Slack charts", "warn", detail)
+    if "files:write" in scopes:
+        return Finding("Slack charts", "ok", "files:write granted: a chart under each alert")
+    return Finding(
+        "Slack charts",
+        "fail",
+        "SLACK_CHARTS is on but the token lacks files:write: add the scope and reinstall the"
+        " app, or set SLACK_CHARTS=false (alerts go out either way, without charts)",
+    )
 
 
 def history_access(sender: SlackSender, channel: str) -> Finding:

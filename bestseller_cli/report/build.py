@@ -62,16 +62,30 @@ def build_report(
     """Query every section of the report for the period, for one client or for everyone."""
     with conn.transaction():  # one snapshot for every section
         report_queries.read_one_snapshot(conn)
-        if client is not None:
-            client_store.client_id(conn, client)
-        window = {"since": since, "until": until, "client": client}
-        events = report_queries.changes(conn, **window)
-        holders = report_queries.holders(conn, client=client)
-        stats = report_queries.history_stats(conn, **window)
-        totals = report_queries.usage(conn, **window, token_cost_usd=token_cost_usd)
-        alerts = report_queries.alert_counts(conn, **window)
-        errors = report_queries.errors(conn, **window)
-        conditions = [] if client else ops_store.conditions(conn, since=since, until=until)
+        return report_sections(
+            conn, since=since, until=until, client=client, token_cost_usd=token_cost_usd
+        )
+
+
+def report_sections(
+    conn: psycopg.Connection,
+    *,
+    since: datetime,
+    until: datetime,
+    client: str | None,
+    token_cost_usd: float,
+) -> Report:
+    """Every section of the report, inside the caller's snapshot (`read_one_snapshot`)."""
+    if client is not None:
+        client_store.client_id(conn, client)
+    window = {"since": since, "until": until, "client": client}
+    events = report_queries.changes(conn, **window)
+    holders = report_queries.holders(conn, client=client)
+    stats = report_queries.history_stats(conn, **window)
+    totals = report_queries.usage(conn, since=since, until=until, token_cost_usd=token_cost_usd)
+    alerts = report_queries.alert_counts(conn, **window)
+    errors = report_queries.errors(conn, **window)
+    conditions = [] if client else ops_store.conditions(conn, since=since, until=until)
     days = (until - since).total_seconds() / 86400
     return Report(
         generated_at=until,
@@ -80,7 +94,7 @@ def build_report(
         changes=Changes(counts=count(e.kind for e in events), events=events),
         holders=holders,
         asins=asin_summaries(stats, events=events, holders=holders),
-        keepa=keepa_usage(totals, client=client, days=days),
+        keepa=keepa_usage(totals, stats, client=client, days=days),
         alerts=AlertCounts(**alerts, total=sum(alerts.values())),
         errors=errors,
         conditions=[
@@ -136,19 +150,24 @@ def asin_summaries(
     return [rows[key] for key in sorted(rows)]
 
 
-def keepa_usage(totals: UsageTotals, *, client: str | None, days: float) -> KeepaUsage:
-    """Tokens and cost; a client's part is the account's times its share of the checks."""
+def keepa_usage(
+    totals: UsageTotals, stats: list[HistoryStats], *, client: str | None, days: float
+) -> KeepaUsage:
+    """Tokens and cost; a client's part is the account's times its share of the checks (the
+    checks of its ASINs, with or without Keepa data, as their HistoryStats count them)."""
+    scope_asins = len(stats)  # the ASINs with a check in the period
+    scope_checks = sum(row.checks + row.unavailable_checks for row in stats)
     if client is None:
         share = 1.0
     else:
-        share = totals.scope_checks / totals.all_checks if totals.all_checks else 0.0
+        share = scope_checks / totals.all_checks if totals.all_checks else 0.0
     cost = totals.cost_usd * share
-    per_asin_day = cost / totals.scope_asins / days if totals.scope_asins and days > 0 else None
+    per_asin_day = cost / scope_asins / days if scope_asins and days > 0 else None
     return KeepaUsage(
         calls=totals.calls,
         tokens_used=round(totals.tokens * share),
         estimated_cost_usd=round(cost, 6),
-        asins_checked=totals.scope_asins,
+        asins_checked=scope_asins,
         cost_per_asin_per_day_usd=round(per_asin_day, 6) if per_asin_day is not None else None,
         share_of_account=round(share, 4),
     )

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 EVENT_TYPE = "bestseller_alert"
+MAX_ALT_TEXT = 1000  # Slack's limit on a file's alt text
 # How far before the first attempt to read history for a post whose answer was lost.
 _CLOCK_MARGIN = timedelta(minutes=10)
 # `ok: false` codes worth retrying; every other code is permanent.
@@ -182,6 +183,29 @@ class SlackSender:
         """`team / bot user` for the token, or a SlackError saying why it is refused."""
         response = self._request("auth.test")
         return f"{response.get('team', '?')} / {response.get('user', '?')}"
+
+    def upload_chart(
+        self, *, channel: str, thread_ts: str, png: bytes, title: str, alt: str
+    ) -> None:
+        """Post a PNG into the thread of message `thread_ts` (scope files:write). Tried once,
+        never again: a lost answer is not repeated, so a chart is posted at most once."""
+        self._call(
+            "files_upload_v2",
+            channel=channel,
+            thread_ts=thread_ts,
+            file=png,
+            filename="rank-chart.png",
+            title=title,
+            alt_txt=alt[:MAX_ALT_TEXT],
+            request_file_info=False,
+        )
+
+    def scopes(self) -> set[str] | None:
+        """The token's scopes, as auth.test lists them (x-oauth-scopes); None if unsaid."""
+        response = self._request("auth.test")
+        listed = {name.lower(): value for name, value in (response.headers or {}).items()}
+        header = listed.get("x-oauth-scopes")
+        return None if header is None else {s.strip() for s in header.split(",") if s.strip()}
 
     def is_member(self, channel: str) -> bool:
         response = self._request("conversations.info", channel=channel)

