@@ -38,6 +38,7 @@ from bestseller_cli.keepa.answers import KeepaOutOfTokens
 from bestseller_cli.keepa.client import KeepaClient
 from bestseller_cli.models import ErrorEvent
 from bestseller_cli.rules.routing import unknown_zones
+from bestseller_cli.rules.schedule import history_days
 from bestseller_cli.slack.client import SlackSender
 from bestseller_cli.slack.messages import SlackMessage
 from bestseller_cli.store import client_store, db, run_store
@@ -233,26 +234,28 @@ def token_budget(keepa: KeepaClient, context: PassContext) -> int | None:
 def fetch_all(
     keepa: KeepaClient,
     context: PassContext,
-    work: Iterator[tuple[str, list[str]]],
+    work: Iterator[run_store.WorkChunk],
 ) -> None:
     """Fetch and process the work chunk by chunk; once stopped, the rest is listed unchecked."""
     summary = context.summary
-    for marketplace, asins in work:
-        left = asins
+    for chunk in work:
+        left = chunk.asins
         if summary.stopped_because is None:
-            left = fetch_chunk(keepa, context, marketplace, asins)
-        summary.unchecked += [f"{asin} ({marketplace})" for asin in left]
+            left = fetch_chunk(keepa, context, chunk)
+        summary.unchecked += [f"{asin} ({chunk.marketplace})" for asin in left]
 
 
-def fetch_chunk(
-    keepa: KeepaClient,
-    context: PassContext,
-    marketplace: str,
-    asins: list[str],
-) -> list[str]:
+def fetch_chunk(keepa: KeepaClient, context: PassContext, chunk: run_store.WorkChunk) -> list[str]:
     """Batch after batch, each written and alerted while the next ones are fetched; returns
-    the ASINs of `asins` left unprocessed."""
+    the ASINs of the chunk left unprocessed. Each request's series reach back past its
+    batch's oldest check, so nothing Keepa recorded in between is missed."""
     summary = context.summary
+    marketplace, asins = chunk.marketplace, chunk.asins
+    least = context.settings.keepa_history_days
+
+    def days_for(batch: list[str]) -> int:
+        since = (chunk.since.get(asin) for asin in batch)
+        return history_days(since, now=context.hooks.clock(), least=least)
 
     def may_request() -> bool:
         if context.hooks.stop.is_set():
@@ -273,6 +276,7 @@ def fetch_chunk(
         ahead=context.settings.keepa_requests_ahead,
         may_request=may_request,
         tokens_left=lambda: context.tokens_left,
+        days_for=days_for,
     ):
         if fetched.products is None:
             stop_fetching(context, fetched.error)

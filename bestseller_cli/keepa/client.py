@@ -126,8 +126,12 @@ class KeepaClient:
             max_response_bytes=settings.keepa_max_response_bytes,
         )
 
-    def fetch(self, asins: Sequence[str], *, marketplace: str) -> list[ProductSnapshot]:
-        """Look up at most BATCH_SIZE ASINs in one request; each gets a snapshot, in order."""
+    def fetch(
+        self, asins: Sequence[str], *, marketplace: str, days: int | None = None
+    ) -> list[ProductSnapshot]:
+        """Look up at most BATCH_SIZE ASINs in one request; each gets a snapshot, in order.
+        `days`: the rank series reach back this far at least (the time since the batch's
+        oldest check), KEEPA_HISTORY_DAYS when more."""
         wanted = list(dict.fromkeys(asins))
         if len(wanted) > BATCH_SIZE:
             raise ValueError(f"Keepa takes at most {BATCH_SIZE} ASINs per request")
@@ -137,7 +141,7 @@ class KeepaClient:
         # days trims histories but keeps each series' last point (the current rank), see
         # benchmarks/README.md; never history=0, whose salesRanks evidence conflicts.
         params: Params = {"domain": MARKETPLACES[market], "asin": ",".join(wanted)}
-        params["days"] = self._history_days
+        params["days"] = max(self._history_days, days or 0)
         if self._update_hours is not None:  # may cost an extra token per refreshed product
             params["update"] = self._update_hours
         body = self._get("product", params, market, len(wanted))

@@ -5,7 +5,7 @@ ASINs due in a run (reads tracked_asins and clients; asin_current_state for the 
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -114,15 +114,27 @@ def count_work(conn: psycopg.Connection, selection: WorkSelection) -> int:
     return row[0] if row else 0
 
 
+@dataclass(frozen=True)
+class WorkChunk:
+    """ASINs of one marketplace to check, and since when each was last seen: our check or
+    Keepa's data then, whichever is older (None: never checked)."""
+
+    marketplace: str
+    asins: list[str]
+    since: dict[str, datetime | None]
+
+
 def work_chunks(
     conn: psycopg.Connection, selection: WorkSelection, *, page_size: int
-) -> Iterator[tuple[str, list[str]]]:
-    """The pass's work as (marketplace, ASINs) chunks in key order, read a page at a time
+) -> Iterator[WorkChunk]:
+    """The pass's work as chunks per marketplace in key order, read a page at a time
     (keyset), so memory does not grow with the watch list."""
     after = ("", "")
     while True:
         rows = conn.execute(
-            f"SELECT DISTINCT t.marketplace, t.asin {WORK_SOURCE}"
+            "SELECT DISTINCT t.marketplace, t.asin,"
+            " LEAST(s.last_checked_at, s.keepa_updated_at) AS since"
+            f" {WORK_SOURCE}"
             " AND (t.marketplace, t.asin) > (%(after_marketplace)s, %(after_asin)s)"
             " ORDER BY t.marketplace, t.asin LIMIT %(limit)s",
             {
@@ -133,10 +145,11 @@ def work_chunks(
             },
         ).fetchall()
         for marketplace, group in itertools.groupby(rows, key=lambda row: row[0]):
-            yield marketplace, [asin for _, asin in group]
+            since = {asin: moment for _, asin, moment in group}
+            yield WorkChunk(marketplace=marketplace, asins=list(since), since=since)
         if len(rows) < page_size:
             return
-        after = rows[-1]
+        after = rows[-1][:2]
 
 
 # --- per-batch state ----------------------------------------------------------------
