@@ -20,6 +20,7 @@ import pytest
 from psycopg.conninfo import make_conninfo
 from pytest_httpx import HTTPXMock
 
+from bestseller_cli.check.context import PassOptions
 from bestseller_cli.store import db
 from fakes import KEEPA_TEST_KEY, SLACK_TEST_TOKEN
 from fakes.keepa_server import FakeKeepa, serve
@@ -27,6 +28,9 @@ from fakes.slack_server import FakeSlack
 from fakes.trickle_server import TricklingKeepa
 
 TEMPLATE = "bestseller_test_template"
+# `check --all`: every ASIN, due or not. Tests of what a pass detects and delivers run full
+# passes back to back; the schedule itself is tested in tests/check/test_schedule.py.
+FULL_PASS = PassOptions(everything=True)
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from bestseller_cli.models import INVALID, VARIATION_PARENT, Change, ProductSnap
 from bestseller_cli.rules.badges import observe
 from bestseller_cli.rules.product_kinds import snapshot_note
 from bestseller_cli.rules.routing import deliveries_for, fold_between_checks, top_sizes
+from bestseller_cli.rules.schedule import next_check
 from bestseller_cli.store import check_store
 
 
@@ -84,6 +85,9 @@ def process_batch(
             continue
         snapshot = with_names(snapshot, named.names)
         result = observe(entry.previous, snapshot, observed_at=observed_at, top=top)
+        known_main = entry.previous and entry.previous.category_ranks.get(
+            snapshot.main_category_id or -1
+        )
         summary.unavailable += not snapshot.available
         summary.baselines += result.is_baseline
         summary.stale += bool(snapshot.last_update and snapshot.last_update < stale_before)
@@ -94,6 +98,13 @@ def process_batch(
                 state=result.state,
                 observed_at=observed_at,
                 steps=result.steps,
+                next_check=next_check(
+                    entry.previous,
+                    result.state,
+                    snapshot,
+                    main_before=known_main.rank if known_main else None,
+                    cadence=context.cadence,
+                ),
             )
         )
         changes.extend(result.changes)

@@ -77,10 +77,12 @@ class KeepaClient:
         deadline: float | None = None,
         stop: threading.Event | None = None,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         """`timeout`: the most one request may take, in total (a server trickling bytes
         included). `deadline` (time.monotonic()): no request, retry or wait runs past it.
-        `stop`: once set (SIGTERM), waits end and nothing is retried."""
+        `stop`: once set (SIGTERM), waits end and nothing is retried. `clock` dates each
+        call (the pass's: the budget counts what the last hour spent)."""
         register_secret(api_key)
         self._key = api_key
         self._base = base_url.rstrip("/")
@@ -97,6 +99,7 @@ class KeepaClient:
         self._timeout = timeout
         self._deadline = deadline
         self._max_response_bytes = max_response_bytes
+        self._clock = clock
         self._http = httpx.Client(timeout=timeout, transport=transport)
 
     @classmethod
@@ -108,8 +111,10 @@ class KeepaClient:
         on_error: Callable[[ErrorEvent], None] | None = None,
         deadline: float | None = None,
         stop: threading.Event | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> "KeepaClient":
-        """The client the settings describe; `deadline` and `stop` as in __init__."""
+        """The client the settings describe; `deadline`, `stop` and `clock` as in
+        __init__."""
         return cls(
             api_key=settings.require_keepa_key(),
             base_url=settings.keepa_api_url,
@@ -124,6 +129,7 @@ class KeepaClient:
             deadline=deadline,
             stop=stop,
             max_response_bytes=settings.keepa_max_response_bytes,
+            **({"clock": clock} if clock else {}),
         )
 
     def fetch(
@@ -277,7 +283,7 @@ class KeepaClient:
     ) -> Any:
         """One HTTP call, reported to on_call; raises our own errors, never httpx's.
         `timeout` shortens the client's own for this call. Either is the call's total."""
-        called_at, started = datetime.now(UTC), time.monotonic()
+        called_at, started = self._clock(), time.monotonic()
 
         def report(status: int | None, body: dict[str, Any]) -> None:
             tokens = {ours: payload.number(body, theirs) for ours, theirs in TOKEN_FIELDS.items()}

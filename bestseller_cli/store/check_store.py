@@ -20,6 +20,7 @@ from psycopg.types.json import Jsonb
 from bestseller_cli.models import ApiCall, CategoryRank, Change, ProductSnapshot, StoredState
 from bestseller_cli.rules.badges import RankStep
 from bestseller_cli.rules.routing import Delivery
+from bestseller_cli.rules.schedule import NextCheck
 from bestseller_cli.store.log_store import INSERT_API_CALLS_SQL, api_call_records
 
 
@@ -127,6 +128,8 @@ STATE_COLUMNS = [
     "first_seen_at",
     "baseline_at",
     "last_checked_at",
+    "next_check_at",
+    "check_reason",
 ]
 # How a check updates a known ASIN's column. Any other snapshot column keeps its last known
 # value when Keepa did not send one; first_seen_at is kept.
@@ -139,6 +142,8 @@ STATE_UPDATES = {
     "badge_category_ids": "EXCLUDED.badge_category_ids",
     "baseline_at": "COALESCE(s.baseline_at, EXCLUDED.baseline_at)",
     "last_checked_at": "EXCLUDED.last_checked_at",
+    "next_check_at": "EXCLUDED.next_check_at",
+    "check_reason": "EXCLUDED.check_reason",
     "last_run_id": "EXCLUDED.last_run_id",
     "missing_passes": "0",
 }
@@ -238,6 +243,7 @@ class ObservedProduct:
     state: StoredState | None
     observed_at: datetime
     steps: list[RankStep] = field(default_factory=list)  # category ranks to keep
+    next_check: NextCheck | None = None  # None: due at the next run
 
 
 def observation_record(item: ObservedProduct) -> dict[str, object]:
@@ -257,6 +263,10 @@ def observation_record(item: ObservedProduct) -> dict[str, object]:
         "first_seen_at": observed_at,
         "baseline_at": state.first_seen_at.isoformat() if state else None,
         "last_checked_at": observed_at,
+        "next_check_at": (item.observed_at + item.next_check.interval).isoformat()
+        if item.next_check
+        else None,
+        "check_reason": item.next_check.reason if item.next_check else None,
     }
 
 

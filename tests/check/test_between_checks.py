@@ -12,6 +12,7 @@ from bestseller_cli.store import asin_store
 from fakes.keepa_server import FakeKeepa
 from fakes.slack_server import FakeSlack
 from tests.check.test_alert_story import CHANNEL, text_of
+from tests.conftest import FULL_PASS
 
 GADGETS, KITCHEN = 289913, 1055398
 A = "B0AAAAAAAA"
@@ -114,6 +115,6 @@ def test_unknown_data_never_alerts(
     del keepa.world[("com", A)]  # Keepa no longer knows it: productType 4
     run_check(load_settings(), clock=lambda: at(30))
     keepa.set_ranks(A, {KITCHEN: MAIN})  # a category Keepa stops reporting
-    run_check(load_settings(), clock=lambda: at(60))
+    run_check(load_settings(), options=FULL_PASS, clock=lambda: at(60))
     assert changes(conn) == []
     assert slack.messages(CHANNEL) == []
