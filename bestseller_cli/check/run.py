@@ -40,7 +40,6 @@ from bestseller_cli.keepa.payload import TokenStatus
 from bestseller_cli.models import ErrorEvent
 from bestseller_cli.rules.routing import unknown_zones
 from bestseller_cli.rules.schedule import (
-    HOUR,
     Cadence,
     forecast,
     history_days,
@@ -266,7 +265,7 @@ def scheduled_work(
     )
     now = context.hooks.clock()
     status = token_status(keepa, context)
-    spent, last_refill = log_store.tokens_spent(conn, since=now - HOUR)
+    spent, last_refill = log_store.tokens_spent(conn, since=now - cadence.spend_window)
     per_hour = plan_per_hour(
         settings, refill_per_minute=status.refill_rate if status else last_refill
     )

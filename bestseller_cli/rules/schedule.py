@@ -73,6 +73,12 @@ class Cadence:
             near_rank=settings.check_near_rank,
         )
 
+    @property
+    def spend_window(self) -> timedelta:
+        """What a run counts as the last hour's spending: the runs of the hour before it, not
+        the one an hour ago (its tokens leave any 60 minutes that hold this run)."""
+        return HOUR - self.run / 2
+
     def horizon(self, now: datetime) -> datetime:
         """An ASIN is due in a run that starts at `now` when its next check is before this
         (runs are not on the second: the one nearest its time takes it)."""
@@ -225,7 +231,8 @@ def run_budget(
     cadence: Cadence,
 ) -> int | None:
     """ASINs this run may check: its share of the hourly plan (`per_hour`), never more than
-    what the last 60 minutes left of it, nor than Keepa has now. None: no plan known."""
+    what the last hour left of it (`spent_last_hour`: since `Cadence.spend_window`), nor
+    than Keepa has now. None: no plan known."""
     if per_hour is None:
         return None
     allowed = min(math.ceil(per_hour * cadence.run_minutes / 60), per_hour - spent_last_hour)
