@@ -20,7 +20,8 @@ MARGINAL_FLAT = 1.3  # issue 14: marginal time per ASIN, largest size vs cheapes
 AGED = 1.2  # a year of history may cost at most this much more than a fresh database
 
 
-def machine(*, postgres: str) -> dict[str, Any]:
+def machine(*, postgres: str | None) -> dict[str, Any]:
+    """CPU, cores, RAM, OS, Python, PostgreSQL (None: the run used none) and the commit."""
     model = "?"
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("model name"):
@@ -32,7 +33,7 @@ def machine(*, postgres: str) -> dict[str, Any]:
         "ram_gib": round(psutil.virtual_memory().total / 2**30, 1),
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
-        "postgres": postgres,
+        **({"postgres": postgres} if postgres else {}),
         "commit": _git("rev-parse", "--short", "HEAD"),
         "uncommitted_code": _git("status", "--porcelain", "--", "bestseller_cli").splitlines(),
     }

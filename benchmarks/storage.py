@@ -26,6 +26,7 @@ from typing import Any
 import psycopg
 
 from benchmarks import database
+from bestseller_cli.check.context import PassOptions
 from bestseller_cli.check.run import run_check
 from bestseller_cli.config import load_settings
 from fakes.keepa_server import FakeKeepa, serve
@@ -121,7 +122,9 @@ def measure(size: int, args: argparse.Namespace, *, pg: database.Postgres) -> di
             if index == 1 + args.warmup:
                 before = table_sizes(url)
             when = clock + timedelta(hours=index)
-            summary = run_check(settings, clock=lambda when=when: when)
+            summary = run_check(
+                settings, options=PassOptions(everything=True), clock=lambda when=when: when
+            )
             assert summary.checked == size, summary
             if args.vacuum:
                 vacuum(url)

@@ -14,6 +14,7 @@ from pathlib import Path
 import psutil
 
 from benchmarks.counting import PassMeter, install, memory_mib
+from bestseller_cli.check.context import PassOptions
 from bestseller_cli.check.run import run_check
 from bestseller_cli.check.summary import CheckSummary
 from bestseller_cli.config import load_settings
@@ -79,7 +80,7 @@ def main() -> None:
     collections = GcLog()
     started, main_cpu = time.perf_counter(), time.thread_time()
     _, queued_before = scheduler_seconds()
-    summary = run_check(settings, show=lambda message: None)
+    summary = run_check(settings, options=PassOptions(everything=True), show=lambda message: None)
     wall = time.perf_counter() - started
     main_cpu = time.thread_time() - main_cpu
     _, queued = scheduler_seconds()

@@ -1,12 +1,13 @@
 """Settings, read from the environment and an optional `.env` file."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import platformdirs
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bestseller_cli.errors import ConfigError
@@ -89,8 +90,14 @@ class Settings(BaseSettings):
     alert_expiry_days: float = Field(default=7, gt=0, le=3650)
     slack_ops_channel_id: str | None = None
     healthcheck_url: str | None = None
-    # Minutes, at most a year: they become time spans.
-    schedule_minutes: float = Field(default=60.0, gt=0, le=525_600)
+    # Minutes, at most a year: they become time spans. Cron runs `check` this often.
+    schedule_minutes: float = Field(default=15.0, gt=0, le=525_600)
+    # The longest any watched ASIN waits between two checks (rules/schedule.py).
+    check_ceiling_hours: float = Field(default=24.0, gt=0, le=24 * 365)
+    # Holding #1, or within this rank of it in some category: checked every run.
+    check_near_rank: int = Field(default=3, ge=1, le=1000)
+    # Tokens per hour this tool may spend, below Keepa's refill (a key shared with others).
+    keepa_tokens_per_hour: int | None = Field(default=None, ge=1, le=10_000_000)
     ops_undelivered_minutes: float = Field(default=60.0, ge=0, le=525_600)
     ops_max_resumes: int = Field(default=3, ge=0)
     database_size_limit_mb: float | None = Field(default=None, gt=0)
@@ -111,7 +118,17 @@ class Settings(BaseSettings):
     def _known_marketplace(cls, value: str) -> str:
         return normalize_marketplace(value)
 
-    @field_validator("keepa_update_hours", "database_size_limit_mb", mode="before")
+    @field_validator("check_ceiling_hours")
+    @classmethod
+    def _ceiling_spans_runs(cls, value: float, info: ValidationInfo) -> float:
+        run = info.data.get("schedule_minutes")
+        if run is not None and value * 60 < 2 * run:
+            raise ValueError(f"must be at least two runs (SCHEDULE_MINUTES={run:g}): {value:g} h")
+        return value
+
+    @field_validator(
+        "keepa_update_hours", "database_size_limit_mb", "keepa_tokens_per_hour", mode="before"
+    )
     @classmethod
     def _blank_is_not_sent(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -180,6 +197,14 @@ class Settings(BaseSettings):
                 "KEEPA_API_KEY is not set: put your Keepa API key in the environment or .env"
             )
         return self.keepa_api_key
+
+    @property
+    def unobserved_after(self) -> timedelta:
+        """Checks further apart than this leave the time between them unwatched (a chart's
+        gap). Not the run schedule: an ASIN far from #1 is checked only every few hours, and
+        its next check walks Keepa's rank series over the whole time since, so only a gap
+        past the ceiling (plus two runs' lateness) is time the monitor did not see."""
+        return timedelta(hours=self.check_ceiling_hours, minutes=2 * self.schedule_minutes)
 
     @property
     def keepa_domain_id(self) -> int:

@@ -2,10 +2,14 @@
 
 import unicodedata
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bestseller_cli.kinds import ChangeKind
+
+# One point of a Keepa rank series: when Keepa recorded it, and the rank (None: not ranked).
+RankPoint = tuple[datetime, int | None]
 
 
 class CategoryRank(BaseModel):
@@ -57,17 +61,24 @@ class ProductSnapshot(BaseModel):
     # Only the categories Keepa reported a rank series for; a missing one is unknown. Not
     # stored as such: the state merges them with the ranks known before.
     category_ranks: dict[int, CategoryRank] = Field(default_factory=dict, exclude=True)
+    # Each reported category's rank series as Keepa sent it (trimmed to `days`), oldest
+    # first: the changes between two checks are walked from it (rules/badges.py).
+    rank_series: dict[int, list[RankPoint]] = Field(default_factory=dict, exclude=True)
     price_cents: int | None = None
     rating: float | None = None
     review_count: int | None = None
 
 
 class StoredState(BaseModel):
-    """What we last knew of an (asin, marketplace): ranks per category and badges held."""
+    """What we last knew of an (asin, marketplace): ranks per category and badges held, and
+    when: our last check (`checked_at`) and the newest rank point Keepa had sent by then
+    (`series_until`). Points after it are what happened since."""
 
     category_ranks: dict[int, CategoryRank] = Field(default_factory=dict)
     badges: dict[int, datetime] = Field(default_factory=dict)
     first_seen_at: datetime
+    checked_at: datetime | None = None
+    series_until: datetime | None = None
 
 
 class Change(BaseModel):
@@ -83,8 +94,18 @@ class Change(BaseModel):
     rank_after: int | None
     main_rank: int | None
     title: str | None
-    detected_at: datetime
+    detected_at: datetime  # when a check of ours saw it
     keepa_seen_at: datetime | None = None  # Keepa's lastUpdate of the product
+    # When it happened: the time of the rank point in Keepa's series where it crossed, kept
+    # between our check before and the one that saw it. Given none, `detected_at`.
+    changed_at: datetime
+
+    @model_validator(mode="before")
+    @classmethod
+    def _changed_when_seen(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("changed_at") is None:
+            return {**data, "changed_at": data.get("detected_at")}
+        return data
 
 
 class TrackedAsin(BaseModel):

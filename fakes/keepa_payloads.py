@@ -27,6 +27,10 @@ BROWSE_LEAF = 17_000_001
 BROWSE_LEAF_NAME = "Shop by Use"
 YEAR = 365 * 24 * 60
 
+# A category's rank: the current one, the last hours' (hourly, oldest first), or Keepa's
+# series itself as (time, rank) points.
+Ranks = int | list[int] | list[tuple[datetime, int]]
+
 
 def keepa_minute(when: datetime) -> int:
     return int(when.timestamp() // 60) - KEEPA_EPOCH_OFFSET_MINUTES
@@ -34,7 +38,7 @@ def keepa_minute(when: datetime) -> int:
 
 def product(
     asin: str,
-    ranks: dict[int, int | list[int]],
+    ranks: dict[int, Ranks],
     *,
     title: str | None = None,
     main_category: int | None = None,
@@ -49,8 +53,8 @@ def product(
     legacy_images: bool = False,
 ) -> dict[str, Any]:
     """A product whose current rank in each category is the given one (or the last of a list
-    of ranks, hourly, oldest first), after two years of older points. Rank -1 means "no rank"
-    as Keepa sends it.
+    of ranks, hourly, oldest first), after two years of older points, or whose series is the
+    given (time, rank) points. Rank -1 means "no rank" as Keepa sends it.
 
     `main_category` is salesRankReference (default: the first ranked category; -1 as Keepa
     sometimes sends it). `tree` lists the categoryTree ids, root first (default: the first
@@ -121,8 +125,11 @@ def category_name(category_id: int) -> str:
     return CATEGORY_NAMES.get(category_id, f"Category {category_id}")
 
 
-def rank_history(history: int | list[int], *, last_point: int) -> list[int]:
-    """Two years of weekly-ish older points, then the given ranks hourly up to `last_point`."""
+def rank_history(history: Ranks, *, last_point: int) -> list[int]:
+    """Two years of weekly-ish older points, then the given ranks hourly up to `last_point`;
+    or the given (time, rank) points as they are."""
+    if isinstance(history, list) and history and isinstance(history[0], tuple):
+        return [value for at, rank in history for value in (keepa_minute(at), rank)]
     values = history if isinstance(history, list) else [history]
     older = [last_point - 2 * YEAR, 90_000, last_point - YEAR, 40_000, last_point - 60 * 1440]
     flat = [*older, 5_000 if values[0] != -1 else -1]

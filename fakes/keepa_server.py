@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlparse
 
 from fakes import SHUTDOWN_POLL_SECONDS
 from fakes.keepa_payloads import (
+    Ranks,
     best_sellers,
     categories_response,
     category_name,
@@ -35,7 +36,7 @@ DOMAINS = {1: "com", 2: "co.uk", 3: "de", 4: "fr", 5: "co.jp", 6: "ca", 8: "it",
 @dataclass
 class FakeKeepa:
     url: str = ""
-    world: dict[tuple[str, str], dict[int, int]] = field(default_factory=dict)
+    world: dict[tuple[str, str], dict[int, Ranks]] = field(default_factory=dict)
     titles: dict[str, str] = field(default_factory=dict)
     # ASIN -> extra keyword arguments of keepa_payloads.product (tree, last_update, ...)
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -68,7 +69,7 @@ class FakeKeepa:
     holding: threading.Event = field(default_factory=threading.Event)
     resume: threading.Event = field(default_factory=threading.Event)
 
-    def set_ranks(self, asin: str, ranks: dict[int, int], marketplace: str = "com") -> None:
+    def set_ranks(self, asin: str, ranks: dict[int, Ranks], marketplace: str = "com") -> None:
         with self.lock:
             self.world[(marketplace, asin)] = ranks
 

@@ -20,6 +20,7 @@ import pytest
 from psycopg.conninfo import make_conninfo
 from pytest_httpx import HTTPXMock
 
+from bestseller_cli.check.context import PassOptions
 from bestseller_cli.store import db
 from fakes import KEEPA_TEST_KEY, SLACK_TEST_TOKEN
 from fakes.fault_proxy import FaultProxy, upstream_of
@@ -30,6 +31,9 @@ from fakes.trickle_server import TricklingKeepa
 from tests.faulty_database import FaultyDatabase
 
 TEMPLATE = "bestseller_test_template"
+# `check --all`: every ASIN, due or not. Tests of what a pass detects and delivers run full
+# passes back to back; the schedule itself is tested in tests/check/test_schedule.py.
+FULL_PASS = PassOptions(everything=True)
 
 
 @pytest.fixture(scope="session")

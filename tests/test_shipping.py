@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from bestseller_cli.config import Settings
+
 ROOT = Path(__file__).resolve().parent.parent
 RAILWAY_JSON = ROOT / "railway.json"
 DOCKERFILE = ROOT / "Dockerfile"
@@ -173,9 +175,9 @@ def test_railway_config_uses_only_documented_keys(railway: dict[str, Any]) -> No
         assert set(override.get("deploy", {})) <= RAILWAY_DEPLOY_KEYS
 
 
-def test_railway_runs_the_pass_once_an_hour_on_the_hour(railway: dict[str, Any]) -> None:
+def test_railway_runs_the_pass_every_schedule_minutes(railway: dict[str, Any]) -> None:
     minute, *rest = railway["deploy"]["cronSchedule"].split()
-    assert minute == "0"
+    assert minute == f"*/{Settings.model_fields['schedule_minutes'].default:g}"
     assert rest == ["*", "*", "*", "*"]
 
 

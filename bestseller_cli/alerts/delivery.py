@@ -340,7 +340,7 @@ def chart_options(settings: Settings) -> dict[str, Any]:
     operations conditions, twice the schedule)."""
     return {
         "charts": settings.slack_charts,
-        "max_gap": timedelta(minutes=2 * settings.schedule_minutes),
+        "max_gap": settings.unobserved_after,
     }
 
 

@@ -9,9 +9,10 @@ from bestseller_cli.check.context import PassContext
 from bestseller_cli.check.summary import CheckSummary
 from bestseller_cli.keepa.client import KeepaClient
 from bestseller_cli.models import INVALID, VARIATION_PARENT, Change, ProductSnapshot
-from bestseller_cli.rules.badges import moved_ranks, observe
+from bestseller_cli.rules.badges import observe
 from bestseller_cli.rules.product_kinds import snapshot_note
-from bestseller_cli.rules.routing import deliveries_for, top_sizes
+from bestseller_cli.rules.routing import deliveries_for, fold_between_checks, top_sizes
+from bestseller_cli.rules.schedule import next_check
 from bestseller_cli.store import check_store
 
 
@@ -84,6 +85,9 @@ def process_batch(
             continue
         snapshot = with_names(snapshot, named.names)
         result = observe(entry.previous, snapshot, observed_at=observed_at, top=top)
+        known_main = entry.previous and entry.previous.category_ranks.get(
+            snapshot.main_category_id or -1
+        )
         summary.unavailable += not snapshot.available
         summary.baselines += result.is_baseline
         summary.stale += bool(snapshot.last_update and snapshot.last_update < stale_before)
@@ -93,20 +97,30 @@ def process_batch(
                 snapshot=snapshot,
                 state=result.state,
                 observed_at=observed_at,
-                moved_ranks=moved_ranks(
-                    entry.previous, result.state, main_category_id=snapshot.main_category_id
+                steps=result.steps,
+                next_check=next_check(
+                    entry.previous,
+                    result.state,
+                    snapshot,
+                    main_before=known_main.rank if known_main else None,
+                    cadence=context.cadence,
                 ),
             )
         )
         changes.extend(result.changes)
-        for change in result.changes:
-            deliveries += deliveries_for(
-                change,
-                trackers=entry.trackers,
-                rules_by_client=rules_by_client,
-                defaults=defaults,
-                main_category_id=snapshot.main_category_id,
-            )
+        deliveries += fold_between_checks(
+            [
+                delivery
+                for change in result.changes
+                for delivery in deliveries_for(
+                    change,
+                    trackers=entry.trackers,
+                    rules_by_client=rules_by_client,
+                    defaults=defaults,
+                    main_category_id=snapshot.main_category_id,
+                )
+            ]
+        )
     for change in changes:
         summary.counts[change.kind] += 1
     summary.changes += changes

@@ -14,6 +14,7 @@ from bestseller_cli.check.category_names import NameBudget
 from bestseller_cli.check.summary import CheckSummary
 from bestseller_cli.config import Settings
 from bestseller_cli.models import ApiCall, ErrorEvent
+from bestseller_cli.rules.schedule import Cadence
 from bestseller_cli.slack.client import SlackSender
 from bestseller_cli.slack.messages import SlackMessage
 
@@ -27,9 +28,15 @@ STOPPED_BY_SIGTERM = (
 class PassOptions:
     """What the operator asked of a pass: `check`'s options."""
 
-    asins: tuple[str, ...] | None = None  # only these ASINs
+    asins: tuple[str, ...] | None = None  # only these ASINs, due or not
     client: str | None = None  # only this client's ASINs
     dry_run: bool = False  # fetch and diff; write, send and buy nothing else
+    everything: bool = False  # --all: every ASIN now, due or not (a full pass)
+
+    @property
+    def scheduled(self) -> bool:
+        """Only the ASINs due, most urgent first, within the run's budget."""
+        return not self.everything and self.asins is None
 
     @property
     def filtered(self) -> bool:
@@ -92,6 +99,8 @@ class PassContext:
     delivery: Delivery | None = None  # None on a dry run
     tokens_left: int | None = None  # as Keepa's latest answer said
     lock: threading.Lock = field(default_factory=threading.Lock)
+    cadence: Cadence = field(default_factory=Cadence)
+    token_budget: int | None = None  # a scheduled run's share of the plan, in tokens
 
     def record_call(self, call: ApiCall) -> None:
         """Keepa's client reports each call here, from the threads fetching ahead too."""

@@ -37,6 +37,8 @@ def note_operations(
         keepa_answered=bool(answered),
         keepa_rejected_status=rejected,
         unchecked_for_tokens=len(summary.unchecked) if summary.stopped_for == "tokens" else 0,
+        plan_too_small=summary.plan_too_small,
+        past_ceiling=summary.past_ceiling,
         refill_per_minute=summary.refill_per_minute,
         deadline_hit=summary.stopped_for == "deadline",
         unchecked=len(summary.unchecked),

@@ -34,6 +34,7 @@ from bestseller_cli.check.handoff import (
 from bestseller_cli.check.holder_lookup import look_up_holders
 from bestseller_cli.check.lock import take_run_lock
 from bestseller_cli.check.summary import CheckSummary
+from bestseller_cli.check.work import full_work, scheduled_work
 from bestseller_cli.config import Settings
 from bestseller_cli.errors import DatabaseError, KeepaAuthError, KeepaError
 from bestseller_cli.keepa.ahead import fetch_ahead
@@ -41,15 +42,16 @@ from bestseller_cli.keepa.answers import KeepaOutOfTokens
 from bestseller_cli.keepa.client import KeepaClient
 from bestseller_cli.models import ErrorEvent
 from bestseller_cli.rules.routing import unknown_zones
+from bestseller_cli.rules.schedule import (
+    Cadence,
+    history_days,
+)
 from bestseller_cli.slack.client import SlackSender
 from bestseller_cli.slack.messages import SlackMessage
 from bestseller_cli.store import client_store, db, failures, lock_holders, run_store
 from bestseller_cli.store.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
-
-# The work list is read in pages of this many batches: one extra round trip per 50 batches.
-BATCHES_PER_WORK_PAGE = 50
 
 
 def run_check(
@@ -188,6 +190,7 @@ def run_pass(
         summary=summary,
         rules=client_store.load_rules(conn),
         names=name_budget(settings, options),
+        cadence=Cadence.of(settings),
     )
     note_unknown_zones(context)
     if not options.dry_run:
@@ -204,10 +207,6 @@ def run_pass(
     selection = run_store.WorkSelection(
         run_id=run_id, asins=options.asin_list, client=options.client
     )
-    summary.asins_to_check = summary.tokens_needed = run_store.count_work(conn, selection)
-    work = run_store.work_chunks(
-        conn, selection, page_size=settings.batch_size * BATCHES_PER_WORK_PAGE
-    )
     keepa = KeepaClient.from_settings(
         settings,
         on_call=context.record_call,
@@ -215,11 +214,14 @@ def run_pass(
         deadline=deadline,
         stop=hooks.stop,
         transport=hooks.keepa_transport,
+        clock=hooks.clock,
     )
     try:
         with keepa:
-            if summary.asins_to_check:
-                summary.tokens_available = token_budget(keepa, context)
+            if options.scheduled:
+                work = scheduled_work(keepa, context, selection)
+            else:
+                work = full_work(keepa, context, selection)
             fetch_all(keepa, context, work)
             note_unnamed(context)
             lookup = settings.keepa_bestsellers_lookup and summary.stopped_because is None
@@ -279,47 +281,31 @@ def note_unknown_zones(context: PassContext) -> None:
         context.summary.warnings.append(message)
 
 
-def token_budget(keepa: KeepaClient, context: PassContext) -> int | None:
-    """Tokens Keepa has now (the /token call is free); a pass needs one per ASIN."""
-    try:
-        status = keepa.token_status()
-    except KeepaAuthError:
-        raise
-    except KeepaError as exc:
-        context.summary.warnings.append(f"could not read the Keepa token balance: {exc}")
-        return None
-    context.summary.refill_per_minute = status.refill_rate
-    if status.tokens_left < context.summary.tokens_needed:
-        context.summary.warnings.append(
-            f"this pass needs {context.summary.tokens_needed} Keepa tokens and"
-            f" {status.tokens_left} are available now (refill {status.refill_rate}/min)"
-        )
-    return status.tokens_left
-
-
 def fetch_all(
     keepa: KeepaClient,
     context: PassContext,
-    work: Iterator[tuple[str, list[str]]],
+    work: Iterator[run_store.WorkChunk],
 ) -> None:
     """Fetch and process the work chunk by chunk; once stopped, the rest is listed unchecked."""
     summary = context.summary
-    for marketplace, asins in work:
-        left = asins
+    for chunk in work:
+        left = chunk.asins
         if summary.stopped_because is None:
-            left = fetch_chunk(keepa, context, marketplace, asins)
-        summary.unchecked += [f"{asin} ({marketplace})" for asin in left]
+            left = fetch_chunk(keepa, context, chunk)
+        summary.unchecked += [f"{asin} ({chunk.marketplace})" for asin in left]
 
 
-def fetch_chunk(
-    keepa: KeepaClient,
-    context: PassContext,
-    marketplace: str,
-    asins: list[str],
-) -> list[str]:
+def fetch_chunk(keepa: KeepaClient, context: PassContext, chunk: run_store.WorkChunk) -> list[str]:
     """Batch after batch, each written and alerted while the next ones are fetched; returns
-    the ASINs of `asins` left unprocessed."""
+    the ASINs of the chunk left unprocessed. Each request's series reach back past its
+    batch's oldest check, so nothing Keepa recorded in between is missed."""
     summary = context.summary
+    marketplace, asins = chunk.marketplace, chunk.asins
+    least = context.settings.keepa_history_days
+
+    def days_for(batch: list[str]) -> int:
+        since = (chunk.since.get(asin) for asin in batch)
+        return history_days(since, now=context.hooks.clock(), least=least)
 
     def may_request() -> bool:
         if context.hooks.stop.is_set():
@@ -340,6 +326,7 @@ def fetch_chunk(
         ahead=context.settings.keepa_requests_ahead,
         may_request=may_request,
         tokens_left=lambda: context.tokens_left,
+        days_for=days_for,
     ):
         if fetched.products is None:
             stop_fetching(context, fetched.error)
@@ -375,6 +362,8 @@ def stop_fetching(context: PassContext, error: Exception | None) -> None:
 
 def name_unexplained_holders(keepa: KeepaClient, context: PassContext, run_id: int) -> None:
     budget = context.settings.keepa_bestsellers_token_budget
+    if context.token_budget is not None:  # a scheduled run: what is left of its share
+        budget = min(budget, max(context.token_budget - context.summary.tokens_used, 0))
     outcome = look_up_holders(keepa, context.conn, run_id=run_id, budget=budget)
     context.summary.holders_looked_up = outcome.looked_up
     context.errors += outcome.errors

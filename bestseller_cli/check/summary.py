@@ -65,6 +65,12 @@ class CheckSummary:
     stale_lock_ended: str | None = told("a warning line", default=None)
     dry_run: bool = told("the table's title", default=False)
     asins_to_check: int = told("the 'ASINs checked' row", default=0)
+    # A scheduled run (not --all): the ASINs due, those its budget left for the next runs
+    # (most urgent first: nothing is lost, only seen later), and those past the ceiling.
+    asins_due: int = row("ASINs due")
+    asins_deferred: int = row("ASINs due, left for the next runs (budget)")
+    past_ceiling: int = row("ASINs past CHECK_CEILING_HOURS (plan too small)")
+    run_budget: int | None = row("Keepa tokens this run may spend", default=None)
     checked: int = row("ASINs checked", show="{checked} of {asins_to_check}", always=True)
     unavailable: int = row("unavailable on Keepa")
     # Left out of Keepa's answers: their last known state stands; `now_unknown` were left
@@ -107,11 +113,16 @@ class CheckSummary:
     stale_hours: float = internal(default=24.0)  # KEEPA_STALE_HOURS, for the label above
     stopped_for: str | None = internal(default=None)  # "deadline", "tokens" or "keepa"
     refill_per_minute: int | None = internal(default=None)
+    plan_too_small: str | None = internal(default=None)  # what the plan can watch, said once
 
     @property
     def exit_code(self) -> int:
         failed = (
-            self.unchecked or self.alerts_undelivered or self.alerts_expired or self.interrupted
+            self.unchecked
+            or self.past_ceiling
+            or self.alerts_undelivered
+            or self.alerts_expired
+            or self.interrupted
         )
         return 1 if failed else 0
 

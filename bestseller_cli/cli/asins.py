@@ -205,6 +205,8 @@ def asins_list(
             "badge_since": row.badge_since,
             "main_rank": row.main_rank,
             "last_checked_at": row.last_checked_at,
+            "next_check_at": row.next_check_at,
+            "check_reason": row.check_reason or ("first check" if row.active else None),
             "added_at": row.added_at,
             "held_alerts": row.held_alerts,
             **keepa_record(row),
@@ -227,6 +229,7 @@ def asins_list(
     for column in ("ASIN", "Market", "Client", "Title", "#1 Best Seller in", "Main rank"):
         table.add_column(column)
     table.add_column("Last checked")
+    table.add_column("Next check (why)")
     table.columns[0].no_wrap = True
     held = any(row.held_alerts for row in rows)
     if held:
@@ -245,9 +248,19 @@ def asins_list(
             f"[bold green]{escape(badges)}[/bold green]" if row.badge_names else badges,
             f"#{row.main_rank:,}" if row.main_rank else "-",
             f"{row.last_checked_at:%Y-%m-%d %H:%M}" if row.last_checked_at else "never",
+            escape(next_check_label(row)),
             *([str(row.held_alerts or "-")] if held else []),
         )
     console.print(table)
+
+
+def next_check_label(row: asin_store.TrackedRow) -> str:
+    """`2026-11-23 09:15 (holds #1 in 1 category)`; `next run (first check)`."""
+    if not row.active:
+        return "-"
+    if row.next_check_at is None:
+        return f"next run ({row.check_reason or 'first check'})"
+    return f"{row.next_check_at:%Y-%m-%d %H:%M} ({row.check_reason})"
 
 
 def kind_label(row: asin_store.TrackedRow) -> str:
@@ -289,6 +302,8 @@ TRACKED_CSV_FIELDS = [
     "badge_since",
     "main_rank",
     "last_checked_at",
+    "next_check_at",
+    "check_reason",
     "added_at",
     "held_alerts",
     "available",

@@ -38,9 +38,18 @@ def check(
     dry_run: Annotated[
         bool, typer.Option(help="Fetch and diff, print what would alert; write and send nothing.")
     ] = False,
+    everything: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Check every ASIN now, due or not (a full pass: one token each), not only"
+            " those the schedule says are due.",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
-    """Run one monitoring pass: fetch ranks, detect badge changes, send alerts.
+    """Run one monitoring pass: check the ASINs that are due, most urgent first, within the
+    run's share of the Keepa plan; detect badge changes, send alerts.
 
     On a terminal it prints a table; piped (or LOG_FORMAT=json) every line is a JSON event.
     """
@@ -55,7 +64,9 @@ def check(
         with stop_on_sigterm() as stop, check_progress(enabled=not as_json) as on_progress:
             summary = run_check(
                 config,
-                options=PassOptions(asins=only, client=client, dry_run=dry_run),
+                options=PassOptions(
+                    asins=only, client=client, dry_run=dry_run, everything=everything
+                ),
                 show=show,
                 on_progress=on_progress,
                 stop=stop,

@@ -1,7 +1,7 @@
 """`bestseller report`: badge changes, holders, share, cost, alerts and errors."""
 
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -73,9 +73,11 @@ def report(
     pictures = None
     with db.open_database(config) as conn:
         if html is not None or (sender is not None and config.slack_charts):
-            gap = timedelta(minutes=2 * config.schedule_minutes)  # a gap, as for operations
             pictures = build_pictures(
-                conn, **window, token_cost_usd=config.keepa_token_cost_usd, max_gap=gap
+                conn,
+                **window,
+                token_cost_usd=config.keepa_token_cost_usd,
+                max_gap=config.unobserved_after,
             )
             result = pictures.report
         else:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bestseller_cli.check.context import PassOptions
 from bestseller_cli.check.run import run_check
 from bestseller_cli.check.summary import CheckSummary
 from bestseller_cli.config import Settings, load_settings
@@ -13,7 +14,7 @@ from bestseller_cli.demo.scenario import CHANNEL, CLIENT, HOURS, NO_PASSES, PROD
 from bestseller_cli.demo.world import DemoKeepa, DemoSlack, SlackEvent
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.report.pictures import ReportPictures, build_pictures
-from bestseller_cli.store import asin_store, client_store, db
+from bestseller_cli.store import asin_store, client_store, db, run_store
 
 # Whatever the environment or .env says, the demo talks to nothing outside this process.
 DEMO_SETTINGS: dict[str, object] = {
@@ -31,6 +32,11 @@ DEMO_SETTINGS: dict[str, object] = {
     "slack_charts": True,  # a chart under each badge alert, as with SLACK_CHARTS=true
 }
 PASS_MINUTE = 2  # passes run at two past the hour
+
+
+# The day is told hour by hour: each pass checks every product (`check --all`), so the
+# demo's story does not depend on which products the schedule would have deferred.
+EVERY_HOUR = PassOptions(everything=True)
 
 
 @dataclass(frozen=True)
@@ -55,7 +61,8 @@ def run_demo(
     and return the report of that day with its charts. The database must watch nothing yet."""
     now = now or datetime.now(UTC)
     with db.open_database(settings) as conn:
-        if asin_store.count_watched(conn):
+        _, watched = run_store.interval_counts(conn)
+        if watched:
             raise ConfigError(
                 "the demo needs a database that watches nothing yet: give `--home` a new folder"
             )
@@ -79,7 +86,13 @@ def run_demo(
             continue
         at = start + timedelta(hours=hour, minutes=PASS_MINUTE)
         keepa.at(hour, at)
-        summary = run_check(settings, clock=lambda at=at: at, keepa_transport=keepa, slack=slack)
+        summary = run_check(
+            settings,
+            options=EVERY_HOUR,
+            clock=lambda at=at: at,
+            keepa_transport=keepa,
+            slack=slack,
+        )
         on_pass(DemoPass(hour=hour, at=at, summary=summary, slack=slack.take()))
     with db.open_database(settings) as conn:
         return build_pictures(
@@ -88,5 +101,5 @@ def run_demo(
             until=max(now, datetime.now(UTC)),  # the passes' Keepa calls and alerts included
             client=CLIENT,
             token_cost_usd=settings.keepa_token_cost_usd,
-            max_gap=timedelta(minutes=2 * settings.schedule_minutes),
+            max_gap=settings.unobserved_after,
         )

@@ -34,9 +34,11 @@ def fetch_ahead(
     ahead: int,
     may_request: Callable[[], bool],
     tokens_left: Callable[[], int | None],
+    days_for: Callable[[list[str]], int | None] = lambda batch: None,
 ) -> Iterator[Fetched]:
     """Yield the batches of `asins` in order. `may_request()` is asked before each request
-    (the deadline); once it says no, only answers already requested are yielded."""
+    (the deadline); once it says no, only answers already requested are yielded.
+    `days_for(batch)`: how far back the batch's rank series must reach."""
     wanted = list(dict.fromkeys(asins))
     batches = [wanted[start : start + batch_size] for start in range(0, len(wanted), batch_size)]
     pending: deque[tuple[list[str], Future[list[ProductSnapshot]]]] = deque()
@@ -51,7 +53,7 @@ def fetch_ahead(
             if not may_request():
                 stopped = True
                 return
-            future = pool.submit(keepa.fetch, batch, marketplace=marketplace)
+            future = pool.submit(keepa.fetch, batch, marketplace=marketplace, days=days_for(batch))
             pending.append((batch, future))
             position += 1
 

@@ -77,10 +77,12 @@ class KeepaClient:
         deadline: float | None = None,
         stop: threading.Event | None = None,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         """`timeout`: the most one request may take, in total (a server trickling bytes
         included). `deadline` (time.monotonic()): no request, retry or wait runs past it.
-        `stop`: once set (SIGTERM), waits end and nothing is retried."""
+        `stop`: once set (SIGTERM), waits end and nothing is retried. `clock` dates each
+        call (the pass's: the budget counts what the last hour spent)."""
         register_secret(api_key)
         self._key = api_key
         self._base = base_url.rstrip("/")
@@ -97,6 +99,7 @@ class KeepaClient:
         self._timeout = timeout
         self._deadline = deadline
         self._max_response_bytes = max_response_bytes
+        self._clock = clock
         self._http = httpx.Client(timeout=timeout, transport=transport)
 
     @classmethod
@@ -109,9 +112,10 @@ class KeepaClient:
         deadline: float | None = None,
         stop: threading.Event | None = None,
         transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> "KeepaClient":
-        """The client the settings describe; `deadline`, `stop` and `transport` as in
-        __init__."""
+        """The client the settings describe; `deadline`, `stop`, `transport` and `clock`
+        as in __init__."""
         return cls(
             api_key=settings.require_keepa_key(),
             base_url=settings.keepa_api_url,
@@ -127,10 +131,15 @@ class KeepaClient:
             stop=stop,
             max_response_bytes=settings.keepa_max_response_bytes,
             transport=transport,
+            **({"clock": clock} if clock else {}),
         )
 
-    def fetch(self, asins: Sequence[str], *, marketplace: str) -> list[ProductSnapshot]:
-        """Look up at most BATCH_SIZE ASINs in one request; each gets a snapshot, in order."""
+    def fetch(
+        self, asins: Sequence[str], *, marketplace: str, days: int | None = None
+    ) -> list[ProductSnapshot]:
+        """Look up at most BATCH_SIZE ASINs in one request; each gets a snapshot, in order.
+        `days`: the rank series reach back this far at least (the time since the batch's
+        oldest check), KEEPA_HISTORY_DAYS when more."""
         wanted = list(dict.fromkeys(asins))
         if len(wanted) > BATCH_SIZE:
             raise ValueError(f"Keepa takes at most {BATCH_SIZE} ASINs per request")
@@ -140,7 +149,7 @@ class KeepaClient:
         # days trims histories but keeps each series' last point (the current rank), see
         # benchmarks/README.md; never history=0, whose salesRanks evidence conflicts.
         params: Params = {"domain": MARKETPLACES[market], "asin": ",".join(wanted)}
-        params["days"] = self._history_days
+        params["days"] = max(self._history_days, days or 0)
         if self._update_hours is not None:  # may cost an extra token per refreshed product
             params["update"] = self._update_hours
         body = self._get("product", params, market, len(wanted))
@@ -276,7 +285,7 @@ class KeepaClient:
     ) -> Any:
         """One HTTP call, reported to on_call; raises our own errors, never httpx's.
         `timeout` shortens the client's own for this call. Either is the call's total."""
-        called_at, started = datetime.now(UTC), time.monotonic()
+        called_at, started = self._clock(), time.monotonic()
 
         def report(status: int | None, body: dict[str, Any]) -> None:
             tokens = {ours: payload.number(body, theirs) for ours, theirs in TOKEN_FIELDS.items()}

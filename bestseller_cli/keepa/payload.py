@@ -15,6 +15,7 @@ from bestseller_cli.models import (
     BestSellerList,
     CategoryRank,
     ProductSnapshot,
+    RankPoint,
 )
 
 T = TypeVar("T")
@@ -108,7 +109,7 @@ def read_product(raw: dict[str, Any], *, marketplace: str, problems: list[str]) 
         problems.append("no salesRanks (ranks unknown)")
     tree = raw.get("categoryTree") or []
     names = _read(problems, "categoryTree", lambda: _tree_names(tree))
-    ranks, changed_at = _category_ranks(sales_ranks or {}, names or {}, problems)
+    ranks, rank_series, changed_at = _category_ranks(sales_ranks or {}, names or {}, problems)
     main_id = _read(problems, "salesRankReference", lambda: _main_category(raw, ranks))
     csv = _read(problems, "csv", lambda: list(raw.get("csv") or []))
 
@@ -132,6 +133,7 @@ def read_product(raw: dict[str, Any], *, marketplace: str, problems: list[str]) 
         main_category_id=main_id,
         main_rank=_main_rank(main_id, ranks, series(CSV_SALES), problems),
         category_ranks=ranks,
+        rank_series=rank_series,
         price_cents=new or amazon or None,
         rating=rating / 10 if rating is not None else None,
         review_count=_read(problems, "csv reviews", lambda: _last(series(CSV_REVIEWS))),
@@ -213,23 +215,39 @@ def number(body: dict[str, Any], name: str) -> int | None:
 
 def _category_ranks(
     sales_ranks: dict[str, Any], names: dict[int, str], problems: list[str]
-) -> tuple[dict[int, CategoryRank], datetime | None]:
+) -> tuple[dict[int, CategoryRank], dict[int, list[RankPoint]], datetime | None]:
     """Current rank per category; -1 means not ranked, an empty series is left out (unknown).
-    Also the newest rank point's time: the ranks are unchanged since then."""
+    Also each series as points, and the newest point's time: the ranks are unchanged since."""
     ranks: dict[int, CategoryRank] = {}
+    series: dict[int, list[RankPoint]] = {}
     newest: int | None = None
     for key, history in sales_ranks.items():
         try:
             if not history:
                 continue
             category_id = int(key)
+            points = _points(history)
             ranks[category_id] = CategoryRank(
-                category_id=category_id, name=names.get(category_id), rank=_last(history)
+                category_id=category_id, name=names.get(category_id), rank=points[-1][1]
             )
+            series[category_id] = points
             newest = max(newest or 0, int(history[-2]))
         except (TypeError, ValueError):
             problems.append(f"salesRanks[{key}] unreadable")
-    return ranks, _keepa_time_or_none(newest)
+    return ranks, series, _keepa_time_or_none(newest)
+
+
+def _points(history: Any) -> list[RankPoint]:
+    """A flat [keepaMinute, rank, ...] series as (time, rank) points, oldest first; rank -1
+    (not ranked) is None. Keepa sends them in time order; they are sorted all the same."""
+    if not isinstance(history, list) or len(history) % 2:
+        raise ValueError("not a [time, value, ...] history")
+    minutes, values = history[0::2], history[1::2]
+    points = [
+        (keepa_time(int(minute)), int(value) if int(value) >= 0 else None)
+        for minute, value in zip(minutes, values, strict=True)
+    ]
+    return sorted(points, key=lambda point: point[0])
 
 
 def _clean_title(title: Any) -> str | None:

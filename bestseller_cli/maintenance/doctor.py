@@ -1,9 +1,10 @@
 """`bestseller doctor`: find setup mistakes before the first cron tick."""
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Literal, TypeVar
 
 import psycopg
 
@@ -13,6 +14,13 @@ from bestseller_cli.keepa.client import KeepaClient
 from bestseller_cli.redact import redact
 from bestseller_cli.rules.ops_rules import KINDS, utc
 from bestseller_cli.rules.product_kinds import kind_note
+from bestseller_cli.rules.schedule import (
+    Cadence,
+    Forecast,
+    forecast,
+    plan_per_hour,
+    tokens_per_asin,
+)
 from bestseller_cli.slack.client import SlackSender
 from bestseller_cli.store import (
     asin_store,
@@ -21,9 +29,11 @@ from bestseller_cli.store import (
     history_store,
     lock_holders,
     ops_store,
+    run_store,
 )
 
 Status = Literal["ok", "warn", "fail"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -37,13 +47,13 @@ def run_doctor(settings: Settings) -> list[Finding]:
     """Check each part; a part that cannot even be tried is a failure with its reason."""
     findings: list[Finding] = []
     watched = guarded(findings, "database", lambda: check_database(settings, findings))
-    guarded(findings, "Keepa", lambda: check_keepa(settings, findings, watched or 0))
+    guarded(findings, "Keepa", lambda: check_keepa(settings, findings, watched))
     guarded(findings, "Slack", lambda: check_slack(settings, findings))
     check_monitoring(settings, findings)
     return findings
 
 
-def guarded(findings: list[Finding], part: str, check: Callable[[], int | None]) -> int | None:
+def guarded(findings: list[Finding], part: str, check: Callable[[], T]) -> T | None:
     try:
         return check()
     except BestsellerError as exc:
@@ -53,7 +63,11 @@ def guarded(findings: list[Finding], part: str, check: Callable[[], int | None])
     return None
 
 
-def check_database(settings: Settings, findings: list[Finding]) -> int:
+# The watched ASINs' intervals, and how many are watched (run_store.interval_counts).
+Watched = tuple[Counter[timedelta], int]
+
+
+def check_database(settings: Settings, findings: list[Finding]) -> Watched:
     url = db.database_url(settings)
     where = "DATABASE_URL" if settings.database_url else "embedded PostgreSQL"
     limits = db.SessionLimits.from_settings(settings)
@@ -84,7 +98,7 @@ def check_database(settings: Settings, findings: list[Finding]) -> int:
         else:
             findings.append(lock_finding(conn, settings))
         if pending:
-            return 0
+            return Counter(), 0
         now = datetime.now(UTC)
         findings.append(
             storage_finding(
@@ -104,7 +118,7 @@ def check_database(settings: Settings, findings: list[Finding]) -> int:
             )
         findings.extend(product_kinds_findings(conn))
         findings.extend(open_conditions(conn))
-        return asin_store.count_watched(conn)
+        return run_store.interval_counts(conn)
 
 
 def writable_finding(conn: psycopg.Connection) -> Finding:
@@ -250,10 +264,9 @@ def check_monitoring(settings: Settings, findings: list[Finding]) -> None:
         findings.append(Finding("cron monitor", "ok", "HEALTHCHECK_URL set (pinged by check)"))
 
 
-def check_keepa(settings: Settings, findings: list[Finding], watched: int) -> None:
+def check_keepa(settings: Settings, findings: list[Finding], watched: Watched | None) -> None:
     with KeepaClient.from_settings(settings) as keepa:
         status = keepa.token_status()
-    per_hour = status.refill_rate * 60
     findings.append(
         Finding(
             "Keepa key",
@@ -261,14 +274,34 @@ def check_keepa(settings: Settings, findings: list[Finding], watched: int) -> No
             f"valid; {status.tokens_left} tokens now, refill {status.refill_rate}/min",
         )
     )
-    # KEEPA_UPDATE_HOURS: a refreshed product can cost one more token (Keepa's docs).
-    per_asin = 1 if settings.keepa_update_hours is None else 2
-    budget = (
-        f"plan checks ~{per_hour // per_asin} ASINs per hour; {watched} tracked"
-        f" ({'1 token' if per_asin == 1 else 'up to 2 tokens, KEEPA_UPDATE_HOURS'} each per pass)"
+    intervals, count = watched or (Counter(), 0)
+    per_hour = plan_per_hour(settings, refill_per_minute=status.refill_rate)
+    outlook = forecast(
+        intervals,
+        watched=count,
+        plan_per_hour=per_hour,
+        cadence=Cadence.of(settings),
+        tokens_per_asin=tokens_per_asin(settings),
     )
-    fits = watched * per_asin <= per_hour
-    findings.append(Finding("Keepa budget", "ok" if fits else "fail", budget))
+    findings.append(keepa_budget(outlook, settings))
+
+
+def keepa_budget(outlook: Forecast, settings: Settings) -> Finding:
+    """The forecast: red when the plan cannot check every ASIN once per ceiling, yellow when
+    intervals stretch (a short plan makes alerts later, never lost)."""
+    detail = outlook.describe()
+    if settings.keepa_tokens_per_hour:
+        detail += f" (KEEPA_TOKENS_PER_HOUR={settings.keepa_tokens_per_hour:,})"
+    if settings.keepa_update_hours is not None:
+        detail += " (up to 2 tokens per ASIN: KEEPA_UPDATE_HOURS)"
+    too_small = outlook.too_small()
+    if too_small:
+        return Finding("Keepa budget", "fail", f"{detail}. Too small: {too_small}")
+    if not outlook.fits:
+        stretch = outlook.tokens_per_hour / (outlook.plan_per_hour or 1)
+        detail += f"; intervals stretch about {stretch:.1f}x: alerts come later, none is lost"
+        return Finding("Keepa budget", "warn", detail)
+    return Finding("Keepa budget", "ok", detail)
 
 
 def check_slack(settings: Settings, findings: list[Finding]) -> None:

@@ -139,7 +139,7 @@ def change_rows(events: Sequence[Change], *, styled: bool) -> list[list[str | Te
         if styled:
             kind = Text(definition.bucket, style=definition.colour)
         title = (e.title or "-")[:50]
-        rows.append([when(e.detected_at), e.asin, title, change_label(e), kind, rank_move(e)])
+        rows.append([when(e.changed_at), e.asin, title, change_label(e), kind, rank_move(e)])
     return rows
 
 
@@ -293,7 +293,7 @@ def slack_report(report: Report) -> SlackMessage:
     if events:
         lines = [
             f"{kind_of(e.kind).emoji} {_link(e.asin, e.marketplace, e.title)}"
-            f" {kind_of(e.kind).verb} in {escape_mrkdwn(change_label(e))} · {when(e.detected_at)}"
+            f" {kind_of(e.kind).verb} in {escape_mrkdwn(change_label(e))} · {when(e.changed_at)}"
             for e in events
         ]
         blocks.append(_section("Badge changes", lines))

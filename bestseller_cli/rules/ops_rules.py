@@ -58,6 +58,10 @@ class PassFacts:
     keepa_answered: bool
     keepa_rejected_status: int | None = None
     unchecked_for_tokens: int = 0
+    # A scheduled run: what the plan cannot watch within CHECK_CEILING_HOURS (its forecast,
+    # schedule.Forecast.too_small), and the ASINs that waited past it this run.
+    plan_too_small: str | None = None
+    past_ceiling: int = 0
     watched: int = 0
     refill_per_minute: int | None = None
     deadline_hit: bool = False
@@ -103,7 +107,7 @@ def judge(facts: PassFacts, limits: Limits) -> Verdict:
             holding.append(keepa_rejected(facts.keepa_rejected_status))
     if facts.finished:
         judged |= {"keepa_plan", "run_deadline"}
-        if facts.unchecked_for_tokens:
+        if facts.unchecked_for_tokens or facts.plan_too_small or facts.past_ceiling:
             holding.append(keepa_plan(facts))
         if facts.deadline_hit:
             holding.append(run_deadline(facts))
@@ -142,6 +146,21 @@ def keepa_rejected(status: int) -> Condition:
 
 
 def keepa_plan(facts: PassFacts) -> Condition:
+    if facts.plan_too_small or facts.past_ceiling:
+        waited = f"{facts.past_ceiling:,} ASINs waited past CHECK_CEILING_HOURS this pass"
+        return Condition(
+            kind="keepa_plan",
+            headline="The watch list outgrows the Keepa plan",
+            effect="; ".join(
+                part
+                for part in (facts.plan_too_small, waited if facts.past_ceiling else None)
+                if part
+            ),
+            fix=(
+                "upgrade the Keepa plan, remove ASINs (`bestseller asins remove`), or raise"
+                " CHECK_CEILING_HOURS"
+            ),
+        )
     per_hour = (
         f"about {facts.refill_per_minute * 60:,} ASINs per hour"
         if facts.refill_per_minute is not None

@@ -10,7 +10,9 @@
     "gained": 3, "lost": 1,                 # one count per kind of change (kinds.py)
     "events": [{"asin", "marketplace", "category_id", "category_name",   # models.Change
                 "kind": "gained"|"lost"|…, "rank_before", "rank_after", "main_rank", "title",
-                "detected_at", "keepa_seen_at"}]
+                "detected_at",      # when our check saw it
+                "keepa_seen_at",
+                "changed_at"}]      # when it happened, per Keepa's rank series
   },
   "holders": [{"asin", "marketplace", "title", "main_rank", "last_checked_at",
                "badges": [{"category_id", "category_name", "since"}]}],

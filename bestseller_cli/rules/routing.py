@@ -76,6 +76,9 @@ class Delivery:
     deliver_after: datetime
     delivery_mode: str = "instant"
     renotify_window_minutes: int = 0
+    # A later change of the same subject found by the same check tells this one too: kept
+    # as suppressed, never posted on its own (fold_between_checks).
+    folded_into_later: bool = False
 
 
 def rule_zone(name: str) -> tzinfo:
@@ -178,3 +181,25 @@ def deliveries_for(
                 renotify_window_minutes=rule.renotify_window_minutes,
             )
     return list(by_channel.values())
+
+
+def fold_between_checks(deliveries: Sequence[Delivery]) -> list[Delivery]:
+    """One check may find several changes of one subject in a category (gained #1 at 09:12,
+    lost it at 09:40): each channel gets one message, the last change's, which tells the
+    earlier ones (story.between_checks_line); the earlier ones are kept as folded into it."""
+
+    def subject(delivery: Delivery) -> tuple[object, ...]:
+        change = delivery.change
+        topic = kind_of(change.kind).subject
+        return delivery.channel, change.asin, change.marketplace, change.category_id, topic
+
+    last: dict[tuple[object, ...], datetime] = {}
+    for delivery in deliveries:
+        key = subject(delivery)
+        last[key] = max(last.get(key, delivery.change.changed_at), delivery.change.changed_at)
+    return [
+        replace(delivery, folded_into_later=True)
+        if delivery.change.changed_at < last[subject(delivery)]
+        else delivery
+        for delivery in deliveries
+    ]

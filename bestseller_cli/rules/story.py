@@ -36,6 +36,9 @@ class AlertStory:
     badge_since: datetime | None = None  # a loss: when the badge was gained
     since_is_lower_bound: bool = False  # held since at least then (gained before we watched)
     last_held_until: datetime | None = None  # a gain: when it last lost this badge
+    # Earlier changes of the same subject that the same check found (Keepa's times), oldest
+    # first: this alert tells them too.
+    between_checks: Sequence[tuple[ChangeKind, datetime]] = ()
 
 
 def trajectory(ranks: Sequence[int | None]) -> str:
@@ -104,8 +107,30 @@ def awaits_other_side(change: Change, story: AlertStory) -> bool:
             assert_never(unknown)
 
 
+def between_checks_line(change: Change, story: AlertStory) -> str | None:
+    """What came and went between two checks, at Keepa's times: `Between two checks, per
+    Keepa: held #1 from 09:12 to 09:40 UTC` for the badge, each change in turn otherwise."""
+    if not story.between_checks:
+        return None
+    steps = [*story.between_checks, (change.kind, change.changed_at)]
+    if change.kind not in (ChangeKind.GAINED, ChangeKind.LOST):
+        told = " → ".join(f"{kind_of(kind).verb} at {at:%H:%M}" for kind, at in steps)
+        return f"Between two checks, per Keepa: {told} UTC"
+    periods: list[str] = []
+    for index, (kind, at) in enumerate(steps):
+        until = steps[index + 1][1] if index + 1 < len(steps) else None
+        if kind == ChangeKind.GAINED:
+            periods.append(f"from {at:%H:%M} to {until:%H:%M}" if until else f"since {at:%H:%M}")
+        elif index == 0:
+            periods.append(f"until {at:%H:%M}")
+    return f"Between two checks, per Keepa: held #1 {', and '.join(periods)} UTC"
+
+
 def story_lines(change: Change, story: AlertStory) -> list[str]:
     before, after = kind_lines(change, story)
+    between = between_checks_line(change, story)
+    if between:
+        before.insert(0, between)
     if len(story.ranks) > 1:
         before.append(f"Rank, last 24 h: {trajectory(story.ranks)}")
     stale = freshness_line(change)
@@ -120,7 +145,7 @@ def kind_lines(change: Change, story: AlertStory) -> tuple[list[str], list[str]]
             if story.badge_since:
                 at_least = "at least " if story.since_is_lower_bound else ""
                 held.append(
-                    f"Held #1 for {at_least}{duration(change.detected_at - story.badge_since)}"
+                    f"Held #1 for {at_least}{duration(change.changed_at - story.badge_since)}"
                 )
             return [new_holder_line(change, story)], held
         case ChangeKind.GAINED:

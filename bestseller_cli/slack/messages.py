@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bestseller_cli.kinds import count, counts_text, kind_of
@@ -14,6 +14,8 @@ _MAX_HEADER = 150
 _TITLE_CHARS = 150
 _DIGEST_TITLE_CHARS = 80
 _CATEGORY_CHARS = 100
+# A change seen this much after Keepa recorded it shows both times.
+SEEN_LATER = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,8 @@ def alert_message(change: Change, *, extra_lines: Sequence[str] = ()) -> SlackMe
     ]
     if change.main_rank is not None:
         fields.append(f"*Main Best Sellers Rank*\n#{change.main_rank:,}")
+    if change.detected_at - change.changed_at >= SEEN_LATER:
+        fields.append(f"*Changed (per Keepa)*\n{_slack_date(change.changed_at)}")
     fields.append(f"*Detected*\n{_slack_date(change.detected_at)}")
     headline = _headline(change)
     blocks: list[dict[str, Any]] = [

@@ -40,6 +40,8 @@ class TrackedRow:
     category_ranks: list[dict[str, object]]
     keepa_updated_at: datetime | None  # when Keepa last looked at the product
     ranks_changed_at: datetime | None  # the newest rank point: ranks unchanged since
+    next_check_at: datetime | None  # None: never checked, due at the next run
+    check_reason: str | None  # why that interval (rules/schedule.py)
 
 
 ROLES = ("own", "competitor")
@@ -150,7 +152,7 @@ SELECT t.asin, t.marketplace, c.name AS client, t.role, t.active, t.added_at,
                  LEFT JOIN category_names n
                    ON n.marketplace = s.marketplace AND n.category_id = r.key::bigint),
                 '[]') AS category_ranks,
-       s.keepa_updated_at, s.ranks_changed_at
+       s.keepa_updated_at, s.ranks_changed_at, s.next_check_at, s.check_reason
 FROM tracked_asins t
 LEFT JOIN clients c ON c.id = t.client_id
 LEFT JOIN asin_current_state s ON s.asin = t.asin AND s.marketplace = t.marketplace
@@ -194,12 +196,3 @@ def without_ranks(
             " ORDER BY s.marketplace, s.asin",
             {"asins": asins, "market": marketplace},
         ).fetchall()
-
-
-def count_watched(conn: psycopg.Connection) -> int:
-    """Distinct (asin, marketplace) pairs a pass fetches: one Keepa token each."""
-    row = conn.execute(
-        "SELECT count(*) FROM (SELECT DISTINCT asin, marketplace FROM tracked_asins"
-        " WHERE active) watched"
-    ).fetchone()
-    return row[0] if row else 0

@@ -18,7 +18,9 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from bestseller_cli.models import ApiCall, CategoryRank, Change, ProductSnapshot, StoredState
+from bestseller_cli.rules.badges import RankStep
 from bestseller_cli.rules.routing import Delivery
+from bestseller_cli.rules.schedule import NextCheck
 from bestseller_cli.store.log_store import INSERT_API_CALLS_SQL, api_call_records
 
 
@@ -59,15 +61,16 @@ class KnownBatch:
 # that grows with the watch list (benchmarks/README.md).
 LOAD_BATCH_SQL = """
 SELECT t.asin, array_agg(DISTINCT t.client_id) AS trackers, s.category_ranks, s.badges,
-       s.baseline_at, s.missing_passes, NULL::bigint AS category_id, NULL::text AS name,
-       NULL::timestamptz AS fetched_at
+       s.baseline_at, s.missing_passes, s.last_checked_at, s.ranks_changed_at,
+       NULL::bigint AS category_id, NULL::text AS name, NULL::timestamptz AS fetched_at
 FROM tracked_asins t
 LEFT JOIN asin_current_state s ON s.asin = t.asin AND s.marketplace = t.marketplace
     AND s.marketplace = %(market)s AND s.asin = ANY(%(asins)s)
 WHERE t.marketplace = %(market)s AND t.asin = ANY(%(asins)s) AND t.active
-GROUP BY t.asin, s.category_ranks, s.badges, s.baseline_at, s.missing_passes
+GROUP BY t.asin, s.category_ranks, s.badges, s.baseline_at, s.missing_passes,
+    s.last_checked_at, s.ranks_changed_at
 UNION ALL
-SELECT NULL, NULL, NULL, NULL, NULL, NULL, n.category_id, n.name, n.fetched_at
+SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, n.category_id, n.name, n.fetched_at
 FROM category_names n
 WHERE n.marketplace = %(market)s AND n.category_id = ANY(%(categories)s)
 """
@@ -97,6 +100,8 @@ def load_batch(
                     },
                     badges={int(category): since for category, since in row["badges"].items()},
                     first_seen_at=row["baseline_at"],
+                    checked_at=row["last_checked_at"],
+                    series_until=row["ranks_changed_at"],
                 )
             known[row["asin"]] = KnownAsin(
                 previous=previous,
@@ -123,6 +128,8 @@ STATE_COLUMNS = [
     "first_seen_at",
     "baseline_at",
     "last_checked_at",
+    "next_check_at",
+    "check_reason",
 ]
 # How a check updates a known ASIN's column. Any other snapshot column keeps its last known
 # value when Keepa did not send one; first_seen_at is kept.
@@ -135,6 +142,8 @@ STATE_UPDATES = {
     "badge_category_ids": "EXCLUDED.badge_category_ids",
     "baseline_at": "COALESCE(s.baseline_at, EXCLUDED.baseline_at)",
     "last_checked_at": "EXCLUDED.last_checked_at",
+    "next_check_at": "EXCLUDED.next_check_at",
+    "check_reason": "EXCLUDED.check_reason",
     "last_run_id": "EXCLUDED.last_run_id",
     "missing_passes": "0",
 }
@@ -145,6 +154,9 @@ STATE_SET = ",\n        ".join(
     if column not in _STATE_KEPT
 )
 CHANGE_FIELDS = ", ".join(Change.model_fields)
+# An earlier change of a subject found in the same check as a later one: the later one's
+# message tells both (rules/story.py, between_checks_line).
+FOLDED_REASON = "came and went between two checks: told in the message of the later change"
 
 # Observations are asin_current_state rows (observation_record), typed by the table itself.
 WRITE_BATCH_SQL = f"""
@@ -203,21 +215,25 @@ WITH obs AS (
     INSERT INTO bestseller_changes ({CHANGE_FIELDS}, run_id)
     SELECT {CHANGE_FIELDS}, %(run_id)s
     FROM jsonb_populate_recordset(NULL::bestseller_changes, %(changes)s)
-    ON CONFLICT (asin, marketplace, category_id, run_id) DO NOTHING
-    RETURNING id, asin, marketplace, category_id
+    ON CONFLICT (asin, marketplace, category_id, run_id, changed_at, kind) DO NOTHING
+    RETURNING id, asin, marketplace, category_id, changed_at, kind
 ), outbox AS (
     INSERT INTO notification_log (change_id, client_id, channel, deliver_after, delivery_mode,
-        renotify_window_minutes)
+        renotify_window_minutes, status, reason, sent_at)
     SELECT changes.id, d.client_id, d.channel, d.deliver_after, d.delivery_mode,
-        d.renotify_window_minutes
+        d.renotify_window_minutes, COALESCE(d.status, 'pending'), d.reason,
+        CASE WHEN d.status IS NOT NULL THEN now() END
     FROM changes JOIN jsonb_to_recordset(%(deliveries)s) AS d(asin text, marketplace text,
-        category_id bigint, client_id bigint, channel text, deliver_after timestamptz,
-        delivery_mode text, renotify_window_minutes integer)
-      ON (d.asin, d.marketplace, d.category_id)
-       = (changes.asin, changes.marketplace, changes.category_id)
-    RETURNING id
+        category_id bigint, changed_at timestamptz, kind text, client_id bigint, channel text,
+        deliver_after timestamptz, delivery_mode text, renotify_window_minutes integer,
+        status text, reason text)
+      ON (d.asin, d.marketplace, d.category_id, d.changed_at, d.kind)
+       = (changes.asin, changes.marketplace, changes.category_id, changes.changed_at,
+          changes.kind)
+    RETURNING id, status
 )
-SELECT (SELECT count(*) FROM changes), ARRAY(SELECT id FROM outbox ORDER BY id)
+SELECT (SELECT count(*) FROM changes),
+    ARRAY(SELECT id FROM outbox WHERE status = 'pending' ORDER BY id)
 """
 
 
@@ -226,7 +242,8 @@ class ObservedProduct:
     snapshot: ProductSnapshot
     state: StoredState | None
     observed_at: datetime
-    moved_ranks: dict[int, int | None] = field(default_factory=dict)  # category -> new rank
+    steps: list[RankStep] = field(default_factory=list)  # category ranks to keep
+    next_check: NextCheck | None = None  # None: due at the next run
 
 
 def observation_record(item: ObservedProduct) -> dict[str, object]:
@@ -246,6 +263,10 @@ def observation_record(item: ObservedProduct) -> dict[str, object]:
         "first_seen_at": observed_at,
         "baseline_at": state.first_seen_at.isoformat() if state else None,
         "last_checked_at": observed_at,
+        "next_check_at": (item.observed_at + item.next_check.interval).isoformat()
+        if item.next_check
+        else None,
+        "check_reason": item.next_check.reason if item.next_check else None,
     }
 
 
@@ -283,12 +304,12 @@ def write_batch(
                 {
                     "asin": item.snapshot.asin,
                     "marketplace": item.snapshot.marketplace,
-                    "category_id": category,
-                    "observed_at": item.observed_at.isoformat(),
-                    "rank": rank,
+                    "category_id": step.category_id,
+                    "observed_at": step.at.isoformat(),
+                    "rank": step.rank,
                 }
                 for item in products
-                for category, rank in item.moved_ranks.items()
+                for step in item.steps
             ]
         ),
         "changes": Jsonb([change.model_dump(mode="json") for change in changes]),
@@ -298,11 +319,15 @@ def write_batch(
                     "asin": d.change.asin,
                     "marketplace": d.change.marketplace,
                     "category_id": d.change.category_id,
+                    "changed_at": d.change.changed_at.isoformat(),
+                    "kind": d.change.kind.value,
                     "client_id": d.client_id,
                     "channel": d.channel,
                     "deliver_after": d.deliver_after.isoformat(),
                     "delivery_mode": d.delivery_mode,
                     "renotify_window_minutes": d.renotify_window_minutes,
+                    "status": "suppressed" if d.folded_into_later else None,
+                    "reason": FOLDED_REASON if d.folded_into_later else None,
                 }
                 for d in deliveries
             ]

@@ -6,6 +6,7 @@ the same statement as the rest of the batch).
 """
 
 import json
+from datetime import datetime
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -65,3 +66,18 @@ def record_errors(
                 for error in errors
             ],
         )
+
+
+def tokens_spent(conn: psycopg.Connection, *, since: datetime) -> tuple[int, int | None]:
+    """Keepa tokens this tool spent since `since` (every endpoint), and the refill rate
+    (tokens per minute) Keepa last reported, if it ever did."""
+    row = conn.execute(
+        "SELECT (SELECT COALESCE(sum(tokens_consumed), 0) FROM api_usage_log"
+        "        WHERE called_at >= %(since)s),"
+        "       (SELECT refill_rate FROM api_usage_log WHERE refill_rate IS NOT NULL"
+        "        ORDER BY called_at DESC LIMIT 1)",
+        {"since": since},
+    ).fetchone()
+    conn.commit()
+    assert row is not None
+    return int(row[0]), row[1]

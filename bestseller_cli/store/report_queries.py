@@ -61,8 +61,8 @@ CHANGES_SQL = f"""
 SELECT {SELECT_CHANGE}
 FROM bestseller_changes c
 {NAMES_JOIN}
-WHERE c.detected_at >= %(since)s AND c.detected_at < %(until)s AND {_scope("c")}
-ORDER BY c.detected_at, c.asin, c.category_id
+WHERE c.changed_at >= %(since)s AND c.changed_at < %(until)s AND {_scope("c")}
+ORDER BY c.changed_at, c.asin, c.category_id
 """
 
 HOLDERS_SQL = """

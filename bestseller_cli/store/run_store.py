@@ -3,14 +3,17 @@ ASINs due in a run (reads tracked_asins and clients; asin_current_state for the 
 """
 
 import itertools
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import psycopg
+from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from bestseller_cli.errors import ConfigError
+from bestseller_cli.rules.schedule import Candidate
 from bestseller_cli.store.client_store import client_id
 
 # --- runs -------------------------------------------------------------------------------
@@ -114,15 +117,27 @@ def count_work(conn: psycopg.Connection, selection: WorkSelection) -> int:
     return row[0] if row else 0
 
 
+@dataclass(frozen=True)
+class WorkChunk:
+    """ASINs of one marketplace to check, and since when each was last seen: our check or
+    Keepa's data then, whichever is older (None: never checked)."""
+
+    marketplace: str
+    asins: list[str]
+    since: dict[str, datetime | None]
+
+
 def work_chunks(
     conn: psycopg.Connection, selection: WorkSelection, *, page_size: int
-) -> Iterator[tuple[str, list[str]]]:
-    """The pass's work as (marketplace, ASINs) chunks in key order, read a page at a time
+) -> Iterator[WorkChunk]:
+    """The pass's work as chunks per marketplace in key order, read a page at a time
     (keyset), so memory does not grow with the watch list."""
     after = ("", "")
     while True:
         rows = conn.execute(
-            f"SELECT DISTINCT t.marketplace, t.asin {WORK_SOURCE}"
+            "SELECT DISTINCT t.marketplace, t.asin,"
+            " LEAST(s.last_checked_at, s.keepa_updated_at) AS since"
+            f" {WORK_SOURCE}"
             " AND (t.marketplace, t.asin) > (%(after_marketplace)s, %(after_asin)s)"
             " ORDER BY t.marketplace, t.asin LIMIT %(limit)s",
             {
@@ -133,10 +148,56 @@ def work_chunks(
             },
         ).fetchall()
         for marketplace, group in itertools.groupby(rows, key=lambda row: row[0]):
-            yield marketplace, [asin for _, asin in group]
+            since = {asin: moment for _, asin, moment in group}
+            yield WorkChunk(marketplace=marketplace, asins=list(since), since=since)
         if len(rows) < page_size:
             return
-        after = rows[-1]
+        after = rows[-1][:2]
+
+
+def due_candidates(
+    conn: psycopg.Connection, selection: WorkSelection, *, horizon: datetime
+) -> list[Candidate]:
+    """The watched ASINs due by `horizon` (or never checked), not yet checked by this run:
+    what a scheduled run chooses from (rules/schedule.plan_run)."""
+    with conn.cursor(row_factory=class_row(Candidate)) as cur:
+        rows = cur.execute(
+            "SELECT t.marketplace, t.asin, min(s.last_checked_at) AS last_checked_at,"
+            " min(s.next_check_at) AS next_check_at, min(t.added_at) AS watched_since,"
+            " min(LEAST(s.last_checked_at, s.keepa_updated_at)) AS since"
+            f" {WORK_SOURCE}"
+            " AND (s.next_check_at IS NULL OR s.next_check_at <= %(horizon)s)"
+            " GROUP BY t.marketplace, t.asin",
+            {**selection.params(), "horizon": horizon},
+        ).fetchall()
+    conn.commit()
+    return rows
+
+
+def scheduled_chunks(chosen: list[Candidate], *, page_size: int) -> Iterator[WorkChunk]:
+    """A run's chosen ASINs as chunks per marketplace, most urgent first: consecutive ones
+    of one marketplace go together, so a request never mixes two."""
+    for marketplace, run in itertools.groupby(chosen, key=lambda candidate: candidate.marketplace):
+        group = list(run)
+        for start in range(0, len(group), page_size):
+            since = {
+                candidate.asin: candidate.since for candidate in group[start : start + page_size]
+            }
+            yield WorkChunk(marketplace=marketplace, asins=list(since), since=since)
+
+
+def interval_counts(conn: psycopg.Connection) -> tuple[Counter[timedelta], int]:
+    """The watched ASINs' intervals now (from the last check to the next), and how many
+    (ASIN, marketplace) pairs are watched: the forecast's input."""
+    rows = conn.execute(
+        "SELECT date_trunc('minute', s.next_check_at - s.last_checked_at) AS interval,"
+        " count(*) FROM (SELECT DISTINCT asin, marketplace FROM tracked_asins WHERE active) t"
+        " LEFT JOIN asin_current_state s USING (asin, marketplace)"
+        " GROUP BY 1"
+    ).fetchall()
+    conn.commit()
+    counts = Counter({interval: count for interval, count in rows if interval is not None})
+    return counts, sum(count for _, count in rows)
 
 
 # --- per-batch state ----------------------------------------------------------------

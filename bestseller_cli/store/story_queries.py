@@ -10,13 +10,17 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 
+from bestseller_cli.kinds import KINDS, ChangeKind
 from bestseller_cli.rules.story import AlertStory, ListedHolder, OtherProduct
 from bestseller_cli.store.outbox_store import OutboxItem
 
 # How far apart a loss and a gain in one category may be to be one story (a gain's
 # "displaced", a message awaiting its other side). Passes are hourly: the next pass is in.
 STORY_WINDOW = "2 hours"
+# Which kinds of change are one subject (kinds.py): they flap into one message.
+SUBJECTS = Jsonb({kind.value: definition.subject for kind, definition in KINDS.items()})
 
 
 # The story of change `c` for outbox row `i` (client_id); see story.AlertStory. "Is it
@@ -43,17 +47,17 @@ STORY_COLUMNS = f"""
    FROM ((SELECT * FROM bestseller_changes b
           WHERE c.kind = 'gained' AND b.marketplace = c.marketplace
             AND b.category_id = c.category_id AND b.kind = 'lost' AND b.asin <> c.asin
-            AND b.detected_at BETWEEN c.detected_at - interval '{STORY_WINDOW}'
-                                  AND c.detected_at
-          ORDER BY b.detected_at DESC LIMIT 1)
+            AND b.changed_at BETWEEN c.changed_at - interval '{STORY_WINDOW}'
+                                 AND c.changed_at
+          ORDER BY b.changed_at DESC LIMIT 1)
          UNION ALL
          (SELECT * FROM bestseller_changes a
           WHERE c.kind = 'gained' AND a.marketplace = c.marketplace
             AND a.category_id = c.category_id AND a.kind = 'lost' AND a.asin <> c.asin
-            AND a.detected_at > c.detected_at
-            AND a.detected_at <= c.detected_at + interval '{STORY_WINDOW}'
-          ORDER BY a.detected_at LIMIT 1)) d
-   ORDER BY abs(extract(epoch FROM d.detected_at - c.detected_at)) LIMIT 1) AS displaced,
+            AND a.changed_at > c.changed_at
+            AND a.changed_at <= c.changed_at + interval '{STORY_WINDOW}'
+          ORDER BY a.changed_at LIMIT 1)) d
+   ORDER BY abs(extract(epoch FROM d.changed_at - c.changed_at)) LIMIT 1) AS displaced,
   (SELECT jsonb_build_object('asin', l.holder_asin,
                              'updated_epoch', extract(epoch FROM l.list_updated_at))
    FROM keepa_best_seller_lists l
@@ -64,14 +68,14 @@ STORY_COLUMNS = f"""
           (SELECT p.observed_at, p.rank FROM rank_points p
            WHERE p.asin = c.asin AND p.marketplace = c.marketplace
              AND p.category_id = c.category_id
-             AND p.observed_at <= c.detected_at - interval '24 hours'
+             AND p.observed_at <= c.changed_at - interval '24 hours'
            ORDER BY p.observed_at DESC LIMIT 1)
           UNION ALL
           SELECT p.observed_at, p.rank FROM rank_points p
           WHERE p.asin = c.asin AND p.marketplace = c.marketplace
             AND p.category_id = c.category_id
-            AND p.observed_at > c.detected_at - interval '24 hours'
-            AND p.observed_at <= c.detected_at
+            AND p.observed_at > c.changed_at - interval '24 hours'
+            AND p.observed_at <= c.changed_at
           UNION ALL
           -- The main category's rank is kept per check. Each batch of the 24 hours is read,
           -- so this grows with the watch list: the ASIN is found by array_position rather
@@ -82,7 +86,7 @@ STORY_COLUMNS = f"""
           WHERE c.category_id = (SELECT s.main_category_id FROM asin_current_state s
                                  WHERE s.asin = c.asin AND s.marketplace = c.marketplace)
             AND k.marketplace = c.marketplace
-            AND k.observed_at BETWEEN c.detected_at - interval '24 hours' AND c.detected_at
+            AND k.observed_at BETWEEN c.changed_at - interval '24 hours' AND c.changed_at
             AND k.badge_counts[at.i] IS NOT NULL
           UNION ALL
           -- Rows of the old asin_history that `bestseller prune` has not converted yet.
@@ -90,7 +94,7 @@ STORY_COLUMNS = f"""
           FROM asin_history h
           WHERE h.asin = c.asin AND h.marketplace = c.marketplace AND h.available
             AND h.category_ranks ? c.category_id::text
-            AND h.observed_at BETWEEN c.detected_at - interval '24 hours' AND c.detected_at
+            AND h.observed_at BETWEEN c.changed_at - interval '24 hours' AND c.changed_at
         ) r ORDER BY r.observed_at) AS ranks,
   g.gained_at,
   -- Only without a recorded gain, held since we started watching: the first point at #1,
@@ -107,19 +111,28 @@ STORY_COLUMNS = f"""
      SELECT min(h.observed_at) FROM asin_history h
      WHERE g.gained_at IS NULL AND h.asin = c.asin AND h.marketplace = c.marketplace
        AND c.category_id = ANY(h.badge_category_ids)) first) AS first_seen_holding,
-  (SELECT max(k.detected_at) FROM bestseller_changes k
+  (SELECT max(k.changed_at) FROM bestseller_changes k
    WHERE k.asin = c.asin AND k.marketplace = c.marketplace
-     AND k.category_id = c.category_id AND k.kind = 'lost' AND k.detected_at < c.detected_at)
-     AS last_lost_at
+     AND k.category_id = c.category_id AND k.kind = 'lost' AND k.changed_at < c.changed_at)
+     AS last_lost_at,
+  -- Earlier changes of the same subject found by the same check (folded into this alert:
+  -- routing.fold_between_checks), oldest first.
+  ARRAY(SELECT jsonb_build_object('kind', k.kind, 'epoch', extract(epoch FROM k.changed_at))
+        FROM bestseller_changes k
+        WHERE k.asin = c.asin AND k.marketplace = c.marketplace
+          AND k.category_id = c.category_id AND k.detected_at = c.detected_at
+          AND k.changed_at < c.changed_at
+          AND %(subjects)s::jsonb ->> k.kind = %(subjects)s::jsonb ->> c.kind
+        ORDER BY k.changed_at) AS between_checks
 """
 
 # max() of one range of bestseller_changes_badge_kind_idx: its last entry, however many
 # changes the badge has had.
 GAINED_AT = """
 CROSS JOIN LATERAL (
-  SELECT max(k.detected_at) AS gained_at FROM bestseller_changes k
+  SELECT max(k.changed_at) AS gained_at FROM bestseller_changes k
   WHERE k.asin = c.asin AND k.marketplace = c.marketplace AND k.category_id = c.category_id
-    AND k.kind = 'gained' AND k.detected_at < c.detected_at) g
+    AND k.kind = 'gained' AND k.changed_at < c.changed_at) g
 """
 
 
@@ -129,7 +142,7 @@ STORY_OF_SQL = f"""
 SELECT {STORY_COLUMNS}
 FROM (SELECT %(asin)s::text AS asin, %(marketplace)s::text AS marketplace,
              %(category)s::bigint AS category_id, %(kind)s::text AS kind,
-             %(at)s::timestamptz AS detected_at,
+             %(at)s::timestamptz AS detected_at, %(changed)s::timestamptz AS changed_at,
              (SELECT r.run_id FROM bestseller_changes r
               WHERE r.asin = %(asin)s AND r.marketplace = %(marketplace)s
                 AND r.category_id = %(category)s AND r.detected_at = %(at)s
@@ -148,7 +161,9 @@ def alert_story(conn: psycopg.Connection, item: OutboxItem) -> AlertStory:
         "category": change.category_id,
         "kind": change.kind,
         "at": change.detected_at,
+        "changed": change.changed_at,
         "client": item.client_id,
+        "subjects": SUBJECTS,
     }
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(STORY_OF_SQL, params, prepare=False).fetchone()
@@ -169,6 +184,10 @@ def story_from(row: dict[str, Any]) -> AlertStory:
         badge_since=gained_at or row["first_seen_holding"],
         since_is_lower_bound=gained_at is None,
         last_held_until=row["last_lost_at"],
+        between_checks=[
+            (ChangeKind(entry["kind"]), datetime.fromtimestamp(float(entry["epoch"]), UTC))
+            for entry in row["between_checks"]
+        ],
     )
 
 

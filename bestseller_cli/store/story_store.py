@@ -17,9 +17,7 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 
-from bestseller_cli.kinds import KINDS
 from bestseller_cli.rules.story import AlertStory
 from bestseller_cli.store.outbox_store import (
     NAMES_JOIN,
@@ -28,10 +26,13 @@ from bestseller_cli.store.outbox_store import (
     RecentMessage,
     outbox_item,
 )
-from bestseller_cli.store.story_queries import GAINED_AT, STORY_COLUMNS, STORY_WINDOW, story_from
-
-# Which kinds of change flap into one message (kinds.py), for RECENT.
-SUBJECTS = Jsonb({kind.value: definition.subject for kind, definition in KINDS.items()})
+from bestseller_cli.store.story_queries import (
+    GAINED_AT,
+    STORY_COLUMNS,
+    STORY_WINDOW,
+    SUBJECTS,
+    story_from,
+)
 
 
 @dataclass(frozen=True)
@@ -64,16 +65,16 @@ LEFT JOIN LATERAL (
            WHERE k.asin = c.asin AND k.marketplace = c.marketplace
              AND k.category_id = c.category_id
              AND %(subjects)s::jsonb ->> k.kind = %(subjects)s::jsonb ->> c.kind
-             AND k.detected_at BETWEEN pc.detected_at AND c.detected_at
-           ORDER BY k.detected_at, k.id) AS kinds
+             AND k.changed_at BETWEEN pc.changed_at AND c.changed_at
+           ORDER BY k.changed_at, k.id) AS kinds
   FROM bestseller_changes pc JOIN notification_log p ON p.change_id = pc.id
   WHERE i.action = 'post' AND i.renotify_window_minutes > 0
     AND pc.asin = c.asin AND pc.marketplace = c.marketplace AND pc.category_id = c.category_id
     AND %(subjects)s::jsonb ->> pc.kind = %(subjects)s::jsonb ->> c.kind
     AND pc.id <> c.id
     -- a message sent within the window announced a change at most a day older (held ones)
-    AND pc.detected_at >= c.detected_at - make_interval(mins => i.renotify_window_minutes)
-                          - interval '1 day'
+    AND pc.changed_at >= c.changed_at - make_interval(mins => i.renotify_window_minutes)
+                         - interval '1 day'
     AND p.status = 'sent' AND p.slack_ts IS NOT NULL
     AND p.slack_channel = COALESCE(i.channel, %(default_channel)s)
     AND p.sent_at >= now() - make_interval(mins => i.renotify_window_minutes)

@@ -12,6 +12,7 @@ from bestseller_cli.config import load_settings
 from fakes.keepa_server import FakeKeepa
 from fakes.slack_server import FakeSlack
 from tests.alerts.test_delivery import CHANNEL, gain_for_a, outbox_rows
+from tests.conftest import FULL_PASS
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def test_a_badge_alert_gets_a_chart_in_its_thread_after_it(
     keepa: FakeKeepa, charts_on: FakeSlack, conn: psycopg.Connection
 ) -> None:
     gain_for_a(keepa, conn)
-    summary = run_check(load_settings())
+    summary = run_check(load_settings(), options=FULL_PASS)
     [message] = charts_on.messages(CHANNEL)
     [shared] = charts_on.files(CHANNEL)
     assert shared.thread_ts == message.ts
@@ -46,12 +47,13 @@ def test_without_the_files_scope_the_alert_goes_out_once_and_the_chart_is_logged
 ) -> None:
     charts_on.scopes.remove("files:write")
     gain_for_a(keepa, conn)
-    summary = run_check(load_settings())
+    summary = run_check(load_settings(), options=FULL_PASS)
     assert (summary.alerts_sent, summary.charts_posted, summary.exit_code) == (1, 0, 0)
     assert outbox_rows(conn) == [("sent", CHANNEL, True, None)]
     [error] = chart_errors(conn)
     assert "missing_scope" in error and "the alert itself was delivered" in error
-    run_check(load_settings())  # the next pass neither repeats the alert nor its chart
+    # The next pass neither repeats the alert nor its chart.
+    run_check(load_settings(), options=FULL_PASS)
     assert len(charts_on.messages(CHANNEL)) == 1 and charts_on.files() == []
     assert len(charts_on.calls("files.getUploadURLExternal")) == 1
 
@@ -61,7 +63,7 @@ def test_an_upload_that_fails_is_not_tried_again(
 ) -> None:
     charts_on.fail_uploads = True
     gain_for_a(keepa, conn)
-    summary = run_check(load_settings())
+    summary = run_check(load_settings(), options=FULL_PASS)
     assert summary.alerts_sent == 1 and charts_on.files() == []
     assert len(charts_on.calls("files.getUploadURLExternal")) == 1  # at most once
     assert chart_errors(conn) != []
@@ -71,6 +73,6 @@ def test_charts_are_off_unless_asked_for(
     keepa: FakeKeepa, slack: FakeSlack, conn: psycopg.Connection
 ) -> None:
     gain_for_a(keepa, conn)
-    run_check(load_settings())
+    run_check(load_settings(), options=FULL_PASS)
     assert len(slack.messages(CHANNEL)) == 1
     assert [r for r in slack.requests if r.method.startswith("files.")] == []

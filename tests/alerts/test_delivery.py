@@ -15,7 +15,7 @@ from bestseller_cli.store import asin_store, outbox_store
 from fakes import SLACK_TEST_TOKEN
 from fakes.keepa_server import FakeKeepa
 from fakes.slack_server import FakeSlack
-from tests.conftest import SLACK_CHANNEL
+from tests.conftest import FULL_PASS, SLACK_CHANNEL
 
 GADGETS = 289913
 A, B = "B0AAAAAAAA", "B0BBBBBBBB"
@@ -26,7 +26,7 @@ def gain_for_a(keepa: FakeKeepa, conn: psycopg.Connection) -> None:
     """A baseline pass at rank 2, then the world moves A to #1 in Gadgets."""
     asin_store.add_tracked(conn, asins=[A], marketplace="com", client=None)
     keepa.set_ranks(A, {GADGETS: 2})
-    run_check(load_settings())
+    run_check(load_settings(), options=FULL_PASS)
     keepa.set_ranks(A, {GADGETS: 1})
 
 
@@ -34,7 +34,7 @@ def record_while_slack_is_down(keepa: FakeKeepa, slack: FakeSlack, conn) -> int:
     """A gain recorded by a pass whose every post failed; returns its outbox row id."""
     gain_for_a(keepa, conn)
     slack.fail_http("chat.postMessage", 503, times=None)
-    run_check(load_settings())
+    run_check(load_settings(), options=FULL_PASS)
     slack._scripts.clear()
     [(row_id,)] = conn.execute("SELECT id FROM notification_log").fetchall()
     return row_id
@@ -51,7 +51,7 @@ def test_a_change_is_posted_once_and_marked_sent_with_its_ts(
     keepa: FakeKeepa, slack: FakeSlack, conn
 ) -> None:
     gain_for_a(keepa, conn)
-    summary = run_check(load_settings())
+    summary = run_check(load_settings(), options=FULL_PASS)
     [message] = slack.messages(CHANNEL)
     assert A in message.text and "Kitchen Utensils &amp; Gadgets" in message.text
     [(row_id,)] = conn.execute("SELECT id FROM notification_log").fetchall()
@@ -67,7 +67,7 @@ def test_a_message_slack_took_before_the_process_died_is_not_sent_again(
     settings = load_settings()
     # Record the change without delivering it: Slack is down for the whole delivery step.
     slack.fail_http("chat.postMessage", 503, times=None)
-    run_check(settings)
+    run_check(settings, options=FULL_PASS)
     slack._scripts.clear()
     # The crash window itself: claim, post, and die before marking it sent.
     [item] = outbox_store.due(conn, now=datetime.now(UTC))
@@ -75,7 +75,7 @@ def test_a_message_slack_took_before_the_process_died_is_not_sent_again(
     sender = SlackSender.from_settings(settings)
     sender.post(channel=CHANNEL, message=alert_message(item.change), outbox_ids=[item.id])
     # ...the process dies here. The next run must find the message, not post it again.
-    recovered = run_check(settings)
+    recovered = run_check(settings, options=FULL_PASS)
     losses = [m for m in slack.messages(CHANNEL) if item.id in m.outbox_ids]
     assert len(losses) == 1
     assert recovered.alerts_recovered == 1 and recovered.alerts_sent == 0
@@ -90,7 +90,7 @@ def test_a_claimed_message_slack_never_got_is_sent_on_the_next_run(
     row_id = record_while_slack_is_down(keepa, slack, conn)
     # Claimed, then the process died before posting.
     outbox_store.claim(conn, [row_id], token="a dead run")
-    summary = run_check(load_settings())
+    summary = run_check(load_settings(), options=FULL_PASS)
     assert [m.outbox_ids for m in slack.messages(CHANNEL)] == [[row_id]]
     assert summary.alerts_sent == 1
 
@@ -100,16 +100,16 @@ def test_slack_down_beyond_retries_keeps_the_alert_pending_for_the_next_run(
 ) -> None:
     gain_for_a(keepa, conn)
     slack.fail_http("chat.postMessage", 503, times=None)
-    failed = run_check(load_settings())
+    failed = run_check(load_settings(), options=FULL_PASS)
     assert slack.messages() == []
     assert outbox_rows(conn)[0][0] == "pending"
     assert (failed.alerts_undelivered, failed.exit_code) == (1, 1)
 
     slack._scripts.clear()
-    retried = run_check(load_settings())
+    retried = run_check(load_settings(), options=FULL_PASS)
     assert len(slack.messages(CHANNEL)) == 1
     assert (retried.alerts_sent, retried.exit_code) == (1, 0)
-    run_check(load_settings())
+    run_check(load_settings(), options=FULL_PASS)
     assert len(slack.messages(CHANNEL)) == 1
 
 
@@ -118,7 +118,7 @@ def test_a_rate_limited_post_is_sent_once_after_retry_after(
 ) -> None:
     gain_for_a(keepa, conn)
     slack.rate_limit("chat.postMessage", retry_after=1)
-    summary = run_check(load_settings())
+    summary = run_check(load_settings(), options=FULL_PASS)
     assert len(slack.messages(CHANNEL)) == 1
     assert summary.alerts_sent == 1
 
@@ -128,7 +128,7 @@ def test_an_alert_slack_refuses_is_kept_and_sent_once_when_the_channel_works(
 ) -> None:
     gain_for_a(keepa, conn)
     slack.fail_with("chat.postMessage", "not_in_channel", times=1)
-    refused = run_check(load_settings())
+    refused = run_check(load_settings(), options=FULL_PASS)
     assert len(slack.calls("chat.postMessage")) == 1
     [(status, _, _, error)] = outbox_rows(conn)
     assert status == "refused" and "not_in_channel" in error
@@ -136,11 +136,11 @@ def test_an_alert_slack_refuses_is_kept_and_sent_once_when_the_channel_works(
     assert "invite the bot" in refused.alerts_refused_because[0]
 
     # The bot is invited: the next run sends it, once.
-    delivered = run_check(load_settings())
+    delivered = run_check(load_settings(), options=FULL_PASS)
     [message] = slack.messages(CHANNEL)
     assert outbox_rows(conn) == [("sent", CHANNEL, True, None)]
     assert (delivered.alerts_sent, delivered.exit_code) == (1, 0)
-    run_check(load_settings())
+    run_check(load_settings(), options=FULL_PASS)
     assert slack.messages(CHANNEL) == [message]
 
 
@@ -149,7 +149,7 @@ def gains_recorded_with_a_revoked_token(keepa: FakeKeepa, slack: FakeSlack, conn
     asin_store.add_tracked(conn, asins=[A, B], marketplace="com", client=None)
     keepa.set_ranks(A, {GADGETS: 2})
     keepa.set_ranks(B, {GADGETS: 3})
-    run_check(load_settings())
+    run_check(load_settings(), options=FULL_PASS)
     keepa.set_ranks(A, {GADGETS: 1})
     keepa.set_ranks(B, {GADGETS + 1: 1})
     slack.expected_token = "xoxb-the-new-token"
@@ -159,7 +159,7 @@ def test_a_revoked_token_fails_the_run_with_the_reason_and_asks_slack_once(
     keepa: FakeKeepa, slack: FakeSlack, conn
 ) -> None:
     gains_recorded_with_a_revoked_token(keepa, slack, conn)
-    result = CliRunner().invoke(app, ["check"])
+    result = CliRunner().invoke(app, ["check", "--all"])
     assert result.exit_code == 1
     assert "invalid_auth" in result.output and "SLACK_BOT_TOKEN" in result.output
     assert "2 alert(s) not delivered" in result.output
@@ -178,7 +178,7 @@ def test_alerts_refused_for_a_revoked_token_go_out_once_after_the_token_is_fixed
     keepa: FakeKeepa, slack: FakeSlack, conn, monkeypatch
 ) -> None:
     gains_recorded_with_a_revoked_token(keepa, slack, conn)
-    assert run_check(load_settings()).exit_code == 1
+    assert run_check(load_settings(), options=FULL_PASS).exit_code == 1
     still_refused = CliRunner().invoke(app, ["alerts", "retry"])
     assert still_refused.exit_code == 1 and "invalid_auth" in still_refused.output
 
@@ -189,7 +189,7 @@ def test_alerts_refused_for_a_revoked_token_go_out_once_after_the_token_is_fixed
     assert sorted(m.outbox_ids[0] for m in slack.messages(CHANNEL)) == [
         row_id for (row_id,) in conn.execute("SELECT id FROM notification_log ORDER BY id")
     ]
-    after = run_check(load_settings())
+    after = run_check(load_settings(), options=FULL_PASS)
     assert (after.alerts_sent, after.alerts_undelivered, after.exit_code) == (0, 0, 0)
     assert len(slack.messages(CHANNEL)) == 2
     listed = CliRunner().invoke(app, ["alerts", "list", "--undelivered"])
@@ -202,10 +202,10 @@ def test_an_alert_undelivered_past_the_expiry_expires_with_its_reason_and_fails_
     monkeypatch.setenv("ALERT_EXPIRY_DAYS", "2")
     gain_for_a(keepa, conn)
     slack.fail_with("chat.postMessage", "channel_not_found", times=None)
-    run_check(load_settings())
+    run_check(load_settings(), options=FULL_PASS)
     slack._scripts.clear()
     later = datetime.now(UTC) + timedelta(days=2, hours=1)
-    expired = run_check(load_settings(), clock=lambda: later)
+    expired = run_check(load_settings(), options=FULL_PASS, clock=lambda: later)
     assert slack.messages() == []
     [(status, reason, error)] = conn.execute(
         "SELECT status, reason, error FROM notification_log"
@@ -214,7 +214,7 @@ def test_an_alert_undelivered_past_the_expiry_expires_with_its_reason_and_fails_
     assert "channel_not_found" in error  # the last error stays with it
     assert (expired.alerts_expired, expired.exit_code) == (1, 1)
     assert conn.execute("SELECT count(*) FROM error_log WHERE kind = 'expired'").fetchone() == (1,)
-    calm = run_check(load_settings(), clock=lambda: later)
+    calm = run_check(load_settings(), options=FULL_PASS, clock=lambda: later)
     assert (calm.alerts_expired, calm.exit_code, slack.messages()) == (0, 0, [])
 
 
@@ -241,7 +241,7 @@ def test_a_row_another_delivery_claimed_first_is_not_posted_again(
         return items
 
     monkeypatch.setattr(outbox_store, "due", due_then_claimed_elsewhere)
-    run_check(load_settings())
+    run_check(load_settings(), options=FULL_PASS)
     assert slack.messages() == []
     # Claimed once more, by the other delivery only: this one's claim took nothing.
     [(_, tried_now)] = conn.execute(attempts, (row_id,)).fetchall()
@@ -254,7 +254,7 @@ def test_without_history_scope_an_interrupted_alert_is_resent_and_the_risk_recor
     row_id = record_while_slack_is_down(keepa, slack, conn)
     outbox_store.claim(conn, [row_id], token="a dead run")
     slack.fail_with("conversations.history", "missing_scope", needed="channels:history")
-    summary = run_check(load_settings())
+    summary = run_check(load_settings(), options=FULL_PASS)
     assert summary.alerts_sent == 1
     [(message,)] = conn.execute("SELECT message FROM error_log WHERE kind = 'reconcile'").fetchall()
     assert "duplicate is possible" in message

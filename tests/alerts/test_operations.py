@@ -19,7 +19,7 @@ from bestseller_cli.rules.ops_rules import LastAttempt, Limits, PassFacts, judge
 from bestseller_cli.store import asin_store
 from fakes.keepa_server import FakeKeepa
 from fakes.slack_server import FakeSlack, PostedMessage
-from tests.conftest import SLACK_CHANNEL
+from tests.conftest import FULL_PASS, SLACK_CHANNEL
 
 OPS = "C0OPS"
 ACME = "C0ACME"
@@ -40,7 +40,7 @@ class World:
     def check(self) -> CheckSummary | None:
         """One pass as cron runs it; a pass that fails (Keepa rejecting the key) is None."""
         try:
-            return run_check(load_settings())
+            return run_check(load_settings(), options=FULL_PASS)
         except BestsellerError:
             return None
 

@@ -10,7 +10,7 @@ from bestseller_cli.config import load_settings
 from bestseller_cli.store import asin_store, client_store
 from fakes.keepa_server import FakeKeepa
 from fakes.slack_server import FakeSlack
-from tests.conftest import SLACK_CHANNEL
+from tests.conftest import FULL_PASS, SLACK_CHANNEL
 
 GADGETS = 289913
 OURS, THEIRS, OTHER = "B0OURS0001", "B0THEIRS01", "B0OTHER001"
@@ -49,12 +49,12 @@ def test_a_loss_names_who_took_it_and_the_gain_whom_it_displaced(
     conn.execute("UPDATE tracked_asins SET role = 'competitor' WHERE asin = %s", (THEIRS,))
     keepa.set_ranks(OURS, {GADGETS: 1})
     keepa.set_ranks(THEIRS, {GADGETS: 2})
-    run_check(load_settings())
+    run_check(load_settings(), options=FULL_PASS)
     requests_before = len(keepa.requests)
 
     keepa.set_ranks(OURS, {GADGETS: 2})
     keepa.set_ranks(THEIRS, {GADGETS: 1})
-    run_check(load_settings())
+    run_check(load_settings(), options=FULL_PASS)
     by_asin = {OURS if OURS in m.text else THEIRS: text_of(m) for m in slack.messages(CHANNEL)}
     assert f"Now #1: {THEIRS}" in by_asin[OURS] and "tracked competitor" in by_asin[OURS]
     assert f"Displaced: {OURS}" in by_asin[THEIRS] and "your product" in by_asin[THEIRS]
@@ -67,7 +67,7 @@ def test_a_gain_shows_the_rank_trajectory(keepa: FakeKeepa, slack: FakeSlack, co
     asin_store.add_tracked(conn, asins=[OURS], marketplace="com", client=None)
     for rank in (7, 4, 2, 1):
         keepa.set_ranks(OURS, {GADGETS: rank})
-        run_check(load_settings())
+        run_check(load_settings(), options=FULL_PASS)
     [message] = slack.messages(CHANNEL)
     assert "#7 → #4 → #2 → #1" in text_of(message)
     assert "First time at #1" in text_of(message)
@@ -79,7 +79,9 @@ def test_a_loss_says_how_long_the_badge_was_held(keepa: FakeKeepa, slack: FakeSl
     start = datetime(2026, 11, 2, 8, tzinfo=UTC)
     for hours, rank in ((0, 2), (1, 1), (4, 3)):
         keepa.set_ranks(OURS, {GADGETS: rank})
-        run_check(load_settings(), clock=lambda h=hours: start + timedelta(hours=h))
+        run_check(
+            load_settings(), options=FULL_PASS, clock=lambda h=hours: start + timedelta(hours=h)
+        )
     loss = [m for m in slack.messages(CHANNEL) if "lost" in m.text.lower()]
     assert len(loss) == 1
     assert "Held #1 for 3 h 0 min" in text_of(loss[0])
@@ -91,7 +93,7 @@ def test_gain_loss_gain_within_the_window_is_one_updated_message(
     asin_store.add_tracked(conn, asins=[OURS], marketplace="com", client=None)
     for rank in (2, 1, 3, 1):
         keepa.set_ranks(OURS, {GADGETS: rank})
-        run_check(load_settings())
+        run_check(load_settings(), options=FULL_PASS)
     [message] = slack.messages(CHANNEL)
     assert message.edits == 2
     assert "Flapping: gained → lost → gained" in text_of(message)
@@ -110,7 +112,7 @@ def test_with_the_window_off_every_change_is_its_own_message(
     conn.execute("UPDATE global_notification_settings SET renotify_window_minutes = 0")
     for rank in (2, 1, 3, 1):
         keepa.set_ranks(OURS, {GADGETS: rank})
-        run_check(load_settings())
+        run_check(load_settings(), options=FULL_PASS)
     assert len(slack.messages(CHANNEL)) == 3
 
 
@@ -121,14 +123,20 @@ def test_quiet_hours_hold_alerts_until_the_first_run_after_they_end(
     asin_store.add_tracked(conn, asins=[OURS], marketplace="com", client="acme")
     berlin_23h = datetime(2026, 11, 2, 22, tzinfo=UTC)  # 23:00 in Berlin (CET)
     keepa.set_ranks(OURS, {GADGETS: 2})
-    run_check(load_settings(), clock=lambda: berlin_23h - timedelta(hours=1))
+    run_check(load_settings(), options=FULL_PASS, clock=lambda: berlin_23h - timedelta(hours=1))
     keepa.set_ranks(OURS, {GADGETS: 1})
-    held = run_check(load_settings(), clock=lambda: berlin_23h)
+    held = run_check(load_settings(), options=FULL_PASS, clock=lambda: berlin_23h)
     assert slack.messages() == [] and held.exit_code == 0
-    run_check(load_settings(), clock=lambda: berlin_23h + timedelta(hours=7, minutes=30))
+    run_check(
+        load_settings(),
+        options=FULL_PASS,
+        clock=lambda: berlin_23h + timedelta(hours=7, minutes=30),
+    )
     assert slack.messages() == []  # 06:30 in Berlin: still quiet
-    run_check(load_settings(), clock=lambda: berlin_23h + timedelta(hours=8, minutes=5))
-    run_check(load_settings(), clock=lambda: berlin_23h + timedelta(hours=9))
+    run_check(
+        load_settings(), options=FULL_PASS, clock=lambda: berlin_23h + timedelta(hours=8, minutes=5)
+    )
+    run_check(load_settings(), options=FULL_PASS, clock=lambda: berlin_23h + timedelta(hours=9))
     [message] = slack.messages(CHANNEL)
     assert OURS in message.text
 
@@ -142,12 +150,12 @@ def test_an_hourly_digest_groups_a_runs_changes_into_one_message(
     ten_past = datetime(2026, 11, 2, 10, 10, tzinfo=UTC)
     for asin in asins:
         keepa.set_ranks(asin, {GADGETS: 5, 1055398: 1})
-    run_check(load_settings(), clock=lambda: ten_past)
+    run_check(load_settings(), options=FULL_PASS, clock=lambda: ten_past)
     for asin in asins:
         keepa.set_ranks(asin, {GADGETS: 5, 1055398: 2})
-    run_check(load_settings(), clock=lambda: ten_past + timedelta(minutes=5))
+    run_check(load_settings(), options=FULL_PASS, clock=lambda: ten_past + timedelta(minutes=5))
     assert slack.messages() == []
-    run_check(load_settings(), clock=lambda: ten_past + timedelta(minutes=51))
+    run_check(load_settings(), options=FULL_PASS, clock=lambda: ten_past + timedelta(minutes=51))
     [digest] = slack.messages(CHANNEL)
     assert all(asin in text_of(digest) for asin in asins)
     assert len(digest.outbox_ids) == 3
@@ -167,7 +175,7 @@ def test_the_report_counts_what_the_alerts_said(keepa: FakeKeepa, slack: FakeSla
     for ours, theirs in ((1, 2), (2, 1), (1, 3), (1, 1)):
         keepa.set_ranks(OURS, {GADGETS: ours})
         keepa.set_ranks(THEIRS, {GADGETS: theirs})
-        run_check(load_settings())
+        run_check(load_settings(), options=FULL_PASS)
     result = CliRunner().invoke(app, ["report", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)

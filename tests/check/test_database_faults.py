@@ -38,8 +38,9 @@ MARK_SENT = b"SET status = 'sent'"
 def run_check(
     database: FaultyDatabase, keepa: FakeKeepa, slack: FakeSlack, **settings: str
 ) -> tuple[subprocess.CompletedProcess[str], float]:
-    """`bestseller check` in a child process; (its result, how long it took)."""
-    return bestseller(database, keepa, slack, "check", **settings)
+    """`bestseller check --all` (every ASIN, due or not, as each test's passes follow one
+    another in seconds) in a child process; (its result, how long it took)."""
+    return bestseller(database, keepa, slack, "check", "--all", **settings)
 
 
 def bestseller(

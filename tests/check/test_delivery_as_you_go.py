@@ -16,7 +16,7 @@ from bestseller_cli.store import asin_store
 from fakes.keepa_server import FakeKeepa
 from fakes.slack_server import FakeSlack, RecordedRequest, _Scripted
 from tests.check.test_alert_story import text_of
-from tests.conftest import SLACK_CHANNEL
+from tests.conftest import FULL_PASS, SLACK_CHANNEL
 
 GADGETS = 289913
 # Work is fetched in key order: with BATCH_SIZE=1 the loser is the first batch, the new
@@ -36,7 +36,7 @@ def track_and_take_a_baseline(keepa: FakeKeepa, conn: psycopg.Connection) -> Non
     keepa.set_ranks(HOLDER, {GADGETS: 2})
     for filler in FILLERS:
         keepa.set_ranks(filler, {GADGETS: 40})
-    run_check(load_settings())
+    run_check(load_settings(), options=FULL_PASS)
 
 
 def hand_the_badge_over(keepa: FakeKeepa) -> None:
@@ -62,7 +62,7 @@ def test_a_loss_in_the_first_batch_is_posted_then_updated_with_the_holder_of_the
 ) -> None:
     track_and_take_a_baseline(keepa, conn)
     hand_the_badge_over(keepa)
-    summary = run_check(load_settings())
+    summary = run_check(load_settings(), options=FULL_PASS)
 
     loss_posted, gain_posted = posted_texts(slack)
     assert LOSER in loss_posted and "Now #1: not known yet" in loss_posted
@@ -82,12 +82,12 @@ def test_a_gain_found_before_its_loss_is_updated_with_whom_it_displaced(
     track_and_take_a_baseline(keepa, conn)
     keepa.set_ranks(LOSER, {GADGETS: 2})  # the first batch gains, the last one loses
     keepa.set_ranks(HOLDER, {GADGETS: 1})
-    run_check(load_settings())
+    run_check(load_settings(), options=FULL_PASS)
     keepa.set_ranks(LOSER, {GADGETS: 1})
     keepa.set_ranks(HOLDER, {GADGETS: 3})
     conn.execute("UPDATE global_notification_settings SET renotify_window_minutes = 0")
     slack.requests.clear()
-    run_check(load_settings())
+    run_check(load_settings(), options=FULL_PASS)
 
     gain_posted, loss_posted = posted_texts(slack)
     assert "Displaced" not in gain_posted and f"Now #1: {LOSER}" in loss_posted
@@ -125,7 +125,7 @@ def test_a_kill_between_the_post_and_the_update_doubles_nothing_and_the_next_run
             "SLACK_BOT_TOKEN": "xoxb-000000000-SECRETSLACKTOKEN",
             "SLACK_CHANNEL_ID": SLACK_CHANNEL,
         }
-        command = [sys.executable, "-m", "bestseller_cli", "check"]
+        command = [sys.executable, "-m", "bestseller_cli", "check", "--all"]
         asin_store.add_tracked(
             conn, asins=[LOSER, *FILLERS, HOLDER], marketplace="com", client=None
         )
@@ -162,7 +162,7 @@ def test_a_gain_in_the_first_batch_reaches_slack_before_the_last_batch_is_reques
     track_and_take_a_baseline(keepa, conn)
     keepa.set_ranks(LOSER, {GADGETS: 2})
     keepa.set_ranks(HOLDER, {GADGETS: 1})
-    run_check(load_settings())
+    run_check(load_settings(), options=FULL_PASS)
     keepa.set_ranks(LOSER, {GADGETS: 1})
     keepa.set_ranks(HOLDER, {GADGETS: 1})  # no loss in the pass: one gain, in batch one
     conn.execute("UPDATE global_notification_settings SET renotify_window_minutes = 0")
@@ -179,7 +179,7 @@ def test_a_gain_in_the_first_batch_reaches_slack_before_the_last_batch_is_reques
         return handle(request)
 
     keepa.answer, slack.handle = keepa_answer, slack_handle  # type: ignore[method-assign]
-    run_check(load_settings())
+    run_check(load_settings(), options=FULL_PASS)
 
     assert events.count("slack chat.postMessage") == 1
     assert events.index("slack chat.postMessage") < events.index(f"keepa {HOLDER}")

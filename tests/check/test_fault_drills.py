@@ -26,6 +26,7 @@ from bestseller_cli.store import asin_store, check_store, db
 from fakes import SLACK_TEST_TOKEN
 from fakes.keepa_server import FakeKeepa
 from fakes.slack_server import FakeSlack, RecordedRequest
+from tests.conftest import FULL_PASS
 
 pytestmark = pytest.mark.drill
 
@@ -136,7 +137,7 @@ def test_random_kills_lose_no_change_and_double_no_alert(
     keepa_server.latency_seconds = 0.02
     with SlowSlack() as slack:
         environment = child_env(env, keepa_server, slack)
-        command = [sys.executable, "-m", "bestseller_cli", "check"]
+        command = [sys.executable, "-m", "bestseller_cli", "check", "--all"]
         assert subprocess.run(command, env=environment, capture_output=True).returncode == 0
         exit_codes: Counter[int] = Counter()
         pass_seconds = []
@@ -203,7 +204,7 @@ def test_a_dropped_database_connection_fails_the_pass_and_the_next_one_finishes(
         return original(pass_conn, **kwargs)
 
     monkeypatch.setattr(check_store, "load_batch", drop_on_second_batch)
-    result = CliRunner().invoke(app, ["check"])
+    result = CliRunner().invoke(app, ["check", "--all"])
     assert result.exit_code == 1
     # One line says what failed, what it means and what comes next; no trace, no "unexpected"
     assert result.output.strip().splitlines()[-1] == (
@@ -213,7 +214,7 @@ def test_a_dropped_database_connection_fails_the_pass_and_the_next_one_finishes(
     assert "Traceback" not in result.output and "unexpected" not in result.output
     monkeypatch.setattr(check_store, "load_batch", original)
 
-    finished = run_check(load_settings())
+    finished = run_check(load_settings(), options=FULL_PASS)
     assert finished.checked == 4 and finished.resumed
     checked = conn.execute("SELECT count(*) FROM asin_current_state").fetchone()
     assert checked == (6,)
@@ -244,7 +245,7 @@ def test_keepa_rejecting_the_key_exits_2_and_records_the_error(
 ) -> None:
     asin_store.add_tracked(conn, asins=["B0REJECTED"], marketplace="com", client=None)
     keepa.fail_next = [400]
-    result = CliRunner().invoke(app, ["check"])
+    result = CliRunner().invoke(app, ["check", "--all"])
     assert result.exit_code == 2
     assert result.output.strip().splitlines()[-1] == (
         "error: Keepa rejected the request (HTTP 400 REQUEST_REJECTED): check KEEPA_API_KEY"
@@ -261,8 +262,8 @@ def test_keepa_failing_beyond_retries_leaves_asins_for_the_next_run(
     asin_store.add_tracked(conn, asins=["B0KEEPADWN"], marketplace="com", client=None)
     keepa.set_ranks("B0KEEPADWN", {CATEGORIES[0]: 1})
     keepa.fail_next = [500, 500, 500, 500]  # /token and /product attempts
-    failed = CliRunner().invoke(app, ["check", "--json"])
+    failed = CliRunner().invoke(app, ["check", "--all", "--json"])
     assert failed.exit_code == 1
     assert "B0KEEPADWN (com)" in failed.output
     keepa.fail_next = []
-    assert run_check(load_settings()).checked == 1
+    assert run_check(load_settings(), options=FULL_PASS).checked == 1

@@ -12,7 +12,7 @@ from bestseller_cli.store import asin_store
 from fakes.keepa_server import FakeKeepa
 from fakes.slack_server import FakeSlack
 from tests.check.test_alert_story import text_of
-from tests.conftest import SLACK_CHANNEL
+from tests.conftest import FULL_PASS, SLACK_CHANNEL
 
 GADGETS, HEADPHONES, KITCHEN = 289913, 3015427011, 1055398
 OURS, RIVAL, OUTSIDER = "B0OURS0001", "B0RIVAL001", "B0OUTSIDE1"
@@ -32,7 +32,7 @@ def lose_the_badge(keepa: FakeKeepa, conn: psycopg.Connection, holders: dict[int
     for rank in (1, 3):
         for category, asin in holders.items():
             keepa.set_ranks(asin, {category: rank})
-        run_check(load_settings())
+        run_check(load_settings(), options=FULL_PASS)
 
 
 def list_requests(keepa: FakeKeepa) -> list[dict[str, list[str]]]:
@@ -81,10 +81,10 @@ def test_a_loss_a_tracked_product_explains_costs_no_lookup(
     keepa.best_seller_lists[("com", GADGETS)] = [OUTSIDER]
     asin_store.add_tracked(conn, asins=[OURS], marketplace="com", client=None)
     keepa.set_ranks(OURS, {GADGETS: 1})
-    run_check(load_settings())
+    run_check(load_settings(), options=FULL_PASS)
     keepa.set_ranks(OURS, {GADGETS: 2})
     keepa.set_ranks(RIVAL, {GADGETS: 1})
-    run_check(load_settings())
+    run_check(load_settings(), options=FULL_PASS)
 
     assert list_requests(keepa) == []
     [loss] = loss_messages(slack)
@@ -138,9 +138,9 @@ def test_a_failing_list_request_leaves_the_alert_unknown_and_the_pass_green(
     keepa.failing_endpoints["bestsellers"] = 500
     asin_store.add_tracked(conn, asins=[OURS], marketplace="com", client=None)
     keepa.set_ranks(OURS, {GADGETS: 1})
-    run_check(load_settings())
+    run_check(load_settings(), options=FULL_PASS)
     keepa.set_ranks(OURS, {GADGETS: 3})
-    summary = run_check(load_settings())
+    summary = run_check(load_settings(), options=FULL_PASS)
 
     assert summary.exit_code == 0 and summary.alerts_sent == 1
     [loss] = loss_messages(slack)

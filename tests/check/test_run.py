@@ -13,6 +13,7 @@ from bestseller_cli.config import load_settings
 from bestseller_cli.store import asin_store, client_store, db
 from fakes.keepa_server import FakeKeepa
 from fakes.trickle_server import TricklingKeepa
+from tests.conftest import FULL_PASS
 
 GADGETS, HEADPHONES, KITCHEN = 289913, 3015427011, 1055398
 A, B, C = "B0AAAAAAAA", "B0BBBBBBBB", "B0CCCCCCCC"
@@ -42,7 +43,7 @@ def test_the_first_pass_is_a_baseline_and_alerts_nothing(keepa: FakeKeepa, conn)
     track(conn, A, B)
     keepa.set_ranks(A, {KITCHEN: 40, GADGETS: 1})
     keepa.set_ranks(B, {HEADPHONES: 3})
-    summary = run_check(load_settings())
+    summary = run_check(load_settings(), options=FULL_PASS)
     assert (
         summary.checked,
         summary.baselines,
@@ -58,12 +59,14 @@ def test_a_loss_and_a_gain_are_detected_once_each(keepa: FakeKeepa, conn) -> Non
     track(conn, A, B)
     keepa.set_ranks(A, {KITCHEN: 40, GADGETS: 1})
     keepa.set_ranks(B, {HEADPHONES: 3})
-    run_check(load_settings())
+    run_check(load_settings(), options=FULL_PASS)
 
     keepa.set_ranks(A, {KITCHEN: 41, GADGETS: 2})
     keepa.set_ranks(B, {HEADPHONES: 1})
     printed: list[str] = []
-    second = run_check(load_settings(), show=lambda message: printed.append(message.text))
+    second = run_check(
+        load_settings(), options=FULL_PASS, show=lambda message: printed.append(message.text)
+    )
     assert changes(conn) == [(A, GADGETS, "lost", 1, 2), (B, HEADPHONES, "gained", 3, 1)]
     assert outbox(conn) == [
         (A, "Kitchen Utensils & Gadgets", "lost", "printed"),
@@ -72,7 +75,7 @@ def test_a_loss_and_a_gain_are_detected_once_each(keepa: FakeKeepa, conn) -> Non
     assert (second.counts["gained"], second.counts["lost"], second.alerts_printed) == (1, 1, 2)
     assert any(A in text for text in printed) and any(B in text for text in printed)
 
-    third = run_check(load_settings())
+    third = run_check(load_settings(), options=FULL_PASS)
     assert (third.counts["gained"], third.counts["lost"], third.alerts_printed) == (0, 0, 0)
     assert len(changes(conn)) == 2
 
@@ -80,9 +83,9 @@ def test_a_loss_and_a_gain_are_detected_once_each(keepa: FakeKeepa, conn) -> Non
 def test_an_unavailable_product_is_not_a_loss(keepa: FakeKeepa, conn) -> None:
     track(conn, A)
     keepa.set_ranks(A, {GADGETS: 1})
-    run_check(load_settings())
+    run_check(load_settings(), options=FULL_PASS)
     del keepa.world[("com", A)]
-    summary = run_check(load_settings())
+    summary = run_check(load_settings(), options=FULL_PASS)
     assert (summary.unavailable, summary.counts["lost"]) == (1, 0)
     assert changes(conn) == []
     badges = conn.execute("SELECT badges FROM asin_current_state WHERE asin = %s", (A,)).fetchone()
@@ -96,26 +99,26 @@ def test_asins_left_out_of_keepas_answer_are_counted_warned_and_unknown_after_n_
     track(conn, A, B)
     keepa.set_ranks(A, {GADGETS: 2})
     keepa.set_ranks(B, {GADGETS: 1})
-    run_check(load_settings())
+    run_check(load_settings(), options=FULL_PASS)
     state = "SELECT available, badge_category_ids, missing_passes FROM asin_current_state"
     b_state = f"{state} WHERE asin = '{B}'"
 
     keepa.omitted = {B}
-    first = CliRunner().invoke(app, ["check"])
+    first = CliRunner().invoke(app, ["check", "--all"])
     assert first.exit_code == 0
     assert "left out 1 requested ASIN(s): B0BBBBBBBB (com)" in first.output
     assert conn.execute(b_state).fetchone() == (True, [GADGETS], 1)  # last known state stands
     missing_errors = "SELECT count(*) FROM error_log WHERE kind = 'missing_product'"
     assert conn.execute(missing_errors).fetchone() == (1,)
 
-    second = run_check(load_settings())
+    second = run_check(load_settings(), options=FULL_PASS)
     assert (second.missing_from_keepa, second.now_unknown) == ([f"{B} (com)"], [f"{B} (com)"])
     assert any("now unknown after 2 passes" in warning for warning in second.warnings)
     assert conn.execute(b_state).fetchone() == (False, [GADGETS], 2)
     assert changes(conn) == []  # unknown, never lost
 
     keepa.omitted = set()
-    back = run_check(load_settings())
+    back = run_check(load_settings(), options=FULL_PASS)
     assert (back.missing_from_keepa, back.warnings, changes(conn)) == ([], [], [])
     assert conn.execute(b_state).fetchone() == (True, [GADGETS], 0)
 
@@ -124,7 +127,7 @@ def test_every_pass_keeps_a_check_and_a_rank_point_only_per_change(keepa: FakeKe
     track(conn, A)
     for main_rank, gadgets in ((40, 2), (41, 2), (42, 1)):
         keepa.set_ranks(A, {KITCHEN: main_rank, GADGETS: gadgets})  # the first is the main
-        run_check(load_settings())
+        run_check(load_settings(), options=FULL_PASS)
     checks = conn.execute(
         "SELECT main_rank, badges FROM history_checks WHERE asin = %s ORDER BY observed_at",
         (A,),
@@ -144,7 +147,7 @@ def test_an_asin_tracked_by_two_clients_is_fetched_once(keepa: FakeKeepa, conn) 
     track(conn, A, client="acme")
     track(conn, A, client="globex")
     keepa.set_ranks(A, {GADGETS: 1})
-    summary = run_check(load_settings())
+    summary = run_check(load_settings(), options=FULL_PASS)
     assert summary.checked == 1
     assert keepa.products_served == 1
 
@@ -154,7 +157,7 @@ def test_250_asins_take_three_keepa_requests_and_one_token_each(keepa: FakeKeepa
     track(conn, *asins)
     for asin in asins:
         keepa.set_ranks(asin, {GADGETS: 5})
-    summary = run_check(load_settings())
+    summary = run_check(load_settings(), options=FULL_PASS)
     product_requests = [q for q in keepa.requests if "asin" in q]
     assert [len(q["asin"][0].split(",")) for q in product_requests] == [100, 100, 50]
     assert summary.tokens_used == 250
@@ -168,7 +171,7 @@ def test_a_pass_limited_to_one_asin_checks_only_it(keepa: FakeKeepa, conn) -> No
     track(conn, A, B)
     keepa.set_ranks(A, {GADGETS: 1})
     keepa.set_ranks(B, {GADGETS: 2})
-    summary = run_check(load_settings(), options=PassOptions(asins=(B,)))
+    summary = run_check(load_settings(), options=PassOptions(everything=True, asins=(B,)))
     assert summary.checked == 1
     assert conn.execute("SELECT asin FROM asin_current_state").fetchall() == [(B,)]
 
@@ -183,11 +186,11 @@ def test_a_filtered_pass_after_an_interrupted_full_pass_leaves_it_to_resume(
     interrupted = interrupt_after_first_batch(keepa)
     assert (interrupted.checked, interrupted.unchecked) == (1, [f"{B} (com)", f"{C} (com)"])
 
-    filtered = run_check(load_settings(), options=PassOptions(asins=(C,)))
+    filtered = run_check(load_settings(), options=PassOptions(everything=True, asins=(C,)))
     assert (filtered.checked, filtered.resumed) == (1, False)
 
     served = keepa.products_served
-    resumed = run_check(load_settings())
+    resumed = run_check(load_settings(), options=FULL_PASS)
     assert resumed.resumed and resumed.run_id == interrupted.run_id
     assert keepa.products_served - served == 2  # B and C: what the full pass had left
     statuses = conn.execute("SELECT id, status, filtered FROM check_runs ORDER BY id").fetchall()
@@ -195,7 +198,9 @@ def test_a_filtered_pass_after_an_interrupted_full_pass_leaves_it_to_resume(
         (interrupted.run_id, "completed", False),
         (filtered.run_id, "completed", True),
     ]
-    assert run_check(load_settings()).resumed is False  # a new full pass after completion
+    assert (
+        run_check(load_settings(), options=FULL_PASS).resumed is False
+    )  # a new full pass after completion
 
 
 def interrupt_after_first_batch(keepa: FakeKeepa):
@@ -209,7 +214,7 @@ def interrupt_after_first_batch(keepa: FakeKeepa):
 
     keepa.answer = fail_after_first  # type: ignore[method-assign]
     try:
-        return run_check(load_settings())
+        return run_check(load_settings(), options=FULL_PASS)
     finally:
         keepa.answer = original  # type: ignore[method-assign]
 
@@ -229,7 +234,7 @@ def test_check_refuses_a_transaction_pooler_url_naming_the_session_pooler(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch, url: str
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", url)
-    result = CliRunner().invoke(app, ["check"])
+    result = CliRunner().invoke(app, ["check", "--all"])
     assert result.exit_code == 2
     assert "session pooler" in result.output and "port 5432" in result.output
     assert "s3cret" not in result.output
@@ -260,7 +265,7 @@ def test_a_keepa_answer_trickling_in_cannot_hold_the_pass_past_its_deadline(
     monkeypatch.setenv("API_TIMEOUT_SECONDS", "600")
     monkeypatch.setenv("RUN_DEADLINE_MINUTES", str((60 + 2) / 60))
     track(conn, A)
-    summary = run_check(load_settings())
+    summary = run_check(load_settings(), options=FULL_PASS)
     assert summary.unchecked == [f"{A} (com)"] and summary.exit_code == 1
     assert summary.stopped_because is not None and "deadline" in summary.stopped_because
 
@@ -268,9 +273,9 @@ def test_a_keepa_answer_trickling_in_cannot_hold_the_pass_past_its_deadline(
 def test_a_dry_run_writes_and_sends_nothing(keepa: FakeKeepa, conn) -> None:
     track(conn, A)
     keepa.set_ranks(A, {GADGETS: 2})
-    run_check(load_settings())
+    run_check(load_settings(), options=FULL_PASS)
     keepa.set_ranks(A, {GADGETS: 1})
-    summary = run_check(load_settings(), options=PassOptions(dry_run=True))
+    summary = run_check(load_settings(), options=PassOptions(everything=True, dry_run=True))
     assert [(c.asin, c.kind) for c in summary.changes] == [(A, "gained")]
     assert changes(conn) == []
     assert conn.execute("SELECT count(*) FROM history_checks").fetchone() == (1,)
@@ -279,7 +284,7 @@ def test_a_dry_run_writes_and_sends_nothing(keepa: FakeKeepa, conn) -> None:
 def test_a_dry_run_also_looks_at_asins_never_checked(keepa: FakeKeepa, conn) -> None:
     track(conn, A)
     keepa.set_ranks(A, {GADGETS: 1})
-    summary = run_check(load_settings(), options=PassOptions(dry_run=True))
+    summary = run_check(load_settings(), options=PassOptions(everything=True, dry_run=True))
     assert (summary.checked, summary.baselines) == (1, 1)
     assert conn.execute("SELECT count(*) FROM asin_current_state").fetchone() == (0,)
 
@@ -297,7 +302,7 @@ def test_a_watch_list_longer_than_a_work_page_is_fetched_once_per_asin(
     for asin in in_de:
         keepa.set_ranks(asin, {GADGETS: 5}, marketplace="de")
 
-    summary = run_check(load_settings())
+    summary = run_check(load_settings(), options=FULL_PASS)
     assert (summary.asins_to_check, summary.checked, summary.unchecked) == (260, 260, [])
     assert keepa.products_served == 260
     asked = [
@@ -312,7 +317,7 @@ def test_a_held_run_lock_ends_the_pass_at_once_with_exit_0(
     track(conn, A)
     with psycopg.connect(database_url, autocommit=True) as other_run:
         other_run.execute("SELECT pg_advisory_lock(%s)", (db.RUN_LOCK_ID,))
-        result = CliRunner().invoke(app, ["check"])
+        result = CliRunner().invoke(app, ["check", "--all"])
     assert result.exit_code == 0
     assert "run lock is held" in result.output
     assert keepa.requests == []
@@ -335,7 +340,7 @@ def test_keepa_out_of_tokens_reports_unchecked_asins_and_exits_1(
         return original(path, query)
 
     keepa.answer = out_of_tokens_after_first  # type: ignore[method-assign]
-    result = CliRunner().invoke(app, ["check", "--json"])
+    result = CliRunner().invoke(app, ["check", "--all", "--json"])
     assert result.exit_code == 1
     summary = json.loads(result.stdout)
     # Why it stopped first: a failure then names its cause (it once listed A too, under load).
@@ -343,7 +348,7 @@ def test_keepa_out_of_tokens_reports_unchecked_asins_and_exits_1(
     assert summary["unchecked"] == ["B0BBBBBBBB (com)"], (summary, result.stderr)
 
     keepa.answer = original  # type: ignore[method-assign]
-    resumed = run_check(load_settings())
+    resumed = run_check(load_settings(), options=FULL_PASS)
     assert resumed.resumed and resumed.checked == 1
 
 
@@ -353,9 +358,9 @@ def test_check_json_prints_the_whole_summary_and_only_it(
     monkeypatch.setenv("KEEPA_BESTSELLERS_LOOKUP", "true")
     track(conn, A)
     keepa.set_ranks(A, {KITCHEN: 40, GADGETS: 2})
-    run_check(load_settings())
+    run_check(load_settings(), options=FULL_PASS)
     keepa.set_ranks(A, {KITCHEN: 40, GADGETS: 1})
-    result = CliRunner().invoke(app, ["check", "--json"])
+    result = CliRunner().invoke(app, ["check", "--all", "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)  # nothing but the JSON on stdout (the alert: stderr)
 
@@ -375,6 +380,10 @@ def test_check_json_prints_the_whole_summary_and_only_it(
         "stale_lock_ended": None,
         "dry_run": False,
         "asins_to_check": 1,
+        "asins_due": 0,  # --all: every ASIN, due or not
+        "asins_deferred": 0,
+        "past_ceiling": 0,
+        "run_budget": None,
         "checked": 1,
         "unavailable": 0,
         "missing_from_keepa": [],

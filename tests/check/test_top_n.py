@@ -15,7 +15,7 @@ from bestseller_cli.config import load_settings
 from fakes.keepa_server import FakeKeepa
 from fakes.slack_server import FakeSlack
 from tests.check.test_alert_story import text_of
-from tests.conftest import SLACK_CHANNEL
+from tests.conftest import FULL_PASS, SLACK_CHANNEL
 
 KITCHEN, GADGETS = 1055398, 289913  # the main category (listed first), a subcategory
 OURS, THEIRS = "B0OURS0001", "B0THEIRS01"
@@ -44,7 +44,7 @@ class Passes:
         for asin, rank in ((OURS, ours), (THEIRS, theirs)):
             if rank is not None:
                 self.keepa.set_ranks(asin, {KITCHEN: main, GADGETS: rank})
-        summary = run_check(load_settings(), clock=lambda at=self.at: at)
+        summary = run_check(load_settings(), options=FULL_PASS, clock=lambda at=self.at: at)
         self.at += timedelta(minutes=1)
         return summary
 

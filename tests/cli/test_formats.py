@@ -62,9 +62,9 @@ def test_every_json_time_is_utc_with_z(
     client_store.add_client(conn, name="acme")
     asin_store.add_tracked(conn, asins=[A], marketplace="com", client="acme")
     keepa.set_ranks(A, {GADGETS: 2})
-    assert runner.invoke(app, ["check"]).exit_code == 0
+    assert runner.invoke(app, ["check", "--all"]).exit_code == 0
     keepa.set_ranks(A, {GADGETS: 1})
-    checked = runner.invoke(app, ["check", "--json"])
+    checked = runner.invoke(app, ["check", "--all", "--json"])
     assert checked.exit_code == 0, checked.output
     documents = {"check --json": json.loads(checked.stdout)}
     for command in (
@@ -188,7 +188,7 @@ def test_a_piped_table_is_not_cut_to_80_columns(
     client_store.add_client(conn, name=client)
     asin_store.add_tracked(conn, asins=[A], marketplace="com", client=client)
     keepa.set_ranks(A, {GADGETS: 1, 1055398: 1, 3015427011: 1})
-    assert runner.invoke(app, ["check"]).exit_code == 0
+    assert runner.invoke(app, ["check", "--all"]).exit_code == 0
     result = runner.invoke(app, ["asins", "list"])
     assert result.exit_code == 0, result.output
     row = next(line for line in result.stdout.splitlines() if A in line)

@@ -20,7 +20,7 @@ from fakes.keepa_server import FakeKeepa
 
 GADGETS, KITCHEN = 289913, 1055398
 A, B = "B0AAAAAAAA", "B0BBBBBBBB"
-CHECK = [sys.executable, "-m", "bestseller_cli", "check"]
+CHECK = [sys.executable, "-m", "bestseller_cli", "check", "--all"]
 
 
 def child_env(env: dict[str, str], keepa: FakeKeepa, **extra: str) -> dict[str, str]:
@@ -165,7 +165,7 @@ def test_log_format_json_forces_json_lines_in_process(
     monkeypatch.setenv("KEEPA_API_URL", two_tracked.url)
     monkeypatch.setenv("LOG_FORMAT", "json")
 
-    result = CliRunner().invoke(app, ["check"])
+    result = CliRunner().invoke(app, ["check", "--all"])
 
     assert result.exit_code == 0, result.output
     [summary] = json_lines(result.stdout)
@@ -179,7 +179,7 @@ def test_warnings_have_one_style_in_the_human_form(
     keepa.set_ranks(A, {GADGETS: 1})
     keepa.fail_next = [500]  # the free /token call: a warning, then the pass goes on
 
-    result = CliRunner().invoke(app, ["check"])
+    result = CliRunner().invoke(app, ["check", "--all"])
 
     assert result.exit_code == 0, result.output
     warnings = [line for line in result.stderr.splitlines() if "warning" in line.lower()]

@@ -17,7 +17,7 @@ from bestseller_cli.config import Settings, load_settings
 from bestseller_cli.store import asin_store, client_store
 from fakes.keepa_server import FakeKeepa
 from fakes.slack_server import FakeSlack
-from tests.conftest import SLACK_CHANNEL
+from tests.conftest import FULL_PASS, SLACK_CHANNEL
 
 runner = CliRunner()
 GADGETS = 289913
@@ -138,6 +138,20 @@ MISTAKES = {
     ),
     "HEALTHCHECK_URL [::1": (["check"], {"HEALTHCHECK_URL": "https://[::1"}, "HEALTHCHECK_URL"),
     "an infinite timeout": (["check"], {"API_TIMEOUT_SECONDS": "inf"}, "API_TIMEOUT_SECONDS"),
+    "KEEPA_TOKENS_PER_HOUR of none": (["check"], {"KEEPA_TOKENS_PER_HOUR": "0"}, "KEEPA_TOKENS"),
+    "KEEPA_TOKENS_PER_HOUR not a number": (
+        ["doctor"],
+        {"KEEPA_TOKENS_PER_HOUR": "lots"},
+        "KEEPA_TOKENS_PER_HOUR: Input should be a valid integer",
+    ),
+    "a ceiling shorter than two runs": (
+        ["check"],
+        {"CHECK_CEILING_HOURS": "0.25"},
+        "CHECK_CEILING_HOURS: must be at least two runs (SCHEDULE_MINUTES=15): 0.25 h",
+    ),
+    "an unparseable ceiling": (["check"], {"CHECK_CEILING_HOURS": "a day"}, "CHECK_CEILING_HOURS"),
+    "a near rank of zero": (["asins", "list"], {"CHECK_NEAR_RANK": "0"}, "CHECK_NEAR_RANK"),
+    "a schedule of no minutes": (["check"], {"SCHEDULE_MINUTES": "0"}, "SCHEDULE_MINUTES"),
     "SLACK_API_URL https://[::1": (
         ["doctor"],
         {"SLACK_API_URL": "https://[::1"},
@@ -334,13 +348,13 @@ def test_lifting_quiet_hours_releases_held_alerts_at_the_next_run(
     assert run("clients", "rule", "acme", "--quiet", quiet_now()).exit_code == 0
     assert run("asins", "add", OURS, "--client", "acme").exit_code == 0
     keepa.set_ranks(OURS, {GADGETS: 2})
-    run_check(load_settings())
+    run_check(load_settings(), options=FULL_PASS)
     keepa.set_ranks(OURS, {GADGETS: 1})
-    held = run_check(load_settings())
+    held = run_check(load_settings(), options=FULL_PASS)
     assert (held.counts["gained"], slack.messages()) == (1, [])
     lifted = run("clients", "rule", "acme", *lift)
     assert lifted.exit_code == 0, lifted.stderr
-    run_check(load_settings())
+    run_check(load_settings(), options=FULL_PASS)
     [message] = slack.messages(SLACK_CHANNEL)
     assert OURS in message.text
 
@@ -353,9 +367,9 @@ def test_a_time_zone_unknown_at_delivery_falls_back_to_utc_and_is_logged(
     conn.execute("UPDATE notification_rules SET timezone = 'America/Nowhere_New'")
     asin_store.add_tracked(conn, asins=[OURS], marketplace="com", client="acme")
     keepa.set_ranks(OURS, {GADGETS: 2})
-    run_check(load_settings())
+    run_check(load_settings(), options=FULL_PASS)
     keepa.set_ranks(OURS, {GADGETS: 1})
-    summary = run_check(load_settings())
+    summary = run_check(load_settings(), options=FULL_PASS)
     assert summary.exit_code == 0
     assert len(slack.messages(SLACK_CHANNEL)) == 1
     logged = conn.execute(
@@ -423,9 +437,9 @@ def test_check_json_without_a_slack_token_prints_only_json_on_stdout(
 ) -> None:
     asin_store.add_tracked(conn, asins=[OURS], marketplace="com", client=None)
     keepa.set_ranks(OURS, {GADGETS: 2})
-    assert run("check", "--json").exit_code == 0
+    assert run("check", "--all", "--json").exit_code == 0
     keepa.set_ranks(OURS, {GADGETS: 1})
-    result = run("check", "--json")
+    result = run("check", "--all", "--json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["alerts_printed"] == 1
     assert "ALERT" in result.stderr and OURS in result.stderr

@@ -40,8 +40,8 @@ def seed_history(conn: psycopg.Connection, asin: str) -> None:
         (asin,),
     )
     conn.execute(
-        "INSERT INTO bestseller_changes (asin, marketplace, category_id, kind, detected_at)"
-        " VALUES (%s, 'com', 5, 'gained', now())",
+        "INSERT INTO bestseller_changes (asin, marketplace, category_id, kind, detected_at,"
+        " changed_at) VALUES (%s, 'com', 5, 'gained', now(), now())",
         (asin,),
     )
 

@@ -35,6 +35,7 @@ from fakes.keepa_payloads import (
 )
 from fakes.keepa_server import FakeKeepa
 from tests.check.test_alert_story import text_of
+from tests.conftest import FULL_PASS
 
 ELECTRONICS, ACCESSORIES, HEADPHONES = 172282, 281407, 3015427011
 OURS, CHILD_1, CHILD_2, PARENT, NOBODY = (
@@ -55,7 +56,7 @@ def check(printed: list[str] | None = None) -> CheckSummary:
         if printed is not None:
             printed.append(text_of(message))
 
-    return run_check(load_settings(), show=show)
+    return run_check(load_settings(), options=FULL_PASS, show=show)
 
 
 def keepa_client() -> KeepaClient:
@@ -108,7 +109,7 @@ def test_a_dry_run_buys_no_category_name_as_it_could_not_keep_it(
     first_pass(keepa, conn, {ELECTRONICS: 900})
     keepa.set_ranks(OURS, {ELECTRONICS: 880, HEADPHONES: 1})
 
-    dry = run_check(load_settings(), options=PassOptions(dry_run=True))
+    dry = run_check(load_settings(), options=PassOptions(everything=True, dry_run=True))
 
     assert keepa.sent_to("category") == []
     [change] = dry.changes

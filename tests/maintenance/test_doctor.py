@@ -5,7 +5,9 @@ import re
 import pytest
 from typer.testing import CliRunner
 
+from bestseller_cli.check.run import run_check
 from bestseller_cli.cli.app import app
+from bestseller_cli.config import load_settings
 from bestseller_cli.store import asin_store
 from fakes import KEEPA_TEST_KEY
 from fakes.keepa_server import FakeKeepa
@@ -58,7 +60,8 @@ def test_a_plan_too_small_for_the_watch_list_is_red(
     asin_store.add_tracked(conn, asins=["B0AAAAAAAA"], marketplace="com", client=None)
     result = runner.invoke(app, ["doctor"])
     assert result.exit_code == 1
-    assert "1 tracked" in result.output
+    told = " ".join(result.output.split())
+    assert "1 ASINs watched" in told and "it can watch 0 ASINs" in told
 
 
 def test_missing_keepa_key_is_red_and_named(slack: FakeSlack, monkeypatch) -> None:
@@ -120,3 +123,21 @@ def test_charts_without_the_files_scope_are_red(
     assert "the token lacks files:write" in table_text(result.output)
     monkeypatch.delenv("SLACK_CHARTS")
     assert "Slack charts" not in runner.invoke(app, ["doctor"]).output
+
+
+def test_the_forecast_tells_asins_per_interval_the_tokens_they_need_and_the_longest_wait(
+    keepa: FakeKeepa, slack: FakeSlack, conn, monkeypatch
+) -> None:
+    asins = ["B0HOLDER01", "B0MIDDLE01", "B0FARAWAY1"]
+    asin_store.add_tracked(conn, asins=asins, marketplace="com", client=None)
+    for asin, rank in zip(asins, (1, 12, 900), strict=True):
+        keepa.set_ranks(asin, {1055398: 40_000, 289913: rank})
+    run_check(load_settings())
+    told = table_text(runner.invoke(app, ["doctor"]).output)
+    assert (
+        "3 ASINs watched: 1 every run, 1 within 1 h, 1 within 12 h; they need 5 tokens/h,"
+        " the plan gives 1,200; a change waits at most 12 h 15 min to be seen" in told
+    )
+    monkeypatch.setenv("KEEPA_TOKENS_PER_HOUR", "4")
+    squeezed = table_text(runner.invoke(app, ["doctor"]).output)
+    assert "warn Keepa budget" in squeezed and "intervals stretch about 1.3x" in squeezed

@@ -36,10 +36,10 @@ def garlic_rank(asin: str, hour: int) -> int:
 def add_change(conn: psycopg.Connection, asin: str, kind: str, hour: int) -> None:
     conn.execute(
         "INSERT INTO bestseller_changes (asin, marketplace, category_id, category_name, kind,"
-        " rank_before, rank_after, main_rank, title, detected_at)"
-        " VALUES (%s, 'com', %s, 'Garlic Presses', %s, %s, %s, 400, %s, %s)",
+        " rank_before, rank_after, main_rank, title, detected_at, changed_at)"
+        " VALUES (%s, 'com', %s, 'Garlic Presses', %s, %s, %s, 400, %s, %s, %s)",
         (asin, GARLIC, kind, 2 if kind == "gained" else 1, 1 if kind == "gained" else 2,
-         TITLES[asin], at(hour)),
+         TITLES[asin], at(hour), at(hour)),
     )  # fmt: skip
 
 
@@ -47,8 +47,12 @@ TITLES = {OWN: "Acme Garlic Press <Pro>", RIVAL: "Rival Press & Co"}
 
 
 @pytest.fixture
-def history(env: dict[str, str], conn: psycopg.Connection) -> psycopg.Connection:
-    """Two tracked presses trading #1 in Garlic Presses over 20 hourly passes."""
+def history(
+    env: dict[str, str], conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> psycopg.Connection:
+    """Two tracked presses trading #1 in Garlic Presses over 20 hourly passes, every ASIN
+    checked at least every 1.5 hours: the 3 hours without a pass are a gap."""
+    monkeypatch.setenv("CHECK_CEILING_HOURS", "1.5")
     run("clients", "add", "acme")
     assert run("asins", "add", OWN, "--client", "acme").exit_code == 0
     assert run("asins", "add", RIVAL, "--client", "acme", "--competitor").exit_code == 0

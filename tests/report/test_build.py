@@ -56,10 +56,10 @@ def add_history(conn: psycopg.Connection, asin: str, at: datetime, holding: bool
 def add_change(conn: psycopg.Connection, asin: str, kind: str, at: datetime) -> int:
     row = conn.execute(
         "INSERT INTO bestseller_changes (asin, marketplace, category_id, category_name, kind,"
-        " rank_before, rank_after, main_rank, title, detected_at)"
-        " VALUES (%s, 'com', %s, 'Garlic Presses', %s, %s, %s, 412, %s, %s) RETURNING id",
+        " rank_before, rank_after, main_rank, title, detected_at, changed_at)"
+        " VALUES (%s, 'com', %s, 'Garlic Presses', %s, %s, %s, 412, %s, %s, %s) RETURNING id",
         (asin, GARLIC, kind, 2 if kind == "gained" else 1, 1 if kind == "gained" else 3,
-         f"Product {asin[-1]}", at),
+         f"Product {asin[-1]}", at, at),
     ).fetchone()  # fmt: skip
     assert row is not None
     return row[0]

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 from bestseller_cli.models import CategoryRank, ProductSnapshot
-from bestseller_cli.rules.badges import TopSizes, moved_ranks, observe
+from bestseller_cli.rules.badges import RankStep, TopSizes, observe
 
 T0 = datetime(2026, 11, 1, 12, tzinfo=UTC)
 T1 = T0 + timedelta(hours=1)
@@ -117,11 +117,11 @@ def test_a_product_without_any_rank_takes_no_baseline() -> None:
 
 def test_history_keeps_a_point_only_for_ranks_that_moved_and_never_the_main_one() -> None:
     first = observe(None, snapshot({KITCHEN: 40, GADGETS: 3, TONGS: 9}), observed_at=T0)
-    assert moved_ranks(None, first.state, main_category_id=KITCHEN) == {GADGETS: 3, TONGS: 9}
+    assert first.steps == [RankStep(TONGS, T0, 9), RankStep(GADGETS, T0, 3)]
     later = observe(first.state, snapshot({KITCHEN: 41, GADGETS: 2, TONGS: 9}), observed_at=T1)
-    assert moved_ranks(first.state, later.state, main_category_id=KITCHEN) == {GADGETS: 2}
+    assert later.steps == [RankStep(GADGETS, T1, 2)]
     gone = observe(first.state, snapshot({}, available=False), observed_at=T1)
-    assert moved_ranks(first.state, gone.state, main_category_id=None) == {}
+    assert gone.steps == []
 
 
 # -- closing in on #1: crossings of the top N that rules ask about -----------------------
@@ -186,3 +186,93 @@ def test_the_main_category_counts_only_for_sizes_asked_of_it() -> None:
     assert crossings({KITCHEN: 8, GADGETS: 40}, {KITCHEN: 2}, with_main) == [
         ("entered_top_n", KITCHEN, 8, 2)
     ]
+
+
+# -- every change Keepa recorded: the series between two checks -------------------------
+
+
+def with_series(ranks: dict[int, list[tuple[datetime, int | None]]]) -> ProductSnapshot:
+    """A snapshot whose categories carry Keepa's rank series; the last point is current."""
+    current = snapshot({category: points[-1][1] for category, points in ranks.items()})
+    newest = max(at for points in ranks.values() for at, _ in points)
+    return current.model_copy(update={"rank_series": ranks, "ranks_changed_at": newest})
+
+
+def checked(ranks: dict[int, list[tuple[datetime, int | None]]], at: datetime):
+    return observe(None, with_series(ranks), observed_at=at).state
+
+
+def minutes(n: int) -> datetime:
+    return T0 + timedelta(minutes=n)
+
+
+def test_a_badge_that_came_and_went_between_two_checks_is_a_gain_and_a_loss_at_keepas_times():
+    previous = checked({GADGETS: [(minutes(-90), 4), (minutes(-5), 3)]}, T0)
+    now = with_series({GADGETS: [(minutes(-5), 3), (minutes(12), 1), (minutes(40), 2)]})
+    result = observe(previous, now, observed_at=T1)
+    told = [
+        (c.kind, c.rank_before, c.rank_after, c.changed_at, c.detected_at) for c in result.changes
+    ]
+    assert told == [("gained", 3, 1, minutes(12), T1), ("lost", 1, 2, minutes(40), T1)]
+    assert result.state is not None and result.state.badges == {}
+    assert result.steps == [RankStep(GADGETS, minutes(12), 1), RankStep(GADGETS, minutes(40), 2)]
+
+
+def test_points_seen_by_the_check_before_are_not_changes_again() -> None:
+    first = checked({GADGETS: [(minutes(-90), 1), (minutes(-30), 2)]}, T0)
+    again = with_series({GADGETS: [(minutes(-90), 1), (minutes(-30), 2)]})
+    assert observe(first, again, observed_at=T1).changes == []
+
+
+def test_a_badge_held_since_the_gain_is_dated_when_keepa_saw_it() -> None:
+    previous = checked({GADGETS: [(minutes(-60), 2)]}, T0)
+    result = observe(previous, with_series({GADGETS: [(minutes(25), 1)]}), observed_at=T1)
+    assert result.state is not None and result.state.badges == {GADGETS: minutes(25)}
+    [change] = result.changes
+    assert change.changed_at == minutes(25)
+
+
+def test_a_keepa_time_outside_our_two_checks_is_kept_between_them() -> None:
+    previous = checked({GADGETS: [(minutes(-60), 2)]}, T0)
+    # Keepa's clock a little ahead of ours; a point dated before the check that did not see it.
+    late = observe(
+        previous, with_series({GADGETS: [(T1 + timedelta(minutes=2), 1)]}), observed_at=T1
+    )
+    assert [c.changed_at for c in late.changes] == [T1]
+    stale = previous.model_copy(update={"series_until": minutes(-60)})
+    early = observe(stale, with_series({GADGETS: [(minutes(-20), 1)]}), observed_at=T1)
+    assert [c.changed_at for c in early.changes] == [T0]
+
+
+def test_a_rank_changed_without_a_new_point_is_dated_when_seen() -> None:
+    previous = checked({GADGETS: [(minutes(-60), 2)]}, T0)
+    # No point after the last check, yet another rank: Keepa rewrote the series.
+    result = observe(previous, with_series({GADGETS: [(minutes(-60), 1)]}), observed_at=T1)
+    assert [(c.kind, c.changed_at) for c in result.changes] == [("gained", T1)]
+
+
+def test_every_flip_of_a_long_gap_is_walked_and_the_top_n_crossings_too() -> None:
+    previous = checked({GADGETS: [(minutes(-60), 6)]}, T0)
+    hours = [(T0 + timedelta(hours=h), rank) for h, rank in ((2, 3), (9, 1), (17, 4), (29, 1))]
+    result = observe(
+        previous, with_series({GADGETS: hours}), observed_at=T0 + timedelta(hours=30), top=TOP_3
+    )
+    assert [(c.kind, c.changed_at) for c in result.changes] == [
+        ("entered_top_n", hours[0][0]),
+        ("gained", hours[1][0]),
+        ("lost", hours[2][0]),
+        ("gained", hours[3][0]),
+    ]
+
+
+def test_a_first_check_is_a_baseline_whatever_its_series_says() -> None:
+    first = observe(
+        None, with_series({GADGETS: [(minutes(-90), 1), (minutes(-30), 2)]}), observed_at=T0
+    )
+    assert first.is_baseline and first.changes == []
+
+
+def test_an_unavailable_product_walks_nothing() -> None:
+    previous = checked({GADGETS: [(minutes(-60), 2)]}, T0)
+    gone = with_series({GADGETS: [(minutes(12), 1)]}).model_copy(update={"available": False})
+    assert observe(previous, gone, observed_at=T1).changes == []

@@ -97,3 +97,30 @@ def test_older_keepa_data_is_dated_in_the_alert() -> None:
 def test_a_flap_line_lists_the_kinds_in_order_and_the_window() -> None:
     line = flap_line(["gained", "lost", "gained"], window=timedelta(hours=2))
     assert line == "⚠️ Flapping: gained → lost → gained within 2 h 0 min; latest below"
+
+
+def test_a_badge_that_came_and_went_between_two_checks_is_told_as_held_from_to() -> None:
+    gained = DETECTED - timedelta(minutes=78)  # 11:12
+    lost = change("lost", changed_at=DETECTED - timedelta(minutes=50))  # 11:40
+    story = AlertStory(badge_since=gained, between_checks=[("gained", gained)])
+    assert story_lines(lost, story) == [
+        "Between two checks, per Keepa: held #1 from 11:12 to 11:40 UTC",
+        "Now #1: not known yet (no tracked product holds it)",
+        "Held #1 for 28 min",
+    ]
+
+
+def test_a_badge_lost_and_taken_back_between_two_checks_says_until_and_since() -> None:
+    back = change("gained", changed_at=DETECTED - timedelta(minutes=10))
+    story = AlertStory(between_checks=[("lost", DETECTED - timedelta(minutes=25))])
+    assert story_lines(back, story)[0] == (
+        "Between two checks, per Keepa: held #1 until 12:05, and since 12:20 UTC"
+    )
+
+
+def test_closing_in_and_falling_back_between_two_checks_are_told_in_turn() -> None:
+    left = change("left_top_n", rank_before=3, rank_after=9, changed_at=DETECTED)
+    story = AlertStory(between_checks=[("entered_top_n", DETECTED - timedelta(minutes=30))])
+    assert story_lines(left, story)[0] == (
+        "Between two checks, per Keepa: closed in on #1 at 12:00 → fell back from #1 at 12:30 UTC"
+    )

@@ -18,6 +18,7 @@ from bestseller_cli.config import load_settings
 from bestseller_cli.maintenance.retention import prune
 from bestseller_cli.models import CategoryRank, Change, ProductSnapshot, StoredState
 from bestseller_cli.report.build import build_report
+from bestseller_cli.rules.badges import RankStep
 from bestseller_cli.rules.story import story_lines
 from bestseller_cli.store import (
     asin_store,
@@ -29,6 +30,7 @@ from bestseller_cli.store import (
     story_queries,
 )
 from fakes.keepa_server import FakeKeepa
+from tests.conftest import FULL_PASS
 
 A, B, C = "B0AAAAAAAA", "B0BBBBBBBB", "B0CCCCCCCC"
 KITCHEN, GADGETS, HEADPHONES = 1055398, 289913, 3015427011
@@ -202,7 +204,7 @@ def passes(keepa: FakeKeepa, conn: psycopg.Connection, *, days: int, every_hours
         holding = index % 7 in (2, 3, 4)
         keepa.set_ranks(A, {KITCHEN: 300 + index, GADGETS: 1 if holding else 2 + index % 3})
         keepa.set_ranks(B, {KITCHEN: 700 - index, HEADPHONES: 9})
-        run_check(load_settings(), clock=lambda when=when: when)
+        run_check(load_settings(), options=FULL_PASS, clock=lambda when=when: when)
 
 
 def test_prune_keeps_reports_of_the_window_and_across_its_boundary_identical(
@@ -251,7 +253,7 @@ def test_prune_and_a_pass_run_side_by_side_without_waiting(
         pruning.execute(history_store.CONVERT_LEGACY_SQL, {"limit": 10})
         day = history_store.oldest_check_day(pruning, before=datetime.now(UTC))
         pruning.execute(history_store.SUMMARIZE_DAY_SQL, {"day": day})
-        summary = run_check(load_settings())
+        summary = run_check(load_settings(), options=FULL_PASS)
         assert (summary.checked, summary.exit_code) == (2, 0)
         pruning.commit()
 
@@ -265,7 +267,7 @@ def test_prune_and_a_pass_run_side_by_side_without_waiting(
         now = datetime.now(UTC)
         state = StoredState(category_ranks=ranks, first_seen_at=now)
         observed = check_store.ObservedProduct(
-            snapshot=snapshot, state=state, observed_at=now, moved_ranks={GADGETS: 4}
+            snapshot=snapshot, state=state, observed_at=now, steps=[RankStep(GADGETS, now, 4)]
         )
         check_store.write_batch(checking, run_id=run_id, marketplace="com", products=[observed],
                                 names=[], changes=[], deliveries=[], calls=[],

@@ -1,0 +1,162 @@
+"""The schedule's rules, without servers: when each ASIN is checked next, what one run takes,
+and what a plan buys."""
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from bestseller_cli.models import CategoryRank, ProductSnapshot, StoredState
+from bestseller_cli.rules.schedule import (
+    Cadence,
+    Candidate,
+    forecast,
+    history_days,
+    next_check,
+    plan_run,
+    run_budget,
+)
+
+T0 = datetime(2026, 11, 1, 12, tzinfo=UTC)
+CADENCE = Cadence(run_minutes=15, ceiling_hours=24, near_rank=3)
+KITCHEN, GADGETS = 1055398, 289913
+MINUTE = timedelta(minutes=1)
+
+
+def product(ranks: dict[int, int | None], *, series=None, available=True) -> ProductSnapshot:
+    return ProductSnapshot(
+        asin="B0C1234567",
+        marketplace="com",
+        available=available,
+        main_category_id=KITCHEN,
+        main_rank=ranks.get(KITCHEN),
+        category_ranks={c: CategoryRank(category_id=c, rank=r) for c, r in ranks.items()},
+        rank_series=series or {},
+    )
+
+
+def state(ranks: dict[int, int | None], *, checked_at=T0) -> StoredState:
+    return StoredState(
+        category_ranks={c: CategoryRank(category_id=c, rank=r) for c, r in ranks.items()},
+        badges={c: T0 for c, r in ranks.items() if r == 1},
+        first_seen_at=T0,
+        checked_at=checked_at,
+    )
+
+
+def interval_after(ranks: dict[int, int | None], *, before=None, series=None) -> timedelta:
+    now = state(ranks)
+    return next_check(before, now, product(ranks, series=series), main_before=None,
+                      cadence=CADENCE).interval  # fmt: skip
+
+
+def test_holding_number_one_or_near_it_is_checked_every_run() -> None:
+    assert interval_after({KITCHEN: 4_000, GADGETS: 1}) == 15 * MINUTE
+    assert interval_after({KITCHEN: 4_000, GADGETS: 3}) == 15 * MINUTE
+
+
+def test_further_from_number_one_the_interval_grows_with_the_rank_up_to_half_the_ceiling():
+    assert interval_after({KITCHEN: 4_000, GADGETS: 6}) == 30 * MINUTE
+    assert interval_after({KITCHEN: 4_000, GADGETS: 12}) == 60 * MINUTE
+    assert interval_after({KITCHEN: 4_000, GADGETS: 900}) == timedelta(hours=12)
+
+
+def test_the_best_rank_reached_since_the_check_before_counts_not_only_the_rank_now() -> None:
+    touched = {
+        GADGETS: [(T0 - timedelta(hours=3), 2), (T0 + 30 * MINUTE, 2), (T0 + 50 * MINUTE, 40)]
+    }
+    before = state({GADGETS: 30}, checked_at=T0)
+    assert (
+        interval_after({KITCHEN: 4_000, GADGETS: 40}, before=before, series=touched) == 15 * MINUTE
+    )
+    calm = {GADGETS: [(T0 - timedelta(hours=3), 2), (T0 + 50 * MINUTE, 40)]}
+    assert (
+        interval_after({KITCHEN: 4_000, GADGETS: 40}, before=before, series=calm) > 3 * 60 * MINUTE
+    )
+
+
+def test_a_main_rank_that_jumps_brings_the_next_check_within_the_hour() -> None:
+    ranks = {KITCHEN: 900, GADGETS: 800}
+    jumped = next_check(state({KITCHEN: 5_000}), state(ranks), product(ranks),
+                        main_before=5_000, cadence=CADENCE)  # fmt: skip
+    assert jumped.interval == timedelta(hours=1)
+    assert "jumped #5,000 → #900" in jumped.reason
+
+
+def test_a_product_without_rank_data_waits_the_longest_interval() -> None:
+    gone = next_check(None, None, product({}, available=False), main_before=None, cadence=CADENCE)
+    assert gone.interval == timedelta(hours=12)
+
+
+def test_the_window_asked_reaches_back_past_the_oldest_check_of_the_batch() -> None:
+    now = T0 + timedelta(hours=30)
+    assert history_days([T0, now - MINUTE, None], now=now, least=1) == 2
+    assert history_days([None], now=now, least=1) == 1
+    assert history_days([now - timedelta(hours=2)], now=now, least=3) == 3
+
+
+def candidate(asin: str, *, checked: timedelta | None, interval: timedelta) -> Candidate:
+    last = T0 - checked if checked is not None else None
+    return Candidate(
+        marketplace="com",
+        asin=asin,
+        last_checked_at=last,
+        next_check_at=last + interval if last else None,
+        watched_since=T0 - timedelta(days=30),
+    )
+
+
+def test_a_run_takes_those_about_to_pass_the_ceiling_first_then_the_most_overdue() -> None:
+    candidates = [
+        candidate("B0FARAWAY1", checked=timedelta(hours=13), interval=timedelta(hours=12)),
+        candidate(
+            "B0CEILING1", checked=timedelta(hours=23, minutes=50), interval=timedelta(hours=12)
+        ),
+        candidate("B0NEAR0001", checked=45 * MINUTE, interval=15 * MINUTE),
+        candidate("B0HOLDER01", checked=20 * MINUTE, interval=15 * MINUTE),
+        candidate("B0NOTDUE01", checked=10 * MINUTE, interval=60 * MINUTE),
+    ]
+    plan = plan_run(candidates, now=T0, budget=3, cadence=CADENCE)
+    assert [c.asin for c in plan.chosen] == ["B0CEILING1", "B0NEAR0001", "B0HOLDER01"]
+    assert (plan.due, plan.at_ceiling, plan.deferred, plan.ceiling_deferred) == (4, 1, 1, 0)
+    everything = plan_run(candidates, now=T0, budget=None, cadence=CADENCE)
+    assert [c.asin for c in everything.chosen][-1] == "B0FARAWAY1"
+
+
+def test_a_run_never_takes_more_than_its_budget() -> None:
+    candidates = [candidate(f"B0{n:08d}", checked=None, interval=MINUTE) for n in range(50)]
+    for budget in (0, 1, 7, 49, 50, 80):
+        plan = plan_run(candidates, now=T0, budget=budget, cadence=CADENCE)
+        assert len(plan.chosen) == min(budget, 50)
+
+
+def test_a_run_spends_its_share_never_past_the_hour_nor_past_what_keepa_has() -> None:
+    def budget(spent: int, left: int | None) -> int | None:
+        return run_budget(per_hour=1_200, spent_last_hour=spent, tokens_left=left,
+                          tokens_per_asin=1, cadence=CADENCE)  # fmt: skip
+
+    assert budget(0, None) == 300  # a quarter of the hour's plan every 15 minutes
+    assert budget(1_000, None) == 200  # the last hour already spent most of it
+    assert budget(1_300, None) == 0
+    assert budget(0, 120) == 120  # Keepa has less now (another tool on the key)
+    assert run_budget(per_hour=None, spent_last_hour=0, tokens_left=None, tokens_per_asin=1,
+                      cadence=CADENCE) is None  # fmt: skip
+
+
+def test_a_plan_too_small_for_the_ceiling_says_how_many_asins_it_can_watch() -> None:
+    intervals = Counter({timedelta(hours=12): 5_000})
+    outlook = forecast(intervals, watched=5_000, plan_per_hour=180, cadence=CADENCE)
+    assert not outlook.covers_ceiling
+    assert outlook.too_small() == (
+        "the plan (180 tokens/h) can check each of the 5,000 watched ASINs only about every"
+        " 28 h 2 min; once per 24 h (CHECK_CEILING_HOURS) it can watch 4,320 ASINs"
+    )
+    enough = forecast(intervals, watched=5_000, plan_per_hour=1_200, cadence=CADENCE)
+    assert enough.fits and enough.too_small() is None
+    assert "a change waits at most 12 h 15 min to be seen" in enough.describe()
+
+
+def test_a_short_plan_stretches_every_interval_alike_up_to_the_ceiling() -> None:
+    intervals = Counter({15 * MINUTE: 60, timedelta(hours=12): 480})
+    short = forecast(intervals, watched=540, plan_per_hour=180, cadence=CADENCE)
+    assert short.tokens_per_hour == 60 * 4 + 480 / 12
+    assert short.covers_ceiling and not short.fits
+    assert short.longest_wait == timedelta(hours=12) * (280 / 180) + 15 * MINUTE
