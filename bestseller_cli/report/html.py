@@ -208,7 +208,7 @@ def changes_section(pictures: ReportPictures, *, zone: ZoneInfo) -> str:
         # font (Debian's Chromium, a printer) draws an empty box where it should be.
         rows.append(
             "<tr>"
-            f"<td>{escape(local_time(e.detected_at, zone))}</td>"
+            f"<td>{escape(local_time(e.changed_at, zone))}</td>"
             f'<td class="{e.kind.value}">{escape(kind_of(e.kind).bucket)}</td>'
             f"<td>{escape(product_name(e.asin, e.title))}<br><small>{e.asin}</small></td>"
             f"<td>{escape(change_label(e))}</td>"

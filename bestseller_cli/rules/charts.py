@@ -227,7 +227,7 @@ def markers(frame: _Frame, *, zone: ZoneInfo) -> list[str]:
 
 def marker_text(change: Change, line: Series, zone: ZoneInfo) -> str:
     after = "not ranked" if change.rank_after is None else f"#{change.rank_after:,}"
-    moment = local_time(change.detected_at, zone)
+    moment = local_time(change.changed_at, zone)
     return f"{kind_of(change.kind).verb} in {line.label} ({after}), {moment}"
 
 

@@ -65,7 +65,7 @@ def holder_timelines(
     """Categories where two or more tracked products gained or lost #1 in the period."""
     badges = [e for e in events if e.kind in (ChangeKind.GAINED, ChangeKind.LOST)]
     by_category: dict[tuple[str, int], list[Change]] = {}
-    for event in sorted(badges, key=lambda e: e.detected_at):
+    for event in sorted(badges, key=lambda e: e.changed_at):
         by_category.setdefault((event.marketplace, event.category_id), []).append(event)
     timelines = []
     for (marketplace, category), changes in sorted(by_category.items()):
@@ -118,9 +118,9 @@ def tenures_of(
         started, since_before = since, True
     for change in changes:
         if change.kind == ChangeKind.GAINED and started is None:
-            started = change.detected_at
+            started = change.changed_at
         elif change.kind == ChangeKind.LOST and started is not None:
-            tenures.append(Tenure(start=started, end=change.detected_at, since_before=since_before))
+            tenures.append(Tenure(start=started, end=change.changed_at, since_before=since_before))
             started, since_before = None, False
     if started is not None:
         tenures.append(Tenure(start=started, end=until, since_before=since_before, ongoing=True))

@@ -179,11 +179,11 @@ def chart_of(
         )
     place = {line.category_id: n for n, line in enumerate(series)}
     markers = [
-        Marker(at=change.detected_at, series=place[change.category_id], change=change)
+        Marker(at=change.changed_at, series=place[change.category_id], change=change)
         for change in changes
         if (change.asin, change.marketplace) == (history.asin, history.marketplace)
         and change.category_id in place
-        and grid.since <= change.detected_at <= grid.until
+        and grid.since <= change.changed_at <= grid.until
     ]
     return ProductChart(
         asin=history.asin,

@@ -58,7 +58,10 @@ def history(facts: list[BucketFacts], *categories: CategoryPoints) -> ProductHis
     )
 
 
-def change(kind: ChangeKind, hour: float, *, before: int, after: int | None) -> Change:
+def change(
+    kind: ChangeKind, hour: float, *, before: int, after: int | None, seen: float | None = None
+) -> Change:
+    """A change at `hour` per Keepa's series, seen by a check at `seen` (at once if None)."""
     return Change(
         asin="B0CHART001",
         marketplace="com",
@@ -69,7 +72,8 @@ def change(kind: ChangeKind, hour: float, *, before: int, after: int | None) -> 
         rank_after=after,
         main_rank=500,
         title="Acme Press",
-        detected_at=SINCE + timedelta(hours=hour),
+        detected_at=SINCE + timedelta(hours=hour if seen is None else seen),
+        changed_at=SINCE + timedelta(hours=hour),
     )
 
 
@@ -150,6 +154,17 @@ def test_a_gain_is_marked_at_one_and_a_loss_at_the_rank_it_fell_to() -> None:
     down = next(tuple(map(float, pair.split(","))) for pair in lost.get("points").split())
     assert down[1] == max(y for _, y in line) + 9  # #4, the lowest rank of the line
     assert "lost #1 in Garlic Presses (#4), 2026-11-22 09:30 UTC" in lost.find(f"{NS}title").text
+
+
+def test_a_change_found_in_keepas_series_later_is_marked_when_it_happened() -> None:
+    later = change(ChangeKind.GAINED, 5.5, before=2, after=1, seen=8)
+    svg = draw(history(hours(*range(24)), category({5: 1}, start=2)), [later])
+    (gained,) = [p for p in svg.iter(f"{NS}polygon") if p.get("data-series") == "1"]
+    tip = next(tuple(map(float, pair.split(","))) for pair in gained.get("points").split())
+    assert tip[0] == round((x_of(5) + x_of(6)) / 2, 1)  # 05:30, not 08:00 when it was seen
+    assert (
+        "gained #1 in Garlic Presses (#1), 2026-11-22 05:30 UTC" in gained.find(f"{NS}title").text
+    )
 
 
 def test_hours_without_a_check_are_grey_and_the_line_breaks_there() -> None:
