@@ -105,7 +105,8 @@ class Settings(BaseSettings):
     max_retries: int = Field(default=3, ge=0, le=20)
     retry_delay_seconds: float = Field(default=1.0, ge=0, le=3600)
     api_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
-    run_deadline_minutes: float = Field(default=50.0, gt=0)
+    # Below SCHEDULE_MINUTES: Railway skips a cron tick while the last run still goes on.
+    run_deadline_minutes: float = Field(default=14.0, gt=0)
     # Every session SETs it (store/db.py, SessionLimits): above any statement of a pass,
     # below Supabase's global two minutes.
     database_statement_timeout_seconds: float = Field(default=60.0, gt=0, le=86_400)

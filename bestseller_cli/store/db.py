@@ -158,7 +158,9 @@ class SessionLimits:
     statement_timeout_seconds: float = 60.0
     lock_timeout_seconds: float = 10.0
     idle_in_transaction_seconds: float = 600.0
-    idle_session_seconds: float = (50.0 + IDLE_SESSION_GRACE_MINUTES) * 60
+    idle_session_seconds: float = (
+        Settings.model_fields["run_deadline_minutes"].default + IDLE_SESSION_GRACE_MINUTES
+    ) * 60
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "SessionLimits":

@@ -63,7 +63,7 @@ def bestseller(
         "LOG_FORMAT": "text",
         **settings,
     }
-    deadline = float(settings.get("RUN_DEADLINE_MINUTES", "50")) * 60
+    deadline = float(settings.get("RUN_DEADLINE_MINUTES", "14")) * 60
     started = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-m", "bestseller_cli", *command],
