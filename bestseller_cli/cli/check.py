@@ -124,10 +124,12 @@ def check_progress(*, enabled: bool) -> Iterator[Callable[[int, int], None]]:
 
 
 class AlertPrinter:
-    """Alerts without a Slack token are printed here instead of being dropped."""
+    """Alerts without a Slack token are printed here instead of being dropped: as log
+    records where the output goes to a log (piped, or LOG_FORMAT=json), unless `as_text`."""
 
-    def __init__(self, *, err: bool) -> None:
+    def __init__(self, *, err: bool, as_text: bool = False) -> None:
         self.err = err
+        self.as_text = as_text
 
     def __call__(self, message: SlackMessage) -> None:
         text = html.unescape(message.text)
@@ -138,7 +140,7 @@ class AlertPrinter:
             for element in block.get("elements", [])
             for line in element.get("text", "").splitlines()
         ]
-        if writes_json(sys.stderr if self.err else sys.stdout):
+        if not self.as_text and writes_json(sys.stderr if self.err else sys.stdout):
             emit("alert_printed", text, err=self.err, details=details)
             return
         target = err_console if self.err else console

@@ -30,7 +30,7 @@ def demo(
     folder = home or Path(tempfile.mkdtemp(prefix="bestseller-demo-"))
     config = demo_settings(folder)
     output.configure(level=config.log_level, log_format=config.log_format)
-    printer = AlertPrinter(err=False)
+    printer = AlertPrinter(err=False, as_text=True)  # shown to a person, piped or not
     posted = 0
 
     def show(done: DemoPass) -> None:
@@ -53,7 +53,10 @@ def demo(
             )
             printer(event.message)
 
-    console.print(f"bestseller demo: a day of passes over 5 products, database in {folder}")
+    console.print(
+        f"bestseller demo: a day of passes over 5 products, database in {folder}",
+        soft_wrap=True,  # a path is never cut in two
+    )
     try:
         pictures = run_demo(config, on_pass=show)
     finally:
@@ -66,4 +69,5 @@ def demo(
         f"\n{posted} alerts posted. The day's report: {html.resolve()}"
         f" ({len(report.asins)} products, {len(report.changes.events)} changes)",
         highlight=False,
+        soft_wrap=True,
     )
