@@ -4,6 +4,7 @@ Each `cli_*` module parses one group's arguments and prints its results; none ho
 HTTP or business rules."""
 
 import logging
+import os
 import sys
 from typing import Annotated, Any
 
@@ -69,6 +70,11 @@ class FriendlyErrors(TyperGroup):
                 exc.format_message() + where, extra={"event": "usage_error", "fields": fields}
             )
             raise typer.Exit(exc.exit_code) from None
+        except BrokenPipeError:
+            # The reader left (`report --json | head`): nothing to tell it, and the flush at
+            # exit must not fail again on the same pipe.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(1) from None
         except Exception as exc:
             if is_cli_framework_signal(exc):
                 raise

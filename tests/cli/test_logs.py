@@ -249,3 +249,20 @@ def test_many_invalid_asins_are_a_few_lines_a_count_and_the_command_that_lists_t
     )
     doctor = CliRunner().invoke(app, ["doctor"], env={"LOG_FORMAT": "json"}).output
     assert all(asin in doctor for asin in unknown)
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(
+    env: dict[str, str], keepa: FakeKeepa, conn: psycopg.Connection
+) -> None:
+    asin_store.add_tracked(conn, asins=[A, B], marketplace="com", client=None)
+    conn.commit()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "bestseller_cli", "asins", "list", "--json"],
+        env=child_env(env, keepa),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.close()  # `| head -c 0`: gone before the first byte
+    assert child.wait(timeout=120) == 1
+    assert child.stderr.read() == b""
