@@ -36,12 +36,23 @@ TEMPLATE = "bestseller_test_template"
 FULL_PASS = PassOptions(everything=True)
 
 
-@pytest.fixture(scope="session")
-def postgres_server_url() -> Iterator[str]:
-    url = os.environ.get("TEST_DATABASE_URL")
-    if url:
-        yield url
+# The folders where all the SQL is (the stores and what reads them at volume): their tests
+# run on the embedded PostgreSQL 18 and again on PostgreSQL 15, Supabase's major version
+# (the Supabase-shaped stack's server, reached directly), where it can start.
+ALSO_ON_POSTGRES_15 = {"store", "report", "maintenance"}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "postgres_server_url" not in metafunc.fixturenames or os.environ.get("TEST_DATABASE_URL"):
         return
+    if metafunc.definition.path.parent.name in ALSO_ON_POSTGRES_15:
+        metafunc.parametrize(
+            "postgres_server_url", ["pg18", "pg15"], indirect=True, scope="session"
+        )
+
+
+@pytest.fixture(scope="session")
+def embedded_server_url() -> Iterator[str]:
     # Not under pytest's basetemp: a concurrent pytest session of the same user prunes old
     # basetemp folders, which would delete this server's data while it runs.
     home = Path(tempfile.mkdtemp(prefix="bestseller-test-pg-"))
@@ -56,13 +67,33 @@ def postgres_server_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def postgres_server_url(request: pytest.FixtureRequest) -> str:
+    """TEST_DATABASE_URL when set; else the embedded server, or PostgreSQL 15 for the
+    folders in ALSO_ON_POSTGRES_15 (their `[pg15]` runs)."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    if getattr(request, "param", "pg18") == "pg15":
+        stack: SupabaseStack = request.getfixturevalue("supabase_stack")
+        return stack.direct_url()
+    return request.getfixturevalue("embedded_server_url")
+
+
+# Each server's template is made once per session, however many fixtures ask for it.
+_TEMPLATES_MADE: set[str] = set()
+
+
+@pytest.fixture(scope="session")
 def template_url(postgres_server_url: str) -> str:
+    url = make_conninfo(postgres_server_url, dbname=TEMPLATE)
+    if postgres_server_url in _TEMPLATES_MADE:
+        return url
     with psycopg.connect(postgres_server_url, autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {TEMPLATE}")
         admin.execute(f"CREATE DATABASE {TEMPLATE}")
-    url = make_conninfo(postgres_server_url, dbname=TEMPLATE)
     with psycopg.connect(url) as conn:
         db.migrate(conn)
+    _TEMPLATES_MADE.add(postgres_server_url)
     return url
 
 
@@ -179,6 +210,7 @@ def supabase_stack() -> Iterator[SupabaseStack]:
             admin.execute(f"CREATE DATABASE {TEMPLATE}")
         with psycopg.connect(stack.direct_url(TEMPLATE)) as conn:
             db.migrate(conn)
+        _TEMPLATES_MADE.add(stack.direct_url())
         yield stack
     finally:
         stack.stop()
