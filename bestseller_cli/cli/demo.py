@@ -13,6 +13,8 @@ from bestseller_cli.cli.check import AlertPrinter
 from bestseller_cli.cli.common import console, write_html
 from bestseller_cli.demo.run import DemoPass, demo_settings, run_demo
 from bestseller_cli.report.html import html_report
+from bestseller_cli.report.pictures import ReportPictures
+from bestseller_cli.rules.charts import product_svg
 from bestseller_cli.store import db
 
 
@@ -24,6 +26,14 @@ def demo(
     html: Annotated[
         Path, typer.Option("--html", metavar="PATH", help="Where to write the HTML report.")
     ] = Path("demo-report.html"),
+    charts: Annotated[
+        Path | None,
+        typer.Option(
+            "--charts",
+            metavar="DIR",
+            help="Also write each product's chart here as an SVG (docs/demo-chart.svg is one).",
+        ),
+    ] = None,
 ) -> None:
     """Watch five made-up products through a day of hourly passes, print their alerts and
     write the day's HTML report: the real pass, with Keepa and Slack answered in-process."""
@@ -64,6 +74,8 @@ def demo(
         if home is None:
             shutil.rmtree(folder, ignore_errors=True)
     write_html(html_report(pictures, zone=ZoneInfo("UTC")), str(html))
+    if charts is not None:
+        write_charts(pictures, charts)
     report = pictures.report
     console.print(
         f"\n{posted} alerts posted. The day's report: {html.resolve()}"
@@ -71,3 +83,16 @@ def demo(
         highlight=False,
         soft_wrap=True,
     )
+
+
+def write_charts(pictures: ReportPictures, folder: Path) -> None:
+    """Each product's chart as a standalone SVG, `ASIN.svg`, as the README shows one."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for row in pictures.report.asins:
+        chart = pictures.charts.get((row.asin, row.marketplace))
+        if chart is None:
+            continue
+        title = f"{row.asin}: {row.title or row.asin} (bestseller demo)"
+        svg = product_svg(chart, title=title, zone=ZoneInfo("UTC"))
+        (folder / f"{row.asin}.svg").write_text(svg + "\n", encoding="utf-8")
+    console.print(f"wrote the charts to {folder}", highlight=False, soft_wrap=True)

@@ -1,6 +1,7 @@
 """`bestseller demo`: the real pass over the generated day, Keepa and Slack answered in this
 process, then the day's report."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -85,7 +86,7 @@ def test_the_command_uses_its_own_database_whatever_the_environment_says(
     home = tmp_path / "demo-home"
     command = [sys.executable, "-m", "bestseller_cli", "demo", "--home", str(home)]
     result = subprocess.run(
-        [*command, "--html", str(target)],
+        [*command, "--html", str(target), "--charts", str(tmp_path / "charts")],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -94,6 +95,12 @@ def test_the_command_uses_its_own_database_whatever_the_environment_says(
     assert '"event"' not in result.stdout
     assert f"The day's report: {target}" in result.stdout
     assert target.read_text().startswith("<!DOCTYPE html>")
+    # One SVG per product; the README's chart is the garlic press's, as the demo draws it.
+    drawn = {path.name: path.read_text() for path in (tmp_path / "charts").iterdir()}
+    assert len(drawn) == 5
+    title = re.compile(r"<title[^>]*>([^<]*)</title>")
+    readme_chart = (Path(__file__).parents[2] / "docs" / "demo-chart.svg").read_text()
+    assert title.search(readme_chart)[1] == title.search(drawn["B0DEMOAC01.svg"])[1]
     # DATABASE_URL (the test database here) was not touched: the demo kept to its home.
     assert conn.execute("SELECT count(*) FROM tracked_asins").fetchone() == (0,)
     again = subprocess.run(command, capture_output=True, text=True, timeout=300)
