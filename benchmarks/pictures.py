@@ -90,7 +90,7 @@ def fill(url: str, asins: list[str], *, days: int, end: datetime) -> dict[str, i
         conn.execute(POINTS_SQL, params)
         with conn.cursor().copy(
             "COPY bestseller_changes (asin, marketplace, category_id, category_name, kind,"
-            " rank_before, rank_after, title, detected_at) FROM STDIN"
+            " rank_before, rank_after, title, changed_at, detected_at) FROM STDIN"
         ) as copy:
             for day in range(days):
                 for flip in range(FLIPS_PER_DAY):
@@ -104,7 +104,7 @@ def fill(url: str, asins: list[str], *, days: int, end: datetime) -> dict[str, i
                         (gainer, "gained", 2, 1),
                     ):
                         copy.write_row((asin, "com", 2000 + category, name, kind, before, after,
-                                        f"Product {asin}", at))  # fmt: skip
+                                        f"Product {asin}", at, at))  # fmt: skip
         conn.execute("VACUUM ANALYZE")
         counts = conn.execute(
             "SELECT (SELECT count(*) FROM asin_checks), (SELECT count(*) FROM rank_points),"
@@ -136,7 +136,7 @@ def alert_chart_runs(url: str, *, repeats: int) -> dict[str, float]:
         with conn.cursor(row_factory=class_row(Change)) as cur:
             cur.execute(
                 f"SELECT {SELECT_CHANGE} FROM bestseller_changes c {NAMES_JOIN}"
-                " WHERE c.kind = 'gained' ORDER BY c.detected_at DESC LIMIT 1"
+                " WHERE c.kind = 'gained' ORDER BY c.changed_at DESC LIMIT 1"
             )
             change = cur.fetchone()
         assert change is not None
