@@ -20,6 +20,7 @@ from bestseller_cli.store import asin_store, db, lock_holders
 from fakes import SLACK_TEST_TOKEN
 from fakes.keepa_server import FakeKeepa
 from fakes.slack_server import FakeSlack
+from fakes.supabase_stack import SupabaseStack
 from tests.faulty_database import FaultyDatabase
 
 CHANNEL = "C0FAULTS"
@@ -275,3 +276,45 @@ def test_a_zombie_session_holding_the_run_lock_is_ended_and_the_run_goes_on(
     assert_every_alert_delivered_exactly_once(database, slack)
     [condition] = slack.messages(OPS_CHANNEL)
     assert condition.text.startswith("🚨 A pass that vanished or hung held the run lock: session")
+
+
+def what_is_stored(database: FaultyDatabase) -> dict[str, int]:
+    """Rows per table a pass writes to: a refused run changes none of them."""
+    tables = ["check_runs", "asin_checks", "bestseller_changes", "notification_log"]
+    tables += ["error_log", "api_usage_log", "ops_conditions"]
+    return {
+        table: database.admin.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        for table in tables
+    }
+
+
+@pytest.mark.parametrize("database", ["supabase"], indirect=True)
+def test_a_transaction_pooler_on_any_port_is_refused_and_nothing_changes(
+    database: FaultyDatabase, watched: FakeKeepa, slack: FakeSlack, supabase_stack: SupabaseStack
+) -> None:
+    # PgBouncer in transaction mode, on a port that is not Supabase's 6543: the URL cannot
+    # tell, the server sessions do.
+    pooled = supabase_stack.pooler_url(
+        database.admin.info.dbname, port=supabase_stack.transaction_pooler_port
+    )
+    stored, served = what_is_stored(database), watched.products_served
+    refused, took = run_check(database, watched, slack, DATABASE_URL=pooled)
+    assert refused.returncode == 2, refused.stderr
+    assert the_line(refused) == (
+        "error: DATABASE_URL points at a transaction pooler (two connections of this run were"
+        " served by one server session), where the run lock cannot hold and two passes could"
+        " send the same alerts: use the session pooler (Supabase: the same host on port 5432)"
+        " or the direct connection"
+    )
+    assert took < MARGIN_SECONDS
+    assert what_is_stored(database) == stored
+    assert watched.products_served == served and slack.messages(CHANNEL) == []
+    assert not database.run_lock_held()
+    doctor, _ = bestseller(
+        database, watched, slack, "doctor", DATABASE_URL=pooled, LOG_FORMAT="json"
+    )
+    assert doctor.returncode == 1
+    assert '"part": "run lock", "status": "fail"' in doctor.stdout
+    assert "DATABASE_URL uses a transaction pooler (two connections" in doctor.stdout
+
+    the_next_run_delivers_every_alert_once(database, watched, slack)
