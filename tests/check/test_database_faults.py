@@ -11,11 +11,13 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 
+from bestseller_cli.config import Settings
 from bestseller_cli.store import asin_store, db, lock_holders
 from fakes import SLACK_TEST_TOKEN
 from fakes.keepa_server import FakeKeepa
@@ -29,6 +31,7 @@ CATEGORY = 289913
 ASINS = [f"B0FAULT{n:03d}" for n in range(4)]
 # Generous: these bound a run that would otherwise hang for good; they time nothing.
 MARGIN_SECONDS = 60
+DEFAULT_DEADLINE_SECONDS = Settings.model_fields["run_deadline_minutes"].default * 60
 BATCH_WRITE = b"INSERT INTO asin_checks"
 # The writes of a delivery, each one statement on the pass's autocommit connection: done
 # once the server has it, whether or not its reply comes back.
@@ -318,3 +321,31 @@ def test_a_transaction_pooler_on_any_port_is_refused_and_nothing_changes(
     assert "DATABASE_URL uses a transaction pooler (two connections" in doctor.stdout
 
     the_next_run_delivers_every_alert_once(database, watched, slack)
+
+
+@pytest.mark.parametrize("database", ["supabase"], indirect=True)
+def test_pgbouncer_restarted_mid_pass_ends_the_run_and_the_next_delivers_every_alert_once(
+    database: FaultyDatabase, watched: FakeKeepa, slack: FakeSlack, supabase_stack: SupabaseStack
+) -> None:
+    # The first batch is written and alerted; the second batch's write is on its way (held
+    # before PostgreSQL) when PgBouncer restarts, dropping every connection through it.
+    database.statements.partition_at(BATCH_WRITE, nth=2)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        running = pool.submit(run_check, database, watched, slack)
+        give_up = time.monotonic() + MARGIN_SECONDS
+        while not (database.statements.partitioned or running.done()):
+            assert time.monotonic() < give_up, "the second batch's write never came"
+            time.sleep(0.05)
+        supabase_stack.restart_pooler()
+        database.statements.heal()
+        failed, took = running.result()
+    assert failed.returncode == 1, failed.stderr
+    assert the_line(failed).startswith("error: database error: the connection was lost (")
+    assert the_line(failed).endswith("; the pass stopped; the next `bestseller check` resumes it")
+    assert took < DEFAULT_DEADLINE_SECONDS + MARGIN_SECONDS
+    assert len(slack.messages(CHANNEL)) == 2
+
+    database.wait_until_the_run_lock_is_free()
+    served = watched.products_served
+    the_next_run_delivers_every_alert_once(database, watched, slack)
+    assert watched.products_served == served + 2  # the first batch is not fetched again
