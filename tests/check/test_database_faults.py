@@ -349,3 +349,29 @@ def test_pgbouncer_restarted_mid_pass_ends_the_run_and_the_next_delivers_every_a
     served = watched.products_served
     the_next_run_delivers_every_alert_once(database, watched, slack)
     assert watched.products_served == served + 2  # the first batch is not fetched again
+
+
+@pytest.mark.parametrize("database", ["supabase"], indirect=True)
+@pytest.mark.parametrize("write", [CLAIM, MARK_SENT], ids=["claim", "mark-sent"])
+def test_a_database_that_stops_answering_during_delivery_ends_the_run_at_its_deadline(
+    database: FaultyDatabase, watched: FakeKeepa, slack: FakeSlack, write: bytes
+) -> None:
+    # The first batch is written; then the link goes silent as its alerts are claimed
+    # (nothing posted yet) or marked sent (posted): that write never arrives.
+    database.statements.partition_at(write, nth=1, along=[database.link])
+    failed, took = run_check(database, watched, slack, RUN_DEADLINE_MINUTES="1.1")
+    assert failed.returncode == 1, failed.stderr
+    assert the_line(failed) == (
+        "error: database error: no answer from the database by the run deadline"
+        " (RUN_DEADLINE_MINUTES=1.1): what was in flight was cancelled; the pass stopped;"
+        " the next `bestseller check` resumes it"
+    )
+    assert took < 66 + MARGIN_SECONDS
+    assert len(slack.messages(CHANNEL)) == (2 if write == MARK_SENT else 0)
+
+    database.link.heal()
+    database.statements.heal()
+    database.wait_until_the_run_lock_is_free()
+    served = watched.products_served
+    the_next_run_delivers_every_alert_once(database, watched, slack)
+    assert watched.products_served == served + 2  # the first batch is not fetched again
