@@ -37,6 +37,9 @@ BATCH_WRITE = b"INSERT INTO asin_checks"
 # once the server has it, whether or not its reply comes back.
 CLAIM = b"SET status = 'sending'"
 MARK_SENT = b"SET status = 'sent'"
+# A slow link: held this long each way, per chunk relayed (a round trip of 0.2 s, as to a
+# database in another region).
+LATENCY_SECONDS = 0.1
 
 
 def run_check(
@@ -375,3 +378,18 @@ def test_a_database_that_stops_answering_during_delivery_ends_the_run_at_its_dea
     served = watched.products_served
     the_next_run_delivers_every_alert_once(database, watched, slack)
     assert watched.products_served == served + 2  # the first batch is not fetched again
+
+
+def test_a_slow_link_slows_the_pass_but_it_completes_and_delivers_every_alert_once(
+    database: FaultyDatabase, watched: FakeKeepa, slack: FakeSlack
+) -> None:
+    # Every chunk either way is held before it is relayed: each statement waits twice.
+    database.link.latency(LATENCY_SECONDS)
+    slow, took = run_check(database, watched, slack)
+    assert slow.returncode == 0, slow.stderr
+    assert "error" not in slow.stderr
+    assert took < DEFAULT_DEADLINE_SECONDS + MARGIN_SECONDS
+    assert_every_alert_delivered_exactly_once(database, slack)
+
+    database.link.heal()
+    the_next_run_delivers_every_alert_once(database, watched, slack)
