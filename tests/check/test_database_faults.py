@@ -117,6 +117,17 @@ def the_next_run_delivers_every_alert_once(
     assert_every_alert_delivered_exactly_once(database, slack)
 
 
+def the_next_run_resumes_and_delivers_every_alert_once(
+    database: FaultyDatabase, keepa: FakeKeepa, slack: FakeSlack, *, fetches: int
+) -> None:
+    """Once the dead pass's session is gone: the next run fetches only the `fetches` ASINs
+    whose batch was not written (no Keepa token spent twice) and delivers every alert once."""
+    database.wait_until_the_run_lock_is_free()
+    served = keepa.products_served
+    the_next_run_delivers_every_alert_once(database, keepa, slack)
+    assert keepa.products_served == served + fetches
+
+
 def assert_every_alert_delivered_exactly_once(database: FaultyDatabase, slack: FakeSlack) -> None:
     outbox = database.admin.execute(
         "SELECT id, status FROM notification_log WHERE change_id IS NOT NULL ORDER BY id"
@@ -128,14 +139,26 @@ def assert_every_alert_delivered_exactly_once(database: FaultyDatabase, slack: F
 
 
 # The watchdog itself is tested on the embedded database too (tests/store/test_watchdog.py);
-# a whole pass waiting out its deadline is run once, on the Supabase-shaped stack.
+# a whole pass waiting out its deadline is run on the Supabase-shaped stack.
 @pytest.mark.parametrize("database", ["supabase"], indirect=True)
+@pytest.mark.parametrize(
+    ("write", "nth", "posted"),
+    [(BATCH_WRITE, 2, 2), (CLAIM, 1, 0), (MARK_SENT, 1, 2)],
+    ids=["second-batch-write", "claim", "mark-sent"],
+)
 def test_a_database_that_stops_answering_mid_pass_ends_the_run_at_its_deadline(
-    database: FaultyDatabase, watched: FakeKeepa, slack: FakeSlack
+    database: FaultyDatabase,
+    watched: FakeKeepa,
+    slack: FakeSlack,
+    write: bytes,
+    nth: int,
+    posted: int,
 ) -> None:
-    # The first batch is written and alerted; then the link goes silent: the second batch's
-    # write never arrives, and nothing more comes back.
-    database.statements.partition_at(BATCH_WRITE, nth=2, along=[database.link])
+    # The first batch is written; then the link goes silent as the second batch is written
+    # (the first batch's alerts went out), or during the first batch's delivery: as its
+    # alerts are claimed (nothing posted yet) or marked sent (posted). That write never
+    # arrives, and nothing more comes back.
+    database.statements.partition_at(write, nth=nth, along=[database.link])
     failed, took = run_check(database, watched, slack, RUN_DEADLINE_MINUTES="1.1")
     assert failed.returncode == 1, failed.stderr
     assert the_line(failed) == (
@@ -144,16 +167,12 @@ def test_a_database_that_stops_answering_mid_pass_ends_the_run_at_its_deadline(
         " the next `bestseller check` resumes it"
     )
     assert took < 66 + MARGIN_SECONDS
-    assert len(slack.messages(CHANNEL)) == 2  # the first batch's alerts went out in time
+    assert len(slack.messages(CHANNEL)) == posted
 
     database.link.heal()
     database.statements.heal()
-    database.wait_until_the_run_lock_is_free()
-    served = watched.products_served
-    resumed, _ = run_check(database, watched, slack, RUN_DEADLINE_MINUTES="1.1")
-    assert resumed.returncode == 0, resumed.stderr
-    assert watched.products_served == served + 2  # the first batch is not fetched again
-    assert_every_alert_delivered_exactly_once(database, slack)
+    # The first batch is not fetched again.
+    the_next_run_resumes_and_delivers_every_alert_once(database, watched, slack, fetches=2)
 
 
 def test_a_statement_past_its_timeout_is_named_and_the_next_run_delivers(
@@ -193,10 +212,8 @@ def test_a_batch_write_whose_reply_is_lost_is_neither_lost_nor_doubled(
     assert the_line(failed).endswith("; the pass stopped; the next `bestseller check` resumes it")
     assert took < MARGIN_SECONDS
 
-    database.wait_until_the_run_lock_is_free()
-    served = watched.products_served
-    the_next_run_delivers_every_alert_once(database, watched, slack)
-    assert watched.products_served == served  # the write took: no Keepa token spent again
+    # The write took: no ASIN is fetched again.
+    the_next_run_resumes_and_delivers_every_alert_once(database, watched, slack, fetches=0)
     checks = database.admin.execute(
         "SELECT count(*) FROM (SELECT 1 FROM history_checks GROUP BY asin, run_id"
         " HAVING count(*) > 1) twice"
@@ -217,10 +234,8 @@ def test_a_delivery_write_whose_reply_is_lost_neither_loses_nor_doubles_an_alert
     assert took < MARGIN_SECONDS
     assert len(slack.messages(CHANNEL)) == (2 if write == MARK_SENT else 0)
 
-    database.wait_until_the_run_lock_is_free()
-    served = watched.products_served
-    the_next_run_delivers_every_alert_once(database, watched, slack)
-    assert watched.products_served == served + 2  # only the second batch is fetched
+    # Only the second batch is fetched.
+    the_next_run_resumes_and_delivers_every_alert_once(database, watched, slack, fetches=2)
     tokens = database.admin.execute(
         "SELECT count(DISTINCT claim_token) FROM notification_log WHERE change_id IS NOT NULL"
     ).fetchone()
@@ -348,36 +363,8 @@ def test_pgbouncer_restarted_mid_pass_ends_the_run_and_the_next_delivers_every_a
     assert took < DEFAULT_DEADLINE_SECONDS + MARGIN_SECONDS
     assert len(slack.messages(CHANNEL)) == 2
 
-    database.wait_until_the_run_lock_is_free()
-    served = watched.products_served
-    the_next_run_delivers_every_alert_once(database, watched, slack)
-    assert watched.products_served == served + 2  # the first batch is not fetched again
-
-
-@pytest.mark.parametrize("database", ["supabase"], indirect=True)
-@pytest.mark.parametrize("write", [CLAIM, MARK_SENT], ids=["claim", "mark-sent"])
-def test_a_database_that_stops_answering_during_delivery_ends_the_run_at_its_deadline(
-    database: FaultyDatabase, watched: FakeKeepa, slack: FakeSlack, write: bytes
-) -> None:
-    # The first batch is written; then the link goes silent as its alerts are claimed
-    # (nothing posted yet) or marked sent (posted): that write never arrives.
-    database.statements.partition_at(write, nth=1, along=[database.link])
-    failed, took = run_check(database, watched, slack, RUN_DEADLINE_MINUTES="1.1")
-    assert failed.returncode == 1, failed.stderr
-    assert the_line(failed) == (
-        "error: database error: no answer from the database by the run deadline"
-        " (RUN_DEADLINE_MINUTES=1.1): what was in flight was cancelled; the pass stopped;"
-        " the next `bestseller check` resumes it"
-    )
-    assert took < 66 + MARGIN_SECONDS
-    assert len(slack.messages(CHANNEL)) == (2 if write == MARK_SENT else 0)
-
-    database.link.heal()
-    database.statements.heal()
-    database.wait_until_the_run_lock_is_free()
-    served = watched.products_served
-    the_next_run_delivers_every_alert_once(database, watched, slack)
-    assert watched.products_served == served + 2  # the first batch is not fetched again
+    # The first batch is not fetched again.
+    the_next_run_resumes_and_delivers_every_alert_once(database, watched, slack, fetches=2)
 
 
 def test_a_slow_link_slows_the_pass_but_it_completes_and_delivers_every_alert_once(
