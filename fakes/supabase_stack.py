@@ -6,13 +6,16 @@ pass in plaintext:
 
     job --TLS--> [proxy: the test's] --TLS--> PgBouncer --plain--> [proxy: statements] --> PG 15
 
+A second PgBouncer, in transaction mode, listens on a port of its own
+(`transaction_pooler_port`), as Supabase's transaction pooler (6543) beside its session
+pooler; `restart_pooler()` restarts the session pooler in the middle of what goes on.
+
 PostgreSQL and PgBouncer refuse to run as root: as root (CI), they run as the unprivileged
 `postgres` user through `runuser`. `start()` raises StackUnavailable, saying why, where a
 part is missing; `.ci/run` installs PgBouncer (`apt-get install pgbouncer`) and makes sure
 the user exists.
 """
 
-import contextlib
 import os
 import shutil
 import signal
@@ -47,9 +50,11 @@ class SupabaseStack:
         self.root = Path(tempfile.mkdtemp(prefix="bestseller-stack-"))
         self.pg_port = free_port()
         self.pooler_port = free_port()
+        self.transaction_pooler_port = free_port()
         self.ca = self.root / "ca.crt"
         self.statements: FaultProxy | None = None
         self._as_root = os.geteuid() == 0
+        self._pgbouncer = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
 
     # -- what tests use --------------------------------------------------------------
 
@@ -76,10 +81,9 @@ class SupabaseStack:
 
     def start(self) -> "SupabaseStack":
         initdb, pg_ctl = PG_BIN / "initdb", PG_BIN / "pg_ctl"
-        pgbouncer = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
         if not initdb.exists():
             raise StackUnavailable(f"PostgreSQL 15 is not installed ({initdb} is missing)")
-        if not Path(pgbouncer).exists():
+        if not Path(self._pgbouncer).exists():
             raise StackUnavailable("PgBouncer is not installed (`apt-get install pgbouncer`)")
         if not shutil.which("openssl"):
             raise StackUnavailable("openssl is not installed")
@@ -105,19 +109,28 @@ class SupabaseStack:
         self._run(str(pg_ctl), "-D", str(self.root / "pg"), "-l", str(self.root / "pg.log"),
                   "-w", "-t", str(START_WITHIN_SECONDS), "start")  # fmt: skip
         self.statements = FaultProxy(("127.0.0.1", self.pg_port)).__enter__()
-        self._write_pgbouncer_config(upstream_port=self.statements.port)
-        command = [pgbouncer, "-d"]
-        if self._as_root:
-            command += ["-u", RUN_AS]
-        self._run(*command, str(self.root / "pgbouncer.ini"), as_user=False)
-        self._wait_for(self.pooler_port)
+        self._write_pgbouncer_config(
+            "pgbouncer", port=self.pooler_port, mode="session", upstream=self.statements.port
+        )
+        self._write_pgbouncer_config(
+            "pgbouncer-transaction",
+            port=self.transaction_pooler_port,
+            mode="transaction",
+            upstream=self.pg_port,
+        )
+        self._start_pooler("pgbouncer", self.pooler_port)
+        self._start_pooler("pgbouncer-transaction", self.transaction_pooler_port)
         return self
 
+    def restart_pooler(self) -> None:
+        """Restart the session pooler: PgBouncer 1.18 ends on SIGTERM at once, dropping
+        every client and server connection, and starts again on the same port."""
+        self._stop_pooler("pgbouncer")
+        self._start_pooler("pgbouncer", self.pooler_port)
+
     def stop(self) -> None:
-        pidfile = self.root / "pgbouncer.pid"
-        if pidfile.exists():
-            with contextlib.suppress(ProcessLookupError, ValueError):
-                os.kill(int(pidfile.read_text().strip()), signal.SIGTERM)
+        for name in ("pgbouncer", "pgbouncer-transaction"):
+            self._stop_pooler(name)
         if (self.root / "pg" / "postmaster.pid").exists():
             self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.root / "pg"), "-m", "immediate",
                       "stop", check=False)  # fmt: skip
@@ -149,24 +162,47 @@ class SupabaseStack:
         )  # fmt: skip
         (root / "server.key").chmod(0o600)
 
-    def _write_pgbouncer_config(self, *, upstream_port: int) -> None:
+    def _write_pgbouncer_config(self, name: str, *, port: int, mode: str, upstream: int) -> None:
         root = self.root
         (root / "userlist.txt").write_text(f'"postgres" "{PASSWORD}"\n')
-        (root / "pgbouncer.ini").write_text(
+        (root / f"{name}.ini").write_text(
             "[databases]\n"
-            f"* = host=127.0.0.1 port={upstream_port}\n"
+            f"* = host=127.0.0.1 port={upstream}\n"
             "[pgbouncer]\n"
-            f"listen_addr = 127.0.0.1\nlisten_port = {self.pooler_port}\n"
+            f"listen_addr = 127.0.0.1\nlisten_port = {port}\n"
             f"unix_socket_dir =\nauth_type = scram-sha-256\nauth_file = {root / 'userlist.txt'}\n"
-            "pool_mode = session\nserver_reset_query = DISCARD ALL\n"
+            f"pool_mode = {mode}\nserver_reset_query = DISCARD ALL\n"
             "max_client_conn = 200\ndefault_pool_size = 40\n"
             "ignore_startup_parameters = extra_float_digits\n"
             f"client_tls_sslmode = require\nclient_tls_key_file = {root / 'server.key'}\n"
             f"client_tls_cert_file = {root / 'server.crt'}\n"
             "server_tls_sslmode = disable\n"
-            f"pidfile = {root / 'pgbouncer.pid'}\nlogfile = {root / 'pgbouncer.log'}\n"
+            f"pidfile = {root / f'{name}.pid'}\nlogfile = {root / f'{name}.log'}\n"
         )
         self._own()
+
+    def _start_pooler(self, name: str, port: int) -> None:
+        command = [self._pgbouncer, "-d"]
+        if self._as_root:
+            command += ["-u", RUN_AS]
+        self._run(*command, str(self.root / f"{name}.ini"), as_user=False)
+        self._wait_for(port)
+
+    def _stop_pooler(self, name: str) -> None:
+        pidfile = self.root / f"{name}.pid"
+        try:
+            pid = int(pidfile.read_text().strip())
+            os.kill(pid, signal.SIGTERM)
+        except (OSError, ValueError):
+            return  # not running
+        give_up = time.monotonic() + START_WITHIN_SECONDS
+        while time.monotonic() < give_up:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+        raise StackUnavailable(f"PgBouncer ({name}) did not stop within {START_WITHIN_SECONDS}s")
 
     def _own(self) -> None:
         if not self._as_root:

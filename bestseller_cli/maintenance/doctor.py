@@ -67,6 +67,16 @@ def guarded(findings: list[Finding], part: str, check: Callable[[], T]) -> T | N
 Watched = tuple[Counter[timedelta], int]
 
 
+def transaction_pooling(conn: psycopg.Connection, url: str, limits: db.SessionLimits) -> str | None:
+    """Why DATABASE_URL is taken for a transaction pooler (its port, or what the server
+    showed), or None."""
+    if db.uses_transaction_pooler(url):
+        return f"port {db.TRANSACTION_POOLER_PORT}"
+    if db.shares_server_sessions(conn, url, limits=limits):
+        return db.SHARED_SESSIONS
+    return None
+
+
 def check_database(settings: Settings, findings: list[Finding]) -> Watched:
     url = db.database_url(settings)
     where = "DATABASE_URL" if settings.database_url else "embedded PostgreSQL"
@@ -83,12 +93,12 @@ def check_database(settings: Settings, findings: list[Finding]) -> Watched:
             if pending
             else Finding("migrations", "ok", "schema is current")
         )
-        if db.uses_transaction_pooler(url):
+        if pooled := transaction_pooling(conn, url, limits):
             findings.append(
                 Finding(
                     "run lock",
                     "fail",
-                    "DATABASE_URL uses a transaction pooler (port 6543): session advisory locks"
+                    f"DATABASE_URL uses a transaction pooler ({pooled}): session advisory locks"
                     " do not hold there; use the session-mode URL (Supabase: port 5432)",
                 )
             )

@@ -108,14 +108,18 @@ def uses_transaction_pooler(url: str) -> bool:
 
 
 def require_session_mode(url: str) -> None:
-    """Refuse the transaction pooler: the run lock cannot hold there, so passes could
-    overlap and deliver alerts twice."""
+    """Refuse the transaction pooler by its URL, before connecting: the run lock cannot
+    hold there, so passes could overlap and deliver alerts twice."""
     if uses_transaction_pooler(url):
-        raise ConfigError(
-            "DATABASE_URL points at a transaction pooler (port 6543), where the run lock"
-            " cannot hold and two passes could send the same alerts: use the session pooler"
-            " (Supabase: the same host on port 5432) or the direct connection"
-        )
+        raise on_transaction_pooler(f"port {TRANSACTION_POOLER_PORT}")
+
+
+def on_transaction_pooler(why: str) -> ConfigError:
+    return ConfigError(
+        f"DATABASE_URL points at a transaction pooler ({why}), where the run lock"
+        " cannot hold and two passes could send the same alerts: use the session pooler"
+        " (Supabase: the same host on port 5432) or the direct connection"
+    )
 
 
 # libpq's side (SUPABASE.md §2), so a link that goes silent (a partition, a NAT timeout, a
@@ -225,6 +229,29 @@ def session_limits(conn: psycopg.Connection) -> dict[str, str]:
     return dict(rows)
 
 
+SHARED_SESSIONS = "two connections of this run were served by one server session"
+
+
+def shares_server_sessions(
+    conn: psycopg.Connection, url: str, *, limits: SessionLimits | None = None
+) -> bool:
+    """Whether clients share the server's sessions, as behind a transaction pooler on any
+    port: asked of the server. The database and a session pooler give each client its own
+    session while it is connected: `conn`'s (pg_backend_pid) is never another open
+    client's and never changes. A transaction pooler hands out the session freed last
+    (PgBouncer, Supavisor), so a client opened meanwhile gets `conn`'s. Never true where
+    sessions are one's own; a pooler handing out another idle session could hide."""
+    ours = backend_pid(conn)
+    with connect(url, autocommit=True, limits=limits) as other:
+        theirs = backend_pid(other)
+    return theirs == ours or backend_pid(conn) != ours
+
+
+def backend_pid(conn: psycopg.Connection) -> int | None:
+    row = conn.execute("SELECT pg_backend_pid()").fetchone()
+    return row[0] if row else None
+
+
 @contextmanager
 def database_errors(then: str) -> Iterator[None]:
     """Inside the block, the database failing (a lost connection, a read-only or full
@@ -308,9 +335,12 @@ class RunLock:
 def run_lock(
     url: str, *, limits: SessionLimits | None = None, application_name: str = "bestseller-cli"
 ) -> Iterator[RunLock]:
-    """Try the run lock for the block, in a session of its own that holds it to the end."""
+    """Try the run lock for the block, in a session of its own that holds it to the end;
+    refused (exit 2, before the lock is tried) where sessions are pooled by transaction."""
     lock_conn = connect(url, autocommit=True, limits=limits, application_name=application_name)
     try:
+        if shares_server_sessions(lock_conn, url, limits=limits):
+            raise on_transaction_pooler(SHARED_SESSIONS)
         yield RunLock(lock_conn, try_run_lock(lock_conn))
     finally:
         release_run_lock(lock_conn)

@@ -11,15 +11,18 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 
+from bestseller_cli.config import Settings
 from bestseller_cli.store import asin_store, db, lock_holders
 from fakes import SLACK_TEST_TOKEN
 from fakes.keepa_server import FakeKeepa
 from fakes.slack_server import FakeSlack
+from fakes.supabase_stack import SupabaseStack
 from tests.faulty_database import FaultyDatabase
 
 CHANNEL = "C0FAULTS"
@@ -28,11 +31,15 @@ CATEGORY = 289913
 ASINS = [f"B0FAULT{n:03d}" for n in range(4)]
 # Generous: these bound a run that would otherwise hang for good; they time nothing.
 MARGIN_SECONDS = 60
+DEFAULT_DEADLINE_SECONDS = Settings.model_fields["run_deadline_minutes"].default * 60
 BATCH_WRITE = b"INSERT INTO asin_checks"
 # The writes of a delivery, each one statement on the pass's autocommit connection: done
 # once the server has it, whether or not its reply comes back.
 CLAIM = b"SET status = 'sending'"
 MARK_SENT = b"SET status = 'sent'"
+# A slow link: held this long each way, per chunk relayed (a round trip of 0.2 s, as to a
+# database in another region).
+LATENCY_SECONDS = 0.1
 
 
 def run_check(
@@ -110,6 +117,17 @@ def the_next_run_delivers_every_alert_once(
     assert_every_alert_delivered_exactly_once(database, slack)
 
 
+def the_next_run_resumes_and_delivers_every_alert_once(
+    database: FaultyDatabase, keepa: FakeKeepa, slack: FakeSlack, *, fetches: int
+) -> None:
+    """Once the dead pass's session is gone: the next run fetches only the `fetches` ASINs
+    whose batch was not written (no Keepa token spent twice) and delivers every alert once."""
+    database.wait_until_the_run_lock_is_free()
+    served = keepa.products_served
+    the_next_run_delivers_every_alert_once(database, keepa, slack)
+    assert keepa.products_served == served + fetches
+
+
 def assert_every_alert_delivered_exactly_once(database: FaultyDatabase, slack: FakeSlack) -> None:
     outbox = database.admin.execute(
         "SELECT id, status FROM notification_log WHERE change_id IS NOT NULL ORDER BY id"
@@ -121,14 +139,26 @@ def assert_every_alert_delivered_exactly_once(database: FaultyDatabase, slack: F
 
 
 # The watchdog itself is tested on the embedded database too (tests/store/test_watchdog.py);
-# a whole pass waiting out its deadline is run once, on the Supabase-shaped stack.
+# a whole pass waiting out its deadline is run on the Supabase-shaped stack.
 @pytest.mark.parametrize("database", ["supabase"], indirect=True)
+@pytest.mark.parametrize(
+    ("write", "nth", "posted"),
+    [(BATCH_WRITE, 2, 2), (CLAIM, 1, 0), (MARK_SENT, 1, 2)],
+    ids=["second-batch-write", "claim", "mark-sent"],
+)
 def test_a_database_that_stops_answering_mid_pass_ends_the_run_at_its_deadline(
-    database: FaultyDatabase, watched: FakeKeepa, slack: FakeSlack
+    database: FaultyDatabase,
+    watched: FakeKeepa,
+    slack: FakeSlack,
+    write: bytes,
+    nth: int,
+    posted: int,
 ) -> None:
-    # The first batch is written and alerted; then the link goes silent: the second batch's
-    # write never arrives, and nothing more comes back.
-    database.statements.partition_at(BATCH_WRITE, nth=2, along=[database.link])
+    # The first batch is written; then the link goes silent as the second batch is written
+    # (the first batch's alerts went out), or during the first batch's delivery: as its
+    # alerts are claimed (nothing posted yet) or marked sent (posted). That write never
+    # arrives, and nothing more comes back.
+    database.statements.partition_at(write, nth=nth, along=[database.link])
     failed, took = run_check(database, watched, slack, RUN_DEADLINE_MINUTES="1.1")
     assert failed.returncode == 1, failed.stderr
     assert the_line(failed) == (
@@ -137,16 +167,12 @@ def test_a_database_that_stops_answering_mid_pass_ends_the_run_at_its_deadline(
         " the next `bestseller check` resumes it"
     )
     assert took < 66 + MARGIN_SECONDS
-    assert len(slack.messages(CHANNEL)) == 2  # the first batch's alerts went out in time
+    assert len(slack.messages(CHANNEL)) == posted
 
     database.link.heal()
     database.statements.heal()
-    database.wait_until_the_run_lock_is_free()
-    served = watched.products_served
-    resumed, _ = run_check(database, watched, slack, RUN_DEADLINE_MINUTES="1.1")
-    assert resumed.returncode == 0, resumed.stderr
-    assert watched.products_served == served + 2  # the first batch is not fetched again
-    assert_every_alert_delivered_exactly_once(database, slack)
+    # The first batch is not fetched again.
+    the_next_run_resumes_and_delivers_every_alert_once(database, watched, slack, fetches=2)
 
 
 def test_a_statement_past_its_timeout_is_named_and_the_next_run_delivers(
@@ -186,10 +212,8 @@ def test_a_batch_write_whose_reply_is_lost_is_neither_lost_nor_doubled(
     assert the_line(failed).endswith("; the pass stopped; the next `bestseller check` resumes it")
     assert took < MARGIN_SECONDS
 
-    database.wait_until_the_run_lock_is_free()
-    served = watched.products_served
-    the_next_run_delivers_every_alert_once(database, watched, slack)
-    assert watched.products_served == served  # the write took: no Keepa token spent again
+    # The write took: no ASIN is fetched again.
+    the_next_run_resumes_and_delivers_every_alert_once(database, watched, slack, fetches=0)
     checks = database.admin.execute(
         "SELECT count(*) FROM (SELECT 1 FROM history_checks GROUP BY asin, run_id"
         " HAVING count(*) > 1) twice"
@@ -210,10 +234,8 @@ def test_a_delivery_write_whose_reply_is_lost_neither_loses_nor_doubles_an_alert
     assert took < MARGIN_SECONDS
     assert len(slack.messages(CHANNEL)) == (2 if write == MARK_SENT else 0)
 
-    database.wait_until_the_run_lock_is_free()
-    served = watched.products_served
-    the_next_run_delivers_every_alert_once(database, watched, slack)
-    assert watched.products_served == served + 2  # only the second batch is fetched
+    # Only the second batch is fetched.
+    the_next_run_resumes_and_delivers_every_alert_once(database, watched, slack, fetches=2)
     tokens = database.admin.execute(
         "SELECT count(DISTINCT claim_token) FROM notification_log WHERE change_id IS NOT NULL"
     ).fetchone()
@@ -275,3 +297,86 @@ def test_a_zombie_session_holding_the_run_lock_is_ended_and_the_run_goes_on(
     assert_every_alert_delivered_exactly_once(database, slack)
     [condition] = slack.messages(OPS_CHANNEL)
     assert condition.text.startswith("🚨 A pass that vanished or hung held the run lock: session")
+
+
+def what_is_stored(database: FaultyDatabase) -> dict[str, int]:
+    """Rows per table a pass writes to: a refused run changes none of them."""
+    tables = ["check_runs", "asin_checks", "bestseller_changes", "notification_log"]
+    tables += ["error_log", "api_usage_log", "ops_conditions"]
+    return {
+        table: database.admin.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        for table in tables
+    }
+
+
+@pytest.mark.parametrize("database", ["supabase"], indirect=True)
+def test_a_transaction_pooler_on_any_port_is_refused_and_nothing_changes(
+    database: FaultyDatabase, watched: FakeKeepa, slack: FakeSlack, supabase_stack: SupabaseStack
+) -> None:
+    # PgBouncer in transaction mode, on a port that is not Supabase's 6543: the URL cannot
+    # tell, the server sessions do.
+    pooled = supabase_stack.pooler_url(
+        database.admin.info.dbname, port=supabase_stack.transaction_pooler_port
+    )
+    stored, served = what_is_stored(database), watched.products_served
+    refused, took = run_check(database, watched, slack, DATABASE_URL=pooled)
+    assert refused.returncode == 2, refused.stderr
+    assert the_line(refused) == (
+        "error: DATABASE_URL points at a transaction pooler (two connections of this run were"
+        " served by one server session), where the run lock cannot hold and two passes could"
+        " send the same alerts: use the session pooler (Supabase: the same host on port 5432)"
+        " or the direct connection"
+    )
+    assert took < MARGIN_SECONDS
+    assert what_is_stored(database) == stored
+    assert watched.products_served == served and slack.messages(CHANNEL) == []
+    assert not database.run_lock_held()
+    doctor, _ = bestseller(
+        database, watched, slack, "doctor", DATABASE_URL=pooled, LOG_FORMAT="json"
+    )
+    assert doctor.returncode == 1
+    assert '"part": "run lock", "status": "fail"' in doctor.stdout
+    assert "DATABASE_URL uses a transaction pooler (two connections" in doctor.stdout
+
+    the_next_run_delivers_every_alert_once(database, watched, slack)
+
+
+@pytest.mark.parametrize("database", ["supabase"], indirect=True)
+def test_pgbouncer_restarted_mid_pass_ends_the_run_and_the_next_delivers_every_alert_once(
+    database: FaultyDatabase, watched: FakeKeepa, slack: FakeSlack, supabase_stack: SupabaseStack
+) -> None:
+    # The first batch is written and alerted; the second batch's write is on its way (held
+    # before PostgreSQL) when PgBouncer restarts, dropping every connection through it.
+    database.statements.partition_at(BATCH_WRITE, nth=2)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        running = pool.submit(run_check, database, watched, slack)
+        give_up = time.monotonic() + MARGIN_SECONDS
+        while not (database.statements.partitioned or running.done()):
+            assert time.monotonic() < give_up, "the second batch's write never came"
+            time.sleep(0.05)
+        supabase_stack.restart_pooler()
+        database.statements.heal()
+        failed, took = running.result()
+    assert failed.returncode == 1, failed.stderr
+    assert the_line(failed).startswith("error: database error: the connection was lost (")
+    assert the_line(failed).endswith("; the pass stopped; the next `bestseller check` resumes it")
+    assert took < DEFAULT_DEADLINE_SECONDS + MARGIN_SECONDS
+    assert len(slack.messages(CHANNEL)) == 2
+
+    # The first batch is not fetched again.
+    the_next_run_resumes_and_delivers_every_alert_once(database, watched, slack, fetches=2)
+
+
+def test_a_slow_link_slows_the_pass_but_it_completes_and_delivers_every_alert_once(
+    database: FaultyDatabase, watched: FakeKeepa, slack: FakeSlack
+) -> None:
+    # Every chunk either way is held before it is relayed: each statement waits twice.
+    database.link.latency(LATENCY_SECONDS)
+    slow, took = run_check(database, watched, slack)
+    assert slow.returncode == 0, slow.stderr
+    assert "error" not in slow.stderr
+    assert took < DEFAULT_DEADLINE_SECONDS + MARGIN_SECONDS
+    assert_every_alert_delivered_exactly_once(database, slack)
+
+    database.link.heal()
+    the_next_run_delivers_every_alert_once(database, watched, slack)
