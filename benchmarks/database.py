@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from bestseller_cli.store import db
+from bestseller_cli.store import schema
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
@@ -56,7 +56,7 @@ class Postgres:
             admin.execute(f"CREATE DATABASE {name}")
         url = make_conninfo(self.url, dbname=name)
         with psycopg.connect(url, autocommit=True) as conn:
-            db.migrate(conn)
+            schema.migrate(conn)
             if self.statements:
                 conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         return url

@@ -21,7 +21,7 @@ from psycopg.conninfo import make_conninfo
 from pytest_httpx import HTTPXMock
 
 from bestseller_cli.check.context import PassOptions
-from bestseller_cli.store import db
+from bestseller_cli.store import schema
 from fakes import KEEPA_TEST_KEY, SLACK_TEST_TOKEN
 from fakes.fault_proxy import FaultProxy, upstream_of
 from fakes.keepa_server import FakeKeepa, serve
@@ -92,9 +92,15 @@ def template_url(postgres_server_url: str) -> str:
         admin.execute(f"DROP DATABASE IF EXISTS {TEMPLATE}")
         admin.execute(f"CREATE DATABASE {TEMPLATE}")
     with psycopg.connect(url) as conn:
-        db.migrate(conn)
+        schema.migrate(conn)
     _TEMPLATES_MADE.add(postgres_server_url)
     return url
+
+
+def in_our_schema(url: str) -> str:
+    """A direct URL whose unqualified names are the product's tables, as the job's own
+    connections have them (not for PgBouncer, which refuses startup options)."""
+    return make_conninfo(url, options=f"-c search_path={schema.SCHEMA}")
 
 
 @pytest.fixture
@@ -102,7 +108,7 @@ def database_url(postgres_server_url: str, template_url: str) -> Iterator[str]:
     name = f"bestseller_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(postgres_server_url, autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
-    yield make_conninfo(postgres_server_url, dbname=name)
+    yield in_our_schema(make_conninfo(postgres_server_url, dbname=name))
     with psycopg.connect(postgres_server_url, autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
@@ -209,7 +215,7 @@ def supabase_stack() -> Iterator[SupabaseStack]:
         with psycopg.connect(stack.direct_url(), autocommit=True) as admin:
             admin.execute(f"CREATE DATABASE {TEMPLATE}")
         with psycopg.connect(stack.direct_url(TEMPLATE)) as conn:
-            db.migrate(conn)
+            schema.migrate(conn)
         _TEMPLATES_MADE.add(stack.direct_url())
         yield stack
     finally:
@@ -243,7 +249,7 @@ def database(
     assert stack.statements is not None
     try:
         with (
-            psycopg.connect(stack.direct_url(name), autocommit=True) as admin,
+            psycopg.connect(in_our_schema(stack.direct_url(name)), autocommit=True) as admin,
             FaultProxy(pooler) as proxy,
         ):
             yield FaultyDatabase(

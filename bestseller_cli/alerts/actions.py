@@ -7,7 +7,7 @@ from datetime import datetime
 from bestseller_cli.alerts.delivery import DeliveryReport, deliver_with_settings
 from bestseller_cli.config import Settings
 from bestseller_cli.slack.messages import SlackMessage
-from bestseller_cli.store import db, log_store, outbox_store
+from bestseller_cli.store import db, log_store, outbox_store, schema
 
 
 def list_alerts(
@@ -31,7 +31,7 @@ def retry(
         if not lock.held:
             return None
         with db.connect(url, autocommit=True, limits=limits) as conn:
-            db.migrate(conn)
+            schema.migrate(conn)
             report = deliver_with_settings(conn, settings, show=show, now=now)
             with conn.transaction():
                 log_store.record_errors(conn, report.errors, run_id=None)

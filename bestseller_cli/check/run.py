@@ -48,7 +48,7 @@ from bestseller_cli.rules.schedule import (
 )
 from bestseller_cli.slack.client import SlackSender
 from bestseller_cli.slack.messages import SlackMessage
-from bestseller_cli.store import client_store, db, failures, lock_holders, run_store
+from bestseller_cli.store import client_store, db, failures, lock_holders, run_store, schema
 from bestseller_cli.store.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ def run_check(
                 # Autocommit: each batch's write is one statement, atomic on its own, so a
                 # batch costs two round trips (read, write) and is durable once it returns.
                 with db.connect(url, autocommit=True, limits=limits, application_name=name) as conn:
-                    db.migrate(conn)
+                    schema.migrate(conn)
                     run_store.check_selection(conn, asins=options.asin_list, client=options.client)
 
                     def name_run(run_id: int) -> None:

@@ -24,7 +24,7 @@ from bestseller_cli.cli.settings import settings_app
 from bestseller_cli.errors import BestsellerError, DatabaseError
 from bestseller_cli.maintenance import retention
 from bestseller_cli.output import configure_from_environment, writes_json
-from bestseller_cli.store import db
+from bestseller_cli.store import db, schema
 
 log = logging.getLogger("bestseller_cli")
 # Click's UsageError, whether Typer vendors Click or depends on it.
@@ -145,7 +145,7 @@ def db_upgrade() -> None:
     history older versions wrote, in short batches."""
     config = settings()
     with db.open_database(config, upgrade=False) as conn:
-        applied = db.migrate(conn)
+        applied = schema.migrate(conn)
         conn.autocommit = True
         try:
             with retention.history_upkeep(conn):

@@ -30,6 +30,7 @@ from bestseller_cli.store import (
     lock_holders,
     ops_store,
     run_store,
+    schema,
 )
 
 Status = Literal["ok", "warn", "fail"]
@@ -85,7 +86,7 @@ def check_database(settings: Settings, findings: list[Finding]) -> Watched:
         findings.append(Finding("database", "ok", f"reachable ({where})"))
         findings.append(writable_finding(conn))
         findings.append(limits_finding(conn, limits))
-        pending = db.pending_migrations(conn)
+        pending = schema.pending_migrations(conn)
         findings.append(
             Finding(
                 "migrations", "warn", f"pending: {', '.join(pending)} (run `bestseller db upgrade`)"
@@ -327,7 +328,7 @@ def check_slack(settings: Settings, findings: list[Finding]) -> None:
     channels = set()
     channels.update(c for c in (settings.slack_channel_id, settings.slack_ops_channel_id) if c)
     with db.connect(db.database_url(settings), autocommit=True) as conn:
-        if db.pending_migrations(conn):
+        if schema.pending_migrations(conn):
             findings.append(
                 Finding(
                     "Slack rules",

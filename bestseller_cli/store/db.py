@@ -1,5 +1,5 @@
-"""Connections, the embedded default server, migrations (owns schema_migrations) and the run
-lock."""
+"""Connections, the embedded default server, session limits and the run lock (schema.py has
+the schema and its migrations)."""
 
 import logging
 import os
@@ -8,21 +8,20 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from importlib import metadata, resources
+from importlib import metadata
 from pathlib import Path
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
-from psycopg.pq import TransactionStatus
 
 from bestseller_cli.config import Settings, libpq_dsn
 from bestseller_cli.errors import ConfigError, DatabaseError
-from bestseller_cli.store import failures, watchdog
+from bestseller_cli.store import failures, schema, watchdog
 
 log = logging.getLogger(__name__)
 
-# Arbitrary constants naming our advisory locks; stable across versions.
-MIGRATION_LOCK_ID = 0x6265_7374_0001
+# Arbitrary constants naming our advisory locks (and schema.MIGRATION_LOCK_ID); stable
+# across versions.
 RUN_LOCK_ID = 0x6265_7374_0002
 PRUNE_LOCK_ID = 0x6265_7374_0003
 TRANSACTION_POOLER_PORT = 6543
@@ -184,8 +183,10 @@ class SessionLimits:
         return {name: f"{round(value * 1000)}" for name, value in seconds.items()}
 
 
-SET_LIMITS = "SELECT " + ", ".join(
-    f"set_config('{name}', %s, false)" for name in SessionLimits().values()
+# The session's limits, and our schema for unqualified names (schema.py says why it is not
+# `public`).
+SET_SESSION = "SELECT " + ", ".join(
+    f"set_config('{name}', %s, false)" for name in ["search_path", *SessionLimits().values()]
 )
 
 
@@ -197,7 +198,8 @@ def connect(
     application_name: str = "bestseller-cli",
 ) -> psycopg.Connection:
     """A connection bounded on both sides: libpq's timeouts and keepalives, and the
-    session's limits, SET once connected. Tracked for the run deadline's watchdog."""
+    session's limits, SET once connected with our schema's search_path. Tracked for the
+    run deadline's watchdog."""
     pooled = uses_transaction_pooler(url)
     try:
         conn = psycopg.connect(
@@ -211,7 +213,8 @@ def connect(
         raise failures.describe_connect(exc) from None
     watchdog.track(conn)
     try:
-        conn.execute(SET_LIMITS, list((limits or SessionLimits()).values().values()))
+        session = [schema.SCHEMA, *(limits or SessionLimits()).values().values()]
+        conn.execute(SET_SESSION, session)
         if not autocommit:
             conn.commit()  # a SET rolled back would be undone
     except psycopg.Error as exc:
@@ -266,49 +269,6 @@ def database_errors(then: str) -> Iterator[None]:
         raise error from exc
 
 
-def migration_files() -> list[tuple[str, str]]:
-    folder = resources.files("bestseller_cli.store") / "migrations"
-    files = sorted(
-        (entry.name, entry.read_text()) for entry in folder.iterdir() if entry.name.endswith(".sql")
-    )
-    return [(name.removesuffix(".sql"), sql) for name, sql in files]
-
-
-def migrate(conn: psycopg.Connection) -> list[str]:
-    """Apply pending migrations; safe to run twice and from two processes at once. With
-    none pending it writes nothing, so commands that only read work on a read-only
-    database."""
-    idle = conn.info.transaction_status == TransactionStatus.IDLE
-    pending = pending_migrations(conn)
-    if idle and not conn.autocommit:
-        conn.rollback()  # end the transaction the look opened
-    if not pending:
-        return []
-    applied_now: list[str] = []
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_ID,))
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-        )
-        done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
-        for version, sql in migration_files():
-            if version in done:
-                continue
-            conn.execute(sql)
-            conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
-            applied_now.append(version)
-    return applied_now
-
-
-def pending_migrations(conn: psycopg.Connection) -> list[str]:
-    exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
-    done: set[str] = set()
-    if exists and exists[0]:
-        done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
-    return [version for version, _ in migration_files() if version not in done]
-
-
 @contextmanager
 def open_database(settings: Settings, *, upgrade: bool = True) -> Iterator[psycopg.Connection]:
     """A connection to the configured (or embedded) database with the schema current; the
@@ -317,7 +277,7 @@ def open_database(settings: Settings, *, upgrade: bool = True) -> Iterator[psyco
     try:
         with database_errors("the command stopped"):
             if upgrade:
-                migrate(conn)
+                schema.migrate(conn)
             yield conn
     finally:
         conn.close()

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from bestseller_cli.check.run import run_check
 from bestseller_cli.cli.app import app
 from bestseller_cli.config import load_settings
-from bestseller_cli.store import asin_store, check_store, db
+from bestseller_cli.store import asin_store, check_store, schema
 from fakes import SLACK_TEST_TOKEN
 from fakes.keepa_server import FakeKeepa
 from fakes.slack_server import FakeSlack, RecordedRequest
@@ -225,13 +225,13 @@ def test_a_dropped_database_connection_fails_the_pass_and_the_next_one_finishes(
 def test_a_dropped_database_connection_reads_as_a_database_error_in_any_command(
     env: dict[str, str], conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    original = db.migrate
+    original = schema.migrate
 
     def drop_then_migrate(command_conn: psycopg.Connection) -> list[str]:
         conn.execute("SELECT pg_terminate_backend(%s)", (command_conn.info.backend_pid,))
         return original(command_conn)
 
-    monkeypatch.setattr(db, "migrate", drop_then_migrate)
+    monkeypatch.setattr(schema, "migrate", drop_then_migrate)
     result = CliRunner().invoke(app, ["settings", "show"])
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[-1] == (

@@ -34,7 +34,7 @@ def everything(conn: psycopg.Connection) -> dict[str, list[tuple]]:
     tables = [
         row[0]
         for row in conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'bestseller' ORDER BY tablename"
         )
     ]
     return {

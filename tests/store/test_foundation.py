@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bestseller_cli.cli.app import app
-from bestseller_cli.store import db
+from bestseller_cli.store import db, schema
 
 runner = CliRunner()
 
@@ -27,12 +27,12 @@ def bestseller(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[s
 
 def test_migrations_apply_twice_without_change(conn: psycopg.Connection) -> None:
     tables_before = conn.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'bestseller'"
     ).fetchone()
-    assert db.migrate(conn) == []
-    assert db.pending_migrations(conn) == []
+    assert schema.migrate(conn) == []
+    assert schema.pending_migrations(conn) == []
     tables_after = conn.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'bestseller'"
     ).fetchone()
     assert tables_before == tables_after
 
@@ -41,7 +41,7 @@ def test_schema_has_the_seed_tables(conn: psycopg.Connection) -> None:
     tables = {
         row[0]
         for row in conn.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'bestseller'"
         )
     }
     assert {
@@ -78,13 +78,13 @@ def test_two_processes_migrating_at_once_are_safe(postgres_server_url: str) -> N
         admin.execute(f"CREATE DATABASE {name}")
     url = make_conninfo(postgres_server_url, dbname=name)
     code = (
-        "import psycopg, sys; from bestseller_cli.store import db;"
-        " db.migrate(psycopg.connect(sys.argv[1]))"
+        "import psycopg, sys; from bestseller_cli.store import schema;"
+        " schema.migrate(psycopg.connect(sys.argv[1]))"
     )
     racers = [subprocess.Popen([sys.executable, "-c", code, url]) for _ in range(3)]
     assert [racer.wait(timeout=60) for racer in racers] == [0, 0, 0]
     with psycopg.connect(url) as conn:
-        assert db.pending_migrations(conn) == []
+        assert schema.pending_migrations(conn) == []
     with psycopg.connect(postgres_server_url, autocommit=True) as admin:
         admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
 

@@ -23,10 +23,10 @@ from bestseller_cli.rules.story import story_lines
 from bestseller_cli.store import (
     asin_store,
     check_store,
-    db,
     history_store,
     outbox_store,
     run_store,
+    schema,
     story_queries,
 )
 from fakes.keepa_server import FakeKeepa
@@ -63,7 +63,7 @@ def old_database(postgres_server_url: str) -> Iterator[str]:
     with psycopg.connect(url) as conn:
         conn.execute("CREATE TABLE schema_migrations (version text PRIMARY KEY, applied_at"
                      " timestamptz NOT NULL DEFAULT now())")  # fmt: skip
-        for version, sql in db.migration_files():
+        for version, sql in schema.migration_files():
             if version < "0005":
                 conn.execute(sql)
                 conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
@@ -147,7 +147,7 @@ def test_old_history_converts_with_trajectory_streaks_and_report_unchanged(
 ) -> None:
     with psycopg.connect(old_database, autocommit=True) as conn:
         fill_old_schema(conn)
-        db.migrate(conn)  # 0005 adds the compact tables; the old rows are read as they are
+        schema.migrate(conn)  # 0005 adds the compact tables; the old rows are read as they are
         periods = [
             (at(0), at(CHECKS)),
             (at(10), at(CHECKS)),
@@ -245,7 +245,7 @@ def test_prune_and_a_pass_run_side_by_side_without_waiting(
     passes(keepa, conn, days=3, every_hours=8)
     conn.execute("INSERT INTO asin_history (asin, marketplace, observed_at, available)"
                  " VALUES (%s, 'com', now() - interval '2 days', true)", (C,))  # fmt: skip
-    impatient = make_conninfo(database_url, options="-c lock_timeout=500")
+    impatient = make_conninfo(database_url, options="-c search_path=bestseller -c lock_timeout=500")
     monkeypatch.setenv("DATABASE_URL", impatient)
 
     # A prune batch in flight (conversion and a day summarized, uncommitted): a whole pass runs.
