@@ -25,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import psycopg
 from psycopg.conninfo import make_conninfo
 
 from fakes.fault_proxy import FaultProxy
@@ -32,6 +33,32 @@ from fakes.fault_proxy import FaultProxy
 PG_BIN = Path(os.environ.get("BESTSELLER_PG15_BIN", "/usr/lib/postgresql/15/bin"))
 RUN_AS = "postgres"
 PASSWORD = "stack-secret-7Qx"
+# Supabase's `postgres` owns the project's objects and is no superuser; here the stack's
+# superuser is named postgres, so this role plays Supabase's.
+PROJECT_OWNER = "project_owner"
+OWNER_PASSWORD = "owner-secret-4Rk"
+# Supabase's project setup, as SUPABASE.md §7 gives it: the Data API's roles, granted to
+# the owner, and the long-standing default privileges on what the owner creates in public.
+SUPABASE_ROLES = f"""
+DO $roles$ BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'anon') THEN
+        CREATE ROLE anon NOLOGIN NOINHERIT;
+        CREATE ROLE authenticated NOLOGIN NOINHERIT;
+        CREATE ROLE service_role NOLOGIN NOINHERIT BYPASSRLS;
+        CREATE ROLE {PROJECT_OWNER} LOGIN NOSUPERUSER CREATEDB PASSWORD '{OWNER_PASSWORD}';
+        GRANT anon, authenticated, service_role TO {PROJECT_OWNER};
+    END IF;
+END $roles$
+"""
+SUPABASE_DATABASE = f"""
+GRANT USAGE ON SCHEMA public TO anon, authenticated, service_role;
+ALTER DEFAULT PRIVILEGES FOR ROLE {PROJECT_OWNER} IN SCHEMA public
+    GRANT ALL ON TABLES TO anon, authenticated, service_role;
+ALTER DEFAULT PRIVILEGES FOR ROLE {PROJECT_OWNER} IN SCHEMA public
+    GRANT ALL ON SEQUENCES TO anon, authenticated, service_role;
+ALTER DEFAULT PRIVILEGES FOR ROLE {PROJECT_OWNER} IN SCHEMA public
+    GRANT ALL ON FUNCTIONS TO anon, authenticated, service_role;
+"""
 START_WITHIN_SECONDS = 30
 
 
@@ -66,13 +93,34 @@ class SupabaseStack:
         """Through PgBouncer (or a proxy in front of it, at `port`), over verified TLS."""
         return self._url(port=port or self.pooler_port, dbname=dbname)
 
-    def _url(self, *, port: int, dbname: str) -> str:
+    def supabase_database(self, dbname: str) -> str:
+        """A new database set up as a Supabase project is (SUPABASE_DATABASE), owned by
+        PROJECT_OWNER; returns the owner's direct URL. Drop it with `drop_database`."""
+        with psycopg.connect(self.direct_url(), autocommit=True) as admin:
+            admin.execute(SUPABASE_ROLES)
+            admin.execute(f"CREATE DATABASE {dbname} OWNER {PROJECT_OWNER}")
+            admin.execute(
+                f"ALTER DATABASE {dbname} SET pgrst.db_schemas = 'public, graphql_public'"
+            )
+        with psycopg.connect(self.direct_url(dbname), autocommit=True) as admin:
+            admin.execute(SUPABASE_DATABASE)
+        return self._url(
+            port=self.pg_port, dbname=dbname, user=PROJECT_OWNER, password=OWNER_PASSWORD
+        )
+
+    def drop_database(self, dbname: str) -> None:
+        with psycopg.connect(self.direct_url(), autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
+
+    def _url(
+        self, *, port: int, dbname: str, user: str = "postgres", password: str = PASSWORD
+    ) -> str:
         return make_conninfo(
             host="127.0.0.1",
             port=str(port),
             dbname=dbname,
-            user="postgres",
-            password=PASSWORD,
+            user=user,
+            password=password,
             sslmode="verify-full",
             sslrootcert=str(self.ca),
         )

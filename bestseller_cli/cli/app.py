@@ -141,11 +141,13 @@ def root(
 
 @db_app.command("upgrade", epilog=examples("bestseller db upgrade"))
 def db_upgrade() -> None:
-    """Apply pending database migrations (commands also do this on their own), then convert
-    history older versions wrote, in short batches."""
+    """Apply pending database migrations (commands also do this on their own), close the
+    schema to every other role again, then convert history older versions wrote, in short
+    batches."""
     config = settings()
     with db.open_database(config, upgrade=False) as conn:
         applied = schema.migrate(conn)
+        schema.close_again(conn)
         conn.autocommit = True
         try:
             with retention.history_upkeep(conn):

@@ -2,15 +2,16 @@
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 import psycopg
 
 from bestseller_cli.config import Settings
 from bestseller_cli.errors import BestsellerError, SlackError
 from bestseller_cli.keepa.client import KeepaClient
+from bestseller_cli.maintenance.door import door_findings
+from bestseller_cli.maintenance.finding import Finding, Status
 from bestseller_cli.redact import redact
 from bestseller_cli.rules.ops_rules import KINDS, utc
 from bestseller_cli.rules.product_kinds import kind_note
@@ -33,15 +34,7 @@ from bestseller_cli.store import (
     schema,
 )
 
-Status = Literal["ok", "warn", "fail"]
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Finding:
-    part: str
-    status: Status
-    detail: str
 
 
 def run_doctor(settings: Settings) -> list[Finding]:
@@ -86,6 +79,7 @@ def check_database(settings: Settings, findings: list[Finding]) -> Watched:
         findings.append(Finding("database", "ok", f"reachable ({where})"))
         findings.append(writable_finding(conn))
         findings.append(limits_finding(conn, limits))
+        findings.extend(door_findings(conn))
         pending = schema.pending_migrations(conn)
         findings.append(
             Finding(

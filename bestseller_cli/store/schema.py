@@ -75,7 +75,8 @@ def migrate(conn: psycopg.Connection) -> list[str]:
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_ID,))
         create_schema(conn)
-        move_out_of_public(conn)
+        if move_out_of_public(conn):
+            applied_now.append(MOVE_OUT_OF_PUBLIC)
         use_schema(conn)
         conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -224,6 +225,13 @@ ORDER BY o.kind, o.name, 3
 """
 
 
+def close_again(conn: psycopg.Connection) -> None:
+    """Close the schema in a transaction of its own (`db upgrade`: after an operator's
+    grant, say, with no migration pending)."""
+    with conn.transaction():
+        close_schema(conn)
+
+
 def close_schema(conn: psycopg.Connection) -> None:
     """Revoke every outsider's privilege, row level security on, views as invoker."""
     conn.execute(
@@ -243,12 +251,11 @@ class Grant:
     privileges: str
 
     @property
-    def fix(self) -> str:
-        on = {"schema": "SCHEMA", "function": "FUNCTION", "sequence": "SEQUENCE"}.get(
+    def sql_kind(self) -> str:
+        """What GRANT and REVOKE call this kind of object."""
+        return {"schema": "SCHEMA", "function": "FUNCTION", "sequence": "SEQUENCE"}.get(
             self.kind, "TABLE"
         )
-        grantee = self.grantee if self.grantee == "PUBLIC" else f'"{self.grantee}"'
-        return f"REVOKE ALL ON {on} {self.name} FROM {grantee};"
 
 
 @dataclass(frozen=True)

@@ -141,3 +141,37 @@ def test_the_forecast_tells_asins_per_interval_the_tokens_they_need_and_the_long
     monkeypatch.setenv("KEEPA_TOKENS_PER_HOUR", "4")
     squeezed = table_text(runner.invoke(app, ["doctor"]).output)
     assert "warn Keepa budget" in squeezed and "intervals stretch about 1.3x" in squeezed
+
+
+def test_a_closed_schema_is_green_and_says_whether_the_server_has_supabase_roles(
+    keepa: FakeKeepa, slack: FakeSlack, conn
+) -> None:
+    """The PostgreSQL 15 server gains Supabase's roles when tests/store/test_schema.py has
+    made a Supabase-shaped database on it; the embedded one never has them."""
+    supabase = conn.execute("SELECT count(*) FROM pg_roles WHERE rolname = 'anon'").fetchone()[0]
+    result = runner.invoke(app, ["doctor"])
+    text = table_text(result.output)
+    assert result.exit_code == 0, result.output
+    who = (
+        "anon, authenticated (Supabase's Data API) and every other role"
+        if supabase
+        else "no Supabase Data API roles on this server; every other role"
+    )
+    assert f"ok schema access schema bestseller closed: {who} can neither read" in text
+    assert "ok database role the job runs as" in text
+
+
+def test_a_table_granted_to_public_is_red_with_its_fix(
+    keepa: FakeKeepa, slack: FakeSlack, conn
+) -> None:
+    conn.execute("GRANT SELECT, UPDATE ON bestseller.tracked_asins TO PUBLIC")
+    conn.execute("ALTER TABLE bestseller.clients DISABLE ROW LEVEL SECURITY")
+    text = table_text(runner.invoke(app, ["doctor"]).output)
+    assert (
+        "fail bestseller.tracked_asins granted to PUBLIC (SELECT, UPDATE):"
+        " REVOKE ALL ON TABLE bestseller.tracked_asins FROM PUBLIC;"
+    ) in text
+    assert (
+        "fail bestseller.clients row level security is off:"
+        " ALTER TABLE bestseller.clients ENABLE ROW LEVEL SECURITY;"
+    ) in text
