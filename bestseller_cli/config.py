@@ -1,5 +1,6 @@
 """Settings, read from the environment and an optional `.env` file."""
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,6 +29,12 @@ MARKETPLACES: dict[str, int] = {
     "com.mx": 11,
     "com.br": 12,
 }
+
+# Where the key and the token go unless KEEPA_API_URL / SLACK_API_URL say otherwise: any
+# https:// host may replace them (a proxy the operator runs; `doctor` names it), http:// only
+# a loopback address (a test's fake server).
+KEEPA_API_URL = "https://api.keepa.com"
+SLACK_API_URL = "https://slack.com/api/"
 
 
 def normalize_marketplace(value: str) -> str:
@@ -63,7 +70,7 @@ class Settings(BaseSettings):
         default_factory=lambda: Path(platformdirs.user_data_dir("bestseller-cli"))
     )
     keepa_api_key: str | None = None
-    keepa_api_url: str = "https://api.keepa.com"
+    keepa_api_url: str = KEEPA_API_URL
     keepa_domain: str = "com"
     # 1 day keeps every current rank (Keepa keeps each series' last point) at the smallest
     # response: measured in benchmarks/README.md.
@@ -72,26 +79,27 @@ class Settings(BaseSettings):
     # unset, Keepa decides. A refresh may cost one extra token per product (0 = always live).
     keepa_update_hours: int | None = Field(default=None, ge=0, le=24 * 365)
     # /category lookups for ranked categories categoryTree does not name, per pass.
-    keepa_category_token_budget: int = Field(default=20, ge=0)
+    keepa_category_token_budget: int = Field(default=20, ge=0, le=1_000_000)
     # `check` counts products whose Keepa data (lastUpdate) is older than this.
     keepa_stale_hours: float = Field(default=24.0, gt=0, le=24 * 3650)
     keepa_max_token_wait_seconds: float = Field(default=300, ge=0, le=86_400)
-    keepa_token_cost_usd: float = Field(default=0.000022, ge=0)
-    keepa_max_response_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    keepa_token_cost_usd: float = Field(default=0.000022, ge=0, le=1)
+    keepa_max_response_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, le=1024**3)
     keepa_missing_passes_unknown: int = Field(default=3, ge=1, le=1000)
     keepa_bestsellers_lookup: bool = False
-    keepa_bestsellers_token_budget: int = Field(default=200, ge=0)
+    keepa_bestsellers_token_budget: int = Field(default=200, ge=0, le=1_000_000)
     keepa_requests_ahead: int = Field(default=1, ge=0, le=8)
     slack_bot_token: str | None = None
     slack_channel_id: str | None = None
-    slack_api_url: str = "https://slack.com/api/"
+    slack_api_url: str = SLACK_API_URL
     # A PNG of the last 7 days under each badge alert (needs the files:write scope).
     slack_charts: bool = False
     alert_expiry_days: float = Field(default=7, gt=0, le=3650)
     slack_ops_channel_id: str | None = None
     healthcheck_url: str | None = None
-    # Minutes, at most a year: they become time spans. Cron runs `check` this often.
-    schedule_minutes: float = Field(default=15.0, gt=0, le=525_600)
+    # Minutes, at most a year: they become time spans. Cron runs `check` this often, and no
+    # cron runs more often than once a minute.
+    schedule_minutes: float = Field(default=15.0, ge=1, le=525_600)
     # The longest any watched ASIN waits between two checks (rules/schedule.py).
     check_ceiling_hours: float = Field(default=24.0, gt=0, le=24 * 365)
     # Holding #1, or within this rank of it in some category: checked every run.
@@ -99,18 +107,21 @@ class Settings(BaseSettings):
     # Tokens per hour this tool may spend, below Keepa's refill (a key shared with others).
     keepa_tokens_per_hour: int | None = Field(default=None, ge=1, le=10_000_000)
     ops_undelivered_minutes: float = Field(default=60.0, ge=0, le=525_600)
-    ops_max_resumes: int = Field(default=3, ge=0)
-    database_size_limit_mb: float | None = Field(default=None, gt=0)
+    ops_max_resumes: int = Field(default=3, ge=0, le=1000)
+    database_size_limit_mb: float | None = Field(default=None, gt=0, le=1_000_000_000)
     batch_size: int = Field(default=100, ge=1, le=100)
     max_retries: int = Field(default=3, ge=0, le=20)
     retry_delay_seconds: float = Field(default=1.0, ge=0, le=3600)
     api_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     # Below SCHEDULE_MINUTES: Railway skips a cron tick while the last run still goes on.
-    run_deadline_minutes: float = Field(default=14.0, gt=0)
+    # At most a day: plus 5 min it is the session's idle_session_timeout, in milliseconds that
+    # PostgreSQL holds in 32 bits (24.8 days).
+    run_deadline_minutes: float = Field(default=14.0, gt=0, le=1440)
     # Every session SETs it (store/db.py, SessionLimits): above any statement of a pass,
     # below Supabase's global two minutes.
-    database_statement_timeout_seconds: float = Field(default=60.0, gt=0, le=86_400)
-    history_retention_days: int = Field(default=90, ge=1)
+    # At least a second: it is SET in whole milliseconds, and 0 would mean no limit at all.
+    database_statement_timeout_seconds: float = Field(default=60.0, ge=1, le=86_400)
+    history_retention_days: int = Field(default=90, ge=1, le=36_500)
     log_level: str = "WARNING"
     log_format: LogFormat = LogFormat.auto
 
@@ -190,6 +201,11 @@ class Settings(BaseSettings):
             raise ValueError("not an http(s) URL, e.g. https://api.keepa.com")
         if url.port is not None and not valid_port(str(url.port)):
             raise ValueError(f"port {url.port} is not a port number (1-65535)")
+        if url.scheme != "https" and not is_loopback(url.host):
+            # The key, the token or the monitor's secret path would cross the network in clear.
+            raise ValueError(
+                "must be an https:// URL (http:// only to a loopback address, for tests)"
+            )
         return value.strip()
 
     def require_keepa_key(self) -> str:
@@ -210,6 +226,16 @@ class Settings(BaseSettings):
     @property
     def keepa_domain_id(self) -> int:
         return MARKETPLACES[self.keepa_domain]
+
+
+def is_loopback(host: str) -> bool:
+    """`localhost`, 127.0.0.0/8 or ::1: this machine, where a test's fake server listens."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def valid_port(text: str) -> bool:

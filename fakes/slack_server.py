@@ -52,6 +52,9 @@ class PostedMessage:
     blocks: list[dict[str, Any]]
     metadata: dict[str, Any] | None
     edits: int = 0
+    # Who posted it, as history shows it: the token's bot for chat.postMessage.
+    bot_id: str | None = None
+    user: str | None = None
 
     @property
     def outbox_ids(self) -> list[int]:
@@ -59,8 +62,10 @@ class PostedMessage:
         return [int(part) for part in str(payload.get("ids", "")).split(",") if part]
 
     def as_history(self, *, with_metadata: bool) -> dict[str, Any]:
-        message = {"type": "message", "ts": self.ts, "text": self.text, "bot_id": "B0FAKE"}
-        message["blocks"] = self.blocks
+        message: dict[str, Any] = {"type": "message", "ts": self.ts, "text": self.text}
+        message |= {"blocks": self.blocks, "user": self.user}
+        if self.bot_id:
+            message["bot_id"] = self.bot_id
         if with_metadata and self.metadata:
             message["metadata"] = self.metadata
         return message
@@ -104,6 +109,8 @@ class FakeSlack:
         self._files: dict[str, SharedFile] = {}
         self.team = "Fake Team"
         self.bot_user = "bestseller"
+        # The token's bot, as auth.test names it; chat.postMessage posts as it.
+        self.bot_id, self.bot_user_id = "B0FAKE", "U0FAKE"
         self.requests: list[RecordedRequest] = []
         self._messages: list[PostedMessage] = []
         self._scripts: dict[str, list[_Scripted]] = {}
@@ -178,11 +185,20 @@ class FakeSlack:
             return [f for f in shared if channel is None or f.channel == channel]
 
     def add_message(
-        self, channel: str, text: str = "hello", *, metadata: dict[str, Any] | None = None
+        self,
+        channel: str,
+        text: str = "hello",
+        *,
+        metadata: dict[str, Any] | None = None,
+        bot_id: str | None = None,
+        user: str = "U0PERSON",
     ) -> PostedMessage:
-        """Seed the channel's history, as if someone else had posted."""
+        """Seed the channel's history, as if someone else had posted: a person, or another
+        app when `bot_id` is given (with any metadata, an alert's too)."""
         with self._lock:
-            message = PostedMessage(channel, self._next_ts(), text, [], metadata)
+            message = PostedMessage(
+                channel, self._next_ts(), text, [], metadata, bot_id=bot_id, user=user
+            )
             self._messages.append(message)
             return message
 
@@ -232,7 +248,13 @@ class FakeSlack:
         if problem := _message_problem(text, blocks or []):
             return {"ok": False, "error": problem}
         message = PostedMessage(
-            channel, self._next_ts(), text, blocks or [], params.get("metadata")
+            channel,
+            self._next_ts(),
+            text,
+            blocks or [],
+            params.get("metadata"),
+            bot_id=self.bot_id,
+            user=self.bot_user_id,
         )
         self._messages.append(message)
         return {"ok": True, "channel": channel, "ts": message.ts, "message": {"text": text}}
@@ -315,8 +337,8 @@ class FakeSlack:
             "team": self.team,
             "user": self.bot_user,
             "team_id": "T0FAKE",
-            "user_id": "U0FAKE",
-            "bot_id": "B0FAKE",
+            "user_id": self.bot_user_id,
+            "bot_id": self.bot_id,
         }
 
     def _api_conversations_info(self, params: dict[str, Any]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ __all__ = [
     "settings",
     "single_format",
     "write_csv",
+    "write_file",
     "write_html",
 ]
 
@@ -92,9 +94,24 @@ def write_html(page: str, path: str) -> None:
         return
     target = Path(path)
     try:
-        partial = target.with_name(f".{target.name}.partial")
-        partial.write_text(page, encoding="utf-8")
-        partial.replace(target)
+        write_file(target, page)
     except OSError as exc:
         raise ConfigError(f"--html {path}: cannot write it ({exc.strerror})") from None
     err_console.print(f"wrote the report to {target}", highlight=False)
+
+
+def write_file(target: Path, text: str) -> None:
+    """Replace `target` whole, never writing through a symlink. The text goes to a new file,
+    `.NAME.partial` beside it, created exclusively (a link planted at that name is removed,
+    never followed), then renamed over the target: a rename replaces a link at the target
+    itself, not the file it points to."""
+    partial = target.with_name(f".{target.name}.partial")
+    partial.unlink(missing_ok=True)  # a leftover of a crash, or a planted link: not its target
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        with os.fdopen(os.open(partial, flags, 0o666), "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise

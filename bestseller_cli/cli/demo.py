@@ -10,8 +10,9 @@ import typer
 
 from bestseller_cli import output
 from bestseller_cli.cli.check import AlertPrinter
-from bestseller_cli.cli.common import console, write_html
+from bestseller_cli.cli.common import console, write_file, write_html
 from bestseller_cli.demo.run import DemoPass, demo_settings, run_demo
+from bestseller_cli.errors import ConfigError
 from bestseller_cli.report.html import html_report
 from bestseller_cli.report.pictures import ReportPictures
 from bestseller_cli.rules.charts import product_svg
@@ -87,12 +88,15 @@ def demo(
 
 def write_charts(pictures: ReportPictures, folder: Path) -> None:
     """Each product's chart as a standalone SVG, `ASIN.svg`, as the README shows one."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for row in pictures.report.asins:
-        chart = pictures.charts.get((row.asin, row.marketplace))
-        if chart is None:
-            continue
-        title = f"{row.asin}: {row.title or row.asin} (bestseller demo)"
-        svg = product_svg(chart, title=title, zone=ZoneInfo("UTC"))
-        (folder / f"{row.asin}.svg").write_text(svg + "\n", encoding="utf-8")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for row in pictures.report.asins:
+            chart = pictures.charts.get((row.asin, row.marketplace))
+            if chart is None:
+                continue
+            title = f"{row.asin}: {row.title or row.asin} (bestseller demo)"
+            svg = product_svg(chart, title=title, zone=ZoneInfo("UTC"))
+            write_file(folder / f"{row.asin}.svg", svg + "\n")
+    except OSError as exc:
+        raise ConfigError(f"--charts {folder}: cannot write it ({exc.strerror})") from None
     console.print(f"wrote the charts to {folder}", highlight=False, soft_wrap=True)

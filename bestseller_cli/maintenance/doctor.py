@@ -5,9 +5,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
+import httpx
 import psycopg
 
-from bestseller_cli.config import Settings
+from bestseller_cli.config import KEEPA_API_URL, SLACK_API_URL, Settings
 from bestseller_cli.errors import BestsellerError, SlackError
 from bestseller_cli.keepa.client import KeepaClient
 from bestseller_cli.maintenance.door import door_findings
@@ -44,6 +45,7 @@ def run_doctor(settings: Settings) -> list[Finding]:
     guarded(findings, "Keepa", lambda: check_keepa(settings, findings, watched))
     guarded(findings, "Slack", lambda: check_slack(settings, findings))
     check_monitoring(settings, findings)
+    findings.extend(api_hosts_findings(settings))
     return findings
 
 
@@ -267,6 +269,23 @@ def check_monitoring(settings: Settings, findings: list[Finding]) -> None:
         )
     else:
         findings.append(Finding("cron monitor", "ok", "HEALTHCHECK_URL set (pinged by check)"))
+
+
+def api_hosts_findings(settings: Settings) -> list[Finding]:
+    """Where the Keepa key and the Slack token go, when that is not Keepa's and Slack's own
+    API (settings accept only https://, or http:// to a loopback address)."""
+    findings = []
+    for name, secret, url, default in (
+        ("KEEPA_API_URL", "the Keepa key", settings.keepa_api_url, KEEPA_API_URL),
+        ("SLACK_API_URL", "the Slack token", settings.slack_api_url, SLACK_API_URL),
+    ):
+        used, usual = httpx.URL(url), httpx.URL(default)
+        if used.host != usual.host:
+            # The origin only: a path or user part may carry a secret of its own.
+            origin = f"{used.scheme}://{used.netloc.decode('ascii')}"
+            detail = f"{secret} goes to {used.host}, not {usual.host} ({name}: {origin})"
+            findings.append(Finding(f"{name} host", "warn", detail))
+    return findings
 
 
 def check_keepa(settings: Settings, findings: list[Finding], watched: Watched | None) -> None:

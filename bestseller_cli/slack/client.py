@@ -85,6 +85,7 @@ class SlackSender:
         )
         self._max_retries = max_retries
         self._retry_delay = retry_delay_seconds
+        self._own: tuple[str | None, str | None] | None = None  # (bot_id, user_id): auth.test
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "SlackSender":
@@ -157,7 +158,9 @@ class SlackSender:
         return None
 
     def _history(self, *, channel: str, oldest: datetime) -> Iterator[dict[str, Any]]:
-        """The channel's messages since `oldest`, newest first, every page."""
+        """This token's bot's messages in the channel since `oldest`, newest first, every
+        page. Any app in the channel can post our metadata: only our own bot's is trusted."""
+        ours = self._is_ours
         cursor: str | None = None
         while True:
             page = self._request(
@@ -168,7 +171,7 @@ class SlackSender:
                 limit=200,
                 cursor=cursor,
             )
-            yield from page.get("messages") or []
+            yield from (message for message in page.get("messages") or [] if ours(message))
             cursor = (page.get("response_metadata") or {}).get("next_cursor")
             if not page.get("has_more") or not cursor:
                 return
@@ -178,6 +181,16 @@ class SlackSender:
         self._request(
             "chat.update", channel=channel, ts=ts, text=message.text, blocks=message.blocks
         )
+
+    def _is_ours(self, message: dict[str, Any]) -> bool:
+        """Posted by this token's bot: its bot_id, or (when auth.test names none) its user."""
+        if self._own is None:
+            response = self._request("auth.test")  # once per sender, that is per pass
+            self._own = (response.get("bot_id"), response.get("user_id"))
+        bot_id, user_id = self._own
+        if bot_id:
+            return message.get("bot_id") == bot_id
+        return user_id is not None and message.get("user") == user_id
 
     def check_auth(self) -> str:
         """`team / bot user` for the token, or a SlackError saying why it is refused."""

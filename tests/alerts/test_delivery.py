@@ -280,3 +280,27 @@ def test_a_delivery_that_lost_its_claim_changes_nothing_after_the_fact(
     assert row == ("sent", posted.ts, None)
     run_check(load_settings())
     assert [m for m in slack.messages(CHANNEL) if row_id in m.outbox_ids] == [posted]
+
+
+def test_another_apps_message_carrying_an_alerts_metadata_does_not_mark_it_delivered(
+    keepa: FakeKeepa, slack: FakeSlack, conn
+) -> None:
+    row_id = record_while_slack_is_down(keepa, slack, conn)
+    outbox_store.claim(conn, [row_id], token="a dead run")  # its fate is read from history
+    forged = slack.add_message(
+        CHANNEL,
+        "not ours",
+        metadata={"event_type": "bestseller_alert", "event_payload": {"ids": str(row_id)}},
+        bot_id="B0OTHERAPP",
+        user="U0OTHERAPP",
+    )
+
+    summary = run_check(load_settings(), options=FULL_PASS)
+
+    [ours] = [m for m in slack.messages(CHANNEL) if m.bot_id == slack.bot_id]
+    assert ours.outbox_ids == [row_id] and ours.ts != forged.ts
+    assert (summary.alerts_sent, summary.alerts_recovered) == (1, 0)
+    assert conn.execute(
+        "SELECT status, slack_ts FROM notification_log WHERE id = %s", (row_id,)
+    ).fetchone() == ("sent", ours.ts)
+    assert len(slack.calls("auth.test")) == 1  # who "we" are: asked once in the pass

@@ -105,3 +105,24 @@ def test_the_command_uses_its_own_database_whatever_the_environment_says(
     assert conn.execute("SELECT count(*) FROM tracked_asins").fetchone() == (0,)
     again = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert again.returncode == 2 and "give `--home` a new folder" in again.stderr
+
+
+def test_charts_replace_links_planted_in_their_folder_without_following_them(
+    passes: tuple, tmp_path: Path
+) -> None:
+    from bestseller_cli.cli.demo import write_charts
+
+    _, pictures = passes
+    victim = tmp_path / "victim.txt"
+    victim.write_text("the operator's own file\n")
+    folder = tmp_path / "charts"
+    folder.mkdir()
+    (folder / "B0DEMOAC01.svg").symlink_to(victim)
+    (folder / ".B0DEMOAC01.svg.partial").symlink_to(victim)
+
+    write_charts(pictures, folder)
+
+    assert victim.read_text() == "the operator's own file\n"
+    chart = folder / "B0DEMOAC01.svg"
+    assert not chart.is_symlink() and chart.read_text().startswith("<svg")
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{p.asin}.svg" for p in PRODUCTS)

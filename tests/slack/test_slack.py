@@ -363,3 +363,17 @@ def test_fake_slack_serves_a_child_process(slack_server: FakeSlack) -> None:
     )
     subprocess.run([sys.executable, "-c", script, slack_server.base_url], check=True, timeout=30)
     assert [message.text for message in slack_server.messages("C1")] == ["hi"]
+
+
+def test_only_this_tokens_bot_is_trusted_to_have_posted_an_alert(slack_server: FakeSlack) -> None:
+    sender = sender_for(slack_server)
+    sender.post(channel=CHANNEL, message=alert_message(change()), outbox_ids=[1])
+    alert = {"event_type": "bestseller_alert", "event_payload": {"ids": "1,2", "mark": "m"}}
+    slack_server.add_message(CHANNEL, "another app", metadata=alert, bot_id="B0OTHERAPP")
+    slack_server.add_message(CHANNEL, "a person", metadata=alert, user="U0PERSON")
+
+    assert sender.delivered(channel=CHANNEL, oldest=LONG_AGO) == {
+        1: slack_server.messages(CHANNEL)[0].ts
+    }
+    assert sender.marked(channel=CHANNEL, mark="m", oldest=LONG_AGO) is None
+    assert len(slack_server.calls("auth.test")) == 1
