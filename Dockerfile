@@ -1,10 +1,12 @@
 # bestseller-cli for Railway: an hourly cron job that runs one `bestseller check` pass and exits.
-# Reproducible: the base image is pinned to a patch release, and every Python package comes
+# Reproducible: the base image is pinned to a patch release and its digest (the multi-arch
+# index of python:3.12.12-slim, as Docker Hub served it on 2026-08-14; bump both together
+# with `docker buildx imagetools inspect python:3.12.X-slim`), and every Python package comes
 # from a lock file with hashes (regenerate with the command at the top of each lock file).
 # Production talks to PostgreSQL through DATABASE_URL, so the embedded server (the optional
 # `embedded` extra) is never installed. Secrets come from the environment at run time.
 
-FROM python:3.12.12-slim AS builder
+FROM python:3.12.12-slim@sha256:f3fa41d74a768c2fce8016b98c191ae8c1bacd8f1152870a3f9f87d350920b7c AS builder
 
 # pip precompiles the venv's bytecode here, so the read-only runtime never writes any.
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -27,7 +29,7 @@ RUN /opt/build/bin/pip wheel --no-cache-dir --no-deps --no-build-isolation --whe
     && /opt/venv/bin/pip check \
     && /opt/venv/bin/bestseller --help > /dev/null
 
-FROM python:3.12.12-slim AS runtime
+FROM python:3.12.12-slim@sha256:f3fa41d74a768c2fce8016b98c191ae8c1bacd8f1152870a3f9f87d350920b7c AS runtime
 
 # Railway reads each log line as one JSON object (LOG_FORMAT in the README).
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -208,12 +208,12 @@ def test_railway_builds_from_the_dockerfile_in_the_repository(railway: dict[str,
     assert dockerfile.resolve() == DOCKERFILE
 
 
-def test_image_is_built_in_stages_on_one_python_base_pinned_to_a_patch_release(
+def test_image_is_built_in_stages_on_one_python_base_pinned_to_a_patch_release_and_digest(
     stages: list[Stage],
 ) -> None:
     assert len(stages) >= 2
     builder, final = stages[0], stages[-1]
-    assert re.fullmatch(r"python:3\.\d+\.\d+-slim", final.base), final.base
+    assert re.fullmatch(r"python:3\.\d+\.\d+-slim@sha256:[0-9a-f]{64}", final.base), final.base
     # The venv's interpreter symlinks only work on the same base image it was built on.
     assert final.base == builder.base
     assert any(f"--from={builder.name} /opt/venv /opt/venv" in c for c in final.all("COPY"))
