@@ -11,13 +11,14 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 from typer.testing import CliRunner
 
 from bestseller_cli.cli.app import app
 from bestseller_cli.store import asin_store, schema
 from fakes.keepa_server import FakeKeepa
 from fakes.slack_server import FakeSlack
-from fakes.supabase_stack import SupabaseStack
+from fakes.supabase_stack import PROJECT_OWNER, SupabaseStack
 from tests.maintenance.test_doctor import table_text
 
 GADGETS, KITCHEN = 289913, 1055398
@@ -200,3 +201,25 @@ def test_the_product_passes_on_an_upgraded_project_every_alert_once(
     report = runner.invoke(app, ["report", "--json"])
     assert report.exit_code == 0 and A in report.output and B in report.output
     assert tally(probe(project)) == Counter(refused=len(ROLES) * len(VERBS) * 20)
+
+
+def test_a_role_of_its_own_that_owns_only_its_schema_runs_the_product(
+    project: str, keepa: FakeKeepa, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's statements: a login role, no superuser, no CREATE on the database, and
+    the schema made for it."""
+    job = f"job_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(project, autocommit=True) as owner:
+        owner.execute(f"CREATE ROLE {job} LOGIN PASSWORD 'job-secret-9Zt'")
+        owner.execute(f"REVOKE CREATE ON DATABASE {owner.info.dbname} FROM PUBLIC")
+        owner.execute(f"GRANT {job} TO {PROJECT_OWNER}")  # PostgreSQL 15 asks it of CREATE SCHEMA
+        owner.execute(f"CREATE SCHEMA {schema.SCHEMA} AUTHORIZATION {job}")
+    job_url = make_conninfo(project, user=job, password="job-secret-9Zt")
+    monkeypatch.setenv("DATABASE_URL", job_url)
+    assert runner.invoke(app, ["asins", "add", A]).exit_code == 0
+    with psycopg.connect(job_url) as conn:
+        door = schema.inspect_door(conn)
+    assert (door.role, door.superuser, door.grants, door.without_rls) == (job, False, [], [])
+    with psycopg.connect(project, autocommit=True) as owner:
+        owner.execute(f"GRANT anon, authenticated TO {job}")  # to play PostgREST as the job
+    assert tally(probe(job_url)) == Counter(refused=len(ROLES) * len(VERBS) * 20)
