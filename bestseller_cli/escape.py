@@ -38,7 +38,8 @@ def without_controls(text: str) -> str:
 
 def csv_cell(value: Any) -> Any:
     """A CSV cell: numbers as numbers, booleans `true`/`false`, times UTC with `Z`, lists
-    joined with `;`; text that would start a formula starts with `'` (OWASP)."""
+    joined with `;`; text that would start a formula starts with `'` (OWASP), and so does
+    each item of a list (a spreadsheet whose separator is `;` splits it into cells)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):
