@@ -1,5 +1,6 @@
 """The report as one self-contained HTML file: inline CSS and SVG, no script, font or image
 fetched from anywhere (links to Amazon's product pages only), readable on a phone and printed.
+Its Content-Security-Policy holds it to that; every value is written through `html_text`.
 
 Its numbers are the `Report`'s, the same object `--json` prints: the head is the text
 report's summary lines, the table the per-ASIN rows sorted by badge share.
