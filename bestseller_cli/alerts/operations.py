@@ -15,9 +15,10 @@ import psycopg
 from bestseller_cli.alerts.delivery import DeliveryReport, reconcile
 from bestseller_cli.config import Settings
 from bestseller_cli.errors import BestsellerError, SlackError
+from bestseller_cli.escape import mrkdwn_text
 from bestseller_cli.rules.ops_rules import Limits, PassFacts, database_unwritable, judge, utc
 from bestseller_cli.slack.client import SlackDeliveryUnknown, SlackSender
-from bestseller_cli.slack.messages import SlackMessage, escape_mrkdwn
+from bestseller_cli.slack.messages import SlackMessage
 from bestseller_cli.store import ops_store, outbox_store
 
 log = logging.getLogger(__name__)
@@ -177,7 +178,7 @@ def resolved_message(condition: ops_store.OpsCondition) -> SlackMessage:
 
 def ops_message(text: str, status: str) -> SlackMessage:
     blocks = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": escape_mrkdwn(text)}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": escape_mrkdwn(status)}]},
+        {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn_text(text)}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": mrkdwn_text(status)}]},
     ]
-    return SlackMessage(text=f"{escape_mrkdwn(text)} ({status})", blocks=blocks)
+    return SlackMessage(text=f"{mrkdwn_text(text)} ({mrkdwn_text(status)})", blocks=blocks)

@@ -10,6 +10,7 @@ from rich.table import Table
 from bestseller_cli.alerts import actions
 from bestseller_cli.cli.check import AlertPrinter
 from bestseller_cli.cli.common import console, err_console, examples, print_json, settings
+from bestseller_cli.escape import terminal_text
 from bestseller_cli.kinds import kind_of
 
 alerts_app = typer.Typer(
@@ -49,13 +50,13 @@ def alerts_list(
         table.add_row(
             str(row.id),
             row.status,
-            row.channel or "default",
-            f"{change} {row.category_name or row.category_id}",
+            terminal_text(row.channel or "default"),
+            terminal_text(f"{change} {row.category_name or row.category_id}"),
             row.detected_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             str(row.attempts),
-            " · ".join(text for text in (row.reason, row.error) if text),
+            terminal_text(" · ".join(text for text in (row.reason, row.error) if text)),
         )
-    console.print(table, highlight=False, markup=False)
+    console.print(table, highlight=False)
 
 
 @alerts_app.command("retry", epilog=examples("bestseller alerts retry"))

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from bestseller_cli.cli.asin_file import asins_in_file
@@ -21,6 +20,7 @@ from bestseller_cli.cli.common import (
 )
 from bestseller_cli.config import normalize_marketplace
 from bestseller_cli.errors import ConfigError
+from bestseller_cli.escape import terminal_text
 from bestseller_cli.maintenance import product_notes
 from bestseller_cli.models import INVALID, PRODUCT_TYPES, VARIATION_PARENT, parse_asin
 from bestseller_cli.store import asin_store, db
@@ -160,7 +160,7 @@ def asins_remove(
             conn, asins=parsed, client=client, marketplace=market, purge=purge
         )
     for asin, market_of, owner in result.removed:
-        where = f"client {escape(owner)}" if owner else "no client"
+        where = f"client {terminal_text(owner)}" if owner else "no client"
         console.print(f"[yellow]removed[/yellow] {asin} ({market_of}, {where})", highlight=False)
     removed = {entry[0] for entry in result.removed}
     for asin in dict.fromkeys(parsed):
@@ -239,16 +239,20 @@ def asins_list(
         if row.badge_since:
             badges += f" (since {row.badge_since:%Y-%m-%d %H:%M})"
         table.add_row(
-            row.asin
-            + ("" if row.role == "own" else f" ({row.role})")
-            + ("" if row.active else " (removed)"),
-            row.marketplace,
-            escape(row.client or "-"),
-            escape(kind_label(row) + (row.title or "-")[:50]),
-            f"[bold green]{escape(badges)}[/bold green]" if row.badge_names else badges,
+            terminal_text(
+                row.asin
+                + ("" if row.role == "own" else f" ({row.role})")
+                + ("" if row.active else " (removed)")
+            ),
+            terminal_text(row.marketplace),
+            terminal_text(row.client or "-"),
+            terminal_text(kind_label(row) + (row.title or "-")[:50]),
+            f"[bold green]{terminal_text(badges)}[/bold green]"
+            if row.badge_names
+            else terminal_text(badges),
             f"#{row.main_rank:,}" if row.main_rank else "-",
             f"{row.last_checked_at:%Y-%m-%d %H:%M}" if row.last_checked_at else "never",
-            escape(next_check_label(row)),
+            terminal_text(next_check_label(row)),
             *([str(row.held_alerts or "-")] if held else []),
         )
     console.print(table)

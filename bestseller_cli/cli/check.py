@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
@@ -19,6 +18,7 @@ from bestseller_cli.check.shutdown import stop_on_sigterm
 from bestseller_cli.check.summary import CheckSummary
 from bestseller_cli.cli.common import client_name, console, err_console, print_json, settings
 from bestseller_cli.errors import ConfigError
+from bestseller_cli.escape import terminal_text
 from bestseller_cli.kinds import counts_text, kind_of
 from bestseller_cli.maintenance.doctor import run_doctor
 from bestseller_cli.models import Change, parse_asin
@@ -105,7 +105,9 @@ def doctor() -> None:
     for finding in findings:
         colour = colours[finding.status]
         table.add_row(
-            f"[{colour}]{finding.status}[/{colour}]", escape(finding.part), escape(finding.detail)
+            f"[{colour}]{finding.status}[/{colour}]",
+            terminal_text(finding.part),
+            terminal_text(finding.detail),
         )
     console.print(table)
     if failed:
@@ -144,9 +146,9 @@ class AlertPrinter:
             emit("alert_printed", text, err=self.err, details=details)
             return
         target = err_console if self.err else console
-        target.print(f"ALERT {text}", highlight=False, markup=False)
+        target.print(f"ALERT {terminal_text(text)}", highlight=False)
         for line in details:
-            target.print(f"      {line}", highlight=False, markup=False)
+            target.print(f"      {terminal_text(line)}", highlight=False)
 
 
 UNCHECKED_SHOWN = 20
@@ -251,19 +253,19 @@ def skipped_line(summary: CheckSummary) -> str:
 def print_summary(summary: CheckSummary) -> None:
     report_warnings(summary)
     if summary.lock_held_elsewhere:
-        console.print(skipped_line(summary), highlight=False, markup=False)
+        console.print(terminal_text(skipped_line(summary)), highlight=False)
         return
     for change in summary.changes:
         kind = kind_of(change.kind)
         console.print(
-            f"[{kind.colour}]{kind.verb}[/{kind.colour}] {escape(change_line(change))}",
+            f"[{kind.colour}]{kind.verb}[/{kind.colour}] {terminal_text(change_line(change))}",
             highlight=False,
         )
     table = Table(title="Dry run (nothing written or sent)" if summary.dry_run else "Check")
     table.add_column("")
     table.add_column("", justify="right")
     for label, value in summary.rows():
-        table.add_row(escape(label), escape(value))
+        table.add_row(terminal_text(label), terminal_text(value))
     table.show_header = False
     console.print(table)
     report_failures(summary)

@@ -8,11 +8,11 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from bestseller_cli.cli.common import client_name, console, examples, print_json, settings
 from bestseller_cli.errors import ConfigError
+from bestseller_cli.escape import terminal_text
 from bestseller_cli.kinds import KINDS
 from bestseller_cli.rules.notify_config import check_channel, parse_quiet
 from bestseller_cli.rules.routing import DELIVERY_MODES, Rule
@@ -150,7 +150,7 @@ def describe_rule(rule: Rule) -> str:
 def print_rule(name: str, rule: Rule, *, created: bool) -> None:
     verb = "created" if created else "updated"
     console.print(
-        f"[green]{verb}[/green] rule for {escape(name)} → {channel_label(rule.channel)}:"
+        f"[green]{verb}[/green] rule for {terminal_text(name)} → {channel_label(rule.channel)}:"
         f" {describe_rule(rule)}",
         highlight=False,
     )
@@ -194,7 +194,7 @@ def clients_add(
         created, rule = client_store.add_client(
             conn, name=name, channel=target, rule_changes=changes
         )
-    shown = escape(name)
+    shown = terminal_text(name)
     console.print(
         f"[green]added client[/green] {shown}" if created else f"client {shown} already exists",
         highlight=False,
@@ -252,7 +252,7 @@ def clients_rule(
             if not client_store.delete_rule(conn, client=name, channel=target):
                 raise ConfigError(f"{name} has no rule for {channel_label(target)}")
             console.print(
-                f"[yellow]removed[/yellow] rule for {escape(name)} → {channel_label(target)}"
+                f"[yellow]removed[/yellow] rule for {terminal_text(name)} → {channel_label(target)}"
             )
             return
         rule, created = client_store.update_rule(conn, client=name, channel=target, changes=changes)
@@ -288,10 +288,12 @@ def clients_list(
         table.add_column(column)
     for client in clients:
         if not client.rules:
-            table.add_row(escape(client.name), str(client.tracked_asins), "-", "global defaults")
+            table.add_row(
+                terminal_text(client.name), str(client.tracked_asins), "-", "global defaults"
+            )
         for index, rule in enumerate(client.rules):
             table.add_row(
-                escape(client.name) if index == 0 else "",
+                terminal_text(client.name) if index == 0 else "",
                 str(client.tracked_asins) if index == 0 else "",
                 channel_label(rule.channel),
                 describe_rule(rule) + ("" if rule.active else " (inactive)"),
@@ -315,4 +317,4 @@ def clients_remove(
             option_hint="removing a client stops its alerts",
         )
         client_store.remove_client(conn, name=name)
-    console.print(f"[yellow]removed client[/yellow] {escape(name)}", highlight=False)
+    console.print(f"[yellow]removed client[/yellow] {terminal_text(name)}", highlight=False)

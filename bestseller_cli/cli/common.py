@@ -4,15 +4,13 @@ import csv
 import json
 import os
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-from rich.markup import escape
 
 from bestseller_cli import output
 from bestseller_cli.config import Settings, load_settings
 from bestseller_cli.errors import ConfigError
+from bestseller_cli.escape import csv_cell, terminal_text
 from bestseller_cli.models import parse_client_name
 from bestseller_cli.output import console, err_console
 
@@ -37,7 +35,7 @@ def settings() -> Settings:
 
 def examples(*commands: str) -> str:
     """A command's help epilog: one or two invocations to copy (tests parse each one)."""
-    return "Examples:\n" + "\n".join(f"  {escape(command)}" for command in commands)
+    return "Examples:\n" + "\n".join(f"  {terminal_text(command)}" for command in commands)
 
 
 def single_format(**chosen: bool) -> None:
@@ -65,19 +63,8 @@ def print_json(data: Any) -> None:
     sys.stdout.write(text + "\n")
 
 
-def csv_cell(value: Any) -> Any:
-    """Booleans as `true`/`false`, times as UTC with `Z`, lists joined with `;`."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime):
-        return output.utc_timestamp(value)
-    if isinstance(value, list):
-        return ";".join(str(csv_cell(item)) for item in value)
-    return value
-
-
 def write_csv(records: list[dict[str, Any]], *, fieldnames: list[str] | None = None) -> None:
-    """CSV with a header (even when there are no rows)."""
+    """CSV with a header (even when there are no rows); every cell through `csv_cell`."""
 
     if not records and not fieldnames:
         return

@@ -1,7 +1,6 @@
 """Keepa's JSON mapped to our models: a /product answer's products as snapshots, and the
 /token, /bestsellers and /category envelopes. Pure: no HTTP, nothing but the payload in."""
 
-import html
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -9,6 +8,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from bestseller_cli.escape import without_controls
 from bestseller_cli.models import (
     INVALID,
     VARIATION_PARENT,
@@ -25,7 +25,6 @@ IMAGE_URL = "https://m.media-amazon.com/images/I/"
 # Product.java ProductType: 4 INVALID, 5 VARIATION_PARENT -- Keepa has no rank data.
 NO_DATA_TYPES = {INVALID, VARIATION_PARENT}
 CSV_AMAZON, CSV_NEW, CSV_SALES, CSV_RATING, CSV_REVIEWS = 0, 1, 3, 16, 17
-_TAG = re.compile(r"<[^>]*>")
 IMAGE_FILE = re.compile(r"\.(jpe?g|png|gif|webp)$", re.IGNORECASE)
 
 
@@ -72,8 +71,8 @@ def category_names(body: dict[str, Any]) -> CategoryNames:
     names: dict[int, str] = {}
     for key, entry in (found if isinstance(found, dict) else {}).items():
         name = entry.get("name") if isinstance(entry, dict) else None
-        if isinstance(name, str) and name.strip() and str(key).isdigit():
-            names[int(key)] = name.strip()
+        if isinstance(name, str) and keepa_text(name) and str(key).isdigit():
+            names[int(key)] = keepa_text(name)
     return CategoryNames(names=names, tokens_consumed=number(body, "tokensConsumed"))
 
 
@@ -126,7 +125,7 @@ def read_product(raw: dict[str, Any], *, marketplace: str, problems: list[str]) 
         marketplace=marketplace,
         product_type=product_type,
         title=_read(problems, "title", lambda: _clean_title(raw["title"])),
-        brand=raw.get("brand") if isinstance(raw.get("brand"), str) else None,
+        brand=keepa_text(raw["brand"]) if isinstance(raw.get("brand"), str) else None,
         image_url=_read(problems, "images", lambda: _image_url(raw)),
         last_update=_read(problems, "lastUpdate", lambda: keepa_time(int(raw["lastUpdate"]))),
         ranks_changed_at=changed_at,
@@ -143,7 +142,7 @@ def read_product(raw: dict[str, Any], *, marketplace: str, problems: list[str]) 
 def _tree_names(tree: list[Any]) -> dict[int, str]:
     """catId -> name of the categoryTree nodes that carry a name."""
     return {
-        int(node["catId"]): str(node["name"])
+        int(node["catId"]): keepa_text(node["name"])
         for node in tree
         if isinstance(node, dict) and node.get("name") and node.get("catId") is not None
     }
@@ -250,11 +249,16 @@ def _points(history: Any) -> list[RankPoint]:
     return sorted(points, key=lambda point: point[0])
 
 
+def keepa_text(value: Any) -> str:
+    """A title or a name as Keepa sent it (entities and markup included: every output escapes
+    it where it lands), minus control characters, its whitespace collapsed to single spaces."""
+    return " ".join(without_controls(str(value)).split())
+
+
 def _clean_title(title: Any) -> str | None:
     if title is None:
         raise KeyError("title")
-    text = " ".join(html.unescape(_TAG.sub(" ", str(title))).split())
-    return text or None
+    return keepa_text(title) or None
 
 
 def _image_url(raw: dict[str, Any]) -> str | None:

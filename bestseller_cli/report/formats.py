@@ -8,6 +8,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from bestseller_cli.escape import markdown_text, mrkdwn_text, terminal_text
 from bestseller_cli.kinds import KINDS, counts_text, kind_of
 from bestseller_cli.models import Change
 from bestseller_cli.rules.report_models import (
@@ -17,7 +18,7 @@ from bestseller_cli.rules.report_models import (
     Report,
     Streak,
 )
-from bestseller_cli.slack.messages import SlackMessage, amazon_url, escape_mrkdwn, truncate
+from bestseller_cli.slack.messages import SlackMessage, amazon_url, truncate
 
 MAX_ROWS = 50  # per human or Markdown table; --json and --csv are complete
 SLACK_LINES = 15  # per digest section
@@ -116,13 +117,18 @@ def summary_lines(report: Report) -> list[str]:
     ]
 
 
+def _terminal(text: str, style: str = "") -> Text:
+    """Text as a terminal shows it: never markup, never a control character."""
+    return Text.from_markup(terminal_text(text), style=style)
+
+
 def _table(title: str, columns: Sequence[str], rows: Iterable[Sequence[str | Text]]) -> Table:
     """Cells are plain text (a product title is never markup) unless given as rich Text."""
     table = Table(title=title, title_justify="left")
     for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*(cell if isinstance(cell, Text) else Text(cell) for cell in row))
+        table.add_row(*(cell if isinstance(cell, Text) else _terminal(cell) for cell in row))
     return table
 
 
@@ -187,8 +193,8 @@ def condition_rows(conditions: Sequence[OpsConditionEntry]) -> list[list[str]]:
 
 def rich_report(report: Report) -> RenderableType:
     """Everything for a terminal: a heading, the summary and one table per section."""
-    parts: list[RenderableType] = [Text(heading(report), style="bold")]
-    parts += [Text(line) for line in summary_lines(report)]
+    parts: list[RenderableType] = [_terminal(heading(report), style="bold")]
+    parts += [_terminal(line) for line in summary_lines(report)]
     events, note = _limited(report.changes.events)
     if events:
         parts.append(
@@ -207,17 +213,14 @@ def rich_report(report: Report) -> RenderableType:
 
 
 def _md_table(columns: Sequence[str], rows: Iterable[Sequence[str | Text]]) -> list[str]:
-    def cell(text: str) -> str:
-        return text.replace("|", "\\|").replace("\n", " ")
-
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(cell(str(value)) for value in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(markdown_text(str(cell)) for cell in row) + " |" for row in rows]
     return [*lines, ""]
 
 
 def markdown_report(report: Report) -> str:
-    lines = [f"# {heading(report)}", ""]
-    lines += [f"- {line}" for line in summary_lines(report)] + [""]
+    lines = [f"# {markdown_text(heading(report))}", ""]
+    lines += [f"- {markdown_text(line)}" for line in summary_lines(report)] + [""]
     events, note = _limited(report.changes.events)
     lines += [f"## Badge changes{note}", ""]
     lines += (
@@ -261,7 +264,7 @@ def csv_records(report: Report) -> list[dict[str, Any]]:
 
 
 def _link(asin: str, marketplace: str, title: str | None) -> str:
-    label = escape_mrkdwn(truncate(title or f"ASIN {asin}", 60))
+    label = mrkdwn_text(truncate(title or f"ASIN {asin}", 60))
     return f"<{amazon_url(asin, marketplace)}|{label}>"
 
 
@@ -285,7 +288,7 @@ def slack_report(report: Report) -> SlackMessage:
         {
             "type": "context",
             "elements": [
-                {"type": "mrkdwn", "text": escape_mrkdwn("\n".join(summary_lines(report)))}
+                {"type": "mrkdwn", "text": "\n".join(map(mrkdwn_text, summary_lines(report)))}
             ],
         },
     ]
@@ -293,13 +296,13 @@ def slack_report(report: Report) -> SlackMessage:
     if events:
         lines = [
             f"{kind_of(e.kind).emoji} {_link(e.asin, e.marketplace, e.title)}"
-            f" {kind_of(e.kind).verb} in {escape_mrkdwn(change_label(e))} · {when(e.changed_at)}"
+            f" {kind_of(e.kind).verb} in {mrkdwn_text(change_label(e))} · {when(e.changed_at)}"
             for e in events
         ]
         blocks.append(_section("Badge changes", lines))
     if report.holders:
         lines = [
-            f"• {_link(h.asin, h.marketplace, h.title)}: {escape_mrkdwn(badges_text(h))}"
+            f"• {_link(h.asin, h.marketplace, h.title)}: {mrkdwn_text(badges_text(h))}"
             for h in report.holders
         ]
         blocks.append(_section("#1 Best Sellers now", lines))
@@ -312,4 +315,4 @@ def slack_report(report: Report) -> SlackMessage:
         ]
         blocks.append(_section("Badge share", lines))
     text = f"{title}: {counts_text(report.changes.counts)}"
-    return SlackMessage(text=escape_mrkdwn(text), blocks=blocks)
+    return SlackMessage(text=mrkdwn_text(text), blocks=blocks)

@@ -1,13 +1,14 @@
 """The report as one self-contained HTML file: inline CSS and SVG, no script, font or image
 fetched from anywhere (links to Amazon's product pages only), readable on a phone and printed.
+Its Content-Security-Policy holds it to that; every value is written through `html_text`.
 
 Its numbers are the `Report`'s, the same object `--json` prints: the head is the text
 report's summary lines, the table the per-ASIN rows sorted by badge share.
 """
 
-from html import escape
 from zoneinfo import ZoneInfo
 
+from bestseller_cli.escape import html_text
 from bestseller_cli.kinds import kind_of
 from bestseller_cli.report.formats import (
     change_label,
@@ -24,6 +25,12 @@ from bestseller_cli.rules.report_models import Holder, Streak
 from bestseller_cli.rules.svg import CHART_CSS, local_time, zone_name
 from bestseller_cli.slack.messages import amazon_url
 
+# No script, nothing fetched (no font, image, style or frame from anywhere), only the inline
+# stylesheet and `data:` images; a link to Amazon is a link, followed only when clicked.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:;"
+    " base-uri 'none'; form-action 'none'"
+)
 PAGE_CSS = """
 :root { color-scheme: light; }
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif;
@@ -66,23 +73,24 @@ def html_report(pictures: ReportPictures, *, zone: ZoneInfo) -> str:
     scope = f"client {report.client}" if report.client else "all ASINs"
     period = f"{local_time(report.period.since, zone)} to {local_time(report.period.until, zone)}"
     body = [
-        f"<header><h1>#1 Best Seller report, {escape(scope)}</h1>",
-        f'<p class="period">{escape(period)}</p>',
+        f"<header><h1>#1 Best Seller report, {html_text(scope)}</h1>",
+        f'<p class="period">{html_text(period)}</p>',
         '<ul class="numbers">',
-        *(f"<li>{escape(line)}</li>" for line in summary_lines(report)),
+        *(f"<li>{html_text(line)}</li>" for line in summary_lines(report)),
         "</ul></header>",
         asin_table(pictures, zone=zone),
         holder_section(pictures, zone=zone),
         chart_section(pictures, zone=zone),
         changes_section(pictures, zone=zone),
-        f"<footer>Generated {escape(local_time(report.generated_at, zone))} by bestseller-cli."
+        f"<footer>Generated {html_text(local_time(report.generated_at, zone))} by bestseller-cli."
         " Ranks are Amazon Best Sellers ranks as Keepa reported them; #1 is the badge.</footer>",
     ]
     title = f"#1 Best Seller report, {scope}"
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{PAGE_CSS}{CHART_CSS}</style></head>"
+        f"<title>{html_text(title)}</title><style>{PAGE_CSS}{CHART_CSS}</style></head>"
         f"<body>{''.join(body)}</body></html>\n"
     )
 
@@ -106,15 +114,16 @@ def asin_table(pictures: ReportPictures, *, zone: ZoneInfo) -> str:
                 chart, title=f"Best rank of {a.asin} over the period", styled=False
             )
         url = amazon_url(a.asin, a.marketplace)
+        anchor = html_text(f"chart-{a.asin}-{a.marketplace}")
         rows.append(
             "<tr>"
-            f'<td><a href="{escape(url)}">{escape(product_name(a.asin, a.title))}</a><br>'
-            f"<small>{a.asin} · amazon.{escape(a.marketplace)}</small></td>"
-            f'<td class="number">{share(a.badge_share)}</td>'
-            f'<td class="optional">{escape(streak_words(a.longest_streak, zone))}</td>'
-            f"<td>{escape(now_words(holders.get(key), zone))}</td>"
-            f'<td class="number">{main_rank(chart, holders.get(key))}</td>'
-            f'<td><a href="#chart-{a.asin}-{a.marketplace}">{spark}</a></td>'
+            f'<td><a href="{html_text(url)}">{html_text(product_name(a.asin, a.title))}</a><br>'
+            f"<small>{html_text(a.asin)} · amazon.{html_text(a.marketplace)}</small></td>"
+            f'<td class="number">{html_text(share(a.badge_share))}</td>'
+            f'<td class="optional">{html_text(streak_words(a.longest_streak, zone))}</td>'
+            f"<td>{html_text(now_words(holders.get(key), zone))}</td>"
+            f'<td class="number">{html_text(main_rank(chart, holders.get(key)))}</td>'
+            f'<td><a href="#{anchor}">{spark}</a></td>'
             "</tr>"
         )
     head = (
@@ -191,9 +200,10 @@ def chart_section(pictures: ReportPictures, *, zone: ZoneInfo) -> str:
             key=f"{a.asin}-{a.marketplace}",
         )
         parts.append(
-            f'<figure id="chart-{a.asin}-{a.marketplace}"><h3>{escape(name)}</h3>{svg}'
+            f'<figure id="{html_text(f"chart-{a.asin}-{a.marketplace}")}">'
+            f"<h3>{html_text(name)}</h3>{svg}"
             "<figcaption>Rank in each category where it came within the top 10, log scale,"
-            f" #1 at the top; times in {escape(zone_name(zone))}.</figcaption></figure>"
+            f" #1 at the top; times in {html_text(zone_name(zone))}.</figcaption></figure>"
         )
     return "".join(parts)
 
@@ -208,11 +218,12 @@ def changes_section(pictures: ReportPictures, *, zone: ZoneInfo) -> str:
         # font (Debian's Chromium, a printer) draws an empty box where it should be.
         rows.append(
             "<tr>"
-            f"<td>{escape(local_time(e.changed_at, zone))}</td>"
-            f'<td class="{e.kind.value}">{escape(kind_of(e.kind).bucket)}</td>'
-            f"<td>{escape(product_name(e.asin, e.title))}<br><small>{e.asin}</small></td>"
-            f"<td>{escape(change_label(e))}</td>"
-            f'<td class="number">{escape(rank_move(e))}</td>'
+            f"<td>{html_text(local_time(e.changed_at, zone))}</td>"
+            f'<td class="{html_text(e.kind.value)}">{html_text(kind_of(e.kind).bucket)}</td>'
+            f"<td>{html_text(product_name(e.asin, e.title))}<br>"
+            f"<small>{html_text(e.asin)}</small></td>"
+            f"<td>{html_text(change_label(e))}</td>"
+            f'<td class="number">{html_text(rank_move(e))}</td>'
             "</tr>"
         )
     head = "<tr><th>When</th><th>Change</th><th>Product</th><th>Category</th><th>Rank</th></tr>"

@@ -8,8 +8,9 @@ stylesheet inside it (for a PNG, a file); the HTML report carries it once for al
 import math
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from xml.sax.saxutils import escape, quoteattr
 from zoneinfo import ZoneInfo
+
+from bestseller_cli.escape import html_text
 
 # Text is DejaVu Sans where installed (the Docker image installs it), so a PNG has glyphs.
 FONT = "DejaVu Sans, Verdana, Arial, sans-serif"
@@ -39,7 +40,7 @@ CHART_CSS = f"""
 def attributes(**values: object) -> str:
     """` name="value"` pairs, escaped; `class_` is `class`, `aria_label` is `aria-label`."""
     return "".join(
-        f" {name.rstrip('_').replace('_', '-')}={quoteattr(str(value))}"
+        f' {name.rstrip("_").replace("_", "-")}="{html_text(str(value))}"'
         for name, value in values.items()
         if value is not None
     )
@@ -53,11 +54,11 @@ def element(tag: str, content: str = "", **values: object) -> str:
 
 def tooltip(words: str) -> str:
     """A `<title>` inside a shape: what a browser shows on hover, and a screen reader reads."""
-    return element("title", escape(words))
+    return element("title", html_text(words))
 
 
 def text(x: float, y: float, words: str, **values: object) -> str:
-    return element("text", escape(words), x=num(x), y=num(y), **values)
+    return element("text", html_text(words), x=num(x), y=num(y), **values)
 
 
 def num(value: float) -> str:
@@ -75,8 +76,8 @@ def svg_document(
     """An `<svg>` with a title and a text alternative (its accessible name and description);
     `key` makes the ids unique within a page."""
     style = element("style", CHART_CSS) if styled else ""
-    head = element("title", escape(title), id=f"t-{key}") + element(
-        "desc", escape(desc), id=f"d-{key}"
+    head = element("title", html_text(title), id=f"t-{key}") + element(
+        "desc", html_text(desc), id=f"d-{key}"
     )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg"'

@@ -20,6 +20,7 @@ from slack_sdk.web import SlackResponse
 
 from bestseller_cli.config import Settings
 from bestseller_cli.errors import ConfigError, SlackError
+from bestseller_cli.escape import without_controls
 from bestseller_cli.redact import redact, register_secret
 from bestseller_cli.slack.messages import SlackMessage, as_utc
 
@@ -201,15 +202,16 @@ class SlackSender:
         self, *, channel: str, thread_ts: str, png: bytes, title: str, alt: str
     ) -> None:
         """Post a PNG into the thread of message `thread_ts` (scope files:write). Tried once,
-        never again: a lost answer is not repeated, so a chart is posted at most once."""
+        never again: a lost answer is not repeated, so a chart is posted at most once. Its
+        title and alt text are plain text: no control character."""
         self._call(
             "files_upload_v2",
             channel=channel,
             thread_ts=thread_ts,
             file=png,
             filename="rank-chart.png",
-            title=title,
-            alt_txt=alt[:MAX_ALT_TEXT],
+            title=without_controls(title),
+            alt_txt=without_controls(alt)[:MAX_ALT_TEXT],
             request_file_info=False,
         )
 

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bestseller_cli.escape import mrkdwn_text
 from bestseller_cli.kinds import count, counts_text, kind_of
 from bestseller_cli.models import Change
 
@@ -22,11 +23,6 @@ SEEN_LATER = timedelta(minutes=1)
 class SlackMessage:
     text: str  # notification and fallback text (mrkdwn)
     blocks: list[dict[str, Any]]
-
-
-def escape_mrkdwn(text: str) -> str:
-    """Escape Slack's three control characters so user text shows as typed."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def truncate(text: str, limit: int) -> str:
@@ -75,9 +71,7 @@ def alert_message(change: Change, *, extra_lines: Sequence[str] = ()) -> SlackMe
         {"type": "section", "fields": [{"type": "mrkdwn", "text": field} for field in fields]},
     ]
     if extra_lines:
-        blocks.append(
-            _context("\n".join(escape_mrkdwn(truncate(line, 500)) for line in extra_lines))
-        )
+        blocks.append(_context("\n".join(mrkdwn_text(truncate(line, 500)) for line in extra_lines)))
     text = (
         f"{headline}: {title} ({change.asin}, amazon.{change.marketplace})"
         f" — {category} {rank_transition(change)}"
@@ -95,7 +89,7 @@ def digest_message(changes: Sequence[Change], *, title: str) -> SlackMessage:
     blocks += [_section(_digest_line(change)) for change in shown]
     if len(shown) < len(changes):
         blocks.append(_context(f"…and {len(changes) - len(shown)} more"))
-    text = f"{escape_mrkdwn(truncate(title, _MAX_HEADER))}: {summary}"
+    text = f"{mrkdwn_text(truncate(title, _MAX_HEADER))}: {summary}"
     return SlackMessage(text=text, blocks=blocks)
 
 
@@ -117,12 +111,12 @@ def _headline(change: Change) -> str:
 
 
 def _product_title(change: Change, limit: int) -> str:
-    return escape_mrkdwn(truncate(change.title or f"ASIN {change.asin}", limit))
+    return mrkdwn_text(truncate(change.title or f"ASIN {change.asin}", limit))
 
 
 def _category_label(change: Change) -> str:
     name = change.category_name or f"category {change.category_id}"
-    return escape_mrkdwn(truncate(name, _CATEGORY_CHARS))
+    return mrkdwn_text(truncate(name, _CATEGORY_CHARS))
 
 
 def _slack_date(moment: datetime) -> str:

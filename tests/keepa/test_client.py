@@ -514,7 +514,7 @@ def test_parse_product_reads_title_image_time_price_rating_and_reviews() -> None
     raw = product(
         A,
         {HEADPHONES: 3},
-        title="Ear Pads &amp; Case <b>Black</b>",
+        title="Ear Pads &amp; Case\t<b>Black</b>\x07",
         now=now,
         price_cents=2499,
         rating=47,
@@ -524,7 +524,7 @@ def test_parse_product_reads_title_image_time_price_rating_and_reviews() -> None
     snapshot = parse_product(raw, marketplace="de")
 
     assert snapshot.marketplace == "de"
-    assert snapshot.title == "Ear Pads & Case Black"
+    assert snapshot.title == "Ear Pads &amp; Case <b>Black</b>"  # as sent, minus controls
     assert snapshot.brand == "Acme"
     assert snapshot.image_url == f"https://m.media-amazon.com/images/I/{A}-main.jpg"
     assert snapshot.last_update == datetime(2025, 3, 1, 12, 30, tzinfo=UTC)

@@ -20,7 +20,7 @@ from bestseller_cli.cli.app import app
 from bestseller_cli.config import load_settings
 from bestseller_cli.errors import KeepaError
 from bestseller_cli.keepa.client import KeepaClient
-from bestseller_cli.keepa.payload import parse_product
+from bestseller_cli.keepa.payload import category_names, parse_product
 from bestseller_cli.slack.messages import SlackMessage
 from bestseller_cli.store import asin_store
 from fakes import KEEPA_TEST_KEY
@@ -381,6 +381,28 @@ def test_downloadable_ebook_and_unaccessible_products_with_ranks_are_read(
 def test_an_empty_title_is_no_title_not_an_unavailable_product() -> None:
     snapshot = parse_product(product(OURS, {HEADPHONES: 1}, title=""), marketplace="com")
     assert snapshot.available and snapshot.title is None
+
+
+def test_titles_and_category_names_are_kept_as_keepa_sent_them_minus_control_characters() -> None:
+    raw = product(
+        OURS,
+        {HEADPHONES: 1},
+        title="&lt;img src=x onerror=alert(1)&gt; <b>Pads</b>\x00 \x1b[2J\x07\u009bx\nTwo",
+    )
+    raw["categoryTree"] = [{"catId": HEADPHONES, "name": '=HYPERLINK("http://evil")\x1b]8;;'}]
+    raw["brand"] = "Acme\x7f\r\n"
+    snapshot = parse_product(raw, marketplace="com")
+    # Entities are not decoded, nor tags stripped: `&lt;img` stays text, never becomes a tag.
+    assert snapshot.title == "&lt;img src=x onerror=alert(1)&gt; <b>Pads</b> [2Jx Two"
+    assert snapshot.category_ranks[HEADPHONES].name == '=HYPERLINK("http://evil")]8;;'
+    assert snapshot.brand == "Acme"
+
+
+def test_category_names_from_keepa_lose_their_control_characters() -> None:
+    answer = {
+        "categories": {str(HEADPHONES): {"name": " Pads\x1b[31m\x00 "}, "7": {"name": "\x07"}}
+    }
+    assert category_names(answer).names == {HEADPHONES: "Pads[31m"}
 
 
 # 6. Gzip without a Content-Encoding header

@@ -1,7 +1,8 @@
 """The HTML report in a real headless Chromium (Debian's `chromium`, which `.ci/run` installs),
 driven by Playwright through `executable_path` (Playwright's own browser download is never
 used): it renders, logs no error, asks the network for nothing, its screenshot is not blank,
-and on a phone's width nothing runs off the side."""
+on a phone's width nothing runs off the side, and its Content-Security-Policy lets its own
+styles apply while no script runs and no image is fetched."""
 
 import io
 from collections.abc import Iterator
@@ -101,3 +102,27 @@ def test_on_a_phone_nothing_runs_off_the_side(
     page.close()
     assert overflow == [] and errors == [] and outside == []
     assert widest_chart <= 390
+
+
+def test_the_content_security_policy_lets_the_page_style_itself_and_nothing_else_run(
+    history: psycopg.Connection, browser: Browser, tmp_path: Path
+) -> None:
+    page, errors, outside = open_report(browser, tmp_path, width=1000, height=1400)
+    assert errors == []  # its own inline styles are allowed, and applied
+    assert page.evaluate("() => getComputedStyle(document.body).maxWidth") == "960px"
+    # Whatever got into the page could neither run a script nor fetch an image: Chromium
+    # says so (waited for, not timed), and the image is never requested.
+    with page.expect_console_message(lambda message: "tracker.invalid" in message.text):
+        page.evaluate(
+            "() => { const s = document.createElement('script');"
+            " s.textContent = 'window.ran = 1'; document.head.append(s);"
+            " const i = document.createElement('img'); i.src = 'https://tracker.invalid/p.png';"
+            " document.body.append(i); }"
+        )
+    ran = page.evaluate("() => window.ran")
+    page.close()
+    assert ran is None
+    assert outside == []
+    refusals = [error for error in errors if "Content Security Policy" in error]
+    assert any("script" in error for error in refusals), errors
+    assert any("img-src" in error for error in refusals), errors
