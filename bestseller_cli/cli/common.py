@@ -7,8 +7,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from rich.markup import escape
-
 from bestseller_cli import output
 from bestseller_cli.config import Settings, load_settings
 from bestseller_cli.errors import ConfigError
@@ -34,8 +32,9 @@ def settings() -> Settings:
 
 
 def examples(*commands: str) -> str:
-    """A command's help epilog: one or two invocations to copy (tests parse each one)."""
-    return "Examples:\n" + "\n".join(f"  {escape(command)}" for command in commands)
+    """A command's help epilog: one or two invocations to copy (tests parse each one).
+    Click's `\\b` keeps the lines as they are instead of rewrapping them into one."""
+    return "\b\nExamples:\n" + "\n".join(f"  {command}" for command in commands)
 
 
 def single_format(**chosen: bool) -> None:
