@@ -3,8 +3,8 @@ ASINs (time, file size, peak memory of the process), and one alert chart (query,
 PNG: time and size). Not a test: figures for benchmarks/README.md, with the machine noted.
 
 The history is written straight into a fresh embedded PostgreSQL, at the volumes
-`benchmarks.storage` measures for a steady watch list with hourly passes (README, "Storage
-and retention"): every pass a check per ASIN (asin_checks, 100 per row, the main rank moving
+`benchmarks.storage` measures for a steady watch list with hourly passes
+(docs/storage.md): every pass a check per ASIN (asin_checks, 100 per row, the main rank moving
 every pass), 3 sub-category ranks per product each moving with probability 1 in 10 per pass
 (rank_points), 1 % of the products holding #1; and each day #1 changing hands between two
 tracked products in 5 categories (bestseller_changes), so the page has holder timelines.

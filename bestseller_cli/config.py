@@ -30,6 +30,7 @@ MARKETPLACES: dict[str, int] = {
     "com.br": 12,
 }
 
+
 # Where the key and the token go unless KEEPA_API_URL / SLACK_API_URL say otherwise: any
 # https:// host may replace them (a proxy the operator runs; `doctor` names it), http:// only
 # a loopback address (a test's fake server).
@@ -65,65 +66,224 @@ class Settings(BaseSettings):
         allow_inf_nan=False,
     )
 
-    database_url: str | None = None
-    bestseller_home: Path = Field(
-        default_factory=lambda: Path(platformdirs.user_data_dir("bestseller-cli"))
+    # Each field's description is its line in docs/reference/settings.md (generated).
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL connection string; unset: the embedded PostgreSQL. On"
+        " Supabase, the session-mode pooler (port 5432), never the transaction pooler.",
     )
-    keepa_api_key: str | None = None
-    keepa_api_url: str = KEEPA_API_URL
-    keepa_domain: str = "com"
+    bestseller_home: Path = Field(
+        default_factory=lambda: Path(platformdirs.user_data_dir("bestseller-cli")),
+        description="Where the embedded database lives (default: the platform's user data"
+        " directory).",
+    )
+    keepa_api_key: str | None = Field(
+        default=None, description="Keepa API key, required by `check` and `doctor`. Never logged."
+    )
+    keepa_api_url: str = Field(
+        default=KEEPA_API_URL,
+        description="Keepa's API: https://, or http:// to a loopback address (tests); doctor names"
+        " any other host.",
+    )
+    keepa_domain: str = Field(
+        default="com",
+        description="Default marketplace: com, co.uk, de, fr, co.jp, ca, it, es, in, com.mx,"
+        " com.br.",
+    )
     # 1 day keeps every current rank (Keepa keeps each series' last point) at the smallest
     # response: measured in benchmarks/README.md.
-    keepa_history_days: int = Field(default=1, ge=1, le=3650)
+    keepa_history_days: int = Field(
+        default=1,
+        ge=1,
+        le=3650,
+        description="Days of rank history Keepa returns at least (same tokens); a request"
+        " reaches back further when a product was last checked longer ago.",
+    )
     # Keepa's `update`: refresh products whose data is older than N hours before answering;
     # unset, Keepa decides. A refresh may cost one extra token per product (0 = always live).
-    keepa_update_hours: int | None = Field(default=None, ge=0, le=24 * 365)
+    keepa_update_hours: int | None = Field(
+        default=None,
+        ge=0,
+        le=24 * 365,
+        description="Ask Keepa to refresh products whose data is older than this (may cost a"
+        " token each; 0: always live); unset: not sent.",
+    )
     # /category lookups for ranked categories categoryTree does not name, per pass.
-    keepa_category_token_budget: int = Field(default=20, ge=0, le=1_000_000)
+    keepa_category_token_budget: int = Field(
+        default=20,
+        ge=0,
+        le=1_000_000,
+        description="Most tokens one pass spends naming new categories.",
+    )
     # `check` counts products whose Keepa data (lastUpdate) is older than this.
-    keepa_stale_hours: float = Field(default=24.0, gt=0, le=24 * 3650)
-    keepa_max_token_wait_seconds: float = Field(default=300, ge=0, le=86_400)
-    keepa_token_cost_usd: float = Field(default=0.000022, ge=0, le=1)
-    keepa_max_response_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, le=1024**3)
-    keepa_missing_passes_unknown: int = Field(default=3, ge=1, le=1000)
-    keepa_bestsellers_lookup: bool = False
-    keepa_bestsellers_token_budget: int = Field(default=200, ge=0, le=1_000_000)
-    keepa_requests_ahead: int = Field(default=1, ge=0, le=8)
-    slack_bot_token: str | None = None
-    slack_channel_id: str | None = None
-    slack_api_url: str = SLACK_API_URL
+    keepa_stale_hours: float = Field(
+        default=24.0,
+        gt=0,
+        le=24 * 3650,
+        description="`check` counts products whose Keepa data is older than this.",
+    )
+    keepa_max_token_wait_seconds: float = Field(
+        default=300,
+        ge=0,
+        le=86_400,
+        description="Longest wait for Keepa tokens to refill before the pass stops fetching.",
+    )
+    keepa_token_cost_usd: float = Field(
+        default=0.000022, ge=0, le=1, description="Estimated price of one token, for cost figures."
+    )
+    keepa_max_response_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        le=1024**3,
+        description="Largest Keepa answer read (decoded); a larger one stops the pass.",
+    )
+    keepa_missing_passes_unknown: int = Field(
+        default=3,
+        ge=1,
+        le=1000,
+        description="Passes in a row an ASIN may be missing from Keepa's answer before it"
+        " becomes unknown (never lost).",
+    )
+    keepa_bestsellers_lookup: bool = Field(
+        default=False,
+        description="Name the new #1 of an unexplained loss from Keepa's best seller list"
+        " (costs tokens).",
+    )
+    keepa_bestsellers_token_budget: int = Field(
+        default=200, ge=0, le=1_000_000, description="Most tokens those lookups spend in one pass."
+    )
+    keepa_requests_ahead: int = Field(
+        default=1,
+        ge=0,
+        le=8,
+        description="Keepa requests sent ahead while a batch is written (0: one at a time).",
+    )
+    slack_bot_token: str | None = Field(
+        default=None,
+        description="Slack bot token (xoxb-…); unset: alerts are printed. Scopes: chat:write,"
+        " channels:history, channels:read (files:write for SLACK_CHARTS). Never logged.",
+    )
+    slack_channel_id: str | None = Field(default=None, description="Default channel for alerts.")
+    slack_api_url: str = Field(
+        default=SLACK_API_URL,
+        description="Slack Web API: https://, or http:// to a loopback address (tests); doctor"
+        " names any other host.",
+    )
     # A PNG of the last 7 days under each badge alert (needs the files:write scope).
-    slack_charts: bool = False
-    alert_expiry_days: float = Field(default=7, gt=0, le=3650)
-    slack_ops_channel_id: str | None = None
-    healthcheck_url: str | None = None
+    slack_charts: bool = Field(
+        default=False,
+        description="Post a chart of the last 7 days in each badge alert's thread (needs"
+        " files:write).",
+    )
+    alert_expiry_days: float = Field(
+        default=7,
+        gt=0,
+        le=3650,
+        description="An alert still undelivered this long after it was due expires.",
+    )
+    slack_ops_channel_id: str | None = Field(
+        default=None,
+        description="Channel for operations alerts; unset: they show only in `doctor` and"
+        " `report`.",
+    )
+    healthcheck_url: str | None = Field(
+        default=None,
+        description="A cron monitor's ping URL (Healthchecks.io, Cronitor, Better Stack)."
+        " Treated as a secret.",
+    )
     # Minutes, at most a year: they become time spans. Cron runs `check` this often, and no
     # cron runs more often than once a minute.
-    schedule_minutes: float = Field(default=15.0, ge=1, le=525_600)
+    schedule_minutes: float = Field(
+        default=15.0,
+        ge=1,
+        le=525_600,
+        description="How often cron runs `check`; products holding or near #1 are checked"
+        " every run.",
+    )
     # The longest any watched ASIN waits between two checks (rules/schedule.py).
-    check_ceiling_hours: float = Field(default=24.0, gt=0, le=24 * 365)
+    check_ceiling_hours: float = Field(
+        default=24.0,
+        gt=0,
+        le=24 * 365,
+        description="The longest any watched ASIN waits between two checks (at least two runs).",
+    )
     # Holding #1, or within this rank of it in some category: checked every run.
-    check_near_rank: int = Field(default=3, ge=1, le=1000)
+    check_near_rank: int = Field(
+        default=3,
+        ge=1,
+        le=1000,
+        description="Within this rank of #1 in some category, a product is checked every run.",
+    )
     # Tokens per hour this tool may spend, below Keepa's refill (a key shared with others).
-    keepa_tokens_per_hour: int | None = Field(default=None, ge=1, le=10_000_000)
-    ops_undelivered_minutes: float = Field(default=60.0, ge=0, le=525_600)
-    ops_max_resumes: int = Field(default=3, ge=0, le=1000)
-    database_size_limit_mb: float | None = Field(default=None, gt=0, le=1_000_000_000)
-    batch_size: int = Field(default=100, ge=1, le=100)
-    max_retries: int = Field(default=3, ge=0, le=20)
-    retry_delay_seconds: float = Field(default=1.0, ge=0, le=3600)
-    api_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    keepa_tokens_per_hour: int | None = Field(
+        default=None,
+        ge=1,
+        le=10_000_000,
+        description="Tokens per hour this tool may spend, below the plan's refill (a shared"
+        " key); unset: Keepa's refillRate.",
+    )
+    ops_undelivered_minutes: float = Field(
+        default=60.0,
+        ge=0,
+        le=525_600,
+        description="Alerts undelivered longer than this are an operations condition.",
+    )
+    ops_max_resumes: int = Field(
+        default=3,
+        ge=0,
+        le=1000,
+        description="A pass resumed more times than this is an operations condition.",
+    )
+    database_size_limit_mb: float | None = Field(
+        default=None,
+        gt=0,
+        le=1_000_000_000,
+        description="Your plan's database size (Supabase free: 500): `doctor` counts the days"
+        " left; from 80 %, an operations condition.",
+    )
+    batch_size: int = Field(default=100, ge=1, le=100, description="ASINs per Keepa request.")
+    max_retries: int = Field(
+        default=3, ge=0, le=20, description="Retries of transient Keepa and Slack failures."
+    )
+    retry_delay_seconds: float = Field(
+        default=1.0, ge=0, le=3600, description="Base delay of their exponential backoff."
+    )
+    api_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Timeout of every network call; for Keepa, of a whole request.",
+    )
     # Below SCHEDULE_MINUTES: Railway skips a cron tick while the last run still goes on.
-    # At most a day: plus 5 min it is the session's idle_session_timeout, in milliseconds that
-    # PostgreSQL holds in 32 bits (24.8 days).
-    run_deadline_minutes: float = Field(default=14.0, gt=0, le=1440)
+    run_deadline_minutes: float = Field(
+        default=14.0,
+        gt=0,
+        le=1440,
+        description="A pass's hard deadline; keep it below SCHEDULE_MINUTES.",
+    )
     # Every session SETs it (store/db.py, SessionLimits): above any statement of a pass,
-    # below Supabase's global two minutes.
-    # At least a second: it is SET in whole milliseconds, and 0 would mean no limit at all.
-    database_statement_timeout_seconds: float = Field(default=60.0, ge=1, le=86_400)
-    history_retention_days: int = Field(default=90, ge=1, le=36_500)
-    log_level: str = "WARNING"
-    log_format: LogFormat = LogFormat.auto
+    # below Supabase's global two minutes. At least a second: it is SET in whole
+    # milliseconds, and 0 would mean no limit at all.
+    database_statement_timeout_seconds: float = Field(
+        default=60.0,
+        ge=1,
+        le=86_400,
+        description="Longest one database statement may run (every session sets it).",
+    )
+    history_retention_days: int = Field(
+        default=90,
+        ge=1,
+        le=36_500,
+        description="Days of full history detail `bestseller prune` keeps.",
+    )
+    log_level: str = Field(
+        default="WARNING",
+        description="debug, info, warning or error; debug shows traces of unexpected errors.",
+    )
+    log_format: LogFormat = Field(
+        default=LogFormat.auto,
+        description="auto: tables on a terminal, JSON lines elsewhere; json or text forces one.",
+    )
 
     @field_validator("keepa_domain")
     @classmethod

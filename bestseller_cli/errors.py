@@ -1,16 +1,50 @@
 """Expected failures. The CLI turns each into one clear line and an exit code."""
 
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Every status a command exits with, defined here only (docs/reference/exit-codes.md is
+    generated from it)."""
+
+    meaning: str
+
+    def __new__(cls, code: int, meaning: str) -> "ExitCode":
+        member = int.__new__(cls, code)
+        member._value_ = code
+        member.meaning = meaning
+        return member
+
+    OK = (
+        0,
+        "All done. Also when another `check` holds the run lock and is within its deadline:"
+        " this one does nothing, names that session and does not ping the cron monitor.",
+    )
+    FAILED = (
+        1,
+        "The command ran, but something failed; one line says what. A pass left ASINs"
+        " unchecked or alerts undelivered or expired, or was stopped by SIGTERM (the next run"
+        " picks them up); the database, Keepa or Slack failed; a red `doctor` row; an"
+        " unexpected error (in `error_log`; LOG_LEVEL=debug shows the trace).",
+    )
+    USAGE = (
+        2,
+        "Configuration or usage error: a missing or malformed setting, a wrong command line,"
+        " an unknown client, a transaction pooler, Keepa rejecting the key or account."
+        " One line on stderr; nothing changed.",
+    )
+
 
 class BestsellerError(Exception):
     """A failure the user can act on; its message is safe to print (no secrets)."""
 
-    exit_code = 1
+    exit_code: ExitCode = ExitCode.FAILED
 
 
 class ConfigError(BestsellerError):
     """A setting is missing or malformed, or the command line is wrong."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 class DatabaseError(BestsellerError):
@@ -34,7 +68,7 @@ class KeepaError(BestsellerError):
 class KeepaAuthError(KeepaError):
     """Keepa rejected the key or the account (400 REQUEST_REJECTED, 402 PAYMENT_REQUIRED)."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 class SlackError(BestsellerError):

@@ -100,7 +100,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
-    rich_markup_mode="rich",
+    # Click's plain help: at 80 columns it wraps descriptions, never cuts an option's name,
+    # and shows no `<bool>` for flags (Typer's rich panels did both).
+    rich_markup_mode=None,
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.command(epilog=examples("bestseller check --dry-run", "bestseller check --client acme --json"))(

@@ -10,7 +10,7 @@ from typing import Any
 from bestseller_cli import output
 from bestseller_cli.config import Settings, load_settings
 from bestseller_cli.errors import ConfigError
-from bestseller_cli.escape import csv_cell, terminal_text
+from bestseller_cli.escape import csv_cell
 from bestseller_cli.models import parse_client_name
 from bestseller_cli.output import console, err_console
 
@@ -34,8 +34,9 @@ def settings() -> Settings:
 
 
 def examples(*commands: str) -> str:
-    """A command's help epilog: one or two invocations to copy (tests parse each one)."""
-    return "Examples:\n" + "\n".join(f"  {terminal_text(command)}" for command in commands)
+    """A command's help epilog: one or two invocations to copy (tests parse each one).
+    Click's `\\b` keeps the lines as they are instead of rewrapping them into one."""
+    return "\b\nExamples:\n" + "\n".join(f"  {command}" for command in commands)
 
 
 def single_format(**chosen: bool) -> None:

@@ -191,6 +191,8 @@ def lock_finding(conn: psycopg.Connection, settings: Settings) -> Finding:
 
 
 GROWTH_WINDOW = timedelta(days=7)
+# Less than a day of sizes measures the hour's passes, not a day's growth: none is shown.
+GROWTH_MIN_SPAN = timedelta(days=1)
 MB = 1024 * 1024
 WARN_DAYS_LEFT = 30
 
@@ -202,12 +204,12 @@ def storage_finding(
     until DATABASE_SIZE_LIMIT_MB: red past the limit, yellow with under a month to go."""
     detail = f"{size / MB:,.1f} MB"
     growth = None
-    if len(samples) >= 2 and samples[-1].at > samples[0].at:
+    if len(samples) >= 2 and samples[-1].at - samples[0].at >= GROWTH_MIN_SPAN:
         days = (samples[-1].at - samples[0].at).total_seconds() / 86400
         growth = (samples[-1].bytes - samples[0].bytes) / days
         detail += f"; grows {growth / MB:,.2f} MB per day (last {days:.1f} days)"
     else:
-        detail += "; growth unknown until passes have run over a few hours"
+        detail += "; growth: not enough history yet (passes over a day)"
     if limit_mb is None:
         return Finding("database size", "ok", detail + "; DATABASE_SIZE_LIMIT_MB unset")
     limit = limit_mb * MB

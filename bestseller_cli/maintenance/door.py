@@ -20,7 +20,11 @@ def door_findings(conn: psycopg.Connection) -> list[Finding]:
         "database role",
         "ok",
         f"the job runs as {door.role}"
-        + (" (a superuser: a role of its own is safer, README)" if door.superuser else ""),
+        + (
+            " (a superuser: a role of its own is safer, docs/railway-supabase.md)"
+            if door.superuser
+            else ""
+        ),
     )
     problems = [*exposed(door), *granted(door), *unprotected(door)]
     if not problems:

@@ -95,7 +95,7 @@ def refuse_another_major_version(data: Path) -> None:
         raise DatabaseError(
             f"the embedded database in {data} was made by PostgreSQL {made_by} and this install"
             f" runs PostgreSQL {ours}: dump it with {made_by} and restore it with {ours}"
-            " (README, 'Upgrading the embedded PostgreSQL'); nothing was changed"
+            " (docs/storage.md, 'Upgrading the embedded PostgreSQL'); nothing was changed"
         )
 
 
@@ -156,7 +156,7 @@ IDLE_SESSION_GRACE_MINUTES = 5.0
 @dataclass(frozen=True)
 class SessionLimits:
     """The server-side limits every session SETs right after connecting: a `SET`, not a
-    startup option, so it holds through PgBouncer and Supavisor alike (README, "Supabase").
+    startup option, so it holds through PgBouncer and Supavisor alike (docs/railway-supabase.md).
 
     - statement_timeout: a pass's statements take milliseconds (a batch is one statement);
       one minute is far above them and below Supabase's global two minutes, so ours is the

@@ -127,7 +127,8 @@ def recorded_in(conn: psycopg.Connection) -> str | None:
 
 def create_schema(conn: psycopg.Connection) -> None:
     """Created by the job where missing. Asked first, so that a role without CREATE on the
-    database works in a schema an administrator made for it (README, 'A role of its own')."""
+    database works in a schema an administrator made for it (docs/railway-supabase.md, 'A
+    role of its own')."""
     found = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (SCHEMA,)).fetchone()
     if not found:
         conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(SCHEMA)))

@@ -1,6 +1,7 @@
 """`bestseller doctor`: a green table when all is well, a red row and exit 1 when not."""
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from typer.testing import CliRunner
@@ -8,7 +9,9 @@ from typer.testing import CliRunner
 from bestseller_cli.check.run import run_check
 from bestseller_cli.cli.app import app
 from bestseller_cli.config import load_settings
+from bestseller_cli.maintenance.doctor import MB, storage_finding
 from bestseller_cli.store import asin_store
+from bestseller_cli.store.history_store import SizeSample
 from fakes import KEEPA_TEST_KEY
 from fakes.keepa_server import FakeKeepa
 from fakes.slack_server import FakeSlack
@@ -91,6 +94,20 @@ def test_doctor_shows_size_growth_and_days_left_until_the_limit(
     shown = table_text(result.output)
     assert "grows 10.00 MB per day" in shown
     assert "10 days left" in shown and "warn database size" in shown
+
+
+def test_growth_is_not_extrapolated_from_less_than_a_day_of_passes() -> None:
+    start = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    minutes_apart = [
+        SizeSample(at=start, bytes=10 * MB),
+        SizeSample(at=start + timedelta(minutes=5), bytes=11 * MB),
+    ]
+    finding = storage_finding(size=11 * MB, samples=minutes_apart, limit_mb=500)
+    assert "not enough history yet" in finding.detail and "per day" not in finding.detail
+    assert finding.status == "ok" and "days left" not in finding.detail
+    a_day_apart = [minutes_apart[0], SizeSample(at=start + timedelta(days=1), bytes=11 * MB)]
+    finding = storage_finding(size=11 * MB, samples=a_day_apart, limit_mb=500)
+    assert "grows 1.00 MB per day (last 1.0 days)" in finding.detail
 
 
 def test_a_database_over_its_size_limit_is_red(keepa: FakeKeepa, slack: FakeSlack, monkeypatch):
