@@ -8,9 +8,9 @@ import pytest
 
 from bestseller_cli.kinds import KINDS, ChangeKind, count, counts_text
 from bestseller_cli.models import Change
-from bestseller_cli.rules.report_models import Changes
 from bestseller_cli.rules.routing import Rule, applies
 from bestseller_cli.rules.story import AlertStory, awaits_other_side, flap_line, story_lines
+from bestseller_cli.shapes.report_models import Changes
 from bestseller_cli.slack.messages import alert_message, digest_message
 
 DETECTED = datetime(2026, 11, 1, 12, 30, tzinfo=UTC)

@@ -78,6 +78,21 @@ def test_the_package_keeps_every_layer_contract() -> None:
             "from bestseller_cli.rules import badges",
             "bestseller_cli.models -> bestseller_cli.rules.badges",
         ),
+        (
+            "pictures/charts.py",
+            "from bestseller_cli.store import chart_queries",
+            "bestseller_cli.pictures.charts -> bestseller_cli.store.chart_queries",
+        ),
+        (
+            "shapes/rank_history.py",
+            "from bestseller_cli.pictures import svg",
+            "bestseller_cli.shapes.rank_history -> bestseller_cli.pictures.svg",
+        ),
+        (
+            "rules/badges.py",
+            "from bestseller_cli.shapes import report_models",
+            "bestseller_cli.rules.badges -> bestseller_cli.shapes.report_models",
+        ),
     ],
 )
 def test_an_import_that_breaks_a_layer_fails_with_the_import_named(

@@ -1,2 +1,2 @@
-"""The outbox delivered to Slack exactly once, and operations alerts. Imports the edges, rules
-and the shared modules."""
+"""The outbox delivered to Slack exactly once, and operations alerts. Imports the edges, the
+pictures, shapes, rules and the shared modules."""

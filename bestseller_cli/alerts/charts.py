@@ -17,9 +17,9 @@ import psycopg
 from bestseller_cli.errors import SlackError
 from bestseller_cli.kinds import ChangeKind
 from bestseller_cli.models import Change, ErrorEvent
+from bestseller_cli.pictures.charts import describe, product_svg
 from bestseller_cli.redact import redact
-from bestseller_cli.rules.charts import describe, product_svg
-from bestseller_cli.rules.rank_history import chart_of, grid_for
+from bestseller_cli.shapes.rank_history import chart_of, grid_for
 from bestseller_cli.slack.charts import png_of
 from bestseller_cli.slack.client import SlackSender
 from bestseller_cli.store import chart_queries

@@ -13,9 +13,9 @@ from bestseller_cli.cli.check import AlertPrinter
 from bestseller_cli.cli.common import console, write_file, write_html
 from bestseller_cli.demo.run import DemoPass, demo_settings, run_demo
 from bestseller_cli.errors import ConfigError
+from bestseller_cli.pictures.charts import product_svg
 from bestseller_cli.report.html import html_report
 from bestseller_cli.report.pictures import ReportPictures
-from bestseller_cli.rules.charts import product_svg
 from bestseller_cli.store import db
 
 

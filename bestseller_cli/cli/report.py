@@ -41,7 +41,7 @@ def report(
         str | None, typer.Option(callback=client_name, help="Only this client's ASINs.")
     ] = None,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print JSON (shape: rules/report_models.py).")
+        bool, typer.Option("--json", help="Print JSON (shape: shapes/report_models.py).")
     ] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print one CSV row per ASIN.")] = False,
     as_markdown: Annotated[bool, typer.Option("--markdown", help="Print Markdown.")] = False,

@@ -1,2 +1,2 @@
 """`bestseller report`: building the typed report and rendering it. Imports alerts, the edges,
-rules and the shared modules."""
+the pictures, shapes, rules and the shared modules."""

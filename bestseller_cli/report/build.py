@@ -9,7 +9,7 @@ import psycopg
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.kinds import count
 from bestseller_cli.models import Change
-from bestseller_cli.rules.report_models import (
+from bestseller_cli.shapes.report_models import (
     AlertCounts,
     AsinSummary,
     Changes,

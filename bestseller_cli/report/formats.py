@@ -11,7 +11,7 @@ from rich.text import Text
 from bestseller_cli.escape import markdown_text, mrkdwn_text, terminal_text
 from bestseller_cli.kinds import KINDS, counts_text, kind_of
 from bestseller_cli.models import Change
-from bestseller_cli.rules.report_models import (
+from bestseller_cli.shapes.report_models import (
     AsinSummary,
     Holder,
     OpsConditionEntry,

@@ -10,6 +10,9 @@ from zoneinfo import ZoneInfo
 
 from bestseller_cli.escape import html_text
 from bestseller_cli.kinds import kind_of
+from bestseller_cli.pictures.charts import legend_svg, product_svg, sparkline_svg
+from bestseller_cli.pictures.holder_timeline import timeline_svg
+from bestseller_cli.pictures.svg import CHART_CSS, local_time, zone_name
 from bestseller_cli.report.formats import (
     change_label,
     duration,
@@ -18,11 +21,8 @@ from bestseller_cli.report.formats import (
     summary_lines,
 )
 from bestseller_cli.report.pictures import ReportPictures, by_badge_share
-from bestseller_cli.rules.charts import legend_svg, product_svg, sparkline_svg
-from bestseller_cli.rules.holder_timeline import timeline_svg
-from bestseller_cli.rules.rank_history import ProductChart
-from bestseller_cli.rules.report_models import Holder, Streak
-from bestseller_cli.rules.svg import CHART_CSS, local_time, zone_name
+from bestseller_cli.shapes.rank_history import ProductChart
+from bestseller_cli.shapes.report_models import Holder, Streak
 from bestseller_cli.slack.messages import amazon_url
 
 # No script, nothing fetched (no font, image, style or frame from anywhere), only the inline

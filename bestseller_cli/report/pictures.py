@@ -12,17 +12,17 @@ from bestseller_cli.alerts.charts import Picture, attach
 from bestseller_cli.config import Settings
 from bestseller_cli.errors import SlackError
 from bestseller_cli.models import ErrorEvent
-from bestseller_cli.report.build import report_sections
-from bestseller_cli.rules.charts import describe, product_svg
-from bestseller_cli.rules.holder_timeline import (
+from bestseller_cli.pictures.charts import describe, product_svg
+from bestseller_cli.pictures.holder_timeline import (
     CategoryTimeline,
     describe_timeline,
     holder_timelines,
     timeline_svg,
     timeline_title,
 )
-from bestseller_cli.rules.rank_history import ProductChart, chart_of, grid_for
-from bestseller_cli.rules.report_models import AsinSummary, Report
+from bestseller_cli.report.build import report_sections
+from bestseller_cli.shapes.rank_history import ProductChart, chart_of, grid_for
+from bestseller_cli.shapes.report_models import AsinSummary, Report
 from bestseller_cli.slack.charts import png_of
 from bestseller_cli.slack.client import SlackSender
 from bestseller_cli.store import chart_queries, db, log_store, report_queries

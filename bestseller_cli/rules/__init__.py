@@ -1,2 +1,2 @@
-"""The pure domain: badges, routing, stories, operations conditions, notification config,
-product kinds, the report's shape. No I/O: imports only the shared modules."""
+"""The pure domain: badges, schedule, routing, stories, operations conditions, notification
+config, product kinds. No I/O: imports only the shared modules."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg.rows import class_row, namedtuple_row
 
-from bestseller_cli.rules.rank_history import (
+from bestseller_cli.shapes.rank_history import (
     MAX_CATEGORIES,
     RELEVANT_RANK,
     BucketFacts,

@@ -15,7 +15,7 @@ import psycopg
 from psycopg.rows import class_row, dict_row
 
 from bestseller_cli.models import Change
-from bestseller_cli.rules.report_models import ErrorKind, Holder
+from bestseller_cli.shapes.report_models import ErrorKind, Holder
 from bestseller_cli.store.outbox_store import NAMES_JOIN, SELECT_CHANGE
 
 # (asin, marketplace) of `alias` belongs to the client; every row when no client is given.

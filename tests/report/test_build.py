@@ -16,7 +16,7 @@ from bestseller_cli.errors import ConfigError
 from bestseller_cli.kinds import count
 from bestseller_cli.output import console
 from bestseller_cli.report.build import parse_since
-from bestseller_cli.rules import report_models
+from bestseller_cli.shapes import report_models
 from fakes import SLACK_TEST_TOKEN
 from fakes.slack_server import FakeSlack
 

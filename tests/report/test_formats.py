@@ -21,7 +21,7 @@ from bestseller_cli.report.formats import (
     summary_lines,
     when,
 )
-from bestseller_cli.rules.report_models import (
+from bestseller_cli.shapes.report_models import (
     AlertCounts,
     AsinSummary,
     Changes,

@@ -6,10 +6,10 @@ import re
 
 from PIL import Image, ImageChops
 
-from bestseller_cli.rules.charts import product_svg
-from bestseller_cli.rules.rank_history import chart_of
+from bestseller_cli.pictures.charts import product_svg
+from bestseller_cli.shapes.rank_history import chart_of
 from bestseller_cli.slack.charts import png_of
-from tests.rules.test_charts import GRID, HOURLY, UTC_ZONE, category, history, hours
+from tests.pictures.test_charts import GRID, HOURLY, UTC_ZONE, category, history, hours
 
 
 def picture(png: bytes) -> Image.Image:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from psycopg.types.json import Jsonb
 
-from bestseller_cli.rules.rank_history import BucketFacts, Grid
+from bestseller_cli.shapes.rank_history import BucketFacts, Grid
 from bestseller_cli.store.chart_queries import product_histories
 
 ASIN, OTHER = "B0CHARTS01", "B0CHARTS02"

@@ -12,8 +12,7 @@ from zoneinfo import ZoneInfo
 
 from bestseller_cli.kinds import ChangeKind, kind_of
 from bestseller_cli.models import Change
-from bestseller_cli.rules.rank_history import NOT_RANKED, Coverage, ProductChart, Series
-from bestseller_cli.rules.svg import (
+from bestseller_cli.pictures.svg import (
     PALETTE,
     RankScale,
     element,
@@ -27,6 +26,7 @@ from bestseller_cli.rules.svg import (
     tooltip,
     zone_name,
 )
+from bestseller_cli.shapes.rank_history import NOT_RANKED, Coverage, ProductChart, Series
 
 WIDTH, HEIGHT = 720, 300
 LEFT, RIGHT, TOP = 58, 14, 40

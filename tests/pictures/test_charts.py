@@ -10,8 +10,8 @@ import pytest
 
 from bestseller_cli.kinds import ChangeKind
 from bestseller_cli.models import Change
-from bestseller_cli.rules.charts import product_svg, sparkline_svg
-from bestseller_cli.rules.rank_history import (
+from bestseller_cli.pictures.charts import product_svg, sparkline_svg
+from bestseller_cli.shapes.rank_history import (
     BucketFacts,
     CategoryPoints,
     Coverage,

@@ -12,8 +12,7 @@ from zoneinfo import ZoneInfo
 
 from bestseller_cli.kinds import ChangeKind
 from bestseller_cli.models import Change
-from bestseller_cli.rules.report_models import Holder
-from bestseller_cli.rules.svg import (
+from bestseller_cli.pictures.svg import (
     PALETTE,
     element,
     local_time,
@@ -24,6 +23,7 @@ from bestseller_cli.rules.svg import (
     tooltip,
     zone_name,
 )
+from bestseller_cli.shapes.report_models import Holder
 
 WIDTH = 720
 LABEL_WIDTH = 150

@@ -6,8 +6,8 @@ from zoneinfo import ZoneInfo
 
 from bestseller_cli.kinds import ChangeKind
 from bestseller_cli.models import Change
-from bestseller_cli.rules.holder_timeline import Tenure, holder_timelines, timeline_svg
-from bestseller_cli.rules.report_models import BadgeHeld, Holder
+from bestseller_cli.pictures.holder_timeline import Tenure, holder_timelines, timeline_svg
+from bestseller_cli.shapes.report_models import BadgeHeld, Holder
 
 NS = "{http://www.w3.org/2000/svg}"
 SINCE = datetime(2026, 11, 22, tzinfo=UTC)
