@@ -186,6 +186,11 @@ class Settings(BaseSettings):
         description="Channel for operations alerts; unset: they show only in `doctor` and"
         " `report`.",
     )
+    webhook_secret: str | None = Field(
+        default=None,
+        description="The Standard Webhooks secret (whsec_…) that signs every webhook request"
+        " (`clients rule NAME --webhook URL`); never logged.",
+    )
     healthcheck_url: str | None = Field(
         default=None,
         description="A cron monitor's ping URL (Healthchecks.io, Cronitor, Better Stack)."
@@ -351,21 +356,15 @@ class Settings(BaseSettings):
     @field_validator("keepa_api_url", "slack_api_url", "healthcheck_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
+        return None if value is None else https_url(value)
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _whsec(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        try:
-            url = httpx.URL(value.strip())
-        except (httpx.InvalidURL, ValueError):
-            url = None
-        if url is None or url.scheme not in {"http", "https"} or not url.host:
-            raise ValueError("not an http(s) URL, e.g. https://api.keepa.com")
-        if url.port is not None and not valid_port(str(url.port)):
-            raise ValueError(f"port {url.port} is not a port number (1-65535)")
-        if url.scheme != "https" and not is_loopback(url.host):
-            # The key, the token or the monitor's secret path would cross the network in clear.
-            raise ValueError(
-                "must be an https:// URL (http:// only to a loopback address, for tests)"
-            )
+        if not value.strip().startswith("whsec_") or len(value.strip()) < 16:
+            raise ValueError("not a Standard Webhooks secret: whsec_ followed by base64")
         return value.strip()
 
     def require_keepa_key(self) -> str:
@@ -386,6 +385,24 @@ class Settings(BaseSettings):
     @property
     def keepa_domain_id(self) -> int:
         return MARKETPLACES[self.keepa_domain]
+
+
+def https_url(value: str, *, example: str = "https://api.keepa.com") -> str:
+    """The URL, stripped, when it is one we may send a secret to: https, or http only to a
+    loopback address (a test's fake server). ValueError saying why not, otherwise."""
+    try:
+        url = httpx.URL(value.strip())
+    except (httpx.InvalidURL, ValueError):
+        url = None
+    if url is None or url.scheme not in {"http", "https"} or not url.host:
+        raise ValueError(f"not an http(s) URL, e.g. {example}")
+    if url.port is not None and not valid_port(str(url.port)):
+        raise ValueError(f"port {url.port} is not a port number (1-65535)")
+    if url.scheme != "https" and not is_loopback(url.host):
+        # The key, the token, a webhook's or the monitor's secret path would cross the
+        # network in clear.
+        raise ValueError("must be an https:// URL (http:// only to a loopback address, for tests)")
+    return value.strip()
 
 
 def is_loopback(host: str) -> bool:
@@ -415,4 +432,5 @@ def load_settings(**overrides: object) -> Settings:
     register_secret(settings.keepa_api_key)
     register_secret(settings.slack_bot_token)
     register_secret(settings.healthcheck_url)  # its path is the monitor's secret
+    register_secret(settings.webhook_secret)
     return settings

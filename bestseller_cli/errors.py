@@ -71,11 +71,35 @@ class KeepaAuthError(KeepaError):
     exit_code = ExitCode.USAGE
 
 
-class SlackError(BestsellerError):
-    """Slack refused or could not take a message. `code` is Slack's error code, when it gave
-    one (`invalid_auth`, `channel_not_found`, ...)."""
+class DeliveryError(BestsellerError):
+    """A channel refused or could not take a message. `permanent`: asking again will not
+    help until someone fixes something; `refuses` says what the refusal covers ("channel":
+    every message to that channel, "everything": every message through that channel's
+    sender, e.g. a revoked token); `code` is the channel's own error code, when it gave one."""
 
-    def __init__(self, message: str, *, permanent: bool, code: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool,
+        code: str | None = None,
+        refuses: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.permanent = permanent
         self.code = code
+        self.refuses = refuses
+
+
+class DeliveryUnknown(DeliveryError):
+    """The channel may have taken the message but never said so: its outbox rows stay
+    claimed, for the next delivery to reconcile."""
+
+
+class SlackError(DeliveryError):
+    """Slack refused or could not take a message. `code` is Slack's error code, when it gave
+    one (`invalid_auth`, `channel_not_found`, ...)."""
+
+
+class WebhookError(DeliveryError):
+    """A webhook's receiver refused the request or could not be reached."""

@@ -1,6 +1,7 @@
 """Typed data that crosses module boundaries."""
 
 import unicodedata
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -171,3 +172,36 @@ class ErrorEvent(BaseModel):
     asin: str | None = None
     marketplace: str | None = None
     context: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to a channel, before any channel shapes it: an alert (one change, with
+    the lines that tell its story), a digest (several changes under a `title`), or an
+    operations notice (`notice`, with its `status`). `outbox_ids` are the outbox rows it
+    carries, in the order of `changes`; a channel marks its messages with them, so that a
+    message whose answer was lost is found again (reconciliation) or deduplicated."""
+
+    outbox_ids: tuple[int, ...]
+    changes: tuple[Change, ...] = ()
+    lines: tuple[str, ...] = ()
+    title: str | None = None
+    notice: str | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class Picture:
+    """A PNG to attach under a message (a chart), with its title and alt text."""
+
+    png: bytes
+    title: str
+    alt: str
+
+
+@dataclass(frozen=True)
+class Printed:
+    """An alert as a terminal or a log shows it: one line, then its details."""
+
+    text: str
+    details: tuple[str, ...] = ()

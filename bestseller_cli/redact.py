@@ -23,6 +23,14 @@ def register_secret(secret: str | None) -> None:
         _SECRETS.add(secret)
 
 
+def shown_url(url: str) -> str:
+    """A secret URL (a webhook's) as it may be printed: its scheme and host, never the path
+    or query, where Zapier, Make and n8n put what lets anyone post to it."""
+    scheme, _, rest = url.strip().partition("://")
+    host = rest.split("/", 1)[0].split("?", 1)[0].rsplit("@", 1)[-1]
+    return f"{scheme}://{host}/…" if scheme and host else MASK
+
+
 def redact(text: str) -> str:
     for secret in _SECRETS:
         text = text.replace(secret, MASK)

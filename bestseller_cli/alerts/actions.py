@@ -4,9 +4,10 @@ once Slack's token or channel is fixed."""
 from collections.abc import Callable
 from datetime import datetime
 
+from bestseller_cli.alerts.channels import open_channels
 from bestseller_cli.alerts.delivery import DeliveryReport, deliver_with_settings
 from bestseller_cli.config import Settings
-from bestseller_cli.slack.messages import SlackMessage
+from bestseller_cli.models import Printed
 from bestseller_cli.store import db, log_store, outbox_store, schema
 
 
@@ -20,7 +21,7 @@ def list_alerts(
 
 
 def retry(
-    settings: Settings, *, show: Callable[[SlackMessage], None], now: datetime
+    settings: Settings, *, show: Callable[[Printed], None], now: datetime
 ) -> DeliveryReport | None:
     """Deliver every due alert now, those Slack refused before included, as a pass would.
     None when a pass holds the run lock (it delivers them itself)."""
@@ -32,7 +33,8 @@ def retry(
             return None
         with db.connect(url, autocommit=True, limits=limits) as conn:
             schema.migrate(conn)
-            report = deliver_with_settings(conn, settings, show=show, now=now)
+            channel = open_channels(conn, settings, show=show)
+            report = deliver_with_settings(conn, settings, channel=channel, now=now)
             with conn.transaction():
                 log_store.record_errors(conn, report.errors, run_id=None)
     return report

@@ -14,14 +14,14 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from bestseller_cli.errors import SlackError
+from bestseller_cli.alerts.port import AlertChannel
+from bestseller_cli.errors import DeliveryError
 from bestseller_cli.kinds import ChangeKind
-from bestseller_cli.models import Change, ErrorEvent
+from bestseller_cli.models import Change, ErrorEvent, Picture
 from bestseller_cli.pictures.charts import describe, product_svg
 from bestseller_cli.redact import redact
 from bestseller_cli.shapes.rank_history import chart_of, grid_for
 from bestseller_cli.slack.charts import png_of
-from bestseller_cli.slack.client import SlackSender
 from bestseller_cli.store import chart_queries
 
 CHART_DAYS = 7
@@ -36,13 +36,6 @@ class ChartDue:
     channel: str
     ts: str
     change: Change
-
-
-@dataclass(frozen=True)
-class Picture:
-    png: bytes
-    title: str
-    alt: str
 
 
 def alert_picture(conn: psycopg.Connection, change: Change, *, max_gap: timedelta) -> Picture:
@@ -61,14 +54,8 @@ def alert_picture(conn: psycopg.Connection, change: Change, *, max_gap: timedelt
     return Picture(png=png_of(svg), title=title, alt=describe(chart, zone=UTC_ZONE))
 
 
-def attach(sender: SlackSender, *, channel: str, ts: str, picture: Picture) -> None:
-    sender.upload_chart(
-        channel=channel, thread_ts=ts, png=picture.png, title=picture.title, alt=picture.alt
-    )
-
-
 def post_charts(
-    conn: psycopg.Connection, sender: SlackSender, due: list[ChartDue], *, max_gap: timedelta
+    conn: psycopg.Connection, channel: AlertChannel, due: list[ChartDue], *, max_gap: timedelta
 ) -> list[ErrorEvent]:
     """Draw and post each chart once; returns what went wrong, for error_log."""
     errors = []
@@ -76,8 +63,8 @@ def post_charts(
         change = item.change
         try:
             picture = alert_picture(conn, change, max_gap=max_gap)
-            attach(sender, channel=item.channel, ts=item.ts, picture=picture)
-        except (SlackError, ValueError, psycopg.Error) as exc:
+            channel.attach(channel=item.channel, ref=item.ts, picture=picture)
+        except (DeliveryError, ValueError, psycopg.Error) as exc:
             errors.append(
                 ErrorEvent(
                     source="slack",

@@ -1,8 +1,11 @@
-"""Delivering the outbox to Slack exactly once (see shared DELIVERY.md).
+"""Delivering the outbox through the channel port (`port.py`) exactly once (see shared
+DELIVERY.md).
 
-Claim rows and commit before calling Slack; after Slack answers, mark them sent with its
-`ts`. Rows found claimed at the start belong to a process that died mid-send: Slack's
-history, searched for the outbox ids in message metadata, tells whether they arrived.
+Claim rows and commit before calling the channel; after it answers, mark them sent with its
+reference (Slack's `ts`). Rows found claimed at the start belong to a process that died
+mid-send: the channel's history (Slack's, searched for the outbox ids in message metadata)
+tells whether they arrived; a channel without history (a webhook) gets them again under the
+same idempotency key, for its receiver to deduplicate.
 
 A pass delivers as it goes: each batch's instant alerts right after the batch is written
 (`Delivery.batch`), the rest (digests, held alerts, retries) at the end (`Delivery.sweep`).
@@ -17,17 +20,11 @@ from typing import Any
 import psycopg
 
 from bestseller_cli.alerts.charts import CHARTED, ChartDue, post_charts
+from bestseller_cli.alerts.port import AlertChannel
 from bestseller_cli.config import Settings
-from bestseller_cli.errors import SlackError
-from bestseller_cli.models import ErrorEvent
+from bestseller_cli.errors import DeliveryError, DeliveryUnknown
+from bestseller_cli.models import Change, ErrorEvent, Outgoing
 from bestseller_cli.rules.story import awaits_other_side, flap_line, story_lines
-from bestseller_cli.slack.client import (
-    CHANNEL_REFUSALS,
-    TOKEN_REFUSALS,
-    SlackDeliveryUnknown,
-    SlackSender,
-)
-from bestseller_cli.slack.messages import SlackMessage, alert_message, digest_message
 from bestseller_cli.store import outbox_store, story_store
 from bestseller_cli.store.outbox_store import OutboxItem
 from bestseller_cli.store.story_store import Posted, ToldItem
@@ -67,21 +64,21 @@ class _Refusals:
     def blocked(self, channel: str) -> str | None:
         return self.refused_token or self.refused_channels.get(channel)
 
-    def note(self, channel: str, error: SlackError) -> None:
-        if error.code in TOKEN_REFUSALS:
+    def note(self, channel: str, error: DeliveryError) -> None:
+        if error.refuses == "everything":
             self.refused_token = str(error)
-        elif error.code in CHANNEL_REFUSALS:
+        elif error.refuses == "channel":
             self.refused_channels[channel] = str(error)
 
 
 @dataclass
 class Delivery:
-    """One pass's delivery: without a Slack sender, alerts are printed through `show`."""
+    """One pass's delivery, through `channel`: addresses it does not keep live (the printer)
+    get their alerts once, whole, when the pass ends."""
 
     conn: psycopg.Connection
-    sender: SlackSender | None
+    channel: AlertChannel
     default_channel: str | None
-    show: Callable[[SlackMessage], None]
     expiry_days: float
     should_stop: Callable[[], bool] = lambda: False  # SIGTERM: the next run sends the rest
     # SLACK_CHARTS: a chart under each badge alert posted, once every alert has gone out.
@@ -99,7 +96,7 @@ class Delivery:
         round trip to claim and read them, Slack, one round trip to mark them."""
         # Printed alerts go out after the last batch, with the whole story: a terminal
         # line cannot be updated.
-        if self.sender is None or self.slack_failing or not (ids or categories):
+        if not self.channel.live_anywhere() or self.slack_failing or not (ids or categories):
             return
         if self.should_stop():
             return
@@ -117,8 +114,7 @@ class Delivery:
         """Everything the batches left: rows of a run that died, digests and alerts held
         for quiet hours, posts Slack refused for now, and updates found only now."""
         report, conn = self.report, self.conn
-        if self.sender is not None:
-            reconcile(conn, sender=self.sender, default_channel=self.default_channel, report=report)
+        reconcile(conn, channel=self.channel, default_channel=self.default_channel, report=report)
         self.slack_failing = False  # one more try per pass
         report.expired = outbox_store.expire(conn, now=now, days=self.expiry_days)
         if report.expired:
@@ -128,19 +124,17 @@ class Delivery:
             )
             report.errors.append(ErrorEvent(source="slack", kind="expired", message=message))
         items = outbox_store.due(conn, now=now)
-        printing = self.sender is None
+        printing = {i.id for i in items if not self.channel.live(i.channel or self.default_channel)}
         told = story_store.tell(
             conn,
-            [item.id for item in items if printing or not item.grouped],
+            [item.id for item in items if item.id in printing or not item.grouped],
             default_channel=self.default_channel,
         )
         if printing:
-            printed = set(outbox_store.mark_printed(conn, [item.id for item in items]))
-            for item in items:
-                if item.id in printed:
-                    self.show(message_for(told[item.id]))
-            report.printed += len(printed)
-            return report
+            self.print_out([item for item in items if item.id in printing], told)
+            if len(printing) == len(items):
+                return report
+            items = [item for item in items if item.id not in printing]
         unroutable = [item.id for item in items if not (item.channel or self.default_channel)]
         if unroutable:
             outbox_store.release(conn, unroutable, error=NO_CHANNEL, token=None)
@@ -176,7 +170,7 @@ class Delivery:
             if not group:
                 continue
             title = f"#1 Best Seller digest: {len(group)} changes"
-            message = digest_message([item.change for item in group], title=title)
+            message = digest_of([(item.id, item.change) for item in group], title=title)
             ts = self.post(channel, ids, message)
             if ts is not None:
                 outbox_store.mark_sent(conn, ids, channel=channel, ts=ts, token=self.token)
@@ -197,17 +191,25 @@ class Delivery:
         self.post_charts()
         return report
 
+    def print_out(self, items: list[OutboxItem], told: dict[int, ToldItem]) -> None:
+        """Alerts to addresses that are not live (the printer): each once, with its story."""
+        printed = set(outbox_store.mark_printed(self.conn, [item.id for item in items]))
+        for item in items:
+            if item.id in printed:
+                channel = item.channel or self.default_channel or ""
+                self.channel.post(channel=channel, message=message_for(told[item.id]))
+        self.report.printed += len(printed)
+
     def post_charts(self) -> None:
         """The charts of the alerts this delivery posted: after all of them, tried once."""
         due, self.charts_due = self.charts_due, []
-        if self.sender is not None and due and not self.should_stop():
-            errors = post_charts(self.conn, self.sender, due, max_gap=self.max_gap)
+        if due and not self.should_stop():
+            errors = post_charts(self.conn, self.channel, due, max_gap=self.max_gap)
             self.report.charts += len(due) - len(errors)
             self.report.errors += errors
 
     def send(self, told: list[ToldItem]) -> None:
         """Post or update claimed items in order, then mark them all in one round trip."""
-        assert self.sender is not None
         posted: list[Posted] = []
         updated: list[int] = []
         retry: list[int] = []  # updates to try again later
@@ -239,7 +241,7 @@ class Delivery:
                 if ts is not None:
                     awaiting = awaits_other_side(item.change, entry.story)
                     posted.append(Posted(id=item.id, channel=channel, ts=ts, awaiting=awaiting))
-                    if self.charts and item.change.kind in CHARTED:
+                    if self.charts and item.change.kind in CHARTED and self.pictures(channel):
                         self.charts_due.append(ChartDue(channel=channel, ts=ts, change=item.change))
         story_store.settle(
             self.conn,
@@ -252,12 +254,14 @@ class Delivery:
         self.report.sent += len(posted)
         self.report.updated += len(updated)
 
-    def post(self, channel: str, ids: list[int], message: SlackMessage) -> str | None:
-        """Post claimed rows; Slack's ts, or None when it failed (recorded as such)."""
-        assert self.sender is not None
+    def pictures(self, channel: str) -> bool:
+        return self.channel.takes_pictures(channel)
+
+    def post(self, channel: str, ids: list[int], message: Outgoing) -> str | None:
+        """Post claimed rows; the channel's reference, or None when it failed (recorded)."""
         try:
-            return self.sender.post(channel=channel, message=message, outbox_ids=ids)
-        except SlackError as exc:
+            return self.channel.post(channel=channel, message=message)
+        except DeliveryError as exc:
             self.report.errors.append(ErrorEvent(source="slack", kind="send", message=str(exc)))
             if exc.permanent:
                 outbox_store.mark_refused(self.conn, ids, error=str(exc), token=self.token)
@@ -265,16 +269,15 @@ class Delivery:
                 self.refused.note(channel, exc)
                 return None
             self.slack_failing = True
-            if not isinstance(exc, SlackDeliveryUnknown):
+            if not isinstance(exc, DeliveryUnknown):
                 # A post whose fate is unknown stays claimed, for the next run to look up.
                 outbox_store.release(self.conn, ids, error=str(exc), token=self.token)
             return None
 
-    def update(self, channel: str, ts: str, message: SlackMessage, *, kind: str) -> bool:
-        assert self.sender is not None
+    def update(self, channel: str, ts: str, message: Outgoing, *, kind: str) -> bool:
         try:
-            self.sender.update(channel=channel, ts=ts, message=message)
-        except SlackError as exc:
+            self.channel.update(channel=channel, ref=ts, message=message)
+        except DeliveryError as exc:
             self.report.errors.append(ErrorEvent(source="slack", kind=kind, message=str(exc)))
             self.slack_failing = self.slack_failing or not exc.permanent
             return False
@@ -297,7 +300,7 @@ class Delivery:
             folded_into=entry.recent_id,
             token=self.token,
         )
-        message = alert_message(item.change, extra_lines=lines)
+        message = Outgoing(outbox_ids=(item.id,), changes=(item.change,), lines=tuple(lines))
         if self.update(channel, recent.ts, message, kind="update"):
             self.report.suppressed += 1
         elif self.slack_failing:
@@ -316,18 +319,16 @@ def deliver_with_settings(
     conn: psycopg.Connection,
     settings: Settings,
     *,
-    show: Callable[[SlackMessage], None],
+    channel: AlertChannel,
     now: datetime,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> DeliveryReport:
-    """Everything due, to the configured Slack (or printed, without a token): the sweep of
-    a pass, run on its own (`bestseller alerts retry`)."""
-    sender = SlackSender.from_settings(settings) if settings.slack_bot_token else None
+    """Everything due, through `channel` (`channels.open_channels`): the sweep of a pass,
+    run on its own (`bestseller alerts retry`)."""
     delivery = Delivery(
         conn=conn,
-        sender=sender,
+        channel=channel,
         default_channel=settings.slack_channel_id,
-        show=show,
         expiry_days=settings.alert_expiry_days,
         should_stop=should_stop,
         **chart_options(settings),
@@ -344,36 +345,44 @@ def chart_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def message_for(entry: ToldItem) -> SlackMessage:
-    return alert_message(entry.item.change, extra_lines=story_lines(entry.item.change, entry.story))
+def message_for(entry: ToldItem) -> Outgoing:
+    change = entry.item.change
+    lines = tuple(story_lines(change, entry.story))
+    return Outgoing(outbox_ids=(entry.item.id,), changes=(change,), lines=lines)
+
+
+def digest_of(items: list[tuple[int, Change]], *, title: str) -> Outgoing:
+    ids, changes = zip(*items, strict=True)
+    return Outgoing(outbox_ids=tuple(ids), changes=tuple(changes), title=title)
 
 
 def reconcile(
     conn: psycopg.Connection,
     *,
-    sender: SlackSender,
+    channel: AlertChannel,
     default_channel: str | None,
     report: DeliveryReport,
 ) -> None:
-    """Settle rows whose send was interrupted: sent if Slack has them, else pending again."""
+    """Settle rows whose send was interrupted: sent if the channel has them, else pending
+    again (a channel without history gets them again under the same key)."""
     by_channel: dict[str, list[outbox_store.UnknownFate]] = {}
     for row in outbox_store.unknown_fate(conn):
-        channel = row.channel or default_channel
-        if channel is None:
+        address = row.channel or default_channel
+        if address is None:
             outbox_store.release(conn, [row.id], error=NO_CHANNEL, token=row.claim_token)
             continue
-        by_channel.setdefault(channel, []).append(row)
-    for channel, rows in by_channel.items():
+        by_channel.setdefault(address, []).append(row)
+    for address, rows in by_channel.items():
         oldest = min(row.claimed_at for row in rows) - HISTORY_MARGIN
         try:
-            delivered = sender.delivered(channel=channel, oldest=oldest)
-        except SlackError as exc:
+            delivered = channel.delivered(channel=address, oldest=oldest)
+        except DeliveryError as exc:
             delivered = {}
             report.errors.append(
                 ErrorEvent(
                     source="slack",
                     kind="reconcile",
-                    message=f"could not read {channel} history ({exc}); resending"
+                    message=f"could not read {address} history ({exc}); resending"
                     f" {len(rows)} alert(s) whose delivery is unknown: a duplicate is possible",
                 )
             )
@@ -381,7 +390,7 @@ def reconcile(
             if row.id in delivered:
                 ts = delivered[row.id]
                 if outbox_store.mark_sent(
-                    conn, [row.id], channel=channel, ts=ts, token=row.claim_token
+                    conn, [row.id], channel=address, ts=ts, token=row.claim_token
                 ):
                     report.recovered += 1
             else:

@@ -9,14 +9,14 @@ from datetime import UTC, datetime
 import httpx
 import psycopg
 
+from bestseller_cli.alerts.channels import open_channels, print_nothing
 from bestseller_cli.alerts.delivery import Delivery
+from bestseller_cli.alerts.port import AlertChannel
 from bestseller_cli.check.category_names import NameBudget
 from bestseller_cli.check.summary import CheckSummary
 from bestseller_cli.config import Settings
-from bestseller_cli.models import ApiCall, ErrorEvent
+from bestseller_cli.models import ApiCall, ErrorEvent, Printed
 from bestseller_cli.rules.schedule import Cadence
-from bestseller_cli.slack.client import SlackSender
-from bestseller_cli.slack.messages import SlackMessage
 
 DEADLINE_MARGIN_SECONDS = 60.0
 STOPPED_BY_SIGTERM = (
@@ -47,10 +47,6 @@ class PassOptions:
         return None if self.asins is None else list(self.asins)
 
 
-def print_nothing(message: SlackMessage) -> None:
-    """Alerts without a Slack token go nowhere unless the caller shows them."""
-
-
 def report_no_progress(done: int, total: int) -> None:
     """Progress goes nowhere unless the caller draws it."""
 
@@ -66,19 +62,19 @@ class PassHooks:
     `stop` is set (SIGTERM), the batch in hand is finished and written, nothing more is
     fetched or posted, and the run stays resumable."""
 
-    show: Callable[[SlackMessage], None] = print_nothing
+    show: Callable[[Printed], None] = print_nothing
     on_progress: Callable[[int, int], None] = report_no_progress
     clock: Callable[[], datetime] = utc_now
     stop: threading.Event = field(default_factory=threading.Event)
-    # Keepa and Slack answered in this process (`bestseller demo`), not those the settings name.
+    # Keepa and the channel answered in this process (`bestseller demo`), not those the
+    # settings name.
     keepa_transport: httpx.BaseTransport | None = None
-    slack: SlackSender | None = None
+    channel: AlertChannel | None = None
 
-    def sender(self, settings: Settings) -> SlackSender | None:
-        """The Slack to post to: the one given, else the settings' (none without a token)."""
-        if self.slack is not None:
-            return self.slack
-        return SlackSender.from_settings(settings) if settings.slack_bot_token else None
+    def channels(self, conn: psycopg.Connection, settings: Settings) -> AlertChannel:
+        """Where alerts go (alerts/channels.py): the channel given, else Slack (the printer
+        without a token), and the rules' webhooks."""
+        return open_channels(conn, settings, show=self.show, default=self.channel)
 
 
 @dataclass

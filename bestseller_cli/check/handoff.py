@@ -45,9 +45,8 @@ def note_operations(
         run_deadline_minutes=settings.run_deadline_minutes,
         stale_lock_ended=summary.stale_lock_ended,
     )
-    sender = hooks.sender(settings)
     summary.conditions = watch_operations(
-        conn, settings, facts=facts, run_id=summary.run_id, sender=sender, show=hooks.show
+        conn, settings, facts=facts, run_id=summary.run_id, channel=hooks.channels(conn, settings)
     )
 
 

@@ -12,6 +12,7 @@ import psycopg
 from bestseller_cli import output
 from bestseller_cli.alerts.delivery import Delivery, chart_options
 from bestseller_cli.alerts.operations import announce_unwritable
+from bestseller_cli.alerts.port import AlertChannel
 from bestseller_cli.check.batch import process_batch
 from bestseller_cli.check.category_names import NameBudget
 from bestseller_cli.check.context import (
@@ -40,14 +41,12 @@ from bestseller_cli.errors import DatabaseError, KeepaAuthError, KeepaError
 from bestseller_cli.keepa.ahead import fetch_ahead
 from bestseller_cli.keepa.answers import KeepaOutOfTokens
 from bestseller_cli.keepa.client import KeepaClient
-from bestseller_cli.models import ErrorEvent
+from bestseller_cli.models import ErrorEvent, Printed
 from bestseller_cli.rules.routing import unknown_zones
 from bestseller_cli.rules.schedule import (
     Cadence,
     history_days,
 )
-from bestseller_cli.slack.client import SlackSender
-from bestseller_cli.slack.messages import SlackMessage
 from bestseller_cli.store import client_store, db, failures, lock_holders, run_store, schema
 from bestseller_cli.store.watchdog import Watchdog
 
@@ -58,12 +57,12 @@ def run_check(
     settings: Settings,
     *,
     options: PassOptions = PassOptions(),
-    show: Callable[[SlackMessage], None] = print_nothing,
+    show: Callable[[Printed], None] = print_nothing,
     on_progress: Callable[[int, int], None] = report_no_progress,
     clock: Callable[[], datetime] = utc_now,
     stop: threading.Event | None = None,
     keepa_transport: httpx.BaseTransport | None = None,
-    slack: SlackSender | None = None,
+    channel: AlertChannel | None = None,
 ) -> CheckSummary:
     """Run one full pass. Never overlaps another: a held run lock ends it at once, unless
     its holder is a pass that vanished (check/lock.py). The collaborators are PassHooks';
@@ -78,7 +77,7 @@ def run_check(
         clock=clock,
         stop=stop,
         keepa_transport=keepa_transport,
-        slack=slack,
+        channel=channel,
     )
     summary = CheckSummary(dry_run=options.dry_run, stale_hours=settings.keepa_stale_hours)
     limits = db.SessionLimits.from_settings(settings)
@@ -194,12 +193,10 @@ def run_pass(
     )
     note_unknown_zones(context)
     if not options.dry_run:
-        sender = hooks.sender(settings)
         context.delivery = Delivery(
             conn=conn,
-            sender=sender,
+            channel=hooks.channels(conn, settings),
             default_channel=settings.slack_channel_id,
-            show=hooks.show,
             expiry_days=settings.alert_expiry_days,
             should_stop=hooks.stop.is_set,
             **chart_options(settings),

@@ -1,6 +1,5 @@
 """`bestseller check` and `bestseller doctor`: the pass and the setup check, as printed."""
 
-import html
 import logging
 import sys
 from collections.abc import Callable, Iterator
@@ -21,9 +20,8 @@ from bestseller_cli.errors import ConfigError
 from bestseller_cli.escape import terminal_text
 from bestseller_cli.kinds import counts_text, kind_of
 from bestseller_cli.maintenance.doctor import run_doctor
-from bestseller_cli.models import Change, parse_asin
+from bestseller_cli.models import Change, Printed, parse_asin
 from bestseller_cli.output import emit, stdout_is_json, writes_json
-from bestseller_cli.slack.messages import SlackMessage
 
 log = logging.getLogger(__name__)
 
@@ -133,15 +131,8 @@ class AlertPrinter:
         self.err = err
         self.as_text = as_text
 
-    def __call__(self, message: SlackMessage) -> None:
-        text = html.unescape(message.text)
-        details = [
-            html.unescape(line)
-            for block in message.blocks
-            if block.get("type") == "context"
-            for element in block.get("elements", [])
-            for line in element.get("text", "").splitlines()
-        ]
+    def __call__(self, message: Printed) -> None:
+        text, details = message.text, list(message.details)
         if not self.as_text and writes_json(sys.stderr if self.err else sys.stdout):
             emit("alert_printed", text, err=self.err, details=details)
             return

@@ -11,9 +11,11 @@ import typer
 from rich.table import Table
 
 from bestseller_cli.cli.common import client_name, console, examples, print_json, settings
+from bestseller_cli.config import https_url
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.escape import terminal_text
 from bestseller_cli.kinds import KINDS
+from bestseller_cli.redact import shown_url
 from bestseller_cli.rules.notify_config import check_channel, parse_quiet
 from bestseller_cli.rules.routing import DELIVERY_MODES, Rule
 from bestseller_cli.store import client_store, db
@@ -76,6 +78,15 @@ TopMainOpt = Annotated[
     bool | None,
     typer.Option("--top-main/--no-top-main", help="--top alerts in the main category too."),
 ]
+WebhookOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--webhook",
+        help="Also send this rule's alerts to a webhook, signed with WEBHOOK_SECRET (https;"
+        " without --channel: instead of the default channel).",
+    ),
+]
+NoWebhookOpt = Annotated[bool, typer.Option("--no-webhook", help="Remove the rule's webhook.")]
 RenotifyOpt = Annotated[
     int | None,
     typer.Option("--renotify-window", help="Minutes before the same alert may repeat."),
@@ -109,10 +120,14 @@ def rule_changes(
     renotify_window: int | None = None,
     top: int | None = None,
     top_main: bool | None = None,
+    webhook: str | None = None,
+    no_webhook: bool = False,
 ) -> dict[str, Any]:
     """Rule options as changes for `client_store.update_rule` (None: keep)."""
     if quiet is not None and no_quiet:
         raise ConfigError("give --quiet HH:MM-HH:MM or --no-quiet, not both")
+    if webhook is not None and no_webhook:
+        raise ConfigError("give --webhook URL or --no-webhook, not both")
     changes: dict[str, Any] = {
         "notify_gained": gained,
         "notify_lost": lost,
@@ -126,8 +141,20 @@ def rule_changes(
         "top_n_main": top_main,
         "ignore": tuple(ignore or ()),
         "unignore": tuple(unignore or ()),
+        "webhook_url": "" if no_webhook else checked_webhook(webhook),
     }
     return changes
+
+
+def checked_webhook(url: str | None) -> str | None:
+    """https only (http to a loopback address, for tests): the rule for every URL a secret
+    goes to (config.https_url)."""
+    if url is None:
+        return None
+    try:
+        return https_url(url, example="https://hooks.zapier.com/hooks/catch/…")
+    except ValueError as exc:
+        raise ConfigError(f"--webhook: {exc}") from None
 
 
 def describe_rule(rule: Rule) -> str:
@@ -144,6 +171,8 @@ def describe_rule(rule: Rule) -> str:
     if rule.quiet:
         parts.append(f"quiet {rule.quiet}")
     parts.append(f"{rule.timezone}, renotify after {rule.renotify_window_minutes} min")
+    if rule.webhook_url:
+        parts.append(f"webhook {shown_url(rule.webhook_url)}")
     return "; ".join(parts)
 
 
@@ -226,6 +255,8 @@ def clients_rule(
     renotify_window: RenotifyOpt = None,
     top: TopOpt = None,
     top_main: TopMainOpt = None,
+    webhook: WebhookOpt = None,
+    no_webhook: NoWebhookOpt = False,
     remove: Annotated[bool, typer.Option("--remove", help="Delete this rule.")] = False,
 ) -> None:
     """Create or change a client's rule for a channel; options not given keep their value."""
@@ -245,6 +276,8 @@ def clients_rule(
         renotify_window=renotify_window,
         top=top,
         top_main=top_main,
+        webhook=webhook,
+        no_webhook=no_webhook,
     )
     with db.open_database(config) as conn:
         target = client_store.rule_channel(conn, client=name, channel=named)

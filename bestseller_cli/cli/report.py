@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
+from bestseller_cli.alerts.channels import slack_channel
 from bestseller_cli.cli.common import (
     client_name,
     console,
@@ -29,7 +30,6 @@ from bestseller_cli.report.formats import (
 from bestseller_cli.report.html import html_report
 from bestseller_cli.report.pictures import attach_overview, build_pictures
 from bestseller_cli.rules.notify_config import check_timezone
-from bestseller_cli.slack.client import SlackSender
 from bestseller_cli.store import client_store, db
 
 
@@ -68,7 +68,7 @@ def report(
     config = settings()
     until = datetime.now(UTC)
     start = parse_since(since, now=until)
-    sender = SlackSender.from_settings(config) if to_slack else None
+    sender = slack_channel(config) if to_slack else None
     window = {"since": start, "until": until, "client": client}
     pictures = None
     with db.open_database(config) as conn:
@@ -100,7 +100,7 @@ def report(
     else:
         console.print(rich_report(result))
     if sender is not None and target:
-        ts = sender.post(channel=target, message=slack_report(result), outbox_ids=[])
+        ts = sender.sender.post(channel=target, message=slack_report(result), outbox_ids=[])
         err_console.print(f"[green]posted[/green] the report to {target}", highlight=False)
         if pictures is not None and config.slack_charts:
             problem = attach_overview(config, sender, channel=target, ts=ts, pictures=pictures)

@@ -11,7 +11,7 @@ from bestseller_cli.check.run import run_check
 from bestseller_cli.check.summary import CheckSummary
 from bestseller_cli.config import Settings, load_settings
 from bestseller_cli.demo.scenario import CHANNEL, CLIENT, HOURS, NO_PASSES, PRODUCTS, TOP_N
-from bestseller_cli.demo.world import DemoKeepa, DemoSlack, SlackEvent
+from bestseller_cli.demo.world import DemoKeepa, Recorder, SlackEvent
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.report.pictures import ReportPictures, build_pictures
 from bestseller_cli.store import asin_store, client_store, db, run_store
@@ -80,7 +80,7 @@ def run_demo(
             )
         conn.commit()
     start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=HOURS)
-    keepa, slack = DemoKeepa(), DemoSlack()
+    keepa, slack = DemoKeepa(), Recorder()
     for hour in range(HOURS):
         if hour in NO_PASSES:
             continue
@@ -91,7 +91,7 @@ def run_demo(
             options=EVERY_HOUR,
             clock=lambda at=at: at,
             keepa_transport=keepa,
-            slack=slack,
+            channel=slack,
         )
         on_pass(DemoPass(hour=hour, at=at, summary=summary, slack=slack.take()))
     with db.open_database(settings) as conn:

@@ -1,20 +1,19 @@
 """Keepa and Slack answered in this process for the demo: no network, no key.
 
 `DemoKeepa` is an httpx transport that answers /token and /product from the scenario at the
-hour the demo has reached; `DemoSlack` is a Slack that keeps what the real delivery code
-posts and updates, in order, for the demo to print.
+hour the demo has reached; `Recorder` is an alert channel that keeps what the real delivery
+code posts and updates, in order, for the demo to print.
 """
 
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import httpx
 
+from bestseller_cli.alerts.channels import printed_form
 from bestseller_cli.demo.scenario import PRODUCTS, product_json
-from bestseller_cli.slack.client import SlackSender
-from bestseller_cli.slack.messages import SlackMessage
+from bestseller_cli.models import Outgoing, Picture, Printed
 
 TOKENS_LEFT = 1200
 _BY_ASIN = {product.asin: product for product in PRODUCTS}
@@ -50,38 +49,45 @@ class DemoKeepa(httpx.MockTransport):
 
 @dataclass(frozen=True)
 class SlackEvent:
-    """A message posted (`updated` False) or updated in place, in `channel`; or a chart
-    (`chart`: its PNG) posted in the thread of message `ts`."""
+    """A message posted (`updated` False) or updated in place, in `channel`, as a terminal
+    shows it; or a chart (`chart`: its PNG) posted in the thread of message `ts`."""
 
     channel: str
     ts: str
-    message: SlackMessage
+    message: Printed
     updated: bool
     chart: bytes | None = None
 
 
 @dataclass
-class DemoSlack(SlackSender):
-    """Slack as the delivery code sees it: each post gets a `ts`, each update lands. Only
-    what a pass calls is answered (no client is made: nothing can leave the process)."""
+class Recorder:
+    """A channel (alerts/port.py) that keeps what the real delivery code posts, updates and
+    attaches, in order, with Slack-like references: nothing leaves the process."""
 
     events: list[SlackEvent] = field(default_factory=list)
     posts: int = 0
 
-    def post(self, *, channel: str, message: SlackMessage, outbox_ids: Any) -> str:
+    def live(self, channel: str | None) -> bool:
+        return True
+
+    def live_anywhere(self) -> bool:
+        return True
+
+    def takes_pictures(self, channel: str) -> bool:
+        return True
+
+    def post(self, *, channel: str, message: Outgoing) -> str:
         self.posts += 1
         ts = f"{1_700_000_000 + self.posts}.000100"
-        self.events.append(SlackEvent(channel, ts, message, updated=False))
+        self.events.append(SlackEvent(channel, ts, printed_form(message), updated=False))
         return ts
 
-    def update(self, *, channel: str, ts: str, message: SlackMessage) -> None:
-        self.events.append(SlackEvent(channel, ts, message, updated=True))
+    def update(self, *, channel: str, ref: str, message: Outgoing) -> None:
+        self.events.append(SlackEvent(channel, ref, printed_form(message), updated=True))
 
-    def upload_chart(
-        self, *, channel: str, thread_ts: str, png: bytes, title: str, alt: str
-    ) -> None:
-        message = SlackMessage(text=title, blocks=[])
-        self.events.append(SlackEvent(channel, thread_ts, message, updated=False, chart=png))
+    def attach(self, *, channel: str, ref: str, picture: Picture) -> None:
+        shown = Printed(text=picture.title)
+        self.events.append(SlackEvent(channel, ref, shown, updated=False, chart=picture.png))
 
     def delivered(self, *, channel: str, oldest: datetime) -> dict[int, str]:
         return {}  # nothing is ever claimed and lost in one process

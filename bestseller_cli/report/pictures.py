@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from bestseller_cli.alerts.charts import Picture, attach
+from bestseller_cli.alerts.port import AlertChannel
 from bestseller_cli.config import Settings
-from bestseller_cli.errors import SlackError
-from bestseller_cli.models import ErrorEvent
+from bestseller_cli.errors import DeliveryError
+from bestseller_cli.models import ErrorEvent, Picture
 from bestseller_cli.pictures.charts import describe, product_svg
 from bestseller_cli.pictures.holder_timeline import (
     CategoryTimeline,
@@ -24,7 +24,6 @@ from bestseller_cli.report.build import report_sections
 from bestseller_cli.shapes.rank_history import ProductChart, chart_of, grid_for
 from bestseller_cli.shapes.report_models import AsinSummary, Report
 from bestseller_cli.slack.charts import png_of
-from bestseller_cli.slack.client import SlackSender
 from bestseller_cli.store import chart_queries, db, log_store, report_queries
 
 
@@ -88,16 +87,16 @@ def overview(pictures: ReportPictures, *, zone: ZoneInfo) -> Picture | None:
 
 
 def attach_overview(
-    settings: Settings, sender: SlackSender, *, channel: str, ts: str, pictures: ReportPictures
+    settings: Settings, to: AlertChannel, *, channel: str, ts: str, pictures: ReportPictures
 ) -> str | None:
     """Post the overview picture in the report message's thread, once; what went wrong (also
     recorded in error_log), or None. The report itself is posted already either way."""
     try:
         picture = overview(pictures, zone=ZoneInfo("UTC"))
         if picture is not None:
-            attach(sender, channel=channel, ts=ts, picture=picture)
+            to.attach(channel=channel, ref=ts, picture=picture)
         return None
-    except (SlackError, ValueError) as exc:
+    except (DeliveryError, ValueError) as exc:
         problem = f"no chart under the report in {channel} (the report itself was posted): {exc}"
     with db.open_database(settings) as conn:
         error = ErrorEvent(source="slack", kind="chart", message=problem)

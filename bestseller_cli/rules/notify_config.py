@@ -23,7 +23,7 @@ MAX_CATEGORY_ID = 2**63 - 1
 MAX_TOP_N = 100  # "closing in on #1": a Best Sellers list has 100 entries
 
 
-RULE_FIELDS = frozenset(f.name for f in fields(Rule)) - {"client_id", "created_at"}
+RULE_FIELDS = frozenset(f.name for f in fields(Rule)) - {"client_id", "created_at", "id"}
 
 
 def updated_rule(rule: Rule, **changes: Any) -> Rule:
@@ -44,6 +44,8 @@ def updated_rule(rule: Rule, **changes: Any) -> Rule:
         given["quiet_start"], given["quiet_end"] = quiet if quiet else (None, None)
     if given.get("max_main_rank") == 0:
         given["max_main_rank"] = None
+    if given.get("webhook_url") == "":  # --no-webhook
+        given["webhook_url"] = None
     result = replace(rule, **given)
     validate_rule(result)
     return result

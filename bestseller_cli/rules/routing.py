@@ -8,15 +8,24 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bestseller_cli.kinds import ChangeKind, kind_of
 from bestseller_cli.models import Change
+from bestseller_cli.redact import shown_url
 from bestseller_cli.rules.badges import TopSizes, crosses_top
 
 DeliveryMode = Literal["instant", "hourly", "daily"]
 DELIVERY_MODES: tuple[str, ...] = ("instant", "hourly", "daily")
+# An outbox address naming a rule's webhook rather than a Slack channel.
+WEBHOOK_PREFIX = "webhook:"
+
+
+def webhook_address(rule_id: int) -> str:
+    return f"{WEBHOOK_PREFIX}{rule_id}"
 
 
 @dataclass(frozen=True)
 class Rule:
-    """A client's notification rule for one Slack channel, or the global defaults.
+    """A client's notification rule for one Slack channel (and, with `webhook_url`, a
+    webhook: as well as the channel, or instead of the default channel when it names none),
+    or the global defaults.
 
     The fields are the columns of notification_rules (`column` names one spelled otherwise;
     `generated` ones the database sets): a new rule option is a field here, a migration
@@ -38,6 +47,9 @@ class Rule:
     top_n: int = 0  # > 1: also hear of tracked products entering or leaving ranks 2..N
     top_n_main: bool = False  # ... in their main category too
     active: bool = True
+    # A secret: never printed whole (redact.shown_url).
+    webhook_url: str | None = field(default=None, repr=False)
+    id: int | None = field(default=None, compare=False, metadata={"generated": True})
     created_at: datetime | None = field(default=None, compare=False, metadata={"generated": True})
 
     def __post_init__(self) -> None:
@@ -56,7 +68,10 @@ class Rule:
         quiet hours as one "HH:MM-HH:MM" value."""
         record: dict[str, Any] = {}
         for option in fields(self):
-            if option.name in {"client_id", "created_at", "quiet_end"}:
+            if option.name in {"client_id", "created_at", "quiet_end", "id"}:
+                continue
+            if option.name == "webhook_url":
+                record["webhook"] = shown_url(self.webhook_url) if self.webhook_url else None
                 continue
             if option.name == "quiet_start":
                 record["quiet"] = self.quiet
@@ -170,17 +185,28 @@ def deliveries_for(
         rules.extend(client_rules or [replace(defaults, client_id=client)])
     by_channel: dict[str | None, Delivery] = {}
     for rule in rules:
-        wanted = applies(rule, change, main_category_id=main_category_id)
-        if wanted and rule.channel not in by_channel:
-            by_channel[rule.channel] = Delivery(
-                change=change,
-                client_id=rule.client_id,
-                channel=rule.channel,
-                deliver_after=deliver_after(rule, change.detected_at),
-                delivery_mode=rule.delivery_mode,
-                renotify_window_minutes=rule.renotify_window_minutes,
-            )
+        if not applies(rule, change, main_category_id=main_category_id):
+            continue
+        for address in addresses(rule):
+            if address not in by_channel:
+                by_channel[address] = Delivery(
+                    change=change,
+                    client_id=rule.client_id,
+                    channel=address,
+                    deliver_after=deliver_after(rule, change.detected_at),
+                    delivery_mode=rule.delivery_mode,
+                    renotify_window_minutes=rule.renotify_window_minutes,
+                )
     return list(by_channel.values())
+
+
+def addresses(rule: Rule) -> list[str | None]:
+    """Where the rule's alerts go: its Slack channel (None: the default one) and its webhook;
+    a rule with a webhook and no channel of its own goes to the webhook only."""
+    if rule.webhook_url is None or rule.id is None:
+        return [rule.channel]
+    webhook = webhook_address(rule.id)
+    return [webhook] if rule.channel is None else [rule.channel, webhook]
 
 
 def fold_between_checks(deliveries: Sequence[Delivery]) -> list[Delivery]:

@@ -19,7 +19,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.web import SlackResponse
 
 from bestseller_cli.config import Settings
-from bestseller_cli.errors import ConfigError, SlackError
+from bestseller_cli.errors import ConfigError, DeliveryUnknown, SlackError
 from bestseller_cli.escape import without_controls
 from bestseller_cli.redact import redact, register_secret
 from bestseller_cli.slack.messages import SlackMessage, as_utc
@@ -46,7 +46,7 @@ _HINTS = {
 }
 
 
-class SlackDeliveryUnknown(SlackError):
+class SlackDeliveryUnknown(SlackError, DeliveryUnknown):
     """Slack may have posted the message, but it did not answer and its history could not be
     read: leave the outbox rows `sending` so that the next run reconciles them."""
 
@@ -293,7 +293,10 @@ def _api_error(method: str, response: SlackResponse) -> SlackError:
     detail = f" (needs the {needed} scope)" if needed else ""
     hint = f": {_HINTS[code]}" if code in _HINTS else ""
     message = f"Slack {method} failed: {code or 'unknown_error'}{detail}{hint}"
-    return SlackError(redact(message), permanent=True, code=code or None)
+    refuses = (
+        "everything" if code in TOKEN_REFUSALS else "channel" if code in CHANNEL_REFUSALS else None
+    )
+    return SlackError(redact(message), permanent=True, code=code or None, refuses=refuses)
 
 
 def _encode_ids(outbox_ids: Sequence[int]) -> str:

@@ -143,3 +143,12 @@ def _context(mrkdwn: str) -> dict[str, Any]:
 
 def as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def notice_message(text: str, status: str) -> SlackMessage:
+    """An operations notice: what holds, then its status in small print."""
+    blocks = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn_text(text)}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": mrkdwn_text(status)}]},
+    ]
+    return SlackMessage(text=f"{mrkdwn_text(text)} ({mrkdwn_text(status)})", blocks=blocks)

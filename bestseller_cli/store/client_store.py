@@ -17,8 +17,9 @@ from psycopg.rows import class_row, dict_row
 
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.models import parse_client_name
+from bestseller_cli.redact import register_secret
 from bestseller_cli.rules.notify_config import GLOBAL_KEYS, GlobalSettings, updated_rule
-from bestseller_cli.rules.routing import Rule, deliver_after
+from bestseller_cli.rules.routing import Rule, deliver_after, webhook_address
 from bestseller_cli.store import outbox_store
 
 
@@ -261,6 +262,17 @@ def load_rules(conn: psycopg.Connection) -> tuple[dict[int, list[Rule]], Rule]:
             rules.setdefault(rule.client_id, []).append(rule)
         defaults = cur.execute(GLOBAL_RULE_SQL).fetchone() or Rule()
     return rules, defaults
+
+
+def webhook_urls(conn: psycopg.Connection) -> dict[str, str]:
+    """Every active rule's webhook by its outbox address (`webhook:<rule id>`). The URLs are
+    secrets: registered with `redact`, so no log line or error shows them."""
+    rows = conn.execute(
+        "SELECT id, webhook_url FROM notification_rules WHERE active AND webhook_url IS NOT NULL"
+    ).fetchall()
+    for _, url in rows:
+        register_secret(url)
+    return {webhook_address(rule_id): url for rule_id, url in rows}
 
 
 def configured_channels(conn: psycopg.Connection) -> list[str]:

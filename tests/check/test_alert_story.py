@@ -18,9 +18,10 @@ CHANNEL = SLACK_CHANNEL
 
 
 def text_of(message) -> str:
-    """Everything a reader sees in a message: fallback text and every block's text."""
-    parts = [message.text]
-    for block in message.blocks:
+    """Everything a reader sees in a message: fallback text and every block's text (a
+    printed alert: its line and its details)."""
+    parts = [message.text, *getattr(message, "details", ())]
+    for block in getattr(message, "blocks", ()):
         if "text" in block:
             parts.append(block["text"]["text"])
         for element in block.get("elements", []) + block.get("fields", []):

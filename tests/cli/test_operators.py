@@ -301,6 +301,7 @@ def test_client_with_a_channel_gets_a_default_rule_for_it(env: dict[str, str]) -
             "top_n": 0,
             "top_n_main": False,
             "active": True,
+            "webhook": None,
         }
     ]
 
@@ -344,6 +345,7 @@ def test_rule_options_change_only_what_is_given(env: dict[str, str]) -> None:
         "top_n": 0,
         "top_n_main": False,
         "active": True,
+        "webhook": None,
     }
     run(
         "clients", "rule", "acme", "--channel", "C0ACME1234", "--no-quiet",

@@ -49,12 +49,7 @@ def test_the_alerts_tell_a_gain_a_loss_a_flip_and_a_competitor_taking_one(passes
     assert any("Closing in on #1: Acme Herb Scissors" in t for t in alerts)
     taken = [e for d in done for e in d.slack if "lost: Acme Garlic Press" in e.message.text]
     (lost,) = taken
-    context = " ".join(
-        element["text"]
-        for block in lost.message.blocks
-        if block["type"] == "context"
-        for element in block["elements"]
-    )
+    context = " ".join(lost.message.details)
     assert "Now #1: B0DEMORV01 Rival Garlic Press Pro (tracked competitor)" in context
 
 

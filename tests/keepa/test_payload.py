@@ -21,7 +21,7 @@ from bestseller_cli.config import load_settings
 from bestseller_cli.errors import KeepaError
 from bestseller_cli.keepa.client import KeepaClient
 from bestseller_cli.keepa.payload import category_names, parse_product
-from bestseller_cli.slack.messages import SlackMessage
+from bestseller_cli.models import Printed
 from bestseller_cli.store import asin_store
 from fakes import KEEPA_TEST_KEY
 from fakes.keepa_payloads import (
@@ -52,7 +52,7 @@ def track(conn: psycopg.Connection, *asins: str) -> None:
 
 
 def check(printed: list[str] | None = None) -> CheckSummary:
-    def show(message: SlackMessage) -> None:
+    def show(message: Printed) -> None:
         if printed is not None:
             printed.append(text_of(message))
 

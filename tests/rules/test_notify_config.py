@@ -106,6 +106,7 @@ def test_a_rule_record_is_the_clients_list_json_shape() -> None:
         "top_n": 0,
         "top_n_main": False,
         "active": True,
+        "webhook": None,
     }
 
 

@@ -41,6 +41,7 @@ def every_option_set(client_id: int) -> Rule:
         renotify_window_minutes=30,
         top_n=3,
         top_n_main=True,
+        webhook_url="https://hooks.example.com/catch/secret",
         active=True,
     )
 
@@ -54,7 +55,7 @@ def test_every_rule_option_is_saved_and_loaded_back_by_its_field_name(
     rule = every_option_set(owner)
     defaults = {option.name: option.default for option in fields(Rule)}
     unset = [name for name, value in defaults.items() if getattr(rule, name) == value]
-    assert unset == ["active", "created_at"], "set every new option in every_option_set"
+    assert unset == ["active", "id", "created_at"], "set every new option in every_option_set"
 
     assert client_store.save_rule(conn, rule) is True
     assert client_store.get_rule(conn, client="acme", channel="C0STORED01") == rule
