@@ -28,6 +28,7 @@ from fakes.keepa_server import FakeKeepa, serve
 from fakes.slack_server import FakeSlack
 from fakes.supabase_stack import StackUnavailable, SupabaseStack
 from fakes.trickle_server import TricklingKeepa
+from fakes.webhook_receiver import WebhookReceiver
 from tests.faulty_database import FaultyDatabase
 
 TEMPLATE = "bestseller_test_template"
@@ -185,6 +186,13 @@ def slack_server() -> Iterator[FakeSlack]:
     """A fresh fake Slack per test; `slack_server.base_url` is the WebClient base_url."""
     with FakeSlack() as server:
         yield server
+
+
+@pytest.fixture
+def webhook_receiver() -> Iterator[WebhookReceiver]:
+    """A fresh webhook receiver on 127.0.0.1 per test, verifying every signature."""
+    with WebhookReceiver() as receiver:
+        yield receiver
 
 
 SLACK_CHANNEL = "C0ALERTS"
