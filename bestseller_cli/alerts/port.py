@@ -4,8 +4,9 @@ The outbox, flap control, digests, quiet hours and reconciliation (`delivery.py`
 `operations.py`, `charts.py`) speak only to `AlertChannel`. Its implementations are the
 adapters: Slack (`slack/channel.py`), signed webhooks (`webhook/channel.py`), the printer
 and the router that sends each address to its adapter (`channels.py`, the one place that
-wires them), and the demo's recorder (`demo/world.py`). `tests/alerts/test_port.py` runs
-one contract suite against every one of them.
+wires them), and the demo's recorder (`demo/world.py`). `tests/alerts/contract.py` is the
+contract suite each adapter's tests rerun; it says what an adapter that cannot keep history,
+take pictures or update in place answers instead.
 
 An address is what an outbox row's `channel` holds: a Slack channel id, a webhook
 (`webhook:<rule id>`), or None for the default channel. Failures are `DeliveryError`s;

@@ -66,6 +66,8 @@ class Recorder:
 
     events: list[SlackEvent] = field(default_factory=list)
     posts: int = 0
+    # Outbox id -> reference of each message posted, as a channel's history would show it.
+    posted: dict[int, str] = field(default_factory=dict)
 
     def live(self, channel: str | None) -> bool:
         return True
@@ -79,6 +81,7 @@ class Recorder:
     def post(self, *, channel: str, message: Outgoing) -> str:
         self.posts += 1
         ts = f"{1_700_000_000 + self.posts}.000100"
+        self.posted.update(dict.fromkeys(message.outbox_ids, ts))
         self.events.append(SlackEvent(channel, ts, printed_form(message), updated=False))
         return ts
 
@@ -90,7 +93,8 @@ class Recorder:
         self.events.append(SlackEvent(channel, ref, shown, updated=False, chart=picture.png))
 
     def delivered(self, *, channel: str, oldest: datetime) -> dict[int, str]:
-        return {}  # nothing is ever claimed and lost in one process
+        """Every message it posted: its clock is the demo's, so `oldest` is not applied."""
+        return dict(self.posted)
 
     def take(self) -> list[SlackEvent]:
         """The events since the last call."""
