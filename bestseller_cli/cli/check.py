@@ -82,7 +82,7 @@ def check(
 
 
 def doctor() -> None:
-    """Check settings, database, run lock, Keepa key and budget, Slack token and channels."""
+    """Check settings, database, run lock, Keepa key and budget, Slack, webhooks (a signed ping)."""
     findings = run_doctor(settings())
     failed = any(finding.status == "fail" for finding in findings)
     if stdout_is_json():

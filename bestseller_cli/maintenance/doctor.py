@@ -13,16 +13,11 @@ from bestseller_cli.errors import BestsellerError, SlackError
 from bestseller_cli.keepa.client import KeepaClient
 from bestseller_cli.maintenance.door import door_findings
 from bestseller_cli.maintenance.finding import Finding, Status
+from bestseller_cli.maintenance.webhooks import webhook_findings
 from bestseller_cli.redact import redact
+from bestseller_cli.rules import schedule
 from bestseller_cli.rules.ops_rules import KINDS, utc
 from bestseller_cli.rules.product_kinds import kind_note
-from bestseller_cli.rules.schedule import (
-    Cadence,
-    Forecast,
-    forecast,
-    plan_per_hour,
-    tokens_per_asin,
-)
 from bestseller_cli.slack.client import SlackSender
 from bestseller_cli.store import (
     asin_store,
@@ -44,6 +39,7 @@ def run_doctor(settings: Settings) -> list[Finding]:
     watched = guarded(findings, "database", lambda: check_database(settings, findings))
     guarded(findings, "Keepa", lambda: check_keepa(settings, findings, watched))
     guarded(findings, "Slack", lambda: check_slack(settings, findings))
+    guarded(findings, "webhooks", lambda: findings.extend(webhook_findings(settings)))
     check_monitoring(settings, findings)
     findings.extend(api_hosts_findings(settings))
     return findings
@@ -301,18 +297,18 @@ def check_keepa(settings: Settings, findings: list[Finding], watched: Watched | 
         )
     )
     intervals, count = watched or (Counter(), 0)
-    per_hour = plan_per_hour(settings, refill_per_minute=status.refill_rate)
-    outlook = forecast(
+    per_hour = schedule.plan_per_hour(settings, refill_per_minute=status.refill_rate)
+    outlook = schedule.forecast(
         intervals,
         watched=count,
         plan_per_hour=per_hour,
-        cadence=Cadence.of(settings),
-        tokens_per_asin=tokens_per_asin(settings),
+        cadence=schedule.Cadence.of(settings),
+        tokens_per_asin=schedule.tokens_per_asin(settings),
     )
     findings.append(keepa_budget(outlook, settings))
 
 
-def keepa_budget(outlook: Forecast, settings: Settings) -> Finding:
+def keepa_budget(outlook: schedule.Forecast, settings: Settings) -> Finding:
     """The forecast: red when the plan cannot check every ASIN once per ceiling, yellow when
     intervals stretch (a short plan makes alerts later, never lost)."""
     detail = outlook.describe()
