@@ -24,8 +24,8 @@ from bestseller_cli.report.formats import (
     CSV_FIELDS,
     csv_records,
     markdown_report,
+    report_digest,
     rich_report,
-    slack_report,
 )
 from bestseller_cli.report.html import html_report
 from bestseller_cli.report.pictures import attach_overview, build_pictures
@@ -100,7 +100,7 @@ def report(
     else:
         console.print(rich_report(result))
     if sender is not None and target:
-        ts = sender.sender.post(channel=target, message=slack_report(result), outbox_ids=[])
+        ts = sender.post_report(channel=target, digest=report_digest(result))
         err_console.print(f"[green]posted[/green] the report to {target}", highlight=False)
         if pictures is not None and config.slack_charts:
             problem = attach_overview(config, sender, channel=target, ts=ts, pictures=pictures)

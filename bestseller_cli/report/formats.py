@@ -1,4 +1,5 @@
-"""A `Report` as rich tables, Markdown, CSV rows or a Slack digest. Builds; never prints."""
+"""A `Report` as rich tables, Markdown, CSV rows or a digest for a channel. Builds; never
+prints."""
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -8,21 +9,21 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from bestseller_cli.escape import markdown_text, mrkdwn_text, terminal_text
+from bestseller_cli.escape import markdown_text, terminal_text
 from bestseller_cli.kinds import KINDS, counts_text, kind_of
 from bestseller_cli.models import Change
 from bestseller_cli.shapes.report_models import (
     AsinSummary,
+    Digest,
+    DigestLine,
+    DigestSection,
     Holder,
     OpsConditionEntry,
     Report,
     Streak,
 )
-from bestseller_cli.slack.messages import SlackMessage, amazon_url, truncate
 
 MAX_ROWS = 50  # per human or Markdown table; --json and --csv are complete
-SLACK_LINES = 15  # per digest section
-SLACK_SECTION_CHARS = 2900
 
 CSV_FIELDS = [
     "asin",
@@ -263,56 +264,48 @@ def csv_records(report: Report) -> list[dict[str, Any]]:
     ]
 
 
-def _link(asin: str, marketplace: str, title: str | None) -> str:
-    label = mrkdwn_text(truncate(title or f"ASIN {asin}", 60))
-    return f"<{amazon_url(asin, marketplace)}|{label}>"
-
-
-def _section(title: str, lines: Sequence[str]) -> dict[str, Any]:
-    """A bold title and whole lines, within Slack's section limit; the rest are counted."""
-    text = f"*{title}*"
-    for index, line in enumerate(lines):
-        more = f"\n…and {len(lines) - index} more"
-        if index == SLACK_LINES or len(text) + len(line) + 1 + len(more) > SLACK_SECTION_CHARS:
-            text += more
-            break
-        text += "\n" + line
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-
-
-def slack_report(report: Report) -> SlackMessage:
-    """The report as one Slack digest: summary, changes, holders, badge share."""
-    title = truncate(heading(report), 150)
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": title, "emoji": True}},
-        {
-            "type": "context",
-            "elements": [
-                {"type": "mrkdwn", "text": "\n".join(map(mrkdwn_text, summary_lines(report)))}
-            ],
-        },
+def report_digest(report: Report) -> Digest:
+    """The report as a digest for a channel: summary, changes (newest first), holders,
+    badge share. Plain text; the channel shapes and escapes it (`slack/messages.py`)."""
+    events = reversed(report.changes.events)  # newest first
+    changes = [
+        DigestLine(
+            kind_of(e.kind).emoji,
+            e.asin,
+            e.marketplace,
+            e.title,
+            f" {kind_of(e.kind).verb} in {change_label(e)} · {when(e.changed_at)}",
+        )
+        for e in events
     ]
-    events = list(reversed(report.changes.events))  # newest first
-    if events:
-        lines = [
-            f"{kind_of(e.kind).emoji} {_link(e.asin, e.marketplace, e.title)}"
-            f" {kind_of(e.kind).verb} in {mrkdwn_text(change_label(e))} · {when(e.changed_at)}"
-            for e in events
-        ]
-        blocks.append(_section("Badge changes", lines))
-    if report.holders:
-        lines = [
-            f"• {_link(h.asin, h.marketplace, h.title)}: {mrkdwn_text(badges_text(h))}"
-            for h in report.holders
-        ]
-        blocks.append(_section("#1 Best Sellers now", lines))
+    holders = [
+        DigestLine("•", h.asin, h.marketplace, h.title, f": {badges_text(h)}")
+        for h in report.holders
+    ]
     ranked = sorted((a for a in report.asins if a.checks), key=lambda a: -(a.badge_share or 0))
-    if ranked:
-        lines = [
-            f"• {_link(a.asin, a.marketplace, a.title)}: {share(a.badge_share)} of"
-            f" {a.checks} checks, longest {streak_text(a.longest_streak)}"
-            for a in ranked
-        ]
-        blocks.append(_section("Badge share", lines))
-    text = f"{title}: {counts_text(report.changes.counts)}"
-    return SlackMessage(text=mrkdwn_text(text), blocks=blocks)
+    shares = [
+        DigestLine(
+            "•",
+            a.asin,
+            a.marketplace,
+            a.title,
+            f": {share(a.badge_share)} of {a.checks} checks,"
+            f" longest {streak_text(a.longest_streak)}",
+        )
+        for a in ranked
+    ]
+    sections = [
+        DigestSection(title, tuple(lines))
+        for title, lines in (
+            ("Badge changes", changes),
+            ("#1 Best Sellers now", holders),
+            ("Badge share", shares),
+        )
+        if lines
+    ]
+    return Digest(
+        title=heading(report),
+        summary=tuple(summary_lines(report)),
+        sections=tuple(sections),
+        counts=counts_text(report.changes.counts),
+    )

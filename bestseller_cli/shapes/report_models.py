@@ -50,6 +50,7 @@ duration. With --client, Keepa tokens and cost are the account's totals times th
 share of checks (Keepa bills per batch call, not per ASIN). Times are ISO 8601 in UTC (`Z`).
 """
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -167,3 +168,32 @@ class Report(BaseModel):
     alerts: AlertCounts
     errors: list[ErrorKind]
     conditions: list[OpsConditionEntry] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DigestLine:
+    """A digest line naming a product: `lead` (an emoji, a bullet), the product's title (its
+    ASIN without one) linked to its page, then `text`. Plain text: the channel escapes it."""
+
+    lead: str
+    asin: str
+    marketplace: str
+    title: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class DigestSection:
+    title: str
+    lines: tuple[DigestLine, ...]
+
+
+@dataclass(frozen=True)
+class Digest:
+    """The report as a short digest for a channel (`report --to-slack`), before any channel
+    shapes it: a title, summary lines, sections of product lines, and the change counts."""
+
+    title: str
+    summary: tuple[str, ...]
+    sections: tuple[DigestSection, ...]
+    counts: str

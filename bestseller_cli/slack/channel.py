@@ -4,12 +4,14 @@
 from datetime import datetime
 
 from bestseller_cli.models import Outgoing, Picture
+from bestseller_cli.shapes.report_models import Digest
 from bestseller_cli.slack.client import SlackSender
 from bestseller_cli.slack.messages import (
     SlackMessage,
     alert_message,
     digest_message,
     notice_message,
+    report_message,
 )
 
 
@@ -48,6 +50,10 @@ class SlackChannel:
 
     def delivered(self, *, channel: str, oldest: datetime) -> dict[int, str]:
         return self.sender.delivered(channel=channel, oldest=oldest)
+
+    def post_report(self, *, channel: str, digest: Digest) -> str:
+        """The report's digest (`report --to-slack`): no outbox row, so no reconciliation."""
+        return self.sender.post(channel=channel, message=report_message(digest), outbox_ids=[])
 
     def attach(self, *, channel: str, ref: str, picture: Picture) -> None:
         self.sender.upload_chart(

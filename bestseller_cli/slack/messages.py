@@ -8,6 +8,7 @@ from typing import Any
 from bestseller_cli.escape import mrkdwn_text
 from bestseller_cli.kinds import count, counts_text, kind_of
 from bestseller_cli.models import Change
+from bestseller_cli.shapes.report_models import Digest, DigestLine
 
 MAX_BLOCKS = 50
 MAX_TEXT = 3000  # a section's or context element's text
@@ -15,6 +16,9 @@ _MAX_HEADER = 150
 _TITLE_CHARS = 150
 _DIGEST_TITLE_CHARS = 80
 _CATEGORY_CHARS = 100
+REPORT_LINES = 15  # per section of the report's digest
+_REPORT_SECTION_CHARS = 2900
+_REPORT_TITLE_CHARS = 60
 # A change seen this much after Keepa recorded it shows both times.
 SEEN_LATER = timedelta(minutes=1)
 
@@ -152,3 +156,31 @@ def notice_message(text: str, status: str) -> SlackMessage:
         {"type": "context", "elements": [{"type": "mrkdwn", "text": mrkdwn_text(status)}]},
     ]
     return SlackMessage(text=f"{mrkdwn_text(text)} ({mrkdwn_text(status)})", blocks=blocks)
+
+
+def report_message(digest: Digest) -> SlackMessage:
+    """The report's digest (`report --to-slack`): a header, the summary in small print, then
+    a section per part with whole lines, within Slack's limits; the rest are counted."""
+    title = truncate(digest.title, _MAX_HEADER)
+    summary = "\n".join(map(mrkdwn_text, digest.summary))
+    blocks = [_header(title), _context(summary)]
+    for section in digest.sections:
+        blocks.append(_report_section(section.title, [_report_line(x) for x in section.lines]))
+    return SlackMessage(text=mrkdwn_text(f"{title}: {digest.counts}"), blocks=blocks)
+
+
+def _report_line(line: DigestLine) -> str:
+    label = mrkdwn_text(truncate(line.title or f"ASIN {line.asin}", _REPORT_TITLE_CHARS))
+    link = f"<{amazon_url(line.asin, line.marketplace)}|{label}>"
+    return f"{line.lead} {link}{mrkdwn_text(line.text)}"
+
+
+def _report_section(title: str, lines: Sequence[str]) -> dict[str, Any]:
+    text = f"*{title}*"
+    for index, line in enumerate(lines):
+        more = f"\n…and {len(lines) - index} more"
+        if index == REPORT_LINES or len(text) + len(line) + 1 + len(more) > _REPORT_SECTION_CHARS:
+            text += more
+            break
+        text += "\n" + line
+    return _section(text)

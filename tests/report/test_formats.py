@@ -11,13 +11,12 @@ from bestseller_cli.models import Change
 from bestseller_cli.report.formats import (
     CSV_FIELDS,
     MAX_ROWS,
-    SLACK_LINES,
     csv_records,
     duration,
     markdown_report,
     rank_move,
+    report_digest,
     rich_report,
-    slack_report,
     summary_lines,
     when,
 )
@@ -30,6 +29,7 @@ from bestseller_cli.shapes.report_models import (
     Report,
     Streak,
 )
+from bestseller_cli.slack.messages import REPORT_LINES, report_message
 
 SINCE = datetime(2026, 11, 16, tzinfo=UTC)
 UNTIL = SINCE + timedelta(days=7)
@@ -127,7 +127,7 @@ def test_csv_rows_have_exactly_the_csv_header_fields() -> None:
 
 
 def test_the_slack_digest_lists_changes_newest_first_with_their_emoji() -> None:
-    message = slack_report(report([event(1), event(2, "lost")]))
+    message = report_message(report_digest(report([event(1), event(2, "lost")])))
     (changes,) = [b for b in message.blocks if "Badge changes" in b.get("text", {}).get("text", "")]
     first, second = changes["text"]["text"].splitlines()[1:]
     assert first.startswith("📉 <https://www.amazon.com/dp/B0EVENT002|Product 2> lost #1")
@@ -136,14 +136,16 @@ def test_the_slack_digest_lists_changes_newest_first_with_their_emoji() -> None:
 
 
 def test_the_slack_digest_escapes_titles_and_counts_the_lines_it_leaves_out() -> None:
-    events = [event(n, title="<b>Tongs</b> & more") for n in range(SLACK_LINES + 5)]
+    events = [event(n, title="<b>Tongs</b> & more") for n in range(REPORT_LINES + 5)]
     (changes,) = [
-        b for b in slack_report(report(events)).blocks if "Badge changes" in str(b.get("text"))
+        b
+        for b in report_message(report_digest(report(events))).blocks
+        if "Badge changes" in str(b.get("text"))
     ]
     text = changes["text"]["text"]
     assert "&lt;b&gt;Tongs&lt;/b&gt; &amp; more" in text and "<b>" not in text
     assert text.endswith("\n…and 5 more")
-    assert len(text.splitlines()) == 1 + SLACK_LINES + 1
+    assert len(text.splitlines()) == 1 + REPORT_LINES + 1
 
 
 def test_an_empty_period_says_there_is_nothing_in_it() -> None:
