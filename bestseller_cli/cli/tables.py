@@ -140,6 +140,7 @@ def _natural(
     """As wide as the widest cell on one line, and the header's longest word (or all of it)."""
     cells = (cell_len(line) for row in texts for line in row[index].plain.splitlines())
     name = columns[index].name
+    whole_header = whole_header or not columns[index].fixed  # text takes the room it finds
     header = cell_len(name) if whole_header else _longest_word(name)
     return max(max(cells, default=1), header, 1)
 
