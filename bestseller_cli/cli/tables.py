@@ -23,6 +23,7 @@ from rich.text import Text
 from bestseller_cli.escape import terminal_text
 
 TEXT_MIN_WIDTH = 12  # a wrapping column narrower than this reads as a column of fragments
+MAX_ROW_LINES = 3  # a taller row hides a column to make room, while one may be hidden
 BORDERS = 3  # each column's padding and rule; one more for the table's right edge
 
 WideOption = Annotated[
@@ -95,10 +96,13 @@ def build_table(
         for row in rows
     ]
     shown = list(range(len(columns)))
-    if width is not None:
-        while _least_width(columns, texts, shown) > width and _droppable(columns, shown):
-            shown.remove(_droppable(columns, shown)[-1])
     widths = _widths(columns, texts, shown, width)
+    while width is not None and _droppable(columns, shown):
+        too_wide = _least_width(columns, texts, shown) > width
+        if not too_wide and _tallest(columns, texts, widths) <= MAX_ROW_LINES:
+            break
+        shown.remove(_droppable(columns, shown)[-1])
+        widths = _widths(columns, texts, shown, width)
     table = Table(
         title=title, title_justify="left", width=sum(widths.values()) + BORDERS * len(shown) + 1
     )
@@ -118,7 +122,7 @@ def build_table(
     if not hidden:
         return table
     plural = "column" if len(hidden) == 1 else "columns"
-    footer = f"{len(hidden)} {plural} hidden ({', '.join(hidden)}): --wide shows them"
+    footer = f"{len(hidden)} {plural} hidden: {', '.join(hidden)} (--wide)"
     return Group(table, Text(footer, style="dim"))
 
 
@@ -182,6 +186,17 @@ def _widths(
     return widths
 
 
+def _tallest(columns: Sequence[Column], texts: list[list[Text]], widths: dict[int, int]) -> int:
+    """The most lines a row takes: free text wrapped at its width, a title at its cap."""
+
+    def lines(text: Text, index: int) -> int:
+        wrapped = len(text.wrap(_MEASURE, widths[index], overflow="fold"))
+        return min(wrapped, columns[index].max_lines or wrapped)
+
+    free = [i for i in widths if not columns[i].fixed]
+    return max((lines(row[i], i) for row in texts for i in free), default=1)
+
+
 def _capped(text: Text, column: Column, width: int, *, wide: bool) -> Text:
     """Free text cut to the column's lines, the last ending in an ellipsis."""
     if wide or column.max_lines is None:
@@ -191,8 +206,8 @@ def _capped(text: Text, column: Column, width: int, *, wide: bool) -> Text:
         return text
     kept = list(lines)[: column.max_lines]
     last = kept[-1]
-    last.rstrip()
     last.truncate(width - 1)
+    last.rstrip()
     last.append("…")
     return Text("\n").join(kept)
 
