@@ -172,7 +172,8 @@ def _widths(
     columns: Sequence[Column], texts: list[list[Text]], shown: list[int], width: int | None
 ) -> dict[int, int]:
     """Fixed columns at their natural width; the room left shared by the text columns, each
-    up to its natural width, the narrowest served first."""
+    up to its natural width, the narrowest served first; what is still left unwraps the
+    headers of fixed columns."""
     if width is None:
         return {i: _natural(columns, texts, i, whole_header=True) for i in shown}
     natural = {i: _natural(columns, texts, i) for i in shown}
@@ -183,6 +184,10 @@ def _widths(
         share = room // (len(text) - position)
         widths[index] = max(_minimum(columns, texts, index), min(natural[index], share))
         room -= widths[index]
+    for index in (i for i in shown if columns[i].fixed):  # room to spare: whole headers
+        grown = max(widths[index], min(cell_len(columns[index].name), widths[index] + room))
+        room -= grown - widths[index]
+        widths[index] = grown
     return widths
 
 

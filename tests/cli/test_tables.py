@@ -6,7 +6,7 @@ competitor's hostile title, a 7-digit rank and a long category name written over
 
 import re
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from io import StringIO
@@ -43,6 +43,7 @@ from bestseller_cli.shapes.report_models import (
 from tests.conftest import TEMPLATE, in_our_schema
 
 runner = CliRunner()
+Show = Callable[..., str]  # (command, width, *more options) -> what it printed
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 ASINS = [product.asin for product in PRODUCTS]
 HOSTILE_ASIN = "B0DEMOAC01"
