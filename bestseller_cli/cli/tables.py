@@ -88,13 +88,9 @@ def build_table(
     now: datetime,
 ) -> RenderableType:
     """The table, fitted to `width` columns of terminal; `None` for --wide (everything)."""
-    texts = [
-        [
-            _text(cell, column, now=now, wide=width is None)
-            for cell, column in zip(row, columns, strict=True)
-        ]
-        for row in rows
-    ]
+    if any(len(row) != len(columns) for row in rows):
+        raise ValueError(f"{title}: a row's cells do not match its {len(columns)} columns")
+    texts = [[_text(cell, now=now, wide=width is None) for cell in row] for row in rows]
     shown = list(range(len(columns)))
     widths = _widths(columns, texts, shown, width)
     while width is not None and _droppable(columns, shown):
@@ -126,7 +122,7 @@ def build_table(
     return Group(table, Text(footer, style="dim"))
 
 
-def _text(cell: Cell, column: Column, *, now: datetime, wide: bool) -> Text:
+def _text(cell: Cell, *, now: datetime, wide: bool) -> Text:
     if isinstance(cell, Text):
         return cell
     if isinstance(cell, datetime):
