@@ -5,13 +5,13 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from bestseller_cli.alerts import actions
 from bestseller_cli.cli.check import AlertPrinter
 from bestseller_cli.cli.common import console, err_console, examples, print_json, settings
-from bestseller_cli.escape import terminal_text
+from bestseller_cli.cli.tables import Cell, Column, Kind, WideOption, build_table
 from bestseller_cli.kinds import kind_of
+from bestseller_cli.store import outbox_store
 
 alerts_app = typer.Typer(
     help="Alerts in the outbox: list them, retry the undelivered.", no_args_is_help=True
@@ -31,6 +31,7 @@ def alerts_list(
     ] = False,
     limit: Annotated[int, typer.Option(min=1, max=100_000, help="At most this many.")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    wide: WideOption = False,
 ) -> None:
     """List alerts, newest first, with their status and Slack's last error."""
     rows = actions.list_alerts(
@@ -42,21 +43,39 @@ def alerts_list(
     if not rows:
         console.print("No undelivered alerts." if undelivered else "No alerts yet.")
         return
-    table = Table(title="Undelivered alerts" if undelivered else "Alerts")
-    for column in ("id", "status", "channel", "change", "detected", "tries", "error / reason"):
-        table.add_column(column)
-    for row in rows:
-        change = f"{kind_of(row.kind).verb} {row.asin} ({row.marketplace}) in"
-        table.add_row(
-            str(row.id),
-            row.status,
-            terminal_text(row.channel or "default"),
-            terminal_text(f"{change} {row.category_name or row.category_id}"),
-            row.detected_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            str(row.attempts),
-            terminal_text(" · ".join(text for text in (row.reason, row.error) if text)),
-        )
-    console.print(table, highlight=False)
+    now = datetime.now(UTC)
+    title = "Undelivered alerts" if undelivered else "Alerts"
+    cells = [alert_cells(row) for row in rows]
+    width = None if wide else console.width
+    console.print(build_table(title, ALERT_COLUMNS, cells, width=width, now=now), crop=False)
+
+
+ALERT_COLUMNS = [
+    Column("Id", Kind.NUMBER),
+    Column("Detected", Kind.DATE),
+    Column("Status", Kind.ID),
+    Column("ASIN", Kind.ID),
+    Column("Change", Kind.TEXT),
+    Column("Market", Kind.ID, priority=5),
+    Column("Channel", Kind.ID, priority=3),
+    Column("Tries", Kind.NUMBER, priority=4),
+    Column("Error / reason", Kind.TEXT, priority=2),
+]
+
+
+def alert_cells(row: outbox_store.AlertRow) -> list[Cell]:
+    """One row of `alerts list`, in the order of ALERT_COLUMNS."""
+    return [
+        str(row.id),
+        row.detected_at,
+        row.status,
+        row.asin,
+        f"{kind_of(row.kind).verb} in {row.category_name or row.category_id}",
+        row.marketplace,
+        row.channel or "default",
+        str(row.attempts),
+        " · ".join(text for text in (row.reason, row.error) if text) or None,
+    ]
 
 
 @alerts_app.command("retry", epilog=examples("bestseller alerts retry"))

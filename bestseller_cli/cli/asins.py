@@ -2,11 +2,11 @@
 
 import logging
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from bestseller_cli.cli.asin_file import asins_in_file
 from bestseller_cli.cli.common import (
@@ -18,6 +18,7 @@ from bestseller_cli.cli.common import (
     single_format,
     write_csv,
 )
+from bestseller_cli.cli.tables import Cell, Column, Kind, WideOption, build_table
 from bestseller_cli.config import normalize_marketplace
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.escape import terminal_text
@@ -187,6 +188,7 @@ def asins_list(
     all_: Annotated[bool, typer.Option("--all", help="Include removed ASINs.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
+    wide: WideOption = False,
 ) -> None:
     """List watched ASINs with their badge status now."""
     single_format(json=as_json, csv=as_csv)
@@ -225,46 +227,60 @@ def asins_list(
     if not rows:
         console.print("No ASINs tracked yet. Add one with `bestseller asins add B0XXXXXXXX`.")
         return
-    table = Table(title=f"Tracked ASINs ({len(rows)})")
-    for column in ("ASIN", "Market", "Client", "Title", "#1 Best Seller in", "Main rank"):
-        table.add_column(column)
-    table.add_column("Last checked")
-    table.add_column("Next check (why)")
-    table.columns[0].no_wrap = True
+    now = datetime.now(UTC)
     held = any(row.held_alerts for row in rows)
-    if held:
-        table.add_column("Held alerts")
-    for row in rows:
-        badges = ", ".join(row.badge_names) if row.badge_names else "-"
-        if row.badge_since:
-            badges += f" (since {row.badge_since:%Y-%m-%d %H:%M})"
-        table.add_row(
-            terminal_text(
-                row.asin
-                + ("" if row.role == "own" else f" ({row.role})")
-                + ("" if row.active else " (removed)")
-            ),
-            terminal_text(row.marketplace),
-            terminal_text(row.client or "-"),
-            terminal_text(kind_label(row) + (row.title or "-")[:50]),
-            f"[bold green]{terminal_text(badges)}[/bold green]"
-            if row.badge_names
-            else terminal_text(badges),
-            f"#{row.main_rank:,}" if row.main_rank else "-",
-            f"{row.last_checked_at:%Y-%m-%d %H:%M}" if row.last_checked_at else "never",
-            terminal_text(next_check_label(row)),
-            *([str(row.held_alerts or "-")] if held else []),
-        )
-    console.print(table)
+    columns = [*TRACKED_COLUMNS, *([HELD_COLUMN] if held else [])]
+    cells = [
+        [*tracked_cells(row, now=now), *([str(row.held_alerts or "-")] if held else [])]
+        for row in rows
+    ]
+    title = f"Tracked ASINs ({len(rows)})"
+    console.print(
+        build_table(title, columns, cells, width=None if wide else console.width, now=now),
+        crop=False,
+    )
 
 
-def next_check_label(row: asin_store.TrackedRow) -> str:
-    """`2026-11-23 09:15 (holds #1 in 1 category)`; `next run (first check)`."""
+TRACKED_COLUMNS = [
+    Column("ASIN", Kind.ID),
+    Column("Market", Kind.ID, priority=5),
+    Column("Client", Kind.ID, priority=4),
+    Column("Role", Kind.ID, priority=3),
+    Column("Title", Kind.TEXT, priority=2, max_lines=2),
+    Column("#1 Best Seller in", Kind.TEXT, style="bold green"),
+    Column("#1 since", Kind.DATE, priority=3),
+    Column("Main rank", Kind.NUMBER),
+    Column("Last checked", Kind.DATE, priority=2),
+    Column("Next check", Kind.DATE, priority=2),
+    Column("Why", Kind.TEXT, priority=4),
+]
+HELD_COLUMN = Column("Held alerts", Kind.NUMBER, priority=2)
+
+
+def tracked_cells(row: asin_store.TrackedRow, *, now: datetime) -> list[Cell]:
+    """One row of `asins list`, in the order of TRACKED_COLUMNS."""
+    return [
+        row.asin,
+        row.marketplace,
+        row.client,
+        row.role + ("" if row.active else ", removed"),
+        kind_label(row) + (row.title or "-"),
+        ", ".join(row.badge_names) or None,
+        row.badge_since,
+        f"#{row.main_rank:,}" if row.main_rank else None,
+        row.last_checked_at or "never",
+        next_check(row, now=now),
+        (row.check_reason or "first check") if row.active else None,
+    ]
+
+
+def next_check(row: asin_store.TrackedRow, *, now: datetime) -> Cell:
+    """When the schedule checks it next: a time, `due`, `next run` (never checked) or `-`."""
     if not row.active:
-        return "-"
+        return None
     if row.next_check_at is None:
-        return f"next run ({row.check_reason or 'first check'})"
-    return f"{row.next_check_at:%Y-%m-%d %H:%M} ({row.check_reason})"
+        return "next run"
+    return "due" if row.next_check_at <= now else row.next_check_at
 
 
 def kind_label(row: asin_store.TrackedRow) -> str:

@@ -4,13 +4,14 @@ Only parsing and printing; the SQL is in `client_store.py`, the validation in `n
 """
 
 import sys
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from bestseller_cli.cli.common import client_name, console, examples, print_json, settings
+from bestseller_cli.cli.tables import Cell, Column, Kind, WideOption, build_table
 from bestseller_cli.config import https_url
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.escape import terminal_text
@@ -295,6 +296,7 @@ def clients_rule(
 @clients_app.command("list", epilog=examples("bestseller clients list --json"))
 def clients_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    wide: WideOption = False,
 ) -> None:
     """List clients, how many ASINs each tracks, and their notification rules."""
     config = settings()
@@ -316,22 +318,31 @@ def clients_list(
     if not clients:
         console.print("No clients yet. Add one with `bestseller clients add NAME --channel C`.")
         return
-    table = Table(title=f"Clients ({len(clients)})")
-    for column in ("Client", "ASINs", "Channel", "Rule"):
-        table.add_column(column)
+    cells: list[list[Cell]] = []
     for client in clients:
         if not client.rules:
-            table.add_row(
-                terminal_text(client.name), str(client.tracked_asins), "-", "global defaults"
-            )
+            cells.append([client.name, str(client.tracked_asins), None, "global defaults"])
         for index, rule in enumerate(client.rules):
-            table.add_row(
-                terminal_text(client.name) if index == 0 else "",
-                str(client.tracked_asins) if index == 0 else "",
-                channel_label(rule.channel),
-                describe_rule(rule) + ("" if rule.active else " (inactive)"),
+            first = index == 0
+            cells.append(
+                [
+                    client.name if first else "",
+                    str(client.tracked_asins) if first else "",
+                    channel_label(rule.channel),
+                    describe_rule(rule) + ("" if rule.active else " (inactive)"),
+                ]
             )
-    console.print(table)
+    title, width = f"Clients ({len(clients)})", None if wide else console.width
+    now = datetime.now(UTC)
+    console.print(build_table(title, CLIENT_COLUMNS, cells, width=width, now=now), crop=False)
+
+
+CLIENT_COLUMNS = [
+    Column("Client", Kind.ID),
+    Column("ASINs", Kind.NUMBER),
+    Column("Channel", Kind.ID),
+    Column("Rule", Kind.TEXT),
+]
 
 
 @clients_app.command("remove", epilog=examples("bestseller clients remove acme --yes"))

@@ -18,6 +18,8 @@ from bestseller_cli.cli.common import (
     write_csv,
     write_html,
 )
+from bestseller_cli.cli.report_view import rich_report
+from bestseller_cli.cli.tables import WideOption
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.report.build import build_report, parse_since
 from bestseller_cli.report.formats import (
@@ -25,7 +27,6 @@ from bestseller_cli.report.formats import (
     csv_records,
     markdown_report,
     report_digest,
-    rich_report,
 )
 from bestseller_cli.report.html import html_report
 from bestseller_cli.report.pictures import attach_overview, build_pictures
@@ -61,6 +62,7 @@ def report(
         str | None,
         typer.Option(help="Channel for --to-slack; default: the client's, the global one."),
     ] = None,
+    wide: WideOption = False,
 ) -> None:
     """Report badge changes, holders, badge share and streaks, Keepa cost, alerts and errors."""
     single_format(json=as_json, csv=as_csv, markdown=as_markdown, html=html is not None)
@@ -98,7 +100,7 @@ def report(
     elif as_markdown:
         sys.stdout.write(markdown_report(result) + "\n")
     else:
-        console.print(rich_report(result))
+        console.print(rich_report(result, width=None if wide else console.width), crop=False)
     if sender is not None and target:
         ts = sender.post_report(channel=target, digest=report_digest(result))
         err_console.print(f"[green]posted[/green] the report to {target}", highlight=False)

@@ -1,15 +1,11 @@
-"""A `Report` as rich tables, Markdown, CSV rows or a digest for a channel. Builds; never
-prints."""
+"""A `Report` as Markdown, CSV rows or a digest for a channel (on a terminal:
+cli/report_view.py). Builds; never prints."""
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from rich.console import Group, RenderableType
-from rich.table import Table
-from rich.text import Text
-
-from bestseller_cli.escape import markdown_text, terminal_text
+from bestseller_cli.escape import markdown_text
 from bestseller_cli.kinds import KINDS, counts_text, kind_of
 from bestseller_cli.models import Change
 from bestseller_cli.shapes.report_models import (
@@ -118,36 +114,23 @@ def summary_lines(report: Report) -> list[str]:
     ]
 
 
-def _terminal(text: str, style: str = "") -> Text:
-    """Text as a terminal shows it: never markup, never a control character."""
-    return Text.from_markup(terminal_text(text), style=style)
-
-
-def _table(title: str, columns: Sequence[str], rows: Iterable[Sequence[str | Text]]) -> Table:
-    """Cells are plain text (a product title is never markup) unless given as rich Text."""
-    table = Table(title=title, title_justify="left")
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*(cell if isinstance(cell, Text) else _terminal(cell) for cell in row))
-    return table
-
-
-def _limited(items: Sequence[Any]) -> tuple[Sequence[Any], str]:
+def latest_rows(items: Sequence[Any]) -> tuple[Sequence[Any], str]:
     more = len(items) - MAX_ROWS
     return (items[-MAX_ROWS:], f" (latest {MAX_ROWS} of {len(items)})") if more > 0 else (items, "")
 
 
-def change_rows(events: Sequence[Change], *, styled: bool) -> list[list[str | Text]]:
-    rows: list[list[str | Text]] = []
-    for e in events:
-        definition = kind_of(e.kind)
-        kind: str | Text = definition.bucket
-        if styled:
-            kind = Text(definition.bucket, style=definition.colour)
-        title = (e.title or "-")[:50]
-        rows.append([when(e.changed_at), e.asin, title, change_label(e), kind, rank_move(e)])
-    return rows
+def change_rows(events: Sequence[Change]) -> list[list[str]]:
+    return [
+        [
+            when(e.changed_at),
+            e.asin,
+            (e.title or "-")[:50],
+            change_label(e),
+            kind_of(e.kind).bucket,
+            rank_move(e),
+        ]
+        for e in events
+    ]
 
 
 def asin_rows(asins: Sequence[AsinSummary]) -> list[list[str]]:
@@ -192,28 +175,7 @@ def condition_rows(conditions: Sequence[OpsConditionEntry]) -> list[list[str]]:
     ]
 
 
-def rich_report(report: Report) -> RenderableType:
-    """Everything for a terminal: a heading, the summary and one table per section."""
-    parts: list[RenderableType] = [_terminal(heading(report), style="bold")]
-    parts += [_terminal(line) for line in summary_lines(report)]
-    events, note = _limited(report.changes.events)
-    if events:
-        parts.append(
-            _table("Badge changes" + note, CHANGE_COLUMNS, change_rows(events, styled=True))
-        )
-    if report.holders:
-        parts.append(_table("#1 Best Sellers now", HOLDER_COLUMNS, holder_rows(report.holders)))
-    if report.asins:
-        parts.append(_table("Per ASIN", ASIN_COLUMNS, asin_rows(report.asins[:MAX_ROWS])))
-    if report.conditions:
-        rows = condition_rows(report.conditions)
-        parts.append(_table("Operations conditions", CONDITION_COLUMNS, rows))
-    if not (events or report.holders or report.asins):
-        parts.append(Text("No checks, changes or badge holders in this period."))
-    return Group(*parts)
-
-
-def _md_table(columns: Sequence[str], rows: Iterable[Sequence[str | Text]]) -> list[str]:
+def _md_table(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(markdown_text(str(cell)) for cell in row) + " |" for row in rows]
     return [*lines, ""]
@@ -222,11 +184,9 @@ def _md_table(columns: Sequence[str], rows: Iterable[Sequence[str | Text]]) -> l
 def markdown_report(report: Report) -> str:
     lines = [f"# {markdown_text(heading(report))}", ""]
     lines += [f"- {markdown_text(line)}" for line in summary_lines(report)] + [""]
-    events, note = _limited(report.changes.events)
+    events, note = latest_rows(report.changes.events)
     lines += [f"## Badge changes{note}", ""]
-    lines += (
-        _md_table(CHANGE_COLUMNS, change_rows(events, styled=False)) if events else ["None.", ""]
-    )
+    lines += _md_table(CHANGE_COLUMNS, change_rows(events)) if events else ["None.", ""]
     lines += ["## #1 Best Sellers now", ""]
     holders = report.holders
     lines += _md_table(HOLDER_COLUMNS, holder_rows(holders)) if holders else ["None.", ""]

@@ -220,8 +220,9 @@ def test_list_shows_badges_main_rank_and_since_when(
     assert record["title"] == "Garlic Press"
     human = run("asins", "list")
     assert "Garlic Presses" in human.stdout
-    assert "since 2026-05-01" in human.stdout
+    assert " d ago " in human.stdout  # #1 since, as a table shows times
     assert "#412" in human.stdout
+    assert "2026-05-01 08:00" in run("asins", "list", "--wide").stdout
 
 
 def test_competitors_are_marked_and_keep_their_role_when_added_again(

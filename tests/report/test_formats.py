@@ -2,9 +2,6 @@
 digest and terminal tables, without a database."""
 
 from datetime import UTC, datetime, timedelta, timezone
-from io import StringIO
-
-from rich.console import Console
 
 from bestseller_cli.kinds import count
 from bestseller_cli.models import Change
@@ -16,7 +13,6 @@ from bestseller_cli.report.formats import (
     markdown_report,
     rank_move,
     report_digest,
-    rich_report,
     summary_lines,
     when,
 )
@@ -146,9 +142,3 @@ def test_the_slack_digest_escapes_titles_and_counts_the_lines_it_leaves_out() ->
     assert "&lt;b&gt;Tongs&lt;/b&gt; &amp; more" in text and "<b>" not in text
     assert text.endswith("\n…and 5 more")
     assert len(text.splitlines()) == 1 + REPORT_LINES + 1
-
-
-def test_an_empty_period_says_there_is_nothing_in_it() -> None:
-    console = Console(file=StringIO(), width=200, record=True)
-    console.print(rich_report(report()))
-    assert "No checks, changes or badge holders in this period." in console.export_text()
