@@ -3,9 +3,9 @@
 A round trip is one wait for PostgreSQL's answer: psycopg runs every non-pipelined exchange
 (BEGIN/COMMIT/SAVEPOINT, each statement, each PREPARE) through one `generators.execute`
 generator, and every pipeline Sync through `_enqueue_sync`; both are wrapped here. Each
-round trip is filed under the phase of the pass (`batch` = inside check.batch.process_batch,
-`delivery`, `records`, `pass` = everything else) and a label: the store function that
-issued it and the statement's first word (e.g. `load_batch: SELECT`).
+round trip is filed under the phase of the pass (`batch` = check.batch.process_batch and
+check.record.RunRecorder.write, `delivery`, `records`, `pass` = everything else) and a label:
+the store function that issued it and the statement's first word (e.g. `load_batch: SELECT`).
 """
 
 import functools
@@ -24,7 +24,8 @@ import psycopg._pipeline_base
 import psycopg.generators
 
 from bestseller_cli.alerts import delivery
-from bestseller_cli.check import run as pass_run
+from bestseller_cli.check import fetch as pass_run
+from bestseller_cli.check import record
 from bestseller_cli.keepa import client as keepa_client
 from bestseller_cli.store import (
     check_store,
@@ -159,11 +160,13 @@ def install(meter: PassMeter) -> None:
         db,
     ):
         _label_callers(module, meter)
+    # A batch: its read and diff (check/batch.py), then its one write (check/record.py).
     _phase(pass_run, "process_batch", "batch", meter, count_batches=True)
+    _phase(record.RunRecorder, "write", "batch", meter)
     # Instant alerts go out after each batch (Delivery.batch), the rest after the last one.
     _phase(delivery.Delivery, "batch", "delivery", meter)
     _phase(delivery.Delivery, "sweep", "delivery", meter)
-    _phase(pass_run, "flush_records", "records", meter)
+    _phase(record.RunRecorder, "flush", "records", meter)
     _time_keepa(meter)
     _time_keepa_wait(meter)
 

@@ -5,7 +5,8 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bestseller_cli.alerts.channels import open_channels
-from bestseller_cli.alerts.delivery import DeliveryReport, deliver_with_settings
+from bestseller_cli.alerts.delivery import deliver_with_settings
+from bestseller_cli.alerts.reconcile import DeliveryReport
 from bestseller_cli.config import Settings
 from bestseller_cli.models import Printed
 from bestseller_cli.store import db, log_store, outbox_store, schema

@@ -15,12 +15,13 @@ A message posted before its story was complete is updated in place once it is.
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 
 from bestseller_cli.alerts.charts import CHARTED, ChartDue, post_charts
 from bestseller_cli.alerts.port import AlertChannel
+from bestseller_cli.alerts.reconcile import NO_CHANNEL, DeliveryReport, reconcile
 from bestseller_cli.config import Settings
 from bestseller_cli.errors import DeliveryError, DeliveryUnknown
 from bestseller_cli.models import Change, ErrorEvent, Outgoing
@@ -29,29 +30,26 @@ from bestseller_cli.store import outbox_store, story_store
 from bestseller_cli.store.outbox_store import OutboxItem
 from bestseller_cli.store.story_store import Posted, ToldItem
 
-# Slack's ts is taken when it receives the message; clocks of two machines may differ a bit.
-HISTORY_MARGIN = timedelta(minutes=5)
-NO_CHANNEL = "no Slack channel: set SLACK_CHANNEL_ID or give the client's rule a channel"
+
+class Deliverer(Protocol):
+    """What a pass asks of delivery: a written batch's alerts, then the rest at its end."""
+
+    def batch(self, *, ids: list[int], categories: list[tuple[str, int]], now: datetime) -> None:
+        """Deliver a written batch's instant alerts."""
+
+    def sweep(self, *, now: datetime) -> DeliveryReport:
+        """Deliver what the batches left, and report the pass's delivery."""
+        ...
 
 
-@dataclass
-class DeliveryReport:
-    sent: int = 0
-    printed: int = 0
-    refused: int = 0  # Slack refused them this time; kept for the next delivery
-    expired: int = 0  # given up after ALERT_EXPIRY_DAYS undelivered, with the reason kept
-    pending: int = 0  # due and still undelivered after this delivery (refused ones included)
-    recovered: int = 0
-    suppressed: int = 0
-    updated: int = 0  # messages completed in place with the other side of their story
-    charts: int = 0  # charts posted under alerts (SLACK_CHARTS)
-    refusals: list[str] = field(default_factory=list)  # why Slack refused, once per reason
-    errors: list[ErrorEvent] = field(default_factory=list)
+class NoDelivery:
+    """A dry run's delivery: nothing goes out, nothing is reported."""
 
-    def refused_because(self, reason: str, count: int) -> None:
-        self.refused += count
-        if reason not in self.refusals:
-            self.refusals.append(reason)
+    def batch(self, *, ids: list[int], categories: list[tuple[str, int]], now: datetime) -> None:
+        pass
+
+    def sweep(self, *, now: datetime) -> DeliveryReport:
+        return DeliveryReport()
 
 
 class _Refusals:
@@ -113,72 +111,37 @@ class Delivery:
     def sweep(self, *, now: datetime) -> DeliveryReport:
         """Everything the batches left: rows of a run that died, digests and alerts held
         for quiet hours, posts Slack refused for now, and updates found only now."""
-        report, conn = self.report, self.conn
-        reconcile(conn, channel=self.channel, default_channel=self.default_channel, report=report)
+        reconcile(
+            self.conn,
+            channel=self.channel,
+            default_channel=self.default_channel,
+            report=self.report,
+        )
         self.slack_failing = False  # one more try per pass
-        report.expired = outbox_store.expire(conn, now=now, days=self.expiry_days)
-        if report.expired:
-            message = (
-                f"{report.expired} alert(s) expired undelivered after {self.expiry_days:g} days"
-                " (ALERT_EXPIRY_DAYS); `bestseller alerts list` shows them with the last error"
-            )
-            report.errors.append(ErrorEvent(source="slack", kind="expired", message=message))
-        items = outbox_store.due(conn, now=now)
-        printing = {i.id for i in items if not self.channel.live(i.channel or self.default_channel)}
+        self.expire(now)
+        items = outbox_store.due(self.conn, now=now)
         told = story_store.tell(
-            conn,
-            [item.id for item in items if item.id in printing or not item.grouped],
+            self.conn,
+            [item.id for item in items if not self.live(item) or not item.grouped],
             default_channel=self.default_channel,
         )
-        if printing:
-            self.print_out([item for item in items if item.id in printing], told)
-            if len(printing) == len(items):
-                return report
-            items = [item for item in items if item.id not in printing]
-        unroutable = [item.id for item in items if not (item.channel or self.default_channel)]
-        if unroutable:
-            outbox_store.release(conn, unroutable, error=NO_CHANNEL, token=None)
-            report.errors.append(ErrorEvent(source="slack", kind="no_channel", message=NO_CHANNEL))
-        singles: list[ToldItem] = []
-        digests: dict[str, list[OutboxItem]] = {}
-        for item in items:
-            channel = item.channel or self.default_channel
-            if channel is None:
-                continue
-            if self.refused.blocked(channel):
-                continue  # refused in this pass already: kept for the next delivery
-            if item.grouped:
-                digests.setdefault(channel, []).append(item)
-            else:
-                singles.append(told[item.id])
+        live = [item for item in items if self.live(item)]
+        if len(live) < len(items):
+            self.print_out([item for item in items if not self.live(item)], told)
+            if not live:
+                return self.report
+        singles, digests = self.route(live, told)
         if singles and not self.should_stop():
             # Only the rows the claim took: another delivery may have taken the rest.
-            taken = set(
-                outbox_store.claim(conn, [entry.item.id for entry in singles], token=self.token)
-            )
+            ids = [entry.item.id for entry in singles]
+            taken = set(outbox_store.claim(self.conn, ids, token=self.token))
             self.send([entry for entry in singles if entry.item.id in taken])
         for channel, group in digests.items():
-            if self.should_stop() or self.refused.blocked(channel):
-                continue
-            if self.slack_failing:
-                outbox_store.release(
-                    conn, [item.id for item in group], error=SLACK_FAILING, token=None
-                )
-                continue
-            ids = outbox_store.claim(conn, [item.id for item in group], token=self.token)
-            group = [item for item in group if item.id in ids]
-            if not group:
-                continue
-            title = f"#1 Best Seller digest: {len(group)} changes"
-            message = digest_of([(item.id, item.change) for item in group], title=title)
-            ts = self.post(channel, ids, message)
-            if ts is not None:
-                outbox_store.mark_sent(conn, ids, channel=channel, ts=ts, token=self.token)
-                report.sent += len(ids)
+            self.send_digest(channel, group)
         if not (self.slack_failing or self.should_stop()):
             self.send(
                 story_store.claim_and_tell(
-                    conn,
+                    self.conn,
                     ids=[],
                     categories=None,
                     default_channel=self.default_channel,
@@ -186,10 +149,66 @@ class Delivery:
                     token=self.token,
                 )
             )
-        story_store.expire_awaiting(conn, now=now)
-        report.pending = outbox_store.count_undelivered(conn, now=now)
+        story_store.expire_awaiting(self.conn, now=now)
+        self.report.pending = outbox_store.count_undelivered(self.conn, now=now)
         self.post_charts()
-        return report
+        return self.report
+
+    def live(self, item: OutboxItem) -> bool:
+        return self.channel.live(item.channel or self.default_channel)
+
+    def expire(self, now: datetime) -> None:
+        """Alerts undelivered for ALERT_EXPIRY_DAYS are given up, saying so."""
+        expired = outbox_store.expire(self.conn, now=now, days=self.expiry_days)
+        self.report.expired = expired
+        if expired:
+            message = (
+                f"{expired} alert(s) expired undelivered after {self.expiry_days:g} days"
+                " (ALERT_EXPIRY_DAYS); `bestseller alerts list` shows them with the last error"
+            )
+            self.report.errors.append(ErrorEvent(source="slack", kind="expired", message=message))
+
+    def route(
+        self, items: list[OutboxItem], told: dict[int, ToldItem]
+    ) -> tuple[list[ToldItem], dict[str, list[OutboxItem]]]:
+        """Due items by how they go out: alone (told), or in their channel's digest. Those
+        without a channel are released with the reason; a refused channel's wait."""
+        unroutable = [item.id for item in items if not (item.channel or self.default_channel)]
+        if unroutable:
+            outbox_store.release(self.conn, unroutable, error=NO_CHANNEL, token=None)
+            self.report.errors.append(
+                ErrorEvent(source="slack", kind="no_channel", message=NO_CHANNEL)
+            )
+        singles: list[ToldItem] = []
+        digests: dict[str, list[OutboxItem]] = {}
+        for item in items:
+            channel = item.channel or self.default_channel
+            if channel is None or self.refused.blocked(channel):
+                continue  # refused in this pass already: kept for the next delivery
+            if item.grouped:
+                digests.setdefault(channel, []).append(item)
+            else:
+                singles.append(told[item.id])
+        return singles, digests
+
+    def send_digest(self, channel: str, group: list[OutboxItem]) -> None:
+        """One channel's digest: the rows its claim took, in one message."""
+        if self.should_stop() or self.refused.blocked(channel):
+            return
+        if self.slack_failing:
+            ids = [item.id for item in group]
+            outbox_store.release(self.conn, ids, error=SLACK_FAILING, token=None)
+            return
+        ids = outbox_store.claim(self.conn, [item.id for item in group], token=self.token)
+        group = [item for item in group if item.id in ids]
+        if not group:
+            return
+        title = f"#1 Best Seller digest: {len(group)} changes"
+        message = digest_of([(item.id, item.change) for item in group], title=title)
+        ts = self.post(channel, ids, message)
+        if ts is not None:
+            outbox_store.mark_sent(self.conn, ids, channel=channel, ts=ts, token=self.token)
+            self.report.sent += len(ids)
 
     def print_out(self, items: list[OutboxItem], told: dict[int, ToldItem]) -> None:
         """Alerts to addresses that are not live (the printer): each once, with its story."""
@@ -354,44 +373,3 @@ def message_for(entry: ToldItem) -> Outgoing:
 def digest_of(items: list[tuple[int, Change]], *, title: str) -> Outgoing:
     ids, changes = zip(*items, strict=True)
     return Outgoing(outbox_ids=tuple(ids), changes=tuple(changes), title=title)
-
-
-def reconcile(
-    conn: psycopg.Connection,
-    *,
-    channel: AlertChannel,
-    default_channel: str | None,
-    report: DeliveryReport,
-) -> None:
-    """Settle rows whose send was interrupted: sent if the channel has them, else pending
-    again (a channel without history gets them again under the same key)."""
-    by_channel: dict[str, list[outbox_store.UnknownFate]] = {}
-    for row in outbox_store.unknown_fate(conn):
-        address = row.channel or default_channel
-        if address is None:
-            outbox_store.release(conn, [row.id], error=NO_CHANNEL, token=row.claim_token)
-            continue
-        by_channel.setdefault(address, []).append(row)
-    for address, rows in by_channel.items():
-        oldest = min(row.claimed_at for row in rows) - HISTORY_MARGIN
-        try:
-            delivered = channel.delivered(channel=address, oldest=oldest)
-        except DeliveryError as exc:
-            delivered = {}
-            report.errors.append(
-                ErrorEvent(
-                    source="slack",
-                    kind="reconcile",
-                    message=f"could not read {address} history ({exc}); resending"
-                    f" {len(rows)} alert(s) whose delivery is unknown: a duplicate is possible",
-                )
-            )
-        for row in rows:
-            if row.id in delivered:
-                ts = delivered[row.id]
-                if outbox_store.mark_sent(
-                    conn, [row.id], channel=address, ts=ts, token=row.claim_token
-                ):
-                    report.recovered += 1
-            else:
-                outbox_store.release(conn, [row.id], error=None, token=row.claim_token)

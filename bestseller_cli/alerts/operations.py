@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 import psycopg
 
 from bestseller_cli.alerts.channels import slack_sender
-from bestseller_cli.alerts.delivery import DeliveryReport, reconcile
 from bestseller_cli.alerts.port import AlertChannel
+from bestseller_cli.alerts.reconcile import DeliveryReport, reconcile
 from bestseller_cli.config import Settings
 from bestseller_cli.errors import BestsellerError, DeliveryError, DeliveryUnknown
 from bestseller_cli.escape import mrkdwn_text

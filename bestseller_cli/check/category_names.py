@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 from bestseller_cli.errors import KeepaError
 from bestseller_cli.keepa.client import CATEGORY_IDS_PER_REQUEST, KeepaClient
 from bestseller_cli.models import ErrorEvent, ProductSnapshot
-from bestseller_cli.store.check_store import CachedName, NameRow
+from bestseller_cli.rules.batch_diff import NameRow
+from bestseller_cli.store.check_store import CachedName
 
 NAMES_STAY_FRESH = timedelta(days=30)
 # Keepa's docs: one token per /category request of up to 10 ids. Once a lookup has been

@@ -1,5 +1,6 @@
-"""What a pass is asked to do (`PassOptions`), how it reaches its caller (`PassHooks`), and what
-it carries from batch to batch (`PassContext`)."""
+"""What a pass is asked to do (`PassOptions`), how it reaches its caller (`PassHooks`), the
+fixed collaborators it works with (`Pass`), and the log Keepa's client reports into
+(`PassLog`)."""
 
 import threading
 from collections.abc import Callable
@@ -10,18 +11,12 @@ import httpx
 import psycopg
 
 from bestseller_cli.alerts.channels import open_channels, print_nothing
-from bestseller_cli.alerts.delivery import Delivery
 from bestseller_cli.alerts.port import AlertChannel
-from bestseller_cli.check.category_names import NameBudget
-from bestseller_cli.check.summary import CheckSummary
 from bestseller_cli.config import Settings
 from bestseller_cli.models import ApiCall, ErrorEvent, Printed
-from bestseller_cli.rules.schedule import Cadence
+from bestseller_cli.rules.batch_diff import DiffSettings
 
 DEADLINE_MARGIN_SECONDS = 60.0
-STOPPED_BY_SIGTERM = (
-    "stopped by SIGTERM: the batch in hand was finished; the next run resumes the rest"
-)
 
 
 @dataclass(frozen=True)
@@ -77,36 +72,53 @@ class PassHooks:
         return open_channels(conn, settings, show=self.show, default=self.channel)
 
 
-@dataclass
-class PassContext:
-    """What one pass carries from batch to batch."""
+@dataclass(frozen=True)
+class Pass:
+    """The fixed collaborators of one pass, the same from its first batch to its last."""
 
     conn: psycopg.Connection
     settings: Settings
     options: PassOptions
     hooks: PassHooks
     deadline: float  # time.monotonic(): no Keepa request starts after it
-    run_id: int | None
-    summary: CheckSummary
-    rules: tuple
-    names: NameBudget
-    calls: list[ApiCall] = field(default_factory=list)
-    errors: list[ErrorEvent] = field(default_factory=list)
-    delivery: Delivery | None = None  # None on a dry run
-    tokens_left: int | None = None  # as Keepa's latest answer said
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    cadence: Cadence = field(default_factory=Cadence)
-    token_budget: int | None = None  # a scheduled run's share of the plan, in tokens
+    run_id: int | None  # None: a dry run
+    given: DiffSettings  # the rules, cadence and limits every batch's diff uses
+    log: "PassLog"
+
+
+class PassLog:
+    """Keepa's calls and the errors met, as the client reports them (from the threads
+    fetching ahead too): taken out to be written, each once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: list[ApiCall] = []
+        self._errors: list[ErrorEvent] = []
+        self.tokens_left: int | None = None  # as Keepa's latest answer said
+        self.tokens_used = 0  # by every call reported
 
     def record_call(self, call: ApiCall) -> None:
-        """Keepa's client reports each call here, from the threads fetching ahead too."""
-        with self.lock:
-            self.calls.append(call)
+        with self._lock:
+            self._calls.append(call)
+            self.tokens_used += call.tokens_consumed or 0
             if call.tokens_left is not None:
                 self.tokens_left = call.tokens_left
 
+    def record_error(self, error: ErrorEvent) -> None:
+        with self._lock:
+            self._errors.append(error)
+
+    def record_errors(self, errors: list[ErrorEvent]) -> None:
+        with self._lock:
+            self._errors += errors
+
     def take_calls(self) -> list[ApiCall]:
         """The calls reported so far, to be written; later ones go to the next write."""
-        with self.lock:
-            calls, self.calls = self.calls, []
+        with self._lock:
+            calls, self._calls = self._calls, []
         return calls
+
+    def take_errors(self) -> list[ErrorEvent]:
+        with self._lock:
+            errors, self._errors = self._errors, []
+        return errors

@@ -6,31 +6,47 @@ RUN_DEADLINE_MINUTES allows has vanished or hung (its watchdog would have ended 
 session is ended and this pass goes on, saying so; a pass within its time is left alone.
 """
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
 
-from bestseller_cli.check.summary import CheckSummary
 from bestseller_cli.config import Settings
 from bestseller_cli.errors import DatabaseError
 from bestseller_cli.store import db, lock_holders
 
 
-def take_run_lock(
-    lock: db.RunLock, *, settings: Settings, now: datetime, summary: CheckSummary
-) -> bool:
-    """Whether this pass holds the run lock, ending a stale holder's session first. A live
-    holder is named in `summary.lock_holder`; a stale one ended in `stale_lock_ended`."""
+@dataclass(frozen=True)
+class LockResult:
+    """Whether this pass holds the run lock; the live pass holding it instead (`holder`), or
+    the session of a vanished pass this one ended to take it (`stale_ended`)."""
+
+    held: bool
+    holder: str | None = None
+    stale_ended: str | None = None
+    deadline_minutes: float = 0.0
+
+    @property
+    def warnings(self) -> list[str]:
+        if self.stale_ended is None:
+            return []
+        return [
+            f"ended {self.stale_ended}: a pass that vanished or hung held the run lock past"
+            f" RUN_DEADLINE_MINUTES ({self.deadline_minutes:g} min); this pass goes on"
+        ]
+
+
+def take_run_lock(lock: db.RunLock, *, settings: Settings, now: datetime) -> LockResult:
+    """Whether this pass holds the run lock, ending a stale holder's session first."""
     if lock.held:
-        return True
+        return LockResult(held=True)
     found = lock_holders.holder(lock.conn, db.RUN_LOCK_ID)
     if found is None:  # released in the meantime
         lock.held = db.try_run_lock(lock.conn)
-        return lock.held
+        return LockResult(held=lock.held)
     who = found.describe(now=now)
     if not found.stale(now=now, allowed=lock_holders.stale_after(settings.run_deadline_minutes)):
-        summary.lock_holder = who
-        return False
+        return LockResult(held=False, holder=who)
     try:
         lock_holders.terminate(lock.conn, found.pid)
     except psycopg.errors.InsufficientPrivilege:
@@ -43,11 +59,5 @@ def take_run_lock(
         ) from None
     lock.held = db.try_run_lock(lock.conn)
     if not lock.held:  # not gone yet: the next run finds it gone
-        summary.lock_holder = who
-        return False
-    summary.stale_lock_ended = who
-    summary.warnings.append(
-        f"ended {who}: a pass that vanished or hung held the run lock past"
-        f" RUN_DEADLINE_MINUTES ({settings.run_deadline_minutes:g} min); this pass goes on"
-    )
-    return True
+        return LockResult(held=False, holder=who)
+    return LockResult(held=True, stale_ended=who, deadline_minutes=settings.run_deadline_minutes)

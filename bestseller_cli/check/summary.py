@@ -47,14 +47,16 @@ def told(where: str, *, default: Any) -> Any:
 
 
 def internal(*, default: Any) -> Any:
-    """The pass's own bookkeeping (for the operations rules): neither printed nor in JSON."""
+    """Told by other rows or lines (a label's setting, a warning): neither printed nor in
+    JSON."""
     return field(default=default, metadata={"internal": True})
 
 
 @dataclass
 class CheckSummary:
-    """Counts and findings of one pass, filled in as it goes; its fields, in this order,
-    are the keys of `check --json` (schema 1) and the rows of the table."""
+    """Counts and findings of one pass, assembled once at its end from what its steps
+    returned (check/tally.py); its fields, in this order, are the keys of `check --json`
+    (schema 1) and the rows of the table."""
 
     run_id: int | None = row("run id", default=None)
     resumed: bool = row("resumed an unfinished pass", default=False)
@@ -111,8 +113,6 @@ class CheckSummary:
     warnings: list[str] = listed(where="a warning line each", in_log="omit")
     conditions: list[str] = listed(where="an error line each (operations)", in_log="list")
     stale_hours: float = internal(default=24.0)  # KEEPA_STALE_HOURS, for the label above
-    stopped_for: str | None = internal(default=None)  # "deadline", "tokens" or "keepa"
-    refill_per_minute: int | None = internal(default=None)
     plan_too_small: str | None = internal(default=None)  # what the plan can watch, said once
 
     @property

@@ -1,13 +1,20 @@
 """What a pass fetches: every selected ASIN (`--all`, `--asin`), or the ASINs due, most
-urgent first, within this run's share of the Keepa plan (rules/schedule.py)."""
+urgent first, within this run's share of the Keepa plan (rules/schedule.py). Planning
+returns a `WorkPlan`: the work itself and what the summary says of it."""
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
 
-from bestseller_cli.check.context import PassContext
+import psycopg
+
+from bestseller_cli.config import Settings
 from bestseller_cli.errors import KeepaAuthError, KeepaError
 from bestseller_cli.keepa.client import KeepaClient
 from bestseller_cli.keepa.payload import TokenStatus
 from bestseller_cli.rules.schedule import (
+    Cadence,
+    RunPlan,
     forecast,
     plan_per_hour,
     plan_run,
@@ -20,49 +27,79 @@ from bestseller_cli.store import log_store, run_store
 BATCHES_PER_WORK_PAGE = 50
 
 
-def token_status(keepa: KeepaClient, context: PassContext) -> TokenStatus | None:
+@dataclass(frozen=True)
+class WorkPlan:
+    """The work of a pass, and what planning it found."""
+
+    chunks: Iterator[run_store.WorkChunk]
+    asins_to_check: int
+    tokens_needed: int
+    tokens_available: int | None = None  # Keepa's balance at the start
+    refill_per_minute: int | None = None
+    # A scheduled run: the ASINs due, those left for the next runs, those past the ceiling.
+    asins_due: int = 0
+    asins_deferred: int = 0
+    past_ceiling: int = 0
+    run_budget: int | None = None  # the tokens this run may spend (None: no limit known)
+    plan_too_small: str | None = None  # what the plan can watch, said once
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def name_tokens(self) -> int | None:
+        """The most the run's budget leaves for naming categories."""
+        return None if self.run_budget is None else self.run_budget - self.tokens_needed
+
+
+def token_status(keepa: KeepaClient, warnings: list[str]) -> TokenStatus | None:
     """Tokens Keepa has now and its refill (the /token call is free)."""
     try:
-        status = keepa.token_status()
+        return keepa.token_status()
     except KeepaAuthError:
         raise
     except KeepaError as exc:
-        context.summary.warnings.append(f"could not read the Keepa token balance: {exc}")
+        warnings.append(f"could not read the Keepa token balance: {exc}")
         return None
-    context.summary.refill_per_minute = status.refill_rate
-    context.summary.tokens_available = status.tokens_left
-    return status
 
 
 def full_work(
-    keepa: KeepaClient, context: PassContext, selection: run_store.WorkSelection
-) -> Iterator[run_store.WorkChunk]:
+    keepa: KeepaClient,
+    conn: psycopg.Connection,
+    settings: Settings,
+    selection: run_store.WorkSelection,
+) -> WorkPlan:
     """Every selected ASIN (`--all`, `--asin`), due or not, in key order."""
-    summary, settings = context.summary, context.settings
-    summary.asins_to_check = summary.tokens_needed = run_store.count_work(context.conn, selection)
-    status = token_status(keepa, context) if summary.asins_to_check else None
-    if status is not None and status.tokens_left < summary.tokens_needed:
-        summary.warnings.append(
-            f"this pass needs {summary.tokens_needed} Keepa tokens and"
+    count = run_store.count_work(conn, selection)
+    warnings: list[str] = []
+    status = token_status(keepa, warnings) if count else None
+    if status is not None and status.tokens_left < count:
+        warnings.append(
+            f"this pass needs {count} Keepa tokens and"
             f" {status.tokens_left} are available now (refill {status.refill_rate}/min)"
         )
     page_size = settings.batch_size * BATCHES_PER_WORK_PAGE
-    return run_store.work_chunks(context.conn, selection, page_size=page_size)
+    return WorkPlan(
+        chunks=run_store.work_chunks(conn, selection, page_size=page_size),
+        asins_to_check=count,
+        tokens_needed=count,
+        tokens_available=status.tokens_left if status else None,
+        refill_per_minute=status.refill_rate if status else None,
+        warnings=warnings,
+    )
 
 
 def scheduled_work(
-    keepa: KeepaClient, context: PassContext, selection: run_store.WorkSelection
-) -> Iterator[run_store.WorkChunk]:
+    keepa: KeepaClient,
+    conn: psycopg.Connection,
+    settings: Settings,
+    selection: run_store.WorkSelection,
+    *,
+    cadence: Cadence,
+    now: datetime,
+) -> WorkPlan:
     """The ASINs due, those about to pass the ceiling first, then the most overdue, within
     this run's share of the plan (rules/schedule.py); what the plan cannot cover is said."""
-    conn, settings, summary, cadence = (
-        context.conn,
-        context.settings,
-        context.summary,
-        context.cadence,
-    )
-    now = context.hooks.clock()
-    status = token_status(keepa, context)
+    warnings: list[str] = []
+    status = token_status(keepa, warnings)
     spent, last_refill = log_store.tokens_spent(conn, since=now - cadence.spend_window)
     per_hour = plan_per_hour(
         settings, refill_per_minute=status.refill_rate if status else last_refill
@@ -82,13 +119,36 @@ def scheduled_work(
         reserve = min(settings.keepa_category_token_budget, tokens // 10)
         asins = (tokens - reserve) // per_asin
     plan = plan_run(candidates, now=now, budget=asins, cadence=cadence)
-    summary.run_budget = context.token_budget = tokens
-    summary.asins_due, summary.asins_deferred = plan.due, plan.deferred
-    summary.past_ceiling = plan.ceiling_deferred
-    summary.asins_to_check = len(plan.chosen)
-    summary.tokens_needed = len(plan.chosen) * per_asin
-    if tokens is not None:
-        context.names.limit = min(context.names.limit, tokens - summary.tokens_needed)
+    too_small = too_small_to_watch(
+        conn, plan, per_hour=per_hour, per_asin=per_asin, cadence=cadence
+    )
+    if too_small:
+        warnings.append(f"the Keepa plan is too small: {too_small}")
+    page_size = settings.batch_size * BATCHES_PER_WORK_PAGE
+    return WorkPlan(
+        chunks=run_store.scheduled_chunks(plan.chosen, page_size=page_size),
+        asins_to_check=len(plan.chosen),
+        tokens_needed=len(plan.chosen) * per_asin,
+        tokens_available=status.tokens_left if status else None,
+        refill_per_minute=status.refill_rate if status else None,
+        asins_due=plan.due,
+        asins_deferred=plan.deferred,
+        past_ceiling=plan.ceiling_deferred,
+        run_budget=tokens,
+        plan_too_small=too_small,
+        warnings=warnings,
+    )
+
+
+def too_small_to_watch(
+    conn: psycopg.Connection,
+    plan: RunPlan,
+    *,
+    per_hour: float | None,
+    per_asin: int,
+    cadence: Cadence,
+) -> str | None:
+    """What the plan cannot watch in time, from the forecast or from this run's ceiling."""
     intervals, watched = run_store.interval_counts(conn)
     outlook = forecast(
         intervals,
@@ -97,12 +157,10 @@ def scheduled_work(
         cadence=cadence,
         tokens_per_asin=per_asin,
     )
-    summary.plan_too_small = outlook.too_small()
-    if summary.plan_too_small or plan.ceiling_deferred:
-        summary.plan_too_small = summary.plan_too_small or (
-            f"{plan.ceiling_deferred:,} ASINs wait past the {cadence.ceiling_hours:g} h ceiling"
-            f" this run: the plan's {per_hour or 0:,.0f} tokens/h cannot check them in time"
-        )
-        summary.warnings.append(f"the Keepa plan is too small: {summary.plan_too_small}")
-    page_size = settings.batch_size * BATCHES_PER_WORK_PAGE
-    return run_store.scheduled_chunks(plan.chosen, page_size=page_size)
+    too_small = outlook.too_small()
+    if too_small or not plan.ceiling_deferred:
+        return too_small
+    return (
+        f"{plan.ceiling_deferred:,} ASINs wait past the {cadence.ceiling_hours:g} h ceiling"
+        f" this run: the plan's {per_hour or 0:,.0f} tokens/h cannot check them in time"
+    )

@@ -9,18 +9,17 @@ changes' alerts (notification_log: outbox_store's) and logs the batch's Keepa ca
 what).
 """
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
+from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from bestseller_cli.models import ApiCall, CategoryRank, Change, ProductSnapshot, StoredState
-from bestseller_cli.rules.badges import RankStep
+from bestseller_cli.rules.batch_diff import BatchOutcome, KnownAsin, NameRow, ObservedProduct
 from bestseller_cli.rules.routing import Delivery
-from bestseller_cli.rules.schedule import NextCheck
 from bestseller_cli.store.log_store import INSERT_API_CALLS_SQL, api_call_records
 
 
@@ -28,23 +27,6 @@ from bestseller_cli.store.log_store import INSERT_API_CALLS_SQL, api_call_record
 class CachedName:
     name: str | None  # None: Keepa's /category had no name for it when asked
     fetched_at: datetime
-
-
-@dataclass(frozen=True)
-class NameRow:
-    """A name to store in category_names; source 'tree' (categoryTree) or 'lookup' (None:
-    Keepa has no name for it)."""
-
-    category_id: int
-    name: str | None
-    source: str
-
-
-@dataclass(frozen=True)
-class KnownAsin:
-    previous: StoredState | None
-    trackers: list[int | None]
-    missing_passes: int = 0  # passes in a row whose Keepa answer left it out
 
 
 @dataclass(frozen=True)
@@ -154,6 +136,68 @@ STATE_SET = ",\n        ".join(
     if column not in _STATE_KEPT
 )
 CHANGE_FIELDS = ", ".join(Change.model_fields)
+# What identifies a change within a batch: the outbox rows join the changes written on it.
+CHANGE_KEY = ("asin", "marketplace", "category_id", "changed_at", "kind")
+
+
+# The batch's other record sets, each declared once: the SQL reads them as jsonb record sets
+# typed by these fields (`record_type`), and `records` writes them in the same order.
+@dataclass(frozen=True)
+class PointRow:
+    asin: str
+    marketplace: str
+    category_id: int
+    observed_at: datetime
+    rank: int
+
+
+@dataclass(frozen=True)
+class MissingRow:
+    asin: str
+    marketplace: str
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    asin: str
+    marketplace: str
+    category_id: int
+    changed_at: datetime
+    kind: str
+    client_id: int | None
+    channel: str | None
+    deliver_after: datetime
+    delivery_mode: str
+    renotify_window_minutes: int
+    status: str | None  # None: pending
+    reason: str | None
+
+
+SQL_TYPES = {int: "bigint", str: "text", datetime: "timestamptz"}
+
+
+def record_type(row: type) -> str:
+    """`name type, ...` of a record set, from the row's fields (the first type of a union)."""
+
+    def sql_type(annotation: Any) -> str:
+        return SQL_TYPES.get(annotation) or SQL_TYPES[annotation.__args__[0]]
+
+    return ", ".join(f"{spec.name} {sql_type(spec.type)}" for spec in fields(row))
+
+
+def columns(row: type, prefix: str = "") -> str:
+    return ", ".join(prefix + spec.name for spec in fields(row))
+
+
+def records(rows: list[Any]) -> Jsonb:
+    """Rows as a jsonb record set, times in ISO 8601."""
+
+    def plain(value: Any) -> Any:
+        return value.isoformat() if isinstance(value, datetime) else value
+
+    return Jsonb([{key: plain(value) for key, value in asdict(row).items()} for row in rows])
+
+
 # An earlier change of a subject found in the same check as a later one: the later one's
 # message tells both (rules/story.py, between_checks_line).
 FOLDED_REASON = "came and went between two checks: told in the message of the later change"
@@ -171,10 +215,9 @@ WITH obs AS (
                   ORDER BY asin)
     FROM obs GROUP BY marketplace, last_checked_at
 ), points AS (
-    INSERT INTO rank_points (asin, marketplace, category_id, observed_at, rank)
-    SELECT asin, marketplace, category_id, observed_at, rank
-    FROM jsonb_to_recordset(%(points)s) AS p(asin text, marketplace text, category_id bigint,
-        observed_at timestamptz, rank integer)
+    INSERT INTO rank_points ({columns(PointRow)})
+    SELECT {columns(PointRow)}
+    FROM jsonb_to_recordset(%(points)s) AS p({record_type(PointRow)})
     ON CONFLICT DO NOTHING
 ), details AS (
     -- A value Keepa did not send is no change: the state keeps the last one known.
@@ -203,12 +246,12 @@ WITH obs AS (
     UPDATE asin_current_state s SET missing_passes = s.missing_passes + 1,
         available = s.available AND s.missing_passes + 1 < %(missing_unknown_after)s,
         last_run_id = %(run_id)s
-    FROM jsonb_to_recordset(%(missing)s) AS m(asin text, marketplace text)
+    FROM jsonb_to_recordset(%(missing)s) AS m({record_type(MissingRow)})
     WHERE (s.asin, s.marketplace) = (m.asin, m.marketplace)
 ), names AS (
     INSERT INTO category_names AS n (marketplace, category_id, name, source, fetched_at)
-    SELECT %(marketplace)s, category_id, name, source, now()
-    FROM jsonb_to_recordset(%(names)s) AS c(category_id bigint, name text, source text)
+    SELECT %(marketplace)s, {columns(NameRow)}, now()
+    FROM jsonb_to_recordset(%(names)s) AS c({record_type(NameRow)})
     ON CONFLICT (marketplace, category_id) DO UPDATE SET
         name = EXCLUDED.name, source = EXCLUDED.source, fetched_at = EXCLUDED.fetched_at
 ), usage AS ({INSERT_API_CALLS_SQL}), changes AS (
@@ -216,34 +259,21 @@ WITH obs AS (
     SELECT {CHANGE_FIELDS}, %(run_id)s
     FROM jsonb_populate_recordset(NULL::bestseller_changes, %(changes)s)
     ON CONFLICT (asin, marketplace, category_id, run_id, changed_at, kind) DO NOTHING
-    RETURNING id, asin, marketplace, category_id, changed_at, kind
+    RETURNING id, {", ".join(CHANGE_KEY)}
 ), outbox AS (
     INSERT INTO notification_log (change_id, client_id, channel, deliver_after, delivery_mode,
         renotify_window_minutes, status, reason, sent_at)
     SELECT changes.id, d.client_id, d.channel, d.deliver_after, d.delivery_mode,
         d.renotify_window_minutes, COALESCE(d.status, 'pending'), d.reason,
         CASE WHEN d.status IS NOT NULL THEN now() END
-    FROM changes JOIN jsonb_to_recordset(%(deliveries)s) AS d(asin text, marketplace text,
-        category_id bigint, changed_at timestamptz, kind text, client_id bigint, channel text,
-        deliver_after timestamptz, delivery_mode text, renotify_window_minutes integer,
-        status text, reason text)
-      ON (d.asin, d.marketplace, d.category_id, d.changed_at, d.kind)
-       = (changes.asin, changes.marketplace, changes.category_id, changes.changed_at,
-          changes.kind)
+    FROM changes JOIN jsonb_to_recordset(%(deliveries)s) AS d({record_type(DeliveryRow)})
+      ON ({", ".join("d." + key for key in CHANGE_KEY)})
+       = ({", ".join("changes." + key for key in CHANGE_KEY)})
     RETURNING id, status
 )
 SELECT (SELECT count(*) FROM changes),
     ARRAY(SELECT id FROM outbox WHERE status = 'pending' ORDER BY id)
 """
-
-
-@dataclass(frozen=True)
-class ObservedProduct:
-    snapshot: ProductSnapshot
-    state: StoredState | None
-    observed_at: datetime
-    steps: list[RankStep] = field(default_factory=list)  # category ranks to keep
-    next_check: NextCheck | None = None  # None: due at the next run
 
 
 def observation_record(item: ObservedProduct) -> dict[str, object]:
@@ -270,73 +300,59 @@ def observation_record(item: ObservedProduct) -> dict[str, object]:
     }
 
 
+def delivery_row(delivery: Delivery) -> DeliveryRow:
+    change = delivery.change
+    return DeliveryRow(
+        asin=change.asin,
+        marketplace=change.marketplace,
+        category_id=change.category_id,
+        changed_at=change.changed_at,
+        kind=change.kind.value,
+        client_id=delivery.client_id,
+        channel=delivery.channel,
+        deliver_after=delivery.deliver_after,
+        delivery_mode=delivery.delivery_mode,
+        renotify_window_minutes=delivery.renotify_window_minutes,
+        status="suppressed" if delivery.folded_into_later else None,
+        reason=FOLDED_REASON if delivery.folded_into_later else None,
+    )
+
+
 def write_batch(
     conn: psycopg.Connection,
+    outcome: BatchOutcome,
     *,
     run_id: int,
-    marketplace: str,
-    products: list[ObservedProduct],
-    names: list[NameRow],
-    changes: list[Change],
-    deliveries: list[Delivery],
     calls: list[ApiCall],
     token_cost_usd: float,
-    missing: Sequence[ProductSnapshot] = (),
-    missing_unknown_after: int = 1,
-) -> tuple[int, list[int]]:
-    """Write a batch's checks, rank and detail points, state, category names, changes, outbox
-    rows and API usage atomically, on an autocommit connection (inside a transaction the caller
-    commits).
-    `missing`: products Keepa's answer left out, unknown once left out
-    `missing_unknown_after` passes in a row.
+) -> list[int]:
+    """Write a batch's outcome (rules/batch_diff.py) atomically, with the batch's Keepa calls:
+    checks, rank and detail points, state, category names, changes, outbox rows and API usage,
+    on an autocommit connection (inside a transaction, the caller commits).
 
-    Returns (changes written, ids of the notifications queued)."""
+    Returns the ids of the notifications queued."""
+    products = outcome.observed
+    points = [
+        PointRow(
+            item.snapshot.asin, item.snapshot.marketplace, step.category_id, step.at, step.rank
+        )
+        for item in products
+        for step in item.steps
+    ]
     params = {
         "run_id": run_id,
-        "marketplace": marketplace,
+        "marketplace": outcome.marketplace,
         "token_cost": token_cost_usd,
-        "names": Jsonb(
-            [{"category_id": n.category_id, "name": n.name, "source": n.source} for n in names]
-        ),
+        "names": records(outcome.names),
         "observations": Jsonb([observation_record(item) for item in products]),
-        "points": Jsonb(
-            [
-                {
-                    "asin": item.snapshot.asin,
-                    "marketplace": item.snapshot.marketplace,
-                    "category_id": step.category_id,
-                    "observed_at": step.at.isoformat(),
-                    "rank": step.rank,
-                }
-                for item in products
-                for step in item.steps
-            ]
-        ),
-        "changes": Jsonb([change.model_dump(mode="json") for change in changes]),
-        "deliveries": Jsonb(
-            [
-                {
-                    "asin": d.change.asin,
-                    "marketplace": d.change.marketplace,
-                    "category_id": d.change.category_id,
-                    "changed_at": d.change.changed_at.isoformat(),
-                    "kind": d.change.kind.value,
-                    "client_id": d.client_id,
-                    "channel": d.channel,
-                    "deliver_after": d.deliver_after.isoformat(),
-                    "delivery_mode": d.delivery_mode,
-                    "renotify_window_minutes": d.renotify_window_minutes,
-                    "status": "suppressed" if d.folded_into_later else None,
-                    "reason": FOLDED_REASON if d.folded_into_later else None,
-                }
-                for d in deliveries
-            ]
-        ),
+        "points": records(points),
+        "changes": Jsonb([change.model_dump(mode="json") for change in outcome.changes]),
+        "deliveries": records([delivery_row(d) for d in outcome.deliveries]),
         "calls": api_call_records(calls),
-        "missing": Jsonb([{"asin": p.asin, "marketplace": p.marketplace} for p in missing]),
-        "missing_unknown_after": missing_unknown_after,
+        "missing": records([MissingRow(p.asin, p.marketplace) for p in outcome.missing]),
+        "missing_unknown_after": outcome.missing_unknown_after,
     }
     # One statement is one transaction: the whole batch is written, or none of it.
     row = conn.execute(WRITE_BATCH_SQL, params).fetchone()
     assert row is not None
-    return row[0], row[1]
+    return row[1]

@@ -78,6 +78,5 @@ def tokens_spent(conn: psycopg.Connection, *, since: datetime) -> tuple[int, int
         "        ORDER BY called_at DESC LIMIT 1)",
         {"since": since},
     ).fetchone()
-    conn.commit()
     assert row is not None
     return int(row[0]), row[1]

@@ -97,7 +97,6 @@ def due(conn: psycopg.Connection, *, now: datetime) -> list[OutboxItem]:
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(DUE_SQL, {"now": now, "deliverable": list(DELIVERABLE)})
         items = [outbox_item(row) for row in cur]
-    conn.commit()
     return items
 
 
@@ -120,7 +119,6 @@ def unknown_fate(conn: psycopg.Connection) -> list[UnknownFate]:
             "SELECT id, channel, claimed_at, claim_token FROM notification_log"
             " WHERE status = 'sending' ORDER BY id"
         ).fetchall()
-    conn.commit()
     return rows
 
 
@@ -230,7 +228,6 @@ def count_undelivered(conn: psycopg.Connection, *, now: datetime) -> int:
     row = conn.execute(
         f"SELECT count(*) FROM notification_log n WHERE {UNDELIVERED}", {"now": now}
     ).fetchone()
-    conn.commit()
     return row[0] if row else 0
 
 
@@ -301,5 +298,4 @@ def list_alerts(
     params = {"now": now, "undelivered_only": undelivered_only, "limit": limit}
     with conn.cursor(row_factory=class_row(AlertRow)) as cur:
         rows = cur.execute(sql, params).fetchall()
-    conn.commit()
     return rows

@@ -170,7 +170,6 @@ def due_candidates(
             " GROUP BY t.marketplace, t.asin",
             {**selection.params(), "horizon": horizon},
         ).fetchall()
-    conn.commit()
     return rows
 
 
@@ -195,7 +194,6 @@ def interval_counts(conn: psycopg.Connection) -> tuple[Counter[timedelta], int]:
         " LEFT JOIN asin_current_state s USING (asin, marketplace)"
         " GROUP BY 1"
     ).fetchall()
-    conn.commit()
     counts = Counter({interval: count for interval, count in rows if interval is not None})
     return counts, sum(count for _, count in rows)
 

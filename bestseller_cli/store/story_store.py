@@ -221,7 +221,6 @@ def tell(
     params = {"ids": ids, "default_channel": default_channel, "subjects": SUBJECTS}
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(TELL_SQL, params, prepare=False).fetchall()
-    conn.commit()
     return {row["id"]: told_item(row) for row in rows}
 
 

@@ -19,6 +19,7 @@ from bestseller_cli.maintenance.retention import prune
 from bestseller_cli.models import CategoryRank, Change, ProductSnapshot, StoredState
 from bestseller_cli.report.build import build_report
 from bestseller_cli.rules.badges import RankStep
+from bestseller_cli.rules.batch_diff import BatchOutcome, ObservedProduct
 from bestseller_cli.rules.story import story_lines
 from bestseller_cli.store import (
     asin_store,
@@ -266,12 +267,11 @@ def test_prune_and_a_pass_run_side_by_side_without_waiting(
         )
         now = datetime.now(UTC)
         state = StoredState(category_ranks=ranks, first_seen_at=now)
-        observed = check_store.ObservedProduct(
+        observed = ObservedProduct(
             snapshot=snapshot, state=state, observed_at=now, steps=[RankStep(GADGETS, now, 4)]
         )
-        check_store.write_batch(checking, run_id=run_id, marketplace="com", products=[observed],
-                                names=[], changes=[], deliveries=[], calls=[],
-                                token_cost_usd=0.0)  # fmt: skip
+        outcome = BatchOutcome(marketplace="com", observed=[observed])
+        check_store.write_batch(checking, outcome, run_id=run_id, calls=[], token_cost_usd=0.0)
         with psycopg.connect(impatient, autocommit=True) as pruner:
             done = prune(pruner, retention_days=1, now=now)
         checking.commit()

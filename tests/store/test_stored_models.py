@@ -10,6 +10,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from bestseller_cli.models import ApiCall, CategoryRank, Change, ProductSnapshot, StoredState
+from bestseller_cli.rules.batch_diff import BatchOutcome, ObservedProduct
 from bestseller_cli.rules.routing import Delivery, Rule
 from bestseller_cli.store import (
     check_store,
@@ -73,7 +74,7 @@ def test_the_global_defaults_load_as_a_rule_without_a_client(conn: psycopg.Conne
     assert defaults == Rule(channel="C0DEFAULT1", notify_lost=False)
 
 
-def observed_product() -> check_store.ObservedProduct:
+def observed_product() -> ObservedProduct:
     """A snapshot whose every stored field is set, and the state it led to."""
     ranks = {7: CategoryRank(category_id=7, name="Tongs", rank=1)}
     snapshot = ProductSnapshot(
@@ -94,7 +95,7 @@ def observed_product() -> check_store.ObservedProduct:
         review_count=321,
     )
     state = StoredState(category_ranks=ranks, badges={7: NOW}, first_seen_at=NOW)
-    return check_store.ObservedProduct(snapshot=snapshot, state=state, observed_at=NOW)
+    return ObservedProduct(snapshot=snapshot, state=state, observed_at=NOW)
 
 
 def a_change() -> Change:
@@ -119,17 +120,10 @@ def write(conn: psycopg.Connection, *, changes: list[Change]) -> None:
         Delivery(change=change, client_id=None, channel="C0STORED01", deliver_after=NOW)
         for change in changes
     ]
-    check_store.write_batch(
-        conn,
-        run_id=run_id,
-        marketplace="com",
-        products=[observed_product()],
-        names=[],
-        changes=changes,
-        deliveries=deliveries,
-        calls=[],
-        token_cost_usd=0.0,
+    outcome = BatchOutcome(
+        marketplace="com", observed=[observed_product()], changes=changes, deliveries=deliveries
     )
+    check_store.write_batch(conn, outcome, run_id=run_id, calls=[], token_cost_usd=0.0)
 
 
 def test_every_stored_snapshot_field_lands_in_its_column(conn: psycopg.Connection) -> None:
