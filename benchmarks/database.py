@@ -54,11 +54,13 @@ class Postgres:
         with psycopg.connect(self.url, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
             admin.execute(f"CREATE DATABASE {name}")
-        url = make_conninfo(self.url, dbname=name)
+        # The benchmark's own connections read the product's tables unqualified, as the job's
+        # do, and pg_stat_statements, which lives in public.
+        url = make_conninfo(self.url, dbname=name, options=f"-c search_path={schema.SCHEMA},public")
         with psycopg.connect(url, autocommit=True) as conn:
             schema.migrate(conn)
             if self.statements:
-                conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+                conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements SCHEMA public")
         return url
 
     def drop_database(self, name: str) -> None:

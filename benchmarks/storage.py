@@ -89,7 +89,7 @@ def table_sizes(url: str) -> dict[str, int]:
         rows = conn.execute(
             "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c"
             " JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE n.nspname = 'public' AND c.relkind = 'r' ORDER BY c.relname"
+            " WHERE n.nspname = 'bestseller' AND c.relkind = 'r' ORDER BY c.relname"
         ).fetchall()
     return {name: int(size) for name, size in rows}
 
