@@ -30,6 +30,7 @@ from bestseller_cli.keepa.answers import (
 from bestseller_cli.keepa.payload import CategoryNames, TokenStatus
 from bestseller_cli.models import ApiCall, BestSellerList, ErrorEvent, ProductSnapshot
 from bestseller_cli.redact import redact, register_secret
+from bestseller_cli.retry import backoff
 
 log = logging.getLogger(__name__)
 Params = dict[str, str | int]
@@ -87,8 +88,7 @@ class KeepaClient:
         self._key = api_key
         self._base = base_url.rstrip("/")
         self._max_retries = max_retries
-        exponential = tenacity.wait_exponential(multiplier=retry_delay, max=60)
-        self._backoff = exponential + tenacity.wait_random(0, retry_delay)
+        self._backoff = backoff(retry_delay)
         self._max_token_wait = max_token_wait_seconds
         self._history_days = history_days
         self._update_hours = update_hours

@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.error import URLError
 
-import tenacity
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
@@ -22,6 +21,7 @@ from bestseller_cli.config import Settings
 from bestseller_cli.errors import ConfigError, DeliveryUnknown, SlackError
 from bestseller_cli.escape import without_controls
 from bestseller_cli.redact import redact, register_secret
+from bestseller_cli.retry import with_retries
 from bestseller_cli.slack.messages import SlackMessage, as_utc
 
 log = logging.getLogger(__name__)
@@ -244,20 +244,13 @@ class SlackSender:
         return self._retrying(lambda: self._call(method, **arguments))
 
     def _retrying(self, attempt: Callable[[], T]) -> T:
-        def log_retry(state: tenacity.RetryCallState) -> None:
-            wait = state.next_action.sleep if state.next_action else 0.0
-            error = state.outcome.exception() if state.outcome else None
-            log.warning("%s; retrying in %.1fs", error, wait)
-
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self._max_retries + 1),
-            wait=tenacity.wait_exponential(multiplier=self._retry_delay, max=60)
-            + tenacity.wait_random(0, self._retry_delay),
-            retry=tenacity.retry_if_exception_type(_Retryable),
-            before_sleep=log_retry,
-            reraise=True,
+        return with_retries(
+            attempt,
+            retryable=_Retryable,
+            max_retries=self._max_retries,
+            delay=self._retry_delay,
+            log=log,
         )
-        return retrying(attempt)
 
     def _call(self, method: str, **arguments: Any) -> SlackResponse:
         """One call (slack-sdk waits out 429s); failures become SlackError without the token."""

@@ -12,11 +12,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import httpx
-import tenacity
 from standardwebhooks import Webhook
 
 from bestseller_cli.errors import ConfigError, DeliveryUnknown, WebhookError
 from bestseller_cli.redact import redact, register_secret, shown_url
+from bestseller_cli.retry import with_retries
 
 log = logging.getLogger(__name__)
 
@@ -89,20 +89,13 @@ class WebhookSender:
             raise
 
     def _retrying(self, attempt: Callable[[], int]) -> int:
-        def log_retry(state: tenacity.RetryCallState) -> None:
-            wait = state.next_action.sleep if state.next_action else 0.0
-            error = state.outcome.exception() if state.outcome else None
-            log.warning("%s; retrying in %.1fs", error, wait)
-
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self._max_retries + 1),
-            wait=tenacity.wait_exponential(multiplier=self._retry_delay, max=60)
-            + tenacity.wait_random(0, self._retry_delay),
-            retry=tenacity.retry_if_exception_type(_Retryable),
-            before_sleep=log_retry,
-            reraise=True,
+        return with_retries(
+            attempt,
+            retryable=_Retryable,
+            max_retries=self._max_retries,
+            delay=self._retry_delay,
+            log=log,
         )
-        return retrying(attempt)
 
 
 def _judge(url: str, status: int) -> int:
