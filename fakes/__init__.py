@@ -3,7 +3,8 @@
 Not part of the installed package (pyproject ships only `bestseller_cli`) nor of the image.
 `keepa_payloads` builds Keepa's JSON (KEEPA_SHAPES.md says what is real), `keepa_server`
 serves it over HTTP, `slack_server` is a fake Slack Web API for the real slack-sdk, and
-`webhook_receiver` a webhook receiver that verifies every signature.
+`webhook_receiver` a webhook receiver that verifies every signature (both served by
+`loopback`).
 """
 
 # Fake credentials, shaped like real ones, that tests search for in every output. Assembled

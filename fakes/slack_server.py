@@ -15,11 +15,11 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from fakes import SHUTDOWN_POLL_SECONDS
+from fakes.loopback import LoopbackServer
 
 # Slack's Block Kit limits, enforced as Slack does (invalid_blocks / msg_too_long).
 MAX_BLOCKS = 50
@@ -95,7 +95,7 @@ class _Scripted:
     times: int | None = 1  # None: every call from now on
 
 
-class FakeSlack:
+class FakeSlack(LoopbackServer):
     """The fake server's state and scripting; see the module docstring."""
 
     def __init__(self, *, history_page_size: int = 100) -> None:
@@ -116,31 +116,11 @@ class FakeSlack:
         self._scripts: dict[str, list[_Scripted]] = {}
         self._last_ts_us = 0
         self._lock = threading.Lock()
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
-        self._http.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._http.serve_forever,
-            kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS},
-            daemon=True,
-        )
+        super().__init__(_make_handler(self))
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._http.server_address[1]}/api/"
-
-    def start(self) -> "FakeSlack":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._http.shutdown()
-        self._http.server_close()
-
-    def __enter__(self) -> "FakeSlack":
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        return f"http://127.0.0.1:{self.port}/api/"
 
     # -- scripting: queued per method, used in order, each for `times` calls ----------------
 

@@ -12,19 +12,19 @@ Tests get a fresh one per test from the `webhook_receiver` fixture (tests/confte
 
 import base64
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from standardwebhooks import Webhook
 
-from fakes import SHUTDOWN_POLL_SECONDS
+from fakes.loopback import LoopbackServer
 
 # A `whsec_` secret (base64 of 32 bytes) for tests to sign with and look for in outputs.
 WEBHOOK_TEST_SECRET = "whsec_" + base64.b64encode(b"a test secret of 32 bytes, fixed").decode()
 SECRET_PATH = "hooks/catch/SECRETPATHTOKEN"
 
 
-class WebhookReceiver:
+class WebhookReceiver(LoopbackServer):
     """The receiver's state and scripting; see the module docstring."""
 
     def __init__(self, secret: str = WEBHOOK_TEST_SECRET) -> None:
@@ -34,17 +34,11 @@ class WebhookReceiver:
         self.status = 204
         self._verifier = Webhook(secret)
         self._lock = threading.Lock()
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
-        self._http.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._http.serve_forever,
-            kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS},
-            daemon=True,
-        )
+        super().__init__(_make_handler(self))
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._http.server_address[1]}/{SECRET_PATH}"
+        return f"http://127.0.0.1:{self.port}/{SECRET_PATH}"
 
     def ids(self) -> list[str]:
         with self._lock:
@@ -53,20 +47,6 @@ class WebhookReceiver:
     def payloads(self) -> list[dict[str, Any]]:
         with self._lock:
             return [payload for _, payload in self.seen]
-
-    def start(self) -> "WebhookReceiver":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._http.shutdown()
-        self._http.server_close()
-
-    def __enter__(self) -> "WebhookReceiver":
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     def receive(self, body: bytes, headers: dict[str, str]) -> int | None:
         """The status to answer with, or None to drop the connection unanswered."""

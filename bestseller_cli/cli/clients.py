@@ -10,9 +10,9 @@ from typing import Annotated, Any
 
 import typer
 
+from bestseller_cli.addresses import https_url
 from bestseller_cli.cli.common import client_name, console, examples, print_json, settings
 from bestseller_cli.cli.tables import Cell, Column, Kind, WideOption, build_table
-from bestseller_cli.config import https_url
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.escape import terminal_text
 from bestseller_cli.kinds import KINDS
@@ -149,7 +149,7 @@ def rule_changes(
 
 def checked_webhook(url: str | None) -> str | None:
     """https only (http to a loopback address, for tests): the rule for every URL a secret
-    goes to (config.https_url)."""
+    goes to (addresses.https_url)."""
     if url is None:
         return None
     try:

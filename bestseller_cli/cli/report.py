@@ -20,6 +20,7 @@ from bestseller_cli.cli.common import (
 )
 from bestseller_cli.cli.report_view import rich_report
 from bestseller_cli.cli.tables import WideOption
+from bestseller_cli.config import Settings
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.report.build import build_report, parse_since
 from bestseller_cli.report.formats import (
@@ -29,8 +30,10 @@ from bestseller_cli.report.formats import (
     report_digest,
 )
 from bestseller_cli.report.html import html_report
-from bestseller_cli.report.pictures import attach_overview, build_pictures
+from bestseller_cli.report.pictures import ReportPictures, attach_overview, build_pictures
 from bestseller_cli.rules.notify_config import check_timezone
+from bestseller_cli.shapes.report_models import Report
+from bestseller_cli.slack.channel import SlackChannel
 from bestseller_cli.store import client_store, db
 
 
@@ -91,9 +94,17 @@ def report(
             "--to-slack needs a channel: --channel C, `bestseller settings set"
             " slack_channel_id C` or SLACK_CHANNEL_ID"
         )
-    if pictures is not None:
-        write_html(html_report(pictures, zone=zone), html or "-")
-    elif as_json:
+    if html is not None and pictures is not None:
+        write_html(html_report(pictures, zone=zone), html)
+    else:
+        show(result, as_json=as_json, as_csv=as_csv, as_markdown=as_markdown, wide=wide)
+    if sender is not None and target:
+        post_to_slack(config, sender, result=result, pictures=pictures, channel=target)
+
+
+def show(result: Report, *, as_json: bool, as_csv: bool, as_markdown: bool, wide: bool) -> None:
+    """The report on stdout in the one format asked for (a table on a terminal)."""
+    if as_json:
         print_json(result.model_dump())
     elif as_csv:
         write_csv(csv_records(result), fieldnames=CSV_FIELDS)
@@ -101,10 +112,20 @@ def report(
         sys.stdout.write(markdown_report(result) + "\n")
     else:
         console.print(rich_report(result, width=None if wide else console.width), crop=False)
-    if sender is not None and target:
-        ts = sender.post_report(channel=target, digest=report_digest(result))
-        err_console.print(f"[green]posted[/green] the report to {target}", highlight=False)
-        if pictures is not None and config.slack_charts:
-            problem = attach_overview(config, sender, channel=target, ts=ts, pictures=pictures)
-            if problem:
-                err_console.print(f"[yellow]warning:[/yellow] {problem}", highlight=False)
+
+
+def post_to_slack(
+    config: Settings,
+    sender: SlackChannel,
+    *,
+    result: Report,
+    pictures: ReportPictures | None,
+    channel: str,
+) -> None:
+    """The digest in `channel`, and the overview chart in its thread with SLACK_CHARTS."""
+    ts = sender.post_report(channel=channel, digest=report_digest(result))
+    err_console.print(f"[green]posted[/green] the report to {channel}", highlight=False)
+    if pictures is not None and config.slack_charts:
+        problem = attach_overview(config, sender, channel=channel, ts=ts, pictures=pictures)
+        if problem:
+            err_console.print(f"[yellow]warning:[/yellow] {problem}", highlight=False)

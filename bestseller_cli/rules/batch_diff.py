@@ -159,17 +159,6 @@ def diff_batch(
         notes["baselines"] += result.is_baseline
         notes["stale"] += bool(snapshot.last_update and snapshot.last_update < stale_before)
         note_kind(snapshot, labels)
-    counts = BatchCounts(
-        checked=len(products),
-        unavailable=notes["unavailable"],
-        baselines=notes["baselines"],
-        stale=notes["stale"],
-        missing_from_keepa=tuple(labels["missing"]),
-        now_unknown=tuple(labels["unknown"]),
-        variation_parents=tuple(labels["parents"]),
-        invalid=tuple(labels["invalid"]),
-        changes=tuple(changes),
-    )
     return BatchOutcome(
         marketplace=marketplace,
         observed=observed,
@@ -178,7 +167,23 @@ def diff_batch(
         changes=changes,
         deliveries=deliveries,
         names=names,
-        counts=counts,
+        counts=batch_counts(len(products), notes, labels, changes),
+    )
+
+
+def batch_counts(
+    checked: int, notes: Counter[str], labels: dict[str, list[str]], changes: list[Change]
+) -> BatchCounts:
+    return BatchCounts(
+        checked=checked,
+        unavailable=notes["unavailable"],
+        baselines=notes["baselines"],
+        stale=notes["stale"],
+        missing_from_keepa=tuple(labels["missing"]),
+        now_unknown=tuple(labels["unknown"]),
+        variation_parents=tuple(labels["parents"]),
+        invalid=tuple(labels["invalid"]),
+        changes=tuple(changes),
     )
 
 

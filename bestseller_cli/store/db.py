@@ -14,7 +14,8 @@ from pathlib import Path
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from bestseller_cli.config import Settings, libpq_dsn
+from bestseller_cli.addresses import libpq_dsn
+from bestseller_cli.config import Settings
 from bestseller_cli.errors import ConfigError, DatabaseError
 from bestseller_cli.store import failures, folder_modes, schema, watchdog
 

@@ -141,6 +141,8 @@ def test_a_report_posted_to_slack_carries_its_overview_chart_in_its_thread(
     monkeypatch.setenv("SLACK_CHARTS", "true")
     result = run("report", "--to-slack")
     assert result.exit_code == 0, result.stderr
+    # Without --html the terminal gets the report's tables, not the page its chart came from.
+    assert "<html" not in result.stdout and "Badges:" in result.stdout
     [message] = slack.messages(SLACK_CHANNEL)
     [shared] = slack.files(SLACK_CHANNEL)
     assert shared.thread_ts == message.ts
