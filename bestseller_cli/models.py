@@ -146,6 +146,7 @@ class BestSellerList(BaseModel):
     first_asin: str | None
     updated_at: datetime | None
     tokens_consumed: int | None
+    asins: list[str] = []  # the whole list, best first (empty: Keepa has no list for it)
 
 
 class ApiCall(BaseModel):

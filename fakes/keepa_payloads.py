@@ -257,6 +257,7 @@ def best_sellers(
     updated: datetime,
     tokens_left: int = 1000,
     tokens_consumed: int = 50,
+    domain_id: int = 1,
 ) -> dict[str, Any]:
     """A /bestsellers answer: `bestSellersList` (BestSellers.java), best first; a category
     Keepa has no list for comes back without it, and costs nothing (Keepa's docs)."""
@@ -265,7 +266,7 @@ def best_sellers(
     del body["products"]
     if asins is not None:
         body["bestSellersList"] = {
-            "domainId": 1,
+            "domainId": domain_id,
             "lastUpdate": keepa_minute(updated),
             "categoryId": category_id,
             "asinList": asins,

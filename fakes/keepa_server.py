@@ -25,6 +25,7 @@ from fakes.keepa_payloads import (
     categories_response,
     category_name,
     envelope,
+    not_enough_tokens,
     product,
     trim_to_days,
     unknown_product,
@@ -50,6 +51,12 @@ class FakeKeepa:
     best_seller_lists: dict[tuple[str, int], list[str]] = field(default_factory=dict)
     best_sellers_cost: int = 50
     lists_updated: datetime = field(default_factory=lambda: datetime.now(UTC) - timedelta(hours=9))
+    # (marketplace, category) -> that list's lastUpdate, when not `lists_updated`
+    list_updates: dict[tuple[str, int], datetime] = field(default_factory=dict)
+    # Keepa refuses a paid request once the tokens are spent: HTTP 429 NOT_ENOUGH_TOKEN,
+    # with refillIn (ms). Off by default: most tests let the balance go below zero.
+    refuse_when_spent: bool = False
+    refill_in_ms: int = 60_000
     latency_seconds: float = 0.0
     tokens_left: int = 100_000
     fail_next: list[int] = field(default_factory=list)
@@ -93,7 +100,12 @@ class FakeKeepa:
                 return failure, {"error": {"type": "FAIL", "message": "injected"}, "tokensLeft": 0}
             if endpoint == "token":
                 return 200, envelope([], tokens_left=self.tokens_left, tokens_consumed=0)
-            marketplace = DOMAINS[int(query["domain"][0])]
+            domain = int(query["domain"][0])
+            marketplace = DOMAINS[domain]
+            if self.refuse_when_spent and self.tokens_left <= 0:
+                return 429, not_enough_tokens(
+                    refill_in=self.refill_in_ms, tokens_left=self.tokens_left
+                )
             if endpoint == "category":
                 self.tokens_left -= self.category_cost
                 ids = [int(part) for part in query["category"][0].split(",")]
@@ -104,15 +116,7 @@ class FakeKeepa:
                     ids, names, tokens_left=self.tokens_left, tokens_consumed=self.category_cost
                 )
             if endpoint == "bestsellers":
-                self.tokens_left -= self.best_sellers_cost
-                category = int(query["category"][0])
-                return 200, best_sellers(
-                    category,
-                    self.best_seller_lists.get((marketplace, category)),
-                    updated=self.lists_updated,
-                    tokens_left=self.tokens_left,
-                    tokens_consumed=self.best_sellers_cost,
-                )
+                return 200, self.best_sellers_answer(marketplace, domain, int(query["category"][0]))
             products = []
             now = datetime.now(UTC)
             for asin in query["asin"][0].split(","):
@@ -135,6 +139,20 @@ class FakeKeepa:
             self.products_served += len(products)
             self.tokens_left -= consumed
             return 200, envelope(products, tokens_left=self.tokens_left, tokens_consumed=consumed)
+
+    def best_sellers_answer(self, marketplace: str, domain: int, category: int) -> dict[str, Any]:
+        """The category's list, charged only when there is one (an empty answer is free)."""
+        asins = self.best_seller_lists.get((marketplace, category))
+        if asins is not None:
+            self.tokens_left -= self.best_sellers_cost
+        return best_sellers(
+            category,
+            asins,
+            updated=self.list_updates.get((marketplace, category), self.lists_updated),
+            tokens_left=self.tokens_left,
+            tokens_consumed=self.best_sellers_cost,
+            domain_id=domain,
+        )
 
 
 def serve(fake: FakeKeepa) -> ThreadingHTTPServer:

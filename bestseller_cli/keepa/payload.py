@@ -51,17 +51,26 @@ def token_status(body: dict[str, Any]) -> TokenStatus:
     )
 
 
+LISTED_ASIN = re.compile(r"[A-Z0-9]{10}")
+
+
 def best_seller_list(body: dict[str, Any], *, category_id: int) -> BestSellerList:
     """A /bestsellers answer; a category without a list has no bestSellersList."""
     listing = body.get("bestSellersList")
     listing = listing if isinstance(listing, dict) else {}
-    asins = [asin for asin in listing.get("asinList") or [] if isinstance(asin, str)]
+    # As the database keeps them: anything else in the list is not an ASIN we can name.
+    asins = [
+        asin
+        for asin in listing.get("asinList") or []
+        if isinstance(asin, str) and LISTED_ASIN.fullmatch(asin)
+    ]
     updated = number(listing, "lastUpdate")
     return BestSellerList(
         category_id=category_id,
         first_asin=asins[0] if asins else None,
         updated_at=keepa_time(updated) if updated and updated > 0 else None,
         tokens_consumed=number(body, "tokensConsumed"),
+        asins=asins,
     )
 
 
