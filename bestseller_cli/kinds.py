@@ -20,6 +20,9 @@ class ChangeKind(StrEnum):
     LOST = "lost"
     ENTERED_TOP_N = "entered_top_n"  # "closing in on #1": into ranks 2..N of a rule's top N
     LEFT_TOP_N = "left_top_n"
+    # A watched category (from Keepa's best seller list, not a tracked product's ranks):
+    NEW_HOLDER = "new_holder"  # the list's #1 changed
+    LIST_TOP_N = "list_top_n"  # products entered or left its top N: one digest per list
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,10 @@ class KindDefinition:
     subject: str  # what changed; kinds of one subject flap into one message (story_store)
     colour: str  # in a terminal's tables and lines
     opt_in: bool = False  # off unless a rule asks: counted in text only when it happened
+    # Of a watched category, told from its best seller list: the category is the subject
+    # (a flip between two holders is one story, whichever product holds it), and watching
+    # the category is what asks for it.
+    of_category: bool = False
 
 
 KINDS: dict[ChangeKind, KindDefinition] = {
@@ -72,6 +79,28 @@ KINDS: dict[ChangeKind, KindDefinition] = {
         subject="the top N",
         colour="yellow",
         opt_in=True,
+    ),
+    ChangeKind.NEW_HOLDER: KindDefinition(
+        label="New #1 in",
+        emoji="👑",
+        verb="took #1",
+        rule_flag="active",
+        bucket="new #1",
+        subject="the category's #1",
+        colour="magenta",
+        opt_in=True,
+        of_category=True,
+    ),
+    ChangeKind.LIST_TOP_N: KindDefinition(
+        label="Top N moves in",
+        emoji="📋",
+        verb="moved in the top N",
+        rule_flag="active",
+        bucket="top moves",
+        subject="the category's top N",
+        colour="blue",
+        opt_in=True,
+        of_category=True,
     ),
 }
 

@@ -82,6 +82,18 @@ class StoredState(BaseModel):
     series_until: datetime | None = None
 
 
+class ListMove(BaseModel):
+    """A product a category's change names from Keepa's best seller list: its rank in the
+    list before and after (None: outside the part kept), and whose it is (own, competitor,
+    untracked) for the watching client, with its title when known."""
+
+    asin: str
+    title: str | None = None
+    role: str = "untracked"
+    rank_before: int | None = None
+    rank_after: int | None = None
+
+
 class Change(BaseModel):
     """A change of one ASIN in one category, as detected and as stored: its fields are the
     columns of bestseller_changes, which every store reads and writes by these names."""
@@ -100,6 +112,10 @@ class Change(BaseModel):
     # When it happened: the time of the rank point in Keepa's series where it crossed, kept
     # between our check before and the one that saw it. Given none, `detected_at`.
     changed_at: datetime
+    # A watched category's change (rules/category_watch.py): the #1 it displaced, and the
+    # products its message names from the list.
+    previous_asin: str | None = None
+    list_moves: list[ListMove] | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -150,7 +150,7 @@ def applies(rule: Rule, change: Change, *, main_category_id: int | None = None) 
     if not getattr(rule, kind_of(change.kind).rule_flag):
         return False
     match change.kind:
-        case ChangeKind.GAINED | ChangeKind.LOST:
+        case ChangeKind.GAINED | ChangeKind.LOST | ChangeKind.NEW_HOLDER | ChangeKind.LIST_TOP_N:
             pass
         case ChangeKind.ENTERED_TOP_N | ChangeKind.LEFT_TOP_N:
             if not crosses_top(change.rank_before, change.rank_after, rule.top_n):

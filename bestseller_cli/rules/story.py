@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import assert_never
 
 from bestseller_cli.kinds import ChangeKind, kind_of
-from bestseller_cli.models import Change
+from bestseller_cli.models import Change, ListMove
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,8 @@ def awaits_other_side(change: Change, story: AlertStory) -> bool:
             return story.other is None
         case ChangeKind.ENTERED_TOP_N | ChangeKind.LEFT_TOP_N:
             return False  # no other side: the rank trajectory tells it
+        case ChangeKind.NEW_HOLDER | ChangeKind.LIST_TOP_N:
+            return False  # the list named both sides
         case unknown:
             assert_never(unknown)
 
@@ -155,8 +157,43 @@ def kind_lines(change: Change, story: AlertStory) -> tuple[list[str], list[str]]
             return displaced, ["First time at #1 here since we started watching"]
         case ChangeKind.ENTERED_TOP_N | ChangeKind.LEFT_TOP_N:
             return [], []
+        case ChangeKind.NEW_HOLDER | ChangeKind.LIST_TOP_N:
+            return list_lines(change), [list_source_line(change)]
         case unknown:
             assert_never(unknown)
+
+
+ROLES = {"own": "your product", "competitor": "tracked competitor", "untracked": "untracked"}
+
+
+def describe_listed(move: ListMove) -> str:
+    title = f" {move.title}" if move.title else ""
+    return f"{move.asin}{title} ({ROLES.get(move.role, move.role)})"
+
+
+def list_lines(change: Change) -> list[str]:
+    """A watched category's change, from its list: the new #1 and the one it displaced, or
+    each product that entered or left the top N."""
+    moves = change.list_moves or []
+    if change.kind == ChangeKind.NEW_HOLDER:
+        lines = [f"Now #1: {describe_listed(move)}" for move in moves[:1]]
+        for move in moves[1:]:
+            now = f", now #{move.rank_after}" if move.rank_after else ""
+            lines.append(f"Before: {describe_listed(move)}{now}")
+        return lines
+    entered = [m for m in moves if m.rank_before is None and m.rank_after is not None]
+    left = [m for m in moves if m.rank_after is None and m.rank_before is not None]
+    return [f"Entered at #{m.rank_after}: {describe_listed(m)}" for m in entered] + [
+        f"Left (was #{m.rank_before}): {describe_listed(m)}" for m in left
+    ]
+
+
+def list_source_line(change: Change) -> str:
+    """Honest about the source: Keepa's list, as of its own update time."""
+    return (
+        "Per Keepa's best seller list (sub-category rank), updated"
+        f" {change.changed_at:%Y-%m-%d %H:%M} UTC"
+    )
 
 
 def flap_line(kinds: Sequence[str], *, window: timedelta) -> str:
