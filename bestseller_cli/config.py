@@ -143,6 +143,14 @@ class Settings(BaseSettings):
     keepa_bestsellers_token_budget: int = Field(
         default=200, ge=0, le=1_000_000, description="Most tokens those lookups spend in one pass."
     )
+    category_plan_share: float = Field(
+        default=0.1,
+        ge=0,
+        le=0.5,
+        description="Most of the Keepa plan watched categories spend (0.1: 10 %), counted"
+        " over the last 24 h of best seller lists; product checks at their ceiling come"
+        " first, and categories wait (stretch) when the share is spent.",
+    )
     keepa_requests_ahead: int = Field(
         default=1,
         ge=0,

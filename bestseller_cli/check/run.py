@@ -22,6 +22,7 @@ from bestseller_cli.alerts.delivery import Deliverer, Delivery, NoDelivery, char
 from bestseller_cli.alerts.operations import announce_unwritable
 from bestseller_cli.alerts.port import AlertChannel
 from bestseller_cli.check.category_names import NameBudget
+from bestseller_cli.check.category_watch import watch_categories
 from bestseller_cli.check.context import (
     DEADLINE_MARGIN_SECONDS,
     Pass,
@@ -255,6 +256,20 @@ def fetch_everything(
             run.hooks.on_progress(tally.checked, plan.asins_to_check)
         tally.stopped, tally.unchecked = loop.stopped or Stopped(), loop.unchecked
         tally.lookups = look_up(keepa, run, names=names, plan=plan, finished=loop.stopped)
+        if watches_categories(run, finished=loop.stopped):
+            tokens_free = None
+            if plan.run_budget is not None:  # what the product checks left of the run
+                tokens_free = max(plan.run_budget - run.log.tokens_used, 0)
+            tally.categories = watch_categories(
+                keepa, run, tokens_free=tokens_free, plan_per_hour=plan.plan_per_hour
+            )
+
+
+def watches_categories(run: Pass, *, finished: Stopped | None) -> bool:
+    """Watched categories come after the product checks, in a whole pass that finished
+    them: not in a dry run, nor one for some ASINs or one client."""
+    whole = not (run.options.dry_run or run.options.filtered)
+    return whole and run.run_id is not None and finished in (None, Stopped())
 
 
 def keepa_client(run: Pass) -> KeepaClient:

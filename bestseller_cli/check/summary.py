@@ -102,6 +102,11 @@ class CheckSummary:
         "categories looked up on Keepa's best seller lists", default=None
     )
     categories_named: int = row("categories named by Keepa's /category")  # this pass
+    # Watched categories (`categories watch`): lists fetched, those left for a later run
+    # (their share of the plan spent), untracked products named for their alerts.
+    watched_categories_checked: int = row("watched categories checked")
+    watched_categories_stretched: int = row("watched categories waiting (share spent)")
+    listed_products_named: int = row("listed products named by Keepa's /product")
     tokens_needed: int = row("Keepa tokens needed")
     tokens_available: int | None = row("Keepa tokens available at start", default=None)
     tokens_used: int = row("Keepa tokens used", always=True)

@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from bestseller_cli.alerts.reconcile import DeliveryReport
+from bestseller_cli.check.category_watch import CategoryReport
 from bestseller_cli.check.fetch import Stopped, StopReason
 from bestseller_cli.check.lock import LockResult
 from bestseller_cli.check.summary import CheckSummary
@@ -39,6 +40,7 @@ class PassTally:
     stopped: Stopped = field(default_factory=Stopped)
     unchecked: list[str] = field(default_factory=list)
     lookups: Lookups = field(default_factory=Lookups)
+    categories: CategoryReport = field(default_factory=CategoryReport)
     delivery: DeliveryReport = field(default_factory=DeliveryReport)
     tokens_used: int = 0
     interrupted: bool = False
@@ -65,6 +67,10 @@ class PassTally:
         summary.checked = self.checked
         summary.holders_looked_up = self.lookups.holders_looked_up
         summary.categories_named = self.lookups.categories_named
+        summary.watched_categories_checked = self.categories.checked
+        summary.watched_categories_stretched = self.categories.stretched
+        summary.listed_products_named = self.categories.named
+        summary.alerts_queued += self.categories.alerts_queued
         summary.tokens_used = self.tokens_used
         summary.duration_seconds = self.duration_seconds
         summary.stopped_because = self.stopped.because
@@ -75,6 +81,7 @@ class PassTally:
             *self.warnings,
             *(self.plan.warnings if self.plan else []),
             *self.lookups.warnings,
+            *self.categories.warnings,
             *missing_warnings(summary, unknown_after=self.missing_unknown_after),
         ]
         summary.conditions = list(self.conditions)

@@ -41,6 +41,7 @@ class WorkPlan:
     asins_deferred: int = 0
     past_ceiling: int = 0
     run_budget: int | None = None  # the tokens this run may spend (None: no limit known)
+    plan_per_hour: float | None = None  # the plan's tokens per hour (None: not known)
     plan_too_small: str | None = None  # what the plan can watch, said once
     warnings: list[str] = field(default_factory=list)
 
@@ -83,6 +84,9 @@ def full_work(
         tokens_needed=count,
         tokens_available=status.tokens_left if status else None,
         refill_per_minute=status.refill_rate if status else None,
+        plan_per_hour=plan_per_hour(
+            settings, refill_per_minute=status.refill_rate if status else None
+        ),
         warnings=warnings,
     )
 
@@ -135,6 +139,7 @@ def scheduled_work(
         asins_deferred=plan.deferred,
         past_ceiling=plan.ceiling_deferred,
         run_budget=tokens,
+        plan_per_hour=per_hour,
         plan_too_small=too_small,
         warnings=warnings,
     )

@@ -14,6 +14,7 @@ from typer.core import TyperGroup
 from bestseller_cli import __version__
 from bestseller_cli.cli.alerts import alerts_app
 from bestseller_cli.cli.asins import asins_app
+from bestseller_cli.cli.categories import categories_app
 from bestseller_cli.cli.check import check, doctor
 from bestseller_cli.cli.clients import clients_app
 from bestseller_cli.cli.common import console, err_console, examples, settings
@@ -118,6 +119,7 @@ app.command(
 app.command(epilog=examples("bestseller prune --days 90", "bestseller prune --json"))(prune)
 app.command(epilog=examples("bestseller demo", "bestseller demo --html /tmp/day.html"))(demo)
 app.add_typer(asins_app, name="asins")
+app.add_typer(categories_app, name="categories")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(db_app, name="db")
 app.add_typer(clients_app, name="clients")

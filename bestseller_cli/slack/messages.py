@@ -57,9 +57,10 @@ def alert_message(change: Change, *, extra_lines: Sequence[str] = ()) -> SlackMe
     url = amazon_url(change.asin, change.marketplace)
     title = _product_title(change, _TITLE_CHARS)
     category = _category_label(change)
+    ranked = change.rank_before is not None or change.rank_after is not None
     fields = [
         f"*Category*\n{category}",
-        f"*Rank in category*\n{rank_transition(change)}",
+        *([f"*Rank in category*\n{rank_transition(change)}"] if ranked else []),
         f"*ASIN*\n<{url}|{change.asin}>",
         f"*Marketplace*\namazon.{change.marketplace}",
     ]
@@ -76,9 +77,10 @@ def alert_message(change: Change, *, extra_lines: Sequence[str] = ()) -> SlackMe
     ]
     if extra_lines:
         blocks.append(_context("\n".join(mrkdwn_text(truncate(line, 500)) for line in extra_lines)))
+    moved = f" {rank_transition(change)}" if ranked else ""
     text = (
-        f"{headline}: {title} ({change.asin}, amazon.{change.marketplace})"
-        f" — {category} {rank_transition(change)}"
+        f"{mrkdwn_text(headline)}: {title} ({change.asin}, amazon.{change.marketplace})"
+        f" — {category}{moved}"
     )
     return SlackMessage(text=text, blocks=blocks)
 
@@ -110,7 +112,12 @@ def _digest_line(change: Change) -> str:
 
 
 def _headline(change: Change) -> str:
+    """`🏆 #1 Best Seller gained`; a watched category's change names it: `👑 New #1 in
+    Küche`."""
     kind = kind_of(change.kind)
+    if kind.of_category:
+        name = change.category_name or f"category {change.category_id}"
+        return f"{kind.emoji} {kind.label} {truncate(name, _CATEGORY_CHARS)}"
     return f"{kind.emoji} {kind.label}"
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 import psycopg
 from psycopg.rows import class_row
 
-from bestseller_cli.rules.category_watch import WatchedCategory
+from bestseller_cli.rules.category_watch import ListDiff, Listed, Role, WatchedCategory
 
 # watched_categories' columns, from the model (`client` is read from clients).
 WATCH_COLUMNS = [spec.name for spec in fields(WatchedCategory) if spec.name != "client"]
@@ -37,15 +37,26 @@ def watch(
     """Watch the categories (again: a watched one takes the new client, interval and top N,
     and keeps its state and next check). Returns them as stored."""
     names = names or {}
-    with conn.cursor(row_factory=class_row(WatchedCategory)) as cur:
+    with conn.transaction(), conn.cursor() as cur:
         cur.executemany(
             "INSERT INTO watched_categories AS w (marketplace, category_id, client_id,"
-            " every_hours, top_n, name) VALUES (%s, %s, %s, %s, %s, %s)"
+            " every_hours, top_n, name) VALUES (%s, %s, %s, %s, %s, COALESCE(%s,"
+            " (SELECT n.name FROM category_names n WHERE n.marketplace = %s"
+            " AND n.category_id = %s)))"
             " ON CONFLICT (marketplace, category_id) DO UPDATE SET"
             " client_id = EXCLUDED.client_id, every_hours = EXCLUDED.every_hours,"
             " top_n = EXCLUDED.top_n, name = COALESCE(EXCLUDED.name, w.name)",
             [
-                (marketplace, category, client_id, every_hours, top_n, names.get(category))
+                (
+                    marketplace,
+                    category,
+                    client_id,
+                    every_hours,
+                    top_n,
+                    names.get(category),
+                    marketplace,
+                    category,
+                )
                 for category in dict.fromkeys(category_ids)
             ],
         )
@@ -58,11 +69,12 @@ def watch(
 
 def unwatch(conn: psycopg.Connection, marketplace: str, category_ids: Sequence[int]) -> list[int]:
     """Stop watching; returns the ids that were watched. Their holders' history stays."""
-    rows = conn.execute(
-        "DELETE FROM watched_categories WHERE marketplace = %s AND category_id = ANY(%s)"
-        " RETURNING category_id",
-        (marketplace, list(category_ids)),
-    ).fetchall()
+    with conn.transaction():
+        rows = conn.execute(
+            "DELETE FROM watched_categories WHERE marketplace = %s AND category_id = ANY(%s)"
+            " RETURNING category_id",
+            (marketplace, list(category_ids)),
+        ).fetchall()
     return sorted(row[0] for row in rows)
 
 
@@ -138,33 +150,100 @@ def suggestions(conn: psycopg.Connection, *, client_id: int | None) -> list[Sugg
         return cur.execute(SUGGEST_SQL, {"client": client_id}).fetchall()
 
 
-@dataclass(frozen=True)
-class KnownProduct:
-    """A product a list shows, as we know it: tracked (by whom, in which role) or named."""
-
-    asin: str
-    title: str | None
-    tracked: bool
-    own: bool  # some client tracks it as its own product
-
-
+# Whose each listed product is for the watching client: its own, a tracked competitor, or
+# untracked; with the title of its state or the one kept from a /product answer.
 KNOWN_PRODUCTS_SQL = """
-SELECT a.asin, COALESCE(s.title, l.title) AS title,
-       bool_or(t.id IS NOT NULL) AS tracked, bool_or(COALESCE(t.role = 'own', false)) AS own
+SELECT a.asin, COALESCE(max(s.title), max(l.title)) AS title,
+       bool_or(t.id IS NOT NULL) AS tracked,
+       bool_or(t.role = 'own' AND t.client_id IS NOT DISTINCT FROM %(client)s) AS own
 FROM unnest(%(asins)s::text[]) AS a(asin)
 LEFT JOIN tracked_asins t ON t.asin = a.asin AND t.marketplace = %(market)s AND t.active
 LEFT JOIN asin_current_state s ON s.asin = a.asin AND s.marketplace = %(market)s
 LEFT JOIN listed_products l ON l.asin = a.asin AND l.marketplace = %(market)s
-GROUP BY a.asin, s.title, l.title
+GROUP BY a.asin
 """
 
 
 def known_products(
-    conn: psycopg.Connection, marketplace: str, asins: Sequence[str]
-) -> dict[str, KnownProduct]:
-    """What we know of the ASINs; one without a title is one to name."""
-    with conn.cursor(row_factory=class_row(KnownProduct)) as cur:
-        rows = cur.execute(
-            KNOWN_PRODUCTS_SQL, {"asins": list(dict.fromkeys(asins)), "market": marketplace}
-        ).fetchall()
-    return {row.asin: row for row in rows}
+    conn: psycopg.Connection, marketplace: str, asins: Sequence[str], *, client_id: int | None
+) -> dict[str, Listed]:
+    """What we know of the ASINs for the client; one without a title is one to name."""
+    params = {"asins": list(dict.fromkeys(asins)), "market": marketplace, "client": client_id}
+    known = {}
+    for asin, title, tracked, own in conn.execute(KNOWN_PRODUCTS_SQL, params):
+        role = Role.OWN if own else Role.COMPETITOR if tracked else Role.UNTRACKED
+        known[asin] = Listed(asin, title, role)
+    return known
+
+
+def keep_names(conn: psycopg.Connection, marketplace: str, titles: dict[str, str | None]) -> None:
+    """Titles /product answered for listed products nobody tracks (None: Keepa had none)."""
+    if titles:
+        conn.execute(
+            "INSERT INTO listed_products AS l (marketplace, asin, title)"
+            " SELECT %s, * FROM unnest(%s::text[], %s::text[])"
+            " ON CONFLICT (marketplace, asin) DO UPDATE SET title = EXCLUDED.title,"
+            " named_at = now()",
+            (marketplace, list(titles), list(titles.values())),
+        )
+
+
+def stretch(
+    conn: psycopg.Connection, stretched: Sequence[tuple[WatchedCategory, datetime]]
+) -> None:
+    """Move the next check of categories the plan could not afford this run."""
+    if stretched:
+        conn.execute(
+            "UPDATE watched_categories w SET next_check_at = s.at"
+            " FROM unnest(%s::bigint[], %s::timestamptz[]) AS s(id, at) WHERE w.id = s.id",
+            ([w.id for w, _ in stretched], [at for _, at in stretched]),
+        )
+
+
+# The watch's state after a list, and the holder's stretches: the open one closes where
+# another ASIN's begins.
+SAVE_WATCH_SQL = """
+UPDATE watched_categories SET last_checked_at = %(checked)s, list_updated_at = %(updated)s,
+    next_check_at = %(next)s, empty_answers = %(empty)s, top_asins = %(top)s,
+    tokens_per_list = %(tokens)s
+WHERE id = %(id)s
+"""
+CLOSE_STRETCH_SQL = """
+UPDATE category_holders SET held_until = greatest(%(at)s, held_from)
+WHERE marketplace = %(market)s AND category_id = %(category)s AND held_until IS NULL
+  AND asin <> %(asin)s
+"""
+OPEN_STRETCH_SQL = """
+INSERT INTO category_holders (marketplace, category_id, asin, held_from)
+SELECT %(market)s, %(category)s, %(asin)s, %(at)s
+WHERE NOT EXISTS (SELECT 1 FROM category_holders WHERE marketplace = %(market)s
+                  AND category_id = %(category)s AND held_until IS NULL)
+ON CONFLICT DO NOTHING
+"""
+
+
+def save_list(conn: psycopg.Connection, diff: ListDiff, *, next_check_at: datetime) -> None:
+    """The watch's state after a list, and its holder's stretch, in the caller's
+    transaction (with the list's changes: check_store.write_batch)."""
+    watched = diff.watched
+    conn.execute(
+        SAVE_WATCH_SQL,
+        {
+            "id": watched.id,
+            "checked": watched.last_checked_at,
+            "updated": watched.list_updated_at,
+            "next": next_check_at,
+            "empty": watched.empty_answers,
+            "top": list(watched.top_asins),
+            "tokens": watched.tokens_per_list,
+        },
+    )
+    if diff.stretch is not None:
+        params = {
+            "market": watched.marketplace,
+            "category": watched.category_id,
+            "asin": diff.stretch.asin,
+            "at": diff.stretch.at,
+        }
+        conn.execute(CLOSE_STRETCH_SQL, params)
+        conn.execute(OPEN_STRETCH_SQL, params)

@@ -21,6 +21,8 @@ from bestseller_cli.store.outbox_store import OutboxItem
 STORY_WINDOW = "2 hours"
 # Which kinds of change are one subject (kinds.py): they flap into one message.
 SUBJECTS = Jsonb({kind.value: definition.subject for kind, definition in KINDS.items()})
+# The kinds whose subject is the category itself, whichever product holds it (kinds.py).
+OF_CATEGORY = [kind.value for kind, definition in KINDS.items() if definition.of_category]
 
 
 # The story of change `c` for outbox row `i` (client_id); see story.AlertStory. "Is it

@@ -28,6 +28,7 @@ from bestseller_cli.store.outbox_store import (
 )
 from bestseller_cli.store.story_queries import (
     GAINED_AT,
+    OF_CATEGORY,
     STORY_COLUMNS,
     STORY_WINDOW,
     SUBJECTS,
@@ -58,18 +59,22 @@ class Posted:
 # the same category in the same channel within the row's re-notify window, and the kinds of
 # change since. Starts from the product's own recent changes in the category
 # (bestseller_changes_asin_idx), never from the whole log. %(subjects)s: kind -> subject.
+# A watched category's kinds (%(of_category)s) have the category as subject, whichever
+# product holds it: a flip between two holders updates one message.
 RECENT = """
 LEFT JOIN LATERAL (
   SELECT p.id, p.slack_ts, ARRAY(
            SELECT k.kind FROM bestseller_changes k
-           WHERE k.asin = c.asin AND k.marketplace = c.marketplace
+           WHERE (k.asin = c.asin OR c.kind = ANY(%(of_category)s))
+             AND k.marketplace = c.marketplace
              AND k.category_id = c.category_id
              AND %(subjects)s::jsonb ->> k.kind = %(subjects)s::jsonb ->> c.kind
              AND k.changed_at BETWEEN pc.changed_at AND c.changed_at
            ORDER BY k.changed_at, k.id) AS kinds
   FROM bestseller_changes pc JOIN notification_log p ON p.change_id = pc.id
   WHERE i.action = 'post' AND i.renotify_window_minutes > 0
-    AND pc.asin = c.asin AND pc.marketplace = c.marketplace AND pc.category_id = c.category_id
+    AND (pc.asin = c.asin OR c.kind = ANY(%(of_category)s))
+    AND pc.marketplace = c.marketplace AND pc.category_id = c.category_id
     AND %(subjects)s::jsonb ->> pc.kind = %(subjects)s::jsonb ->> c.kind
     AND pc.id <> c.id
     -- a message sent within the window announced a change at most a day older (held ones)
@@ -201,6 +206,7 @@ def claim_and_tell(
         "now": now,
         "default_channel": default_channel,
         "subjects": SUBJECTS,
+        "of_category": OF_CATEGORY,
         "everywhere": categories is None,
         "marketplaces": [marketplace for marketplace, _ in categories or []],
         "categories": [category for _, category in categories or []],
@@ -218,7 +224,12 @@ def tell(
     """The rows `ids` with their stories, claiming nothing."""
     if not ids:
         return {}
-    params = {"ids": ids, "default_channel": default_channel, "subjects": SUBJECTS}
+    params = {
+        "ids": ids,
+        "default_channel": default_channel,
+        "subjects": SUBJECTS,
+        "of_category": OF_CATEGORY,
+    }
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(TELL_SQL, params, prepare=False).fetchall()
     return {row["id"]: told_item(row) for row in rows}

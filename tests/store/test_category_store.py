@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
+from bestseller_cli.rules.category_watch import Role
 from bestseller_cli.store import category_store
 
 KITCHEN, GADGETS, TOYS = 1055398, 289913, 165793011
@@ -113,10 +114,10 @@ def test_known_products_say_tracked_own_and_named(conn: psycopg.Connection) -> N
     conn.execute(
         "INSERT INTO listed_products (marketplace, asin, title) VALUES ('de', %s, 'X')", (C,)
     )
-    known = category_store.known_products(conn, "de", [A, B, C, "B0DDDDDDDD"])
-    assert {asin: (k.title, k.tracked, k.own) for asin, k in known.items()} == {
-        A: ("Ours", True, True),
-        B: (None, True, False),
-        C: ("X", False, False),
-        "B0DDDDDDDD": (None, False, False),
+    known = category_store.known_products(conn, "de", [A, B, C, "B0DDDDDDDD"], client_id=None)
+    assert {asin: (k.title, k.role) for asin, k in known.items()} == {
+        A: ("Ours", Role.OWN),
+        B: (None, Role.COMPETITOR),
+        C: ("X", Role.UNTRACKED),
+        "B0DDDDDDDD": (None, Role.UNTRACKED),
     }
