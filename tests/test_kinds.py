@@ -55,7 +55,10 @@ def test_a_rule_with_the_kinds_flag_off_does_not_hear_of_it(kind: ChangeKind) ->
 @pytest.mark.parametrize("kind", list(ChangeKind))
 def test_every_kind_has_a_message_a_story_and_a_flap_line(kind: ChangeKind) -> None:
     message = alert_message(change(kind), extra_lines=story_lines(change(kind), AlertStory()))
-    assert message.blocks[0]["text"]["text"] == f"{KINDS[kind].emoji} {KINDS[kind].label}"
+    headline = f"{KINDS[kind].emoji} {KINDS[kind].label}"
+    if KINDS[kind].of_category:  # "New #1 in Kitchen Tongs": a category's change names it
+        headline += f" {change(kind).category_name}"
+    assert message.blocks[0]["text"]["text"] == headline
     assert digest_message([change(kind)], title="digest").blocks
     assert isinstance(awaits_other_side(change(kind), AlertStory()), bool)
     assert KINDS[kind].bucket in flap_line([kind, kind], window=DETECTED - DETECTED)
