@@ -105,6 +105,12 @@ KINDS: dict[ChangeKind, KindDefinition] = {
 }
 
 
+# The kinds a tracked product's own ranks show: a product's rows in reports, a rule's alerts.
+PRODUCT_KINDS: dict[ChangeKind, KindDefinition] = {
+    kind: definition for kind, definition in KINDS.items() if not definition.of_category
+}
+
+
 def kind_of(kind: str) -> KindDefinition:
     """The definition of a kind, given as the enum or as its stored value."""
     return KINDS[ChangeKind(kind)]

@@ -15,7 +15,7 @@ from bestseller_cli.cli.common import client_name, console, examples, print_json
 from bestseller_cli.cli.tables import Cell, Column, Kind, WideOption, build_table
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.escape import terminal_text
-from bestseller_cli.kinds import KINDS
+from bestseller_cli.kinds import PRODUCT_KINDS
 from bestseller_cli.redact import shown_url
 from bestseller_cli.rules.notify_config import check_channel, parse_quiet
 from bestseller_cli.rules.routing import DELIVERY_MODES, Rule
@@ -159,7 +159,8 @@ def checked_webhook(url: str | None) -> str | None:
 
 
 def describe_rule(rule: Rule) -> str:
-    alerts = "+".join(kind.bucket for kind in KINDS.values() if getattr(rule, kind.rule_flag))
+    kinds = PRODUCT_KINDS.values()  # a watched category's alerts: the watch asks for them
+    alerts = "+".join(kind.bucket for kind in kinds if getattr(rule, kind.rule_flag))
     parts = [f"alerts: {alerts or 'none'}", f"delivery: {rule.delivery_mode}"]
     if rule.delivery_mode == "daily":
         parts[-1] += f" at {rule.daily_hour:02d}:00"

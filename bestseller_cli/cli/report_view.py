@@ -9,7 +9,7 @@ from rich.text import Text
 
 from bestseller_cli.cli.tables import Cell, Column, Kind, build_table
 from bestseller_cli.escape import terminal_text
-from bestseller_cli.kinds import KINDS, kind_of
+from bestseller_cli.kinds import PRODUCT_KINDS, kind_of
 from bestseller_cli.report.formats import (
     MAX_ROWS,
     change_label,
@@ -51,7 +51,7 @@ ASIN_COLUMNS = [
     Column("Checks", Kind.NUMBER, priority=2),
     Column("Badge share", Kind.NUMBER),
     Column("Longest streak", Kind.ID, priority=3),
-    *(Column(kind.bucket.capitalize(), Kind.NUMBER, priority=4) for kind in KINDS.values()),
+    *(Column(kind.bucket.capitalize(), Kind.NUMBER, priority=4) for kind in PRODUCT_KINDS.values()),
     Column("#1 now", Kind.TEXT, priority=2),
 ]
 CONDITION_COLUMNS = [
@@ -95,7 +95,7 @@ def asin_cells(asins: Sequence[AsinSummary]) -> list[list[Cell]]:
             f"{a.checks:,}",
             share(a.badge_share),
             streak_text(a.longest_streak),
-            *(f"{n:,}" for n in a.counts.values()),
+            *(f"{a.counts[kind]:,}" for kind in PRODUCT_KINDS),
             ", ".join(a.badges_now) or None,
         ]
         for a in asins

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bestseller_cli.escape import markdown_text
-from bestseller_cli.kinds import KINDS, counts_text, kind_of
+from bestseller_cli.kinds import PRODUCT_KINDS, counts_text, kind_of
 from bestseller_cli.models import Change
 from bestseller_cli.shapes.report_models import (
     AsinSummary,
@@ -32,7 +32,7 @@ CSV_FIELDS = [
     "longest_streak_checks",
     "longest_streak_seconds",
     "longest_streak_started_at",
-    *(kind.value for kind in KINDS),  # changes per kind
+    *(kind.value for kind in PRODUCT_KINDS),  # changes per kind
     "badges_now",
 ]
 
@@ -142,7 +142,7 @@ def asin_rows(asins: Sequence[AsinSummary]) -> list[list[str]]:
             str(a.checks),
             share(a.badge_share),
             streak_text(a.longest_streak),
-            *(str(n) for n in a.counts.values()),
+            *(str(a.counts[kind]) for kind in PRODUCT_KINDS),
             ", ".join(a.badges_now) or "-",
         ]
         for a in asins
@@ -153,7 +153,7 @@ CHANGE_COLUMNS = ["When", "ASIN", "Title", "Category", "Change", "Rank"]
 HOLDER_COLUMNS = ["ASIN", "Market", "Title", "#1 Best Seller in", "Main rank"]
 ASIN_COLUMNS = ["ASIN", "Market", "Title", "Checks", "Badge share", "Longest streak"]
 CONDITION_COLUMNS = ["Condition", "Opened", "Closed", "Passes"]
-ASIN_COLUMNS += [kind.bucket.capitalize() for kind in KINDS.values()] + ["#1 now"]
+ASIN_COLUMNS += [kind.bucket.capitalize() for kind in PRODUCT_KINDS.values()] + ["#1 now"]
 
 
 def holder_rows(holders: Sequence[Holder]) -> list[list[str]]:
@@ -217,7 +217,7 @@ def csv_records(report: Report) -> list[dict[str, Any]]:
             "longest_streak_started_at": (
                 a.longest_streak.started_at if a.longest_streak else None
             ),
-            **a.counts,
+            **{kind.value: a.counts[kind] for kind in PRODUCT_KINDS},
             "badges_now": a.badges_now,
         }
         for a in report.asins

@@ -12,7 +12,9 @@
                 "kind": "gained"|"lost"|…, "rank_before", "rank_after", "main_rank", "title",
                 "detected_at",      # when our check saw it
                 "keepa_seen_at",
-                "changed_at"}]      # when it happened, per Keepa's rank series
+                "changed_at",       # when it happened, per Keepa's rank series (or list)
+                "previous_asin",    # a watched category's new #1: the one it displaced
+                "list_moves"}]      # ... the products its list names, null otherwise
   },
   "holders": [{"asin", "marketplace", "title", "main_rank", "last_checked_at",
                "badges": [{"category_id", "category_name", "since"}]}],

@@ -200,10 +200,12 @@ def test_the_report_and_the_check_count_closing_in(
     passes = Passes(keepa)
     passes.ranks(6, 3, 5)
     summary = passes.run(2)
-    assert summary.counts == {"gained": 0, "lost": 0, "entered_top_n": 1, "left_top_n": 0}
+    assert summary.counts == {"gained": 0, "lost": 0, "entered_top_n": 1, "left_top_n": 0,
+                              "new_holder": 0, "list_top_n": 0}  # fmt: skip
     report = json.loads(cli("report", "--json", "--since", "2026-11-01"))
     counted = {kind: report["changes"][kind] for kind in summary.counts}
-    assert counted == {"gained": 0, "lost": 0, "entered_top_n": 2, "left_top_n": 1}
+    assert counted == {"gained": 0, "lost": 0, "entered_top_n": 2, "left_top_n": 1,
+                       "new_holder": 0, "list_top_n": 0}  # fmt: skip
     [row] = report["asins"]
     assert (row["entered_top_n"], row["left_top_n"]) == (2, 1)
     markdown = cli("report", "--markdown", "--since", "2026-11-01")
