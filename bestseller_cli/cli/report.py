@@ -24,7 +24,9 @@ from bestseller_cli.config import Settings
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.report.build import build_report, parse_since
 from bestseller_cli.report.formats import (
+    CATEGORY_CSV_FIELDS,
     CSV_FIELDS,
+    category_csv_records,
     csv_records,
     markdown_report,
     report_digest,
@@ -48,6 +50,13 @@ def report(
         bool, typer.Option("--json", help="Print JSON (shape: shapes/report_models.py).")
     ] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print one CSV row per ASIN.")] = False,
+    as_category_csv: Annotated[
+        bool,
+        typer.Option(
+            "--categories-csv",
+            help="Print one CSV row per stretch at #1 of a watched category in the period.",
+        ),
+    ] = False,
     as_markdown: Annotated[bool, typer.Option("--markdown", help="Print Markdown.")] = False,
     html: Annotated[
         str | None,
@@ -68,7 +77,13 @@ def report(
     wide: WideOption = False,
 ) -> None:
     """Report badge changes, holders, badge share and streaks, Keepa cost, alerts and errors."""
-    single_format(json=as_json, csv=as_csv, markdown=as_markdown, html=html is not None)
+    single_format(
+        json=as_json,
+        csv=as_csv,
+        categories_csv=as_category_csv,
+        markdown=as_markdown,
+        html=html is not None,
+    )
     zone = ZoneInfo(check_timezone(timezone.strip()))
     config = settings()
     until = datetime.now(UTC)
@@ -97,17 +112,28 @@ def report(
     if html is not None and pictures is not None:
         write_html(html_report(pictures, zone=zone), html)
     else:
-        show(result, as_json=as_json, as_csv=as_csv, as_markdown=as_markdown, wide=wide)
+        shown = {"as_json": as_json, "as_csv": as_csv, "as_markdown": as_markdown}
+        show(result, **shown, as_category_csv=as_category_csv, wide=wide)
     if sender is not None and target:
         post_to_slack(config, sender, result=result, pictures=pictures, channel=target)
 
 
-def show(result: Report, *, as_json: bool, as_csv: bool, as_markdown: bool, wide: bool) -> None:
+def show(
+    result: Report,
+    *,
+    as_json: bool,
+    as_csv: bool,
+    as_markdown: bool,
+    wide: bool,
+    as_category_csv: bool = False,
+) -> None:
     """The report on stdout in the one format asked for (a table on a terminal)."""
     if as_json:
         print_json(result.model_dump())
     elif as_csv:
         write_csv(csv_records(result), fieldnames=CSV_FIELDS)
+    elif as_category_csv:
+        write_csv(category_csv_records(result), fieldnames=CATEGORY_CSV_FIELDS)
     elif as_markdown:
         sys.stdout.write(markdown_report(result) + "\n")
     else:

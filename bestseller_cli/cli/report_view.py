@@ -11,8 +11,10 @@ from bestseller_cli.cli.tables import Cell, Column, Kind, build_table
 from bestseller_cli.escape import terminal_text
 from bestseller_cli.kinds import PRODUCT_KINDS, kind_of
 from bestseller_cli.report.formats import (
+    CATEGORIES_TITLE,
     MAX_ROWS,
     change_label,
+    current_line,
     heading,
     latest_rows,
     rank,
@@ -21,8 +23,10 @@ from bestseller_cli.report.formats import (
     streak_text,
     summary_lines,
 )
+from bestseller_cli.rules.story import ROLES
 from bestseller_cli.shapes.report_models import (
     AsinSummary,
+    CategoryHolders,
     Holder,
     OpsConditionEntry,
     Report,
@@ -53,6 +57,14 @@ ASIN_COLUMNS = [
     Column("Longest streak", Kind.ID, priority=3),
     *(Column(kind.bucket.capitalize(), Kind.NUMBER, priority=4) for kind in PRODUCT_KINDS.values()),
     Column("#1 now", Kind.TEXT, priority=2),
+]
+CATEGORY_COLUMNS = [
+    Column("Category", Kind.TEXT),
+    Column("ASIN", Kind.ID),
+    Column("Title", Kind.TEXT, priority=3, max_lines=2),
+    Column("Whose", Kind.ID, priority=2),
+    Column("From", Kind.DATE),
+    Column("Until", Kind.DATE),
 ]
 CONDITION_COLUMNS = [
     Column("Condition", Kind.TEXT),
@@ -102,6 +114,22 @@ def asin_cells(asins: Sequence[AsinSummary]) -> list[list[Cell]]:
     ]
 
 
+def category_cells(categories: Sequence[CategoryHolders]) -> list[list[Cell]]:
+    """One row per holder stretch in the period (`Until`: "holds it" for the holder now)."""
+    return [
+        [
+            c.name or str(c.category_id),
+            s.asin,
+            s.title,
+            ROLES.get(s.role, s.role),
+            s.held_from,
+            s.held_until or "holds it",
+        ]
+        for c in categories
+        for s in c.stretches
+    ]
+
+
 def condition_cells(conditions: Sequence[OpsConditionEntry]) -> list[list[Cell]]:
     return [
         [
@@ -134,4 +162,19 @@ def rich_report(report: Report, *, width: int | None) -> RenderableType:
     parts += [build_table(*table, width=width, now=now) for table in tables]
     if not (report.changes.events or report.holders or report.asins):
         parts.append(Text("No checks, changes or badge holders in this period."))
-    return Group(*parts)
+    return Group(*parts, *category_parts(report, width=width))
+
+
+def category_parts(report: Report, *, width: int | None) -> list[RenderableType]:
+    """Who held #1 in the watched categories: the stretches in the period, then who holds #1
+    in each now, per Keepa's list as of its update time."""
+    if not report.categories:
+        return []
+    rows = category_cells(report.categories)
+    now = report.generated_at
+    parts: list[RenderableType] = (
+        [build_table(CATEGORIES_TITLE, CATEGORY_COLUMNS, rows, width=width, now=now)]
+        if rows
+        else [Text(CATEGORIES_TITLE, style="bold")]
+    )
+    return parts + [Text(terminal_text(current_line(c))) for c in report.categories]

@@ -47,6 +47,7 @@ class Lane:
     asin: str
     title: str | None
     tenures: list[Tenure]
+    note: str | None = None  # shown instead of the title, and in words: "untracked"
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,7 @@ def timeline_svg(
     parts = [text(8, 20, title, class_="title")]
     for n, lane in enumerate(timeline.lanes):
         y = TOP + LANE_HEIGHT * n
-        label = lane.asin if not lane.title else f"{lane.asin} {lane.title}"
+        label = f"{lane.asin} {lane.note or lane.title or ''}".strip()
         parts.append(text(8, y + 16, label if len(label) <= 21 else label[:20] + "…"))
         colour = PALETTE[(n + 1) % len(PALETTE)]
         for tenure in lane.tenures:
@@ -194,7 +195,8 @@ def describe_timeline(timeline: CategoryTimeline, *, zone: ZoneInfo) -> str:
 def tenure_words(lane: Lane, tenure: Tenure, zone: ZoneInfo) -> str:
     start = "before " if tenure.since_before else ""
     end = "still holding at " if tenure.ongoing else ""
+    whose = f" ({lane.note})" if lane.note else ""
     return (
-        f"{lane.asin} held #1 from {start}{local_time(tenure.start, zone)}"
+        f"{lane.asin}{whose} held #1 from {start}{local_time(tenure.start, zone)}"
         f" to {end}{local_time(tenure.end, zone)}."
     )

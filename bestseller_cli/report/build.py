@@ -1,5 +1,6 @@
-"""`bestseller report`: badge changes, holders, badge share and streaks, Keepa cost, alerts
-and errors over a period, as one typed `Report` (shape: report_models.py). No printing."""
+"""`bestseller report`: badge changes, holders, badge share and streaks, Keepa cost, alerts,
+errors and who held #1 in the watched categories over a period, as one typed `Report`
+(shape: report_models.py). No printing."""
 
 import re
 from datetime import UTC, date, datetime, time, timedelta
@@ -86,6 +87,7 @@ def report_sections(
     alerts = report_queries.alert_counts(conn, **window)
     errors = report_queries.errors(conn, **window)
     conditions = [] if client else ops_store.conditions(conn, since=since, until=until)
+    categories = report_queries.categories(conn, **window)
     days = (until - since).total_seconds() / 86400
     return Report(
         generated_at=until,
@@ -101,6 +103,7 @@ def report_sections(
             OpsConditionEntry.model_validate(condition, from_attributes=True)
             for condition in conditions
         ],
+        categories=categories,
     )
 
 

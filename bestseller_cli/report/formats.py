@@ -8,8 +8,11 @@ from typing import Any
 from bestseller_cli.escape import markdown_text
 from bestseller_cli.kinds import PRODUCT_KINDS, counts_text, kind_of
 from bestseller_cli.models import Change
+from bestseller_cli.rules.story import ROLES
 from bestseller_cli.shapes.report_models import (
     AsinSummary,
+    CategoryHolders,
+    CategoryStretch,
     Digest,
     DigestLine,
     DigestSection,
@@ -35,6 +38,23 @@ CSV_FIELDS = [
     *(kind.value for kind in PRODUCT_KINDS),  # changes per kind
     "badges_now",
 ]
+
+
+# `report --categories-csv`: one row per holder stretch of a watched category in the period.
+CATEGORY_CSV_FIELDS = [
+    "marketplace",
+    "category_id",
+    "category_name",
+    "client",
+    "asin",
+    "title",
+    "role",
+    "held_from",
+    "held_until",  # empty: holds #1 now
+    "list_updated_at",
+    "source",
+]
+CATEGORIES_TITLE = "Who held #1 in your categories"
 
 
 def duration(seconds: int) -> str:
@@ -181,6 +201,66 @@ def _md_table(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str
     return [*lines, ""]
 
 
+def category_label(category: CategoryHolders) -> str:
+    name = category.name or f"category {category.category_id}"
+    return f"{name} (amazon.{category.marketplace})"
+
+
+def holder_words(stretch: CategoryStretch) -> str:
+    """`B0… Title (untracked)`: the ASIN, its title when known, whose it is."""
+    title = f" {stretch.title}" if stretch.title else ""
+    return f"{stretch.asin}{title} ({ROLES.get(stretch.role, stretch.role)})"
+
+
+def current_line(category: CategoryHolders) -> str:
+    """Who holds #1 now, and where that comes from (Keepa's list, as of its update time)."""
+    label, current = category_label(category), category.current
+    source = f"per {category.source}, updated {when(category.list_updated_at)} UTC"
+    if current is None:
+        return f"{label}: no list with a #1 yet ({source})"
+    return f"{label}: #1 now {holder_words(current)} since {when(current.held_from)}, {source}"
+
+
+CATEGORY_COLUMNS = ["Category", "ASIN", "Title", "Whose", "From", "Until"]
+
+
+def category_rows(categories: Sequence[CategoryHolders]) -> list[list[str]]:
+    """One row per holder stretch in the period."""
+    return [
+        [
+            category.name or str(category.category_id),
+            stretch.asin,
+            (stretch.title or "-")[:50],
+            ROLES.get(stretch.role, stretch.role),
+            when(stretch.held_from),
+            when(stretch.held_until) if stretch.held_until else "holds it",
+        ]
+        for category in categories
+        for stretch in category.stretches
+    ]
+
+
+def category_csv_records(report: Report) -> list[dict[str, Any]]:
+    """One row per holder stretch (fields: CATEGORY_CSV_FIELDS)."""
+    return [
+        {
+            "marketplace": category.marketplace,
+            "category_id": category.category_id,
+            "category_name": category.name,
+            "client": category.client,
+            "asin": stretch.asin,
+            "title": stretch.title,
+            "role": stretch.role,
+            "held_from": stretch.held_from,
+            "held_until": stretch.held_until,
+            "list_updated_at": category.list_updated_at,
+            "source": category.source,
+        }
+        for category in report.categories
+        for stretch in category.stretches
+    ]
+
+
 def markdown_report(report: Report) -> str:
     lines = [f"# {markdown_text(heading(report))}", ""]
     lines += [f"- {markdown_text(line)}" for line in summary_lines(report)] + [""]
@@ -193,6 +273,11 @@ def markdown_report(report: Report) -> str:
     lines += ["## Per ASIN", ""]
     asins = report.asins[:MAX_ROWS]
     lines += _md_table(ASIN_COLUMNS, asin_rows(asins)) if asins else ["None.", ""]
+    if report.categories:
+        lines += [f"## {CATEGORIES_TITLE}", ""]
+        lines += [f"- {markdown_text(current_line(c))}" for c in report.categories] + [""]
+        rows = category_rows(report.categories)
+        lines += _md_table(CATEGORY_COLUMNS, rows) if rows else ["No stretch at #1.", ""]
     if report.conditions:
         lines += ["## Operations conditions", ""]
         lines += _md_table(CONDITION_COLUMNS, condition_rows(report.conditions))
@@ -254,12 +339,18 @@ def report_digest(report: Report) -> Digest:
         )
         for a in ranked
     ]
+    categories = [
+        DigestLine("•", c.current.asin, c.marketplace, c.current.title, category_digest(c))
+        for c in report.categories
+        if c.current is not None
+    ]
     sections = [
         DigestSection(title, tuple(lines))
         for title, lines in (
             ("Badge changes", changes),
             ("#1 Best Sellers now", holders),
             ("Badge share", shares),
+            (CATEGORIES_TITLE, categories),
         )
         if lines
     ]
@@ -268,4 +359,15 @@ def report_digest(report: Report) -> Digest:
         summary=tuple(summary_lines(report)),
         sections=tuple(sections),
         counts=counts_text(report.changes.counts),
+    )
+
+
+def category_digest(category: CategoryHolders) -> str:
+    """After the holder's linked title: whose it is, where and since when, and the source."""
+    current = category.current
+    assert current is not None
+    return (
+        f" ({ROLES.get(current.role, current.role)}) holds #1 in {category_label(category)}"
+        f" since {when(current.held_from)}, per {category.source}"
+        f" updated {when(category.list_updated_at)}"
     )

@@ -14,6 +14,8 @@ from bestseller_cli.pictures.charts import legend_svg, product_svg, sparkline_sv
 from bestseller_cli.pictures.holder_timeline import timeline_svg
 from bestseller_cli.pictures.svg import CHART_CSS, local_time, zone_name
 from bestseller_cli.report.formats import (
+    CATEGORIES_TITLE,
+    category_label,
     change_label,
     duration,
     rank_move,
@@ -21,8 +23,9 @@ from bestseller_cli.report.formats import (
     summary_lines,
 )
 from bestseller_cli.report.pictures import ReportPictures, by_badge_share
+from bestseller_cli.rules.story import ROLES
 from bestseller_cli.shapes.rank_history import ProductChart
-from bestseller_cli.shapes.report_models import Holder, Streak
+from bestseller_cli.shapes.report_models import CategoryHolders, CategoryStretch, Holder, Streak
 from bestseller_cli.slack.messages import amazon_url
 
 # No script, nothing fetched (no font, image, style or frame from anywhere), only the inline
@@ -80,6 +83,7 @@ def html_report(pictures: ReportPictures, *, zone: ZoneInfo) -> str:
         "</ul></header>",
         asin_table(pictures, zone=zone),
         holder_section(pictures, zone=zone),
+        category_section(pictures, zone=zone),
         chart_section(pictures, zone=zone),
         changes_section(pictures, zone=zone),
         f"<footer>Generated {html_text(local_time(report.generated_at, zone))} by bestseller-cli."
@@ -178,6 +182,63 @@ def holder_section(pictures: ReportPictures, *, zone: ZoneInfo) -> str:
     return (
         "<h2>Who held #1</h2><p>Categories where tracked products took #1 from each other:"
         " one bar per stretch at #1.</p>" + "".join(figures)
+    )
+
+
+def category_section(pictures: ReportPictures, *, zone: ZoneInfo) -> str:
+    """Per watched category: who holds #1 now (per Keepa's list, as of its update time), the
+    timeline of its holders in the period, and their stretches."""
+    categories = pictures.report.categories
+    if not categories:
+        return ""
+    drawn = {(t.marketplace, t.category_id): t for t in pictures.category_timelines}
+    parts = [
+        f"<h2>{html_text(CATEGORIES_TITLE)}</h2><p>The watched categories' #1, tracked or not,"
+        " from Keepa's best seller lists: one bar per stretch at #1.</p>"
+    ]
+    for category in categories:
+        parts.append(f"<h3>{html_text(category_label(category))}</h3>")
+        parts.append(f"<p>{html_text(now_holder_words(category, zone))}</p>")
+        timeline = drawn.get((category.marketplace, category.category_id))
+        if timeline is not None:
+            key = f"c-{category.marketplace}-{category.category_id}"
+            svg = timeline_svg(timeline, zone=zone, styled=False, key=key)
+            parts.append(f"<figure>{svg}</figure>")
+        if category.stretches:
+            parts.append(stretch_table(category, zone=zone))
+    return "".join(parts)
+
+
+def holder_name(stretch: CategoryStretch) -> str:
+    whose = ROLES.get(stretch.role, stretch.role)
+    return f"{product_name(stretch.asin, stretch.title)} ({whose})"
+
+
+def now_holder_words(category: CategoryHolders, zone: ZoneInfo) -> str:
+    updated = local_time(category.list_updated_at, zone) if category.list_updated_at else "never"
+    source = f"Source: {category.source}, updated {updated}."
+    current = category.current
+    if current is None:
+        return f"No list with a #1 yet. {source}"
+    since = local_time(current.held_from, zone)
+    return f"#1 now: {holder_name(current)}, ASIN {current.asin}, since {since}. {source}"
+
+
+def stretch_table(category: CategoryHolders, *, zone: ZoneInfo) -> str:
+    rows = [
+        "<tr>"
+        f'<td><a href="{html_text(amazon_url(s.asin, category.marketplace))}">'
+        f"{html_text(product_name(s.asin, s.title))}</a><br><small>{html_text(s.asin)}</small></td>"
+        f"<td>{html_text(ROLES.get(s.role, s.role))}</td>"
+        f"<td>{html_text(local_time(s.held_from, zone))}</td>"
+        f"<td>{html_text(local_time(s.held_until, zone) if s.held_until else 'holds it')}</td>"
+        "</tr>"
+        for s in category.stretches
+    ]
+    head = "<tr><th>Holder</th><th>Whose</th><th>From</th><th>Until</th></tr>"
+    return (
+        f'<div class="scroll"><table><thead>{head}</thead><tbody>{"".join(rows)}</tbody>'
+        "</table></div>"
     )
 
 

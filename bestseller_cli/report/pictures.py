@@ -1,8 +1,8 @@
 """The report with its pictures: the typed `Report` (the same one `--json` prints) and, read
-in the same snapshot, each product's rank chart and who held #1 where products took it from
-each other. No printing; `html.py` lays it out."""
+in the same snapshot, each product's rank chart, who held #1 where products took it from
+each other, and who held #1 in each watched category. No printing; `html.py` lays it out."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,6 +12,7 @@ from bestseller_cli.alerts.port import AlertChannel
 from bestseller_cli.config import Settings
 from bestseller_cli.errors import DeliveryError
 from bestseller_cli.models import ErrorEvent, Picture
+from bestseller_cli.pictures.category_timeline import category_timelines
 from bestseller_cli.pictures.charts import describe, product_svg
 from bestseller_cli.pictures.holder_timeline import (
     CategoryTimeline,
@@ -32,6 +33,8 @@ class ReportPictures:
     report: Report
     charts: dict[tuple[str, str], ProductChart]  # by (asin, marketplace)
     timelines: list[CategoryTimeline]
+    # who held #1 in each watched category with a stretch in the period
+    category_timelines: list[CategoryTimeline] = field(default_factory=list)
 
 
 def build_pictures(
@@ -61,7 +64,10 @@ def build_pictures(
         for history in histories
     }
     timelines = holder_timelines(events, report.holders, since=since, until=until)
-    return ReportPictures(report=report, charts=charts, timelines=timelines)
+    watched = category_timelines(report.categories, since=since, until=until)
+    return ReportPictures(
+        report=report, charts=charts, timelines=timelines, category_timelines=watched
+    )
 
 
 def by_badge_share(asins: list[AsinSummary]) -> list[AsinSummary]:

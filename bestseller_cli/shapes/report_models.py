@@ -40,10 +40,23 @@
   "errors": [{"source", "kind", "count", "last_at", "last_message"}],
   "conditions": [{"kind", "headline", "effect", "fix", "opened_at",
                   "closed_at",            # null while open
-                  "passes"}]              # operations conditions of the period (not with
+                  "passes"}],             # operations conditions of the period (not with
                                           # --client: they concern the whole account)
+  "categories": [{"marketplace", "category_id", "name",   # watched categories (the client's
+                  "client",                               # with --client): who held #1
+                  "source",                 # "Keepa's best seller list (sub-category rank)"
+                  "list_updated_at",        # the last list's lastUpdate; null: none yet
+                  "current": null | {"asin", "title",
+                                     "role": "own"|"competitor"|"untracked",
+                                     "held_from", "held_until"},   # held_until null
+                  "stretches": [{…as current}]}]   # those that overlap the period, oldest first
 }
 ```
+
+A holder stretch is one product's time at #1 of a watched category's list: from the update
+time of the first list that showed it at #1 to that of the first list that showed another
+(null while it holds it). Its role is for the category's client: its own product, a tracked
+competitor, or a product nobody tracks (named by the title Keepa's /product gave once).
 
 A streak is a run of consecutive available checks holding at least one #1 badge; it ends at
 the first check without one (`ended_at`), or is `ongoing` at the period's last check, in which
@@ -158,6 +171,33 @@ class OpsConditionEntry(BaseModel):
     passes: int
 
 
+# Where a watched category's holders come from (the report says so wherever it shows them).
+CATEGORY_SOURCE = "Keepa's best seller list (sub-category rank)"
+
+
+class CategoryStretch(BaseModel):
+    """One product's stretch at #1 of a watched category; `held_until` None: holds it now."""
+
+    asin: str
+    title: str | None
+    role: str  # own | competitor | untracked (rules/category_watch.py's Role)
+    held_from: UtcTime
+    held_until: UtcTime | None
+
+
+class CategoryHolders(BaseModel):
+    """A watched category: who holds #1 now and the stretches at #1 in the period."""
+
+    marketplace: str
+    category_id: int
+    name: str | None
+    client: str | None
+    source: str = CATEGORY_SOURCE
+    list_updated_at: UtcTime | None
+    current: CategoryStretch | None
+    stretches: list[CategoryStretch]
+
+
 class Report(BaseModel):
     schema_version: int = SCHEMA_VERSION
     generated_at: UtcTime
@@ -170,6 +210,7 @@ class Report(BaseModel):
     alerts: AlertCounts
     errors: list[ErrorKind]
     conditions: list[OpsConditionEntry] = Field(default_factory=list)
+    categories: list[CategoryHolders] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)

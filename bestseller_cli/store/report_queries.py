@@ -3,8 +3,8 @@
 Every query takes the same parameters: since (inclusive), until (exclusive) and client (the
 client's name, or None for every ASIN); Keepa's usage is the account's, client or not.
 
-Owns no table: only reads, of the changes, the history, the logs, the outbox and the watch
-list.
+Owns no table: only reads, of the changes, the history, the logs, the outbox, the watch
+list and the watched categories' holders.
 """
 
 from dataclasses import dataclass
@@ -15,7 +15,7 @@ import psycopg
 from psycopg.rows import class_row, dict_row
 
 from bestseller_cli.models import Change
-from bestseller_cli.shapes.report_models import ErrorKind, Holder
+from bestseller_cli.shapes.report_models import CategoryHolders, ErrorKind, Holder
 from bestseller_cli.store.outbox_store import NAMES_JOIN, SELECT_CHANGE
 
 # (asin, marketplace) of `alias` belongs to the client; every row when no client is given.
@@ -203,6 +203,50 @@ ORDER BY count(*) DESC, e.source, e.kind
 """
 
 
+# The watched categories (the client's, with a client) and their holders' stretches: those
+# that overlap the period, and the open one (who holds #1 now). A holder's title is its state's
+# (tracked) or the one /product gave (listed_products); its role is for the category's client,
+# as category_store.known_products decides it for the alerts.
+CATEGORIES_SQL = """
+WITH watched AS (
+    SELECT w.marketplace, w.category_id, w.client_id, COALESCE(w.name, n.name) AS name,
+           c.name AS client, w.list_updated_at
+    FROM watched_categories w
+    LEFT JOIN clients c ON c.id = w.client_id
+    LEFT JOIN category_names n
+      ON n.marketplace = w.marketplace AND n.category_id = w.category_id
+    WHERE %(client)s::text IS NULL OR c.name = %(client)s
+), stretches AS (
+    SELECT h.marketplace, h.category_id, h.held_from, h.held_until,
+           jsonb_build_object(
+               'asin', h.asin, 'title', COALESCE(s.title, l.title),
+               'role', CASE WHEN r.own THEN 'own' WHEN r.tracked THEN 'competitor'
+                            ELSE 'untracked' END,
+               'held_from', h.held_from, 'held_until', h.held_until) AS stretch
+    FROM watched w
+    JOIN category_holders h ON h.marketplace = w.marketplace AND h.category_id = w.category_id
+    LEFT JOIN asin_current_state s ON s.asin = h.asin AND s.marketplace = h.marketplace
+    LEFT JOIN listed_products l ON l.asin = h.asin AND l.marketplace = h.marketplace
+    CROSS JOIN LATERAL (
+        SELECT COALESCE(bool_or(t.role = 'own' AND t.client_id IS NOT DISTINCT FROM w.client_id),
+                        false) AS own,
+               count(t.id) > 0 AS tracked
+        FROM tracked_asins t
+        WHERE t.active AND t.asin = h.asin AND t.marketplace = h.marketplace) r
+    WHERE h.held_until IS NULL OR (h.held_from < %(until)s AND h.held_until > %(since)s)
+)
+SELECT w.marketplace, w.category_id, w.name, w.client, w.list_updated_at,
+       (SELECT s.stretch FROM stretches s
+        WHERE s.marketplace = w.marketplace AND s.category_id = w.category_id
+          AND s.held_until IS NULL) AS current,
+       COALESCE((SELECT jsonb_agg(s.stretch ORDER BY s.held_from) FROM stretches s
+                 WHERE s.marketplace = w.marketplace AND s.category_id = w.category_id
+                   AND s.held_from < %(until)s), '[]') AS stretches
+FROM watched w
+ORDER BY w.marketplace, w.category_id
+"""
+
+
 def _params(since: datetime, until: datetime, client: str | None) -> dict[str, Any]:
     return {"since": since, "until": until, "client": client}
 
@@ -260,3 +304,12 @@ def errors(
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(ERRORS_SQL, _params(since, until, client))
         return [ErrorKind(**row) for row in cur]
+
+
+def categories(
+    conn: psycopg.Connection, *, since: datetime, until: datetime, client: str | None
+) -> list[CategoryHolders]:
+    """The watched categories (the client's, with one): who held #1 in the period, and now."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(CATEGORIES_SQL, _params(since, until, client))
+        return [CategoryHolders(**row) for row in cur]

@@ -24,6 +24,7 @@ from bestseller_cli.cli.asins import HELD_COLUMN, TRACKED_COLUMNS
 from bestseller_cli.cli.clients import CLIENT_COLUMNS
 from bestseller_cli.cli.report_view import (
     ASIN_COLUMNS,
+    CATEGORY_COLUMNS,
     CHANGE_COLUMNS,
     CONDITION_COLUMNS,
     HOLDER_COLUMNS,
@@ -61,12 +62,18 @@ COLUMNS = {
     "#1 Best Sellers now": HOLDER_COLUMNS,
     "Per ASIN": ASIN_COLUMNS,
     "Operations conditions": CONDITION_COLUMNS,
+    "Who held #1 in your categories": CATEGORY_COLUMNS,
 }
 COMMANDS = {
     "asins list": ["Tracked ASINs"],
     "alerts list": ["Alerts"],
     "clients list": ["Clients"],
-    "report --since 2d": ["Badge changes", "#1 Best Sellers now", "Per ASIN"],
+    "report --since 2d": [
+        "Badge changes",
+        "#1 Best Sellers now",
+        "Per ASIN",
+        "Who held #1 in your categories",
+    ],
 }
 
 
