@@ -36,8 +36,9 @@ def demo(
         ),
     ] = None,
 ) -> None:
-    """Watch five made-up products through a day of hourly passes, print their alerts and
-    write the day's HTML report: the real pass, with Keepa and Slack answered in-process."""
+    """Watch five made-up products and one category through a day of hourly passes, print
+    their alerts and write the day's HTML report: the real pass, with Keepa and Slack
+    answered in-process."""
     folder = home or Path(tempfile.mkdtemp(prefix="bestseller-demo-"))
     config = demo_settings(folder)
     output.configure(level=config.log_level, log_format=config.log_format)
@@ -65,7 +66,8 @@ def demo(
             printer(event.message)
 
     console.print(
-        f"bestseller demo: a day of passes over 5 products, database in {folder}",
+        f"bestseller demo: a day of passes over 5 products and 1 watched category,"
+        f" database in {folder}",
         soft_wrap=True,  # a path is never cut in two
     )
     try:

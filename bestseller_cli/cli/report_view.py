@@ -61,8 +61,8 @@ ASIN_COLUMNS = [
 CATEGORY_COLUMNS = [
     Column("Category", Kind.TEXT),
     Column("ASIN", Kind.ID),
-    Column("Title", Kind.TEXT, priority=3, max_lines=2),
-    Column("Whose", Kind.ID, priority=2),
+    Column("Title", Kind.TEXT, priority=2, max_lines=2),
+    Column("Whose", Kind.ID, priority=3),
     Column("From", Kind.DATE),
     Column("Until", Kind.DATE),
 ]

@@ -1,5 +1,5 @@
-"""The demo: a watch list, a made-up day of hourly passes of the real pass code (Keepa and
-Slack answered in this process), then the HTML report of that day."""
+"""The demo: a watch list and a watched category, a made-up day of hourly passes of the real
+pass code (Keepa and Slack answered in this process), then the HTML report of that day."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,11 +10,21 @@ from bestseller_cli.check.context import PassOptions
 from bestseller_cli.check.run import run_check
 from bestseller_cli.check.summary import CheckSummary
 from bestseller_cli.config import Settings, load_settings
-from bestseller_cli.demo.scenario import CHANNEL, CLIENT, HOURS, NO_PASSES, PRODUCTS, TOP_N
+from bestseller_cli.demo.scenario import (
+    CATEGORY_NAMES,
+    CHANNEL,
+    CLIENT,
+    HOURS,
+    NO_PASSES,
+    PRODUCTS,
+    TOP_N,
+    WATCHED,
+)
 from bestseller_cli.demo.world import DemoKeepa, Recorder, SlackEvent
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.report.pictures import ReportPictures, build_pictures
-from bestseller_cli.store import asin_store, client_store, db, run_store
+from bestseller_cli.rules.category_watch import DEFAULT_EVERY_HOURS
+from bestseller_cli.store import asin_store, category_store, client_store, db, run_store
 
 # Whatever the environment or .env says, the demo talks to nothing outside this process.
 DEMO_SETTINGS: dict[str, object] = {
@@ -57,8 +67,9 @@ def run_demo(
     on_pass: Callable[[DemoPass], None],
     now: datetime | None = None,
 ) -> ReportPictures:
-    """Watch the scenario's products, run a pass for each hour of the last day (but one),
-    and return the report of that day with its charts. The database must watch nothing yet."""
+    """Watch the scenario's products and its category, run a pass for each hour of the last
+    day (but two), and return the report of that day with its charts. The database must
+    watch nothing yet."""
     now = now or datetime.now(UTC)
     with db.open_database(settings) as conn:
         _, watched = run_store.interval_counts(conn)
@@ -78,6 +89,16 @@ def run_demo(
                 client=CLIENT,
                 role="own" if own else "competitor",
             )
+        conn.commit()
+        category_store.watch(
+            conn,
+            "com",
+            [WATCHED],
+            client_id=client_store.client_id(conn, CLIENT),
+            every_hours=DEFAULT_EVERY_HOURS,
+            top_n=None,
+            names={WATCHED: CATEGORY_NAMES[WATCHED]},
+        )
         conn.commit()
     start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=HOURS)
     keepa, slack = DemoKeepa(), Recorder()

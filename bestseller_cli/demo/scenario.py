@@ -1,14 +1,15 @@
 """The demo's made-up day: a small watch list of one client's products and two competitors',
 and their ranks hour by hour, with a gain, a loss, a flip back and forth, a competitor taking
-#1 and a product closing in on it. Generated here: nothing recorded from anyone ships.
+#1 and a product closing in on it; and one watched category, Herb Scissors, where a product
+nobody tracks takes #1 from the competitor. Generated here: nothing recorded from anyone ships.
 
-`product_json` answers as Keepa's /product does (the fields `keepa/payload.py` reads), so the
-pass that reads it is the real one.
+`product_json` answers as Keepa's /product does (the fields `keepa/payload.py` reads), and
+`best_seller_json` as its /bestsellers does, so the pass that reads them is the real one.
 """
 
 import random
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bestseller_cli.keepa.payload import KEEPA_EPOCH_OFFSET_MINUTES
 
@@ -66,8 +67,21 @@ PRODUCTS = [
         {0: 14, 5: 9, 9: 6, 13: 3, 21: 2},
         2900,
     ),
-    DemoProduct("B0DEMORV02", "Rival Herb Scissors", False, SCISSORS, {0: 1}, 2100),
+    # Holds #1 until a product nobody tracks takes it at 14 (NEWCOMER).
+    DemoProduct("B0DEMORV02", "Rival Herb Scissors", False, SCISSORS, {0: 1, 14: 2, 21: 3}, 2100),
 ]
+# Nobody tracks it: the watched category's list shows it taking #1 at 14, and the pass names
+# it by asking /product once.
+NEWCOMER = DemoProduct(
+    "B0DEMONEW1",
+    "Snipwell Herb Scissors, 7 Stainless Blades",
+    False,
+    SCISSORS,
+    {0: 40, 14: 1},
+    1700,
+)
+# The category the client watches (`categories watch`), at the default interval.
+WATCHED = SCISSORS
 
 
 def rank_at(product: DemoProduct, hour: int) -> int:
@@ -102,5 +116,26 @@ def product_json(product: DemoProduct, *, hour: int, at: datetime) -> dict[str, 
         "salesRanks": {
             str(KITCHEN): [minute, main_rank_at(product, hour)],
             str(product.category): [minute, rank_at(product, hour)],
+        },
+    }
+
+
+def best_seller_json(category: int, *, hour: int, at: datetime) -> dict[str, object]:
+    """Keepa's /bestsellers answer for the category at `at`: its products by rank in it,
+    as the list Keepa rebuilt at the top of the hour (50 tokens)."""
+    listed = sorted(
+        (product for product in (*PRODUCTS, NEWCOMER) if product.category == category),
+        key=lambda product: rank_at(product, hour),
+    )
+    if not listed:
+        return {"tokensConsumed": 0}
+    rebuilt = at.replace(minute=0, second=0, microsecond=0) - timedelta(minutes=1)
+    return {
+        "tokensConsumed": 50,
+        "bestSellersList": {
+            "domainId": 1,
+            "lastUpdate": keepa_minute(rebuilt),
+            "categoryId": category,
+            "asinList": [product.asin for product in listed],
         },
     }

@@ -1,8 +1,8 @@
 """Keepa and Slack answered in this process for the demo: no network, no key.
 
-`DemoKeepa` is an httpx transport that answers /token and /product from the scenario at the
-hour the demo has reached; `Recorder` is an alert channel that keeps what the real delivery
-code posts and updates, in order, for the demo to print.
+`DemoKeepa` is an httpx transport that answers /token, /product and /bestsellers from the
+scenario at the hour the demo has reached; `Recorder` is an alert channel that keeps what the
+real delivery code posts and updates, in order, for the demo to print.
 """
 
 import json
@@ -12,11 +12,11 @@ from datetime import datetime
 import httpx
 
 from bestseller_cli.alerts.channels import printed_form
-from bestseller_cli.demo.scenario import PRODUCTS, product_json
+from bestseller_cli.demo.scenario import NEWCOMER, PRODUCTS, best_seller_json, product_json
 from bestseller_cli.models import Outgoing, Picture, Printed
 
 TOKENS_LEFT = 1200
-_BY_ASIN = {product.asin: product for product in PRODUCTS}
+_BY_ASIN = {product.asin: product for product in (*PRODUCTS, NEWCOMER)}
 
 
 class DemoKeepa(httpx.MockTransport):
@@ -35,6 +35,10 @@ class DemoKeepa(httpx.MockTransport):
         endpoint = request.url.path.rsplit("/", 1)[-1]
         if endpoint == "token":
             return httpx.Response(200, json=tokens)
+        if endpoint == "bestsellers" and self.moment is not None:
+            category = int(request.url.params.get("category", "0"))
+            listing = best_seller_json(category, hour=self.hour, at=self.moment)
+            return httpx.Response(200, json={**listing, **tokens})
         if endpoint != "product" or self.moment is None:
             return httpx.Response(404, json={"error": {"type": "NOT_FOUND"}, **tokens})
         asins = request.url.params.get("asin", "").split(",")

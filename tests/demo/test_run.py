@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from bestseller_cli.demo.run import DemoPass, demo_settings, run_demo
-from bestseller_cli.demo.scenario import CHANNEL, PRODUCTS
+from bestseller_cli.demo.scenario import CHANNEL, NEWCOMER, PRODUCTS
 from bestseller_cli.kinds import count
 
 
@@ -67,11 +67,33 @@ def test_the_report_of_the_day_has_every_product_and_change(passes: tuple) -> No
     report = pictures.report
     assert report.client == "acme"
     assert {a.asin for a in report.asins} == {p.asin for p in PRODUCTS}
-    assert report.changes.counts == {**count(()), "gained": 4, "lost": 3, "entered_top_n": 1}
+    # The rival's scissors lose #1 to the newcomer: a change of a tracked product; the new #1
+    # itself is the category's (its section below), not one of the client's products'.
+    assert report.changes.counts == {**count(()), "gained": 4, "lost": 4, "entered_top_n": 1}
     assert report.alerts.sent == len(texts(done))
     (timeline,) = pictures.timelines
     assert timeline.name == "Garlic Presses"
     assert set(pictures.charts) == {(p.asin, "com") for p in PRODUCTS}
+
+
+def test_an_untracked_newcomer_takes_number_one_in_the_watched_category(passes: tuple) -> None:
+    done, pictures = passes
+    [alert] = [t for t in texts(done) if t.startswith("👑 New #1 in Herb Scissors")]
+    assert f"{NEWCOMER.title} ({NEWCOMER.asin}" in alert
+    [event] = [e for d in done for e in d.slack if e.message.text == alert]
+    context = " ".join(event.message.details)
+    assert f"Now #1: {NEWCOMER.asin} {NEWCOMER.title} (untracked)" in context
+    assert "Before: B0DEMORV02 Rival Herb Scissors (tracked competitor), now #2" in context
+    assert "Per Keepa's best seller list (sub-category rank), updated" in context
+    # The day's report says who held #1 there, and draws it.
+    [scissors] = pictures.report.categories
+    assert scissors.name == "Herb Scissors" and scissors.current.asin == NEWCOMER.asin
+    assert [(s.asin, s.role) for s in scissors.stretches] == [
+        ("B0DEMORV02", "competitor"),
+        (NEWCOMER.asin, "untracked"),
+    ]
+    [timeline] = pictures.category_timelines
+    assert [lane.note for lane in timeline.lanes] == [None, "untracked"]
 
 
 def test_the_command_uses_its_own_database_whatever_the_environment_says(
@@ -89,6 +111,7 @@ def test_the_command_uses_its_own_database_whatever_the_environment_says(
     assert "ALERT 🏆 #1 Best Seller gained: Acme Garlic Press" in result.stdout
     assert '"event"' not in result.stdout
     assert f"The day's report: {target}" in result.stdout
+    assert "ALERT 👑 New #1 in Herb Scissors: Snipwell Herb Scissors" in result.stdout
     assert target.read_text().startswith("<!DOCTYPE html>")
     # One SVG per product; the README's chart is the garlic press's, as the demo draws it.
     drawn = {path.name: path.read_text() for path in (tmp_path / "charts").iterdir()}

@@ -136,7 +136,7 @@ def test_a_terminal_shows_the_holder_now_and_a_table_of_stretches(
     assert f"#1 now {NEWCOMER} Newcomer <b>scale</b> (untracked)" in text
     assert "Keepa's best seller list" in text
     assert max(len(line) for line in text.splitlines()) <= 80
-    assert "your product" in text and "holds it" in text
+    assert "Our scale" in text and "holds it" in text
 
 
 def test_the_html_page_draws_a_timeline_per_watched_category_with_untracked_holders(
