@@ -191,3 +191,59 @@ def test_keepa_text_is_stored_as_sent_minus_control_characters(keepa: FakeKeepa)
     run("check", "--all")
     [row] = json.loads(run("asins", "list", "--json").stdout)
     assert row["title"] == "&lt;img src=x&gt; <b>Pads</b>[2J]8;;http://evil\\click]8;;\\"
+
+
+def test_a_watched_categorys_hostile_holders_are_escaped_in_every_format(
+    env: dict[str, str], conn: psycopg.Connection
+) -> None:
+    """Who held #1 in a watched category: the untracked holders' titles (kept from /product)
+    and the category's name, hostile, written as an earlier release stored them."""
+    conn.execute(
+        "INSERT INTO watched_categories (marketplace, category_id, name, list_updated_at)"
+        " VALUES ('com', %s, %s, now() - interval '1 hour')",
+        (GADGETS, CATEGORY),
+    )
+    conn.execute(
+        "INSERT INTO listed_products (marketplace, asin, title)"
+        " SELECT 'com', * FROM unnest(%s::text[], %s::text[])",
+        (list(TITLES), list(TITLES.values())),
+    )
+    conn.execute(
+        "INSERT INTO category_holders (marketplace, category_id, asin, held_from, held_until)"
+        " SELECT 'com', %s, asin, now() - make_interval(hours => 7 - n::int),"
+        "        CASE WHEN n < 6 THEN now() - make_interval(hours => 6 - n::int) END"
+        " FROM unnest(%s::text[]) WITH ORDINALITY AS a(asin, n)",
+        (GADGETS, list(TITLES)),
+    )
+    conn.commit()
+    # JSON: exactly what is stored.
+    [category] = json.loads(run("report", "--json").stdout)["categories"]
+    assert category["name"] == CATEGORY
+    assert {s["asin"]: s["title"] for s in category["stretches"]} == TITLES
+    # CSV: no cell starts a formula.
+    rows = list(csv.DictReader(io.StringIO(run("report", "--categories-csv").stdout)))
+    assert {row["title"] for row in rows} >= {"'" + TITLES["B0HOSTILE1"]}
+    assert {row["category_name"] for row in rows} == {"'" + CATEGORY}
+    for cell in (cell for row in rows for cell in row.values() if cell):
+        assert NUMBER.fullmatch(cell) or not cell.startswith(FORMULA_START), cell
+    # Markdown: no link, image or tag.
+    text = run("report", "--markdown").stdout
+    rendered = MarkdownIt("commonmark").enable("table").render(text)
+    assert "Who held #1 in your categories" in rendered
+    assert not re.search(r"<(a|img|script|b)[\s>]", rendered), rendered
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in rendered
+    assert not CONTROLS.search(text)
+    # A terminal: no escape sequence, no rich markup.
+    shown = run("report").stdout
+    assert not CONTROLS.search(shown), repr(shown)
+    assert "@SUM(1) <b>[c](javascript:x)</b> |#!" in shown
+    assert TITLES["B0HOSTILE4"] in shown  # the holder now, by its title, as text
+    # HTML: escaped, no script, links only to Amazon; the timeline still draws.
+    page = run("report", "--html", "-").stdout
+    section = page.split("Who held #1 in your categories</h2>")[1]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in section
+    assert "&amp;lt;img src=x onerror=alert(1)&amp;gt;" in section
+    assert "<svg" in section and not CONTROLS.search(page)
+    tags = page_tags(page)
+    assert not tags.tags & {"script", "img", "iframe", "object", "embed", "link", "base", "b"}
+    assert all(link.startswith(("https://www.amazon.com", "#chart-")) for link in tags.links)
