@@ -299,6 +299,7 @@ def test_json_report_has_the_documented_shape(seeded: psycopg.Connection) -> Non
         "alerts",
         "errors",
         "conditions",
+        "categories",  # its keys: tests/report/test_categories.py
     }
     sections = [report, report["period"], report["keepa"], report["alerts"]]
     sections += [report["changes"]["events"][0], report["holders"][0], report["asins"][0]]
@@ -360,7 +361,7 @@ def test_an_empty_period_reports_zeros(env: dict[str, str]) -> None:
 def test_only_one_output_format_at_a_time(env: dict[str, str]) -> None:
     result = run("report", "--json", "--csv")
     assert result.exit_code == 2
-    assert "choose one of --json, --csv, --markdown and --html" in result.stderr
+    assert "choose one of --json, --csv, --categories-csv, --markdown and --html" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bestseller_cli.cli.app import app
+from bestseller_cli.shapes import report_models
 from bestseller_cli.store import asin_store, category_store, client_store
 
 runner = CliRunner()
@@ -98,6 +99,9 @@ def test_json_lists_each_watched_category_with_its_stretches_and_holder_now(
     ]
     assert scales["stretches"][-1]["held_until"] is None
     assert scales["current"]["asin"] == NEWCOMER
+    documented = report_models.__doc__ or ""
+    for key in {*scales, *scales["current"]}:
+        assert f'"{key}"' in documented, f"{key} is not documented in report_models"
     everyone = json.loads(report("--json"))["categories"]
     assert [c["category_id"] for c in everyone] == [SCALES, PEELERS]
     [peelers] = [c for c in everyone if c["category_id"] == PEELERS]
