@@ -88,8 +88,9 @@ def test_a_product_without_rank_data_waits_the_longest_interval() -> None:
 
 def test_the_window_asked_reaches_back_past_the_oldest_check_of_the_batch() -> None:
     now = T0 + timedelta(hours=30)
-    assert history_days([T0, now - MINUTE, None], now=now, least=1) == 2
-    assert history_days([None], now=now, least=1) == 1
+    assert history_days([T0, now - MINUTE], now=now, least=1) == 2
+    assert history_days([T0, now - MINUTE, None], now=now, least=1) == 7  # seeds a chance
+    assert history_days([None], now=now, least=1) == 7
     assert history_days([now - timedelta(hours=2)], now=now, least=3) == 3
 
 
@@ -157,6 +158,7 @@ def test_a_plan_too_small_for_the_ceiling_says_how_many_asins_it_can_watch() -> 
 def test_a_short_plan_stretches_every_interval_alike_up_to_the_ceiling() -> None:
     intervals = Counter({15 * MINUTE: 60, timedelta(hours=12): 480})
     short = forecast(intervals, watched=540, plan_per_hour=180, cadence=CADENCE)
-    assert short.tokens_per_hour == 60 * 4 + 480 / 12
+    # every 15 minutes is sooner than Keepa refreshes: live data, two tokens a check
+    assert short.tokens_per_hour == 60 * 4 * 2 + 480 / 12
     assert short.covers_ceiling and not short.fits
-    assert short.longest_wait == timedelta(hours=12) * (280 / 180) + 15 * MINUTE
+    assert short.longest_wait == timedelta(hours=12) * (520 / 180) + 15 * MINUTE
