@@ -157,8 +157,8 @@ def test_a_plan_too_small_for_the_ceiling_says_how_many_asins_it_can_watch() -> 
 
 def test_a_short_plan_stretches_every_interval_alike_up_to_the_ceiling() -> None:
     intervals = Counter({15 * MINUTE: 60, timedelta(hours=12): 480})
-    short = forecast(intervals, watched=540, plan_per_hour=180, cadence=CADENCE)
+    short = forecast(intervals, watched=540, plan_per_hour=300, cadence=CADENCE)
     # every 15 minutes is sooner than Keepa refreshes: live data, two tokens a check
     assert short.tokens_per_hour == 60 * 4 * 2 + 480 / 12
     assert short.covers_ceiling and not short.fits
-    assert short.longest_wait == timedelta(hours=12) * (520 / 180) + 15 * MINUTE
+    assert short.longest_wait == timedelta(hours=12) * (520 / 300) + 15 * MINUTE
