@@ -293,6 +293,12 @@ class RunPlan:
     live: frozenset[tuple[str, str]] = frozenset()
     tokens: int = 0
     waiting: int = 0  # due by their interval, waiting for Keepa's data to go stale
+    obliged: int = 0  # the tokens of those at the ceiling and the run's pace of it
+
+    def spare(self, budget: int | None) -> int | None:
+        """What `budget` leaves once the ceiling and its pace are paid for: what other work
+        (category lists) may take from this run without an ASIN missing its ceiling."""
+        return None if budget is None else max(budget - self.obliged, 0)
 
 
 def plan_run(
@@ -335,12 +341,13 @@ def plan_run(
         (c for c in rest if c.key not in keys),
         key=lambda c: (-c.worth(now, costs[c.key]), -c.overdue(now, cadence), c.key),
     )
-    chosen, spent = [], 0
-    for candidate in ceiling + paced + by_worth:
+    chosen, spent, obliged = [], 0, 0
+    for index, candidate in enumerate(ceiling + paced + by_worth):
         tokens = costs[candidate.key].tokens
         if budget is None or spent + tokens <= budget:
             chosen.append(candidate)
             spent += tokens
+            obliged += tokens if index < len(ceiling) + len(paced) else 0
     taken = {c.key for c in chosen}
     return RunPlan(
         chosen=chosen,
@@ -351,6 +358,7 @@ def plan_run(
         live=frozenset(c.key for c in chosen if costs[c.key].live),
         tokens=spent,
         waiting=waiting,
+        obliged=obliged,
     )
 
 

@@ -243,3 +243,16 @@ def test_a_run_budget_is_never_exceeded_in_tokens() -> None:
 def test_a_forecast_prices_checks_sooner_than_keepas_refresh_as_live_data() -> None:
     assert CADENCE.tokens_per_check(15 * MINUTE) == 2
     assert CADENCE.tokens_per_check(61 * MINUTE) == 1
+
+
+def test_what_a_run_spares_for_other_work_never_touches_the_ceiling_or_its_pace() -> None:
+    far = [kept(f"B0FAR{n:05d}", keepa_age=timedelta(hours=13 + n), chance=FAR_AWAY)
+           for n in range(4)]  # fmt: skip
+    ceiling = [kept("B0CEILING1", keepa_age=timedelta(hours=23, minutes=50), chance=FAR_AWAY)]
+    hot = [kept(f"B0HOT{n:05d}", keepa_age=20 * MINUTE, chance=LIKELY) for n in range(10)]
+    plan = plan_run(far + ceiling + hot, now=T0, budget=60, cadence=CADENCE, watched=192)
+    assert plan.obliged == 2  # the one at the ceiling, and one more for the run's pace
+    assert plan.spare(60) == 58 and plan.spare(None) is None
+    squeezed = plan_run(far + ceiling + hot, now=T0, budget=plan.obliged, cadence=CADENCE,
+                        watched=192)  # fmt: skip
+    assert [c.asin for c in squeezed.chosen] == ["B0CEILING1", "B0FAR00003"]
