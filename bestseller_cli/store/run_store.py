@@ -199,10 +199,12 @@ def scheduled_chunks(
 
 
 def interval_counts(conn: psycopg.Connection) -> tuple[Counter[timedelta], int]:
-    """The watched ASINs' intervals now (from the last check to the next), and how many
-    (ASIN, marketplace) pairs are watched: the forecast's input."""
+    """The watched ASINs' intervals now (from the last check to the next, to the nearest
+    minute: one timed to Keepa's refresh, 60 min 59 s, is not an hour's live check), and how
+    many (ASIN, marketplace) pairs are watched: the forecast's input."""
     rows = conn.execute(
-        "SELECT date_trunc('minute', s.next_check_at - s.last_checked_at) AS interval,"
+        "SELECT date_trunc('minute', s.next_check_at - s.last_checked_at + interval '30 s')"
+        " AS interval,"
         " count(*) FROM (SELECT DISTINCT asin, marketplace FROM tracked_asins WHERE active) t"
         " LEFT JOIN asin_current_state s USING (asin, marketplace)"
         " GROUP BY 1"
