@@ -303,7 +303,6 @@ def check_keepa(settings: Settings, findings: list[Finding], watched: Watched | 
         watched=count,
         plan_per_hour=per_hour,
         cadence=schedule.Cadence.of(settings),
-        tokens_per_asin=schedule.tokens_per_asin(settings),
     )
     findings.append(keepa_budget(outlook, settings))
 
@@ -314,8 +313,8 @@ def keepa_budget(outlook: schedule.Forecast, settings: Settings) -> Finding:
     detail = outlook.describe()
     if settings.keepa_tokens_per_hour:
         detail += f" (KEEPA_TOKENS_PER_HOUR={settings.keepa_tokens_per_hour:,})"
-    if settings.keepa_update_hours is not None:
-        detail += " (up to 2 tokens per ASIN: KEEPA_UPDATE_HOURS)"
+    # The forecast prices checks sooner than Keepa's refresh as live ones (update=0).
+    detail += " (checks sooner than Keepa's cache refreshes count as live, 2 tokens)"
     too_small = outlook.too_small()
     if too_small:
         return Finding("Keepa budget", "fail", f"{detail}. Too small: {too_small}")
