@@ -189,7 +189,6 @@ def plan(products, watches, minute, keepa, window, per_hour) -> list[tuple[list[
         per_hour=per_hour,
         spent_last_hour=sum(t for _, t in window),
         tokens_left=int(keepa.left),
-        tokens_per_asin=1,
         cadence=CADENCE,
     )
     budget = tokens - min(20, tokens // 10)  # the pass keeps a tenth for category names

@@ -111,7 +111,6 @@ def scheduled_work(
         per_hour=per_hour,
         spent_last_hour=spent,
         tokens_left=status.tokens_left if status else None,
-        tokens_per_asin=1,
         cadence=cadence,
     )
     candidates = run_store.due_candidates(conn, selection, horizon=cadence.horizon(now))

@@ -106,12 +106,12 @@ class Cadence:
         product at near_rank with no history."""
         return near_prior(self.near_rank)
 
-    def tokens_per_check(self, interval: timedelta, plain: int = 1) -> int:
+    def tokens_per_check(self, interval: timedelta) -> int:
         """What a check every `interval` costs: checks sooner than Keepa refreshes on
         request ask for live data, one more token while Keepa's data is under an hour old."""
         if interval <= LIVE_EXTRA_UNTIL and (self.always_live or interval <= self.keepa_refresh):
             return 2
-        return plain
+        return 1
 
     def fresh_at(self, keepa_updated_at: datetime | None) -> datetime | None:
         """When a plain request first gets a refreshed answer (None: now)."""
@@ -370,20 +370,14 @@ def plan_per_hour(settings: ScheduleSettings, *, refill_per_minute: int | None) 
     return float(min(rates)) if rates else None
 
 
-def tokens_per_asin(settings: ScheduleSettings) -> int:
-    """KEEPA_UPDATE_HOURS: a refreshed product can cost one more token (Keepa's docs)."""
-    return 1 if settings.keepa_update_hours is None else 2
-
-
 def run_budget(
     *,
     per_hour: float | None,
     spent_last_hour: int,
     tokens_left: int | None,
-    tokens_per_asin: int,
     cadence: Cadence,
 ) -> int | None:
-    """ASINs this run may check: its share of the hourly plan (`per_hour`), never more than
+    """Tokens this run may spend: its share of the hourly plan (`per_hour`), never more than
     what the last hour left of it (`spent_last_hour`: since `Cadence.spend_window`), nor
     than Keepa has now. None: no plan known."""
     if per_hour is None:
@@ -391,7 +385,7 @@ def run_budget(
     allowed = min(math.ceil(per_hour * cadence.run_minutes / 60), per_hour - spent_last_hour)
     if tokens_left is not None:
         allowed = min(allowed, tokens_left)
-    return max(int(allowed) // tokens_per_asin, 0)
+    return max(int(allowed), 0)
 
 
 # --- the forecast: what the plan buys --------------------------------------------------
@@ -410,7 +404,6 @@ class Forecast:
     longest_wait: timedelta | None  # None: never (the plan gives no tokens)
     ceiling: timedelta
     run: timedelta
-    tokens_per_asin: int = 1
 
     @property
     def fits(self) -> bool:
@@ -445,7 +438,7 @@ class Forecast:
         """What a plan too small for the ceiling can watch, and at which interval."""
         if self.covers_ceiling or self.plan_per_hour is None:
             return None
-        can_watch = int(self.plan_per_hour * (self.ceiling / HOUR) / self.tokens_per_asin)
+        can_watch = int(self.plan_per_hour * (self.ceiling / HOUR))
         every = f"only about every {span(self.longest_wait)}" if self.longest_wait else "never"
         return (
             f"the plan ({self.plan_per_hour:,.0f} tokens/h) can check each of the"
@@ -460,7 +453,6 @@ def forecast(
     watched: int,
     plan_per_hour: float | None,
     cadence: Cadence,
-    tokens_per_asin: int = 1,
 ) -> Forecast:
     """`intervals`: the watched ASINs' current intervals (those never checked count as
     every run); those shorter than Keepa's refresh cost live data's two tokens a check.
@@ -468,17 +460,17 @@ def forecast(
     overdue first), up to the ceiling while the plan covers it."""
     counts = intervals + Counter({cadence.run: max(watched - sum(intervals.values()), 0)})
     need = sum(
-        count * HOUR / interval * cadence.tokens_per_check(interval, tokens_per_asin)
+        count * HOUR / max(interval, cadence.run) * cadence.tokens_per_check(interval)
         for interval, count in counts.items()
     )
-    floor = tokens_per_asin * watched * HOUR / cadence.ceiling
+    floor = watched * HOUR / cadence.ceiling
     longest: timedelta | None = max(counts, default=cadence.run)
     if plan_per_hour == 0 and need:
         longest = None
     elif plan_per_hour and need > plan_per_hour:
         longest = min(max(counts) * (need / plan_per_hour), cadence.ceiling)
         if floor > plan_per_hour:  # not even the ceiling: each ASIN in turn
-            longest = HOUR * watched * tokens_per_asin / plan_per_hour
+            longest = HOUR * watched / plan_per_hour
     return Forecast(
         per_interval=sorted(counts.items()),
         watched=watched,
@@ -488,7 +480,6 @@ def forecast(
         longest_wait=longest and longest + cadence.run,
         ceiling=cadence.ceiling,
         run=cadence.run,
-        tokens_per_asin=tokens_per_asin,
     )
 
 

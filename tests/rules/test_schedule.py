@@ -134,13 +134,13 @@ def test_a_run_never_takes_more_than_its_budget() -> None:
 def test_a_run_spends_its_share_never_past_the_hour_nor_past_what_keepa_has() -> None:
     def budget(spent: int, left: int | None) -> int | None:
         return run_budget(per_hour=1_200, spent_last_hour=spent, tokens_left=left,
-                          tokens_per_asin=1, cadence=CADENCE)  # fmt: skip
+                          cadence=CADENCE)  # fmt: skip
 
     assert budget(0, None) == 300  # a quarter of the hour's plan every 15 minutes
     assert budget(1_000, None) == 200  # the last hour already spent most of it
     assert budget(1_300, None) == 0
     assert budget(0, 120) == 120  # Keepa has less now (another tool on the key)
-    assert run_budget(per_hour=None, spent_last_hour=0, tokens_left=None, tokens_per_asin=1,
+    assert run_budget(per_hour=None, spent_last_hour=0, tokens_left=None,
                       cadence=CADENCE) is None  # fmt: skip
 
 
