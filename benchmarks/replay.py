@@ -42,13 +42,12 @@ from bestseller_cli.kinds import ChangeKind
 from bestseller_cli.models import StoredState
 from bestseller_cli.rules.badges import observe
 from bestseller_cli.rules.likelihood import best_rank, estimate, near_prior
-from bestseller_cli.rules.schedule import (
-    Candidate,
-    history_days,
-    next_check,
-    plan_run,
-    run_budget,
-)
+from bestseller_cli.rules.schedule import history_days, next_check
+
+try:
+    from bestseller_cli.rules.run_plan import Candidate, plan_run, run_budget
+except ImportError:  # a release before issue 36 (the before column) kept them in schedule.py
+    from bestseller_cli.rules.schedule import Candidate, plan_run, run_budget
 from fakes.keepa_payloads import keepa_minute
 
 

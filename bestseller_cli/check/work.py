@@ -12,15 +12,8 @@ from bestseller_cli.config import Settings
 from bestseller_cli.errors import KeepaAuthError, KeepaError
 from bestseller_cli.keepa.client import KeepaClient
 from bestseller_cli.keepa.payload import TokenStatus
-from bestseller_cli.rules.schedule import (
-    Cadence,
-    Forecast,
-    RunPlan,
-    forecast,
-    plan_per_hour,
-    plan_run,
-    run_budget,
-)
+from bestseller_cli.rules.run_plan import RunPlan, plan_per_hour, plan_run, run_budget
+from bestseller_cli.rules.schedule import Cadence, Forecast, forecast
 from bestseller_cli.store import log_store, run_store
 
 # The work list is read in pages of this many batches: one extra round trip per 50 batches.

@@ -15,7 +15,7 @@ from bestseller_cli.maintenance.door import door_findings
 from bestseller_cli.maintenance.finding import Finding, Status
 from bestseller_cli.maintenance.webhooks import webhook_findings
 from bestseller_cli.redact import redact
-from bestseller_cli.rules import schedule
+from bestseller_cli.rules import run_plan, schedule
 from bestseller_cli.rules.ops_rules import KINDS, utc
 from bestseller_cli.rules.product_kinds import kind_note
 from bestseller_cli.slack.client import SlackSender
@@ -297,7 +297,7 @@ def check_keepa(settings: Settings, findings: list[Finding], watched: Watched | 
         )
     )
     intervals, count = watched or (Counter(), 0)
-    per_hour = schedule.plan_per_hour(settings, refill_per_minute=status.refill_rate)
+    per_hour = run_plan.plan_per_hour(settings, refill_per_minute=status.refill_rate)
     outlook = schedule.forecast(
         intervals,
         watched=count,

@@ -13,7 +13,7 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from bestseller_cli.errors import ConfigError
-from bestseller_cli.rules.schedule import Candidate
+from bestseller_cli.rules.run_plan import Candidate
 from bestseller_cli.store.client_store import client_id
 
 # --- runs -------------------------------------------------------------------------------
@@ -161,7 +161,7 @@ def due_candidates(
     conn: psycopg.Connection, selection: WorkSelection, *, horizon: datetime
 ) -> list[Candidate]:
     """The watched ASINs due by `horizon` (or never checked), not yet checked by this run:
-    what a scheduled run chooses from (rules/schedule.plan_run)."""
+    what a scheduled run chooses from (rules/run_plan.plan_run)."""
     with conn.cursor(row_factory=class_row(Candidate)) as cur:
         rows = cur.execute(
             "SELECT t.marketplace, t.asin, min(s.last_checked_at) AS last_checked_at,"
