@@ -1,29 +1,33 @@
-"""Replay real rank histories through the schedule and the badge rules, a week of 15-minute
-runs on plans of 100/50/33/20 % of what hourly full checks need, for this design and for
-the behaviour before it.
+"""Replay real rank histories through the schedule and the badge rules: a week of 15-minute
+runs on plans of 100/50/33/20 % of what hourly checks of every ASIN need, with Keepa's cache
+(`--keepa cache`, benchmarks/keepa_cache.py) or with a Keepa always live (`--keepa live`).
 
-    python -m benchmarks.replay [--asins 540] [--near-share 0.1] [--days 7] [--seed 25]
+    python -m benchmarks.replay [--asins 540] [--near-share 0.1] [--days 7] [--keepa cache,live]
+    PYTHONPATH=<an older release> python -m benchmarks.replay --label before
 
 The watch list is an agency's: a minority of products near #1, most far from it, each a
 real series (`../shared/data/keepa-real/`, `../shared/data/rank-histories/`) replayed from
 a start of its own (one series makes several products). What runs is the pure functions the
 pass runs, with a controlled clock: `rules/schedule.py` (next check, the run's plan, its
-budget, the `days` asked) and `rules/badges.observe` (the walk through the series); Keepa is
-a token bucket (capacity one hour of refill, served while positive) answering each product
-with its series up to now, trimmed to `days` as Keepa does. Not the database, Slack or HTTP:
-their clocks are the machine's (runs, resume windows, sent times), and their cost per ASIN
-is what `benchmarks/run.py` measures. Before this design, a pass ran hourly over every ASIN
-in key order until Keepa ran out (then waited for three refills and stopped; the next
-hour's pass started again at the first ASIN, past the resume window) and compared only the
-rank now with the one stored: `observe` on a snapshot without its series does exactly that.
+budget, the `days` asked), `rules/likelihood.py` (each product's chance of a crossing) and
+`rules/badges.observe` (the walk through the series). Keepa is a token bucket (capacity one
+hour of refill, served while positive) answering each product with its series trimmed to
+`days` as Keepa does: with its cache, as of its last refresh, with the points it recorded
+when it refreshed; always live, the whole series up to now. Not the database, Slack or
+HTTP: their clocks are the machine's, and their cost per ASIN is what `benchmarks/run.py`
+measures. The rules are imported from wherever `bestseller_cli` is found, so an older
+release's run under the same model (`--label before`) is the before column; functions are
+called with the arguments they take.
 
-A change is one crossing of #1 in a category's series; those of days 1 to 1 + `--days` are
-counted (day 0 is the first checks, one more day lets the last ones be seen). A change is
-alerted when a check records it: with the walk every crossing, at its own time; before, the
-check that finds the badge different alerts the last crossing since the check before.
+A change is one crossing of #1 in a category's series (Amazon's ranks, as Keepa recorded
+them in the data); those of days 1 to 1 + `--days` are counted (day 0 is the first checks,
+one more day lets the last ones be seen). A change is alerted when a check records a
+crossing of the same kind in the same category at or after it, with no other such crossing
+between: one Keepa never saw (a flip shorter than the gaps between its looks) is not.
 """
 
 import argparse
+import inspect
 import json
 import statistics
 from collections import deque
@@ -31,30 +35,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.histories import BATCH, CADENCE, DAY, NEAR, START, Product, watch_list
+from benchmarks.keepa_cache import KeepaCache
 from benchmarks.report import machine
 from bestseller_cli.keepa.payload import keepa_time
 from bestseller_cli.kinds import ChangeKind
 from bestseller_cli.models import StoredState
 from bestseller_cli.rules.badges import observe
-from bestseller_cli.rules.schedule import (
-    Candidate,
-    history_days,
-    next_check,
-    plan_run,
-    run_budget,
-)
+from bestseller_cli.rules.likelihood import best_rank, estimate, near_prior
+from bestseller_cli.rules.schedule import history_days, next_check
+
+try:
+    from bestseller_cli.rules.run_plan import Candidate, plan_run, run_budget
+except ImportError:  # a release before issue 36 (the before column) kept them in schedule.py
+    from bestseller_cli.rules.schedule import Candidate, plan_run, run_budget
 from fakes.keepa_payloads import keepa_minute
 
 
 @dataclass
 class Outcome:
     """What one replay saw: each change's delay to its alert in minutes (None: never
-    alerted) and whether its product was near #1, the tokens spent, and the longest an ASIN
-    waited unchecked (minutes, from day 1)."""
+    alerted), whether its product was near #1 and how long the state it led to lasted; the
+    tokens spent on the measured days, those that bought a cached answer and those spent on
+    live data; the most any 60 minutes spent and the longest an ASIN waited unchecked."""
 
-    delays: list[tuple[float | None, bool]] = field(default_factory=list)
-    tokens: int = 0  # spent on the measured days
-    most_in_60_min: int = 0  # the most any 60 minutes spent
+    delays: list[tuple[float | None, bool, int | None]] = field(default_factory=list)
+    tokens: float = 0
+    cached_tokens: float = 0
+    live_tokens: float = 0
+    most_in_60_min: int = 0
     longest_wait: int = 0
 
 
@@ -76,87 +84,158 @@ class Keepa:
         return True
 
 
-def replay(products: list[Product], *, per_hour: float, days: int, scheduled: bool) -> Outcome:
+def accepted(function, **kwargs):
+    """Call `function` with the keyword arguments it takes: the replay runs this code's
+    rules and, for the before column, an older release's (`--label before` with PYTHONPATH
+    on it), whose functions take fewer."""
+    names = inspect.signature(function).parameters
+    return function(**{k: v for k, v in kwargs.items() if k in names})
+
+
+@dataclass
+class Watch:
+    """What the pass knows of one product between runs."""
+
+    state: StoredState | None = None
+    last: int | None = None  # minute of our last check
+    due: int | None = None
+    keepa_seen: int | None = None  # Keepa's lastUpdate in our last answer
+    lately: float | None = None
+    best: int | None = None
+
+
+def replay(products: list[Product], *, per_hour: float, days: int, cached: bool) -> Outcome:
     start, end = keepa_minute(START), keepa_minute(START) + (days + 2) * DAY
     measured = (start + DAY, start + (days + 1) * DAY)
     keepa, outcome = Keepa(per_hour), Outcome()
-    states: dict[str, StoredState | None] = {p.asin: None for p in products}
-    last: dict[str, int] = {}
-    due: dict[str, int | None] = {p.asin: None for p in products}
+    cache = KeepaCache(products) if cached else None
+    watches = {p.asin: Watch() for p in products}
     seen: dict[tuple[str, int, ChangeKind, int], int] = {}  # change -> minute alerted
     window: deque[tuple[int, int]] = deque()  # what the budget counts as the last hour's
     spent: list[tuple[int, int]] = []  # every request: (minute, tokens)
-    step = 15 if scheduled else 60
-    for minute in range(start, end, step):
+    by_asin = {p.asin: p for p in products}
+    for minute in range(start, end, CADENCE.run_minutes):
         keepa.refill(minute)
         now = keepa_time(minute)
         while window and window[0][0] < minute - CADENCE.spend_window.total_seconds() / 60:
             window.popleft()
-        if scheduled:
-            candidates = [
-                Candidate("com", p.asin, keepa_time(last[p.asin]) if p.asin in last else None,
-                          keepa_time(due[p.asin]) if due[p.asin] else None, START)
-                for p in products
-            ]  # fmt: skip
-            tokens = run_budget(
-                per_hour=per_hour,
-                spent_last_hour=sum(t for _, t in window),
-                tokens_left=int(keepa.left),
-                tokens_per_asin=1,
-                cadence=CADENCE,
-            )
-            assert tokens is not None
-            asins = tokens - min(20, tokens // 10)  # the pass keeps a tenth for category names
-            chosen = [
-                c.asin for c in plan_run(candidates, now=now, budget=asins, cadence=CADENCE).chosen
+        for asins, live in plan(products, watches, minute, keepa, window, per_hour):
+            batch = [by_asin[a] for a in asins]
+            costs = [
+                cache.request(p, minute, update_hours=0 if live else 1)[0] if cache else 1
+                for p in batch
             ]
-        else:
-            chosen = sorted(p.asin for p in products)
-        by_asin = {p.asin: p for p in products}
-        for offset in range(0, len(chosen), BATCH):
-            batch = [by_asin[a] for a in chosen[offset : offset + BATCH]]
-            served, retries = keepa.take(len(batch)), 3
+            tokens = sum(costs)
+            served, retries = keepa.take(tokens), 3
             while not served and retries:  # 429: the client waits for the next refill
                 retries -= 1
                 keepa.refill(keepa.at + 1)
-                served = keepa.take(len(batch))
+                served = keepa.take(tokens)
             if not served:  # out of tokens: the pass stops; the next one starts again
                 break
-            window.append((minute, len(batch)))
-            spent.append((minute, len(batch)))
-            outcome.tokens += len(batch) if measured[0] <= minute < measured[1] else 0
-            since = [keepa_time(last[p.asin]) if p.asin in last else None for p in batch]
-            asked = history_days(since, now=now, least=1) if scheduled else 1
-            for product in batch:
-                snapshot = product.snapshot(minute, asked, with_series=scheduled)
-                previous = states[product.asin]
-                result = observe(previous, snapshot, observed_at=now)
-                for change in result.changes:
-                    at = keepa_minute(change.changed_at)
-                    seen.setdefault((product.asin, change.category_id, change.kind, at), minute)
-                main_before = (
-                    previous.category_ranks.get(snapshot.main_category_id or -1)
-                    if previous
-                    else None
+            window.append((minute, tokens))
+            spent.append((minute, tokens))
+            since = [keepa_time(watches[p.asin].last) if watches[p.asin].last else None
+                     for p in batch]  # fmt: skip
+            asked = history_days(since, now=now, least=1)
+            for product, cost in zip(batch, costs, strict=True):
+                snapshot = (
+                    cache.answer(product, asked, at=minute)
+                    if cache
+                    else product.snapshot(minute, asked, with_series=True)
                 )
-                interval = next_check(previous, result.state, snapshot,
-                                      main_before=main_before.rank if main_before else None,
-                                      cadence=CADENCE).interval  # fmt: skip
-                if product.asin in last and minute > measured[0]:
-                    outcome.longest_wait = max(outcome.longest_wait, minute - last[product.asin])
-                states[product.asin], last[product.asin] = result.state, minute
-                due[product.asin] = minute + int(interval.total_seconds() // 60)
+                fresh = observe_answer(product, snapshot, watches[product.asin], minute, seen)
+                if measured[0] <= minute < measured[1]:
+                    outcome.tokens += cost
+                    outcome.cached_tokens += 0 if fresh else cost
+                    outcome.live_tokens += cost if live else 0
+                watch = watches[product.asin]
+                if watch.last is not None and minute > measured[0]:
+                    outcome.longest_wait = max(outcome.longest_wait, minute - watch.last)
+                watch.last = minute
     outcome.most_in_60_min = most_in_an_hour(spent)
     for product in products:  # and those still waiting at the end, never checked again
-        waited = end - last.get(product.asin, start)
+        waited = end - (watches[product.asin].last or start)
         outcome.longest_wait = max(outcome.longest_wait, waited)
     for product in products:
         near = (product.best_before() or 10**9) <= NEAR
         truth = product.crossings(*measured)
         for category, kind, at in truth:
-            alerted = alert_of(seen, product, category, kind, at, truth, scheduled)
-            outcome.delays.append((None if alerted is None else alerted - at, near))
+            alerted = alert_of(seen, product.asin, category, kind, at, truth)
+            delay = None if alerted is None else alerted - at
+            outcome.delays.append((delay, near, lasted(product, category, at)))
     return outcome
+
+
+def plan(products, watches, minute, keepa, window, per_hour) -> list[tuple[list[str], bool]]:
+    """The run's batches as the pass plans them: (ASINs, live)."""
+    now = keepa_time(minute)
+    candidates = []
+    for product in products:
+        watch = watches[product.asin]
+        fields = {
+            "marketplace": "com",
+            "asin": product.asin,
+            "last_checked_at": keepa_time(watch.last) if watch.last is not None else None,
+            "next_check_at": keepa_time(watch.due) if watch.due is not None else None,
+            "watched_since": START,
+            "keepa_updated_at": keepa_time(watch.keepa_seen) if watch.keepa_seen else None,
+            "chance_per_hour": max(watch.lately or 0.0, near_prior(watch.best)),
+        }
+        candidates.append(accepted(Candidate, **fields))
+    tokens = accepted(
+        run_budget,
+        per_hour=per_hour,
+        spent_last_hour=sum(t for _, t in window),
+        tokens_left=int(keepa.left),
+        cadence=CADENCE,
+    )
+    budget = tokens - min(20, tokens // 10)  # the pass keeps a tenth for category names
+    chosen = accepted(
+        plan_run, candidates=candidates, now=now, budget=budget, cadence=CADENCE,
+        watched=len(products),
+    )  # fmt: skip
+    live = getattr(chosen, "live", frozenset())
+    batches = []
+    for flag in (False, True):
+        asins = [c.asin for c in chosen.chosen if (("com", c.asin) in live) == flag]
+        batches += [(asins[i : i + BATCH], flag) for i in range(0, len(asins), BATCH)]
+    return batches
+
+
+def observe_answer(product, snapshot, watch: Watch, minute: int, seen) -> bool:
+    """Walk one answer, note the changes it alerts, plan the product's next check; whether
+    the answer brought a new observation (False: Keepa answered from its cache)."""
+    now = keepa_time(minute)
+    fresh = watch.keepa_seen is None or keepa_minute(snapshot.last_update) > watch.keepa_seen
+    previous = watch.state
+    result = observe(previous, snapshot, observed_at=now)
+    for change in result.changes:
+        at = keepa_minute(change.changed_at)
+        seen.setdefault((product.asin, change.category_id, change.kind, at), minute)
+    main_before = previous.category_ranks.get(snapshot.main_category_id or -1) if previous else None
+    chance = estimate(
+        snapshot,
+        lately_before=watch.lately,
+        checked_before=keepa_time(watch.last) if watch.last is not None else None,
+        best_before=watch.best,
+        now=now,
+    )
+    interval = accepted(
+        next_check, previous=previous, state=result.state, snapshot=snapshot,
+        main_before=main_before.rank if main_before else None, cadence=CADENCE,
+        observed_at=now, chance=chance,
+    ).interval  # fmt: skip
+    watch.state, watch.lately, watch.best = result.state, chance.lately, best_rank(snapshot)
+    watch.keepa_seen = keepa_minute(snapshot.last_update) if snapshot.last_update else None
+    watch.due = minute + int(interval.total_seconds() // 60)
+    return fresh
+
+
+def lasted(product: Product, category: int, at: int) -> int | None:
+    """How long the state a crossing led to lasted, in minutes (None: past the replay)."""
+    after = [t for c, _, t in product.crossings(at, at + 30 * DAY) if c == category and t > at]
+    return (after[0] - at) if after else None
 
 
 def most_in_an_hour(spent: list[tuple[int, int]]) -> int:
@@ -171,21 +250,18 @@ def most_in_an_hour(spent: list[tuple[int, int]]) -> int:
     return most
 
 
-def alert_of(seen, product, category, kind, at, truth, scheduled) -> int | None:
-    """When this crossing was alerted: recorded at its own time (the walk), or, before, as
-    the check's net change when it was the last crossing of that kind before the check."""
-    if scheduled:
-        return seen.get((product.asin, category, kind, at))
-    later = [
-        m
-        for (a, c, k, _), m in seen.items()
-        if a == product.asin and c == category and k == kind and m >= at
-    ]
-    if not later:
+def alert_of(seen, asin: str, category: int, kind: ChangeKind, at: int, truth) -> int | None:
+    """When this crossing was alerted: by the first recorded crossing of its kind in its
+    category at or after it, unless another crossing of that kind came between (then Keepa
+    saw only the later one)."""
+    recorded = sorted(
+        (t, m) for (a, c, k, t), m in seen.items() if a == asin and c == category and k == kind
+    )
+    first = next(((t, m) for t, m in recorded if t >= at), None)
+    if first is None:
         return None
-    check = min(later)
-    between = [t for c, k, t in truth if c == category and at < t <= check]
-    return None if between else check
+    between = [t for c, k, t in truth if c == category and k == kind and at < t <= first[0]]
+    return None if between else first[1]
 
 
 def summary(outcome: Outcome, *, asins: int, days: int, per_hour: float) -> dict[str, object]:
@@ -204,10 +280,15 @@ def summary(outcome: Outcome, *, asins: int, days: int, per_hour: float) -> dict
             else None,
         }
 
+    unseen = [lasted for delay, _, lasted in outcome.delays if delay is None]
     return {
-        "all": stats([d for d, _ in outcome.delays]),
-        "near": stats([d for d, near in outcome.delays if near]),
+        "all": stats([d for d, _, _ in outcome.delays]),
+        "near": stats([d for d, near, _ in outcome.delays if near]),
+        "unseen": len(unseen),
+        "unseen_under_60_min": sum(1 for m in unseen if m is not None and m < 60),
         "tokens_per_asin_per_day": round(outcome.tokens / asins / days, 2),
+        "cached_share": share_f(outcome.cached_tokens, outcome.tokens),
+        "live_share": share_f(outcome.live_tokens, outcome.tokens),
         "most_tokens_in_60_min": outcome.most_in_60_min,
         "plan_per_hour": per_hour,
         "longest_unchecked_h": round(outcome.longest_wait / 60, 2),
@@ -215,6 +296,10 @@ def summary(outcome: Outcome, *, asins: int, days: int, per_hour: float) -> dict
 
 
 def share(part: int, whole: int) -> float | None:
+    return round(part / whole, 3) if whole else None
+
+
+def share_f(part: float, whole: float) -> float | None:
     return round(part / whole, 3) if whole else None
 
 
@@ -227,6 +312,8 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--seeds", default="25,26,27", help="one watch list per seed, pooled")
     parser.add_argument("--plans", default="1,0.5,0.33,0.2")
+    parser.add_argument("--keepa", default="cache,live", help="Keepa's models: cache, live")
+    parser.add_argument("--label", default="after", help="the design's name in the table")
     parser.add_argument(
         "--output", type=Path, default=Path(__file__).parent / "results" / "replay.json"
     )
@@ -234,21 +321,25 @@ def main() -> None:
     lists = [watch_list(args.asins, args.near_share, int(seed)) for seed in args.seeds.split(",")]
     near = sum((p.best_before() or 10**9) <= NEAR for products in lists for p in products)
     results = []
-    for fraction in [float(f) for f in args.plans.split(",")]:
-        per_hour = round(args.asins * fraction)
-        for scheduled in (True, False):
+    for model in args.keepa.split(","):
+        for fraction in [float(f) for f in args.plans.split(",")]:
+            per_hour = round(args.asins * fraction)
             pooled = Outcome()
             for products in lists:
-                outcome = replay(products, per_hour=per_hour, days=args.days, scheduled=scheduled)
+                outcome = replay(
+                    products, per_hour=per_hour, days=args.days, cached=model == "cache"
+                )
                 pooled.delays += outcome.delays
                 pooled.most_in_60_min = max(pooled.most_in_60_min, outcome.most_in_60_min)
                 pooled.tokens += outcome.tokens
+                pooled.cached_tokens += outcome.cached_tokens
+                pooled.live_tokens += outcome.live_tokens
                 pooled.longest_wait = max(pooled.longest_wait, outcome.longest_wait)
-            row = {"plan": fraction, "design": "schedule + walk" if scheduled else "before"}
+            row = {"plan": fraction, "design": args.label, "keepa": model}
             asins = args.asins * len(lists)
             row |= summary(pooled, asins=asins, days=args.days, per_hour=per_hour)
             results.append(row)
-            print(json.dumps(row))
+            print(json.dumps(row), flush=True)
     record = {
         "asins": args.asins,
         "watch_lists": len(lists),
@@ -273,19 +364,20 @@ def table(results: list[dict]) -> str:
         return f"{value:g}{unit}" if isinstance(value, float | int) else str(value)
 
     lines = [
-        "| plan (tokens/h) | design | #1 changes | alerted ≤ 60 min | alerted at all |"
-        " median / p95 delay (min) | near #1: median / p95 | tokens per ASIN per day |"
-        " most tokens in 60 min | longest unchecked (h) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| plan (tokens/h) | design | Keepa | #1 changes | seen ≤ 60 min | seen at all"
+        " (unseen < 60 min) | median / p95 delay (min) | tokens for a cached answer |"
+        " tokens for live data | tokens per ASIN per day | most tokens in 60 min |"
+        " longest unchecked (h) |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in results:
-        every, near = row["all"], row["near"]
+        every = row["all"]
         lines.append(
             f"| {row['plan'] * 100:.0f} % ({row['plan_per_hour']:g}) | {row['design']}"
-            f" | {every['changes']} | {cell(every['within_60_min'], '%')}"
-            f" | {cell(every['alerted'], '%')}"
+            f" | {row['keepa']} | {every['changes']} | {cell(every['within_60_min'], '%')}"
+            f" | {cell(every['alerted'], '%')} ({row['unseen_under_60_min']})"
             f" | {cell(every['median_min'])} / {cell(every['p95_min'])}"
-            f" | {cell(near['median_min'])} / {cell(near['p95_min'])}"
+            f" | {cell(row['cached_share'], '%')} | {cell(row['live_share'], '%')}"
             f" | {row['tokens_per_asin_per_day']:g} | {row['most_tokens_in_60_min']}"
             f" | {row['longest_unchecked_h']:g} |"
         )

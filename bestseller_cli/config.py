@@ -96,8 +96,9 @@ class Settings(BaseSettings):
         default=None,
         ge=0,
         le=24 * 365,
-        description="Ask Keepa to refresh products whose data is older than this (may cost a"
-        " token each; 0: always live); unset: not sent.",
+        description="Keepa's `update` for plain requests: it refreshes products whose data is"
+        " older than this many hours (0: always live, up to 2 tokens each); unset: not sent,"
+        " Keepa's default of 1 h. Checks likely to see a #1 change ask for live data anyway.",
     )
     # /category lookups for ranked categories categoryTree does not name, per pass.
     keepa_category_token_budget: int = Field(

@@ -39,7 +39,9 @@ class FakeKeepa:
     url: str = ""
     world: dict[tuple[str, str], dict[int, Ranks]] = field(default_factory=dict)
     titles: dict[str, str] = field(default_factory=dict)
-    # ASIN -> extra keyword arguments of keepa_payloads.product (tree, last_update, ...)
+    # ASIN -> extra keyword arguments of keepa_payloads.product (tree, last_update, ...). A
+    # `last_update` set here is Keepa's cache: answered as is, until a request asks for live
+    # data (update=0), which refreshes it to now.
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     # (marketplace, ASIN) -> a raw product served as is (variation parents, ebooks, ...)
     raw_products: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
@@ -119,6 +121,7 @@ class FakeKeepa:
                 return 200, self.best_sellers_answer(marketplace, domain, int(query["category"][0]))
             products = []
             now = datetime.now(UTC)
+            live = query.get("update") == ["0"]
             for asin in query["asin"][0].split(","):
                 if asin in self.omitted:
                     continue
@@ -127,6 +130,8 @@ class FakeKeepa:
                 if raw is None and ranks is None:
                     raw = unknown_product(asin)
                 elif raw is None:
+                    if live and "last_update" in self.options.get(asin, {}):
+                        self.options[asin] = {**self.options[asin], "last_update": now}
                     options = {"title": self.titles.get(asin), **self.options.get(asin, {})}
                     raw = product(asin, dict(ranks or {}), now=now, **options)
                 if "days" in query:

@@ -101,14 +101,18 @@ class FetchLoop:
             may_request=self.may_request,
             tokens_left=lambda: run.log.tokens_left,
             days_for=days_for(chunk, run),
+            live=chunk.live,
         ):
             if fetched.products is None:
                 self.stop_fetching(fetched.error)
                 continue
-            yield self.one_batch(chunk.marketplace, fetched.asins, fetched.products), fetched.asins
+            counts = self.one_batch(
+                chunk.marketplace, fetched.asins, fetched.products, live=chunk.live
+            )
+            yield counts, fetched.asins
 
     def one_batch(
-        self, marketplace: str, asins: list[str], products: list[ProductSnapshot]
+        self, marketplace: str, asins: list[str], products: list[ProductSnapshot], *, live: bool
     ) -> BatchCounts:
         """Read and diff (check/batch.py), write in one round trip, deliver its alerts."""
         received_at = time.monotonic()
@@ -122,6 +126,7 @@ class FetchLoop:
             outcome.counts,
             checked=len(asins),
             alerts_queued=len(queued),
+            live_checks=len(asins) if live else 0,
             latency_ms=latency if self.recorder.run_id is not None else None,
         )
 

@@ -72,6 +72,7 @@ class CheckSummary:
     asins_due: int = row("ASINs due")
     asins_deferred: int = row("ASINs due, left for the next runs (budget)")
     past_ceiling: int = row("ASINs past CHECK_CEILING_HOURS (plan too small)")
+    waiting_for_keepa: int = row("ASINs due, waiting for Keepa's data to refresh")
     run_budget: int | None = row("Keepa tokens this run may spend", default=None)
     checked: int = row("ASINs checked", show="{checked} of {asins_to_check}", always=True)
     unavailable: int = row("unavailable on Keepa")
@@ -80,6 +81,12 @@ class CheckSummary:
     missing_from_keepa: list[str] = listed("left out of Keepa's answer")
     now_unknown: list[str] = listed("unknown after being left out")
     stale: int = row("Keepa data older than {stale_hours:g} h")  # KEEPA_STALE_HOURS
+    # Answers with data newer than the answer before (first checks included), answers Keepa
+    # served from its cache (no newer: the token bought nothing new), and the checks that
+    # asked for live data (update=0, up to 2 tokens each).
+    fresh_answers: int = row("answers with fresh data")
+    cached_answers: int = row("answers from Keepa's cache (nothing new)")
+    live_checks: int = row("ASINs asked for live data (update=0)")
     variation_parents: list[str] = listed("variation parents (track their children)")
     invalid: list[str] = listed("invalid on Keepa")
     baselines: int = row("first seen (baseline)")

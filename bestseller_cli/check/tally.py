@@ -95,6 +95,7 @@ def plan_fields(summary: CheckSummary, plan: WorkPlan | None) -> None:
     summary.tokens_available = plan.tokens_available
     summary.asins_due, summary.asins_deferred = plan.asins_due, plan.asins_deferred
     summary.past_ceiling, summary.run_budget = plan.past_ceiling, plan.run_budget
+    summary.waiting_for_keepa = plan.waiting_for_keepa
     summary.plan_too_small = plan.plan_too_small
 
 
@@ -105,6 +106,9 @@ def batch_fields(summary: CheckSummary, batches: list[BatchCounts]) -> None:
             unavailable=batch.unavailable,
             baselines=batch.baselines,
             stale=batch.stale,
+            fresh_answers=batch.fresh_answers,
+            cached_answers=batch.cached_answers,
+            live_checks=batch.live_checks,
             alerts_queued=batch.alerts_queued,
         )
         summary.missing_from_keepa += batch.missing_from_keepa

@@ -12,15 +12,8 @@ from bestseller_cli.config import Settings
 from bestseller_cli.errors import KeepaAuthError, KeepaError
 from bestseller_cli.keepa.client import KeepaClient
 from bestseller_cli.keepa.payload import TokenStatus
-from bestseller_cli.rules.schedule import (
-    Cadence,
-    RunPlan,
-    forecast,
-    plan_per_hour,
-    plan_run,
-    run_budget,
-    tokens_per_asin,
-)
+from bestseller_cli.rules.run_plan import RunPlan, plan_per_hour, plan_run, run_budget
+from bestseller_cli.rules.schedule import Cadence, Forecast, forecast
 from bestseller_cli.store import log_store, run_store
 
 # The work list is read in pages of this many batches: one extra round trip per 50 batches.
@@ -40,6 +33,9 @@ class WorkPlan:
     asins_due: int = 0
     asins_deferred: int = 0
     past_ceiling: int = 0
+    # Due by their interval, waiting for Keepa's data to go stale: a plain check now would
+    # buy its cached answer, and a live one would not pay.
+    waiting_for_keepa: int = 0
     run_budget: int | None = None  # the tokens this run may spend (None: no limit known)
     plan_per_hour: float | None = None  # the plan's tokens per hour (None: not known)
     plan_too_small: str | None = None  # what the plan can watch, said once
@@ -108,36 +104,34 @@ def scheduled_work(
     per_hour = plan_per_hour(
         settings, refill_per_minute=status.refill_rate if status else last_refill
     )
-    per_asin = tokens_per_asin(settings)
     tokens = run_budget(
         per_hour=per_hour,
         spent_last_hour=spent,
         tokens_left=status.tokens_left if status else None,
-        tokens_per_asin=1,
         cadence=cadence,
     )
     candidates = run_store.due_candidates(conn, selection, horizon=cadence.horizon(now))
-    asins = None
+    intervals, watched = run_store.interval_counts(conn)
+    budget = None
     if tokens is not None:
         # A tenth of the run, at most KEEPA_CATEGORY_TOKEN_BUDGET, names new categories.
-        reserve = min(settings.keepa_category_token_budget, tokens // 10)
-        asins = (tokens - reserve) // per_asin
-    plan = plan_run(candidates, now=now, budget=asins, cadence=cadence)
-    too_small = too_small_to_watch(
-        conn, plan, per_hour=per_hour, per_asin=per_asin, cadence=cadence
-    )
+        budget = tokens - min(settings.keepa_category_token_budget, tokens // 10)
+    plan = plan_run(candidates, now=now, budget=budget, cadence=cadence, watched=watched)
+    outlook = forecast(intervals, watched=watched, plan_per_hour=per_hour, cadence=cadence)
+    too_small = too_small_to_watch(outlook, plan, per_hour=per_hour, cadence=cadence)
     if too_small:
         warnings.append(f"the Keepa plan is too small: {too_small}")
     page_size = settings.batch_size * BATCHES_PER_WORK_PAGE
     return WorkPlan(
-        chunks=run_store.scheduled_chunks(plan.chosen, page_size=page_size),
+        chunks=run_store.scheduled_chunks(plan.chosen, page_size=page_size, live=plan.live),
         asins_to_check=len(plan.chosen),
-        tokens_needed=len(plan.chosen) * per_asin,
+        tokens_needed=plan.tokens,
         tokens_available=status.tokens_left if status else None,
         refill_per_minute=status.refill_rate if status else None,
         asins_due=plan.due,
         asins_deferred=plan.deferred,
         past_ceiling=plan.ceiling_deferred,
+        waiting_for_keepa=plan.waiting,
         run_budget=tokens,
         plan_per_hour=per_hour,
         plan_too_small=too_small,
@@ -146,22 +140,9 @@ def scheduled_work(
 
 
 def too_small_to_watch(
-    conn: psycopg.Connection,
-    plan: RunPlan,
-    *,
-    per_hour: float | None,
-    per_asin: int,
-    cadence: Cadence,
+    outlook: Forecast, plan: RunPlan, *, per_hour: float | None, cadence: Cadence
 ) -> str | None:
     """What the plan cannot watch in time, from the forecast or from this run's ceiling."""
-    intervals, watched = run_store.interval_counts(conn)
-    outlook = forecast(
-        intervals,
-        watched=watched,
-        plan_per_hour=per_hour,
-        cadence=cadence,
-        tokens_per_asin=per_asin,
-    )
     too_small = outlook.too_small()
     if too_small or not plan.ceiling_deferred:
         return too_small

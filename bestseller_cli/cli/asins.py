@@ -24,6 +24,7 @@ from bestseller_cli.errors import ConfigError
 from bestseller_cli.escape import terminal_text
 from bestseller_cli.maintenance import product_notes
 from bestseller_cli.models import INVALID, PRODUCT_TYPES, VARIATION_PARENT, parse_asin
+from bestseller_cli.rules.likelihood import Chance
 from bestseller_cli.store import asin_store, db
 
 log = logging.getLogger(__name__)
@@ -251,6 +252,7 @@ TRACKED_COLUMNS = [
     Column("#1 since", Kind.DATE, priority=3),
     Column("Main rank", Kind.NUMBER),
     Column("Last checked", Kind.DATE, priority=2),
+    Column("Keepa's data", Kind.DATE, priority=4),
     Column("Next check", Kind.DATE, priority=2),
     Column("Why", Kind.TEXT, priority=4),
 ]
@@ -269,6 +271,7 @@ def tracked_cells(row: asin_store.TrackedRow, *, now: datetime) -> list[Cell]:
         row.badge_since,
         f"#{row.main_rank:,}" if row.main_rank else None,
         row.last_checked_at or "never",
+        row.keepa_updated_at,
         next_check(row, now=now),
         (row.check_reason or "first check") if row.active else None,
     ]
@@ -308,6 +311,22 @@ def keepa_record(row: asin_store.TrackedRow) -> dict[str, object]:
         "keepa_updated_at": row.keepa_updated_at,
         "ranks_changed_at": row.ranks_changed_at,
         "data_age_hours": age,
+        "chance": chance_record(row),
+    }
+
+
+def chance_record(row: asin_store.TrackedRow) -> dict[str, object] | None:
+    """The estimate the schedule spent tokens by: expected #1 crossings per hour, the
+    probability of one within the hour, and why (None: not checked since estimates began)."""
+    if row.chance_per_hour is None:
+        return None
+    chance = Chance(
+        per_hour=row.chance_per_hour, lately=row.crossing_rate or 0.0, why=row.chance_reason or ""
+    )
+    return {
+        "per_hour": round(chance.per_hour, 6),
+        "next_hour": round(chance.next_hour, 4),
+        "why": chance.why,
     }
 
 

@@ -35,10 +35,13 @@ def fetch_ahead(
     may_request: Callable[[], bool],
     tokens_left: Callable[[], int | None],
     days_for: Callable[[list[str]], int | None] = lambda batch: None,
+    live: bool = False,
 ) -> Iterator[Fetched]:
     """Yield the batches of `asins` in order. `may_request()` is asked before each request
     (the deadline); once it says no, only answers already requested are yielded.
-    `days_for(batch)`: how far back the batch's rank series must reach."""
+    `days_for(batch)`: how far back the batch's rank series must reach. `live`: every
+    request asks for live data (`update=0`, up to 2 tokens a product)."""
+    per_asin = 2 if live else 1
     wanted = list(dict.fromkeys(asins))
     batches = [wanted[start : start + batch_size] for start in range(0, len(wanted), batch_size)]
     pending: deque[tuple[list[str], Future[list[ProductSnapshot]]]] = deque()
@@ -48,18 +51,20 @@ def fetch_ahead(
         nonlocal position, stopped
         while not stopped and position < len(batches) and len(pending) < limit:
             batch = batches[position]
-            if prepaid_only and not affordable(len(batch)):
+            if prepaid_only and not affordable(len(batch) * per_asin):
                 return  # Keepa would answer 429: wait for the answers in flight first
             if not may_request():
                 stopped = True
                 return
-            future = pool.submit(keepa.fetch, batch, marketplace=marketplace, days=days_for(batch))
+            future = pool.submit(
+                keepa.fetch, batch, marketplace=marketplace, days=days_for(batch), live=live
+            )
             pending.append((batch, future))
             position += 1
 
     def affordable(tokens: int) -> bool:
         left = tokens_left()
-        return left is None or left - sum(len(batch) for batch, _ in pending) >= tokens
+        return left is None or left - sum(len(batch) for batch, _ in pending) * per_asin >= tokens
 
     with ThreadPoolExecutor(max_workers=max(ahead, 1), thread_name_prefix="keepa") as pool:
         while True:

@@ -135,11 +135,18 @@ class KeepaClient:
         )
 
     def fetch(
-        self, asins: Sequence[str], *, marketplace: str, days: int | None = None
+        self,
+        asins: Sequence[str],
+        *,
+        marketplace: str,
+        days: int | None = None,
+        live: bool = False,
     ) -> list[ProductSnapshot]:
         """Look up at most BATCH_SIZE ASINs in one request; each gets a snapshot, in order.
         `days`: the rank series reach back this far at least (the time since the batch's
-        oldest check), KEEPA_HISTORY_DAYS when more."""
+        oldest check), KEEPA_HISTORY_DAYS when more. `live`: ask for live data (`update=0`,
+        one more token per product Keepa refreshed within the hour) instead of
+        KEEPA_UPDATE_HOURS."""
         wanted = list(dict.fromkeys(asins))
         if len(wanted) > BATCH_SIZE:
             raise ValueError(f"Keepa takes at most {BATCH_SIZE} ASINs per request")
@@ -150,8 +157,10 @@ class KeepaClient:
         # benchmarks/README.md; never history=0, whose salesRanks evidence conflicts.
         params: Params = {"domain": MARKETPLACES[market], "asin": ",".join(wanted)}
         params["days"] = max(self._history_days, days or 0)
-        if self._update_hours is not None:  # may cost an extra token per refreshed product
-            params["update"] = self._update_hours
+        # Keepa answers from its cache unless its data is older than `update` hours.
+        update = 0 if live else self._update_hours
+        if update is not None:  # 0 may cost an extra token per refreshed product
+            params["update"] = update
         body = self._get("product", params, market, len(wanted))
         found: dict[str, ProductSnapshot] = {}
         for raw in body["products"]:

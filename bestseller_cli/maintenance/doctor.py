@@ -15,7 +15,7 @@ from bestseller_cli.maintenance.door import door_findings
 from bestseller_cli.maintenance.finding import Finding, Status
 from bestseller_cli.maintenance.webhooks import webhook_findings
 from bestseller_cli.redact import redact
-from bestseller_cli.rules import schedule
+from bestseller_cli.rules import run_plan, schedule
 from bestseller_cli.rules.ops_rules import KINDS, utc
 from bestseller_cli.rules.product_kinds import kind_note
 from bestseller_cli.slack.client import SlackSender
@@ -297,13 +297,12 @@ def check_keepa(settings: Settings, findings: list[Finding], watched: Watched | 
         )
     )
     intervals, count = watched or (Counter(), 0)
-    per_hour = schedule.plan_per_hour(settings, refill_per_minute=status.refill_rate)
+    per_hour = run_plan.plan_per_hour(settings, refill_per_minute=status.refill_rate)
     outlook = schedule.forecast(
         intervals,
         watched=count,
         plan_per_hour=per_hour,
         cadence=schedule.Cadence.of(settings),
-        tokens_per_asin=schedule.tokens_per_asin(settings),
     )
     findings.append(keepa_budget(outlook, settings))
 
@@ -314,8 +313,8 @@ def keepa_budget(outlook: schedule.Forecast, settings: Settings) -> Finding:
     detail = outlook.describe()
     if settings.keepa_tokens_per_hour:
         detail += f" (KEEPA_TOKENS_PER_HOUR={settings.keepa_tokens_per_hour:,})"
-    if settings.keepa_update_hours is not None:
-        detail += " (up to 2 tokens per ASIN: KEEPA_UPDATE_HOURS)"
+    # The forecast prices checks sooner than Keepa's refresh as live ones (update=0).
+    detail += " (checks sooner than Keepa's cache refreshes count as live, 2 tokens)"
     too_small = outlook.too_small()
     if too_small:
         return Finding("Keepa budget", "fail", f"{detail}. Too small: {too_small}")

@@ -173,4 +173,7 @@ def keepa_usage(
         asins_checked=scope_asins,
         cost_per_asin_per_day_usd=round(per_asin_day, 6) if per_asin_day is not None else None,
         share_of_account=round(share, 4),
+        fresh_answers=round(totals.fresh_answers * share),
+        cached_answers=round(totals.cached_answers * share),
+        live_checks=round(totals.live_checks * share),
     )

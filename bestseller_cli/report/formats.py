@@ -126,6 +126,8 @@ def summary_lines(report: Report) -> list[str]:
         f"Badges: {counts_text(report.changes.counts)}; {len(report.holders)} ASIN(s) hold #1 now",
         f"Keepa: {keepa.tokens_used:,} tokens in {keepa.calls:,} calls,"
         f" ≈ ${keepa.estimated_cost_usd:.2f}{per_day}",
+        f"Keepa's cache: {keepa.fresh_answers:,} checks bought a fresh observation,"
+        f" {keepa.cached_answers:,} a cached answer; {keepa.live_checks:,} asked for live data",
         f"Alerts: {alerts.sent} sent, {alerts.printed} printed, {alerts.refused} refused,"
         f" {alerts.pending + alerts.sending} pending, {alerts.expired} expired, {alerts.held} held,"
         f" {alerts.suppressed} suppressed",

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from bestseller_cli.models import INVALID, VARIATION_PARENT, Change, ProductSnapshot, StoredState
 from bestseller_cli.rules.badges import Observation, RankStep, TopSizes, observe
+from bestseller_cli.rules.likelihood import Chance, estimate
 from bestseller_cli.rules.product_kinds import snapshot_note
 from bestseller_cli.rules.routing import Delivery, Rule, deliveries_for, fold_between_checks
 from bestseller_cli.rules.routing import top_sizes as rules_top_sizes
@@ -32,11 +33,21 @@ class NameRow:
 
 @dataclass(frozen=True)
 class KnownAsin:
-    """What was stored of one ASIN before this check, and who tracks it."""
+    """What was stored of one ASIN before this check, and who tracks it: with Keepa's
+    `lastUpdate` in the answer before (`keepa_updated_at`) and the crossing rate carried
+    from check to check (`crossing_rate`, rules/likelihood.py; None: not estimated yet)."""
 
     previous: StoredState | None
     trackers: list[int | None]
     missing_passes: int = 0  # passes in a row whose Keepa answer left it out
+    keepa_updated_at: datetime | None = None
+    crossing_rate: float | None = None
+
+    def cached(self, snapshot: ProductSnapshot) -> bool:
+        """Keepa answered from its cache: its data is no newer than in the answer before,
+        so the token bought nothing new."""
+        before, now = self.keepa_updated_at, snapshot.last_update
+        return before is not None and now is not None and now <= before
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,7 @@ class ObservedProduct:
     observed_at: datetime
     steps: list[RankStep] = field(default_factory=list)  # category ranks to keep
     next_check: NextCheck | None = None  # None: due at the next run
+    chance: Chance | None = None  # of a #1 crossing within the hour (rules/likelihood.py)
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,11 @@ class BatchCounts:
     unavailable: int = 0
     baselines: int = 0
     stale: int = 0
+    # Answers with data newer than the answer before (a first check's included), or no newer
+    # (Keepa answered from its cache); checks that asked for live data (update=0).
+    fresh_answers: int = 0
+    cached_answers: int = 0
+    live_checks: int = 0
     missing_from_keepa: tuple[str, ...] = ()
     now_unknown: tuple[str, ...] = ()
     variation_parents: tuple[str, ...] = ()
@@ -158,6 +175,8 @@ def diff_batch(
         notes["unavailable"] += not snapshot.available
         notes["baselines"] += result.is_baseline
         notes["stale"] += bool(snapshot.last_update and snapshot.last_update < stale_before)
+        notes["observed"] += 1
+        notes["cached"] += entry.cached(snapshot)
         note_kind(snapshot, labels)
     return BatchOutcome(
         marketplace=marketplace,
@@ -179,6 +198,8 @@ def batch_counts(
         unavailable=notes["unavailable"],
         baselines=notes["baselines"],
         stale=notes["stale"],
+        fresh_answers=notes["observed"] - notes["cached"],
+        cached_answers=notes["cached"],
         missing_from_keepa=tuple(labels["missing"]),
         now_unknown=tuple(labels["unknown"]),
         variation_parents=tuple(labels["parents"]),
@@ -196,9 +217,15 @@ def observe_one(
     top: TopSizes,
 ) -> tuple[ObservedProduct, Observation]:
     """One product's new state and when to check it next, with what `observe` found."""
-    result = observe(entry.previous, snapshot, observed_at=observed_at, top=top)
-    known_main = entry.previous and entry.previous.category_ranks.get(
-        snapshot.main_category_id or -1
+    previous = entry.previous
+    result = observe(previous, snapshot, observed_at=observed_at, top=top)
+    known_main = previous and previous.category_ranks.get(snapshot.main_category_id or -1)
+    chance = estimate(
+        snapshot,
+        lately_before=entry.crossing_rate,
+        checked_before=previous.checked_at if previous else None,
+        best_before=best_rank_of(previous),
+        now=observed_at,
     )
     product = ObservedProduct(
         snapshot=snapshot,
@@ -206,14 +233,24 @@ def observe_one(
         observed_at=observed_at,
         steps=result.steps,
         next_check=next_check(
-            entry.previous,
+            previous,
             result.state,
             snapshot,
             main_before=known_main.rank if known_main else None,
             cadence=given.cadence,
+            observed_at=observed_at,
+            chance=chance,
         ),
+        chance=chance,
     )
     return product, result
+
+
+def best_rank_of(state: StoredState | None) -> int | None:
+    """The best rank in any category at the check that led to `state`."""
+    if state is None:
+        return None
+    return min((entry.rank for entry in state.category_ranks.values() if entry.rank), default=None)
 
 
 def deliveries_of(

@@ -3,25 +3,34 @@
 Keepa charges one token per product looked up, whatever it returns, and every answer
 carries the rank series since a given day: a check every N hours that asks for the last N
 hours sees every rank point Keepa recorded in between. So checking less often makes a
-change late, never lost, and the plan goes further by checking each ASIN as often as its
-distance from #1 deserves:
+change late, never lost. But Keepa answers from its cache: a product it refreshed less
+than `update` hours ago (KEEPA_UPDATE_HOURS, Keepa's default 1) comes back as it was, and
+that token buys nothing new, unless the request asks for live data (`update=0`), which
+costs one more token while Keepa's data is under an hour old. So:
 
-- holding #1 anywhere, or within `near_rank` of it in some category: every run;
-- otherwise every run x (closest rank / near_rank), where the closest rank is the best it
-  reached in any category since the check before (a calm history keeps it far), up to half
-  the ceiling; a main rank that at least halved since the check before: within the hour;
-- due ASINs are checked most overdue first (time since the last check over the interval),
-  those about to pass the ceiling before all others, as many as the run's budget allows.
+- a product's next plain check is on the first run after Keepa will refresh it on request
+  (`lastUpdate` + `update` hours), or later, as its distance from #1 deserves: every run x
+  (closest rank / near_rank), up to half the ceiling; a main rank that at least halved since
+  the check before: within the hour;
+- a product likely to cross #1 soon (rules/likelihood.py: at least as likely as one at
+  near_rank with no history, holding #1 anywhere included) is a candidate every run: the
+  run checks it plainly once Keepa's data is stale, and live (`update=0`) before that when
+  the tokens are worth it;
+- each run takes first the ASINs about to pass the ceiling, then its pace of the ceiling
+  (watched x run / ceiling, the longest unchecked first: the far products stay spread over
+  the day), then the rest by expected #1 changes seen per token (chance per hour x hours
+  since Keepa last looked, over 1 or 2 tokens), as many as the run's budget allows.
 """
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from bestseller_cli.models import ProductSnapshot, StoredState
+from bestseller_cli.rules.likelihood import SEED_DAYS, Chance, near_prior
 
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
@@ -29,6 +38,12 @@ HOUR = timedelta(hours=1)
 CLOCK_MARGIN = timedelta(hours=1)
 # A main rank at least this many times better than at the check before brings it forward.
 MAIN_JUMP = 2
+# Keepa refreshes a product older than this before answering, unless `update` says otherwise.
+KEEPA_UPDATE = timedelta(hours=1)
+# `update=0` costs one more token while Keepa's data is no older than this.
+LIVE_EXTRA_UNTIL = timedelta(hours=1)
+# Keepa's `lastUpdate` is to the minute: a plain check is planned a minute past the refresh.
+KEEPA_MINUTE = timedelta(minutes=1)
 
 
 class ScheduleSettings(Protocol):
@@ -50,6 +65,7 @@ class Cadence:
     run_minutes: float = 15.0
     ceiling_hours: float = 24.0
     near_rank: int = 3
+    update_hours: int | None = None  # KEEPA_UPDATE_HOURS (None: Keepa's default, 1 h)
 
     @property
     def run(self) -> timedelta:
@@ -71,7 +87,37 @@ class Cadence:
             run_minutes=settings.schedule_minutes,
             ceiling_hours=settings.check_ceiling_hours,
             near_rank=settings.check_near_rank,
+            update_hours=settings.keepa_update_hours,
         )
+
+    @property
+    def keepa_refresh(self) -> timedelta:
+        """How old Keepa's data must be before a plain request refreshes it."""
+        return KEEPA_UPDATE if self.update_hours is None else timedelta(hours=self.update_hours)
+
+    @property
+    def always_live(self) -> bool:
+        """KEEPA_UPDATE_HOURS=0: the operator asks for live data on every request."""
+        return self.update_hours == 0
+
+    @property
+    def hot(self) -> float:
+        """The chance per hour from which a product is a candidate every run: that of a
+        product at near_rank with no history."""
+        return near_prior(self.near_rank)
+
+    def tokens_per_check(self, interval: timedelta) -> int:
+        """What a check every `interval` costs: checks sooner than Keepa refreshes on
+        request ask for live data, one more token while Keepa's data is under an hour old."""
+        if interval <= LIVE_EXTRA_UNTIL and (self.always_live or interval <= self.keepa_refresh):
+            return 2
+        return 1
+
+    def fresh_at(self, keepa_updated_at: datetime | None) -> datetime | None:
+        """When a plain request first gets a refreshed answer (None: now)."""
+        if keepa_updated_at is None or self.always_live:
+            return None
+        return keepa_updated_at + self.keepa_refresh + KEEPA_MINUTE
 
     @property
     def spend_window(self) -> timedelta:
@@ -109,8 +155,34 @@ def next_check(
     *,
     main_before: int | None,
     cadence: Cadence,
+    observed_at: datetime | None = None,
+    chance: Chance | None = None,
 ) -> NextCheck:
-    """The interval after a check that led from `previous` to `state` (see the module)."""
+    """The interval after a check at `observed_at` that led from `previous` to `state`
+    (see the module); `chance`: the product's (rules/likelihood.py)."""
+    interval = distance_interval(
+        previous, state, snapshot, main_before=main_before, cadence=cadence
+    )
+    likely = chance is not None and chance.per_hour >= cadence.hot
+    if likely or interval.interval <= cadence.run:
+        why = f"{chance.next_hour:.0%} chance of a #1 change within the hour" if chance else ""
+        reason = "; ".join(part for part in (interval.reason, why) if part)
+        return NextCheck(cadence.run, f"{reason}: every run, live when it pays")
+    fresh_at = cadence.fresh_at(snapshot.last_update)
+    if fresh_at is None or observed_at is None or observed_at + interval.interval >= fresh_at:
+        return interval
+    return NextCheck(fresh_at - observed_at, f"Keepa's data refreshes at {fresh_at:%H:%M} UTC")
+
+
+def distance_interval(
+    previous: StoredState | None,
+    state: StoredState | None,
+    snapshot: ProductSnapshot,
+    *,
+    main_before: int | None,
+    cadence: Cadence,
+) -> NextCheck:
+    """The interval its distance from #1 deserves, Keepa's cache aside."""
     if not snapshot.available or state is None:
         return NextCheck(cadence.longest, "no rank data on Keepa")
     if state.badges:
@@ -135,110 +207,15 @@ def next_check(
 
 def history_days(since: Iterable[datetime | None], *, now: datetime, least: int) -> int:
     """The `days` to ask Keepa for so that every series reaches back past the oldest of
-    `since` (the checks before; None: never checked), at least `least`."""
-    oldest = min((moment for moment in since if moment is not None), default=None)
+    `since` (the checks before; None: never checked, whose first answer seeds its chance
+    from `SEED_DAYS`), at least `least`."""
+    moments = list(since)
+    if any(moment is None for moment in moments):
+        least = max(least, SEED_DAYS)
+    oldest = min((moment for moment in moments if moment is not None), default=None)
     if oldest is None:
         return least
     return max(least, math.ceil((now - oldest + CLOCK_MARGIN) / DAY))
-
-
-# --- one run's work -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A watched ASIN that may be due: its last check (None: never), its next one, since
-    when it is watched, and since when its rank series must reach back (`since`: the last
-    check or Keepa's data then, whichever is older)."""
-
-    marketplace: str
-    asin: str
-    last_checked_at: datetime | None
-    next_check_at: datetime | None
-    watched_since: datetime
-    since: datetime | None = None
-
-    def at_ceiling(self, now: datetime, cadence: Cadence) -> bool:
-        """Unchecked this run, it would wait past the ceiling by the next one."""
-        last = self.last_checked_at or self.watched_since
-        return last + cadence.ceiling - cadence.run <= now
-
-    def overdue(self, now: datetime, cadence: Cadence) -> float:
-        """Time since the last check over its interval: 1 when due, more the later it is."""
-        if self.last_checked_at is None or self.next_check_at is None:
-            waited = now - self.watched_since
-            return 1 + waited / cadence.run  # a first check: as urgent as every run
-        interval = max(self.next_check_at - self.last_checked_at, cadence.run)
-        return (now - self.last_checked_at) / interval
-
-
-@dataclass(frozen=True)
-class RunPlan:
-    """What one run checks, in order, out of what is due."""
-
-    chosen: list[Candidate]
-    due: int  # ASINs due this run
-    at_ceiling: int  # of them, about to wait past the ceiling
-    deferred: int  # due, but past this run's budget: the next run takes them first
-    ceiling_deferred: int  # at the ceiling and past the budget: the plan is too small
-
-
-def plan_run(
-    candidates: Sequence[Candidate], *, now: datetime, budget: int | None, cadence: Cadence
-) -> RunPlan:
-    """The due candidates, those at the ceiling first (longest unchecked first), then the
-    most overdue, as many as `budget` (None: all)."""
-    horizon = cadence.horizon(now)
-    due = [c for c in candidates if c.next_check_at is None or c.next_check_at <= horizon]
-    ceiling = sorted(
-        (c for c in due if c.at_ceiling(now, cadence)),
-        key=lambda c: (c.last_checked_at or c.watched_since, c.marketplace, c.asin),
-    )
-    rest = sorted(
-        (c for c in due if not c.at_ceiling(now, cadence)),
-        key=lambda c: (-c.overdue(now, cadence), c.marketplace, c.asin),
-    )
-    ordered = ceiling + rest
-    chosen = ordered if budget is None else ordered[: max(budget, 0)]
-    return RunPlan(
-        chosen=chosen,
-        due=len(due),
-        at_ceiling=len(ceiling),
-        deferred=len(ordered) - len(chosen),
-        ceiling_deferred=max(len(ceiling) - len(chosen), 0),
-    )
-
-
-def plan_per_hour(settings: ScheduleSettings, *, refill_per_minute: int | None) -> float | None:
-    """Tokens per hour the tool may spend: Keepa's refill, or KEEPA_TOKENS_PER_HOUR when
-    lower (or when Keepa's is unknown). None: unknown."""
-    refill = None if refill_per_minute is None else refill_per_minute * 60
-    rates = [rate for rate in (refill, settings.keepa_tokens_per_hour) if rate is not None]
-    return float(min(rates)) if rates else None
-
-
-def tokens_per_asin(settings: ScheduleSettings) -> int:
-    """KEEPA_UPDATE_HOURS: a refreshed product can cost one more token (Keepa's docs)."""
-    return 1 if settings.keepa_update_hours is None else 2
-
-
-def run_budget(
-    *,
-    per_hour: float | None,
-    spent_last_hour: int,
-    tokens_left: int | None,
-    tokens_per_asin: int,
-    cadence: Cadence,
-) -> int | None:
-    """ASINs this run may check: its share of the hourly plan (`per_hour`), never more than
-    what the last hour left of it (`spent_last_hour`: since `Cadence.spend_window`), nor
-    than Keepa has now. None: no plan known."""
-    if per_hour is None:
-        return None
-    allowed = min(math.ceil(per_hour * cadence.run_minutes / 60), per_hour - spent_last_hour)
-    if tokens_left is not None:
-        allowed = min(allowed, tokens_left)
-    return max(int(allowed) // tokens_per_asin, 0)
 
 
 # --- the forecast: what the plan buys --------------------------------------------------
@@ -257,7 +234,6 @@ class Forecast:
     longest_wait: timedelta | None  # None: never (the plan gives no tokens)
     ceiling: timedelta
     run: timedelta
-    tokens_per_asin: int = 1
 
     @property
     def fits(self) -> bool:
@@ -292,7 +268,7 @@ class Forecast:
         """What a plan too small for the ceiling can watch, and at which interval."""
         if self.covers_ceiling or self.plan_per_hour is None:
             return None
-        can_watch = int(self.plan_per_hour * (self.ceiling / HOUR) / self.tokens_per_asin)
+        can_watch = int(self.plan_per_hour * (self.ceiling / HOUR))
         every = f"only about every {span(self.longest_wait)}" if self.longest_wait else "never"
         return (
             f"the plan ({self.plan_per_hour:,.0f} tokens/h) can check each of the"
@@ -307,21 +283,24 @@ def forecast(
     watched: int,
     plan_per_hour: float | None,
     cadence: Cadence,
-    tokens_per_asin: int = 1,
 ) -> Forecast:
     """`intervals`: the watched ASINs' current intervals (those never checked count as
-    every run). When the plan is short, every interval stretches alike (plan_run's most
+    every run); those shorter than Keepa's refresh cost live data's two tokens a check.
+    When the plan is short, every interval stretches alike (plan_run's most
     overdue first), up to the ceiling while the plan covers it."""
     counts = intervals + Counter({cadence.run: max(watched - sum(intervals.values()), 0)})
-    need = tokens_per_asin * sum(count * HOUR / interval for interval, count in counts.items())
-    floor = tokens_per_asin * watched * HOUR / cadence.ceiling
+    need = sum(
+        count * HOUR / max(interval, cadence.run) * cadence.tokens_per_check(interval)
+        for interval, count in counts.items()
+    )
+    floor = watched * HOUR / cadence.ceiling
     longest: timedelta | None = max(counts, default=cadence.run)
     if plan_per_hour == 0 and need:
         longest = None
     elif plan_per_hour and need > plan_per_hour:
         longest = min(max(counts) * (need / plan_per_hour), cadence.ceiling)
         if floor > plan_per_hour:  # not even the ceiling: each ASIN in turn
-            longest = HOUR * watched * tokens_per_asin / plan_per_hour
+            longest = HOUR * watched / plan_per_hour
     return Forecast(
         per_interval=sorted(counts.items()),
         watched=watched,
@@ -331,7 +310,6 @@ def forecast(
         longest_wait=longest and longest + cadence.run,
         ceiling=cadence.ceiling,
         run=cadence.run,
-        tokens_per_asin=tokens_per_asin,
     )
 
 

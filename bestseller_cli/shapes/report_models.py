@@ -30,7 +30,10 @@
   "keepa": {"calls",                        # Keepa API calls (the account's)
             "tokens_used", "estimated_cost_usd", "asins_checked",
             "cost_per_asin_per_day_usd",   # cost / asins_checked / period days; null if none
-            "share_of_account"},           # 1.0, or with --client its share of all checks
+            "share_of_account",            # 1.0, or with --client its share of all checks
+            "fresh_answers",               # checks whose answer had data newer than the last
+            "cached_answers",              # ... no newer: Keepa answered from its cache
+            "live_checks"},                # checks that asked for live data (update=0)
   "alerts": {"sent", "printed", "suppressed", "sending",
              "pending",              # due, not delivered yet (the next run retries)
              "refused",              # Slack refused them (token, channel); retried
@@ -62,7 +65,8 @@ A streak is a run of consecutive available checks holding at least one #1 badge;
 the first check without one (`ended_at`), or is `ongoing` at the period's last check, in which
 case `ended_at` is that check's time. The longest streak has the most checks, then the longest
 duration. With --client, Keepa tokens and cost are the account's totals times the client's
-share of checks (Keepa bills per batch call, not per ASIN). Times are ISO 8601 in UTC (`Z`).
+share of checks (Keepa bills per batch call, not per ASIN), and so are the fresh, cached and
+live checks. Times are ISO 8601 in UTC (`Z`).
 """
 
 from dataclasses import dataclass
@@ -139,6 +143,9 @@ class KeepaUsage(BaseModel):
     asins_checked: int = 0
     cost_per_asin_per_day_usd: float | None = None
     share_of_account: float = 1.0
+    fresh_answers: int = 0
+    cached_answers: int = 0
+    live_checks: int = 0
 
 
 class AlertCounts(BaseModel):

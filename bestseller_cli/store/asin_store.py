@@ -42,6 +42,11 @@ class TrackedRow:
     ranks_changed_at: datetime | None  # the newest rank point: ranks unchanged since
     next_check_at: datetime | None  # None: never checked, due at the next run
     check_reason: str | None  # why that interval (rules/schedule.py)
+    # The chance of a #1 crossing within the hour at the last check (rules/likelihood.py):
+    # per hour, the history's part of it, and why (None: not estimated yet).
+    chance_per_hour: float | None = None
+    crossing_rate: float | None = None
+    chance_reason: str | None = None
 
 
 ROLES = ("own", "competitor")
@@ -152,7 +157,8 @@ SELECT t.asin, t.marketplace, c.name AS client, t.role, t.active, t.added_at,
                  LEFT JOIN category_names n
                    ON n.marketplace = s.marketplace AND n.category_id = r.key::bigint),
                 '[]') AS category_ranks,
-       s.keepa_updated_at, s.ranks_changed_at, s.next_check_at, s.check_reason
+       s.keepa_updated_at, s.ranks_changed_at, s.next_check_at, s.check_reason,
+       s.chance_per_hour, s.crossing_rate, s.chance_reason
 FROM tracked_asins t
 LEFT JOIN clients c ON c.id = t.client_id
 LEFT JOIN asin_current_state s ON s.asin = t.asin AND s.marketplace = t.marketplace

@@ -19,6 +19,7 @@ from psycopg.types.json import Jsonb
 
 from bestseller_cli.models import ApiCall, CategoryRank, Change, ProductSnapshot, StoredState
 from bestseller_cli.rules.batch_diff import BatchOutcome, KnownAsin, NameRow, ObservedProduct
+from bestseller_cli.rules.likelihood import Chance
 from bestseller_cli.rules.routing import Delivery
 from bestseller_cli.store.log_store import INSERT_API_CALLS_SQL, api_call_records
 
@@ -44,15 +45,17 @@ class KnownBatch:
 LOAD_BATCH_SQL = """
 SELECT t.asin, array_agg(DISTINCT t.client_id) AS trackers, s.category_ranks, s.badges,
        s.baseline_at, s.missing_passes, s.last_checked_at, s.ranks_changed_at,
+       s.keepa_updated_at, s.crossing_rate,
        NULL::bigint AS category_id, NULL::text AS name, NULL::timestamptz AS fetched_at
 FROM tracked_asins t
 LEFT JOIN asin_current_state s ON s.asin = t.asin AND s.marketplace = t.marketplace
     AND s.marketplace = %(market)s AND s.asin = ANY(%(asins)s)
 WHERE t.marketplace = %(market)s AND t.asin = ANY(%(asins)s) AND t.active
 GROUP BY t.asin, s.category_ranks, s.badges, s.baseline_at, s.missing_passes,
-    s.last_checked_at, s.ranks_changed_at
+    s.last_checked_at, s.ranks_changed_at, s.keepa_updated_at, s.crossing_rate
 UNION ALL
-SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, n.category_id, n.name, n.fetched_at
+SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       n.category_id, n.name, n.fetched_at
 FROM category_names n
 WHERE n.marketplace = %(market)s AND n.category_id = ANY(%(categories)s)
 """
@@ -89,6 +92,8 @@ def load_batch(
                 previous=previous,
                 trackers=list(row["trackers"]),
                 missing_passes=row["missing_passes"] or 0,
+                keepa_updated_at=row["keepa_updated_at"],
+                crossing_rate=row["crossing_rate"],
             )
     return KnownBatch(asins=known, names=names)
 
@@ -102,6 +107,9 @@ SNAPSHOT_COLUMNS = [
     for name, field in ProductSnapshot.model_fields.items()
     if not field.exclude
 ]
+# The chance a check estimated (rules/likelihood.py), a column per field of `Chance`.
+CHANCE_COLUMNS = {"per_hour": "chance_per_hour", "lately": "crossing_rate", "why": "chance_reason"}
+assert list(CHANCE_COLUMNS) == [spec.name for spec in fields(Chance)]
 STATE_COLUMNS = [
     *SNAPSHOT_COLUMNS,
     "category_ranks",
@@ -112,6 +120,7 @@ STATE_COLUMNS = [
     "last_checked_at",
     "next_check_at",
     "check_reason",
+    *CHANCE_COLUMNS.values(),
 ]
 # How a check updates a known ASIN's column. Any other snapshot column keeps its last known
 # value when Keepa did not send one; first_seen_at is kept.
@@ -297,6 +306,10 @@ def observation_record(item: ObservedProduct) -> dict[str, object]:
         if item.next_check
         else None,
         "check_reason": item.next_check.reason if item.next_check else None,
+        **{
+            column: getattr(item.chance, name) if item.chance else None
+            for name, column in CHANCE_COLUMNS.items()
+        },
     }
 
 

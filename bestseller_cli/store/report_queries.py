@@ -55,6 +55,11 @@ class UsageTotals:
     tokens: int
     cost_usd: float
     all_checks: int
+    # The passes' answers with fresh data, from Keepa's cache, and their live checks
+    # (check_runs.summary, check/summary.py).
+    fresh_answers: int = 0
+    cached_answers: int = 0
+    live_checks: int = 0
 
 
 CHANGES_SQL = f"""
@@ -158,8 +163,15 @@ ORDER BY c.asin, c.marketplace
 """
 
 # Every check of the period, counted from the batches (cardinality, no unnesting), the old
-# rows and the spans.
+# rows and the spans; what Keepa's answers bought, as the passes of the period counted it.
 USAGE_SQL = """
+WITH runs AS (
+    SELECT COALESCE(sum((summary ->> 'fresh_answers')::bigint), 0) AS fresh_answers,
+           COALESCE(sum((summary ->> 'cached_answers')::bigint), 0) AS cached_answers,
+           COALESCE(sum((summary ->> 'live_checks')::bigint), 0) AS live_checks
+    FROM check_runs
+    WHERE started_at >= %(since)s AND started_at < %(until)s
+)
 SELECT count(*) AS calls, COALESCE(sum(tokens_consumed), 0) AS tokens,
        COALESCE(sum(COALESCE(estimated_cost_usd, tokens_consumed * %(token_cost)s)), 0)
            ::float8 AS cost_usd,
@@ -168,7 +180,10 @@ SELECT count(*) AS calls, COALESCE(sum(tokens_consumed), 0) AS tokens,
        + (SELECT count(*) FROM asin_history o
           WHERE o.observed_at >= %(since)s AND o.observed_at < %(until)s)
        + (SELECT COALESCE(sum(p.checks), 0) FROM check_spans p
-          WHERE p.started_at >= %(since)s AND p.started_at < %(until)s) AS all_checks
+          WHERE p.started_at >= %(since)s AND p.started_at < %(until)s) AS all_checks,
+       (SELECT fresh_answers FROM runs)::int AS fresh_answers,
+       (SELECT cached_answers FROM runs)::int AS cached_answers,
+       (SELECT live_checks FROM runs)::int AS live_checks
 FROM api_usage_log
 WHERE called_at >= %(since)s AND called_at < %(until)s
 """

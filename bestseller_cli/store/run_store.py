@@ -13,7 +13,7 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from bestseller_cli.errors import ConfigError
-from bestseller_cli.rules.schedule import Candidate
+from bestseller_cli.rules.run_plan import Candidate
 from bestseller_cli.store.client_store import client_id
 
 # --- runs -------------------------------------------------------------------------------
@@ -120,11 +120,13 @@ def count_work(conn: psycopg.Connection, selection: WorkSelection) -> int:
 @dataclass(frozen=True)
 class WorkChunk:
     """ASINs of one marketplace to check, and since when each was last seen: our check or
-    Keepa's data then, whichever is older (None: never checked)."""
+    Keepa's data then, whichever is older (None: never checked). `live`: asked for live data
+    (`update=0`, which applies to every ASIN of a request)."""
 
     marketplace: str
     asins: list[str]
     since: dict[str, datetime | None]
+    live: bool = False
 
 
 def work_chunks(
@@ -159,12 +161,14 @@ def due_candidates(
     conn: psycopg.Connection, selection: WorkSelection, *, horizon: datetime
 ) -> list[Candidate]:
     """The watched ASINs due by `horizon` (or never checked), not yet checked by this run:
-    what a scheduled run chooses from (rules/schedule.plan_run)."""
+    what a scheduled run chooses from (rules/run_plan.plan_run)."""
     with conn.cursor(row_factory=class_row(Candidate)) as cur:
         rows = cur.execute(
             "SELECT t.marketplace, t.asin, min(s.last_checked_at) AS last_checked_at,"
             " min(s.next_check_at) AS next_check_at, min(t.added_at) AS watched_since,"
-            " min(LEAST(s.last_checked_at, s.keepa_updated_at)) AS since"
+            " min(LEAST(s.last_checked_at, s.keepa_updated_at)) AS since,"
+            " min(s.keepa_updated_at) AS keepa_updated_at,"
+            " COALESCE(max(s.chance_per_hour), 0) AS chance_per_hour"
             f" {WORK_SOURCE}"
             " AND (s.next_check_at IS NULL OR s.next_check_at <= %(horizon)s)"
             " GROUP BY t.marketplace, t.asin",
@@ -173,23 +177,34 @@ def due_candidates(
     return rows
 
 
-def scheduled_chunks(chosen: list[Candidate], *, page_size: int) -> Iterator[WorkChunk]:
+def scheduled_chunks(
+    chosen: list[Candidate],
+    *,
+    page_size: int,
+    live: frozenset[tuple[str, str]] = frozenset(),
+) -> Iterator[WorkChunk]:
     """A run's chosen ASINs as chunks per marketplace, most urgent first: consecutive ones
-    of one marketplace go together, so a request never mixes two."""
+    of one marketplace go together, so a request never mixes two; of them, those to ask
+    live (`live`, the plan's) go first in chunks of their own, so a request never mixes
+    live and plain either."""
     for marketplace, run in itertools.groupby(chosen, key=lambda candidate: candidate.marketplace):
         group = list(run)
-        for start in range(0, len(group), page_size):
-            since = {
-                candidate.asin: candidate.since for candidate in group[start : start + page_size]
-            }
-            yield WorkChunk(marketplace=marketplace, asins=list(since), since=since)
+        for asked_live in (True, False):
+            part = [c for c in group if (c.key in live) is asked_live]
+            for start in range(0, len(part), page_size):
+                since = {c.asin: c.since for c in part[start : start + page_size]}
+                yield WorkChunk(
+                    marketplace=marketplace, asins=list(since), since=since, live=asked_live
+                )
 
 
 def interval_counts(conn: psycopg.Connection) -> tuple[Counter[timedelta], int]:
-    """The watched ASINs' intervals now (from the last check to the next), and how many
-    (ASIN, marketplace) pairs are watched: the forecast's input."""
+    """The watched ASINs' intervals now (from the last check to the next, to the nearest
+    minute: one timed to Keepa's refresh, 60 min 59 s, is not an hour's live check), and how
+    many (ASIN, marketplace) pairs are watched: the forecast's input."""
     rows = conn.execute(
-        "SELECT date_trunc('minute', s.next_check_at - s.last_checked_at) AS interval,"
+        "SELECT date_trunc('minute', s.next_check_at - s.last_checked_at + interval '30 s')"
+        " AS interval,"
         " count(*) FROM (SELECT DISTINCT asin, marketplace FROM tracked_asins WHERE active) t"
         " LEFT JOIN asin_current_state s USING (asin, marketplace)"
         " GROUP BY 1"

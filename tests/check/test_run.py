@@ -1,6 +1,7 @@
 """`bestseller check`: every badge change detected once, recorded, and alerted once."""
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -357,9 +358,12 @@ def test_check_json_prints_the_whole_summary_and_only_it(
 ) -> None:
     monkeypatch.setenv("KEEPA_BESTSELLERS_LOOKUP", "true")
     track(conn, A)
+    now = datetime.now(UTC)
     keepa.set_ranks(A, {KITCHEN: 40, GADGETS: 2})
+    keepa.options[A] = {"last_update": now - timedelta(minutes=10)}
     run_check(load_settings(), options=FULL_PASS)
     keepa.set_ranks(A, {KITCHEN: 40, GADGETS: 1})
+    keepa.options[A] = {"last_update": now - timedelta(minutes=1)}  # Keepa refreshed it
     result = CliRunner().invoke(app, ["check", "--all", "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)  # nothing but the JSON on stdout (the alert: stderr)
@@ -383,6 +387,7 @@ def test_check_json_prints_the_whole_summary_and_only_it(
         "asins_due": 0,  # --all: every ASIN, due or not
         "asins_deferred": 0,
         "past_ceiling": 0,
+        "waiting_for_keepa": 0,
         "run_budget": None,
         "checked": 1,
         "unavailable": 0,
@@ -415,6 +420,9 @@ def test_check_json_prints_the_whole_summary_and_only_it(
         "watched_categories_stretched": 0,
         "listed_products_named": 0,
         "stale": 0,
+        "fresh_answers": 1,
+        "cached_answers": 0,
+        "live_checks": 0,
         "variation_parents": [],
         "invalid": [],
         "stopped_because": None,

@@ -22,6 +22,7 @@ from bestseller_cli.errors import KeepaError
 from bestseller_cli.keepa.client import KeepaClient
 from bestseller_cli.keepa.payload import category_names, parse_product
 from bestseller_cli.models import Printed
+from bestseller_cli.rules.likelihood import SEED_DAYS
 from bestseller_cli.store import asin_store
 from fakes import KEEPA_TEST_KEY
 from fakes.keepa_payloads import (
@@ -478,13 +479,17 @@ def test_a_one_day_window_keeps_every_current_value_of_a_multi_year_history() ->
     assert all(len(series) == 2 for series in trimmed_raw["salesRanks"].values())
 
 
-def test_a_pass_asks_keepa_for_one_day_of_history_by_default(
+def test_a_pass_asks_keepa_for_one_day_of_history_by_default_and_a_first_check_for_a_week(
     keepa: FakeKeepa, conn: psycopg.Connection
 ) -> None:
+    """A first check's series seed the product's chance of a #1 crossing (SEED_DAYS)."""
     first_pass(keepa, conn, {ELECTRONICS: 900, HEADPHONES: 1})
     [request] = keepa.sent_to("product")
-    assert request["days"] == ["1"] and "history" not in request
+    assert request["days"] == [str(SEED_DAYS)] and "history" not in request
     assert listed(OURS)["badges"] == ["Headphone Accessories"]
+    check()
+    [_, again] = keepa.sent_to("product")
+    assert again["days"] == ["1"] and "history" not in again
 
 
 def test_only_ranked_categories_of_the_tree_are_cached(

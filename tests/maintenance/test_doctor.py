@@ -147,17 +147,22 @@ def test_the_forecast_tells_asins_per_interval_the_tokens_they_need_and_the_long
 ) -> None:
     asins = ["B0HOLDER01", "B0MIDDLE01", "B0FARAWAY1"]
     asin_store.add_tracked(conn, asins=asins, marketplace="com", client=None)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
     for asin, rank in zip(asins, (1, 12, 900), strict=True):
         keepa.set_ranks(asin, {1055398: 40_000, 289913: rank})
-    run_check(load_settings())
+        keepa.options[asin] = {"last_update": now - timedelta(minutes=10)}
+    run_check(load_settings(), clock=lambda: now)
     told = table_text(runner.invoke(app, ["doctor"]).output)
+    # Within Keepa's refresh (an hour), a check is priced live, 2 tokens: the holder every
+    # run (8/h) and #12 hourly (2/h); #900 twice a day.
     assert (
-        "3 ASINs watched: 1 every run, 1 within 1 h, 1 within 12 h; they need 5 tokens/h,"
+        "3 ASINs watched: 1 every run, 1 within 1 h, 1 within 12 h; they need 10 tokens/h,"
         " the plan gives 1,200; a change waits at most 12 h 15 min to be seen" in told
     )
+    assert "sooner than Keepa's cache refreshes count as live" in told
     monkeypatch.setenv("KEEPA_TOKENS_PER_HOUR", "4")
     squeezed = table_text(runner.invoke(app, ["doctor"]).output)
-    assert "warn Keepa budget" in squeezed and "intervals stretch about 1.3x" in squeezed
+    assert "warn Keepa budget" in squeezed and "intervals stretch about 2.5x" in squeezed
 
 
 def test_a_closed_schema_is_green_and_says_whether_the_server_has_supabase_roles(

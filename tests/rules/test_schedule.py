@@ -5,15 +5,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from bestseller_cli.models import CategoryRank, ProductSnapshot, StoredState
-from bestseller_cli.rules.schedule import (
-    Cadence,
-    Candidate,
-    forecast,
-    history_days,
-    next_check,
-    plan_run,
-    run_budget,
-)
+from bestseller_cli.rules.schedule import Cadence, forecast, history_days, next_check
 
 T0 = datetime(2026, 11, 1, 12, tzinfo=UTC)
 CADENCE = Cadence(run_minutes=15, ceiling_hours=24, near_rank=3)
@@ -88,57 +80,10 @@ def test_a_product_without_rank_data_waits_the_longest_interval() -> None:
 
 def test_the_window_asked_reaches_back_past_the_oldest_check_of_the_batch() -> None:
     now = T0 + timedelta(hours=30)
-    assert history_days([T0, now - MINUTE, None], now=now, least=1) == 2
-    assert history_days([None], now=now, least=1) == 1
+    assert history_days([T0, now - MINUTE], now=now, least=1) == 2
+    assert history_days([T0, now - MINUTE, None], now=now, least=1) == 7  # seeds a chance
+    assert history_days([None], now=now, least=1) == 7
     assert history_days([now - timedelta(hours=2)], now=now, least=3) == 3
-
-
-def candidate(asin: str, *, checked: timedelta | None, interval: timedelta) -> Candidate:
-    last = T0 - checked if checked is not None else None
-    return Candidate(
-        marketplace="com",
-        asin=asin,
-        last_checked_at=last,
-        next_check_at=last + interval if last else None,
-        watched_since=T0 - timedelta(days=30),
-    )
-
-
-def test_a_run_takes_those_about_to_pass_the_ceiling_first_then_the_most_overdue() -> None:
-    candidates = [
-        candidate("B0FARAWAY1", checked=timedelta(hours=13), interval=timedelta(hours=12)),
-        candidate(
-            "B0CEILING1", checked=timedelta(hours=23, minutes=50), interval=timedelta(hours=12)
-        ),
-        candidate("B0NEAR0001", checked=45 * MINUTE, interval=15 * MINUTE),
-        candidate("B0HOLDER01", checked=20 * MINUTE, interval=15 * MINUTE),
-        candidate("B0NOTDUE01", checked=10 * MINUTE, interval=60 * MINUTE),
-    ]
-    plan = plan_run(candidates, now=T0, budget=3, cadence=CADENCE)
-    assert [c.asin for c in plan.chosen] == ["B0CEILING1", "B0NEAR0001", "B0HOLDER01"]
-    assert (plan.due, plan.at_ceiling, plan.deferred, plan.ceiling_deferred) == (4, 1, 1, 0)
-    everything = plan_run(candidates, now=T0, budget=None, cadence=CADENCE)
-    assert [c.asin for c in everything.chosen][-1] == "B0FARAWAY1"
-
-
-def test_a_run_never_takes_more_than_its_budget() -> None:
-    candidates = [candidate(f"B0{n:08d}", checked=None, interval=MINUTE) for n in range(50)]
-    for budget in (0, 1, 7, 49, 50, 80):
-        plan = plan_run(candidates, now=T0, budget=budget, cadence=CADENCE)
-        assert len(plan.chosen) == min(budget, 50)
-
-
-def test_a_run_spends_its_share_never_past_the_hour_nor_past_what_keepa_has() -> None:
-    def budget(spent: int, left: int | None) -> int | None:
-        return run_budget(per_hour=1_200, spent_last_hour=spent, tokens_left=left,
-                          tokens_per_asin=1, cadence=CADENCE)  # fmt: skip
-
-    assert budget(0, None) == 300  # a quarter of the hour's plan every 15 minutes
-    assert budget(1_000, None) == 200  # the last hour already spent most of it
-    assert budget(1_300, None) == 0
-    assert budget(0, 120) == 120  # Keepa has less now (another tool on the key)
-    assert run_budget(per_hour=None, spent_last_hour=0, tokens_left=None, tokens_per_asin=1,
-                      cadence=CADENCE) is None  # fmt: skip
 
 
 def test_a_plan_too_small_for_the_ceiling_says_how_many_asins_it_can_watch() -> None:
@@ -156,7 +101,13 @@ def test_a_plan_too_small_for_the_ceiling_says_how_many_asins_it_can_watch() -> 
 
 def test_a_short_plan_stretches_every_interval_alike_up_to_the_ceiling() -> None:
     intervals = Counter({15 * MINUTE: 60, timedelta(hours=12): 480})
-    short = forecast(intervals, watched=540, plan_per_hour=180, cadence=CADENCE)
-    assert short.tokens_per_hour == 60 * 4 + 480 / 12
+    short = forecast(intervals, watched=540, plan_per_hour=300, cadence=CADENCE)
+    # every 15 minutes is sooner than Keepa refreshes: live data, two tokens a check
+    assert short.tokens_per_hour == 60 * 4 * 2 + 480 / 12
     assert short.covers_ceiling and not short.fits
-    assert short.longest_wait == timedelta(hours=12) * (280 / 180) + 15 * MINUTE
+    assert short.longest_wait == timedelta(hours=12) * (520 / 300) + 15 * MINUTE
+
+
+def test_a_forecast_prices_checks_sooner_than_keepas_refresh_as_live_data() -> None:
+    assert CADENCE.tokens_per_check(15 * MINUTE) == 2
+    assert CADENCE.tokens_per_check(61 * MINUTE) == 1

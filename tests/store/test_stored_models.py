@@ -3,7 +3,7 @@ a product's observation (ProductSnapshot). Every field set to a value other than
 must come back from the database unchanged, so a field added to a model without its column
 (or a column list that forgot it) fails here."""
 
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import UTC, datetime, time, timedelta
 
 import psycopg
@@ -11,8 +11,11 @@ from psycopg.rows import dict_row
 
 from bestseller_cli.models import ApiCall, CategoryRank, Change, ProductSnapshot, StoredState
 from bestseller_cli.rules.batch_diff import BatchOutcome, ObservedProduct
+from bestseller_cli.rules.likelihood import Chance
 from bestseller_cli.rules.routing import Delivery, Rule
+from bestseller_cli.rules.schedule import NextCheck
 from bestseller_cli.store import (
+    asin_store,
     check_store,
     client_store,
     log_store,
@@ -169,3 +172,30 @@ def test_every_keepa_call_field_lands_in_api_usage_log_with_its_cost(
     assert row is not None
     assert {name: row[name] for name in ApiCall.model_fields} == call.model_dump()
     assert float(row["estimated_cost_usd"]) == 0.2
+
+
+def test_the_chance_is_stored_and_read_back_by_the_next_batch_and_the_schedule(
+    conn: psycopg.Connection,
+) -> None:
+    asin_store.add_tracked(conn, asins=[ASIN], marketplace="com", client=None)
+    chance = Chance(per_hour=0.25, lately=0.125, why="3 crossings/day lately, best #1 now")
+    product = replace(
+        observed_product(),
+        next_check=NextCheck(timedelta(minutes=15), "holds #1 in 1 category"),
+        chance=chance,
+    )
+    run_id, _ = run_store.start_run(conn, resume_within=timedelta(0))
+    outcome = BatchOutcome(marketplace="com", observed=[product])
+    check_store.write_batch(conn, outcome, run_id=run_id, calls=[], token_cost_usd=0.0)
+    row = conn.execute(
+        "SELECT chance_per_hour, crossing_rate, chance_reason FROM asin_current_state"
+    ).fetchone()
+    assert row == (0.25, 0.125, chance.why)
+    batch = check_store.load_batch(conn, marketplace="com", asins=[ASIN], category_ids=[])
+    entry = batch.asins[ASIN]
+    assert (entry.crossing_rate, entry.keepa_updated_at) == (0.125, NOW - timedelta(hours=1))
+    later = NOW + timedelta(minutes=15)
+    selection = run_store.WorkSelection(run_id=None)
+    [candidate] = run_store.due_candidates(conn, selection, horizon=later)
+    assert candidate.keepa_updated_at == NOW - timedelta(hours=1)
+    assert candidate.chance_per_hour == 0.25
