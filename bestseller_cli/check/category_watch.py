@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 import psycopg
 
 from bestseller_cli.check.context import Pass
+from bestseller_cli.config import Settings
 from bestseller_cli.errors import KeepaAuthError, KeepaError
 from bestseller_cli.keepa.client import KeepaClient
 from bestseller_cli.models import BestSellerList, ErrorEvent
@@ -60,25 +61,59 @@ class Spending:
         return self.left is None or self.spent + tokens <= self.left
 
 
-def watch_categories(
-    keepa: KeepaClient, run: Pass, *, tokens_free: int | None, plan_per_hour: float | None
-) -> CategoryReport:
-    """Fetch and decide the due categories this run can afford; stretch the rest."""
-    conn, now = run.conn, run.hooks.clock()
-    retry_after = timedelta(minutes=run.settings.schedule_minutes)
+def plan_due(
+    conn: psycopg.Connection,
+    settings: Settings,
+    *,
+    tokens_free: int | None,
+    plan_per_hour: float | None,
+    now: datetime,
+) -> tuple[CategoryPlan, int | None]:
+    """The due categories this run can afford (rules/category_watch.py), and what the
+    category share has left (None: the plan is not known)."""
+    retry_after = timedelta(minutes=settings.schedule_minutes)
     # Due by half a run from now: a 4 h interval is kept by the run nearest to it.
     due = category_store.due_categories(conn, now=now + retry_after / 2)
     if not due:
-        return CategoryReport()
+        return CategoryPlan(), None
     spent_today = category_store.list_tokens_since(conn, now - SHARE_WINDOW)
     share = share_left(
-        share=run.settings.category_plan_share,
+        share=settings.category_plan_share,
         plan_per_hour=plan_per_hour,
         spent_last_day=spent_today,
     )
     plan = plan_categories(
         due, tokens_free=tokens_free, share_left=share, now=now, retry_after=retry_after
     )
+    return plan, share
+
+
+def held_for_categories(
+    conn: psycopg.Connection,
+    settings: Settings,
+    *,
+    spare: int | None,
+    plan_per_hour: float | None,
+    now: datetime,
+) -> int:
+    """The tokens a run holds back from its product checks for the categories due: what
+    their lists are expected to cost within the share, out of what the run can spare once
+    the ASINs at the ceiling and its pace are paid for (rules/run_plan.py)."""
+    plan, _ = plan_due(conn, settings, tokens_free=spare, plan_per_hour=plan_per_hour, now=now)
+    return plan.tokens_planned
+
+
+def watch_categories(
+    keepa: KeepaClient, run: Pass, *, tokens_free: int | None, plan_per_hour: float | None
+) -> CategoryReport:
+    """Fetch and decide the due categories this run can afford; stretch the rest."""
+    conn = run.conn
+    plan, share = plan_due(
+        conn, run.settings, tokens_free=tokens_free, plan_per_hour=plan_per_hour,
+        now=run.hooks.clock(),
+    )  # fmt: skip
+    if not plan.fetch and not plan.stretched:
+        return CategoryReport()
     category_store.stretch(conn, plan.stretched)
     limit = min((x for x in (tokens_free, share) if x is not None), default=None)
     spending = Spending(left=limit)

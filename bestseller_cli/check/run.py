@@ -297,6 +297,7 @@ def plan_work(keepa: KeepaClient, run: Pass) -> WorkPlan:
         selection,
         cadence=run.given.cadence,
         now=run.hooks.clock(),
+        categories=not (run.options.dry_run or run.options.filtered),
     )
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 
 import psycopg
 
+from bestseller_cli.check.category_watch import held_for_categories
 from bestseller_cli.config import Settings
 from bestseller_cli.errors import KeepaAuthError, KeepaError
 from bestseller_cli.keepa.client import KeepaClient
@@ -95,6 +96,7 @@ def scheduled_work(
     *,
     cadence: Cadence,
     now: datetime,
+    categories: bool = False,
 ) -> WorkPlan:
     """The ASINs due, those about to pass the ceiling first, then the most overdue, within
     this run's share of the plan (rules/schedule.py); what the plan cannot cover is said."""
@@ -117,6 +119,13 @@ def scheduled_work(
         # A tenth of the run, at most KEEPA_CATEGORY_TOKEN_BUDGET, names new categories.
         budget = tokens - min(settings.keepa_category_token_budget, tokens // 10)
     plan = plan_run(candidates, now=now, budget=budget, cadence=cadence, watched=watched)
+    held = 0
+    if categories and budget is not None:
+        # Lists come after the ASINs at the ceiling and its pace, before live refreshes.
+        spare = plan.spare(budget)
+        held = held_for_categories(conn, settings, spare=spare, plan_per_hour=per_hour, now=now)
+    if held:
+        plan = plan_run(candidates, now=now, budget=budget - held, cadence=cadence, watched=watched)
     outlook = forecast(intervals, watched=watched, plan_per_hour=per_hour, cadence=cadence)
     too_small = too_small_to_watch(outlook, plan, per_hour=per_hour, cadence=cadence)
     if too_small:
