@@ -2,6 +2,7 @@
 not, reaches the channel once, named; the top N is one digest per list; a flip inside the
 re-notify window updates one message; the product checks keep their tokens."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -9,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bestseller_cli.check.run import run_check
+from bestseller_cli.check.summary import CheckSummary
 from bestseller_cli.cli.app import app
 from bestseller_cli.config import load_settings
 from bestseller_cli.store import asin_store
@@ -29,12 +31,12 @@ def bestseller(*args: str) -> str:
     return result.output
 
 
-def list_pass(keepa: FakeKeepa, hours: float, *asins: str) -> None:
+def list_pass(keepa: FakeKeepa, hours: float, *asins: str) -> CheckSummary:
     """Keepa's list as rebuilt 10 minutes before a pass `hours` after START."""
     at = START + timedelta(hours=hours)
     keepa.best_seller_lists[("com", KITCHEN)] = list(asins)
     keepa.list_updates[("com", KITCHEN)] = at - timedelta(minutes=10)
-    run_check(load_settings(), options=FULL_PASS, clock=lambda: at)
+    return run_check(load_settings(), options=FULL_PASS, clock=lambda: at)
 
 
 def messages(slack: FakeSlack) -> list[str]:
@@ -107,7 +109,8 @@ def test_top_n_entries_and_exits_are_one_digest_per_list(
 ) -> None:
     bestseller("categories", "watch", str(KITCHEN), "--marketplace", "com", "--top", "3")
     list_pass(watched, 0, OURS, RIVAL, FOURTH)
-    list_pass(watched, 4, OURS, NEWCOMER, RIVAL)
+    summary = list_pass(watched, 4, OURS, NEWCOMER, RIVAL)
+    assert (summary.counts["list_top_n"], summary.counts["new_holder"]) == (1, 0)
     [digest] = messages(slack)
     assert "Top N moves in Kitchen Scales" in digest
     assert f"Entered at #2: {NEWCOMER} Newcomer scale (untracked)" in digest
@@ -184,3 +187,25 @@ def test_a_loss_in_the_pass_that_fetches_the_list_is_updated_with_its_holder(
     assert loss.edits == 1  # posted while the holder was unknown, then told who
     assert "per Keepa's best seller list, updated" in text_of(loss)
     assert f"{NEWCOMER} Newcomer scale" in text_of(loss)
+
+
+def test_a_pass_counts_a_new_number_one_per_kind_and_prints_a_line_for_it(
+    watched: FakeKeepa, slack: FakeSlack, conn: psycopg.Connection
+) -> None:
+    list_pass(watched, 0, OURS)
+    conn.execute("UPDATE watched_categories SET next_check_at = NULL")  # due again
+    watched.best_seller_lists[("com", KITCHEN)] = [NEWCOMER, OURS]
+    result = runner.invoke(app, ["check", "--all", "--json"])
+    record = json.loads(result.stdout)
+    assert (record["new_holder"], record["list_top_n"], record["gained"]) == (1, 0, 0)
+    [change] = record["changes"]
+    assert (change["kind"], change["asin"], change["previous_asin"]) == (
+        "new_holder",
+        NEWCOMER,
+        OURS,
+    )
+    conn.execute("UPDATE watched_categories SET next_check_at = NULL")
+    watched.best_seller_lists[("com", KITCHEN)] = [OURS, NEWCOMER]
+    printed = " ".join(runner.invoke(app, ["check", "--all"]).stdout.split())
+    assert f"took #1 in Kitchen Scales: {OURS} (com) Our scale" in printed
+    assert "changes: new #1 │ 1" in printed
