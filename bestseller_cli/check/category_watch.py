@@ -16,7 +16,7 @@ from bestseller_cli.check.context import Pass
 from bestseller_cli.config import Settings
 from bestseller_cli.errors import KeepaAuthError, KeepaError
 from bestseller_cli.keepa.client import KeepaClient
-from bestseller_cli.models import BestSellerList, ErrorEvent
+from bestseller_cli.models import BestSellerList, Change, ErrorEvent
 from bestseller_cli.rules.batch_diff import BatchOutcome
 from bestseller_cli.rules.category_watch import (
     CategoryPlan,
@@ -46,6 +46,7 @@ class CategoryReport:
     stretched: int = 0
     named: int = 0  # untracked products named by /product
     alerts_queued: int = 0
+    changes: tuple[Change, ...] = ()  # what the lists changed: per-kind counts, a line each
     warnings: tuple[str, ...] = ()
 
 
@@ -118,6 +119,7 @@ def watch_categories(
     limit = min((x for x in (tokens_free, share) if x is not None), default=None)
     spending = Spending(left=limit)
     checked = named = queued = 0
+    changes: list[Change] = []
     for watched in plan.fetch:
         try:
             listing = keepa.best_seller_list(watched.category_id, marketplace=watched.marketplace)
@@ -132,15 +134,17 @@ def watch_categories(
             spending.warnings.append(f"watched categories stopped: {message}")
             break
         spending.spent += listing.tokens_consumed or 0
-        count, alerts = decide_and_write(
+        count, alerts, found = decide_and_write(
             keepa, run, watched, listing, spending, now=run.hooks.clock()
         )
         checked, named, queued = checked + 1, named + count, queued + alerts
+        changes += found
     return CategoryReport(
         checked=checked,
         stretched=len(plan.stretched),
         named=named,
         alerts_queued=queued,
+        changes=tuple(changes),
         warnings=(*stretch_warning(plan), *spending.warnings),
     )
 
@@ -153,9 +157,9 @@ def decide_and_write(
     spending: Spending,
     *,
     now: datetime,
-) -> tuple[int, int]:
+) -> tuple[int, int, tuple[Change, ...]]:
     """Name what the list's changes would show by ASIN alone, decide, write. Returns the
-    products named and the alerts queued."""
+    products named, the alerts queued and the changes."""
     conn = run.conn
     asins = mentioned(watched, listing)
     known = category_store.known_products(
@@ -170,7 +174,7 @@ def decide_and_write(
             f" ({watched.marketplace}): nothing to watch there (an empty answer costs nothing)"
         )
     queued = write_list(run, diff, titles, next_check_at=next_check(watched, now=now))
-    return len(titles), queued
+    return len(titles), queued, diff.changes
 
 
 def name_products(

@@ -110,9 +110,10 @@ class CheckSummary:
     )
     categories_named: int = row("categories named by Keepa's /category")  # this pass
     # Watched categories (`categories watch`): lists fetched, those left for a later run
-    # (their share of the plan spent), untracked products named for their alerts.
+    # (stretched: the run's tokens or their share of the plan ran short; a warning says
+    # which), untracked products named for their alerts.
     watched_categories_checked: int = row("watched categories checked")
-    watched_categories_stretched: int = row("watched categories waiting (share spent)")
+    watched_categories_stretched: int = row("watched categories stretched to a later run")
     listed_products_named: int = row("listed products named by Keepa's /product")
     tokens_needed: int = row("Keepa tokens needed")
     tokens_available: int | None = row("Keepa tokens available at start", default=None)

@@ -67,10 +67,7 @@ class PassTally:
         summary.checked = self.checked
         summary.holders_looked_up = self.lookups.holders_looked_up
         summary.categories_named = self.lookups.categories_named
-        summary.watched_categories_checked = self.categories.checked
-        summary.watched_categories_stretched = self.categories.stretched
-        summary.listed_products_named = self.categories.named
-        summary.alerts_queued += self.categories.alerts_queued
+        category_fields(summary, self.categories)
         summary.tokens_used = self.tokens_used
         summary.duration_seconds = self.duration_seconds
         summary.stopped_because = self.stopped.because
@@ -123,6 +120,17 @@ def batch_fields(summary: CheckSummary, batches: list[BatchCounts]) -> None:
         summary.counts[change.kind] += 1
     latencies = [batch.latency_ms for batch in batches if batch.latency_ms is not None]
     summary.detection_latency_ms_max = round(max(latencies), 1) if latencies else None
+
+
+def category_fields(summary: CheckSummary, report: CategoryReport) -> None:
+    """The watched categories' lists: their changes count per kind beside the products'."""
+    summary.watched_categories_checked = report.checked
+    summary.watched_categories_stretched = report.stretched
+    summary.listed_products_named = report.named
+    summary.alerts_queued += report.alerts_queued
+    summary.changes += report.changes
+    for change in report.changes:
+        summary.counts[change.kind] += 1
 
 
 def delivery_fields(summary: CheckSummary, report: DeliveryReport) -> None:

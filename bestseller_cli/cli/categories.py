@@ -88,6 +88,9 @@ def categories_watch(
     market = marketplace_option(marketplace) or config.keepa_domain
     ids = list(dict.fromkeys(category_ids))
     with db.open_database(config) as conn:
+        # The client is read first (a typo costs no token): in autocommit, that read leaves no
+        # transaction open, so the verify calls' log and the watch each commit their own.
+        conn.autocommit = True
         owner = client_store.client_id(conn, client)
         if verify:
             lists = ask_lists(config, conn, marketplace=market, category_ids=ids)

@@ -18,7 +18,7 @@ from bestseller_cli.check.summary import CheckSummary
 from bestseller_cli.cli.common import client_name, console, err_console, print_json, settings
 from bestseller_cli.errors import ConfigError
 from bestseller_cli.escape import terminal_text
-from bestseller_cli.kinds import counts_text, kind_of
+from bestseller_cli.kinds import ChangeKind, counts_text, kind_of
 from bestseller_cli.maintenance.doctor import run_doctor
 from bestseller_cli.models import Change, Printed, parse_asin
 from bestseller_cli.output import emit, stdout_is_json, writes_json
@@ -204,11 +204,13 @@ def report_failures(summary: CheckSummary) -> None:
 
 
 def change_line(change: Change) -> str:
-    """`in Garlic Presses: B0C1234567 (com) Title`, after the change's verb."""
-    return (
-        f"in {change.category_name or change.category_id}:"
-        f" {change.asin} ({change.marketplace}) {change.title or ''}"
-    ).rstrip()
+    """`in Garlic Presses: B0C1234567 (com) Title`, after the change's verb; a watched
+    category's top-N digest names the products that moved."""
+    where = f"in {change.category_name or change.category_id}:"
+    if change.kind == ChangeKind.LIST_TOP_N:
+        moved = ", ".join(move.asin for move in change.list_moves or [])
+        return f"{where} {moved} ({change.marketplace})"
+    return f"{where} {change.asin} ({change.marketplace}) {change.title or ''}".rstrip()
 
 
 def log_summary(summary: CheckSummary) -> None:

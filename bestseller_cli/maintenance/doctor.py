@@ -11,16 +11,19 @@ import psycopg
 from bestseller_cli.config import KEEPA_API_URL, SLACK_API_URL, Settings
 from bestseller_cli.errors import BestsellerError, SlackError
 from bestseller_cli.keepa.client import KeepaClient
+from bestseller_cli.maintenance.category_forecast import category_budget
 from bestseller_cli.maintenance.door import door_findings
 from bestseller_cli.maintenance.finding import Finding, Status
 from bestseller_cli.maintenance.webhooks import webhook_findings
 from bestseller_cli.redact import redact
 from bestseller_cli.rules import run_plan, schedule
+from bestseller_cli.rules.category_watch import WatchedCategory
 from bestseller_cli.rules.ops_rules import KINDS, utc
 from bestseller_cli.rules.product_kinds import kind_note
 from bestseller_cli.slack.client import SlackSender
 from bestseller_cli.store import (
     asin_store,
+    category_store,
     client_store,
     db,
     history_store,
@@ -55,8 +58,8 @@ def guarded(findings: list[Finding], part: str, check: Callable[[], T]) -> T | N
     return None
 
 
-# The watched ASINs' intervals, and how many are watched (run_store.interval_counts).
-Watched = tuple[Counter[timedelta], int]
+# The watched ASINs' intervals and count (run_store.interval_counts), the watched categories.
+Watched = tuple[Counter[timedelta], int, list[WatchedCategory]]
 
 
 def transaction_pooling(conn: psycopg.Connection, url: str, limits: db.SessionLimits) -> str | None:
@@ -79,10 +82,9 @@ def check_database(settings: Settings, findings: list[Finding]) -> Watched:
         findings.append(limits_finding(conn, limits))
         findings.extend(door_findings(conn))
         pending = schema.pending_migrations(conn)
+        upgrade = f"pending: {', '.join(pending)} (run `bestseller db upgrade`)"
         findings.append(
-            Finding(
-                "migrations", "warn", f"pending: {', '.join(pending)} (run `bestseller db upgrade`)"
-            )
+            Finding("migrations", "warn", upgrade)
             if pending
             else Finding("migrations", "ok", "schema is current")
         )
@@ -101,7 +103,7 @@ def check_database(settings: Settings, findings: list[Finding]) -> Watched:
         else:
             findings.append(lock_finding(conn, settings))
         if pending:
-            return Counter(), 0
+            return Counter(), 0, []
         now = datetime.now(UTC)
         findings.append(
             storage_finding(
@@ -121,7 +123,7 @@ def check_database(settings: Settings, findings: list[Finding]) -> Watched:
             )
         findings.extend(product_kinds_findings(conn))
         findings.extend(open_conditions(conn))
-        return run_store.interval_counts(conn)
+        return *run_store.interval_counts(conn), category_store.watched_categories(conn)
 
 
 def writable_finding(conn: psycopg.Connection) -> Finding:
@@ -296,7 +298,7 @@ def check_keepa(settings: Settings, findings: list[Finding], watched: Watched | 
             f"valid; {status.tokens_left} tokens now, refill {status.refill_rate}/min",
         )
     )
-    intervals, count = watched or (Counter(), 0)
+    intervals, count, categories = watched or (Counter(), 0, [])
     per_hour = run_plan.plan_per_hour(settings, refill_per_minute=status.refill_rate)
     outlook = schedule.forecast(
         intervals,
@@ -305,6 +307,7 @@ def check_keepa(settings: Settings, findings: list[Finding], watched: Watched | 
         cadence=schedule.Cadence.of(settings),
     )
     findings.append(keepa_budget(outlook, settings))
+    findings.extend(category_budget(categories, settings=settings, forecast=outlook))
 
 
 def keepa_budget(outlook: schedule.Forecast, settings: Settings) -> Finding:

@@ -24,6 +24,9 @@ DEFAULT_EVERY_HOURS = 4.0
 # Keepa caches a list for up to an hour: asking more often only pays for the same list.
 MIN_EVERY_HOURS = 1.0
 MAX_TOP_N = 10
+# A watched category's list this near a tracked product's loss of its #1 names who took it,
+# at no token (the holder lookup is not asked): Keepa rebuilds lists about hourly.
+FRESH_LIST = timedelta(hours=1)
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,13 @@ class OtherProduct:
 
 @dataclass(frozen=True)
 class ListedHolder:
-    """The head of Keepa's best seller list, asked for a loss no tracked product explains:
-    who led when Keepa last rebuilt the list (`updated_at`), not necessarily this hour."""
+    """The head of Keepa's best seller list for a loss no tracked product explains (a
+    watched category's list near the loss, else the holder lookup's): who led when Keepa
+    last rebuilt the list (`updated_at`), not necessarily this hour; its title when known."""
 
     asin: str
     updated_at: datetime | None
+    title: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,8 @@ def new_holder_line(change: Change, story: AlertStory) -> str:
     as_of = f", updated {listed.updated_at:%Y-%m-%d %H:%M} UTC" if listed.updated_at else ""
     if listed.asin == change.asin:
         return f"Now #1: holder unknown (Keepa's best seller list{as_of} still shows this product)"
-    return f"Now #1 per Keepa's best seller list{as_of}: {listed.asin}"
+    title = f" {listed.title}" if listed.title else ""
+    return f"Now #1 per Keepa's best seller list{as_of}: {listed.asin}{title}"
 
 
 # Keepa refreshes a product about hourly when asked; older data is worth saying.

@@ -2,8 +2,8 @@
 a badge a tracked product lost.
 
 Owns keepa_best_seller_lists. Reads bestseller_changes, asin_current_state and
-tracked_asins (the run's losses no tracked product explains) and api_usage_log (the last
-lookup's cost).
+tracked_asins (the run's losses no tracked product explains), watched_categories (a loss a
+fresh watched list explains) and api_usage_log (the last lookup's cost).
 """
 
 from dataclasses import dataclass
@@ -11,13 +11,21 @@ from dataclasses import dataclass
 import psycopg
 
 from bestseller_cli.models import BestSellerList
+from bestseller_cli.store.story_queries import FRESH_LIST_INTERVAL
 
 # This run's losses that no other tracked product explains (the same test as the alert's
-# "Now #1" line) and whose category this run has not looked up yet.
-UNEXPLAINED_LOSSES_SQL = """
+# "Now #1" line), nor a watched category's list near the loss (story_queries reads its head
+# at no token), and whose category this run has not looked up yet.
+UNEXPLAINED_LOSSES_SQL = f"""
 SELECT DISTINCT c.marketplace, c.category_id
 FROM bestseller_changes c
 WHERE c.run_id = %(run)s AND c.kind = 'lost'
+  AND NOT EXISTS (
+    SELECT 1 FROM watched_categories w
+    WHERE w.marketplace = c.marketplace AND w.category_id = c.category_id
+      AND w.top_asins[1] <> c.asin
+      AND w.list_updated_at BETWEEN c.detected_at - interval '{FRESH_LIST_INTERVAL}'
+                                AND c.detected_at + interval '{FRESH_LIST_INTERVAL}')
   AND NOT EXISTS (
     SELECT 1 FROM keepa_best_seller_lists l
     WHERE l.run_id = c.run_id AND l.marketplace = c.marketplace

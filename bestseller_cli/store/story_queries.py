@@ -2,7 +2,8 @@
 seller list names, the ranks of the last day, and since when the badge was held.
 
 Owns no table. Reads bestseller_changes, asin_current_state, tracked_asins, the history
-(asin_checks, rank_points, asin_history) and keepa_best_seller_lists.
+(asin_checks, rank_points, asin_history), keepa_best_seller_lists, and watched_categories
+with listed_products (a watched list near a loss names who took it).
 """
 
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from bestseller_cli.kinds import KINDS, ChangeKind
+from bestseller_cli.rules.category_watch import FRESH_LIST
 from bestseller_cli.rules.story import AlertStory, ListedHolder, OtherProduct
 from bestseller_cli.store.outbox_store import OutboxItem
 
@@ -21,6 +23,8 @@ from bestseller_cli.store.outbox_store import OutboxItem
 STORY_WINDOW = "2 hours"
 # Which kinds of change are one subject (kinds.py): they flap into one message.
 SUBJECTS = Jsonb({kind.value: definition.subject for kind, definition in KINDS.items()})
+# How near a loss a watched category's list names its new holder (rules/category_watch.py).
+FRESH_LIST_INTERVAL = f"{FRESH_LIST.total_seconds():.0f} seconds"
 # The kinds whose subject is the category itself, whichever product holds it (kinds.py).
 OF_CATEGORY = [kind.value for kind, definition in KINDS.items() if definition.of_category]
 
@@ -60,11 +64,27 @@ STORY_COLUMNS = f"""
             AND a.changed_at <= c.changed_at + interval '{STORY_WINDOW}'
           ORDER BY a.changed_at LIMIT 1)) d
    ORDER BY abs(extract(epoch FROM d.changed_at - c.changed_at)) LIMIT 1) AS displaced,
-  (SELECT jsonb_build_object('asin', l.holder_asin,
-                             'updated_epoch', extract(epoch FROM l.list_updated_at))
-   FROM keepa_best_seller_lists l
-   WHERE c.kind = 'lost' AND l.run_id = c.run_id AND l.marketplace = c.marketplace
-     AND l.category_id = c.category_id AND l.holder_asin IS NOT NULL) AS listed_holder,
+  -- A loss's new holder per Keepa's list: a watched category's list near the loss (no token
+  -- spent) naming another product, else the holder lookup's list of the run; titled from
+  -- our records or the name kept for an untracked product.
+  (SELECT jsonb_build_object('asin', h.asin, 'updated_epoch', extract(epoch FROM h.updated_at),
+            'title', COALESCE(
+              (SELECT s.title FROM asin_current_state s
+               WHERE s.asin = h.asin AND s.marketplace = c.marketplace),
+              (SELECT n.title FROM listed_products n
+               WHERE n.asin = h.asin AND n.marketplace = c.marketplace)))
+   FROM ((SELECT w.top_asins[1] AS asin, w.list_updated_at AS updated_at, 1 AS pick
+          FROM watched_categories w
+          WHERE c.kind = 'lost' AND w.marketplace = c.marketplace
+            AND w.category_id = c.category_id AND w.top_asins[1] <> c.asin
+            AND w.list_updated_at BETWEEN c.detected_at - interval '{FRESH_LIST_INTERVAL}'
+                                      AND c.detected_at + interval '{FRESH_LIST_INTERVAL}')
+         UNION ALL
+         SELECT l.holder_asin, l.list_updated_at, 2
+         FROM keepa_best_seller_lists l
+         WHERE c.kind = 'lost' AND l.run_id = c.run_id AND l.marketplace = c.marketplace
+           AND l.category_id = c.category_id AND l.holder_asin IS NOT NULL) h
+   ORDER BY h.pick LIMIT 1) AS listed_holder,
   ARRAY(SELECT r.rank FROM (
           -- The rank in effect when the 24 hours began, then each change (a point per change).
           (SELECT p.observed_at, p.rank FROM rank_points p
@@ -196,4 +216,7 @@ def story_from(row: dict[str, Any]) -> AlertStory:
 def listed_holder(listed: dict[str, object]) -> ListedHolder:
     epoch = listed["updated_epoch"]
     updated_at = datetime.fromtimestamp(float(epoch), UTC) if epoch is not None else None
-    return ListedHolder(asin=str(listed["asin"]), updated_at=updated_at)
+    title = listed.get("title")
+    return ListedHolder(
+        asin=str(listed["asin"]), updated_at=updated_at, title=str(title) if title else None
+    )

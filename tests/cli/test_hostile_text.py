@@ -247,3 +247,26 @@ def test_a_watched_categorys_hostile_holders_are_escaped_in_every_format(
     tags = page_tags(page)
     assert not tags.tags & {"script", "img", "iframe", "object", "embed", "link", "base", "b"}
     assert all(link.startswith(("https://www.amazon.com", "#chart-")) for link in tags.links)
+
+
+def test_categories_list_and_suggest_get_no_escape_sequence_and_json_says_what_is_stored(
+    hostile: Result, keepa: FakeKeepa, conn: psycopg.Connection
+) -> None:
+    """A watched category with a hostile name whose list a hostile title takes: `categories
+    watch`, `list`, `suggest` and the pass that prints the new #1 escape both."""
+    keepa.best_seller_lists[("com", GADGETS)] = ["B0HOSTILE1", "B0HOSTILE4"]
+    printed = {"categories watch": run("categories", "watch", str(GADGETS)).stdout}
+    run("check", "--all")  # the first list: a baseline
+    conn.execute("UPDATE watched_categories SET next_check_at = NULL")  # due again
+    keepa.best_seller_lists[("com", GADGETS)] = ["B0HOSTILE4", "B0HOSTILE1"]
+    printed["check (a new #1 printed)"] = run("check", "--all").stdout
+    printed["categories list"] = run("categories", "list", "--wide").stdout
+    printed["categories suggest"] = run("categories", "suggest", "--wide").stdout
+    for command, text in printed.items():
+        assert not CONTROLS.search(text), (command, repr(text))
+        assert "@SUM(1) <b>[c](javascript:x)</b> |#!" in text, command  # as text
+    assert "B0HOSTILE4" in printed["categories list"]  # the holder, by ASIN
+    check = printed["check (a new #1 printed)"]
+    assert "New #1 in" in check and TITLES["B0HOSTILE4"] in check  # rich markup as text
+    [watch] = json.loads(run("categories", "list", "--json").stdout)
+    assert (watch["name"], watch["holder"]) == (CATEGORY, "B0HOSTILE4")

@@ -10,7 +10,7 @@ from bestseller_cli.check.run import run_check
 from bestseller_cli.cli.app import app
 from bestseller_cli.config import load_settings
 from bestseller_cli.maintenance.doctor import MB, storage_finding
-from bestseller_cli.store import asin_store
+from bestseller_cli.store import asin_store, category_store
 from bestseller_cli.store.history_store import SizeSample
 from fakes import KEEPA_TEST_KEY
 from fakes.keepa_server import FakeKeepa
@@ -197,3 +197,31 @@ def test_a_table_granted_to_public_is_red_with_its_fix(
         "fail bestseller.clients row level security is off:"
         " ALTER TABLE bestseller.clients ENABLE ROW LEVEL SECURITY;"
     ) in text
+
+
+def test_the_forecast_shows_what_watched_categories_need_and_says_when_they_stretch(
+    keepa: FakeKeepa, slack: FakeSlack, conn, monkeypatch
+) -> None:
+    asin_store.add_tracked(conn, asins=["B0AAAAAAAA"], marketplace="com", client=None)
+    category_store.watch(conn, "com", [3167641], client_id=None, every_hours=4, top_n=None)
+    category_store.watch(conn, "com", [289913], client_id=None, every_hours=2, top_n=None)
+    told = table_text(runner.invoke(app, ["doctor"]).output)
+    # 6 + 12 lists a day at 50 tokens: 900 a day, 38 an hour; 10 % of 1,200 is 120.
+    assert (
+        "ok Keepa budget: categories 2 categories watched, every 2 h to 4 h: their lists need"
+        " 38 tokens/h; their share is 120 (CATEGORY_PLAN_SHARE=0.1 of 1,200)" in told
+    )
+    monkeypatch.setenv("KEEPA_TOKENS_PER_HOUR", "150")
+    squeezed = table_text(runner.invoke(app, ["doctor"]).output)
+    assert "ok Keepa budget " in squeezed  # the product checks fit...
+    assert (  # ...the categories stretch: 38 tokens/h in a share of 15
+        "warn Keepa budget: categories 2 categories watched, every 2 h to 4 h: their lists"
+        " need 38 tokens/h; their share is 15 (CATEGORY_PLAN_SHARE=0.1 of 150); they stretch"
+        " about 2.5x, to every 5 h to 10 h: a new #1 is seen later, the product checks keep"
+        " their ceiling" in squeezed
+    )
+
+
+def test_no_category_line_when_none_is_watched(keepa: FakeKeepa, slack: FakeSlack, conn) -> None:
+    asin_store.add_tracked(conn, asins=["B0AAAAAAAA"], marketplace="com", client=None)
+    assert "categories" not in table_text(runner.invoke(app, ["doctor"]).output)
