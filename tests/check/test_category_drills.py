@@ -37,9 +37,10 @@ def test_a_short_plan_checks_the_products_at_their_ceiling_and_stretches_the_cat
     """Five products far from #1, checked a day ago: each is at the 24 h ceiling now. A
     15-minute run of a 40 tokens/h plan has 10 tokens: the five, and no 50-token list."""
     asin_store.add_tracked(conn, asins=FAR, marketplace="com", client=None)
+    day_ago = datetime.now(UTC) - timedelta(hours=24)
     for asin in FAR:
         keepa.set_ranks(asin, {GADGETS: 500})
-    day_ago = datetime.now(UTC) - timedelta(hours=24)
+        keepa.options[asin] = {"last_update": day_ago}  # Keepa looked then, as we did
     run_check(load_settings(), options=FULL_PASS, clock=lambda: day_ago)
     category_store.watch(conn, "com", [KITCHEN], client_id=None, every_hours=4, top_n=None)
     keepa.best_seller_lists[("com", KITCHEN)] = [NEWCOMER, OURS]
@@ -56,6 +57,29 @@ def test_a_short_plan_checks_the_products_at_their_ceiling_and_stretches_the_cat
     assert keepa.sent_to("bestsellers") == []
     [(next_check,)] = conn.execute("SELECT next_check_at FROM watched_categories").fetchall()
     assert next_check > datetime.now(UTC)  # asked again by a later run, not lost
+
+
+def test_a_due_list_is_bought_before_live_refreshes_though_the_run_could_spend_it_all_on_them(
+    keepa: FakeKeepa, conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sixty products each holding #1 somewhere, checked a minute ago: every one is worth a
+    live refresh (two tokens while Keepa's data is under an hour old), 120 tokens, more than
+    a 15-minute run of a 400 tokens/h plan has (100). The due list (50) comes first."""
+    holders = [f"B0HOLDER{n:02d}" for n in range(60)]
+    asin_store.add_tracked(conn, asins=holders, marketplace="com", client=None)
+    for index, asin in enumerate(holders):
+        keepa.set_ranks(asin, {GADGETS + index: 1})
+    run_check(load_settings(), options=FULL_PASS)
+    category_store.watch(conn, "com", [KITCHEN], client_id=None, every_hours=4, top_n=None)
+    keepa.best_seller_lists[("com", KITCHEN)] = [NEWCOMER, OURS]
+    monkeypatch.setenv("KEEPA_TOKENS_PER_HOUR", "400")
+
+    later = datetime.now(UTC) + timedelta(minutes=16)
+    run_check(load_settings(), clock=lambda: later)
+    assert len(keepa.sent_to("bestsellers")) == 1
+    live = [q for q in keepa.sent_to("product") if q.get("update") == ["0"]]
+    checked = sum(len(q["asin"][0].split(",")) for q in live)
+    assert 0 < checked < 60 and 2 * checked + 50 <= 100  # what the list left, all of it live
 
 
 # --- a pass killed mid-way ----------------------------------------------------------------
