@@ -29,13 +29,14 @@ between: one Keepa never saw (a flip shorter than the gaps between its looks) is
 import argparse
 import inspect
 import json
-import statistics
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from benchmarks.histories import BATCH, CADENCE, DAY, NEAR, START, Product, watch_list
 from benchmarks.keepa_cache import KeepaCache
+from benchmarks.replay_table import Outcome, pooled_lists, summary, table
 from benchmarks.report import machine
 from bestseller_cli.keepa.payload import keepa_time
 from bestseller_cli.kinds import ChangeKind
@@ -50,20 +51,8 @@ except ImportError:  # a release before issue 36 (the before column) kept them i
     from bestseller_cli.rules.schedule import Candidate, plan_run, run_budget
 from fakes.keepa_payloads import keepa_minute
 
-
-@dataclass
-class Outcome:
-    """What one replay saw: each change's delay to its alert in minutes (None: never
-    alerted), whether its product was near #1 and how long the state it led to lasted; the
-    tokens spent on the measured days, those that bought a cached answer and those spent on
-    live data; the most any 60 minutes spent and the longest an ASIN waited unchecked."""
-
-    delays: list[tuple[float | None, bool, int | None]] = field(default_factory=list)
-    tokens: float = 0
-    cached_tokens: float = 0
-    live_tokens: float = 0
-    most_in_60_min: int = 0
-    longest_wait: int = 0
+if TYPE_CHECKING:  # imported where used: an older release (the before column) has no lists
+    from benchmarks.category_lists import Lists
 
 
 class Keepa:
@@ -104,7 +93,14 @@ class Watch:
     best: int | None = None
 
 
-def replay(products: list[Product], *, per_hour: float, days: int, cached: bool) -> Outcome:
+def replay(
+    products: list[Product],
+    *,
+    per_hour: float,
+    days: int,
+    cached: bool,
+    lists: "Lists | None" = None,
+) -> Outcome:
     start, end = keepa_minute(START), keepa_minute(START) + (days + 2) * DAY
     measured = (start + DAY, start + (days + 1) * DAY)
     keepa, outcome = Keepa(per_hour), Outcome()
@@ -119,7 +115,9 @@ def replay(products: list[Product], *, per_hour: float, days: int, cached: bool)
         now = keepa_time(minute)
         while window and window[0][0] < minute - CADENCE.spend_window.total_seconds() / 60:
             window.popleft()
-        for asins, live in plan(products, watches, minute, keepa, window, per_hour):
+        counted = measured[0] <= minute < measured[1]
+        run = plan(products, watches, minute, keepa, window, per_hour, lists, counted)
+        for asins, live in run:
             batch = [by_asin[a] for a in asins]
             costs = [
                 cache.request(p, minute, update_hours=0 if live else 1)[0] if cache else 1
@@ -153,6 +151,10 @@ def replay(products: list[Product], *, per_hour: float, days: int, cached: bool)
                 if watch.last is not None and minute > measured[0]:
                     outcome.longest_wait = max(outcome.longest_wait, minute - watch.last)
                 watch.last = minute
+        for cost in lists.fetch(minute, measured=counted) if lists else []:
+            if keepa.take(cost):  # the lists come after the product batches
+                window.append((minute, cost))
+                spent.append((minute, cost))
     outcome.most_in_60_min = most_in_an_hour(spent)
     for product in products:  # and those still waiting at the end, never checked again
         waited = end - (watches[product.asin].last or start)
@@ -167,8 +169,11 @@ def replay(products: list[Product], *, per_hour: float, days: int, cached: bool)
     return outcome
 
 
-def plan(products, watches, minute, keepa, window, per_hour) -> list[tuple[list[str], bool]]:
-    """The run's batches as the pass plans them: (ASINs, live)."""
+def plan(
+    products, watches, minute, keepa, window, per_hour, lists, measured
+) -> list[tuple[list[str], bool]]:
+    """The run's batches as the pass plans them: (ASINs, live); the categories' lists held
+    out of what the run can spare, when there are any."""
     now = keepa_time(minute)
     candidates = []
     for product in products:
@@ -190,11 +195,20 @@ def plan(products, watches, minute, keepa, window, per_hour) -> list[tuple[list[
         tokens_left=int(keepa.left),
         cadence=CADENCE,
     )
-    budget = tokens - min(20, tokens // 10)  # the pass keeps a tenth for category names
+    reserve = min(20, tokens // 10)  # the pass keeps a tenth for category names
+    budget = tokens - reserve
     chosen = accepted(
         plan_run, candidates=candidates, now=now, budget=budget, cadence=CADENCE,
         watched=len(products),
     )  # fmt: skip
+    if lists:  # as check/work.py: out of what the hour has left, past the ceiling's share
+        hour = min(per_hour - sum(t for _, t in window), keepa.left)
+        spare = max(int(hour) - reserve - chosen.obliged, 0)
+        held = lists.hold(minute, spare=spare, per_hour=per_hour, measured=measured)
+        if held:
+            chosen = plan_run(candidates=candidates, now=now, cadence=CADENCE,
+                              budget=max(budget - held, chosen.obliged),
+                              watched=len(products))  # fmt: skip
     live = getattr(chosen, "live", frozenset())
     batches = []
     for flag in (False, True):
@@ -264,45 +278,6 @@ def alert_of(seen, asin: str, category: int, kind: ChangeKind, at: int, truth) -
     return None if between else first[1]
 
 
-def summary(outcome: Outcome, *, asins: int, days: int, per_hour: float) -> dict[str, object]:
-    def stats(delays: list[float | None]) -> dict[str, object]:
-        alerted = sorted(d for d in delays if d is not None)
-        return {
-            "changes": len(delays),
-            "within_60_min": share(sum(d <= 60 for d in alerted), len(delays)),
-            "within_ceiling": share(
-                sum(d <= CADENCE.ceiling_hours * 60 for d in alerted), len(delays)
-            ),
-            "alerted": share(len(alerted), len(delays)),
-            "median_min": statistics.median(alerted) if alerted else None,
-            "p95_min": alerted[min(len(alerted) - 1, int(0.95 * len(alerted)))]
-            if alerted
-            else None,
-        }
-
-    unseen = [lasted for delay, _, lasted in outcome.delays if delay is None]
-    return {
-        "all": stats([d for d, _, _ in outcome.delays]),
-        "near": stats([d for d, near, _ in outcome.delays if near]),
-        "unseen": len(unseen),
-        "unseen_under_60_min": sum(1 for m in unseen if m is not None and m < 60),
-        "tokens_per_asin_per_day": round(outcome.tokens / asins / days, 2),
-        "cached_share": share_f(outcome.cached_tokens, outcome.tokens),
-        "live_share": share_f(outcome.live_tokens, outcome.tokens),
-        "most_tokens_in_60_min": outcome.most_in_60_min,
-        "plan_per_hour": per_hour,
-        "longest_unchecked_h": round(outcome.longest_wait / 60, 2),
-    }
-
-
-def share(part: int, whole: int) -> float | None:
-    return round(part / whole, 3) if whole else None
-
-
-def share_f(part: float, whole: float) -> float | None:
-    return round(part / whole, 3) if whole else None
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -314,21 +289,35 @@ def main() -> None:
     parser.add_argument("--plans", default="1,0.5,0.33,0.2")
     parser.add_argument("--keepa", default="cache,live", help="Keepa's models: cache, live")
     parser.add_argument("--label", default="after", help="the design's name in the table")
+    parser.add_argument("--categories", type=int, default=0, help="watched categories")
+    parser.add_argument("--category-every", type=float, default=4.0, help="hours")
+    parser.add_argument("--category-share", type=float, default=0.1)
+    parser.add_argument(
+        "--plan-extra", type=float, default=0.0, help="added to each plan: 0.1 for +10 %%"
+    )
     parser.add_argument(
         "--output", type=Path, default=Path(__file__).parent / "results" / "replay.json"
     )
     args = parser.parse_args()
+    if args.categories:
+        from benchmarks.category_lists import Lists
     lists = [watch_list(args.asins, args.near_share, int(seed)) for seed in args.seeds.split(",")]
     near = sum((p.best_before() or 10**9) <= NEAR for products in lists for p in products)
     results = []
     for model in args.keepa.split(","):
         for fraction in [float(f) for f in args.plans.split(",")]:
-            per_hour = round(args.asins * fraction)
-            pooled = Outcome()
+            per_hour = round(args.asins * fraction * (1 + args.plan_extra))
+            pooled, categories = Outcome(), []
             for products in lists:
+                watched = Lists.of(
+                    args.categories, every_hours=args.category_every, share=args.category_share
+                ) if args.categories else None  # fmt: skip
                 outcome = replay(
-                    products, per_hour=per_hour, days=args.days, cached=model == "cache"
-                )
+                    products, per_hour=per_hour, days=args.days, cached=model == "cache",
+                    lists=watched,
+                )  # fmt: skip
+                if watched:
+                    categories.append(watched.per_category_per_day(args.days))
                 pooled.delays += outcome.delays
                 pooled.most_in_60_min = max(pooled.most_in_60_min, outcome.most_in_60_min)
                 pooled.tokens += outcome.tokens
@@ -338,6 +327,9 @@ def main() -> None:
             row = {"plan": fraction, "design": args.label, "keepa": model}
             asins = args.asins * len(lists)
             row |= summary(pooled, asins=asins, days=args.days, per_hour=per_hour)
+            if categories:
+                row["design"] += f" + {args.categories} categories every {args.category_every:g} h"
+                row["categories"] = pooled_lists(categories)
             results.append(row)
             print(json.dumps(row), flush=True)
     record = {
@@ -351,37 +343,6 @@ def main() -> None:
     }
     args.output.write_text(json.dumps(record, indent=2) + "\n")
     print(table(results))
-
-
-def table(results: list[dict]) -> str:
-    """The results as benchmarks/README.md shows them."""
-
-    def cell(value: object, unit: str = "") -> str:
-        if value is None:
-            return "-"
-        if isinstance(value, float) and unit == "%":
-            return f"{value * 100:.1f} %"
-        return f"{value:g}{unit}" if isinstance(value, float | int) else str(value)
-
-    lines = [
-        "| plan (tokens/h) | design | Keepa | #1 changes | seen ≤ 60 min | seen at all"
-        " (unseen < 60 min) | median / p95 delay (min) | tokens for a cached answer |"
-        " tokens for live data | tokens per ASIN per day | most tokens in 60 min |"
-        " longest unchecked (h) |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for row in results:
-        every = row["all"]
-        lines.append(
-            f"| {row['plan'] * 100:.0f} % ({row['plan_per_hour']:g}) | {row['design']}"
-            f" | {row['keepa']} | {every['changes']} | {cell(every['within_60_min'], '%')}"
-            f" | {cell(every['alerted'], '%')} ({row['unseen_under_60_min']})"
-            f" | {cell(every['median_min'])} / {cell(every['p95_min'])}"
-            f" | {cell(row['cached_share'], '%')} | {cell(row['live_share'], '%')}"
-            f" | {row['tokens_per_asin_per_day']:g} | {row['most_tokens_in_60_min']}"
-            f" | {row['longest_unchecked_h']:g} |"
-        )
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

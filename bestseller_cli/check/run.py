@@ -257,11 +257,8 @@ def fetch_everything(
         tally.stopped, tally.unchecked = loop.stopped or Stopped(), loop.unchecked
         tally.lookups = look_up(keepa, run, names=names, plan=plan, finished=loop.stopped)
         if watches_categories(run, finished=loop.stopped):
-            tokens_free = None
-            if plan.run_budget is not None:  # what the product checks left of the run
-                tokens_free = max(plan.run_budget - run.log.tokens_used, 0)
-            tally.categories = watch_categories(
-                keepa, run, tokens_free=tokens_free, plan_per_hour=plan.plan_per_hour
+            tally.categories = watch_categories(  # what planning held back for them
+                keepa, run, tokens_free=plan.list_tokens, plan_per_hour=plan.plan_per_hour
             )
 
 

@@ -13,7 +13,13 @@ from bestseller_cli.config import Settings
 from bestseller_cli.errors import KeepaAuthError, KeepaError
 from bestseller_cli.keepa.client import KeepaClient
 from bestseller_cli.keepa.payload import TokenStatus
-from bestseller_cli.rules.run_plan import RunPlan, plan_per_hour, plan_run, run_budget
+from bestseller_cli.rules.run_plan import (
+    RunPlan,
+    hour_left,
+    plan_per_hour,
+    plan_run,
+    run_budget,
+)
 from bestseller_cli.rules.schedule import Cadence, Forecast, forecast
 from bestseller_cli.store import log_store, run_store
 
@@ -38,6 +44,7 @@ class WorkPlan:
     # buy its cached answer, and a live one would not pay.
     waiting_for_keepa: int = 0
     run_budget: int | None = None  # the tokens this run may spend (None: no limit known)
+    list_tokens: int | None = None  # what it holds back for watched categories' lists
     plan_per_hour: float | None = None  # the plan's tokens per hour (None: not known)
     plan_too_small: str | None = None  # what the plan can watch, said once
     warnings: list[str] = field(default_factory=list)
@@ -106,26 +113,28 @@ def scheduled_work(
     per_hour = plan_per_hour(
         settings, refill_per_minute=status.refill_rate if status else last_refill
     )
+    keepa_has = status.tokens_left if status else None
     tokens = run_budget(
-        per_hour=per_hour,
-        spent_last_hour=spent,
-        tokens_left=status.tokens_left if status else None,
-        cadence=cadence,
+        per_hour=per_hour, spent_last_hour=spent, tokens_left=keepa_has, cadence=cadence
     )
     candidates = run_store.due_candidates(conn, selection, horizon=cadence.horizon(now))
     intervals, watched = run_store.interval_counts(conn)
-    budget = None
+    budget = reserve = None
     if tokens is not None:
         # A tenth of the run, at most KEEPA_CATEGORY_TOKEN_BUDGET, names new categories.
-        budget = tokens - min(settings.keepa_category_token_budget, tokens // 10)
+        reserve = min(settings.keepa_category_token_budget, tokens // 10)
+        budget = tokens - reserve
     plan = plan_run(candidates, now=now, budget=budget, cadence=cadence, watched=watched)
-    held = 0
-    if categories and budget is not None:
-        # Lists come after the ASINs at the ceiling and its pace, before live refreshes.
-        spare = plan.spare(budget)
+    held = None
+    if categories and budget is not None and reserve is not None:
+        # Lists come after the ASINs at the ceiling and its pace, before live refreshes, and
+        # may take what the hour has left: a 50-token list is more than a run's share.
+        hour = hour_left(per_hour=per_hour, spent_last_hour=spent, tokens_left=keepa_has) or 0
+        spare = max(plan.spare(hour - reserve) or 0, 0)
         held = held_for_categories(conn, settings, spare=spare, plan_per_hour=per_hour, now=now)
-    if held:
-        plan = plan_run(candidates, now=now, budget=budget - held, cadence=cadence, watched=watched)
+        if held:
+            plan = plan_run(candidates, now=now, budget=max(budget - held, plan.obliged),
+                            cadence=cadence, watched=watched)  # fmt: skip
     outlook = forecast(intervals, watched=watched, plan_per_hour=per_hour, cadence=cadence)
     too_small = too_small_to_watch(outlook, plan, per_hour=per_hour, cadence=cadence)
     if too_small:
@@ -142,6 +151,7 @@ def scheduled_work(
         past_ceiling=plan.ceiling_deferred,
         waiting_for_keepa=plan.waiting,
         run_budget=tokens,
+        list_tokens=held,
         plan_per_hour=per_hour,
         plan_too_small=too_small,
         warnings=warnings,

@@ -167,12 +167,24 @@ def run_budget(
     tokens_left: int | None,
     cadence: Cadence,
 ) -> int | None:
-    """Tokens this run may spend: its share of the hourly plan (`per_hour`), never more than
-    what the last hour left of it (`spent_last_hour`: since `Cadence.spend_window`), nor
-    than Keepa has now. None: no plan known."""
+    """Tokens this run may spend on its product checks: its share of the hourly plan
+    (`per_hour`), never more than what the last hour left of it (`spent_last_hour`: since
+    `Cadence.spend_window`), nor than Keepa has now. None: no plan known."""
+    left = hour_left(per_hour=per_hour, spent_last_hour=spent_last_hour, tokens_left=tokens_left)
+    if per_hour is None or left is None:
+        return None
+    return min(math.ceil(per_hour * cadence.run_minutes / 60), left)
+
+
+def hour_left(
+    *, per_hour: float | None, spent_last_hour: int, tokens_left: int | None
+) -> int | None:
+    """What the last hour left of the hourly plan, no more than Keepa has now: the most
+    one run may spend, a category's 50-token list included, though a run's share of the
+    hour is smaller (the runs after it then have less). None: no plan known."""
     if per_hour is None:
         return None
-    allowed = min(math.ceil(per_hour * cadence.run_minutes / 60), per_hour - spent_last_hour)
+    left = per_hour - spent_last_hour
     if tokens_left is not None:
-        allowed = min(allowed, tokens_left)
-    return max(int(allowed), 0)
+        left = min(left, tokens_left)
+    return max(int(left), 0)
