@@ -4,7 +4,7 @@ its budget in tokens, and in what order."""
 from datetime import timedelta
 
 from bestseller_cli.rules.likelihood import near_prior
-from bestseller_cli.rules.run_plan import Candidate, Cost, plan_run, run_budget
+from bestseller_cli.rules.run_plan import Candidate, Cost, hour_left, plan_run, run_budget
 from bestseller_cli.rules.schedule import Cadence, next_check
 from tests.rules.test_schedule import (
     CADENCE,
@@ -150,3 +150,13 @@ def test_what_a_run_spares_for_other_work_never_touches_the_ceiling_or_its_pace(
     squeezed = plan_run(far + ceiling + hot, now=T0, budget=plan.obliged, cadence=CADENCE,
                         watched=192)  # fmt: skip
     assert [c.asin for c in squeezed.chosen] == ["B0CEILING1", "B0FAR00003"]
+
+
+def test_what_the_hour_has_left_bounds_one_run_and_its_lists_beyond_its_share() -> None:
+    assert hour_left(per_hour=180, spent_last_hour=100, tokens_left=None) == 80
+    assert hour_left(per_hour=180, spent_last_hour=100, tokens_left=30) == 30
+    assert hour_left(per_hour=180, spent_last_hour=200, tokens_left=None) == 0
+    assert hour_left(per_hour=None, spent_last_hour=0, tokens_left=5) is None
+    # the product checks keep a run's share (45 of 180 an hour); a list may take the hour's
+    share = run_budget(per_hour=180, spent_last_hour=0, tokens_left=None, cadence=CADENCE)
+    assert share == 45 < 50 <= hour_left(per_hour=180, spent_last_hour=0, tokens_left=None)
