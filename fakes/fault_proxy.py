@@ -196,9 +196,14 @@ class FaultProxy:
             asyncio.ensure_future(self._pump(link, reader, link.server, upstream=True)),
             asyncio.ensure_future(self._pump(link, server_reader, writer, upstream=False)),
         ]
-        # Cancelled when the proxy stops: ended quietly, not as an error of the server's.
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(*link.tasks, return_exceptions=True)
+        # A side that ends with an end of file half-closes (the other side goes on until its
+        # peer closes too); a side reset ends the link both ways, as a reset does on a real
+        # network. Waiting for both pumps instead left the client of a pooler that was
+        # killed (reset, not closed) waiting on a socket nobody would ever answer.
+        with contextlib.suppress(asyncio.CancelledError):  # the proxy stops: ended quietly
+            done, _ = await asyncio.wait(link.tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                task.exception()  # retrieved: a reset is how this link ends, not an error
         self._drop(link)
 
     async def _pump(
