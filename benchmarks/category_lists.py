@@ -44,7 +44,8 @@ class Lists:
         return cls(every_hours=every_hours, share=share, watched=watched)
 
     def hold(self, minute: int, *, spare: int | None, per_hour: float, measured: bool) -> int:
-        """Plan this run's lists out of `spare`; the tokens they hold back."""
+        """Plan this run's lists out of `spare`; the tokens the product checks leave for
+        them (this run's lists, or the next one's while the hour saves up for it)."""
         now = keepa_time(minute)
         horizon = now + CADENCE.run / 2
         due = [w for w in self.watched if w.next_check_at is None or w.next_check_at <= horizon]
@@ -65,7 +66,7 @@ class Lists:
         ]
         self.stretched += len(plan.stretched) if measured else 0
         self.held = list(plan.fetch)
-        return plan.tokens_planned
+        return plan.kept_back
 
     def fetch(self, minute: int, *, measured: bool) -> list[int]:
         """The lists held for this run, fetched: the tokens of each."""

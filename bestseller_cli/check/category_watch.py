@@ -89,19 +89,20 @@ def plan_due(
     return plan, share
 
 
-def held_for_categories(
+def lists_to_hold(
     conn: psycopg.Connection,
     settings: Settings,
     *,
     spare: int | None,
     plan_per_hour: float | None,
     now: datetime,
-) -> int:
-    """The tokens a run holds back from its product checks for the categories due: what
-    their lists are expected to cost within the share, out of what the run can spare once
-    the ASINs at the ceiling and its pace are paid for (rules/run_plan.py)."""
+) -> CategoryPlan:
+    """The due categories' lists a run holds tokens back for, out of what it can spare once
+    the ASINs at the ceiling and its pace are paid for (rules/run_plan.py), within the
+    share: `tokens_planned` is what they may spend, `kept_back` what the product checks
+    leave unspent (rules/category_watch.py)."""
     plan, _ = plan_due(conn, settings, tokens_free=spare, plan_per_hour=plan_per_hour, now=now)
-    return plan.tokens_planned
+    return plan
 
 
 def watch_categories(

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import psycopg
 
-from bestseller_cli.check.category_watch import held_for_categories
+from bestseller_cli.check.category_watch import lists_to_hold
 from bestseller_cli.config import Settings
 from bestseller_cli.errors import KeepaAuthError, KeepaError
 from bestseller_cli.keepa.client import KeepaClient
@@ -131,9 +131,10 @@ def scheduled_work(
         # may take what the hour has left: a 50-token list is more than a run's share.
         hour = hour_left(per_hour=per_hour, spent_last_hour=spent, tokens_left=keepa_has) or 0
         spare = max(plan.spare(hour - reserve) or 0, 0)
-        held = held_for_categories(conn, settings, spare=spare, plan_per_hour=per_hour, now=now)
-        if held:
-            plan = plan_run(candidates, now=now, budget=max(budget - held, plan.obliged),
+        lists = lists_to_hold(conn, settings, spare=spare, plan_per_hour=per_hour, now=now)
+        held = lists.tokens_planned
+        if lists.kept_back:
+            plan = plan_run(candidates, now=now, budget=max(budget - lists.kept_back, plan.obliged),
                             cadence=cadence, watched=watched)  # fmt: skip
     outlook = forecast(intervals, watched=watched, plan_per_hour=per_hour, cadence=cadence)
     too_small = too_small_to_watch(outlook, plan, per_hour=per_hour, cadence=cadence)

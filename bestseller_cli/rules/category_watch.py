@@ -24,6 +24,7 @@ DEFAULT_EVERY_HOURS = 4.0
 # Keepa caches a list for up to an hour: asking more often only pays for the same list.
 MIN_EVERY_HOURS = 1.0
 MAX_TOP_N = 10
+SHORT_OF_SHARE, SHORT_OF_RUN = "the share", "this run's tokens"
 # A watched category's list this near a tracked product's loss of its #1 names who took it,
 # at no token (the holder lookup is not asked): Keepa rebuilds lists about hourly.
 FRESH_LIST = timedelta(hours=1)
@@ -85,6 +86,18 @@ class CategoryPlan:
     tokens_planned: int = 0
     short_of: str | None = None  # "the share" or "this run's tokens": what ran short
 
+    @property
+    def kept_back(self) -> int:
+        """What the run's product checks leave unspent for the lists: this run's, or, when
+        the share allows the next list but the run cannot afford it, that list's cost, so
+        that the hour saves up for it (product checks spend every run's share otherwise,
+        and a 50-token list would never fit a small plan's run)."""
+        if self.fetch:
+            return self.tokens_planned
+        if self.stretched and self.short_of == SHORT_OF_RUN:
+            return min(watched.list_cost for watched, _ in self.stretched)
+        return 0
+
 
 def plan_categories(
     due: Sequence[WatchedCategory],
@@ -107,7 +120,7 @@ def plan_categories(
         over_run = tokens_free is not None and spent + cost > tokens_free
         over_share = share_left is not None and spent + cost > share_left
         if over_run or over_share:
-            short_of = short_of or ("the share" if over_share else "this run's tokens")
+            short_of = short_of or (SHORT_OF_SHARE if over_share else SHORT_OF_RUN)
             stretched.append((watched, now + retry_after))
             continue
         fetch.append(watched)

@@ -132,6 +132,20 @@ def test_the_product_checks_come_first_when_the_run_has_no_tokens_left() -> None
     assert plan.fetch == () and plan.short_of == "this run's tokens"
 
 
+def test_a_run_that_cannot_afford_a_list_the_share_allows_keeps_its_cost_back() -> None:
+    """Product checks spend every run's share: a list more costly than one run's spare
+    would never fit, so the runs keep its cost unspent until the hour has it."""
+    fetched = plan_categories([due(1, since=None)], tokens_free=60, share_left=1000, now=NOW,
+                              retry_after=RUN)  # fmt: skip
+    assert fetched.kept_back == fetched.tokens_planned == 50
+    saving = plan_categories([due(1, since=None, cost=40)], tokens_free=39, share_left=1000,
+                             now=NOW, retry_after=RUN)  # fmt: skip
+    assert (saving.tokens_planned, saving.kept_back) == (0, 40)
+    over_share = plan_categories([due(1, since=None)], tokens_free=39, share_left=10, now=NOW,
+                                 retry_after=RUN)  # fmt: skip
+    assert over_share.kept_back == 0  # the share has not got it: nothing to save up for
+
+
 def test_a_measured_cost_replaces_the_assumed_fifty() -> None:
     plan = plan_categories([due(1, since=None, cost=30), due(2, since=None, cost=30)],
                            tokens_free=None, share_left=60, now=NOW, retry_after=RUN)  # fmt: skip
