@@ -7,6 +7,7 @@ rebuilt by Keepa about hourly and cached up to an hour, 50 tokens a list (0 for 
 without one).
 """
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -85,17 +86,20 @@ class CategoryPlan:
     stretched: tuple[tuple[WatchedCategory, datetime], ...] = ()
     tokens_planned: int = 0
     short_of: str | None = None  # "the share" or "this run's tokens": what ran short
+    runs_an_hour: float = 4.0
 
     @property
     def kept_back(self) -> int:
-        """What the run's product checks leave unspent for the lists: this run's, or, when
-        the share allows the next list but the run cannot afford it, that list's cost, so
-        that the hour saves up for it (product checks spend every run's share otherwise,
-        and a 50-token list would never fit a small plan's run)."""
+        """What the run's product checks leave unspent for the lists: this run's; or, when
+        the share allows the next list but the run cannot afford it, that list's cost spread
+        over an hour of runs, so that the hour saves up for it without a run going blind
+        (product checks spend every run's share otherwise, and a 50-token list would never
+        fit a small plan's run; Keepa keeps tokens an hour at most)."""
         if self.fetch:
             return self.tokens_planned
         if self.stretched and self.short_of == SHORT_OF_RUN:
-            return min(watched.list_cost for watched, _ in self.stretched)
+            cost = min(watched.list_cost for watched, _ in self.stretched)
+            return math.ceil(cost / self.runs_an_hour)
         return 0
 
 
@@ -125,7 +129,8 @@ def plan_categories(
             continue
         fetch.append(watched)
         spent += cost
-    return CategoryPlan(tuple(fetch), tuple(stretched), spent, short_of)
+    runs = timedelta(hours=1) / retry_after
+    return CategoryPlan(tuple(fetch), tuple(stretched), spent, short_of, runs_an_hour=runs)
 
 
 def overdue_order(watched: WatchedCategory) -> tuple[bool, datetime]:

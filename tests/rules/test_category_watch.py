@@ -134,13 +134,14 @@ def test_the_product_checks_come_first_when_the_run_has_no_tokens_left() -> None
 
 def test_a_run_that_cannot_afford_a_list_the_share_allows_keeps_its_cost_back() -> None:
     """Product checks spend every run's share: a list more costly than one run's spare
-    would never fit, so the runs keep its cost unspent until the hour has it."""
+    would never fit, so the runs of an hour keep a part of its cost each until the hour
+    has it."""
     fetched = plan_categories([due(1, since=None)], tokens_free=60, share_left=1000, now=NOW,
                               retry_after=RUN)  # fmt: skip
     assert fetched.kept_back == fetched.tokens_planned == 50
     saving = plan_categories([due(1, since=None, cost=40)], tokens_free=39, share_left=1000,
                              now=NOW, retry_after=RUN)  # fmt: skip
-    assert (saving.tokens_planned, saving.kept_back) == (0, 40)
+    assert (saving.tokens_planned, saving.kept_back) == (0, 10)  # a quarter each run
     over_share = plan_categories([due(1, since=None)], tokens_free=39, share_left=10, now=NOW,
                                  retry_after=RUN)  # fmt: skip
     assert over_share.kept_back == 0  # the share has not got it: nothing to save up for
