@@ -92,7 +92,8 @@ class Drawn:
         return [known[name] for name in self.headers]
 
     def hidden(self) -> list[str]:
-        match = re.fullmatch(r"(\d+) columns? hidden: (.*) \(--wide\)", self.footer)
+        footer = " ".join(self.footer.split())  # a long footer wraps: read it as one line
+        match = re.fullmatch(r"(\d+) columns? hidden: (.*) \(--wide\)", footer)
         if match is None:
             return []
         names = [name for name in COLUMNS[self.title] if name.name in match[2].split(", ")]

@@ -99,6 +99,10 @@ def seed(conn: psycopg.Connection) -> None:
     asin_store.add_tracked(conn, asins=[A, B], marketplace="com", client=None)
 
 
+# The last migration of the releases that kept their tables in `public`.
+LAST_RELEASED_IN_PUBLIC = "0018_webhooks"
+
+
 def release_in_public(owner_url: str) -> None:
     """The layout every release before this one made: its tables in `public`, applied as
     the owner (so the project's default privileges grant them to the Data API's roles)."""
@@ -107,6 +111,8 @@ def release_in_public(owner_url: str) -> None:
         conn.execute("CREATE TABLE schema_migrations (version text PRIMARY KEY, applied_at"
                      " timestamptz NOT NULL DEFAULT now())")  # fmt: skip
         for version, statements in schema.migration_files():
+            if version > LAST_RELEASED_IN_PUBLIC:
+                break  # later migrations came after the move: `bestseller` only
             conn.execute(statements)
             conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
         conn.execute(
@@ -138,8 +144,9 @@ def test_a_release_in_public_moves_out_with_every_row_and_closes(project: str) -
     assert tally(before)["open"] > 100, "the probe must see the old release's open door"
 
     with psycopg.connect(project) as conn:
-        assert schema.pending_migrations(conn) == [schema.MOVE_OUT_OF_PUBLIC]
-        assert schema.migrate(conn) == [schema.MOVE_OUT_OF_PUBLIC]
+        since = [v for v, _ in schema.migration_files() if v > LAST_RELEASED_IN_PUBLIC]
+        assert schema.pending_migrations(conn) == [schema.MOVE_OUT_OF_PUBLIC, *since]
+        assert schema.migrate(conn) == [schema.MOVE_OUT_OF_PUBLIC, *since]
         assert schema.pending_migrations(conn) == []
         where = {where for where, _ in product_relations(conn)}
         tracked = conn.execute("SELECT asin FROM tracked_asins ORDER BY asin").fetchall()
@@ -191,7 +198,8 @@ def test_the_product_passes_on_an_upgraded_project_every_alert_once(
     monkeypatch.setenv("DATABASE_URL", project)
     keepa.set_ranks(A, {KITCHEN: 40, GADGETS: 1})
     keepa.set_ranks(B, {KITCHEN: 3})
-    assert runner.invoke(app, ["check", "--all"]).exit_code == 0
+    first = runner.invoke(app, ["check", "--all"])
+    assert first.exit_code == 0, first.output
     keepa.set_ranks(A, {KITCHEN: 41, GADGETS: 2})
     keepa.set_ranks(B, {KITCHEN: 1})
     assert runner.invoke(app, ["check", "--all"]).exit_code == 0
