@@ -2,9 +2,10 @@
 urgent first, within this run's share of the Keepa plan (rules/schedule.py). Planning
 returns a `WorkPlan`: the work itself and what the summary says of it."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 import psycopg
 
@@ -124,18 +125,13 @@ def scheduled_work(
         # A tenth of the run, at most KEEPA_CATEGORY_TOKEN_BUDGET, names new categories.
         reserve = min(settings.keepa_category_token_budget, tokens // 10)
         budget = tokens - reserve
-    plan = plan_run(candidates, now=now, budget=budget, cadence=cadence, watched=watched)
-    held = None
+    replan = partial(plan_run, candidates, now=now, cadence=cadence, watched=watched)
+    plan, held = replan(budget=budget), None
     if categories and budget is not None and reserve is not None:
-        # Lists come after the ASINs at the ceiling and its pace, before live refreshes, and
-        # may take what the hour has left: a 50-token list is more than a run's share.
         hour = hour_left(per_hour=per_hour, spent_last_hour=spent, tokens_left=keepa_has) or 0
         spare = max(plan.spare(hour - reserve) or 0, 0)
-        lists = lists_to_hold(conn, settings, spare=spare, plan_per_hour=per_hour, now=now)
-        held = lists.tokens_planned
-        if lists.kept_back:
-            plan = plan_run(candidates, now=now, budget=max(budget - lists.kept_back, plan.obliged),
-                            cadence=cadence, watched=watched)  # fmt: skip
+        plan, held = room_for_lists(conn, settings, plan, replan, budget=budget, spare=spare,
+                                    per_hour=per_hour, now=now)  # fmt: skip
     outlook = forecast(intervals, watched=watched, plan_per_hour=per_hour, cadence=cadence)
     too_small = too_small_to_watch(outlook, plan, per_hour=per_hour, cadence=cadence)
     if too_small:
@@ -145,7 +141,7 @@ def scheduled_work(
         chunks=run_store.scheduled_chunks(plan.chosen, page_size=page_size, live=plan.live),
         asins_to_check=len(plan.chosen),
         tokens_needed=plan.tokens,
-        tokens_available=status.tokens_left if status else None,
+        tokens_available=keepa_has,
         refill_per_minute=status.refill_rate if status else None,
         asins_due=plan.due,
         asins_deferred=plan.deferred,
@@ -157,6 +153,26 @@ def scheduled_work(
         plan_too_small=too_small,
         warnings=warnings,
     )
+
+
+def room_for_lists(
+    conn: psycopg.Connection,
+    settings: Settings,
+    plan: RunPlan,
+    replan: Callable[..., RunPlan],
+    *,
+    budget: int,
+    spare: int,
+    per_hour: float | None,
+    now: datetime,
+) -> tuple[RunPlan, int]:
+    """Watched categories' lists come after the ASINs at the ceiling and its pace, before
+    live refreshes, out of what the hour has left (`spare`: a 50-token list is more than a
+    run's share): the product plan again within what they leave, and what they may spend."""
+    lists = lists_to_hold(conn, settings, spare=spare, plan_per_hour=per_hour, now=now)
+    if lists.kept_back:
+        plan = replan(budget=max(budget - lists.kept_back, plan.obliged))
+    return plan, lists.tokens_planned
 
 
 def too_small_to_watch(
